@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "autopeft",
+    products: [
+        .executable(name: "autopeft", targets: ["autopeft"]),
+        .library(name: "Trainer", targets: ["Trainer"]),
+        .library(name: "Space", targets: ["Space"]),
+    ],
+    targets: [
+        // System libraries: OpenBLAS (CBLAS interface) and LAPACKE, from Debian's -dev packages.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
+        .target(name: "Space", path: "Sources/Space"),
+        .target(
+            name: "Trainer",
+            dependencies: ["Space", "CBLAS", "CLAPACK"],
+            path: "Sources/Trainer",
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space"], path: "Sources/autopeft"),
+        .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer"),
+        .testTarget(name: "SpaceTests", dependencies: ["Space"], path: "Tests/SpaceTests"),
+        .testTarget(
+            name: "TrainerTests",
+            dependencies: ["Trainer", "Space"],
+            path: "Tests/TrainerTests",
+            resources: [.copy("Fixtures")]
+        ),
+    ]
+)

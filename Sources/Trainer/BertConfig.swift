@@ -1,0 +1,76 @@
+import Foundation
+import Space
+
+/// The fields of a Hugging Face BERT-family `config.json` that the encoder needs.
+public struct BertConfig: Equatable, Sendable {
+    public var vocabSize: Int
+    public var hiddenSize: Int
+    public var layers: Int
+    public var heads: Int
+    public var intermediateSize: Int
+    public var maxPositions: Int
+    public var typeVocabSize: Int
+    public var layerNormEps: Float
+    public var hiddenDropout: Float
+    public var attentionDropout: Float
+    public var classifierDropout: Float?
+
+    public init(vocabSize: Int, hiddenSize: Int, layers: Int, heads: Int, intermediateSize: Int,
+                maxPositions: Int, typeVocabSize: Int = 2, layerNormEps: Float = 1e-12,
+                hiddenDropout: Float = 0.1, attentionDropout: Float = 0.1, classifierDropout: Float? = nil) {
+        self.vocabSize = vocabSize
+        self.hiddenSize = hiddenSize
+        self.layers = layers
+        self.heads = heads
+        self.intermediateSize = intermediateSize
+        self.maxPositions = maxPositions
+        self.typeVocabSize = typeVocabSize
+        self.layerNormEps = layerNormEps
+        self.hiddenDropout = hiddenDropout
+        self.attentionDropout = attentionDropout
+        self.classifierDropout = classifierDropout
+    }
+
+    public var headDim: Int { hiddenSize / heads }
+    public var dimensions: ModelDimensions {
+        ModelDimensions(hiddenSize: hiddenSize, intermediateSize: intermediateSize, layers: layers, heads: heads)
+    }
+
+    /// Reads `config.json`; unknown keys are ignored (HF configs carry many), but the
+    /// ones used are checked, and an activation other than exact GELU is refused.
+    public init(contentsOf path: String) throws(TrainerError) {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) }
+        catch { throw .file(path: path, message: "cannot read config.json: \(error.localizedDescription)") }
+        let root: JSONValue
+        do { root = try JSONParser.parse(text) } catch { throw .file(path: path, message: "invalid JSON at \(error)") }
+        let r = JSONReader(root, file: path)
+        do {
+            if let mt = try r.optional("model_type")?.string(), !["bert"].contains(mt) {
+                throw r.error("model_type \"\(mt)\" is not supported; expected \"bert\"", at: "model_type")
+            }
+            if let act = try r.optional("hidden_act")?.string(), act != "gelu" {
+                throw r.error("hidden_act \"\(act)\" is not supported; expected \"gelu\" (exact erf GELU)", at: "hidden_act")
+            }
+            if let pe = try r.optional("position_embedding_type")?.string(), pe != "absolute" {
+                throw r.error("position_embedding_type \"\(pe)\" is not supported; expected \"absolute\"", at: "position_embedding_type")
+            }
+            self.init(
+                vocabSize: try r.required("vocab_size").int(in: 1...10_000_000),
+                hiddenSize: try r.required("hidden_size").int(in: 1...65536),
+                layers: try r.required("num_hidden_layers").int(in: 1...1024),
+                heads: try r.required("num_attention_heads").int(in: 1...1024),
+                intermediateSize: try r.required("intermediate_size").int(in: 1...1_000_000),
+                maxPositions: try r.required("max_position_embeddings").int(in: 1...1_000_000),
+                typeVocabSize: try r.optional("type_vocab_size")?.int(in: 1...1024) ?? 2,
+                layerNormEps: Float(try r.optional("layer_norm_eps")?.double() ?? 1e-12),
+                hiddenDropout: Float(try r.optional("hidden_dropout_prob")?.double(in: 0...0.99) ?? 0.1),
+                attentionDropout: Float(try r.optional("attention_probs_dropout_prob")?.double(in: 0...0.99) ?? 0.1),
+                classifierDropout: try r.optional("classifier_dropout")?.double(in: 0...0.99).map { Float($0) }
+            )
+        } catch { throw .config(error) }
+        guard hiddenSize % heads == 0 else {
+            throw .file(path: path, message: "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(heads)")
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+
+/// One frozen linear map: `y = x Wᵀ + b`, weight [out, in] row-major as HF stores it.
+public final class LinearWeights {
+    public let weight: FloatBuffer  // [outFeatures, inFeatures]
+    public let bias: FloatBuffer    // [outFeatures]
+    public let inFeatures: Int
+    public let outFeatures: Int
+
+    public init(weight: [Float], bias: [Float], inFeatures: Int, outFeatures: Int) {
+        self.weight = FloatBuffer(weight)
+        self.bias = FloatBuffer(bias)
+        self.inFeatures = inFeatures
+        self.outFeatures = outFeatures
+    }
+}
+
+/// A LayerNorm's affine parameters, both [hidden].
+public final class LayerNormWeights {
+    public let gamma: FloatBuffer
+    public let beta: FloatBuffer
+    public init(gamma: [Float], beta: [Float]) {
+        self.gamma = FloatBuffer(gamma)
+        self.beta = FloatBuffer(beta)
+    }
+}
+
+/// The frozen weights of one encoder layer.
+public final class LayerWeights {
+    public let query, key, value, attentionOutput, intermediate, output: LinearWeights
+    public let attentionNorm, outputNorm: LayerNormWeights
+
+    public init(query: LinearWeights, key: LinearWeights, value: LinearWeights, attentionOutput: LinearWeights,
+                intermediate: LinearWeights, output: LinearWeights,
+                attentionNorm: LayerNormWeights, outputNorm: LayerNormWeights) {
+        self.query = query; self.key = key; self.value = value
+        self.attentionOutput = attentionOutput; self.intermediate = intermediate; self.output = output
+        self.attentionNorm = attentionNorm; self.outputNorm = outputNorm
+    }
+}
+
+/// All frozen weights of a BERT-family encoder (and its pooler, when the checkpoint has one).
+public final class BertWeights {
+    public let config: BertConfig
+    public let wordEmbeddings: FloatBuffer      // [vocab, H]
+    public let positionEmbeddings: FloatBuffer  // [maxPositions, H]
+    public let typeEmbeddings: FloatBuffer      // [typeVocab, H]
+    public let embeddingNorm: LayerNormWeights
+    public let layers: [LayerWeights]
+    public let pooler: LinearWeights?           // [H, H]
+
+    public init(config: BertConfig, wordEmbeddings: [Float], positionEmbeddings: [Float], typeEmbeddings: [Float],
+                embeddingNorm: LayerNormWeights, layers: [LayerWeights], pooler: LinearWeights?) {
+        self.config = config
+        self.wordEmbeddings = FloatBuffer(wordEmbeddings)
+        self.positionEmbeddings = FloatBuffer(positionEmbeddings)
+        self.typeEmbeddings = FloatBuffer(typeEmbeddings)
+        self.embeddingNorm = embeddingNorm
+        self.layers = layers
+        self.pooler = pooler
+    }
+
+    /// Loads `model.safetensors` with tensor names as HF writes them, with or without a `bert.` prefix.
+    public convenience init(config c: BertConfig, safetensors file: SafetensorsFile) throws(TrainerError) {
+        let prefix = file.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
+        let H = c.hiddenSize, I = c.intermediateSize
+        func lin(_ name: String, _ inF: Int, _ outF: Int) throws(TrainerError) -> LinearWeights {
+            LinearWeights(weight: try file.floats(prefix + name + ".weight", shape: [outF, inF]),
+                          bias: try file.floats(prefix + name + ".bias", shape: [outF]), inFeatures: inF, outFeatures: outF)
+        }
+        func norm(_ name: String) throws(TrainerError) -> LayerNormWeights {
+            // Old BERT checkpoints name LayerNorm parameters gamma/beta.
+            let w = file.tensors[prefix + name + ".weight"] != nil ? ".weight" : ".gamma"
+            let b = file.tensors[prefix + name + ".bias"] != nil ? ".bias" : ".beta"
+            return LayerNormWeights(gamma: try file.floats(prefix + name + w, shape: [H]), beta: try file.floats(prefix + name + b, shape: [H]))
+        }
+        var layers: [LayerWeights] = []
+        for l in 0..<c.layers {
+            let p = "encoder.layer.\(l)."
+            layers.append(LayerWeights(
+                query: try lin(p + "attention.self.query", H, H),
+                key: try lin(p + "attention.self.key", H, H),
+                value: try lin(p + "attention.self.value", H, H),
+                attentionOutput: try lin(p + "attention.output.dense", H, H),
+                intermediate: try lin(p + "intermediate.dense", H, I),
+                output: try lin(p + "output.dense", I, H),
+                attentionNorm: try norm(p + "attention.output.LayerNorm"),
+                outputNorm: try norm(p + "output.LayerNorm")))
+        }
+        let pooler = file.tensors[prefix + "pooler.dense.weight"] != nil ? try lin("pooler.dense", H, H) : nil
+        self.init(config: c,
+                  wordEmbeddings: try file.floats(prefix + "embeddings.word_embeddings.weight", shape: [c.vocabSize, H]),
+                  positionEmbeddings: try file.floats(prefix + "embeddings.position_embeddings.weight", shape: [c.maxPositions, H]),
+                  typeEmbeddings: try file.floats(prefix + "embeddings.token_type_embeddings.weight", shape: [c.typeVocabSize, H]),
+                  embeddingNorm: try norm("embeddings.LayerNorm"), layers: layers, pooler: pooler)
+    }
+
+    /// A model with random weights (normal, std 0.02; LayerNorm γ near 1), for gradient checks.
+    public static func random(config c: BertConfig, seed: UInt64, withPooler: Bool = true) -> BertWeights {
+        var rng = RandomSource(seed: seed, stream: "random-model")
+        func v(_ n: Int, _ std: Double = 0.02, _ mean: Double = 0) -> [Float] {
+            (0..<n).map { _ in Float(mean + std * rng.nextGaussian()) }
+        }
+        let H = c.hiddenSize, I = c.intermediateSize
+        func lin(_ i: Int, _ o: Int) -> LinearWeights { LinearWeights(weight: v(o * i, 0.3), bias: v(o, 0.1), inFeatures: i, outFeatures: o) }
+        func norm() -> LayerNormWeights { LayerNormWeights(gamma: v(H, 0.1, 1), beta: v(H, 0.1)) }
+        let layers = (0..<c.layers).map { _ in
+            LayerWeights(query: lin(H, H), key: lin(H, H), value: lin(H, H), attentionOutput: lin(H, H),
+                         intermediate: lin(H, I), output: lin(I, H), attentionNorm: norm(), outputNorm: norm())
+        }
+        return BertWeights(config: c, wordEmbeddings: v(c.vocabSize * H, 0.5), positionEmbeddings: v(c.maxPositions * H, 0.5),
+                           typeEmbeddings: v(c.typeVocabSize * H, 0.5), embeddingNorm: norm(), layers: layers,
+                           pooler: withPooler ? lin(H, H) : nil)
+    }
+}

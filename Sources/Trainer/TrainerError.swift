@@ -1,0 +1,20 @@
+import Space
+
+/// Errors the trainer reports to users: each names the file (and line or tensor) and what was expected.
+public enum TrainerError: Error, CustomStringConvertible, Sendable {
+    case file(path: String, message: String)
+    case data(path: String, line: Int, message: String)
+    case config(ConfigError)
+    case model(String)
+    case training(String)
+
+    public var description: String {
+        switch self {
+        case let .file(path, message): return "\(path): \(message)"
+        case let .data(path, line, message): return "\(path):\(line): \(message)"
+        case let .config(e): return e.description
+        case let .model(m): return "model: \(m)"
+        case let .training(m): return "training: \(m)"
+        }
+    }
+}
