@@ -45,7 +45,7 @@ public struct BertConfig: Equatable, Sendable {
         let root: JSONValue
         do { root = try JSONParser.parse(text) } catch { throw .file(path: path, message: "invalid JSON at \(error)") }
         let r = JSONReader(root, file: path)
-        do {
+        do throws(ConfigError) {
             if let mt = try r.optional("model_type")?.string(), !["bert"].contains(mt) {
                 throw r.error("model_type \"\(mt)\" is not supported; expected \"bert\"", at: "model_type")
             }
@@ -66,7 +66,7 @@ public struct BertConfig: Equatable, Sendable {
                 layerNormEps: Float(try r.optional("layer_norm_eps")?.double() ?? 1e-12),
                 hiddenDropout: Float(try r.optional("hidden_dropout_prob")?.double(in: 0...0.99) ?? 0.1),
                 attentionDropout: Float(try r.optional("attention_probs_dropout_prob")?.double(in: 0...0.99) ?? 0.1),
-                classifierDropout: try r.optional("classifier_dropout")?.double(in: 0...0.99).map { Float($0) }
+                classifierDropout: (try r.optional("classifier_dropout")?.double(in: 0...0.99)).map { Float($0) }
             )
         } catch { throw .config(error) }
         guard hiddenSize % heads == 0 else {

@@ -1,0 +1,177 @@
+import Foundation
+import Space
+
+/// A frozen BERT-family encoder, its PEFT modules and a trained head, with explicit backward.
+///
+/// Only the `ParameterBlock` trains: LoRA matrices and the classifier (`labels × H` + bias).
+/// Backward stops at the lowest layer holding a trainable module: below it nothing is computed.
+/// Logits [B, labels]; for regression `labels == 1` and the logit is the prediction.
+public final class BertClassifier {
+    public let weights: BertWeights
+    public var config: BertConfig { weights.config }
+    public let plan: PEFTPlan
+    public let labels: Int
+    public let head: HeadInput
+    public let block = ParameterBlock()
+    public let layers: [EncoderLayer]
+    /// The lowest layer whose input gradient chain is needed; `config.layers` when only the head trains.
+    public let lowestTrainableLayer: Int
+    let classifierW: Int, classifierB: Int
+
+    // Activations: hidden[l] is the input of layer l; hidden[L] the last hidden state [B·T, H].
+    var hidden: [GrowableBuffer]
+    var embSum = GrowableBuffer(), embMean = GrowableBuffer(), embRstd = GrowableBuffer()
+    let embMask = MaskBuffer()
+    var features = GrowableBuffer()    // head input after pooling/pooler, before dropout [B, H]
+    var featuresD = GrowableBuffer()   // after dropout [B, H]
+    let featMask = MaskBuffer()
+    public private(set) var logits = GrowableBuffer()  // [B, labels]
+    var valid = GrowableBuffer()
+    var dHidden = GrowableBuffer(), dHiddenNext = GrowableBuffer()
+    var scratch = BackwardScratch()
+    var lastBatch = 0, lastLength = 0, lastTraining = false, lastLengths: [Int] = []
+
+    public init(weights: BertWeights, plan: PEFTPlan, labels: Int, head: HeadInput) throws(TrainerError) {
+        let c = weights.config
+        do { try plan.validate(for: c.dimensions) } catch { throw .config(error) }
+        if head == .pooler && weights.pooler == nil {
+            throw .model("head \"pooler\" needs pooler.dense weights, which this checkpoint lacks; use \"cls\" or \"mean\"")
+        }
+        self.weights = weights
+        self.plan = plan
+        self.labels = labels
+        self.head = head
+        layers = weights.layers.enumerated().map { EncoderLayer(index: $0.offset, weights: $0.element, config: c) }
+        if let spec = plan.lora {
+            for l in spec.layers.resolve(count: c.layers) {
+                for t in spec.targets {
+                    layers[l].addLoRA(LoRALinear(target: t, layer: l, spec: spec, dims: c.dimensions, block: block))
+                }
+            }
+        }
+        classifierW = block.declare("classifier.weight", shape: [labels, c.hiddenSize])
+        classifierB = block.declare("classifier.bias", shape: [labels])
+        block.seal()
+        lowestTrainableLayer = plan.lowestAdaptedLayer(layers: c.layers) ?? c.layers
+        hidden = (0...c.layers).map { _ in GrowableBuffer() }
+    }
+
+    /// Initialises the trainable block: LoRA as PEFT does, the classifier N(0, 0.02²) and zero bias as HF does.
+    public func initialize(seed: UInt64) {
+        var rng = RandomSource(seed: seed, stream: "init")
+        for layer in layers {
+            for t in LinearTarget.allCases { layer.lora[t]?.initialize(block: block, rng: &rng) }
+        }
+        let w = block.value(classifierW)
+        for j in 0..<(labels * config.hiddenSize) { w[j] = Float(0.02 * rng.nextGaussian()) }
+        block.value(classifierB).update(repeating: 0, count: labels)
+    }
+
+    /// The count of trainable scalars the trainer allocated (must equal the plan's analytic count).
+    public var trainableParameters: Int { block.count }
+
+    /// All parameters: frozen base plus trainable block.
+    public var totalParameters: Int {
+        let c = config, H = c.hiddenSize, I = c.intermediateSize
+        let perLayer = 4 * (H * H + H) + (H * I + I) + (I * H + H) + 4 * H
+        let base = (c.vocabSize + c.maxPositions + c.typeVocabSize) * H + 2 * H + c.layers * perLayer
+        return base + (weights.pooler != nil ? H * H + H : 0) + block.count
+    }
+
+    /// Forward pass; returns logits [B, labels] (valid until the next call).
+    @discardableResult
+    public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource) -> UnsafeMutablePointer<Float> {
+        let c = config, H = c.hiddenSize, B = batch.batch, T = batch.length, N = B * T
+        precondition(T <= c.maxPositions, "batch length exceeds max positions; the data loader truncates")
+        lastBatch = B; lastLength = T; lastTraining = training; lastLengths = batch.lengths
+        let pHidden = training ? c.hiddenDropout : 0
+        // Embeddings: LN(word + position + type), then dropout.
+        let sum = embSum.ensure(N * H)
+        for b in 0..<B {
+            for t in 0..<T {
+                let row = sum + (b * T + t) * H
+                let we = weights.wordEmbeddings.pointer + Int(batch.ids[b * T + t]) * H
+                let pe = weights.positionEmbeddings.pointer + t * H
+                let te = weights.typeEmbeddings.pointer + Int(batch.typeIds[b * T + t]) * H
+                for j in 0..<H { row[j] = we[j] + pe[j] + te[j] }
+            }
+        }
+        let h0 = hidden[0].ensure(N * H)
+        LayerNorm.forward(out: h0, mean: embMean.ensure(N), rstd: embRstd.ensure(N), inp: sum,
+                          gamma: weights.embeddingNorm.gamma.pointer, beta: weights.embeddingNorm.beta.pointer,
+                          rows: N, channels: H, eps: c.layerNormEps)
+        if pHidden > 0 { Dropout.forward(out: h0, inp: h0, mask: embMask.ensure(N * H), count: N * H, p: pHidden, rng: &rng) }
+        let vp = valid.ensure(N)
+        batch.valid.withUnsafeBufferPointer { vp.update(from: $0.baseAddress!, count: N) }
+        for l in 0..<c.layers {
+            layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: vp, batch: B, length: T,
+                              block: block, training: training, rng: &rng)
+        }
+        // Head.
+        let last = hidden[c.layers].pointer
+        let f = features.ensure(B * H)
+        switch head {
+        case .cls, .pooler:
+            for b in 0..<B { (f + b * H).update(from: last + b * T * H, count: H) }
+            if head == .pooler, let p = weights.pooler {
+                let pre = featuresD.ensure(B * H)
+                Linear.forward(out: pre, inp: f, weight: p.weight.pointer, bias: p.bias.pointer, rows: B, inFeatures: H, outFeatures: H)
+                for j in 0..<(B * H) { f[j] = tanhf(pre[j]) }
+            }
+        case .mean:
+            for b in 0..<B {
+                let fr = f + b * H
+                fr.update(repeating: 0, count: H)
+                let n = batch.lengths[b]
+                for t in 0..<n { let r = last + (b * T + t) * H; for j in 0..<H { fr[j] += r[j] } }
+                let inv = 1 / Float(max(n, 1))
+                for j in 0..<H { fr[j] *= inv }
+            }
+        }
+        let pCls = training ? (c.classifierDropout ?? c.hiddenDropout) : 0
+        let fd = featuresD.ensure(B * H)
+        if pCls > 0 { Dropout.forward(out: fd, inp: f, mask: featMask.ensure(B * H), count: B * H, p: pCls, rng: &rng) }
+        else { fd.update(from: f, count: B * H) }
+        let out = logits.ensure(B * labels)
+        Linear.forward(out: out, inp: fd, weight: block.value(classifierW), bias: block.value(classifierB),
+                       rows: B, inFeatures: H, outFeatures: labels)
+        return out
+    }
+
+    /// Backward from dlogits [B, labels]; accumulates into `block.grads` (zero them per step).
+    public func backward(dlogits: UnsafePointer<Float>) {
+        let c = config, H = c.hiddenSize, B = lastBatch, T = lastLength, N = B * T, L = c.layers
+        let pCls = lastTraining ? (c.classifierDropout ?? c.hiddenDropout) : 0
+        Linear.backwardWeight(dweight: block.grad(classifierW), dbias: block.grad(classifierB), dout: dlogits,
+                              inp: featuresD.pointer, rows: B, inFeatures: H, outFeatures: labels)
+        guard lowestTrainableLayer < L else { return }
+        // d(features) = dlogits · W, through dropout and the pooler/pooling into the last hidden state.
+        let df = scratch.c.ensure(B * H)
+        Linear.backwardInput(dinp: df, dout: dlogits, weight: block.value(classifierW), rows: B, inFeatures: H, outFeatures: labels, accumulate: false)
+        if pCls > 0 { Dropout.backward(dinp: df, dout: df, mask: featMask.pointer, count: B * H, p: pCls) }
+        var dh = dHidden.ensure(N * H)
+        dh.update(repeating: 0, count: N * H)
+        switch head {
+        case .pooler:
+            let f = features.pointer
+            for j in 0..<(B * H) { df[j] *= 1 - f[j] * f[j] }
+            let dcls = scratch.a.ensure(B * H)
+            Linear.backwardInput(dinp: dcls, dout: df, weight: weights.pooler!.weight.pointer, rows: B, inFeatures: H, outFeatures: H, accumulate: false)
+            for b in 0..<B { (dh + b * T * H).update(from: dcls + b * H, count: H) }
+        case .cls:
+            for b in 0..<B { (dh + b * T * H).update(from: df + b * H, count: H) }
+        case .mean:
+            for b in 0..<B {
+                let n = lastLengths[b], inv = 1 / Float(max(n, 1))
+                for t in 0..<n { let r = dh + (b * T + t) * H; for j in 0..<H { r[j] = df[b * H + j] * inv } }
+            }
+        }
+        var dnext = dHiddenNext.ensure(N * H)
+        for l in stride(from: L - 1, through: lowestTrainableLayer, by: -1) {
+            let needInput = l > lowestTrainableLayer
+            layers[l].backward(dout: dh, x: hidden[l].pointer, dx: needInput ? dnext : nil, batch: B, length: T,
+                               block: block, scratch: &scratch)
+            swap(&dh, &dnext)
+        }
+    }
+}

@@ -1,0 +1,15 @@
+/// One labelled example: one or two texts and a class index or a real value.
+public struct Example: Equatable, Sendable {
+    public var textA: String
+    public var textB: String?
+    public var label: Label
+    public enum Label: Equatable, Sendable {
+        case classIndex(Int)
+        case value(Double)
+    }
+    public init(textA: String, textB: String? = nil, label: Label) {
+        self.textA = textA
+        self.textB = textB
+        self.label = label
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import Space
+
+/// The outcome of one training run: what `autopeft train` prints and a search records.
+public struct TrainResult: Sendable {
+    public var task: String
+    public var metric: String
+    public var score: Double
+    public var metrics: [String: Double]
+    public var trainableParameters: Int
+    public var totalParameters: Int
+    public var trainExamples: Int
+    public var devExamples: Int
+    public var epochs: Int
+    public var steps: Int
+    public var finalLoss: Double
+    public var trainSeconds: Double
+    public var evalSeconds: Double
+    public var trainExamplesPerSecond: Double
+    public var peakRSSMiB: Double
+    public var seed: UInt64
+
+    public func json(extra: [(String, JSONValue)] = []) -> JSONValue {
+        func r(_ x: Double, _ digits: Double = 1e6) -> JSONValue { .number((x * digits).rounded() / digits) }
+        return .object([
+            ("task", .string(task)), ("metric", .string(metric)), ("score", r(score)),
+            ("metrics", .object(metrics.sorted { $0.key < $1.key }.map { ($0.key, r($0.value)) })),
+            ("trainable_params", .number(trainableParameters)), ("total_params", .number(totalParameters)),
+            ("train_examples", .number(trainExamples)), ("dev_examples", .number(devExamples)),
+            ("epochs", .number(epochs)), ("steps", .number(steps)), ("final_loss", r(finalLoss)),
+            ("train_seconds", r(trainSeconds, 100)), ("eval_seconds", r(evalSeconds, 100)),
+            ("train_examples_per_s", r(trainExamplesPerSecond, 100)), ("peak_rss_mib", r(peakRSSMiB, 10)),
+            ("seed", .number(Int(seed))),
+        ] + extra)
+    }
+}
+
+/// Reports progress of a run; the CLI prints it to stderr.
+public protocol ProgressSink: AnyObject {
+    func report(_ line: String)
+}
+
+/// Trains a candidate (a PEFT plan on a frozen model) and evaluates it: the one trainer behind
+/// `autopeft train`, every search trial and every re-evaluation.
+public final class FineTuner {
+    public let config: RunConfig
+    public let weights: BertWeights
+    public let tokenizer: WordPieceTokenizer
+    public weak var progress: ProgressSink?
+
+    public init(config: RunConfig, weights: BertWeights, tokenizer: WordPieceTokenizer) {
+        self.config = config
+        self.weights = weights
+        self.tokenizer = tokenizer
+    }
+
+    /// Loads model weights and tokenizer from the run's model directory.
+    public convenience init(config: RunConfig) throws(TrainerError) {
+        let dir = config.model
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
+            throw .file(path: dir, message: "model directory not found (run scripts/setup to fetch all-MiniLM-L6-v2, or give a Hugging Face model directory)")
+        }
+        let c = try BertConfig(contentsOf: dir + "/config.json")
+        let w = try BertWeights(config: c, safetensors: SafetensorsFile(path: dir + "/model.safetensors"))
+        try self.init(config: config, weights: w, tokenizer: WordPieceTokenizer(directory: dir))
+    }
+
+    /// Encodes examples at the task's max length, capped by the model's positions.
+    public func encode(_ examples: [Example]) -> [WordPieceTokenizer.Encoding] {
+        let maxLen = min(config.task.maxLength, weights.config.maxPositions)
+        return examples.map { tokenizer.encode($0.textA, $0.textB, maxLength: maxLen) }
+    }
+
+    /// Reads the training rows the settings select (first N, or a seeded random N).
+    public func trainingExamples() throws(TrainerError) -> [Example] {
+        var rows = try DatasetReader.read(config.task.train, task: config.task.spec)
+        guard !rows.isEmpty else { throw .file(path: config.task.train, message: "no training rows") }
+        if let n = config.training.trainExamples, n < rows.count {
+            if config.training.sample == "random" {
+                var rng = RandomSource(seed: config.training.seed, stream: "sample")
+                rows.shuffle(using: &rng)
+            }
+            rows = Array(rows.prefix(n))
+        }
+        return rows
+    }
+
+    public func devExamples() throws(TrainerError) -> [Example] {
+        var rows = try DatasetReader.read(config.task.dev, task: config.task.spec)
+        if let n = config.training.devExamples { rows = Array(rows.prefix(n)) }
+        guard !rows.isEmpty else { throw .file(path: config.task.dev, message: "no dev rows") }
+        return rows
+    }
+
+    /// Batches of indices for one epoch: shuffled, then (with length grouping) sorted by length
+    /// inside windows of 50 batches and the batches shuffled again, so padding stays small
+    /// while the order stays random.
+    public static func epochBatches(lengths: [Int], batchSize: Int, grouping: Bool, rng: inout RandomSource) -> [[Int]] {
+        var order = Array(lengths.indices)
+        order.shuffle(using: &rng)
+        guard grouping else { return stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) } }
+        let window = batchSize * 50
+        var batches: [[Int]] = []
+        for w in stride(from: 0, to: order.count, by: window) {
+            let chunk = order[w..<min(w + window, order.count)].sorted { lengths[$0] > lengths[$1] || (lengths[$0] == lengths[$1] && $0 < $1) }
+            for s in stride(from: 0, to: chunk.count, by: batchSize) { batches.append(Array(chunk[s..<min(s + batchSize, chunk.count)])) }
+        }
+        batches.shuffle(using: &rng)
+        return batches
+    }
+
+    /// Builds the model for the run's plan, trains it and evaluates on dev.
+    public func run() throws(TrainerError) -> (TrainResult, BertClassifier) {
+        let t = config.training
+        let spec = config.task.spec
+        let model = try BertClassifier(weights: weights, plan: config.plan, labels: spec.labelCount, head: config.head)
+        model.initialize(seed: t.seed)
+        let train = try trainingExamples()
+        let dev = try devExamples()
+        let trainEnc = encode(train)
+        let lengths = trainEnc.map(\.ids.count)
+        let stepsPerEpoch = (train.count + t.batchSize - 1) / t.batchSize
+        let totalSteps = stepsPerEpoch * t.epochs
+        let schedule = LinearSchedule(base: t.learningRate, warmupFraction: t.warmupFraction, totalSteps: totalSteps)
+        let adam = AdamW(parameterCount: model.block.count, weightDecay: Float(t.weightDecay))
+        var dataRNG = RandomSource(seed: t.seed, stream: "data")
+        var dropRNG = RandomSource(seed: t.seed, stream: "dropout")
+        let dlogits = FloatBuffer(count: max(t.batchSize, 1) * spec.labelCount)
+        let start = Date()
+        var step = 0, seen = 0
+        var runningLoss = 0.0, lastLoss = Double.nan
+        var lastReport = Date.distantPast
+        for epoch in 0..<t.epochs {
+            let batches = FineTuner.epochBatches(lengths: lengths, batchSize: t.batchSize, grouping: t.lengthGrouping, rng: &dataRNG)
+            for idx in batches {
+                let batch = TokenBatch(idx.map { trainEnc[$0] }, padId: tokenizer.padId)
+                model.block.zeroGrads()
+                let logits = model.forward(batch, training: true, rng: &dropRNG)
+                let loss: Double
+                if spec.isRegression {
+                    let y = idx.map { i -> Float in if case .value(let v) = train[i].label { return Float(v) }; return 0 }
+                    loss = Loss.meanSquaredError(predictions: logits, targets: y, dlogits: dlogits.pointer)
+                } else {
+                    let y = idx.map { i -> Int in if case .classIndex(let c) = train[i].label { return c }; return 0 }
+                    loss = Loss.crossEntropy(logits: logits, targets: y, classes: spec.labelCount, dlogits: dlogits.pointer)
+                }
+                guard loss.isFinite else {
+                    throw .training("loss is \(loss) at epoch \(epoch + 1), step \(step + 1): lower the learning rate (now \(t.learningRate))")
+                }
+                model.backward(dlogits: dlogits.pointer)
+                if t.maxGradNorm > 0 { clipGradientNorm(model.block, maxNorm: Float(t.maxGradNorm)) }
+                adam.update(model.block, learningRate: Float(schedule.learningRate(step: step)))
+                step += 1
+                seen += idx.count
+                runningLoss = step == 1 ? loss : 0.95 * runningLoss + 0.05 * loss
+                lastLoss = loss
+                let now = Date()
+                if now.timeIntervalSince(lastReport) >= 2 || step == totalSteps {
+                    lastReport = now
+                    let el = now.timeIntervalSince(start)
+                    let eta = el / Double(step) * Double(totalSteps - step)
+                    progress?.report(String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.1f ex/s  ETA %@",
+                                            epoch + 1, t.epochs, step, totalSteps, runningLoss, Double(seen) / el, formatDuration(eta)))
+                }
+            }
+        }
+        let trainSeconds = Date().timeIntervalSince(start)
+        let evalStart = Date()
+        let (metrics, _) = evaluate(model: model, examples: dev)
+        let evalSeconds = Date().timeIntervalSince(evalStart)
+        let result = TrainResult(
+            task: spec.name, metric: spec.primaryMetric, score: metrics[spec.primaryMetric] ?? .nan, metrics: metrics,
+            trainableParameters: model.trainableParameters, totalParameters: model.totalParameters,
+            trainExamples: train.count, devExamples: dev.count, epochs: t.epochs, steps: step, finalLoss: lastLoss,
+            trainSeconds: trainSeconds, evalSeconds: evalSeconds,
+            trainExamplesPerSecond: Double(seen) / max(trainSeconds, 1e-9), peakRSSMiB: peakRSSMiB(), seed: t.seed)
+        return (result, model)
+    }
+
+    /// Runs the model without dropout on `examples` (sorted by length into batches) and scores it.
+    /// Returns the metrics and the raw outputs [rows × labels] in the examples' order.
+    public func evaluate(model: BertClassifier, examples: [Example]) -> ([String: Double], [[Float]]) {
+        let enc = encode(examples)
+        let order = enc.indices.sorted { enc[$0].ids.count < enc[$1].ids.count }
+        var outputs = [[Float]](repeating: [], count: examples.count)
+        var rng = RandomSource(seed: 0)
+        let C = model.labels
+        for s in stride(from: 0, to: order.count, by: config.training.evalBatchSize) {
+            let idx = Array(order[s..<min(s + config.training.evalBatchSize, order.count)])
+            let logits = model.forward(TokenBatch(idx.map { enc[$0] }, padId: tokenizer.padId), training: false, rng: &rng)
+            for (r, i) in idx.enumerated() { outputs[i] = Array(UnsafeBufferPointer(start: logits + r * C, count: C)) }
+        }
+        return (FineTuner.score(outputs: outputs, examples: examples, task: config.task.spec), outputs)
+    }
+
+    public static func score(outputs: [[Float]], examples: [Example], task: TaskSpec) -> [String: Double] {
+        if task.isRegression {
+            let p = outputs.map { Double($0[0]) }
+            let g = examples.map { e -> Double in if case .value(let v) = e.label { return v }; return .nan }
+            return ["pearson": Metrics.pearson(p, g), "spearman": Metrics.spearman(p, g)]
+        }
+        let p = outputs.map { o in o.indices.max { o[$0] < o[$1] } ?? 0 }
+        let g = examples.map { e -> Int in if case .classIndex(let c) = e.label { return c }; return -1 }
+        var m = ["accuracy": Metrics.accuracy(p, g), "mcc": Metrics.matthews(p, g)]
+        if task.labelCount == 2 { m["f1"] = Metrics.f1(p, g) }
+        return m
+    }
+}
+
+/// Peak resident set size of this process, in MiB (getrusage).
+public func peakRSSMiB() -> Double {
+    var u = rusage()
+    getrusage(Int32(RUSAGE_SELF.rawValue), &u)
+    return Double(u.ru_maxrss) / 1024
+}
+
+public func formatDuration(_ s: Double) -> String {
+    guard s.isFinite else { return "?" }
+    let t = Int(s.rounded())
+    return t >= 3600 ? String(format: "%dh%02dm", t / 3600, (t % 3600) / 60) : String(format: "%dm%02ds", t / 60, t % 60)
+}

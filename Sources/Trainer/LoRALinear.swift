@@ -1,0 +1,86 @@
+import Foundation
+import Space
+
+/// LoRA beside a frozen linear map: `y += s · (dropout(x) Aᵀ) Bᵀ`, s = alpha/r.
+///
+/// Shapes: A [r, in] (Kaiming-uniform, bound 1/√in as PEFT), B [out, r] (zeros), x [N, in], y [N, out].
+/// Saved for backward: xd = dropout(x) [N, in] (only with dropout), u = xd Aᵀ [N, r].
+/// Backward with dy [N, out]:
+///   dB += s · dyᵀ u;  du = s · dy B;  dA += duᵀ xd;  dx += dropout'(du A)
+public final class LoRALinear {
+    public let target: LinearTarget
+    public let layer: Int
+    public let rank: Int, inFeatures: Int, outFeatures: Int
+    public let scaling: Float
+    public let dropout: Float
+    public let offsetA: Int, offsetB: Int
+    private var xd = GrowableBuffer()
+    private var u = GrowableBuffer()
+    private var du = GrowableBuffer()
+    private var tmp = GrowableBuffer()
+    private let mask = MaskBuffer()
+    private var usedDropout = false
+
+    public init(target: LinearTarget, layer: Int, spec: LoRASpec, dims: ModelDimensions, block: ParameterBlock) {
+        let (i, o) = dims.shape(of: target)
+        self.target = target
+        self.layer = layer
+        rank = spec.rank
+        inFeatures = i
+        outFeatures = o
+        scaling = Float(spec.scaling)
+        dropout = Float(spec.dropout)
+        let base = "encoder.layer.\(layer).\(target.modulePath)"
+        offsetA = block.declare(base + ".lora_A", shape: [spec.rank, i])
+        offsetB = block.declare(base + ".lora_B", shape: [o, spec.rank])
+    }
+
+    /// PEFT's default init: A ~ U(−1/√in, 1/√in) (kaiming_uniform with a = √5), B = 0.
+    public func initialize(block: ParameterBlock, rng: inout RandomSource) {
+        let a = block.value(offsetA)
+        let bound = 1 / Float(inFeatures).squareRoot()
+        for j in 0..<(rank * inFeatures) { a[j] = (2 * rng.nextFloat() - 1) * bound }
+        block.value(offsetB).update(repeating: 0, count: outFeatures * rank)
+    }
+
+    public func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows n: Int, block: ParameterBlock,
+                        training: Bool, rng: inout RandomSource) {
+        var input = x
+        usedDropout = training && dropout > 0
+        if usedDropout {
+            let d = xd.ensure(n * inFeatures)
+            Dropout.forward(out: d, inp: x, mask: mask.ensure(n * inFeatures), count: n * inFeatures, p: dropout, rng: &rng)
+            input = UnsafePointer(d)
+        }
+        let up = u.ensure(n * rank)
+        BLAS.gemm(transA: false, transB: true, m: n, n: rank, k: inFeatures, a: input, lda: inFeatures,
+                  b: block.value(offsetA), ldb: inFeatures, c: up, ldc: rank)
+        BLAS.gemm(transA: false, transB: true, m: n, n: outFeatures, k: rank, alpha: scaling, a: up, lda: rank,
+                  b: block.value(offsetB), ldb: rank, beta: 1, c: y, ldc: outFeatures)
+    }
+
+    /// `dx` nil: the input gradient is not needed (lowest adapted layer, or nothing below trains).
+    public func backward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+                         rows n: Int, block: ParameterBlock) {
+        let input = usedDropout ? UnsafePointer(xd.pointer) : x
+        BLAS.gemm(transA: true, transB: false, m: outFeatures, n: rank, k: n, alpha: scaling, a: dy, lda: outFeatures,
+                  b: u.pointer, ldb: rank, beta: 1, c: block.grad(offsetB), ldc: rank)
+        let dup = du.ensure(n * rank)
+        BLAS.gemm(transA: false, transB: false, m: n, n: rank, k: outFeatures, alpha: scaling, a: dy, lda: outFeatures,
+                  b: block.value(offsetB), ldb: rank, c: dup, ldc: rank)
+        BLAS.gemm(transA: true, transB: false, m: rank, n: inFeatures, k: n, a: dup, lda: rank,
+                  b: input, ldb: inFeatures, beta: 1, c: block.grad(offsetA), ldc: inFeatures)
+        guard let dx else { return }
+        if usedDropout {
+            let t = tmp.ensure(n * inFeatures)
+            BLAS.gemm(transA: false, transB: false, m: n, n: inFeatures, k: rank, a: dup, lda: rank,
+                      b: block.value(offsetA), ldb: inFeatures, c: t, ldc: inFeatures)
+            let scale = 1 / (1 - dropout)
+            let m = mask.pointer
+            for j in 0..<(n * inFeatures) where m[j] == 1 { dx[j] += t[j] * scale }
+        } else {
+            BLAS.gemm(transA: false, transB: false, m: n, n: inFeatures, k: rank, a: dup, lda: rank,
+                      b: block.value(offsetA), ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// Multi-head scaled dot-product attention with a key padding mask and dropout on the probabilities.
+///
+/// Shapes (row-major, head h owns columns h·D ..< (h+1)·D of a [*, H] row, H = heads·D):
+///   q [B·Tq, H], k, v [B·Tk, H]     keyValid [B·Tk] (1 = real token, 0 = padding)
+///   probs [B, heads, Tq, Tk]         softmax(q kᵀ/√D + mask), saved for backward
+///   mask  [B, heads, Tq, Tk]         dropout keep bytes (only when p > 0)
+///   ctx   [B·Tq, H]                  dropout(probs) · v
+/// Backward (with P = probs, Pd = dropout(P)):
+///   dv = Pdᵀ dctx;  dPd = dctx vᵀ;  dP = dropout'(dPd);  dS = P ⊙ (dP − rowsum(dP ⊙ P))
+///   dq = dS k / √D;  dk = dSᵀ q / √D      (all written, not accumulated)
+public struct AttentionShape {
+    public var batch: Int, queries: Int, keys: Int, heads: Int, headDim: Int
+    public var hidden: Int { heads * headDim }
+    public var probsCount: Int { batch * heads * queries * keys }
+    public init(batch: Int, queries: Int, keys: Int, heads: Int, headDim: Int) {
+        self.batch = batch; self.queries = queries; self.keys = keys; self.heads = heads; self.headDim = headDim
+    }
+}
+
+public enum Attention {
+    public static func forward(ctx: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
+                               dropped: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<UInt8>?,
+                               q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                               keyValid: UnsafePointer<Float>, shape s: AttentionShape,
+                               dropout p: Float, rng: inout RandomSource) {
+        let H = s.hidden, D = s.headDim, Tq = s.queries, Tk = s.keys
+        let scale = 1 / Float(D).squareRoot()
+        for b in 0..<s.batch {
+            let valid = keyValid + b * Tk
+            for h in 0..<s.heads {
+                let P = probs + ((b * s.heads + h) * Tq) * Tk
+                let qb = q + b * Tq * H + h * D, kb = k + b * Tk * H + h * D, vb = v + b * Tk * H + h * D
+                BLAS.gemm(transA: false, transB: true, m: Tq, n: Tk, k: D, alpha: scale, a: qb, lda: H, b: kb, ldb: H, c: P, ldc: Tk)
+                for i in 0..<Tq {
+                    let row = P + i * Tk
+                    var mx = -Float.infinity
+                    for j in 0..<Tk where valid[j] != 0 { mx = max(mx, row[j]) }
+                    var sum: Float = 0
+                    for j in 0..<Tk {
+                        let e = valid[j] != 0 ? expf(row[j] - mx) : 0
+                        row[j] = e
+                        sum += e
+                    }
+                    let inv = 1 / sum
+                    for j in 0..<Tk { row[j] *= inv }
+                }
+                var src = UnsafePointer(P)
+                if p > 0, let mask {
+                    let off = ((b * s.heads + h) * Tq) * Tk
+                    Dropout.forward(out: dropped + off, inp: P, mask: mask + off, count: Tq * Tk, p: p, rng: &rng)
+                    src = UnsafePointer(dropped + off)
+                }
+                BLAS.gemm(transA: false, transB: false, m: Tq, n: D, k: Tk, a: src, lda: Tk, b: vb, ldb: H,
+                          c: ctx + b * Tq * H + h * D, ldc: H)
+            }
+        }
+    }
+
+    /// `scratch` needs Tq·Tk floats.
+    public static func backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                                dctx: UnsafePointer<Float>, probs: UnsafePointer<Float>, dropped: UnsafePointer<Float>,
+                                mask: UnsafePointer<UInt8>?, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                shape s: AttentionShape, dropout p: Float, scratch dP: UnsafeMutablePointer<Float>) {
+        let H = s.hidden, D = s.headDim, Tq = s.queries, Tk = s.keys
+        let scale = 1 / Float(D).squareRoot()
+        for b in 0..<s.batch {
+            for h in 0..<s.heads {
+                let off = ((b * s.heads + h) * Tq) * Tk
+                let P = probs + off
+                let Pd = (p > 0 && mask != nil) ? dropped + off : P
+                let colQ = b * Tq * H + h * D, colK = b * Tk * H + h * D
+                let dc = dctx + colQ
+                BLAS.gemm(transA: true, transB: false, m: Tk, n: D, k: Tq, a: Pd, lda: Tk, b: dc, ldb: H, c: dv + colK, ldc: H)
+                BLAS.gemm(transA: false, transB: true, m: Tq, n: Tk, k: D, a: dc, lda: H, b: v + colK, ldb: H, c: dP, ldc: Tk)
+                if p > 0, let mask { Dropout.backward(dinp: dP, dout: dP, mask: mask + off, count: Tq * Tk, p: p) }
+                for i in 0..<Tq {
+                    let pr = P + i * Tk, dr = dP + i * Tk
+                    var dot: Float = 0
+                    for j in 0..<Tk { dot += pr[j] * dr[j] }
+                    for j in 0..<Tk { dr[j] = pr[j] * (dr[j] - dot) }
+                }
+                BLAS.gemm(transA: false, transB: false, m: Tq, n: D, k: Tk, alpha: scale, a: dP, lda: Tk, b: k + colK, ldb: H, c: dq + colQ, ldc: H)
+                BLAS.gemm(transA: true, transB: false, m: Tk, n: D, k: Tq, alpha: scale, a: dP, lda: Tk, b: q + colQ, ldb: H, c: dk + colK, ldc: H)
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Space
+
+/// Training settings of one run (protocol P by default, except the learning rate and sample size
+/// that a run file usually sets).
+public struct TrainingSettings: Equatable, Sendable {
+    public var epochs = 3
+    public var batchSize = 32
+    public var evalBatchSize = 64
+    public var learningRate = 5e-4
+    public var weightDecay = 0.01
+    public var warmupFraction = 0.06
+    public var maxGradNorm = 1.0
+    /// Use at most this many training rows (nil: all).
+    public var trainExamples: Int?
+    /// "first" rows of the file, or a seeded "random" sample.
+    public var sample = "first"
+    /// Use at most this many dev rows (nil: the full dev set).
+    public var devExamples: Int?
+    public var seed: UInt64 = 0
+    /// Batch rows of similar length (within shuffled windows of 50 batches) to cut padding.
+    public var lengthGrouping = true
+    public init() {}
+}
+
+/// A task: its spec, files and maximum length.
+public struct TaskSource: Equatable, Sendable {
+    public var spec: TaskSpec
+    public var train: String
+    public var dev: String
+    public var maxLength: Int
+}
+
+/// Everything `autopeft train` needs: model directory, task, PEFT plan, head and training settings.
+public struct RunConfig: Equatable, Sendable {
+    public var model: String
+    public var task: TaskSource
+    public var plan: PEFTPlan
+    public var head: HeadInput
+    public var training: TrainingSettings
+
+    public init(model: String, task: TaskSource, plan: PEFTPlan, head: HeadInput, training: TrainingSettings) {
+        self.model = model; self.task = task; self.plan = plan; self.head = head; self.training = training
+    }
+
+    /// Reads a run file; relative paths resolve against the file's folder.
+    public init(contentsOf path: String) throws(TrainerError) {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) }
+        catch { throw .file(path: path, message: "cannot read run file: \(error.localizedDescription)") }
+        let root: JSONValue
+        do { root = try JSONParser.parse(text) } catch { throw .file(path: path, message: "invalid JSON at \(error)") }
+        let base = (path as NSString).deletingLastPathComponent
+        do { try self.init(reading: JSONReader(root, file: path), baseDirectory: base) } catch { throw .config(error) }
+    }
+
+    public init(reading r: JSONReader, baseDirectory: String) throws(ConfigError) {
+        func resolve(_ p: String) -> String {
+            p.hasPrefix("/") || baseDirectory.isEmpty ? p : (baseDirectory as NSString).appendingPathComponent(p)
+        }
+        model = resolve(try r.required("model").string())
+        task = try RunConfig.readTask(try r.required("task"), resolve: resolve)
+        plan = try PEFTPlan(reading: try r.optional("peft") ?? JSONReader(.object([]), path: "peft", file: r.file))
+        head = HeadInput(rawValue: try r.optional("head")?.choice(HeadInput.allCases.map(\.rawValue)) ?? "pooler")!
+        training = TrainingSettings()
+        if let t = try r.optional("training") {
+            if let v = try t.optional("epochs") { training.epochs = try v.int(in: 1...10_000, what: "a number of epochs") }
+            if let v = try t.optional("batch_size") { training.batchSize = try v.int(in: 1...65_536, what: "a batch size") }
+            if let v = try t.optional("eval_batch_size") { training.evalBatchSize = try v.int(in: 1...65_536, what: "a batch size") }
+            if let v = try t.optional("learning_rate") { training.learningRate = try v.double(in: 0...10, what: "a learning rate") }
+            if let v = try t.optional("weight_decay") { training.weightDecay = try v.double(in: 0...10, what: "a weight decay") }
+            if let v = try t.optional("warmup_fraction") { training.warmupFraction = try v.double(in: 0...1, what: "a fraction") }
+            if let v = try t.optional("max_grad_norm") { training.maxGradNorm = try v.double(in: 0...1e9, what: "a norm (0 disables clipping)") }
+            if let v = try t.optional("train_examples") { training.trainExamples = try v.int(in: 1...100_000_000, what: "a row count") }
+            if let v = try t.optional("dev_examples") { training.devExamples = try v.int(in: 1...100_000_000, what: "a row count") }
+            if let v = try t.optional("sample") { training.sample = try v.choice(["first", "random"]) }
+            if let v = try t.optional("seed") { training.seed = UInt64(try v.int(in: 0...Int(Int32.max), what: "a seed")) }
+            if let v = try t.optional("length_grouping") { training.lengthGrouping = try v.bool() }
+            try t.finish()
+        }
+        try r.finish()
+    }
+
+    static func readTask(_ t: JSONReader, resolve: (String) -> String) throws(ConfigError) -> TaskSource {
+        let format = try t.optional("format")?.choice(["glue", "tsv", "csv", "jsonl"]) ?? "glue"
+        var spec: TaskSpec
+        if format == "glue" {
+            let nameR = try t.required("name")
+            let name = try nameR.string()
+            guard let s = TaskSpec.glue(name) else {
+                var msg = "unknown GLUE task \"\(name)\"; expected one of \(TaskSpec.glueNames.joined(separator: ", "))"
+                if let m = didYouMean(name, among: TaskSpec.glueNames) { msg += " (did you mean \"\(m)\"?)" }
+                throw nameR.error(msg)
+            }
+            spec = s
+        } else {
+            func column(_ r: JSONReader) throws(ConfigError) -> TaskSpec.Column {
+                if case .string(let s) = r.value { return .name(s) }
+                return .index(try r.int(in: -1000...1000, what: "a column index"))
+            }
+            let fmt = TaskSpec.Format(rawValue: format)!
+            let textA = try column(try t.required("text"))
+            let textB = try t.optional("text_pair").map { r throws(ConfigError) in try column(r) }
+            let label = try column(try t.required("label"))
+            var classes: [String]? = nil
+            if let c = try t.optional("classes") { classes = try c.array().map { r throws(ConfigError) in try r.string() } }
+            let regression = try t.optional("regression")?.bool() ?? false
+            if regression && classes != nil { throw t.error("\"regression\": true and \"classes\" exclude each other", at: "task.classes") }
+            if !regression && classes == nil { throw t.error("missing \"classes\" (the label values in index order) or \"regression\": true", at: "task.classes") }
+            let hasHeader = try t.optional("header")?.bool() ?? (fmt != .jsonl)
+            if fmt == .jsonl {
+                for (c, k) in [(textA, "text"), (label, "label")] { if case .index = c { throw t.error("JSONL fields are named, not indexed", at: "task.\(k)") } }
+            }
+            let metric = try t.optional("metric")?.choice(["accuracy", "f1", "mcc", "pearson", "spearman"]) ?? (regression ? "pearson" : "accuracy")
+            spec = TaskSpec(name: try t.optional("name")?.string() ?? "custom", format: fmt, hasHeader: hasHeader, textA: textA,
+                            textB: textB, label: label, classes: classes, primaryMetric: metric)
+        }
+        if format == "glue", let m = try t.optional("metric") { spec.primaryMetric = try m.choice(["accuracy", "f1", "mcc", "pearson", "spearman"]) }
+        let train = resolve(try t.required("train").string())
+        let dev = resolve(try t.required("dev").string())
+        let maxLength = try t.optional("max_length")?.int(in: 3...100_000, what: "a maximum length") ?? 128
+        try t.finish()
+        return TaskSource(spec: spec, train: train, dev: dev, maxLength: maxLength)
+    }
+}
