@@ -74,13 +74,14 @@ public struct JSONParser {
     private mutating func object(depth: Int) throws(SyntaxError) -> JSONValue {
         pos += 1
         var members: [(key: String, value: JSONValue)] = []
+        var seen = Set<String>()
         skipSpace()
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(members) }
         while true {
             skipSpace()
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: "\"") else { throw error("expected a string key") }
             let key = try string()
-            if members.contains(where: { $0.key == key }) { throw error("duplicate key \"\(key)\"") }
+            if !seen.insert(key).inserted { throw error("duplicate key \"\(key)\"") }
             skipSpace()
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':' after key \"\(key)\"") }
             pos += 1

@@ -20,9 +20,13 @@ public struct WordPieceTokenizer: Sendable {
     public let handleChineseChars: Bool
     public let maxInputCharsPerWord: Int
     public let unkId: Int32, clsId: Int32, sepId: Int32, padId: Int32
+    /// Added tokens matched verbatim in the raw text before normalisation, as HF does for
+    /// `added_tokens` with `normalized: false` (BERT's [PAD], [UNK], [CLS], [SEP], [MASK]).
+    public let addedTokens: [(text: [Unicode.Scalar], id: Int32)]
 
     public init(vocab: [String: Int32], lowercase: Bool = true, stripAccents: Bool? = nil,
-                handleChineseChars: Bool = true, maxInputCharsPerWord: Int = 100) throws(TrainerError) {
+                handleChineseChars: Bool = true, maxInputCharsPerWord: Int = 100,
+                addedTokens: [String]? = nil) throws(TrainerError) {
         func id(_ t: String) throws(TrainerError) -> Int32 {
             guard let i = vocab[t] else { throw .model("the vocabulary has no \(t) token") }
             return i
@@ -33,6 +37,9 @@ public struct WordPieceTokenizer: Sendable {
         self.handleChineseChars = handleChineseChars
         self.maxInputCharsPerWord = maxInputCharsPerWord
         unkId = try id("[UNK]"); clsId = try id("[CLS]"); sepId = try id("[SEP]"); padId = try id("[PAD]")
+        let added = addedTokens ?? ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"].filter { vocab[$0] != nil }
+        self.addedTokens = added.compactMap { t in vocab[t].map { (Array(t.unicodeScalars), $0) } }
+            .sorted { $0.text.count > $1.text.count }  // longest first
     }
 
     /// Loads from a model directory: `tokenizer.json` when present, otherwise `vocab.txt`
@@ -83,13 +90,21 @@ public struct WordPieceTokenizer: Sendable {
         var vocab: [String: Int32] = [:]
         for (k, v) in vm { if case .number(let d, _) = v { vocab[k] = Int32(d) } }
         var lower = true, strip: Bool? = nil, chinese = true, maxChars = 100
+        var added: [String] = []
+        if case .array(let items)? = root["added_tokens"] {
+            for item in items {
+                // Tokens that HF normalises before matching are left to the ordinary path.
+                if case .string(let content)? = item["content"], item["normalized"] != .bool(true) { added.append(content) }
+            }
+        }
         if let n = root["normalizer"] {
             if case .bool(let b)? = n["lowercase"] { lower = b }
             if case .bool(let b)? = n["strip_accents"] { strip = b }
             if case .bool(let b)? = n["handle_chinese_chars"] { chinese = b }
         }
         if case .number(let d, _)? = model["max_input_chars_per_word"] { maxChars = Int(d) }
-        try self.init(vocab: vocab, lowercase: lower, stripAccents: strip, handleChineseChars: chinese, maxInputCharsPerWord: maxChars)
+        try self.init(vocab: vocab, lowercase: lower, stripAccents: strip, handleChineseChars: chinese,
+                      maxInputCharsPerWord: maxChars, addedTokens: added)
     }
 
     // MARK: Normalisation
@@ -195,10 +210,31 @@ public struct WordPieceTokenizer: Sendable {
         out.append(contentsOf: pieces)
     }
 
-    /// The WordPiece ids of a text, without special tokens.
+    /// The WordPiece ids of a text, without the template's special tokens. Added tokens
+    /// written literally in the text (e.g. "[MASK]") become their ids, as in HF.
     public func tokenize(_ text: String) -> [Int32] {
         var ids: [Int32] = []
-        for w in preTokenize(normalize(text)) { wordPiece(w, into: &ids) }
+        let scalars = Array(text.unicodeScalars)
+        var segmentStart = 0, i = 0
+        func flush(_ end: Int) {
+            guard end > segmentStart else { return }
+            var seg = String.UnicodeScalarView()
+            seg.append(contentsOf: scalars[segmentStart..<end])
+            for w in preTokenize(normalize(String(seg))) { wordPiece(w, into: &ids) }
+        }
+        while i < scalars.count {
+            if let match = addedTokens.first(where: { t in
+                t.text.first == scalars[i] && i + t.text.count <= scalars.count && scalars[i..<(i + t.text.count)].elementsEqual(t.text)
+            }) {
+                flush(i)
+                ids.append(match.id)
+                i += match.text.count
+                segmentStart = i
+            } else {
+                i += 1
+            }
+        }
+        flush(scalars.count)
         return ids
     }
 

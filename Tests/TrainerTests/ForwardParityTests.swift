@@ -1,0 +1,44 @@
+import XCTest
+import Space
+@testable import Trainer
+
+/// The encoder's forward against HF transformers' BertModel on 16 fixture texts (8 single,
+/// 8 pairs) run as one padded batch: last hidden state of every real token, and the pooler.
+final class ForwardParityTests: XCTestCase {
+    func testLastHiddenStateMatchesTransformers() throws {
+        let dir = try Repo.requireModel()
+        let cfg = try BertConfig(contentsOf: dir + "/config.json")
+        let weights = try BertWeights(config: cfg, safetensors: SafetensorsFile(path: dir + "/model.safetensors"))
+        let ref = try SafetensorsFile(path: Repo.fixtures + "/forward_reference.safetensors")
+        let hidden = try ref.floats("last_hidden_state"), pooled = try ref.floats("pooler_output")
+        let root = try JSONParser.parse(String(contentsOfFile: Repo.fixtures + "/forward_cases.json", encoding: .utf8))
+        guard case .array(let cases)? = root["cases"] else { return XCTFail("no cases") }
+        let tok = try WordPieceTokenizer(directory: dir)
+        var encs: [WordPieceTokenizer.Encoding] = []
+        for c in cases {
+            guard case .string(let a)? = c["a"] else { return XCTFail("case without text") }
+            var b: String? = nil
+            if case .string(let s)? = c["b"] { b = s }
+            encs.append(tok.encode(a, b, maxLength: 64))
+        }
+        let model = try BertClassifier(weights: weights, plan: PEFTPlan(), labels: 2, head: .pooler)
+        let batch = TokenBatch(encs, padId: tok.padId)
+        var rng = RandomSource(seed: 0)
+        model.forward(batch, training: false, rng: &rng)
+        let last = model.hidden[cfg.layers].pointer, H = cfg.hiddenSize
+        var row = 0, maxDiff: Float = 0
+        for (b, e) in encs.enumerated() {
+            for t in 0..<e.ids.count {
+                for j in 0..<H { maxDiff = max(maxDiff, abs(last[(b * batch.length + t) * H + j] - hidden[row * H + j])) }
+                row += 1
+            }
+        }
+        XCTAssertEqual(row * H, hidden.count, "token count differs from the reference")
+        XCTAssertLessThanOrEqual(maxDiff, 1e-4, "last hidden state max abs difference")
+        var maxPool: Float = 0
+        let f = model.features.pointer
+        for i in 0..<pooled.count { maxPool = max(maxPool, abs(f[i] - pooled[i])) }
+        XCTAssertLessThanOrEqual(maxPool, 1e-4, "pooler output max abs difference")
+        print("forward parity: last_hidden_state max |diff| = \(maxDiff), pooler_output max |diff| = \(maxPool)")
+    }
+}
