@@ -22,6 +22,8 @@ let package = Package(
         .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space"], path: "Sources/autopeft"),
         .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer"),
         .testTarget(name: "SpaceTests", dependencies: ["Space"], path: "Tests/SpaceTests"),
+        // Depends on the executable so that `swift test` builds the binary these tests run.
+        .testTarget(name: "CLITests", dependencies: ["autopeft"], path: "Tests/CLITests"),
         .testTarget(
             name: "TrainerTests",
             dependencies: ["Trainer", "Space"],

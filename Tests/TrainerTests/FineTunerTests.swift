@@ -1,0 +1,106 @@
+import XCTest
+import Space
+@testable import Trainer
+
+/// End-to-end training on a tiny random model and a synthetic task written to disk.
+final class FineTunerTests: XCTestCase {
+    static let words = ["good", "great", "fine", "bad", "awful", "poor", "the", "movie", "was", "plot", "acting", "very", "quite"]
+
+    /// Label 1 when the sentence holds a positive word: learnable from token identity alone.
+    static func writeTask(rows: Int, seed: UInt64, to path: String) {
+        var rng = RandomSource(seed: seed)
+        var text = "sentence\tlabel\n"
+        for _ in 0..<rows {
+            let positive = rng.next() % 2 == 0
+            let cue = positive ? words[Int(rng.next() % 3)] : words[3 + Int(rng.next() % 3)]
+            var ws = (0..<Int(3 + rng.next() % 5)).map { _ in words[6 + Int(rng.next() % 7)] }
+            ws.insert(cue, at: Int(rng.next() % UInt64(ws.count + 1)))
+            text += ws.joined(separator: " ") + "\t\(positive ? 1 : 0)\n"
+        }
+        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+    }
+
+    func tuner(seed: UInt64 = 0, epochs: Int = 30, lr: Double = 1e-2, plan: PEFTPlan? = nil) throws -> FineTuner {
+        let dir = temporaryDirectory()
+        Self.writeTask(rows: 256, seed: 1, to: dir + "/train.tsv")
+        Self.writeTask(rows: 96, seed: 2, to: dir + "/dev.tsv")
+        var vocab: [String: Int32] = ["[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3]
+        for w in Self.words { vocab[w] = Int32(vocab.count) }
+        let cfg = BertConfig(vocabSize: vocab.count, hiddenSize: 16, layers: 2, heads: 2, intermediateSize: 32, maxPositions: 32, layerNormEps: 1e-5)
+        var t = TrainingSettings()
+        t.epochs = epochs
+        t.batchSize = 16
+        t.learningRate = lr
+        t.seed = seed
+        let run = RunConfig(model: dir, task: TaskSource(spec: TaskSpec.glue("sst2")!, train: dir + "/train.tsv", dev: dir + "/dev.tsv", maxLength: 16),
+                            plan: plan ?? PEFTPlan(lora: LoRASpec(rank: 4, alpha: 8, dropout: 0.1, targets: [.query, .value, .intermediate])),
+                            head: .mean, training: t)
+        return FineTuner(config: run, weights: BertWeights.random(config: cfg, seed: 5), tokenizer: try WordPieceTokenizer(vocab: vocab))
+    }
+
+    func testLearnsASeparableTask() throws {
+        let (r, _) = try tuner().run()
+        XCTAssertGreaterThan(r.score, 0.9, "accuracy on the synthetic task")
+        XCTAssertEqual(r.steps, 30 * 16)
+        XCTAssertEqual(r.trainExamples, 256)
+        XCTAssertTrue(r.finalLoss.isFinite)
+    }
+
+    func testSameSeedGivesTheSameRunToTheLastBit() throws {
+        let (a, ma) = try tuner(seed: 3, epochs: 1).run()
+        let (b, mb) = try tuner(seed: 3, epochs: 1).run()
+        XCTAssertEqual(a.score, b.score)
+        XCTAssertEqual(a.finalLoss, b.finalLoss)
+        XCTAssertEqual(ma.block.values.array, mb.block.values.array)
+        let (_, mc) = try tuner(seed: 4, epochs: 1).run()
+        XCTAssertNotEqual(ma.block.values.array, mc.block.values.array, "another seed changes init, order and dropout")
+    }
+
+    func testDivergenceIsReportedNotHidden() throws {
+        XCTAssertThrowsError(try tuner(epochs: 1, lr: 1e9).run()) { e in
+            XCTAssertTrue("\(e)".contains("lower the learning rate"), "\(e)")
+        }
+    }
+
+    func testLengthGroupedBatchesCoverEveryRowOnce() {
+        var rng = RandomSource(seed: 1)
+        let lengths = (0..<1000).map { _ in Int(rng.next() % 60) + 3 }
+        let batches = FineTuner.epochBatches(lengths: lengths, batchSize: 32, grouping: true, rng: &rng)
+        XCTAssertEqual(batches.flatMap { $0 }.sorted(), Array(0..<1000))
+        // Grouping cuts padding: the padded token count is far below that of random batches.
+        func padded(_ bs: [[Int]]) -> Int { bs.reduce(0) { $0 + $1.count * ($1.map { lengths[$0] }.max() ?? 0) } }
+        let plain = FineTuner.epochBatches(lengths: lengths, batchSize: 32, grouping: false, rng: &rng)
+        XCTAssertLessThan(Double(padded(batches)), 0.7 * Double(padded(plain)))
+    }
+}
+
+final class RunConfigTests: XCTestCase {
+    func parse(_ json: String) throws -> RunConfig {
+        let p = temporaryDirectory() + "/run.json"
+        FileManager.default.createFile(atPath: p, contents: Data(json.utf8))
+        return try RunConfig(contentsOf: p)
+    }
+
+    func testRelativePathsResolveAgainstTheRunFile() throws {
+        let c = try parse(#"{"model": "m", "task": {"name": "sst2", "train": "t.tsv", "dev": "/abs/d.tsv"}}"#)
+        XCTAssertTrue(c.model.hasSuffix("/m") && c.model.hasPrefix("/"), c.model)
+        XCTAssertEqual(c.task.dev, "/abs/d.tsv")
+        XCTAssertEqual(c.head, .pooler)
+        XCTAssertNil(c.plan.lora)
+    }
+
+    func testErrorsNameFileAndPath() throws {
+        XCTAssertThrowsError(try parse(#"{"model": "m", "task": {"name": "sst3", "train": "t", "dev": "d"}}"#)) { e in
+            XCTAssertTrue("\(e)".hasSuffix(#"run.json: task.name: unknown GLUE task "sst3"; expected one of sst2, cola, mrpc, stsb, rte, qnli, wnli, qqp, mnli (did you mean "sst2"?)"#), "\(e)")
+        }
+        XCTAssertThrowsError(try parse(#"{"model": "m", "task": {"name": "sst2", "train": "t", "dev": "d"}, "training": {"epochs": "3"}}"#)) { e in
+            XCTAssertTrue("\(e)".hasSuffix(#"run.json: training.epochs: expected a number of epochs in 1...10000, got "3""#), "\(e)")
+        }
+        XCTAssertThrowsError(try parse(#"{"model": "m", "task": {"name": "sst2", "train": "t", "dev": "d"}, "haed": "cls"}"#)) { e in
+            XCTAssertTrue("\(e)".contains(#"haed: unknown key "haed" (did you mean "head"?)"#), "\(e)")
+        }
+        XCTAssertThrowsError(try parse("{\"model\": \"m\",\n \"task\": }")) { e in
+            XCTAssertTrue("\(e)".contains("line 2, column 10"), "\(e)")
+        }
+    }
+}

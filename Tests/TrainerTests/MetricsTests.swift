@@ -1,0 +1,75 @@
+import XCTest
+@testable import Trainer
+
+/// Metrics against values computed by hand.
+final class MetricsTests: XCTestCase {
+    // pred/gold: tp = 3 (0,1,4), fp = 1 (2), fn = 1 (5), tn = 2 (3,6)
+    let pred = [1, 1, 1, 0, 1, 0, 0], gold = [1, 1, 0, 0, 1, 1, 0]
+
+    func testAccuracyAndF1() {
+        XCTAssertEqual(Metrics.accuracy(pred, gold), 5.0 / 7.0, accuracy: 1e-12)
+        XCTAssertEqual(Metrics.f1(pred, gold), 0.75, accuracy: 1e-12)  // 2·3 / (2·3 + 1 + 1)
+    }
+
+    func testMatthews() {
+        // (tp·tn − fp·fn)/√((tp+fp)(tp+fn)(tn+fp)(tn+fn)) = (6 − 1)/√(4·4·3·3) = 5/12
+        XCTAssertEqual(Metrics.matthews(pred, gold), 5.0 / 12.0, accuracy: 1e-12)
+        XCTAssertEqual(Metrics.matthews([1, 1, 1], [1, 0, 1]), 0, "undefined (constant prediction) is 0")
+        XCTAssertEqual(Metrics.matthews([0, 1, 2, 2], [0, 1, 2, 2]), 1, accuracy: 1e-12)
+    }
+
+    func testPearsonAndSpearmanWithTies() {
+        XCTAssertEqual(Metrics.pearson([1, 2, 3], [2, 4, 6]), 1, accuracy: 1e-12)
+        // x = [1,2,3,4], y = [1,3,2,4]: means 2.5; Σdxdy = 2.25+0.25+0.25+2.25... = 4; Σdx² = 5 → 0.8
+        XCTAssertEqual(Metrics.pearson([1, 2, 3, 4], [1, 3, 2, 4]), 0.8, accuracy: 1e-12)
+        XCTAssertEqual(Metrics.ranks([10, 20, 20, 30]), [1, 2.5, 2.5, 4])
+        // ranks x = [1, 2.5, 2.5, 4], y = [1, 2, 3, 4]: Σdxdy = 2.25+0+0+2.25 = 4.5, Σdx² = 4.5, Σdy² = 5
+        XCTAssertEqual(Metrics.spearman([10, 20, 20, 30], [1, 2, 3, 4]), 4.5 / (4.5 * 5).squareRoot(), accuracy: 1e-12)
+    }
+
+    func testLossesAgainstHandValues() {
+        // CE of logits [0, ln 3] with target 1: −log(3/4); dlogits = (softmax − onehot)/B = [1/4, −1/4].
+        let logits: [Float] = [0, Float(log(3.0))]
+        let d = FloatBuffer(count: 2)
+        let ce = logits.withUnsafeBufferPointer { Loss.crossEntropy(logits: $0.baseAddress!, targets: [1], classes: 2, dlogits: d.pointer) }
+        XCTAssertEqual(ce, -log(0.75), accuracy: 1e-6)
+        XCTAssertEqual(d[0], 0.25, accuracy: 1e-6)
+        XCTAssertEqual(d[1], -0.25, accuracy: 1e-6)
+        let p: [Float] = [1, 3]
+        let mse = p.withUnsafeBufferPointer { Loss.meanSquaredError(predictions: $0.baseAddress!, targets: [0, 1], dlogits: d.pointer) }
+        XCTAssertEqual(mse, (1 + 4) / 2.0, accuracy: 1e-9)
+        XCTAssertEqual(d[1], 2 * 2 / 2.0, accuracy: 1e-6)
+    }
+
+    func testAdamWOneStepByHand() {
+        // p = 1, g = 0.5, lr = 0.1, wd = 0.01: p ← 1·(1 − 0.001) − 0.1 · m̂/(√v̂ + ε), m̂ = 0.5, √v̂ = 0.5 → 0.999 − 0.1
+        let block = ParameterBlock()
+        _ = block.declare("p", shape: [1])
+        block.seal()
+        block.values[0] = 1
+        block.grads[0] = 0.5
+        let opt = AdamW(parameterCount: 1, weightDecay: 0.01)
+        opt.update(block, learningRate: 0.1)
+        XCTAssertEqual(block.values[0], 0.899, accuracy: 1e-6)
+    }
+
+    func testLinearScheduleMatchesHF() {
+        let s = LinearSchedule(base: 1, warmupFraction: 0.06, totalSteps: 100)  // warmup 6 steps
+        XCTAssertEqual(s.learningRate(step: 0), 0)
+        XCTAssertEqual(s.learningRate(step: 3), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(s.learningRate(step: 6), 1, accuracy: 1e-12)
+        XCTAssertEqual(s.learningRate(step: 53), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(s.learningRate(step: 100), 0)
+    }
+
+    func testGradientClipping() {
+        let block = ParameterBlock()
+        _ = block.declare("p", shape: [2])
+        block.seal()
+        block.grads[0] = 3
+        block.grads[1] = 4
+        XCTAssertEqual(clipGradientNorm(block, maxNorm: 1), 5)
+        XCTAssertEqual(block.grads[0], 0.6, accuracy: 1e-5)
+        XCTAssertEqual(block.grads[1], 0.8, accuracy: 1e-5)
+    }
+}
