@@ -12,6 +12,10 @@ public struct WordPieceTokenizer: Sendable {
     public struct Encoding: Equatable, Sendable {
         public var ids: [Int32]
         public var typeIds: [Int32]
+        public init(ids: [Int32], typeIds: [Int32]) {
+            self.ids = ids
+            self.typeIds = typeIds
+        }
     }
 
     public let vocab: [String: Int32]

@@ -81,7 +81,7 @@ enum CLI {
         guard pos.count == 1 else { printErr("autopeft train: expected one run file, e.g. autopeft train examples/sst2-quick.json"); return ExitCode.usage }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
-        do {
+        do throws(TrainerError) {
             var config = try RunConfig(contentsOf: pos[0])
             if let s = opts["seed"] {
                 guard let v = UInt64(s) else { printErr("autopeft train: --seed expects a non-negative integer, got \"\(s)\""); return ExitCode.usage }
@@ -95,13 +95,10 @@ enum CLI {
             print(result.json(extra: [("blas_core", .string(BLAS.coreName)), ("threads", .number(nThreads)),
                                       ("head", .string(config.head.rawValue))]).serialized())
             return ExitCode.success
-        } catch let e as TrainerError {
-            printErr("autopeft train: \(e)")
-            if case .training = e { return ExitCode.failure }
-            return ExitCode.usage
         } catch {
             printErr("autopeft train: \(error)")
-            return ExitCode.failure
+            if case .training = error { return ExitCode.failure }
+            return ExitCode.usage
         }
     }
 
