@@ -20,7 +20,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space"], path: "Sources/autopeft"),
-        .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer"),
+        .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),
         .testTarget(name: "SpaceTests", dependencies: ["Space"], path: "Tests/SpaceTests"),
         // Depends on the executable so that `swift test` builds the binary these tests run.
         .testTarget(name: "CLITests", dependencies: ["autopeft"], path: "Tests/CLITests"),

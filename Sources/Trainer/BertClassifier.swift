@@ -79,11 +79,49 @@ public final class BertClassifier {
     }
 
     /// Forward pass; returns logits [B, labels] (valid until the next call).
+    ///
+    /// With `cache` (and `rows`, the batch's row indices into it), the embeddings and the
+    /// layers below `cache.layer` are skipped: their output comes from the cache.
     @discardableResult
-    public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource) -> UnsafeMutablePointer<Float> {
+    public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource,
+                        cache: FrozenPrefixCache? = nil, rows: [Int] = []) -> UnsafeMutablePointer<Float> {
         let c = config, H = c.hiddenSize, B = batch.batch, T = batch.length, N = B * T
         precondition(T <= c.maxPositions, "batch length exceeds max positions; the data loader truncates")
+        precondition(cache.map { $0.layer <= lowestTrainableLayer } ?? true, "a cache above the lowest trainable layer")
         lastBatch = B; lastLength = T; lastTraining = training; lastLengths = batch.lengths
+        let vp = valid.ensure(N)
+        batch.valid.withUnsafeBufferPointer { vp.update(from: $0.baseAddress!, count: N) }
+        let start: Int
+        if let cache {
+            cache.gather(rows: rows, length: T, into: hidden[cache.layer].ensure(N * H))
+            start = cache.layer
+        } else {
+            embed(batch, training: training, rng: &rng)
+            start = 0
+        }
+        for l in start..<c.layers {
+            layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: vp, batch: B, length: T,
+                              block: block, training: training, rng: &rng)
+        }
+        return headForward(batch, training: training, rng: &rng)
+    }
+
+    /// The hidden states entering layer `layer` [B·T, H], in eval mode (no dropout).
+    public func forwardPrefix(_ batch: TokenBatch, upTo layer: Int, rng: inout RandomSource) -> UnsafeMutablePointer<Float> {
+        let H = config.hiddenSize, B = batch.batch, T = batch.length, N = B * T
+        let vp = valid.ensure(N)
+        batch.valid.withUnsafeBufferPointer { vp.update(from: $0.baseAddress!, count: N) }
+        embed(batch, training: false, rng: &rng)
+        for l in 0..<layer {
+            layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: vp, batch: B, length: T,
+                              block: block, training: false, rng: &rng)
+        }
+        return hidden[layer].pointer
+    }
+
+    /// Embeddings: LN(word + position + type), then dropout in training; writes hidden[0].
+    func embed(_ batch: TokenBatch, training: Bool, rng: inout RandomSource) {
+        let c = config, H = c.hiddenSize, B = batch.batch, T = batch.length, N = B * T
         let pHidden = training ? c.hiddenDropout : 0
         // Embeddings: LN(word + position + type), then dropout.
         let sum = embSum.ensure(N * H)
@@ -101,13 +139,11 @@ public final class BertClassifier {
                           gamma: weights.embeddingNorm.gamma.pointer, beta: weights.embeddingNorm.beta.pointer,
                           rows: N, channels: H, eps: c.layerNormEps)
         if pHidden > 0 { Dropout.forward(out: h0, inp: h0, mask: embMask.ensure(N * H), count: N * H, p: pHidden, rng: &rng) }
-        let vp = valid.ensure(N)
-        batch.valid.withUnsafeBufferPointer { vp.update(from: $0.baseAddress!, count: N) }
-        for l in 0..<c.layers {
-            layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: vp, batch: B, length: T,
-                              block: block, training: training, rng: &rng)
-        }
-        // Head.
+    }
+
+    /// Pooling (or the pooler), dropout and the classifier on the last hidden state.
+    func headForward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource) -> UnsafeMutablePointer<Float> {
+        let c = config, H = c.hiddenSize, B = batch.batch, T = batch.length
         let last = hidden[c.layers].pointer
         let f = features.ensure(B * H)
         switch head {

@@ -120,6 +120,9 @@ public final class FineTuner {
         let dev = try devExamples()
         let trainEnc = encode(train)
         let lengths = trainEnc.map(\.ids.count)
+        let cacheStart = Date()
+        let trainCache = prefixCache(model: model, encodings: trainEnc)
+        let cacheSeconds = Date().timeIntervalSince(cacheStart)
         let stepsPerEpoch = (train.count + t.batchSize - 1) / t.batchSize
         let totalSteps = stepsPerEpoch * t.epochs
         let schedule = LinearSchedule(base: t.learningRate, warmupFraction: t.warmupFraction, totalSteps: totalSteps)
@@ -136,7 +139,7 @@ public final class FineTuner {
             for idx in batches {
                 let batch = TokenBatch(idx.map { trainEnc[$0] }, padId: tokenizer.padId)
                 model.block.zeroGrads()
-                let logits = model.forward(batch, training: true, rng: &dropRNG)
+                let logits = model.forward(batch, training: true, rng: &dropRNG, cache: trainCache, rows: idx)
                 let loss: Double
                 if spec.isRegression {
                     let y = idx.map { i -> Float in if case .value(let v) = train[i].label { return Float(v) }; return 0 }
@@ -165,9 +168,9 @@ public final class FineTuner {
                 }
             }
         }
-        let trainSeconds = Date().timeIntervalSince(start)
+        let trainSeconds = Date().timeIntervalSince(start) + cacheSeconds
         let evalStart = Date()
-        let (metrics, _) = evaluate(model: model, examples: dev)
+        let (metrics, _) = evaluate(model: model, examples: dev, useCache: trainCache != nil)
         let evalSeconds = Date().timeIntervalSince(evalStart)
         let result = TrainResult(
             task: spec.name, metric: spec.primaryMetric, score: metrics[spec.primaryMetric] ?? .nan, metrics: metrics,
@@ -178,17 +181,33 @@ public final class FineTuner {
         return (result, model)
     }
 
+    /// The frozen-prefix cache for a model's lowest adapted layer, when it applies and fits the limit.
+    func prefixCache(model: BertClassifier, encodings: [WordPieceTokenizer.Encoding]) -> FrozenPrefixCache? {
+        let L = model.lowestTrainableLayer
+        guard config.training.frozenPrefixCache, L > 0 else { return nil }
+        let bytes = FrozenPrefixCache.bytes(lengths: encodings.map(\.ids.count), hiddenSize: model.config.hiddenSize)
+        guard bytes <= config.training.cacheLimitMiB << 20 else {
+            progress?.report("frozen-prefix cache skipped: \(bytes >> 20) MiB exceeds cache_limit_mib \(config.training.cacheLimitMiB)")
+            return nil
+        }
+        progress?.report("frozen-prefix cache: layers 0-\(L - 1) once for \(encodings.count) rows (\(bytes >> 20) MiB)")
+        return FrozenPrefixCache(model: model, encodings: encodings, layer: L, padId: tokenizer.padId)
+    }
+
     /// Runs the model without dropout on `examples` (sorted by length into batches) and scores it.
-    /// Returns the metrics and the raw outputs [rows × labels] in the examples' order.
-    public func evaluate(model: BertClassifier, examples: [Example]) -> ([String: Double], [[Float]]) {
+    /// Returns the metrics and the raw outputs [rows × labels] in the examples' order. With
+    /// `useCache` the frozen layers run once for all rows (eval has no dropout, so it is exact).
+    public func evaluate(model: BertClassifier, examples: [Example], useCache: Bool = false) -> ([String: Double], [[Float]]) {
         let enc = encode(examples)
+        let cache = useCache ? prefixCache(model: model, encodings: enc) : nil
         let order = enc.indices.sorted { enc[$0].ids.count < enc[$1].ids.count }
         var outputs = [[Float]](repeating: [], count: examples.count)
         var rng = RandomSource(seed: 0)
         let C = model.labels
         for s in stride(from: 0, to: order.count, by: config.training.evalBatchSize) {
             let idx = Array(order[s..<min(s + config.training.evalBatchSize, order.count)])
-            let logits = model.forward(TokenBatch(idx.map { enc[$0] }, padId: tokenizer.padId), training: false, rng: &rng)
+            let logits = model.forward(TokenBatch(idx.map { enc[$0] }, padId: tokenizer.padId), training: false, rng: &rng,
+                                       cache: cache, rows: idx)
             for (r, i) in idx.enumerated() { outputs[i] = Array(UnsafeBufferPointer(start: logits + r * C, count: C)) }
         }
         return (FineTuner.score(outputs: outputs, examples: examples, task: config.task.spec), outputs)

@@ -20,6 +20,10 @@ public struct TrainingSettings: Equatable, Sendable {
     public var seed: UInt64 = 0
     /// Batch rows of similar length (within shuffled windows of 50 batches) to cut padding.
     public var lengthGrouping = true
+    /// Reuse the hidden states entering the lowest adapted layer (computed once, dropout off below it).
+    public var frozenPrefixCache = true
+    /// The cache is skipped (with a note on stderr) when it would need more than this.
+    public var cacheLimitMiB = 4096
     public init() {}
 }
 
@@ -76,6 +80,8 @@ public struct RunConfig: Equatable, Sendable {
             if let v = try t.optional("sample") { training.sample = try v.choice(["first", "random"]) }
             if let v = try t.optional("seed") { training.seed = UInt64(try v.int(in: 0...Int(Int32.max), what: "a seed")) }
             if let v = try t.optional("length_grouping") { training.lengthGrouping = try v.bool() }
+            if let v = try t.optional("frozen_prefix_cache") { training.frozenPrefixCache = try v.bool() }
+            if let v = try t.optional("cache_limit_mib") { training.cacheLimitMiB = try v.int(in: 0...1_000_000, what: "a size in MiB") }
             try t.finish()
         }
         try r.finish()
