@@ -17,7 +17,12 @@ let package = Package(
             name: "Trainer",
             dependencies: ["Space", "CBLAS", "CLAPACK"],
             path: "Sources/Trainer",
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            // The kernels are SIMD and pointer loops: unoptimised they run 30-100x slower, which
+            // would make the debug test suite crawl, so the trainer is optimised in debug builds too.
+            swiftSettings: [
+                .unsafeFlags(["-Ounchecked"], .when(configuration: .release)),
+                .unsafeFlags(["-O"], .when(configuration: .debug)),
+            ]
         ),
         .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space"], path: "Sources/autopeft"),
         .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),

@@ -33,19 +33,7 @@ public enum Attention {
                 let P = probs + ((b * s.heads + h) * Tq) * Tk
                 let qb = q + b * Tq * H + h * D, kb = k + b * Tk * H + h * D, vb = v + b * Tk * H + h * D
                 BLAS.gemm(transA: false, transB: true, m: Tq, n: Tk, k: D, alpha: scale, a: qb, lda: H, b: kb, ldb: H, c: P, ldc: Tk)
-                for i in 0..<Tq {
-                    let row = P + i * Tk
-                    var mx = -Float.infinity
-                    for j in 0..<Tk where valid[j] != 0 { mx = max(mx, row[j]) }
-                    var sum: Float = 0
-                    for j in 0..<Tk {
-                        let e = valid[j] != 0 ? expf(row[j] - mx) : 0
-                        row[j] = e
-                        sum += e
-                    }
-                    let inv = 1 / sum
-                    for j in 0..<Tk { row[j] *= inv }
-                }
+                for i in 0..<Tq { maskedSoftmax(row: P + i * Tk, valid: valid, count: Tk) }
                 var src = UnsafePointer(P)
                 if p > 0, let mask {
                     let off = ((b * s.heads + h) * Tq) * Tk
@@ -86,4 +74,23 @@ public enum Attention {
             }
         }
     }
+}
+
+/// In-place softmax of one score row over the keys with `valid[j] != 0`; masked keys get exactly 0.
+@inline(__always)
+func maskedSoftmax(row: UnsafeMutablePointer<Float>, valid: UnsafePointer<Float>, count n: Int) {
+    var mx = -Float.infinity
+    for j in 0..<n where valid[j] != 0 { mx = max(mx, row[j]) }
+    var sum = Vec16()
+    var j = 0
+    while j < n {
+        let m = min(16, n - j)
+        let v = Vec16.load(valid + j, count: m)
+        let e = vexp(Vec16.load(row + j, count: m) - mx).replacing(with: 0, where: v .== 0)
+        e.store(row + j, count: m)
+        sum += e
+        j += 16
+    }
+    let inv = 1 / sum.sum()
+    for j in 0..<n { row[j] *= inv }
 }
