@@ -6,10 +6,18 @@ public enum Dropout {
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, mask: UnsafeMutablePointer<UInt8>,
                                count n: Int, p: Float, rng: inout RandomSource) {
         let scale = 1 / (1 - p)
-        for i in 0..<n {
-            let keep: UInt8 = rng.nextFloat() >= p ? 1 : 0
-            mask[i] = keep
-            out[i] = keep == 1 ? inp[i] * scale : 0
+        // Four 16-bit uniforms per 64-bit draw: keep when u ≥ p·65536 (resolution 1/65536).
+        let threshold = UInt64((p * 65536).rounded())
+        var i = 0
+        while i < n {
+            var r = rng.next()
+            for _ in 0..<min(4, n - i) {
+                let keep: UInt8 = (r & 0xFFFF) >= threshold ? 1 : 0
+                mask[i] = keep
+                out[i] = keep == 1 ? inp[i] * scale : 0
+                r >>= 16
+                i += 1
+            }
         }
     }
 
