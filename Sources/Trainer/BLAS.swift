@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 
 /// Thin Swift wrappers over OpenBLAS; nothing else in the trainer touches CBLAS.
 ///
@@ -25,6 +26,25 @@ public enum BLAS {
 
     /// Sets OpenBLAS's thread count for subsequent calls.
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+
+    /// OpenBLAS's current thread count.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// Runs `body(worker)` for workers 0..<n on n threads with OpenBLAS single-threaded inside
+    /// (so that n concurrent small GEMMs do not each spawn BLAS threads), then restores the count.
+    ///
+    /// The caller guarantees that workers write disjoint memory; that is why the closure may
+    /// capture raw pointers although they are not `Sendable`.
+    public static func parallel(workers n: Int, _ body: (Int) -> Void) {
+        guard n > 1 else { body(0); return }
+        let saved = threads
+        setThreads(1)
+        withoutActuallyEscaping(body) { escapable in
+            let sendable = unsafeBitCast(escapable, to: (@Sendable (Int) -> Void).self)
+            DispatchQueue.concurrentPerform(iterations: n, execute: sendable)
+        }
+        setThreads(saved)
+    }
 
     /// The kernel OpenBLAS selected for this CPU (e.g. "SkylakeX", "Prescott").
     public static var coreName: String {

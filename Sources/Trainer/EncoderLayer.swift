@@ -123,7 +123,7 @@ public final class EncoderLayer {
         let dq = s.q.ensure(N * H), dk = s.k.ensure(N * H), dv = s.v.ensure(N * H)
         Attention.backward(dq: dq, dk: dk, dv: dv, dctx: dctx, probs: probs.pointer, dropped: dropped.pointer,
                            mask: pAttn > 0 ? attnMask.pointer : nil, q: q.pointer, k: k.pointer, v: v.pointer,
-                           shape: shape, dropout: pAttn, scratch: s.attn.ensure(T * T))
+                           shape: shape, dropout: pAttn, scratch: s.attn.ensure(Attention.scratchCount(shape)))
         // q, k, v = x W{q,k,v}ᵀ (+ LoRA)
         for (t, d, lw) in [(LinearTarget.query, dq, w.query), (.key, dk, w.key), (.value, dv, w.value)] {
             if let dx { Linear.backwardInput(dinp: dx, dout: d, weight: lw.weight.pointer, rows: N, inFeatures: H, outFeatures: H, accumulate: true) }

@@ -74,7 +74,7 @@ final class OpGradientTests: XCTestCase {
         _ = loss()
         // Padded keys get exactly zero probability.
         for h in 0..<s.heads { for i in 0..<s.queries { for j in 3..<5 { XCTAssertEqual(probs[((1 * s.heads + h) * 5 + i) * 5 + j], 0) } } }
-        let dq = FloatBuffer(count: N * H), dk = FloatBuffer(count: N * H), dv = FloatBuffer(count: N * H), scratch = FloatBuffer(count: 25)
+        let dq = FloatBuffer(count: N * H), dk = FloatBuffer(count: N * H), dv = FloatBuffer(count: N * H), scratch = FloatBuffer(count: Attention.scratchCount(s))
         dout.withUnsafeBufferPointer { d in
             Attention.backward(dq: dq.pointer, dk: dk.pointer, dv: dv.pointer, dctx: d.baseAddress!, probs: probs.pointer,
                                dropped: dropped.pointer, mask: p > 0 ? maskP : nil, q: q.pointer, k: k.pointer, v: v.pointer,

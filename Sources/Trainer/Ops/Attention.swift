@@ -20,6 +20,9 @@ public struct AttentionShape {
 }
 
 public enum Attention {
+    /// Floats of backward scratch: one Tq×Tk block per worker.
+    public static func scratchCount(_ s: AttentionShape) -> Int { s.queries * s.keys * max(1, min(BLAS.threads, s.batch * s.heads)) }
+
     public static func forward(ctx: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                                dropped: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<UInt8>?,
                                q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
@@ -27,9 +30,15 @@ public enum Attention {
                                dropout p: Float, rng: inout RandomSource) {
         let H = s.hidden, D = s.headDim, Tq = s.queries, Tk = s.keys
         let scale = 1 / Float(D).squareRoot()
-        for b in 0..<s.batch {
-            let valid = keyValid + b * Tk
-            for h in 0..<s.heads {
+        // Each (b, h) draws its dropout mask from its own stream, so masks do not depend on threading.
+        let streamBase = rng.next()
+        let pairs = s.batch * s.heads
+        let workers = min(BLAS.threads, pairs)
+        BLAS.parallel(workers: workers) { w in
+            for pair in stride(from: w, to: pairs, by: workers) {
+                let b = pair / s.heads, h = pair % s.heads
+                let valid = keyValid + b * Tk
+                var rng = RandomSource(seed: streamBase &+ UInt64(pair) &* 0x9E37_79B9_7F4A_7C15)
                 let P = probs + ((b * s.heads + h) * Tq) * Tk
                 let qb = q + b * Tq * H + h * D, kb = k + b * Tk * H + h * D, vb = v + b * Tk * H + h * D
                 BLAS.gemm(transA: false, transB: true, m: Tq, n: Tk, k: D, alpha: scale, a: qb, lda: H, b: kb, ldb: H, c: P, ldc: Tk)
@@ -46,15 +55,19 @@ public enum Attention {
         }
     }
 
-    /// `scratch` needs Tq·Tk floats.
+    /// `scratch` needs `scratchCount(shape)` floats (Tq·Tk per worker thread).
     public static func backward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
                                 dctx: UnsafePointer<Float>, probs: UnsafePointer<Float>, dropped: UnsafePointer<Float>,
                                 mask: UnsafePointer<UInt8>?, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
-                                shape s: AttentionShape, dropout p: Float, scratch dP: UnsafeMutablePointer<Float>) {
+                                shape s: AttentionShape, dropout p: Float, scratch: UnsafeMutablePointer<Float>) {
         let H = s.hidden, D = s.headDim, Tq = s.queries, Tk = s.keys
         let scale = 1 / Float(D).squareRoot()
-        for b in 0..<s.batch {
-            for h in 0..<s.heads {
+        let pairs = s.batch * s.heads
+        let workers = min(BLAS.threads, pairs)
+        BLAS.parallel(workers: workers) { w in
+            let dP = scratch + w * Tq * Tk
+            for pair in stride(from: w, to: pairs, by: workers) {
+                let b = pair / s.heads, h = pair % s.heads
                 let off = ((b * s.heads + h) * Tq) * Tk
                 let P = probs + off
                 let Pd = (p > 0 && mask != nil) ? dropped + off : P
