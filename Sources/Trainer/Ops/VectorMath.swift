@@ -10,8 +10,14 @@ public typealias Vec16 = SIMD16<Float>
 
 @inline(__always)
 public func vexp(_ x: Vec16) -> Vec16 {
-    let xc = x.clamped(lowerBound: Vec16(repeating: -87), upperBound: Vec16(repeating: 88))
-    let k = (xc * 1.4426950408889634).rounded(.toNearestOrEven)
+    // Clamp with compares and selects: the stdlib's generic `clamped` runs lane by lane.
+    var xc = x.replacing(with: 88, where: x .> 88)
+    xc = xc.replacing(with: -87, where: xc .< -87)
+    // k = round(x/ln2) without a float→int conversion: adding 1.5·2²³ leaves k in the low
+    // mantissa bits (round to nearest even), and subtracting it back gives k as a float.
+    let magic: Float = 12_582_912
+    let t = xc * 1.4426950408889634 + magic
+    let k = t - magic
     let r = xc - k * 0.693145751953125 - k * 1.428606765330187e-06
     var p = Vec16(repeating: 1.0 / 5040)
     p = p * r + 1.0 / 720
@@ -21,8 +27,8 @@ public func vexp(_ x: Vec16) -> Vec16 {
     p = p * r + 0.5
     p = p * r + 1
     p = p * r + 1
-    let bits = (SIMD16<Int32>(k, rounding: .toNearestOrEven) &+ 127) &<< 23
-    return p * unsafeBitCast(bits, to: Vec16.self)
+    let ki = unsafeBitCast(t, to: SIMD16<Int32>.self) &- 0x4B40_0000  // bit pattern of 1.5·2²³
+    return p * unsafeBitCast((ki &+ 127) &<< 23, to: Vec16.self)
 }
 
 @inline(__always)
