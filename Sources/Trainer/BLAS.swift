@@ -1,12 +1,12 @@
 import CBLAS
-import Dispatch
 
 /// Thin Swift wrappers over OpenBLAS; nothing else in the trainer touches CBLAS.
 ///
 /// All matrices are row-major. `gemm` computes `C = alpha·op(A)·op(B) + beta·C`
 /// with `op(A)` of shape [m, k], `op(B)` [k, n], `C` [m, n].
 public enum BLAS {
-    @inline(__always)
+    /// Large products are split by rows of C (or columns when C has few rows) across
+    /// `Parallel.workers`, each part a single-threaded OpenBLAS call.
     public static func gemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
@@ -20,31 +20,36 @@ public enum BLAS {
             else if beta != 1 { for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } } }
             return
         }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
-    }
-
-    /// Sets OpenBLAS's thread count for subsequent calls.
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
-
-    /// OpenBLAS's current thread count.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
-
-    /// Runs `body(worker)` for workers 0..<n on n threads with OpenBLAS single-threaded inside
-    /// (so that n concurrent small GEMMs do not each spawn BLAS threads), then restores the count.
-    ///
-    /// The caller guarantees that workers write disjoint memory; that is why the closure may
-    /// capture raw pointers although they are not `Sendable`.
-    public static func parallel(workers n: Int, _ body: (Int) -> Void) {
-        guard n > 1 else { body(0); return }
-        let saved = threads
-        setThreads(1)
-        withoutActuallyEscaping(body) { escapable in
-            let sendable = unsafeBitCast(escapable, to: (@Sendable (Int) -> Void).self)
-            DispatchQueue.concurrentPerform(iterations: n, execute: sendable)
+        let ta = transA ? CblasTrans : CblasNoTrans, tb = transB ? CblasTrans : CblasNoTrans
+        guard Parallel.workers > 1, m * n * k >= 1 << 21 else {
+            cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            return
         }
-        setThreads(saved)
+        if m >= 64 {
+            // Rows i of op(A): A + i·lda without transpose, A + i with.
+            Parallel.forRanges(m, minimum: 32) { r in
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(r.count), Int32(n), Int32(k), alpha,
+                            a + (transA ? r.lowerBound : r.lowerBound * lda), Int32(lda), b, Int32(ldb), beta,
+                            c + r.lowerBound * ldc, Int32(ldc))
+            }
+        } else {
+            // Columns j of op(B): B + j without transpose, B + j·ldb with.
+            Parallel.forRanges(n, minimum: 32) { r in
+                cblas_sgemm(CblasRowMajor, ta, tb, Int32(m), Int32(r.count), Int32(k), alpha, a, Int32(lda),
+                            b + (transB ? r.lowerBound * ldb : r.lowerBound), Int32(ldb), beta,
+                            c + r.lowerBound, Int32(ldc))
+            }
+        }
     }
+
+    /// Sets the trainer's worker count; OpenBLAS itself stays single-threaded (see `Parallel`).
+    public static func setThreads(_ n: Int) {
+        openblas_set_num_threads(1)
+        Parallel.setWorkers(n)
+    }
+
+    /// The trainer's worker count.
+    public static var threads: Int { Parallel.workers }
 
     /// The kernel OpenBLAS selected for this CPU (e.g. "SkylakeX", "Prescott").
     public static var coreName: String {

@@ -21,7 +21,7 @@ public struct AttentionShape {
 
 public enum Attention {
     /// Floats of backward scratch: one Tq×Tk block per worker.
-    public static func scratchCount(_ s: AttentionShape) -> Int { s.queries * s.keys * max(1, min(BLAS.threads, s.batch * s.heads)) }
+    public static func scratchCount(_ s: AttentionShape) -> Int { s.queries * s.keys * max(1, min(Parallel.workers, s.batch * s.heads)) }
 
     public static func forward(ctx: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                                dropped: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<UInt8>?,
@@ -33,8 +33,8 @@ public enum Attention {
         // Each (b, h) draws its dropout mask from its own stream, so masks do not depend on threading.
         let streamBase = rng.next()
         let pairs = s.batch * s.heads
-        let workers = min(BLAS.threads, pairs)
-        BLAS.parallel(workers: workers) { w in
+        let workers = min(Parallel.workers, pairs)
+        Parallel.forEach(workers) { w in
             for pair in stride(from: w, to: pairs, by: workers) {
                 let b = pair / s.heads, h = pair % s.heads
                 let valid = keyValid + b * Tk
@@ -63,8 +63,8 @@ public enum Attention {
         let H = s.hidden, D = s.headDim, Tq = s.queries, Tk = s.keys
         let scale = 1 / Float(D).squareRoot()
         let pairs = s.batch * s.heads
-        let workers = min(BLAS.threads, pairs)
-        BLAS.parallel(workers: workers) { w in
+        let workers = min(Parallel.workers, pairs)
+        Parallel.forEach(workers) { w in
             let dP = scratch + w * Tq * Tk
             for pair in stride(from: w, to: pairs, by: workers) {
                 let b = pair / s.heads, h = pair % s.heads

@@ -9,7 +9,7 @@ public enum LayerNorm {
     public static func forward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                                inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                rows n: Int, channels c: Int, eps: Float) {
-        for i in 0..<n {
+        Parallel.forRanges(n, minimum: 64) { rows in for i in rows {
             let x = inp + i * c, o = out + i * c
             var s = Vec16()
             var j = 0
@@ -32,13 +32,13 @@ public enum LayerNorm {
             }
             mean[i] = mu
             rstd[i] = r
-        }
+        } }
     }
 
     public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                                 gamma: UnsafePointer<Float>, rows n: Int, channels c: Int) {
-        for i in 0..<n {
+        Parallel.forRanges(n, minimum: 64) { rows in for i in rows {
             let x = inp + i * c, d = dout + i * c, dx = dinp + i * c
             let mu = mean[i], r = rstd[i]
             var sg = Vec16(), sgx = Vec16()
@@ -60,6 +60,11 @@ public enum LayerNorm {
                 (r * (g - mg - xh * mgx)).store(dx + j, count: m)
                 j += 16
             }
+        } }
+        // Parameter gradients sum over rows: one pass, single-threaded, so the order is fixed.
+        guard dgamma != nil || dbeta != nil else { return }
+        for i in 0..<n {
+            let x = inp + i * c, d = dout + i * c, mu = mean[i], r = rstd[i]
             if let dgamma { for j in 0..<c { dgamma[j] += d[j] * (x[j] - mu) * r } }
             if let dbeta { for j in 0..<c { dbeta[j] += d[j] } }
         }
