@@ -111,11 +111,18 @@ enum CLI {
             cpu = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
         }
         let simd = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_bf16"].filter(flags.contains)
+        BLAS.setThreads(ProcessInfo.processInfo.activeProcessorCount)
+        let probe: [Float]
+        do { probe = try KernelProbe.logits() } catch {
+            printErr("autopeft doctor: kernel probe failed: \(error)")
+            return ExitCode.failure
+        }
         let out: JSONValue = .object([
             ("cpu", .string(cpu)), ("cores", .number(ProcessInfo.processInfo.activeProcessorCount)),
             ("simd", .array(simd.map { .string($0) })),
             ("blas_core", .string(BLAS.coreName)), ("blas_core_choice", .string(BLASKernel.choiceDescription)),
             ("blas_config", .string(BLAS.configString)),
+            ("probe_logits", .array(probe.map { .number(Double($0)) })),
         ])
         print(out.serialized())
         return ExitCode.success

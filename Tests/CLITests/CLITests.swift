@@ -5,16 +5,23 @@ struct BinaryNotFound: Error, CustomStringConvertible {
     var description: String { "autopeft binary not found beside the tests: \(searched)" }
 }
 
+/// The built autopeft binary beside the test executable.
+func autopeftBinary() throws -> URL {
+    // On Linux the test bundle is one executable inside the build folder; on macOS a bundle beside it.
+    let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    let candidates = [testBinary.deletingLastPathComponent(), Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent()]
+        .map { $0.appendingPathComponent("autopeft") }
+    guard let bin = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+        throw BinaryNotFound(searched: candidates.map(\.path))
+    }
+    return bin
+}
+
 /// Runs the built `autopeft` binary and checks its exit codes and messages.
 final class CLITests: XCTestCase {
+
     func run(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
-        // On Linux the test bundle is one executable inside the build folder; on macOS a bundle beside it.
-        let testBinary = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let candidates = [testBinary.deletingLastPathComponent(), Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent()]
-            .map { $0.appendingPathComponent("autopeft") }
-        guard let bin = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-            throw BinaryNotFound(searched: candidates.map(\.path))
-        }
+        let bin = try autopeftBinary()
         let p = Process()
         p.executableURL = bin
         p.arguments = args
@@ -54,5 +61,49 @@ final class CLITests: XCTestCase {
         let r = try run(["doctor"])
         XCTAssertEqual(r.code, 0)
         XCTAssertTrue(r.out.contains("\"blas_core\""), r.out)
+    }
+}
+
+/// Results agree across OpenBLAS kernels: the doctor's probe (a training step and eval logits of a
+/// seeded tiny BERT) under the generic kernel and under each optimised kernel this CPU can run.
+final class KernelAgreementTests: XCTestCase {
+    func probe(_ core: String) throws -> (core: String, logits: [Double]) {
+        let bin = try autopeftBinary()
+        let p = Process()
+        p.executableURL = bin
+        p.arguments = ["doctor"]
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_CORETYPE"] = core
+        env["AUTOPEFT_BLAS_REEXEC"] = nil
+        p.environment = env
+        let o = Pipe()
+        p.standardOutput = o
+        p.standardError = Pipe()
+        try p.run()
+        let data = o.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let name = obj["blas_core"] as? String, let logits = obj["probe_logits"] as? [Double] else {
+            throw BinaryNotFound(searched: ["doctor output: \(String(decoding: data, as: UTF8.self))"])
+        }
+        return (name, logits)
+    }
+
+    func testProbeAgreesAcrossKernels() throws {
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        var cores = ["Prescott"]
+        if flags.contains(" avx2") { cores.append("Haswell") }
+        if flags.contains(" avx512f") { cores.append("SkylakeX") }
+        if flags.contains(" avx512_bf16") { cores.append("Cooperlake") }
+        let reference = try probe("Prescott")
+        XCTAssertEqual(reference.core.lowercased(), "prescott")
+        for core in cores.dropFirst() {
+            let other = try probe(core)
+            XCTAssertEqual(other.core.lowercased(), core.lowercased(), "OPENBLAS_CORETYPE=\(core) was not honoured")
+            XCTAssertEqual(other.logits.count, reference.logits.count)
+            for (a, b) in zip(other.logits, reference.logits) {
+                XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b)), "\(core) vs Prescott")
+            }
+        }
     }
 }
