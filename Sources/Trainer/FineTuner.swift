@@ -121,7 +121,7 @@ public final class FineTuner {
         let trainEnc = encode(train)
         let lengths = trainEnc.map(\.ids.count)
         let cacheStart = Date()
-        let trainCache = prefixCache(model: model, encodings: trainEnc)
+        let trainCache = try prefixCache(model: model, encodings: trainEnc)
         let cacheSeconds = Date().timeIntervalSince(cacheStart)
         let stepsPerEpoch = (train.count + t.batchSize - 1) / t.batchSize
         let totalSteps = stepsPerEpoch * t.epochs
@@ -170,7 +170,7 @@ public final class FineTuner {
         }
         let trainSeconds = Date().timeIntervalSince(start) + cacheSeconds
         let evalStart = Date()
-        let (metrics, _) = evaluate(model: model, examples: dev, useCache: trainCache != nil)
+        let (metrics, _) = try evaluate(model: model, examples: dev, useCache: trainCache != nil)
         let evalSeconds = Date().timeIntervalSince(evalStart)
         let result = TrainResult(
             task: spec.name, metric: spec.primaryMetric, score: metrics[spec.primaryMetric] ?? .nan, metrics: metrics,
@@ -181,25 +181,55 @@ public final class FineTuner {
         return (result, model)
     }
 
-    /// The frozen-prefix cache for a model's lowest adapted layer, when it applies and fits the limit.
-    func prefixCache(model: BertClassifier, encodings: [WordPieceTokenizer.Encoding]) -> FrozenPrefixCache? {
+    /// The frozen-prefix cache for a model's lowest adapted layer, when it applies and fits the limit:
+    /// a file in `cache_dir` when one is set (reused by any run or process with the same key), else memory.
+    func prefixCache(model: BertClassifier, encodings: [WordPieceTokenizer.Encoding]) throws(TrainerError) -> FrozenPrefixCache? {
+        let t = config.training
         let L = model.lowestTrainableLayer
-        guard config.training.frozenPrefixCache, L > 0 else { return nil }
-        let bytes = FrozenPrefixCache.bytes(lengths: encodings.map(\.ids.count), hiddenSize: model.config.hiddenSize)
-        guard bytes <= config.training.cacheLimitMiB << 20 else {
-            progress?.report("frozen-prefix cache skipped: \(bytes >> 20) MiB exceeds cache_limit_mib \(config.training.cacheLimitMiB)")
+        guard t.frozenPrefixCache, L > 0 else { return nil }
+        let bytes = FrozenPrefixCache.bytes(lengths: encodings.map(\.ids.count), hiddenSize: model.config.hiddenSize, precision: t.cachePrecision)
+        guard bytes <= t.cacheLimitMiB << 20 else {
+            progress?.report("frozen-prefix cache skipped: \(bytes >> 20) MiB exceeds cache_limit_mib \(t.cacheLimitMiB)")
             return nil
         }
-        progress?.report("frozen-prefix cache: layers 0-\(L - 1) once for \(encodings.count) rows (\(bytes >> 20) MiB)")
-        return FrozenPrefixCache(model: model, encodings: encodings, layer: L, padId: tokenizer.padId)
+        guard let dir = t.cacheDirectory else {
+            progress?.report("frozen-prefix cache: layers 0-\(L - 1) once for \(encodings.count) rows (\(bytes >> 20) MiB in memory)")
+            return FrozenPrefixCache(model: model, encodings: encodings, layer: L, padId: tokenizer.padId, precision: t.cachePrecision)
+        }
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        catch { throw .file(path: dir, message: "cannot create the cache directory: \(error.localizedDescription)") }
+        let path = dir + "/prefix-L\(L)-\(cacheKey(encodings: encodings, layer: L)).\(t.cachePrecision.rawValue)"
+        let existed = FileManager.default.fileExists(atPath: path)
+        progress?.report("frozen-prefix cache: \(existed ? "reusing" : "writing") \(path) (\(bytes >> 20) MiB, layers 0-\(L - 1))")
+        return try FrozenPrefixCache(model: model, encodings: encodings, layer: L, padId: tokenizer.padId,
+                                     precision: t.cachePrecision, file: path)
+    }
+
+    /// FNV-1a over the model's identity (weights path, size, modification time), the layer and
+    /// every token id, which fixes the data, the row selection and the max length.
+    func cacheKey(encodings: [WordPieceTokenizer.Encoding], layer: Int) -> String {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        func mix(_ v: UInt64) { h = (h ^ v) &* 0x0000_0100_0000_01B3 }
+        let weights = config.model + "/model.safetensors"
+        for b in (URL(fileURLWithPath: weights).standardizedFileURL.path).utf8 { mix(UInt64(b)) }
+        if let a = try? FileManager.default.attributesOfItem(atPath: weights) {
+            mix(UInt64((a[.size] as? Int) ?? 0))
+            mix(UInt64(((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0) * 1000))
+        }
+        mix(UInt64(layer))
+        for e in encodings {
+            mix(UInt64(e.ids.count))
+            for (i, t) in zip(e.ids, e.typeIds) { mix(UInt64(UInt32(bitPattern: i)) | UInt64(UInt32(bitPattern: t)) << 32) }
+        }
+        return String(h, radix: 16)
     }
 
     /// Runs the model without dropout on `examples` (sorted by length into batches) and scores it.
     /// Returns the metrics and the raw outputs [rows × labels] in the examples' order. With
     /// `useCache` the frozen layers run once for all rows (eval has no dropout, so it is exact).
-    public func evaluate(model: BertClassifier, examples: [Example], useCache: Bool = false) -> ([String: Double], [[Float]]) {
+    public func evaluate(model: BertClassifier, examples: [Example], useCache: Bool = false) throws(TrainerError) -> ([String: Double], [[Float]]) {
         let enc = encode(examples)
-        let cache = useCache ? prefixCache(model: model, encodings: enc) : nil
+        let cache = useCache ? try prefixCache(model: model, encodings: enc) : nil
         let order = enc.indices.sorted { enc[$0].ids.count < enc[$1].ids.count }
         var outputs = [[Float]](repeating: [], count: examples.count)
         var rng = RandomSource(seed: 0)

@@ -24,6 +24,10 @@ public struct TrainingSettings: Equatable, Sendable {
     public var frozenPrefixCache = true
     /// The cache is skipped (with a note on stderr) when it would need more than this.
     public var cacheLimitMiB = 4096
+    /// Float32, or Float16 to halve the cache's memory.
+    public var cachePrecision = FrozenPrefixCache.Precision.fp32
+    /// When set, caches are files here (mapped, shared by every process with the same key).
+    public var cacheDirectory: String?
     public init() {}
 }
 
@@ -82,6 +86,8 @@ public struct RunConfig: Equatable, Sendable {
             if let v = try t.optional("length_grouping") { training.lengthGrouping = try v.bool() }
             if let v = try t.optional("frozen_prefix_cache") { training.frozenPrefixCache = try v.bool() }
             if let v = try t.optional("cache_limit_mib") { training.cacheLimitMiB = try v.int(in: 0...1_000_000, what: "a size in MiB") }
+            if let v = try t.optional("cache_precision") { training.cachePrecision = FrozenPrefixCache.Precision(rawValue: try v.choice(["fp32", "fp16"]))! }
+            if let v = try t.optional("cache_dir") { training.cacheDirectory = resolve(try v.string()) }
             try t.finish()
         }
         try r.finish()

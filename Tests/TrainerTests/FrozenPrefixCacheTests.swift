@@ -37,3 +37,53 @@ final class FrozenPrefixCacheTests: XCTestCase {
         for (a, b) in zip(fullGrads, model.block.grads.array) { XCTAssertEqual(a, b, accuracy: 1e-5 * max(1, abs(a))) }
     }
 }
+
+final class FrozenPrefixCacheFileTests: XCTestCase {
+    /// Runs of one test share data files and model path, so their cache keys agree.
+    var base: FineTuner!
+    override func setUpWithError() throws { base = try syntheticTunerForCache(layers: [1]) }
+
+    func tuner(cacheDir: String?, precision: FrozenPrefixCache.Precision = .fp32, cache: Bool = true) throws -> FineTuner {
+        var cfg = base.config
+        cfg.training.epochs = 2
+        cfg.training.cacheDirectory = cacheDir
+        cfg.training.cachePrecision = precision
+        cfg.training.frozenPrefixCache = cache
+        return FineTuner(config: cfg, weights: base.weights, tokenizer: base.tokenizer)
+    }
+
+    func testFileIsWrittenOnceThenReusedWithIdenticalResults() throws {
+        let dir = temporaryDirectory() + "/cache"
+        let (a, ma) = try tuner(cacheDir: dir).run()
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir)
+        XCTAssertEqual(files.count, 2, "one train and one dev cache: \(files)")
+        let stamp = try files.map { try FileManager.default.attributesOfItem(atPath: dir + "/" + $0)[.modificationDate] as? Date }
+        let (b, mb) = try tuner(cacheDir: dir).run()
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), files.sorted(), "no new cache files")
+        XCTAssertEqual(try files.map { try FileManager.default.attributesOfItem(atPath: dir + "/" + $0)[.modificationDate] as? Date }, stamp,
+                       "the second run maps the files instead of rewriting them")
+        XCTAssertEqual(a.score, b.score)
+        XCTAssertEqual(ma.block.values.array, mb.block.values.array)
+        let (c, _) = try tuner(cacheDir: nil).run()
+        XCTAssertEqual(a.score, c.score, "a mapped cache equals an in-memory one")
+    }
+
+    func testHalfPrecisionStaysClose() throws {
+        let (a, ma) = try tuner(cacheDir: nil).run()
+        let (b, mb) = try tuner(cacheDir: nil, precision: .fp16).run()
+        XCTAssertEqual(a.score, b.score, accuracy: 0.05)
+        let diff = zip(ma.block.values.array, mb.block.values.array).map { abs($0 - $1) }.max() ?? 0
+        XCTAssertLessThan(diff, 1e-2)
+    }
+
+    func testStaleFileIsRefused() throws {
+        let dir = temporaryDirectory() + "/cache"
+        _ = try tuner(cacheDir: dir).run()
+        for f in try FileManager.default.contentsOfDirectory(atPath: dir) {
+            FileManager.default.createFile(atPath: dir + "/" + f, contents: Data(repeating: 7, count: 4096))
+        }
+        XCTAssertThrowsError(try tuner(cacheDir: dir).run()) { e in
+            XCTAssertTrue("\(e)".contains("does not match these rows"), "\(e)")
+        }
+    }
+}
