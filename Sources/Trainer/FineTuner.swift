@@ -115,7 +115,7 @@ public final class FineTuner {
         let t = config.training
         let spec = config.task.spec
         let model = try BertClassifier(weights: weights, plan: config.plan, labels: spec.labelCount, head: config.head)
-        model.initialize(seed: t.seed)
+        try model.initialize(seed: t.seed)
         let train = try trainingExamples()
         let dev = try devExamples()
         let trainEnc = encode(train)

@@ -8,7 +8,7 @@ public enum KernelProbe {
         let cfg = BertConfig(vocabSize: 500, hiddenSize: 96, layers: 2, heads: 4, intermediateSize: 384, maxPositions: 64)
         let plan = PEFTPlan(lora: LoRASpec(rank: 4, alpha: 8, dropout: 0.1, targets: [.query, .value, .output]))
         let model = try BertClassifier(weights: BertWeights.random(config: cfg, seed: 11), plan: plan, labels: 3, head: .mean)
-        model.initialize(seed: 0)
+        try model.initialize(seed: 0)
         var r = RandomSource(seed: 5)
         let encs = (0..<8).map { b in
             WordPieceTokenizer.Encoding(ids: (0..<(20 + 4 * b)).map { _ in Int32(r.next() % 500) }, typeIds: [Int32](repeating: 0, count: 20 + 4 * b))

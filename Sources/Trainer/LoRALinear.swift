@@ -14,6 +14,10 @@ public final class LoRALinear {
     public let scaling: Float
     public let dropout: Float
     public let offsetA: Int, offsetB: Int
+    public let initialization: LoRASpec.Initialization
+    /// PiSSA only: this candidate's residual W − s·B·A [out, in], used in place of the shared frozen W.
+    public private(set) var residual: FloatBuffer?
+    var frozenWeight: UnsafeMutablePointer<Float>? { residual?.pointer }
     private var xd = GrowableBuffer()
     private var u = GrowableBuffer()
     private var du = GrowableBuffer()
@@ -30,17 +34,48 @@ public final class LoRALinear {
         outFeatures = o
         scaling = Float(spec.scaling)
         dropout = Float(spec.dropout)
+        initialization = spec.initialization
         let base = "encoder.layer.\(layer).\(target.modulePath)"
         offsetA = block.declare(base + ".lora_A", shape: [spec.rank, i])
         offsetB = block.declare(base + ".lora_B", shape: [o, spec.rank])
     }
 
     /// PEFT's default init: A ~ U(−1/√in, 1/√in) (kaiming_uniform with a = √5), B = 0.
-    public func initialize(block: ParameterBlock, rng: inout RandomSource) {
+    /// PiSSA (as PEFT's `init_lora_weights="pissa"`): W = U S Vᵀ, A = √(S_r/s) V_rᵀ,
+    /// B = U_r √(S_r/s), and W is replaced by W − s·B·A, so the output at init is unchanged.
+    public func initialize(block: ParameterBlock, rng: inout RandomSource, weight: LinearWeights) throws(TrainerError) {
+        if initialization == .pissa {
+            try initializePiSSA(block: block, weight: weight)
+            return
+        }
         let a = block.value(offsetA)
         let bound = 1 / Float(inFeatures).squareRoot()
         for j in 0..<(rank * inFeatures) { a[j] = (2 * rng.nextFloat() - 1) * bound }
         block.value(offsetB).update(repeating: 0, count: outFeatures * rank)
+    }
+
+    func initializePiSSA(block: ParameterBlock, weight lw: LinearWeights) throws(TrainerError) {
+        let m = outFeatures, n = inFeatures, k = min(m, n), r = rank
+        var a = (0..<(m * n)).map { Double(lw.weight[$0]) }
+        var s = [Double](repeating: 0, count: k), u = [Double](repeating: 0, count: m * k), vt = [Double](repeating: 0, count: k * n)
+        let info = LAPACK.gesdd(rows: m, columns: n, a: &a, s: &s, u: &u, vt: &vt)
+        guard info == 0 else { throw .model("PiSSA: SVD of layer \(layer) \(target.rawValue) failed (LAPACK info \(info))") }
+        let sc = Double(scaling)
+        let A = block.value(offsetA), B = block.value(offsetB)
+        for i in 0..<r {
+            let root = (s[i] / sc).squareRoot()
+            for j in 0..<n { A[i * n + j] = Float(root * vt[i * n + j]) }
+            for o in 0..<m { B[o * r + i] = Float(u[o * k + i] * root) }
+        }
+        let res = FloatBuffer(count: m * n)
+        for o in 0..<m {
+            for j in 0..<n {
+                var acc = 0.0
+                for i in 0..<r { acc += Double(B[o * r + i]) * Double(A[i * n + j]) }
+                res[o * n + j] = Float(Double(lw.weight[o * n + j]) - sc * acc)
+            }
+        }
+        residual = res
     }
 
     public func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows n: Int, block: ParameterBlock,

@@ -11,7 +11,7 @@ final class FrozenPrefixCacheTests: XCTestCase {
         cfg.attentionDropout = 0
         let plan = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query, .output], layers: .only([2])))
         let model = try BertClassifier(weights: BertWeights.random(config: cfg, seed: 7), plan: plan, labels: 2, head: .mean)
-        model.initialize(seed: 1)
+        try model.initialize(seed: 1)
         var r = RandomSource(seed: 3)
         for i in 0..<model.block.count { model.block.values[i] = Float(r.nextGaussian()) * 0.5 }
         let batch = ModelGradientTests.batch()

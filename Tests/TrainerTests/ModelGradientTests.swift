@@ -22,7 +22,7 @@ final class ModelGradientTests: XCTestCase {
         if !dropout { cfg.hiddenDropout = 0; cfg.attentionDropout = 0 }
         let weights = BertWeights.random(config: cfg, seed: 7)
         let model = try BertClassifier(weights: weights, plan: plan, labels: labels, head: head)
-        model.initialize(seed: 1)
+        try model.initialize(seed: 1)
         // B starts at zero, which would make A's gradient vanish: randomise the whole block (small
         // values: at 0.5 some points had softmax so peaked that no ε resolved the curvature).
         var r = RandomSource(seed: 3)

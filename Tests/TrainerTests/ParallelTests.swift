@@ -13,7 +13,7 @@ final class ParallelTests: XCTestCase {
         let cfg = BertConfig(vocabSize: 300, hiddenSize: 64, layers: 2, heads: 4, intermediateSize: 256, maxPositions: 128)
         let plan = PEFTPlan(lora: LoRASpec(rank: 4, alpha: 8, dropout: 0.1, targets: LinearTarget.allCases))
         let model = try BertClassifier(weights: BertWeights.random(config: cfg, seed: 3), plan: plan, labels: 2, head: .pooler)
-        model.initialize(seed: 0)
+        try model.initialize(seed: 0)
         var r = RandomSource(seed: 2)
         let encs = (0..<16).map { b in
             WordPieceTokenizer.Encoding(ids: (0..<(40 + b * 5)).map { _ in Int32(r.next() % 300) }, typeIds: [Int32](repeating: 0, count: 40 + b * 5))

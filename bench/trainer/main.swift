@@ -35,7 +35,7 @@ do {
     let weights = try BertWeights(config: cfg, safetensors: SafetensorsFile(path: modelDir + "/model.safetensors"))
     let plan = PEFTPlan(lora: LoRASpec(rank: 8, alpha: 16, dropout: 0, targets: [.query, .value]))
     let model = try BertClassifier(weights: weights, plan: plan, labels: 2, head: .pooler)
-    model.initialize(seed: 0)
+    try model.initialize(seed: 0)
     var rng = RandomSource(seed: 1234)
     let encs = (0..<batchSize).map { _ -> WordPieceTokenizer.Encoding in
         var ids = (0..<seq).map { _ in Int32(1000 + rng.next() % 29000) }
