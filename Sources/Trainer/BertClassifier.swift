@@ -181,6 +181,13 @@ public final class BertClassifier {
         Linear.backwardInput(dinp: block.grad(pp.embedding), dout: dh.pointer, weight: block.value(pp.w1), rows: P, inFeatures: H, outFeatures: p, accumulate: true)
     }
 
+    /// Which ReLU units of the adapters were active in the last forward (see `BottleneckAdapter`).
+    public var activationSignature: UInt64 {
+        layers.reduce(0) { h, l in
+            [l.serial, l.parallel].compactMap { $0 }.reduce(h) { ($0 &* 31) ^ $1.activationSignature }
+        }
+    }
+
     /// The count of trainable scalars the trainer allocated (must equal the plan's analytic count).
     public var trainableParameters: Int { block.count }
 

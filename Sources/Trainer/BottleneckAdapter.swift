@@ -15,6 +15,16 @@ public final class BottleneckAdapter {
     public let scale: Float
     public let downW: Int, downB: Int, upW: Int, upB: Int
     private var input = GrowableBuffer(), zpre = GrowableBuffer(), z = GrowableBuffer(), dz = GrowableBuffer()
+    private var lastRows = 0
+
+    /// A hash of which bottleneck units were active in the last forward (for finite-difference
+    /// checks, which are only valid when a perturbation does not cross ReLU's kink).
+    public var activationSignature: UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        let zp = zpre.pointer
+        for j in 0..<(lastRows * size) { h = (h ^ (zp[j] > 0 ? 1 : 0)) &* 0x0000_0100_0000_01B3 }
+        return h
+    }
 
     public init(placement: Placement, layer: Int, size: Int, hidden: Int, scale: Float, block: ParameterBlock) {
         self.placement = placement
@@ -41,6 +51,7 @@ public final class BottleneckAdapter {
     /// `y += adapter(x)`; `x` and `y` may be the same buffer (serial placement).
     func forward(x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows n: Int, block: ParameterBlock) {
         let H = hidden, m = size
+        lastRows = n
         let xin = input.ensure(n * H)
         xin.update(from: x, count: n * H)
         let zp = zpre.ensure(n * m), zz = z.ensure(n * m)
