@@ -228,6 +228,12 @@ public final class FineTuner {
     /// Returns the metrics and the raw outputs [rows × labels] in the examples' order. With
     /// `useCache` the frozen layers run once for all rows (eval has no dropout, so it is exact).
     public func evaluate(model: BertClassifier, examples: [Example], useCache: Bool = false) throws(TrainerError) -> ([String: Double], [[Float]]) {
+        let outputs = try predict(model: model, examples: examples, useCache: useCache)
+        return (FineTuner.score(outputs: outputs, examples: examples, task: config.task.spec), outputs)
+    }
+
+    /// The model's outputs [rows × labels] (logits, or the regression value) in the examples' order.
+    public func predict(model: BertClassifier, examples: [Example], useCache: Bool = false) throws(TrainerError) -> [[Float]] {
         let enc = encode(examples)
         let cache = useCache ? try prefixCache(model: model, encodings: enc) : nil
         let order = enc.indices.sorted { enc[$0].ids.count < enc[$1].ids.count }
@@ -240,7 +246,7 @@ public final class FineTuner {
                                        cache: cache, rows: idx)
             for (r, i) in idx.enumerated() { outputs[i] = Array(UnsafeBufferPointer(start: logits + r * C, count: C)) }
         }
-        return (FineTuner.score(outputs: outputs, examples: examples, task: config.task.spec), outputs)
+        return outputs
     }
 
     public static func score(outputs: [[Float]], examples: [Example], task: TaskSpec) -> [String: Double] {

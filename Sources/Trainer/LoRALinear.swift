@@ -18,6 +18,8 @@ public final class LoRALinear {
     /// PiSSA only: this candidate's residual W − s·B·A [out, in], used in place of the shared frozen W.
     public private(set) var residual: FloatBuffer?
     var frozenWeight: UnsafeMutablePointer<Float>? { residual?.pointer }
+    /// Restores a saved PiSSA residual (loading a candidate).
+    func setResidual(_ r: FloatBuffer) { residual = r }
     private var xd = GrowableBuffer()
     private var u = GrowableBuffer()
     private var du = GrowableBuffer()

@@ -20,7 +20,11 @@ enum CLI {
     autopeft — find the best parameter-efficient fine-tuning configuration for a model and a task.
 
     USAGE
-      autopeft train RUN.json [--seed N] [--threads N]   Fine-tune one configuration; prints a JSON result on stdout.
+      autopeft train RUN.json [--seed N] [--threads N] [--save DIR]
+                                                         Fine-tune one configuration; prints a JSON result on stdout;
+                                                         --save keeps the trained candidate in DIR.
+      autopeft predict DIR --data FILE [--threads N]     Apply a saved candidate to rows of FILE (the task's format);
+                                                         one JSON line per row on stdout: logits and label (or value).
       autopeft doctor                                    Print the BLAS kernel, threads and CPU facts.
       autopeft help                                      This text.
 
@@ -32,12 +36,13 @@ enum CLI {
         let rest = Array(args.dropFirst())
         switch cmd {
         case "train": return train(rest)
+        case "predict": return predict(rest)
         case "doctor": return doctor()
         case "help", "--help", "-h": print(usage); return ExitCode.success
         case "--version", "version": print("autopeft 0.1.0"); return ExitCode.success
         default:
             var msg = "autopeft: unknown command \"\(cmd)\""
-            if let m = didYouMean(cmd, among: ["train", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
+            if let m = didYouMean(cmd, among: ["train", "predict", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
             printErr(msg + "\n\n" + usage)
             return ExitCode.usage
         }
@@ -77,7 +82,7 @@ enum CLI {
     }
 
     static func train(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["seed", "threads"]) else { return ExitCode.usage }
+        guard let (pos, opts) = options(args, known: ["seed", "threads", "save"]) else { return ExitCode.usage }
         guard pos.count == 1 else { printErr("autopeft train: expected one run file, e.g. autopeft train examples/sst2-quick.json"); return ExitCode.usage }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
@@ -91,13 +96,54 @@ enum CLI {
             let tuner = try FineTuner(config: config)
             let sink = StderrProgress()
             tuner.progress = sink
-            let (result, _) = try tuner.run()
+            let (result, model) = try tuner.run()
+            if let dir = opts["save"] {
+                try CandidateArchive.save(model, config: config, result: result, to: dir)
+                printErr("autopeft: saved the trained candidate to \(dir)")
+            }
             print(result.json(extra: [("blas_core", .string(BLAS.coreName)), ("threads", .number(nThreads)),
                                       ("head", .string(config.head.rawValue))]).serialized())
             return ExitCode.success
         } catch {
             printErr("autopeft train: \(error)")
             if case .training = error { return ExitCode.failure }
+            return ExitCode.usage
+        }
+    }
+
+    static func predict(_ args: [String]) -> Int32 {
+        guard let (pos, opts) = options(args, known: ["data", "threads"]) else { return ExitCode.usage }
+        guard pos.count == 1, let data = opts["data"] else {
+            printErr("autopeft predict: expected a saved candidate and --data, e.g. autopeft predict runs/sst2 --data data/glue/SST-2/dev.tsv")
+            return ExitCode.usage
+        }
+        guard let nThreads = threads(opts) else { return ExitCode.usage }
+        BLAS.setThreads(nThreads)
+        do throws(TrainerError) {
+            let (config, tuner, model) = try CandidateArchive.load(pos[0])
+            let spec = config.task.spec
+            let rows = try DatasetReader.read(data, task: spec, requireLabels: false)
+            let outputs = try tuner.predict(model: model, examples: rows)
+            var out = ""
+            for (i, o) in outputs.enumerated() {
+                var m: [(key: String, value: JSONValue)] = [("row", .number(i))]
+                if let classes = spec.classes {
+                    let k = o.indices.max { o[$0] < o[$1] } ?? 0
+                    m += [("logits", .array(o.map { .number(Double($0)) })), ("label", .string(classes[k])), ("index", .number(k))]
+                } else {
+                    m.append(("value", .number(Double(o[0]))))
+                }
+                out += JSONValue.object(m).serialized() + "\n"
+            }
+            FileHandle.standardOutput.write(Data(out.utf8))
+            let labelled = rows.allSatisfy { if case .classIndex(let c) = $0.label { return c >= 0 }; if case .value(let v) = $0.label { return v.isFinite }; return false }
+            if labelled {
+                let metrics = FineTuner.score(outputs: outputs, examples: rows, task: spec)
+                printErr("autopeft predict: \(rows.count) rows; " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
+            }
+            return ExitCode.success
+        } catch {
+            printErr("autopeft predict: \(error)")
             return ExitCode.usage
         }
     }

@@ -1,0 +1,54 @@
+import Foundation
+import Space
+
+/// A trained candidate on disk, in autopeft's own format:
+///
+///     DIR/run.json                   the run configuration (absolute paths), so the candidate can be rebuilt
+///     DIR/adapter.safetensors        every trainable tensor by its name in the parameter block,
+///                                    plus PiSSA residual weights (`….pissa_residual`)
+///     DIR/result.json                the training result
+///
+/// `load` rebuilds the classifier on the same frozen model and restores the tensors.
+public enum CandidateArchive {
+    public static func save(_ model: BertClassifier, config: RunConfig, result: TrainResult?, to dir: String) throws(TrainerError) {
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        catch { throw .file(path: dir, message: "cannot create the directory: \(error.localizedDescription)") }
+        var tensors: [(name: String, shape: [Int], values: [Float])] = model.block.views.map { v in
+            (v.name, v.shape, Array(UnsafeBufferPointer(start: model.block.value(v.offset), count: v.count)))
+        }
+        for layer in model.layers {
+            for t in LinearTarget.allCases {
+                guard let m = layer.lora[t], let r = m.residual else { continue }
+                tensors.append(("encoder.layer.\(layer.index).\(t.modulePath).pissa_residual", [m.outFeatures, m.inFeatures], r.array))
+            }
+        }
+        try write(SafetensorsWriter.encode(tensors, metadata: ["format": "autopeft-candidate", "version": "1"]), to: dir + "/adapter.safetensors")
+        try write(Data((config.json.serialized() + "\n").utf8), to: dir + "/run.json")
+        if let result { try write(Data((result.json().serialized() + "\n").utf8), to: dir + "/result.json") }
+    }
+
+    /// Rebuilds a saved candidate: its run configuration, the frozen model and the trained tensors.
+    public static func load(_ dir: String) throws(TrainerError) -> (RunConfig, FineTuner, BertClassifier) {
+        let config = try RunConfig(contentsOf: dir + "/run.json")
+        let tuner = try FineTuner(config: config)
+        let model = try BertClassifier(weights: tuner.weights, plan: config.plan, labels: config.task.spec.labelCount, head: config.head)
+        let file = try SafetensorsFile(path: dir + "/adapter.safetensors")
+        for v in model.block.views {
+            let values = try file.floats(v.name, shape: v.shape)
+            values.withUnsafeBufferPointer { model.block.value(v.offset).update(from: $0.baseAddress!, count: v.count) }
+        }
+        for layer in model.layers {
+            for t in LinearTarget.allCases {
+                guard let m = layer.lora[t], m.initialization == .pissa else { continue }
+                let name = "encoder.layer.\(layer.index).\(t.modulePath).pissa_residual"
+                m.setResidual(FloatBuffer(try file.floats(name, shape: [m.outFeatures, m.inFeatures])))
+            }
+        }
+        return (config, tuner, model)
+    }
+
+    static func write(_ data: Data, to path: String) throws(TrainerError) {
+        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
+        catch { throw .file(path: path, message: "cannot write: \(error.localizedDescription)") }
+    }
+}

@@ -1,0 +1,66 @@
+import XCTest
+import Space
+@testable import Trainer
+
+/// Writes a BertWeights model as an HF directory (config.json, model.safetensors with `bert.` names, vocab.txt).
+func writeHFModel(_ w: BertWeights, vocab: [String: Int32], to dir: String) throws {
+    let c = w.config, H = c.hiddenSize, I = c.intermediateSize
+    var t: [(name: String, shape: [Int], values: [Float])] = [
+        ("bert.embeddings.word_embeddings.weight", [c.vocabSize, H], w.wordEmbeddings.array),
+        ("bert.embeddings.position_embeddings.weight", [c.maxPositions, H], w.positionEmbeddings.array),
+        ("bert.embeddings.token_type_embeddings.weight", [c.typeVocabSize, H], w.typeEmbeddings.array),
+        ("bert.embeddings.LayerNorm.weight", [H], w.embeddingNorm.gamma.array), ("bert.embeddings.LayerNorm.bias", [H], w.embeddingNorm.beta.array),
+    ]
+    for (l, lw) in w.layers.enumerated() {
+        let p = "bert.encoder.layer.\(l)."
+        for (name, x, i, o) in [("attention.self.query", lw.query, H, H), ("attention.self.key", lw.key, H, H), ("attention.self.value", lw.value, H, H),
+                                ("attention.output.dense", lw.attentionOutput, H, H), ("intermediate.dense", lw.intermediate, H, I), ("output.dense", lw.output, I, H)] {
+            t.append((p + name + ".weight", [o, i], x.weight.array))
+            t.append((p + name + ".bias", [o], x.bias.array))
+        }
+        for (name, n) in [("attention.output.LayerNorm", lw.attentionNorm), ("output.LayerNorm", lw.outputNorm)] {
+            t.append((p + name + ".weight", [H], n.gamma.array))
+            t.append((p + name + ".bias", [H], n.beta.array))
+        }
+    }
+    if let pool = w.pooler { t += [("bert.pooler.dense.weight", [H, H], pool.weight.array), ("bert.pooler.dense.bias", [H], pool.bias.array)] }
+    try SafetensorsWriter.encode(t).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
+    let cfg = """
+    {"model_type": "bert", "vocab_size": \(c.vocabSize), "hidden_size": \(H), "num_hidden_layers": \(c.layers), "num_attention_heads": \(c.heads),
+     "intermediate_size": \(I), "max_position_embeddings": \(c.maxPositions), "type_vocab_size": \(c.typeVocabSize),
+     "layer_norm_eps": \(c.layerNormEps), "hidden_act": "gelu", "hidden_dropout_prob": \(c.hiddenDropout), "attention_probs_dropout_prob": \(c.attentionDropout)}
+    """
+    try cfg.write(toFile: dir + "/config.json", atomically: true, encoding: .utf8)
+    let lines = vocab.sorted { $0.value < $1.value }.map(\.key).joined(separator: "\n") + "\n"
+    try lines.write(toFile: dir + "/vocab.txt", atomically: true, encoding: .utf8)
+}
+
+final class CandidateArchiveTests: XCTestCase {
+    func testSaveLoadPredictGivesTheSameOutputs() throws {
+        let base = try syntheticTuner(epochs: 2)
+        let modelDir = temporaryDirectory()
+        try writeHFModel(base.weights, vocab: base.tokenizer.vocab, to: modelDir)
+        var cfg = base.config
+        cfg.model = modelDir
+        cfg.plan = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0.1, targets: [.query, .output], layers: .only([1]), initialization: .pissa),
+                            serialAdapter: AdapterSpec(size: 4), parallelAdapter: AdapterSpec(size: 2, scale: 4),
+                            prefix: PrefixSpec(length: 2, layers: .all, projection: 3), ia3: IA3Spec(), bitfit: BitFitSpec(biases: [.value]))
+        let tuner = try FineTuner(config: cfg)
+        let (result, model) = try tuner.run()
+        let dev = try tuner.devExamples()
+        let before = try tuner.predict(model: model, examples: dev)
+        let dir = temporaryDirectory() + "/candidate"
+        try CandidateArchive.save(model, config: cfg, result: result, to: dir)
+        let (loadedConfig, loadedTuner, loaded) = try CandidateArchive.load(dir)
+        XCTAssertEqual(loadedConfig, cfg, "run.json round-trips")
+        XCTAssertEqual(try loadedTuner.predict(model: loaded, examples: dev), before)
+    }
+
+    func testPlanJSONRoundTrips() throws {
+        let plan = PEFTPlan(lora: LoRASpec(rank: 4, alpha: 8, dropout: 0.1, targets: [.key], layers: .only([0, 2]), initialization: .pissa),
+                            serialAdapter: AdapterSpec(perLayer: [0, 8, 16]), parallelAdapter: AdapterSpec(size: 3, layers: .only([1]), scale: 2),
+                            prefix: PrefixSpec(length: 5, projection: 7), ia3: IA3Spec(sites: [.value]), bitfit: BitFitSpec(biases: [.outputNorm], layers: .only([2])))
+        let text = plan.json.serialized()
+        XCTAssertEqual(try PEFTPlan(reading: JSONReader(try JSONParser.parse(text), path: "peft")), plan)
+    }
+}
