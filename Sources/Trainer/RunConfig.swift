@@ -58,13 +58,15 @@ public struct RunConfig: Equatable, Sendable {
         catch { throw .file(path: path, message: "cannot read run file: \(error.localizedDescription)") }
         let root: JSONValue
         do { root = try JSONParser.parse(text) } catch { throw .file(path: path, message: "invalid JSON at \(error)") }
-        let base = (path as NSString).deletingLastPathComponent
+        // Absolute, so that a saved candidate's run.json works from anywhere.
+        let base = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().path
         do { try self.init(reading: JSONReader(root, file: path), baseDirectory: base) } catch { throw .config(error) }
     }
 
     public init(reading r: JSONReader, baseDirectory: String) throws(ConfigError) {
         func resolve(_ p: String) -> String {
-            p.hasPrefix("/") || baseDirectory.isEmpty ? p : (baseDirectory as NSString).appendingPathComponent(p)
+            let joined = p.hasPrefix("/") || baseDirectory.isEmpty ? p : (baseDirectory as NSString).appendingPathComponent(p)
+            return (joined as NSString).standardizingPath
         }
         model = resolve(try r.required("model").string())
         task = try RunConfig.readTask(try r.required("task"), resolve: resolve)

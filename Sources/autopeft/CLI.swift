@@ -25,6 +25,7 @@ enum CLI {
                                                          --save keeps the trained candidate in DIR.
       autopeft predict DIR --data FILE [--threads N]     Apply a saved candidate to rows of FILE (the task's format);
                                                          one JSON line per row on stdout: logits and label (or value).
+      autopeft export DIR --out OUT                      Write a saved candidate as an HF PEFT adapter (LoRA, PiSSA, (IA)³, prefix).
       autopeft doctor                                    Print the BLAS kernel, threads and CPU facts.
       autopeft help                                      This text.
 
@@ -37,12 +38,13 @@ enum CLI {
         switch cmd {
         case "train": return train(rest)
         case "predict": return predict(rest)
+        case "export": return export(rest)
         case "doctor": return doctor()
         case "help", "--help", "-h": print(usage); return ExitCode.success
         case "--version", "version": print("autopeft 0.1.0"); return ExitCode.success
         default:
             var msg = "autopeft: unknown command \"\(cmd)\""
-            if let m = didYouMean(cmd, among: ["train", "predict", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
+            if let m = didYouMean(cmd, among: ["train", "predict", "export", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
             printErr(msg + "\n\n" + usage)
             return ExitCode.usage
         }
@@ -144,6 +146,25 @@ enum CLI {
             return ExitCode.success
         } catch {
             printErr("autopeft predict: \(error)")
+            return ExitCode.usage
+        }
+    }
+
+    static func export(_ args: [String]) -> Int32 {
+        guard let (pos, opts) = options(args, known: ["out"]) else { return ExitCode.usage }
+        guard pos.count == 1, let out = opts["out"] else {
+            printErr("autopeft export: expected a saved candidate and --out, e.g. autopeft export runs/sst2 --out exports/sst2")
+            return ExitCode.usage
+        }
+        do {
+            let (config, _, model) = try CandidateArchive.load(pos[0])
+            let notes = try PEFTExport.export(model, config: config, to: out)
+            for n in notes { printErr("autopeft export: note: \(n)") }
+            print(JSONValue.object([("export", .string(out)), ("format", .string("hf-peft")),
+                                    ("exact", .bool(notes.allSatisfy { $0.hasPrefix("PiSSA") }))]).serialized())
+            return ExitCode.success
+        } catch {
+            printErr("autopeft export: \(error)")
             return ExitCode.usage
         }
     }

@@ -1,0 +1,169 @@
+import Foundation
+import Space
+
+/// Writes a trained candidate as a Hugging Face PEFT adapter directory for
+/// `BertForSequenceClassification` (`adapter_config.json` + `adapter_model.safetensors`,
+/// tensor names exactly as PEFT 0.21 saves them, the classifier under `modules_to_save`).
+///
+/// Expressible: LoRA alone (PiSSA converted to plain LoRA of rank 2r against the original
+/// weights, as PEFT does: A′ = [A; A₀], B′ = [B, −B₀], alpha doubled so the scale is unchanged),
+/// (IA)³ alone, and prefix tuning alone in every layer (the MLP, if any, evaluated into the
+/// prefixes). Exact only with the `pooler` head: `BertForSequenceClassification` always reads the
+/// pooler. Anything else is refused with the reason, or exported with a README saying what differs.
+public enum PEFTExport {
+    public struct Unsupported: Error, CustomStringConvertible {
+        public let reason: String
+        public var description: String { "cannot export to HF PEFT: \(reason)" }
+    }
+
+    public static func export(_ model: BertClassifier, config: RunConfig, to dir: String) throws -> [String] {
+        let plan = model.plan
+        let kinds = [plan.lora != nil, plan.serialAdapter != nil, plan.parallelAdapter != nil, plan.prefix != nil,
+                     plan.ia3 != nil, plan.bitfit != nil].filter { $0 }.count
+        guard kinds == 1 else {
+            throw Unsupported(reason: kinds == 0 ? "the candidate trains only the head" :
+                "a PEFT adapter holds one method; this candidate combines \(kinds) (save it with --save and use autopeft predict)")
+        }
+        var notes: [String] = []
+        let (tensors, cfg): ([(name: String, shape: [Int], values: [Float])], JSONValue)
+        if plan.lora != nil { (tensors, cfg) = try lora(model, config: config, notes: &notes) }
+        else if plan.ia3 != nil { (tensors, cfg) = try ia3(model, config: config) }
+        else if plan.prefix != nil { (tensors, cfg) = try prefix(model, config: config) }
+        else { throw Unsupported(reason: "HF PEFT has no serial/parallel bottleneck adapter or BitFit method") }
+        if model.head != .pooler {
+            notes.append("The candidate's head reads the \(model.head == .mean ? "mean of the last hidden states" : "[CLS] hidden state"); "
+                         + "BertForSequenceClassification always applies the pooler first, so logits from this export differ from autopeft's. "
+                         + "Train with \"head\": \"pooler\" for an exact export.")
+        }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]).write(to: URL(fileURLWithPath: dir + "/adapter_model.safetensors"))
+        try (cfg.serialized() + "\n").write(toFile: dir + "/adapter_config.json", atomically: true, encoding: .utf8)
+        let readme = """
+        # autopeft export (HF PEFT)
+
+        Load with:
+
+            from transformers import BertForSequenceClassification
+            from peft import PeftModel
+            base = BertForSequenceClassification.from_pretrained("\(config.model)", num_labels=\(model.labels))
+            model = PeftModel.from_pretrained(base, "<this folder>")
+
+        \(notes.isEmpty ? "The export computes the same logits as autopeft (checked by tools/verify_peft_export.py)." : notes.map { "- " + $0 }.joined(separator: "\n"))
+        """
+        try (readme + "\n").write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
+        return notes
+    }
+
+    static func tensor(_ model: BertClassifier, _ name: String) -> (shape: [Int], values: [Float]) {
+        let v = model.block.view(named: name)!
+        return (v.shape, Array(UnsafeBufferPointer(start: model.block.value(v.offset), count: v.count)))
+    }
+
+    static func classifier(_ model: BertClassifier, prefix: String) -> [(name: String, shape: [Int], values: [Float])] {
+        ["weight", "bias"].map { p in let t = tensor(model, "classifier." + p); return (prefix + "classifier." + p, t.shape, t.values) }
+    }
+
+    static func regex(layers: [Int], paths: [String]) -> String {
+        let l = layers.map(String.init).joined(separator: "|")
+        let p = paths.map { $0.replacingOccurrences(of: ".", with: "\\.") }.joined(separator: "|")
+        return ".*\\.layer\\.(\(l))\\.(\(p))"
+    }
+
+    static func base(_ config: RunConfig, _ type: String) -> [(key: String, value: JSONValue)] {
+        [("peft_type", .string(type)), ("task_type", .string("SEQ_CLS")), ("base_model_name_or_path", .string(config.model)),
+         ("inference_mode", .bool(true)), ("modules_to_save", .array([.string("classifier")])), ("revision", .null)]
+    }
+
+    static func lora(_ model: BertClassifier, config: RunConfig, notes: inout [String]) throws -> ([(name: String, shape: [Int], values: [Float])], JSONValue) {
+        let spec = model.plan.lora!
+        let layers = spec.layers.resolve(count: model.config.layers)
+        let pissa = spec.initialization == .pissa
+        var out: [(name: String, shape: [Int], values: [Float])] = []
+        for l in layers {
+            for t in spec.targets {
+                guard let m = model.layers[l].lora[t] else { continue }
+                let base = "encoder.layer.\(l).\(t.modulePath)"
+                var a = tensor(model, base + ".lora_A"), b = tensor(model, base + ".lora_B")
+                if pissa {
+                    // The initial factors, recomputed from the frozen W exactly as at init.
+                    let scratch = ParameterBlock()
+                    let probe = LoRALinear(target: t, layer: l, spec: spec, dims: model.config.dimensions, block: scratch)
+                    scratch.seal()
+                    try probe.initializePiSSA(block: scratch, weight: model.layers[l].weights(t))
+                    let a0 = Array(UnsafeBufferPointer(start: scratch.value(probe.offsetA), count: m.rank * m.inFeatures))
+                    let b0 = Array(UnsafeBufferPointer(start: scratch.value(probe.offsetB), count: m.outFeatures * m.rank))
+                    a = ([2 * m.rank, m.inFeatures], a.values + a0)
+                    var bb = [Float](repeating: 0, count: m.outFeatures * 2 * m.rank)
+                    for o in 0..<m.outFeatures {
+                        for i in 0..<m.rank {
+                            bb[o * 2 * m.rank + i] = b.values[o * m.rank + i]
+                            bb[o * 2 * m.rank + m.rank + i] = -b0[o * m.rank + i]
+                        }
+                    }
+                    b = ([m.outFeatures, 2 * m.rank], bb)
+                }
+                out.append(("base_model.model.bert.\(base).lora_A.weight", a.shape, a.values))
+                out.append(("base_model.model.bert.\(base).lora_B.weight", b.shape, b.values))
+            }
+        }
+        out += classifier(model, prefix: "base_model.model.")
+        let rank = pissa ? 2 * spec.rank : spec.rank
+        if pissa { notes.append("PiSSA converted to plain LoRA of rank \(rank) (A′ = [A; A₀], B′ = [B, −B₀]) so it applies to the original weights.") }
+        // A list of names would let "output.dense" also match attention.output.dense: use a full-match regex.
+        var cfg = base(config, "LORA")
+        cfg += [("r", .number(rank)), ("lora_alpha", .number(pissa ? 2 * spec.alpha : spec.alpha)), ("lora_dropout", .number(spec.dropout)),
+                ("target_modules", .string(regex(layers: layers, paths: spec.targets.map(\.modulePath)))),
+                ("layers_to_transform", .null), ("rank_pattern", .object([])), ("alpha_pattern", .object([])),
+                ("bias", .string("none")), ("fan_in_fan_out", .bool(false)), ("init_lora_weights", .bool(true)),
+                ("use_rslora", .bool(false)), ("use_dora", .bool(false)), ("layers_pattern", .null)]
+        return (out, .object(cfg))
+    }
+
+    static func ia3(_ model: BertClassifier, config: RunConfig) throws -> ([(name: String, shape: [Int], values: [Float])], JSONValue) {
+        let spec = model.plan.ia3!
+        let layers = spec.layers.resolve(count: model.config.layers)
+        var out: [(name: String, shape: [Int], values: [Float])] = []
+        var paths: [String] = []
+        for s in spec.sites {
+            paths.append(s == .key ? "attention.self.key" : s == .value ? "attention.self.value" : "output.dense")
+        }
+        for l in layers {
+            for s in spec.sites {
+                let path = s == .key ? "attention.self.key" : s == .value ? "attention.self.value" : "output.dense"
+                let t = tensor(model, "encoder.layer.\(l).\(path).ia3_l")
+                // PEFT: [out, 1] on key/value outputs, [1, in] on the feed-forward input.
+                out.append(("base_model.model.bert.encoder.layer.\(l).\(path).ia3_l", s == .feedforward ? [1, t.values.count] : [t.values.count, 1], t.values))
+            }
+        }
+        out += classifier(model, prefix: "base_model.model.")
+        var cfg = base(config, "IA3")
+        cfg += [("target_modules", .string(regex(layers: layers, paths: paths))),
+                ("feedforward_modules", .string(spec.sites.contains(.feedforward) ? regex(layers: layers, paths: ["output.dense"]) : "^$")),
+                ("fan_in_fan_out", .bool(false)), ("init_ia3_weights", .bool(true))]
+        return (out, .object(cfg))
+    }
+
+    static func prefix(_ model: BertClassifier, config: RunConfig) throws -> ([(name: String, shape: [Int], values: [Float])], JSONValue) {
+        let spec = model.plan.prefix!, c = model.config, H = c.hiddenSize, P = spec.length
+        guard spec.layers.resolve(count: c.layers).count == c.layers else {
+            throw Unsupported(reason: "HF PEFT prefix tuning covers every layer; this prefix is in layers \(spec.layers.resolve(count: c.layers))")
+        }
+        model.prefixProjectionForward()
+        var emb = [Float](repeating: 0, count: P * c.layers * 2 * H)
+        for l in 0..<c.layers {
+            let k = model.layers[l].prefixK!, v = model.layers[l].prefixV!
+            for t in 0..<P {
+                for j in 0..<H {
+                    emb[t * c.layers * 2 * H + l * 2 * H + j] = k[t * H + j]
+                    emb[t * c.layers * 2 * H + l * 2 * H + H + j] = v[t * H + j]
+                }
+            }
+        }
+        let out = [("prompt_embeddings", [P, c.layers * 2 * H], emb)] + classifier(model, prefix: "base_model.")
+        var cfg = base(config, "PREFIX_TUNING")
+        cfg += [("num_virtual_tokens", .number(P)), ("num_layers", .number(c.layers)), ("token_dim", .number(H)),
+                ("num_attention_heads", .number(c.heads)), ("encoder_hidden_size", .number(H)), ("num_transformer_submodules", .number(1)),
+                ("prefix_projection", .bool(false))]
+        return (out, .object(cfg))
+    }
+}
