@@ -188,6 +188,10 @@ public final class BertClassifier {
         }
     }
 
+    /// Where token positions start: HF BERT counts a prefix as past tokens, so with prefix tuning
+    /// the first real token sits at position P (as in PEFT); 0 otherwise.
+    public var positionOffset: Int { plan.prefix?.length ?? 0 }
+
     /// The count of trainable scalars the trainer allocated (must equal the plan's analytic count).
     public var trainableParameters: Int { block.count }
 
@@ -207,7 +211,7 @@ public final class BertClassifier {
     public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource,
                         cache: FrozenPrefixCache? = nil, rows: [Int] = []) -> UnsafeMutablePointer<Float> {
         let c = config, H = c.hiddenSize, B = batch.batch, T = batch.length, N = B * T
-        precondition(T <= c.maxPositions, "batch length exceeds max positions; the data loader truncates")
+        precondition(T + positionOffset <= c.maxPositions, "batch length exceeds max positions; the data loader truncates")
         precondition(cache.map { $0.layer <= lowestTrainableLayer } ?? true, "a cache above the lowest trainable layer")
         lastBatch = B; lastLength = T; lastTraining = training; lastLengths = batch.lengths
         let vp = valid.ensure(N)
@@ -251,7 +255,7 @@ public final class BertClassifier {
             for t in 0..<T {
                 let row = sum + (b * T + t) * H
                 let we = weights.wordEmbeddings.pointer + Int(batch.ids[b * T + t]) * H
-                let pe = weights.positionEmbeddings.pointer + t * H
+                let pe = weights.positionEmbeddings.pointer + (t + positionOffset) * H
                 let te = weights.typeEmbeddings.pointer + Int(batch.typeIds[b * T + t]) * H
                 for j in 0..<H { row[j] = we[j] + pe[j] + te[j] }
             }
