@@ -25,7 +25,8 @@ enum CLI {
                                                          --save keeps the trained candidate in DIR.
       autopeft predict DIR --data FILE [--threads N]     Apply a saved candidate to rows of FILE (the task's format);
                                                          one JSON line per row on stdout: logits and label (or value).
-      autopeft export DIR --out OUT                      Write a saved candidate as an HF PEFT adapter (LoRA, PiSSA, (IA)³, prefix).
+      autopeft export DIR --out OUT                      Write a saved candidate as an HF PEFT adapter (LoRA, PiSSA, (IA)³, prefix)
+                                                         or in the AdapterHub layout (serial or parallel bottleneck adapter).
       autopeft doctor                                    Print the BLAS kernel, threads and CPU facts.
       autopeft help                                      This text.
 
@@ -158,9 +159,10 @@ enum CLI {
         }
         do {
             let (config, _, model) = try CandidateArchive.load(pos[0])
-            let notes = try PEFTExport.export(model, config: config, to: out)
+            let adapters = model.plan.serialAdapter != nil || model.plan.parallelAdapter != nil
+            let notes = adapters ? try AdapterHubExport.export(model, config: config, to: out) : try PEFTExport.export(model, config: config, to: out)
             for n in notes { printErr("autopeft export: note: \(n)") }
-            print(JSONValue.object([("export", .string(out)), ("format", .string("hf-peft")),
+            print(JSONValue.object([("export", .string(out)), ("format", .string(adapters ? "adapterhub" : "hf-peft")),
                                     ("exact", .bool(notes.allSatisfy { $0.hasPrefix("PiSSA") }))]).serialized())
             return ExitCode.success
         } catch {
