@@ -1,0 +1,89 @@
+import XCTest
+import Space
+@testable import Trainer
+
+/// Export layouts (names, shapes, configs) pinned without Python; tools/verify_exports.sh checks
+/// the logits against HF PEFT and AdapterHub themselves.
+final class ExportTests: XCTestCase {
+    func model(_ plan: PEFTPlan, head: HeadInput = .pooler) throws -> (BertClassifier, RunConfig) {
+        let cfg = BertConfig(vocabSize: 30, hiddenSize: 12, layers: 3, heads: 2, intermediateSize: 20, maxPositions: 32)
+        let m = try BertClassifier(weights: BertWeights.random(config: cfg, seed: 1), plan: plan, labels: 2, head: head)
+        try m.initialize(seed: 0)
+        let run = RunConfig(model: "/models/x", task: TaskSource(spec: TaskSpec.glue("sst2")!, train: "t", dev: "d", maxLength: 16),
+                            plan: plan, head: head, training: TrainingSettings())
+        return (m, run)
+    }
+
+    func files(_ dir: String, _ name: String) throws -> (SafetensorsFile, JSONValue) {
+        let st = try SafetensorsFile(path: dir + "/" + name)
+        let cfg = try JSONParser.parse(String(contentsOfFile: dir + "/adapter_config.json", encoding: .utf8))
+        return (st, cfg)
+    }
+
+    func testLoRAExportNamesShapesAndConfig() throws {
+        let (m, run) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.query, .output], layers: .only([1, 2]))))
+        let dir = temporaryDirectory()
+        XCTAssertEqual(try PEFTExport.export(m, config: run, to: dir), [])
+        let (st, cfg) = try files(dir, "adapter_model.safetensors")
+        XCTAssertEqual(st.tensors["base_model.model.bert.encoder.layer.1.attention.self.query.lora_A.weight"]?.shape, [2, 12])
+        XCTAssertEqual(st.tensors["base_model.model.bert.encoder.layer.2.output.dense.lora_B.weight"]?.shape, [12, 2])
+        XCTAssertEqual(st.tensors["base_model.model.classifier.weight"]?.shape, [2, 12])
+        XCTAssertEqual(st.tensors.count, 2 * 2 * 2 + 2)
+        XCTAssertEqual(cfg["peft_type"], .string("LORA"))
+        XCTAssertEqual(cfg["task_type"], .string("SEQ_CLS"))
+        XCTAssertEqual(cfg["target_modules"], .string(".*\\.layer\\.(1|2)\\.(attention\\.self\\.query|output\\.dense)"),
+                       "a regex: the name output.dense alone would also match attention.output.dense")
+    }
+
+    func testPiSSAExportsAsRank2r() throws {
+        let (m, run) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.value], initialization: .pissa)))
+        let dir = temporaryDirectory()
+        XCTAssertEqual(try PEFTExport.export(m, config: run, to: dir).count, 1)
+        let (st, cfg) = try files(dir, "adapter_model.safetensors")
+        XCTAssertEqual(st.tensors["base_model.model.bert.encoder.layer.0.attention.self.value.lora_A.weight"]?.shape, [4, 12])
+        XCTAssertEqual(cfg["r"], .number(4))
+        XCTAssertEqual(cfg["lora_alpha"], .number(8), "alpha doubles with the rank, keeping alpha/r")
+    }
+
+    func testIA3AndPrefixLayouts() throws {
+        let (m, run) = try model(PEFTPlan(ia3: IA3Spec()))
+        let dir = temporaryDirectory()
+        _ = try PEFTExport.export(m, config: run, to: dir)
+        let (st, _) = try files(dir, "adapter_model.safetensors")
+        XCTAssertEqual(st.tensors["base_model.model.bert.encoder.layer.2.attention.self.key.ia3_l"]?.shape, [12, 1])
+        XCTAssertEqual(st.tensors["base_model.model.bert.encoder.layer.2.output.dense.ia3_l"]?.shape, [1, 20])
+        let (p, prun) = try model(PEFTPlan(prefix: PrefixSpec(length: 3, projection: 5)))
+        let pdir = temporaryDirectory()
+        _ = try PEFTExport.export(p, config: prun, to: pdir)
+        let (pst, pcfg) = try files(pdir, "adapter_model.safetensors")
+        XCTAssertEqual(pst.tensors["prompt_embeddings"]?.shape, [3, 3 * 2 * 12])
+        XCTAssertEqual(pst.tensors["base_model.classifier.bias"]?.shape, [2])
+        XCTAssertEqual(pcfg["prefix_projection"], .bool(false), "the MLP is evaluated into the prefixes")
+    }
+
+    func testAdapterHubLayout() throws {
+        let (m, run) = try model(PEFTPlan(serialAdapter: AdapterSpec(perLayer: [4, 0, 5])))
+        let dir = temporaryDirectory()
+        _ = try AdapterHubExport.export(m, config: run, to: dir)
+        let (st, cfg) = try files(dir, "adapter.safetensors")
+        XCTAssertEqual(st.tensors["bert.encoder.layer.0.output.adapters.serial_adapter.adapter_down.0.weight"]?.shape, [4, 12])
+        XCTAssertEqual(st.tensors["bert.encoder.layer.2.output.adapters.serial_adapter.adapter_up.weight"]?.shape, [12, 5])
+        let bn = cfg["config"]
+        XCTAssertEqual(bn?["leave_out"], .array([.number(1)]))
+        XCTAssertEqual(bn?["original_ln_before"], .bool(false))
+        // 12/5 is not whole: the factor floors back to 5 in AdapterHub's int(H // factor).
+        guard case .number(let f, _)? = bn?["reduction_factor"]?["2"] else { return XCTFail("no factor for layer 2") }
+        XCTAssertEqual(Int((12 / f).rounded(.down)), 5)
+        XCTAssertEqual(bn?["reduction_factor"]?["0"], .number(3))
+        XCTAssertEqual(try SafetensorsFile(path: dir + "/classifier.safetensors").tensors["weight"]?.shape, [2, 12])
+    }
+
+    func testInexpressibleCandidatesAreRefusedWithTheReason() throws {
+        let (m, run) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query]), ia3: IA3Spec()))
+        XCTAssertThrowsError(try PEFTExport.export(m, config: run, to: temporaryDirectory())) { XCTAssertTrue("\($0)".contains("combines 2")) }
+        let (p, prun) = try model(PEFTPlan(prefix: PrefixSpec(length: 2, layers: .only([1]))))
+        XCTAssertThrowsError(try PEFTExport.export(p, config: prun, to: temporaryDirectory())) { XCTAssertTrue("\($0)".contains("covers every layer")) }
+        let (h, hrun) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query])), head: .mean)
+        XCTAssertTrue(try PEFTExport.export(h, config: hrun, to: temporaryDirectory()).first?.contains("pooler") ?? false, "the head mismatch is noted")
+    }
+}
