@@ -14,6 +14,10 @@ let package = Package(
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
         .target(name: "Space", path: "Sources/Space"),
         .target(
+            name: "Search", dependencies: ["Space", "CLAPACK"], path: "Sources/Search",
+            swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
+        ),
+        .target(
             name: "Trainer",
             dependencies: ["Space", "CBLAS", "CLAPACK"],
             path: "Sources/Trainer",
@@ -27,6 +31,7 @@ let package = Package(
         .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space"], path: "Sources/autopeft"),
         .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),
         .testTarget(name: "SpaceTests", dependencies: ["Space"], path: "Tests/SpaceTests"),
+        .testTarget(name: "SearchTests", dependencies: ["Search"], path: "Tests/SearchTests"),
         // Depends on the executable so that `swift test` builds the binary these tests run.
         .testTarget(name: "CLITests", dependencies: ["autopeft"], path: "Tests/CLITests"),
         .testTarget(
