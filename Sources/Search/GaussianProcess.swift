@@ -1,0 +1,153 @@
+import Foundation
+
+/// A Gaussian process regression model: constant mean μ, Matérn-5/2 (or RBF) ARD kernel with
+/// signal variance σ², and Gaussian noise σₙ².
+///
+/// Shapes: inputs X [n, d] (in [0, 1]^d by the space's encoding), targets y [n] (standardised by
+/// the caller). With K = k(X, X) + σₙ² I = L Lᵀ and α = K⁻¹(y − μ):
+///   posterior mean  m(x) = μ + k(x, X) α
+///   posterior var   v(x) = σ² − ‖L⁻¹ k(X, x)‖²            (latent f; add σₙ² for a new y)
+///   log marginal likelihood  ℓ = −½ (y − μ)ᵀ α − Σ log Lᵢᵢ − (n/2) log 2π
+///   ∂ℓ/∂θ = ½ tr((α αᵀ − K⁻¹) ∂K/∂θ),   ∂ℓ/∂μ = Σ α
+/// Hyperparameters are optimised in log space (lengthscales, σ², σₙ²); see `GPFit`.
+public struct GaussianProcess: Sendable {
+    public enum Kernel: String, Sendable { case matern52, rbf }
+
+    /// Hyperparameters: log lengthscales (one per input dimension), log σ², log σₙ², μ.
+    public struct Hyperparameters: Equatable, Sendable {
+        public var logLengthscales: [Double]
+        public var logSignalVariance: Double
+        public var logNoiseVariance: Double
+        public var mean: Double
+
+        public init(dimensions d: Int, lengthscale: Double = 0.5, signalVariance: Double = 1, noiseVariance: Double = 1e-3, mean: Double = 0) {
+            logLengthscales = [Double](repeating: log(lengthscale), count: d)
+            logSignalVariance = log(signalVariance)
+            logNoiseVariance = log(noiseVariance)
+            self.mean = mean
+        }
+
+        /// Flattened [log ℓ₁…log ℓ_d, log σ², log σₙ², μ].
+        public var vector: [Double] { logLengthscales + [logSignalVariance, logNoiseVariance, mean] }
+
+        public init(vector v: [Double]) {
+            logLengthscales = Array(v.dropLast(3))
+            logSignalVariance = v[v.count - 3]
+            logNoiseVariance = v[v.count - 2]
+            mean = v[v.count - 1]
+        }
+    }
+
+    public let kernel: Kernel
+    public let inputs: [[Double]]
+    public let targets: [Double]
+    public let hyperparameters: Hyperparameters
+    let factor: [Double]      // L [n, n]
+    let alpha: [Double]       // K⁻¹ (y − μ) [n]
+    /// Jitter added to K's diagonal to factorise it (0 when none was needed).
+    public let jitter: Double
+
+    /// Conditions the GP on data; nil when K cannot be factorised (non-finite data).
+    public init?(inputs: [[Double]], targets: [Double], hyperparameters h: Hyperparameters, kernel: Kernel = .matern52) {
+        let n = inputs.count
+        var k = GaussianProcess.covariance(inputs, inputs, h, kernel)
+        let noise = exp(h.logNoiseVariance)
+        for i in 0..<n { k[i * n + i] += noise }
+        guard let (l, jitter) = LinearAlgebra.cholesky(k, n: n) else { return nil }
+        var a = targets.map { $0 - h.mean }
+        LinearAlgebra.choleskySolve(l, n: n, &a, columns: 1)
+        self.kernel = kernel
+        self.inputs = inputs
+        self.targets = targets
+        hyperparameters = h
+        factor = l
+        alpha = a
+        self.jitter = jitter
+    }
+
+    /// k(a, b) for one pair, and its derivative with respect to each log lengthscale.
+    @inline(__always)
+    static func kernelValue(_ a: [Double], _ b: [Double], _ h: Hyperparameters, _ kind: Kernel, gradient: UnsafeMutablePointer<Double>? = nil) -> Double {
+        let s2 = exp(h.logSignalVariance)
+        var r2 = 0.0
+        for i in a.indices {
+            let d = (a[i] - b[i]) / exp(h.logLengthscales[i])
+            r2 += d * d
+        }
+        switch kind {
+        case .rbf:
+            let k = s2 * exp(-0.5 * r2)
+            if let g = gradient {
+                // ∂k/∂log ℓᵢ = k · dᵢ²
+                for i in a.indices { let d = (a[i] - b[i]) / exp(h.logLengthscales[i]); g[i] = k * d * d }
+            }
+            return k
+        case .matern52:
+            let r = r2.squareRoot(), s5 = 5.0.squareRoot()
+            let e = exp(-s5 * r)
+            let k = s2 * (1 + s5 * r + 5 * r2 / 3) * e
+            if let g = gradient {
+                // dk/dr = −(5/3) σ² r (1 + √5 r) e^(−√5 r);  ∂r/∂log ℓᵢ = −dᵢ²/r  ⇒  ∂k/∂log ℓᵢ = (5/3) σ² (1 + √5 r) e dᵢ²
+                let c = (5.0 / 3.0) * s2 * (1 + s5 * r) * e
+                for i in a.indices { let d = (a[i] - b[i]) / exp(h.logLengthscales[i]); g[i] = c * d * d }
+            }
+            return k
+        }
+    }
+
+    /// k(A, B) [|A|, |B|].
+    static func covariance(_ a: [[Double]], _ b: [[Double]], _ h: Hyperparameters, _ kind: Kernel) -> [Double] {
+        var k = [Double](repeating: 0, count: a.count * b.count)
+        for i in a.indices { for j in b.indices { k[i * b.count + j] = kernelValue(a[i], b[j], h, kind) } }
+        return k
+    }
+
+    /// Posterior mean and latent variance at each point.
+    public func predict(_ points: [[Double]]) -> (mean: [Double], variance: [Double]) {
+        let n = inputs.count, m = points.count
+        guard m > 0 else { return ([], []) }
+        let ks = GaussianProcess.covariance(inputs, points, hyperparameters, kernel)  // [n, m]
+        var mean = [Double](repeating: hyperparameters.mean, count: m)
+        for j in 0..<m { for i in 0..<n { mean[j] += ks[i * m + j] * alpha[i] } }
+        var v = ks
+        LinearAlgebra.lowerSolve(factor, n: n, &v, columns: m)
+        let s2 = exp(hyperparameters.logSignalVariance)
+        var variance = [Double](repeating: s2, count: m)
+        for j in 0..<m {
+            var q = 0.0
+            for i in 0..<n { q += v[i * m + j] * v[i * m + j] }
+            variance[j] = max(s2 - q, 1e-12 * s2)
+        }
+        return (mean, variance)
+    }
+
+    /// The log marginal likelihood ℓ and its gradient with respect to `Hyperparameters.vector`.
+    public static func logMarginalLikelihood(inputs: [[Double]], targets: [Double], hyperparameters h: Hyperparameters,
+                                             kernel: Kernel = .matern52) -> (value: Double, gradient: [Double])? {
+        guard let gp = GaussianProcess(inputs: inputs, targets: targets, hyperparameters: h, kernel: kernel) else { return nil }
+        let n = inputs.count, d = h.logLengthscales.count
+        var fit = 0.0
+        for i in 0..<n { fit += (targets[i] - h.mean) * gp.alpha[i] }
+        var logDet = 0.0
+        for i in 0..<n { logDet += log(gp.factor[i * n + i]) }
+        let value = -0.5 * fit - logDet - 0.5 * Double(n) * log(2 * Double.pi)
+        // W = α αᵀ − K⁻¹
+        var kinv = [Double](repeating: 0, count: n * n)
+        for i in 0..<n { kinv[i * n + i] = 1 }
+        LinearAlgebra.choleskySolve(gp.factor, n: n, &kinv, columns: n)
+        var grad = [Double](repeating: 0, count: d + 3)
+        var gl = [Double](repeating: 0, count: d)
+        let noise = exp(h.logNoiseVariance)
+        for i in 0..<n {
+            for j in 0..<n {
+                let w = gp.alpha[i] * gp.alpha[j] - kinv[i * n + j]
+                let k = gl.withUnsafeMutableBufferPointer { kernelValue(inputs[i], inputs[j], h, kernel, gradient: $0.baseAddress) }
+                for t in 0..<d { grad[t] += 0.5 * w * gl[t] }
+                grad[d] += 0.5 * w * k                                  // ∂K/∂log σ² = k
+                if i == j { grad[d + 1] += 0.5 * w * noise }            // ∂K/∂log σₙ² = σₙ² I
+            }
+        }
+        grad[d + 2] = gp.alpha.reduce(0, +)                             // ∂ℓ/∂μ
+        return (value, grad)
+    }
+}

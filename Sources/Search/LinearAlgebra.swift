@@ -1,0 +1,36 @@
+import CLAPACK
+
+/// Dense symmetric positive-definite algebra over LAPACK (row-major, Double).
+public enum LinearAlgebra {
+    /// Lower Cholesky factor L (L Lᵀ = A) of a symmetric [n, n] matrix, adding jitter·I when the
+    /// factorisation fails (1e-10 relative to the mean diagonal, ×10 up to 1e-2). Returns the factor
+    /// and the jitter used, or nil when even the largest jitter fails (a NaN in A).
+    public static func cholesky(_ a: [Double], n: Int) -> (factor: [Double], jitter: Double)? {
+        let meanDiag = max((0..<n).reduce(0.0) { $0 + a[$1 * n + $1] } / Double(max(n, 1)), 1e-300)
+        var jitter = 0.0
+        while true {
+            var l = a
+            for i in 0..<n { l[i * n + i] += jitter }
+            let info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "L")), Int32(n), &l, Int32(n))
+            if info == 0 {
+                for i in 0..<n { for j in (i + 1)..<max(i + 1, n) { l[i * n + j] = 0 } }
+                return (l, jitter)
+            }
+            jitter = jitter == 0 ? 1e-10 * meanDiag : jitter * 10
+            if jitter > 1e-2 * meanDiag || !jitter.isFinite { return nil }
+        }
+    }
+
+    /// Solves (L Lᵀ) X = B for B [n, m] in place.
+    public static func choleskySolve(_ l: [Double], n: Int, _ b: inout [Double], columns m: Int) {
+        var lc = l
+        _ = LAPACKE_dpotrs(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "L")), Int32(n), Int32(m), &lc, Int32(n), &b, Int32(m))
+    }
+
+    /// Solves L X = B (forward substitution) for B [n, m] in place.
+    public static func lowerSolve(_ l: [Double], n: Int, _ b: inout [Double], columns m: Int) {
+        var lc = l
+        _ = LAPACKE_dtrtrs(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "L")), Int8(UInt8(ascii: "N")), Int8(UInt8(ascii: "N")),
+                           Int32(n), Int32(m), &lc, Int32(n), &b, Int32(m))
+    }
+}
