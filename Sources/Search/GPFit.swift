@@ -1,0 +1,136 @@
+import Foundation
+
+/// Fits a GP's hyperparameters by maximising the log marginal likelihood plus log-priors with
+/// L-BFGS (projected onto bounds), from a default start and seeded random restarts.
+///
+/// Priors (targets standardised by the caller), in log space: log ℓᵢ ~ N(0, 1.5²) (lengthscales
+/// around the unit cube's size), log σ² ~ N(0, 1), log σₙ² ~ N(−4, 2²), μ ~ N(0, 1).
+/// Bounds: ℓ ∈ [0.01, 20], σ² ∈ [0.05, 20], σₙ² ∈ [1e-8, 1], μ ∈ [−3, 3].
+public enum GPFit {
+    static func logPrior(_ v: [Double]) -> (value: Double, gradient: [Double]) {
+        let d = v.count - 3
+        var value = 0.0, g = [Double](repeating: 0, count: v.count)
+        func gauss(_ i: Int, _ mu: Double, _ sd: Double) { let z = (v[i] - mu) / sd; value -= 0.5 * z * z; g[i] = -z / sd }
+        for i in 0..<d { gauss(i, 0, 1.5) }
+        gauss(d, 0, 1)
+        gauss(d + 1, -4, 2)
+        gauss(d + 2, 0, 1)
+        return (value, g)
+    }
+
+    static func bounds(dimensions d: Int) -> (lower: [Double], upper: [Double]) {
+        (Array(repeating: log(0.01), count: d) + [log(0.05), log(1e-8), -3],
+         Array(repeating: log(20.0), count: d) + [log(20.0), 0, 3])
+    }
+
+    /// The best hyperparameters found and their objective (log marginal likelihood + log prior).
+    public static func fit(inputs: [[Double]], targets: [Double], kernel: GaussianProcess.Kernel = .matern52,
+                           restarts: Int = 3, seed: UInt64 = 0, maxIterations: Int = 60) -> (GaussianProcess.Hyperparameters, Double) {
+        let d = inputs.first?.count ?? 0
+        let (lo, hi) = bounds(dimensions: d)
+        func objective(_ v: [Double]) -> (Double, [Double])? {
+            guard let (l, g) = GaussianProcess.logMarginalLikelihood(inputs: inputs, targets: targets, hyperparameters: .init(vector: v), kernel: kernel) else { return nil }
+            let p = logPrior(v)
+            return (-(l + p.value), zip(g, p.gradient).map { -($0 + $1) })
+        }
+        var starts = [GaussianProcess.Hyperparameters(dimensions: d, lengthscale: 0.5, noiseVariance: 1e-3).vector]
+        var state = seed &+ 0x9E37_79B9_7F4A_7C15
+        func unit() -> Double {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+        }
+        for _ in 0..<restarts { starts.append(zip(lo, hi).map { $0 + ($1 - $0) * unit() }) }
+        var best = starts[0], bestValue = Double.infinity
+        for s in starts {
+            if let (v, f) = LBFGS.minimize(objective, start: s, lower: lo, upper: hi, maxIterations: maxIterations), f < bestValue {
+                best = v
+                bestValue = f
+            }
+        }
+        return (.init(vector: best), -bestValue)
+    }
+}
+
+/// Limited-memory BFGS (m = 8) with backtracking Armijo line search, projected onto box bounds.
+public enum LBFGS {
+    public static func minimize(_ f: ([Double]) -> (Double, [Double])?, start: [Double], lower: [Double], upper: [Double],
+                                maxIterations: Int = 100, memory: Int = 8) -> ([Double], Double)? {
+        func project(_ x: [Double]) -> [Double] { zip(zip(x, lower), upper).map { min(max($0.0, $0.1), $1) } }
+        var x = project(start)
+        guard var (fx, g) = f(x) else { return nil }
+        var ss: [[Double]] = [], ys: [[Double]] = []
+        var slow = 0
+        for _ in 0..<maxIterations {
+            // Converged when the projected gradient vanishes.
+            var pg = 0.0
+            for i in x.indices {
+                let atLower = x[i] <= lower[i] && g[i] > 0, atUpper = x[i] >= upper[i] && g[i] < 0
+                if !atLower && !atUpper { pg = max(pg, abs(g[i])) }
+            }
+            if pg < 1e-8 { break }
+            // Two-loop recursion for the direction −H g.
+            var q = g
+            var alphas: [Double] = []
+            for (s, y) in zip(ss, ys).reversed() {
+                let rho = 1 / zip(y, s).reduce(0) { $0 + $1.0 * $1.1 }
+                let a = rho * zip(s, q).reduce(0) { $0 + $1.0 * $1.1 }
+                alphas.append(a)
+                q = zip(q, y).map { $0 - a * $1 }
+            }
+            if let s = ss.last, let y = ys.last {
+                let gamma = zip(s, y).reduce(0) { $0 + $1.0 * $1.1 } / max(y.reduce(0) { $0 + $1 * $1 }, 1e-300)
+                q = q.map { $0 * gamma }
+            }
+            for ((s, y), a) in zip(zip(ss, ys), alphas.reversed()) {
+                let rho = 1 / zip(y, s).reduce(0) { $0 + $1.0 * $1.1 }
+                let b = rho * zip(y, q).reduce(0) { $0 + $1.0 * $1.1 }
+                q = zip(q, s).map { $0 + (a - b) * $1 }
+            }
+            var dir = q.map { -$0 }
+            if zip(dir, g).reduce(0, { $0 + $1.0 * $1.1 }) >= 0 { dir = g.map { -$0 }; ss = []; ys = [] }
+            // Weak Wolfe line search by bisection and expansion: sufficient decrease (c₁ = 1e-4) and
+            // curvature (c₂ = 0.9), so that accepted pairs have sᵀy > 0 and carry curvature. The last
+            // point with sufficient decrease is kept if the curvature condition is never met.
+            let slope0 = zip(g, dir).reduce(0) { $0 + $1.0 * $1.1 }
+            var t = 1.0, lowT = 0.0, highT = Double.infinity
+            var found: (x: [Double], v: Double, g: [Double])?
+            for _ in 0..<50 {
+                let xt = project(zip(x, dir).map { $0 + t * $1 })
+                if let (v, gv) = f(xt), v.isFinite {
+                    let decrease = zip(g, zip(xt, x).map { $0 - $1 }).reduce(0) { $0 + $1.0 * $1.1 }
+                    if v > fx + 1e-4 * decrease {
+                        highT = t
+                    } else {
+                        found = (xt, v, gv)
+                        if zip(gv, dir).reduce(0, { $0 + $1.0 * $1.1 }) < 0.9 * slope0 { lowT = t } else { break }
+                    }
+                } else {
+                    highT = t
+                }
+                t = highT.isFinite ? (lowT + highT) / 2 : 2 * t
+                if highT - lowT < 1e-14 * max(1, t) || t > 1e8 { break }
+            }
+            let accepted = found != nil
+            let xn = found?.x ?? x, fn = found?.v ?? fx, gn = found?.g ?? g
+            guard accepted else {
+                // Retry once along steepest descent with a fresh memory before giving up.
+                if ss.isEmpty { break }
+                ss = []; ys = []
+                continue
+            }
+            let s = zip(xn, x).map { $0 - $1 }, y = zip(gn, g).map { $0 - $1 }
+            if zip(s, y).reduce(0, { $0 + $1.0 * $1.1 }) > 1e-12 {
+                ss.append(s); ys.append(y)
+                if ss.count > memory { ss.removeFirst(); ys.removeFirst() }
+            }
+            let improvement = fx - fn
+            x = xn; fx = fn; g = gn
+            slow = improvement < 1e-12 * max(1, abs(fx)) ? slow + 1 : 0
+            if slow >= 3 { break }
+        }
+        return (x, fx)
+    }
+}
