@@ -1,0 +1,92 @@
+import Foundation
+import Space
+
+/// The append-only study journal (`results/<name>/journal.jsonl`): one JSON object a line,
+/// each with an `op` from a closed set. The journal persists and never proposes.
+///
+/// Each append is one `write(2)` of a whole line on an `O_APPEND` descriptor followed by
+/// `fsync`, so a crash loses at most the line being written. Opening takes an exclusive
+/// `flock`: a second process on the same study fails at once with a clear error. Reading
+/// tolerates a torn last line (it is reported, then cut off so the next append starts on a
+/// fresh line) and refuses a corrupt line elsewhere, naming it.
+public final class Journal {
+    /// The record kinds (contract: see ARCHITECTURE §7).
+    public enum Op: String, CaseIterable, Sendable {
+        case studyCreated = "study_created", trialStarted = "trial_started", trialFinished = "trial_finished"
+        case trialFailed = "trial_failed", studyNote = "study_note"
+    }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let path: String
+        public let message: String
+        public var description: String { "\(path): \(message)" }
+    }
+
+    public let path: String
+    private let fd: Int32
+    /// Records read when the journal was opened, in order.
+    public private(set) var records: [(op: Op, record: JSONValue)] = []
+    /// Warnings from opening (a torn last line).
+    public private(set) var warnings: [String] = []
+
+    /// Opens (creating if needed) and locks the journal, then reads it.
+    public init(path: String) throws(Failure) {
+        self.path = path
+        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure(path: path, message: "cannot open the journal: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            close(fd)
+            throw Failure(path: path, message: busy ? "another autopeft process is running this study (the journal is locked); wait for it or stop it"
+                                                      : "cannot lock the journal: \(String(cString: strerror(errno)))")
+        }
+        self.fd = fd
+        do { try read() } catch { close(fd); throw error }
+    }
+
+    deinit { close(fd) }
+
+    private func read() throws(Failure) {
+        var st = stat()
+        fstat(fd, &st)
+        let size = Int(st.st_size)
+        var bytes = [UInt8](repeating: 0, count: size)
+        var got = 0
+        while got < size {
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + got, size - got, off_t(got)) }
+            guard n > 0 else { throw Failure(path: path, message: "cannot read the journal: \(String(cString: strerror(errno)))") }
+            got += n
+        }
+        var lineStart = 0, lineNo = 0
+        while lineStart < size {
+            lineNo += 1
+            let end = bytes[lineStart...].firstIndex(of: 0x0A)
+            let line = Array(bytes[lineStart..<(end ?? size)])
+            let isLast = end == nil
+            let parsed = try? JSONParser.parse(bytes: line)
+            if isLast {
+                // No newline: a write cut short by a crash. Report and cut it off.
+                warnings.append("journal line \(lineNo) is incomplete (a write cut short by a crash); it is ignored")
+                guard ftruncate(fd, off_t(lineStart)) == 0 else {
+                    throw Failure(path: path, message: "cannot truncate the torn last line: \(String(cString: strerror(errno)))")
+                }
+                break
+            }
+            guard let value = parsed, case .string(let name)? = value["op"], let op = Op(rawValue: name) else {
+                throw Failure(path: path, message: "line \(lineNo) is not a journal record (expected a JSON object with an \"op\" of \(Op.allCases.map(\.rawValue).joined(separator: ", "))); the journal is corrupt")
+            }
+            records.append((op, value))
+            lineStart = end! + 1
+        }
+    }
+
+    /// Appends one record (`op` first), durably: returns after `fsync`.
+    public func append(_ op: Op, _ fields: [(key: String, value: JSONValue)]) throws(Failure) {
+        let record = JSONValue.object([("op", .string(op.rawValue))] + fields)
+        let line = Array((record.serialized() + "\n").utf8)
+        let n = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard n == line.count else { throw Failure(path: path, message: "cannot append to the journal: \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else { throw Failure(path: path, message: "cannot fsync the journal: \(String(cString: strerror(errno)))") }
+        records.append((op, record))
+    }
+}
