@@ -165,7 +165,10 @@ public struct WordPieceTokenizer: Sendable {
         if lowercase {
             var t = String.UnicodeScalarView()
             for u in out.unicodeScalars {
-                if u.isASCII { t.append(Unicode.Scalar(UInt8(ascii: "A") <= UInt8(u.value) && UInt8(u.value) <= UInt8(ascii: "Z") ? u.value + 32 : u.value)!) }
+                if u.isASCII {
+                    let b = UInt8(u.value)  // ASCII: fits
+                    t.append(Unicode.Scalar(b >= UInt8(ascii: "A") && b <= UInt8(ascii: "Z") ? b + 32 : b))
+                }
                 else { t.append(contentsOf: u.properties.lowercaseMapping.unicodeScalars) }
             }
             out = String(t)
