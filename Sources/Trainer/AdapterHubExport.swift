@@ -72,7 +72,7 @@ public enum AdapterHubExport {
             model.set_active_adapters(name)
             model.classifier.load_state_dict(load_file("<this folder>/classifier.safetensors"))
 
-        \(notes.isEmpty ? "The export computes the same logits as autopeft (checked by tools/verify_adapterhub_export.py)." : notes.map { "- " + $0 }.joined(separator: "\n"))
+        \(notes.isEmpty ? "The export computes the same logits as autopeft (checked by tools/verify_export.py)." : notes.map { "- " + $0 }.joined(separator: "\n"))
         """
         try (readme + "\n").write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
         return notes

@@ -39,11 +39,7 @@ public struct BertConfig: Equatable, Sendable {
     /// Reads `config.json`; unknown keys are ignored (HF configs carry many), but the
     /// ones used are checked, and an activation other than exact GELU is refused.
     public init(contentsOf path: String) throws(TrainerError) {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) }
-        catch { throw .file(path: path, message: "cannot read config.json: \(error.localizedDescription)") }
-        let root: JSONValue
-        do { root = try JSONParser.parse(text) } catch { throw .file(path: path, message: "invalid JSON at \(error)") }
+        let root = try readJSONFile(path, what: "config.json")
         let r = JSONReader(root, file: path)
         do throws(ConfigError) {
             if let mt = try r.optional("model_type")?.string(), !["bert"].contains(mt) {

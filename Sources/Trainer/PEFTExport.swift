@@ -48,7 +48,7 @@ public enum PEFTExport {
             base = BertForSequenceClassification.from_pretrained("\(config.model)", num_labels=\(model.labels))
             model = PeftModel.from_pretrained(base, "<this folder>")
 
-        \(notes.isEmpty ? "The export computes the same logits as autopeft (checked by tools/verify_peft_export.py)." : notes.map { "- " + $0 }.joined(separator: "\n"))
+        \(notes.isEmpty ? "The export computes the same logits as autopeft (checked by tools/verify_export.py)." : notes.map { "- " + $0 }.joined(separator: "\n"))
         """
         try (readme + "\n").write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
         return notes

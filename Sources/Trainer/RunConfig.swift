@@ -53,11 +53,7 @@ public struct RunConfig: Equatable, Sendable {
 
     /// Reads a run file; relative paths resolve against the file's folder.
     public init(contentsOf path: String) throws(TrainerError) {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) }
-        catch { throw .file(path: path, message: "cannot read run file: \(error.localizedDescription)") }
-        let root: JSONValue
-        do { root = try JSONParser.parse(text) } catch { throw .file(path: path, message: "invalid JSON at \(error)") }
+        let root = try readJSONFile(path, what: "run file")
         // Absolute, so that a saved candidate's run.json works from anywhere.
         let base = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().path
         do { try self.init(reading: JSONReader(root, file: path), baseDirectory: base) } catch { throw .config(error) }
