@@ -72,6 +72,7 @@ final class ModelGradientTests: XCTestCase {
 
     func testRegressionHeadOnly() throws {
         try check(plan: PEFTPlan(), head: .mean, labels: 1)
+        try check(plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query, .value])), head: .pooler, labels: 1)
         try check(plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.value], layers: .only([2]))), head: .cls, labels: 1, dropout: false)
     }
 
