@@ -32,6 +32,7 @@ BLAS.setThreads(threads)
 
 do {
     let cfg = try BertConfig(contentsOf: modelDir + "/config.json")
+    guard seq >= 2, seq <= cfg.maxPositions else { fail("--seq must be in 2...\(cfg.maxPositions) for this model, got \(seq)") }
     let weights = try BertWeights(config: cfg, safetensors: SafetensorsFile(path: modelDir + "/model.safetensors"))
     let plan = PEFTPlan(lora: LoRASpec(rank: 8, alpha: 16, dropout: 0, targets: [.query, .value]))
     let model = try BertClassifier(weights: weights, plan: plan, labels: 2, head: .pooler)
