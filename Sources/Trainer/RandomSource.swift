@@ -1,3 +1,5 @@
+import Foundation
+
 /// xoshiro256** seeded through SplitMix64: fast, reproducible across platforms.
 ///
 /// Every random decision in training (data order, init, dropout) draws from a
@@ -41,10 +43,6 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
     public mutating func nextGaussian() -> Double {
         let u1 = Double((next() >> 11) + 1) * (1.0 / 9_007_199_254_740_993.0)
         let u2 = Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
-        return (-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2)
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 }
-
-import Foundation
-@inline(__always) private func _log(_ x: Double) -> Double { Foundation.log(x) }
-@inline(__always) private func _cos(_ x: Double) -> Double { Foundation.cos(x) }
