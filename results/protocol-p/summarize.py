@@ -27,6 +27,7 @@ def table(title, rows):
               f"{max(r['peak_rss_mib'] for r in runs):.0f} |")
 
 runs, extra, modules, cache, peer = load("runs.jsonl"), load("mrpc-extra.jsonl"), load("modules.jsonl"), load("cache.jsonl"), load("peer.jsonl")
+stsb_extra = load("stsb-extra.jsonl")  # pooler head without length grouping
 def pick(rs, task, head=None, **kw):
     out = [r for r in rs if r["task"] == task and (head is None or r.get("head") == head)]
     return out
@@ -60,6 +61,8 @@ table("STS-B (4000 rows × 3 epochs, max length 128, full dev 1500)", [
     ("autopeft LoRA r=8 q,v, mean head", pick(runs, "stsb", "mean"), "spearman"),
     ("autopeft LoRA r=8 q,v, pooler head", pick(runs, "stsb", "pooler"), "pearson"),
     ("autopeft LoRA r=8 q,v, pooler head", pick(runs, "stsb", "pooler"), "spearman"),
+    ("autopeft pooler head, no length grouping, seed 0", stsb_extra, "pearson"),
+    ("autopeft pooler head, no length grouping, seed 0", stsb_extra, "spearman"),
     ("peer HF+PEFT (pooler)", [r for r in peer if r["task"] == "stsb"], "pearson"),
     ("peer HF+PEFT (pooler)", [r for r in peer if r["task"] == "stsb"], "spearman"),
 ])
