@@ -21,12 +21,6 @@ public final class JSONReader {
 
     private func child(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
-    /// The keys of this object; throws when this is not an object.
-    public func keys() throws(ConfigError) -> [String] {
-        guard case .object(let members) = value else { throw error("expected an object, got \(value.kindDescription)") }
-        return members.map(\.key)
-    }
-
     /// The member `key`, or nil when absent (or `null`). Marks the key as known.
     public func optional(_ key: String) throws(ConfigError) -> JSONReader? {
         guard case .object(let members) = value else { throw error("expected an object, got \(value.kindDescription)") }
@@ -40,9 +34,6 @@ public final class JSONReader {
         guard let r = try optional(key) else { throw error("missing required key \"\(key)\"", at: child(key)) }
         return r
     }
-
-    /// Marks keys as known without reading them.
-    public func allow(_ keys: String...) { readKeys.formUnion(keys) }
 
     /// Throws for the first key that no accessor asked for.
     public func finish() throws(ConfigError) {
@@ -100,6 +91,16 @@ public final class JSONReader {
             throw error(msg)
         }
         return s
+    }
+
+    /// An array of strings, each one of `E`'s raw values (with did-you-mean on a miss).
+    public func enumArray<E: RawRepresentable & CaseIterable>(of type: E.Type) throws(ConfigError) -> [E] where E.RawValue == String {
+        var out: [E] = []
+        for item in try array() {
+            let name = try item.choice(E.allCases.map(\.rawValue))
+            if let e = E(rawValue: name) { out.append(e) }
+        }
+        return out
     }
 
     public func array() throws(ConfigError) -> [JSONReader] {

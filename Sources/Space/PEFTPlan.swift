@@ -208,20 +208,12 @@ extension PEFTPlan {
             try p.finish()
         }
         if let i = try r.optional("ia3") {
-            var sites = IA3Spec.Site.allCases
-            if let s = try i.optional("sites") {
-                sites = []
-                for item in try s.array() { sites.append(IA3Spec.Site(rawValue: try item.choice(IA3Spec.Site.allCases.map(\.rawValue)))!) }
-            }
+            let sites = try i.optional("sites")?.enumArray(of: IA3Spec.Site.self) ?? IA3Spec.Site.allCases
             plan.ia3 = IA3Spec(sites: sites, layers: try LayerSelection(reading: i.optional("layers")))
             try i.finish()
         }
         if let b = try r.optional("bitfit") {
-            var biases = BitFitSpec.Bias.allCases
-            if let s = try b.optional("biases") {
-                biases = []
-                for item in try s.array() { biases.append(BitFitSpec.Bias(rawValue: try item.choice(BitFitSpec.Bias.allCases.map(\.rawValue)))!) }
-            }
+            let biases = try b.optional("biases")?.enumArray(of: BitFitSpec.Bias.self) ?? BitFitSpec.Bias.allCases
             plan.bitfit = BitFitSpec(biases: biases, layers: try LayerSelection(reading: b.optional("layers")))
             try b.finish()
         }

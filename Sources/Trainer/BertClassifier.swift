@@ -37,6 +37,7 @@ public final class BertClassifier {
         let length: Int, hiddenP: Int, layers: [Int]
         var k: [FloatBuffer], v: [FloatBuffer], dk: [FloatBuffer], dv: [FloatBuffer]
         let hidden: FloatBuffer, out: FloatBuffer  // tanh(W1 E + b1) [P, p], MLP output [P, 2H·nL]
+        let dHidden: FloatBuffer, dOut: FloatBuffer  // their gradients, preallocated (backward runs every step)
     }
     var prefixFlat: [Int: (k: Int, v: Int)] = [:]
     var prefixProjection: PrefixProjection?
@@ -86,7 +87,8 @@ public final class BertClassifier {
                     length: P, hiddenP: p, layers: pl,
                     k: pl.map { _ in FloatBuffer(count: P * H) }, v: pl.map { _ in FloatBuffer(count: P * H) },
                     dk: pl.map { _ in FloatBuffer(count: P * H) }, dv: pl.map { _ in FloatBuffer(count: P * H) },
-                    hidden: FloatBuffer(count: P * p), out: FloatBuffer(count: P * 2 * H * nl))
+                    hidden: FloatBuffer(count: P * p), out: FloatBuffer(count: P * 2 * H * nl),
+                    dHidden: FloatBuffer(count: P * p), dOut: FloatBuffer(count: P * 2 * H * nl))
             } else {
                 for l in pl {
                     prefixFlat[l] = (block.declare("encoder.layer.\(l).attention.prefix_key", shape: [P, H]),
@@ -165,7 +167,7 @@ public final class BertClassifier {
     func prefixProjectionBackward() {
         guard let pp = prefixProjection else { return }
         let H = config.hiddenSize, P = pp.length, p = pp.hiddenP, O = 2 * H * pp.layers.count
-        let dout = FloatBuffer(count: P * O)
+        let dout = pp.dOut
         for (i, _) in pp.layers.enumerated() {
             for t in 0..<P {
                 (dout.pointer + t * O + i * 2 * H).update(from: pp.dk[i].pointer + t * H, count: H)
@@ -174,7 +176,7 @@ public final class BertClassifier {
         }
         let hid = pp.hidden.pointer
         Linear.backwardWeight(dweight: block.grad(pp.w2), dbias: block.grad(pp.b2), dout: dout.pointer, inp: hid, rows: P, inFeatures: p, outFeatures: O)
-        let dh = FloatBuffer(count: P * p)
+        let dh = pp.dHidden
         Linear.backwardInput(dinp: dh.pointer, dout: dout.pointer, weight: block.value(pp.w2), rows: P, inFeatures: p, outFeatures: O, accumulate: false)
         for j in 0..<(P * p) { dh[j] *= 1 - hid[j] * hid[j] }
         Linear.backwardWeight(dweight: block.grad(pp.w1), dbias: block.grad(pp.b1), dout: dh.pointer, inp: block.value(pp.embedding), rows: P, inFeatures: H, outFeatures: p)

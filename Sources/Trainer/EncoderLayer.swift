@@ -98,9 +98,6 @@ public final class EncoderLayer {
         }
     }
 
-    /// Whether any module of this layer trains.
-    public var hasTrainable: Bool { !lora.isEmpty || serial != nil || parallel != nil || !ia3.isEmpty || !bitfit.isEmpty || prefixLength > 0 }
-
     private func bias(_ t: LinearTarget, block: ParameterBlock) -> UnsafePointer<Float> {
         if let off = bitfit[BitFitSpec.Bias(rawValue: t.rawValue)!] { return UnsafePointer(block.value(off)) }
         return UnsafePointer(weights(t).bias.pointer)
