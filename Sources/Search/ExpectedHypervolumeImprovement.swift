@@ -48,4 +48,60 @@ public enum ExpectedHypervolumeImprovement {
         }
         return total / Double(max(normals.count, 1))
     }
+
+    /// log EHVI for two independent Gaussian objectives (either may have sd 0, i.e. be known),
+    /// exact, in O(|front| log |front|); −∞ when the improvement is exactly zero.
+    ///
+    /// With the front sorted by the first objective, a₀ = −∞ < a₁ < … < aₙ the front's first
+    /// coordinates, aₙ₊₁ = r₁, and hₖ the staircase height over [aₖ, aₖ₊₁) (h₀ = r₂, hₖ = the k-th
+    /// point's second coordinate), the improvement of y is Σₖ (aₖ₊₁ − max(y₁, aₖ))⁺ (hₖ − y₂)⁺.
+    /// The factors are independent, and E[(b − max(y₁, a))⁺] = ψ₁(b) − ψ₁(a) with
+    /// ψ(t) = E[(t − y)⁺] = s·(zΦ(z) + φ(z)), z = (t − m)/s. Computed in log space (as in
+    /// LogEHVI) so that far-from-front candidates still rank instead of underflowing to 0.
+    public static func logTwoObjective(mean m: [Double], sd s: [Double], front: [[Double]], reference r: [Double]) -> Double {
+        let pts = front.filter { $0[0] < r[0] && $0[1] < r[1] }.sorted { $0[0] < $1[0] || ($0[0] == $1[0] && $0[1] < $1[1]) }
+        // Keep the staircase: strictly decreasing second coordinate.
+        var stairs: [[Double]] = []
+        for p in pts where stairs.last.map({ p[1] < $0[1] }) ?? true { stairs.append(p) }
+        var terms: [Double] = []
+        var prevLog = -Double.infinity            // log ψ₁(a₀) with a₀ = −∞
+        for k in 0...stairs.count {
+            let b = k < stairs.count ? stairs[k][0] : r[0]
+            let h = k == 0 ? r[1] : stairs[k - 1][1]
+            let lb = logPsi(b, m[0], s[0])
+            let width = logDifference(lb, prevLog)
+            prevLog = lb
+            let t = width + logPsi(h, m[1], s[1])
+            if t > -Double.infinity { terms.append(t) }
+        }
+        guard let mx = terms.max() else { return -.infinity }
+        return mx + log(terms.reduce(0) { $0 + exp($1 - mx) })
+    }
+
+    /// log(eᵃ − eᵇ) for a ≥ b (−∞ when equal).
+    static func logDifference(_ a: Double, _ b: Double) -> Double {
+        guard a > b else { return -.infinity }
+        guard b > -Double.infinity else { return a }
+        return a + log(-expm1(b - a))
+    }
+
+    /// log E[(t − y)⁺] for y ~ N(m, s²).
+    static func logPsi(_ t: Double, _ m: Double, _ s: Double) -> Double {
+        guard s > 1e-300 else { return t > m ? log(t - m) : -.infinity }
+        return log(s) + logH((t - m) / s)
+    }
+
+    /// log(zΦ(z) + φ(z)): direct above z = −25 (φ − |z|Φ loses only ~log₁₀(z²) digits there),
+    /// the asymptotic series φ(z)/z² · (1 − 3/z² + 15/z⁴ − 105/z⁶ + 945/z⁸ − 10395/z¹⁰) below
+    /// (next term ~1e-12 relative at z = −25).
+    static func logH(_ z: Double) -> Double {
+        if z > -25 {
+            let cdf = 0.5 * erfc(-z / 2.0.squareRoot())
+            let pdf = exp(-0.5 * z * z) / (2 * Double.pi).squareRoot()
+            let v = z * cdf + pdf
+            return v > 0 ? log(v) : -.infinity
+        }
+        let w = 1 / (z * z)
+        return -0.5 * z * z - 0.5 * log(2 * Double.pi) + log(w) + log(1 - 3 * w + 15 * w * w - 105 * w * w * w + 945 * w * w * w * w - 10395 * w * w * w * w * w)
+    }
 }

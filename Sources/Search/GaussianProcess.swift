@@ -95,10 +95,28 @@ public struct GaussianProcess: Sendable {
         }
     }
 
-    /// k(A, B) [|A|, |B|].
+    /// k(A, B) [|A|, |B|]. Inverse squared lengthscales are computed once, not per pair.
     static func covariance(_ a: [[Double]], _ b: [[Double]], _ h: Hyperparameters, _ kind: Kernel) -> [Double] {
-        var k = [Double](repeating: 0, count: a.count * b.count)
-        for i in a.indices { for j in b.indices { k[i * b.count + j] = kernelValue(a[i], b[j], h, kind) } }
+        let d = h.logLengthscales.count, nb = b.count
+        let inv2 = h.logLengthscales.map { exp(-2 * $0) }
+        let s2 = exp(h.logSignalVariance), s5 = 5.0.squareRoot()
+        var k = [Double](repeating: 0, count: a.count * nb)
+        k.withUnsafeMutableBufferPointer { kp in
+            for i in a.indices {
+                let ai = a[i]
+                for j in 0..<nb {
+                    let bj = b[j]
+                    var r2 = 0.0
+                    for t in 0..<d { let df = ai[t] - bj[t]; r2 += df * df * inv2[t] }
+                    switch kind {
+                    case .rbf: kp[i * nb + j] = s2 * exp(-0.5 * r2)
+                    case .matern52:
+                        let r = r2.squareRoot()
+                        kp[i * nb + j] = s2 * (1 + s5 * r + 5 * r2 / 3) * exp(-s5 * r)
+                    }
+                }
+            }
+        }
         return k
     }
 
@@ -131,20 +149,33 @@ public struct GaussianProcess: Sendable {
         var logDet = 0.0
         for i in 0..<n { logDet += log(gp.factor[i * n + i]) }
         let value = -0.5 * fit - logDet - 0.5 * Double(n) * log(2 * Double.pi)
-        // W = α αᵀ − K⁻¹
-        var kinv = [Double](repeating: 0, count: n * n)
-        for i in 0..<n { kinv[i * n + i] = 1 }
-        LinearAlgebra.choleskySolve(gp.factor, n: n, &kinv, columns: n)
+        // W = α αᵀ − K⁻¹, with K⁻¹ from the Cholesky factor (dpotri); W is symmetric, so the loop
+        // visits each pair once and counts off-diagonal pairs twice.
+        let kinv = LinearAlgebra.inverseFromCholesky(gp.factor, n: n)
         var grad = [Double](repeating: 0, count: d + 3)
-        var gl = [Double](repeating: 0, count: d)
-        let noise = exp(h.logNoiseVariance)
+        let noise = exp(h.logNoiseVariance), s2 = exp(h.logSignalVariance), s5 = 5.0.squareRoot()
+        let inv2 = h.logLengthscales.map { exp(-2 * $0) }
+        var dd = [Double](repeating: 0, count: d)
         for i in 0..<n {
-            for j in 0..<n {
-                let w = gp.alpha[i] * gp.alpha[j] - kinv[i * n + j]
-                let k = gl.withUnsafeMutableBufferPointer { kernelValue(inputs[i], inputs[j], h, kernel, gradient: $0.baseAddress) }
-                for t in 0..<d { grad[t] += 0.5 * w * gl[t] }
-                grad[d] += 0.5 * w * k                                  // ∂K/∂log σ² = k
-                if i == j { grad[d + 1] += 0.5 * w * noise }            // ∂K/∂log σₙ² = σₙ² I
+            let xi = inputs[i]
+            for j in 0...i {
+                let xj = inputs[j]
+                let w = (i == j ? 1.0 : 2.0) * (gp.alpha[i] * gp.alpha[j] - kinv[i * n + j])
+                var r2 = 0.0
+                for t in 0..<d { let df = xi[t] - xj[t]; dd[t] = df * df * inv2[t]; r2 += dd[t] }
+                let k: Double, c: Double   // ∂k/∂log ℓₜ = c · dₜ²
+                switch kernel {
+                case .rbf:
+                    k = s2 * exp(-0.5 * r2); c = k
+                case .matern52:
+                    let r = r2.squareRoot(), e = exp(-s5 * r)
+                    k = s2 * (1 + s5 * r + 5 * r2 / 3) * e
+                    c = (5.0 / 3.0) * s2 * (1 + s5 * r) * e
+                }
+                let hw = 0.5 * w
+                for t in 0..<d { grad[t] += hw * c * dd[t] }
+                grad[d] += hw * k                                       // ∂K/∂log σ² = k
+                if i == j { grad[d + 1] += hw * noise }                 // ∂K/∂log σₙ² = σₙ² I
             }
         }
         grad[d + 2] = gp.alpha.reduce(0, +)                             // ∂ℓ/∂μ

@@ -33,4 +33,12 @@ public enum LinearAlgebra {
         _ = LAPACKE_dtrtrs(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "L")), Int8(UInt8(ascii: "N")), Int8(UInt8(ascii: "N")),
                            Int32(n), Int32(m), &lc, Int32(n), &b, Int32(m))
     }
+
+    /// (L Lᵀ)⁻¹ as a full symmetric [n, n] matrix, from the lower factor (LAPACK dpotri).
+    public static func inverseFromCholesky(_ l: [Double], n: Int) -> [Double] {
+        var a = l
+        _ = LAPACKE_dpotri(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "L")), Int32(n), &a, Int32(n))
+        for i in 0..<n { for j in (i + 1)..<max(i + 1, n) { a[i * n + j] = a[j * n + i] } }
+        return a
+    }
 }

@@ -56,6 +56,59 @@ final class ExpectedHypervolumeImprovementTests: XCTestCase {
     }
 }
 
+extension ExpectedHypervolumeImprovementTests {
+    /// The exact two-Gaussian form equals a 200k-draw Monte-Carlo estimate within 4 standard errors.
+    func testTwoGaussianClosedFormMatchesMonteCarlo() {
+        var g = SplitMix(seed: 21)
+        let z = normals(200_000, dims: 2, seed: 6)
+        for trial in 0..<5 {
+            let r = [1.0, 1.0]
+            let raw = (0..<(1 + 2 * trial)).map { _ in [g.unit(), g.unit()] }
+            let front = Pareto.frontIndices(raw).map { raw[$0] }
+            let m = [g.unit(), g.unit()], s = [0.05 + 0.3 * g.unit(), 0.05 + 0.3 * g.unit()]
+            let exact = exp(ExpectedHypervolumeImprovement.logTwoObjective(mean: m, sd: s, front: front, reference: r))
+            let base = Hypervolume.compute(front, reference: r)
+            var sum = 0.0, sumSq = 0.0
+            for row in z {
+                let imp = Hypervolume.compute(front + [[m[0] + s[0] * row[0], m[1] + s[1] * row[1]]], reference: r) - base
+                sum += imp; sumSq += imp * imp
+            }
+            let mean = sum / Double(z.count), se = ((sumSq / Double(z.count) - mean * mean) / Double(z.count)).squareRoot()
+            XCTAssertEqual(exact, mean, accuracy: 4 * se + 1e-12, "trial \(trial): exact \(exact), MC \(mean) ± \(se)")
+        }
+    }
+
+    /// With one sd at 0 it reproduces the known-cost form, whichever objective is the known one.
+    func testTwoGaussianReducesToKnownCost() {
+        let front = [[0.2, 0.7], [0.5, 0.3], [0.8, 0.1]], r = [1.0, 1.0]
+        for (m, s, c) in [(0.35, 0.2, 0.4), (0.1, 0.05, 0.05), (0.9, 0.3, 0.95)] {
+            let known = ExpectedHypervolumeImprovement.knownCost(mean: m, sd: s, cost: c, front: front, reference: r)
+            let a = exp(ExpectedHypervolumeImprovement.logTwoObjective(mean: [m, c], sd: [s, 0], front: front, reference: r))
+            let swapped = front.map { [$0[1], $0[0]] }
+            let b = exp(ExpectedHypervolumeImprovement.logTwoObjective(mean: [c, m], sd: [0, s], front: swapped, reference: r))
+            XCTAssertEqual(a, known, accuracy: 1e-12 + 1e-9 * known)
+            XCTAssertEqual(b, known, accuracy: 1e-12 + 1e-9 * known)
+        }
+    }
+
+    /// Far behind the front the improvement underflows in linear space, but its log stays finite,
+    /// continuous across the series switch, and ordered (the nearer candidate ranks higher).
+    func testLogFormRanksCandidatesWhereTheLinearFormUnderflows() {
+        let h = ExpectedHypervolumeImprovement.logH
+        // References from mpmath at 50 digits: log(z·ncdf(z) + npdf(z)), either side of the switch.
+        XCTAssertEqual(h(-24.9999), -319.858955624456760, accuracy: 1e-9)
+        XCTAssertEqual(h(-25.0001), -319.863971548503601, accuracy: 1e-9)
+        XCTAssertEqual(h(-40), -808.298568356619960, accuracy: 1e-9)
+        XCTAssertEqual(h(1.5), log(1.5 * 0.933192798731141934 + 0.129517595665891743), accuracy: 1e-12)
+        let front = [[0.1, 0.1]], r = [1.0, 1.0]
+        let near = ExpectedHypervolumeImprovement.logTwoObjective(mean: [0.6, 0.6], sd: [0.01, 0.01], front: front, reference: r)
+        let far = ExpectedHypervolumeImprovement.logTwoObjective(mean: [0.9, 0.9], sd: [0.01, 0.01], front: front, reference: r)
+        XCTAssertTrue(near.isFinite && far.isFinite)
+        XCTAssertGreaterThan(near, far)
+        XCTAssertEqual(exp(far), 0)   // what a linear-space EHVI would see
+    }
+}
+
 final class GPFitTests: XCTestCase {
     func testLBFGSMinimisesRosenbrock() {
         let f: ([Double]) -> (Double, [Double])? = { x in

@@ -1,0 +1,212 @@
+import Foundation
+
+extension SearchSpace {
+    /// Parses a space file's `space` object (and its `constraints` array).
+    ///
+    /// Each member is one of:
+    /// - an array of numbers: an ordinal (`"rank": [0, 4, 8, 16]`), log-scaled when all values are
+    ///   non-negative and span a factor of 4 or more;
+    /// - an array of strings: a categorical;
+    /// - a number, string, boolean or array of strings inside `{"type": "fixed", "value": …}`, or
+    ///   bare (a bare number, string or boolean is fixed);
+    /// - an object with a `"type"`: `layer_mask` (`layers`, `min_on`), `ordinal` (`values`,
+    ///   `scale`, `per_layer`), `categorical` (`values`), `subset` (`of`, `min`), `int` / `real`
+    ///   (`low`, `high`, `log`), `fixed` (`value`); any of them may carry a `when` condition,
+    ///   `{"lora.rank": {"not_in": [0]}}` (or `"in"`, or a bare array meaning `in`);
+    /// - an object without `"type"`: a group whose members are named `group.member`.
+    ///
+    /// Inside a group with a `size`, `rank` or `length` that can be 0, the other members are
+    /// active only when it is not 0 (a module's settings matter only when the module is on),
+    /// unless they carry their own `when`.
+    ///
+    /// - Parameter layers: the model's layer count, for layer masks and per-layer parameters.
+    public init(reading r: JSONReader, constraints c: JSONReader?, layers: Int?) throws(ConfigError) {
+        var params: [Parameter] = []
+        try Self.parseGroup(r, prefix: "", layers: layers, into: &params)
+        guard !params.isEmpty else { throw r.error("expected at least one parameter") }
+        let names = params.map(\.name)
+        for p in params {
+            guard let cond = p.condition else { continue }
+            guard let j = names.firstIndex(of: cond.parameter) else {
+                var msg = "\(p.name): condition on unknown parameter \"\(cond.parameter)\""
+                if let m = didYouMean(cond.parameter, among: names) { msg += " (did you mean \"\(m)\"?)" }
+                throw r.error(msg)
+            }
+            guard j < names.firstIndex(of: p.name)! else {
+                throw r.error("\(p.name): its condition refers to \"\(cond.parameter)\", which must be declared before it")
+            }
+        }
+        var constraints: [Constraint] = []
+        if let c {
+            for item in try c.array() {
+                switch try item.required("type").choice(["at_least_one", "trainable_params"]) {
+                case "at_least_one":
+                    let of = try item.required("of")
+                    var list: [String] = []
+                    for n in try of.array() {
+                        let name = try n.string()
+                        guard names.contains(name) else {
+                            var msg = "unknown parameter \"\(name)\""
+                            if let m = didYouMean(name, among: names) { msg += " (did you mean \"\(m)\"?)" }
+                            throw n.error(msg)
+                        }
+                        list.append(name)
+                    }
+                    if list.isEmpty { throw of.error("expected at least one parameter name") }
+                    constraints.append(.atLeastOne(list))
+                default:
+                    let lo = try item.optional("min")?.double(in: 0...1e15, what: "a parameter count")
+                    let hi = try item.optional("max")?.double(in: 0...1e15, what: "a parameter count")
+                    if lo == nil && hi == nil { throw item.error("expected \"min\", \"max\" or both") }
+                    constraints.append(.trainableParameters(min: lo, max: hi))
+                }
+                try item.finish()
+            }
+        }
+        self.init(parameters: params, constraints: constraints)
+    }
+
+    static let zeroMeansOff: Set<String> = ["size", "rank", "length"]
+
+    static func parseGroup(_ r: JSONReader, prefix: String, layers: Int?, into params: inout [Parameter]) throws(ConfigError) {
+        guard case .object(let members) = r.value else { throw r.error("expected an object of parameters, got \(r.value.kindDescription)") }
+        let first = params.count
+        var explicit: Set<String> = []
+        for m in members {
+            let name = prefix.isEmpty ? m.key : "\(prefix).\(m.key)"
+            guard let child = try r.optional(m.key) else { throw r.error("expected a parameter, got null", at: r.path.isEmpty ? m.key : "\(r.path).\(m.key)") }
+            switch child.value {
+            case .array(let items):
+                if items.isEmpty { throw child.error("expected at least one value") }
+                if items.allSatisfy({ if case .number = $0 { return true }; return false }) {
+                    params.append(Parameter(name: name, domain: try ordinal(child.array().map { e throws(ConfigError) in try e.double() }, scale: nil, at: child)))
+                } else if items.allSatisfy({ if case .string = $0 { return true }; return false }) {
+                    params.append(Parameter(name: name, domain: try categorical(child)))
+                } else {
+                    throw child.error("expected an array of numbers (ordinal) or of strings (categorical)")
+                }
+            case .number(let x, _): params.append(Parameter(name: name, domain: .fixed(.number(x))))
+            case .string(let s): params.append(Parameter(name: name, domain: .fixed(.choice(s))))
+            case .bool(let b): params.append(Parameter(name: name, domain: .fixed(.flag(b))))
+            case .object(let fields):
+                if fields.contains(where: { $0.key == "type" }) {
+                    let (ps, hasWhen) = try typed(child, name: name, layers: layers)
+                    params += ps
+                    if hasWhen { explicit.formUnion(ps.map(\.name)) }
+                } else {
+                    try parseGroup(child, prefix: name, layers: layers, into: &params)
+                }
+            default:
+                throw child.error("expected a parameter (an array of values, an object with \"type\", or a fixed value), got \(child.value.kindDescription)")
+            }
+        }
+        try r.finish()
+        // Implicit conditions: a module's other settings matter only when its size is not 0.
+        let own = params[first...].filter { $0.name.split(separator: ".").count == (prefix.isEmpty ? 1 : prefix.split(separator: ".").count + 1) }
+        if let switchParam = own.first(where: { p in
+            guard let last = p.name.split(separator: ".").last, zeroMeansOff.contains(String(last)) else { return false }
+            if case .ordinal(let v, _) = p.domain { return v.contains(0) }
+            if case .integer(let lo, _, _) = p.domain { return lo <= 0 }
+            return false
+        }) {
+            for i in first..<params.count where params[i].name != switchParam.name && params[i].condition == nil && !explicit.contains(params[i].name) {
+                if case .fixed = params[i].domain { continue }
+                params[i].condition = Condition(parameter: switchParam.name, values: [.number(0)], negated: true)
+            }
+        }
+    }
+
+    static func ordinal(_ values: [Double], scale: String?, at r: JSONReader) throws(ConfigError) -> Parameter.Domain {
+        if Set(values).count != values.count { throw r.error("expected distinct values") }
+        let positive = values.filter { $0 > 0 }
+        let autoLog = values.allSatisfy { $0 >= 0 } && positive.count >= 2 && positive.max()! / positive.min()! >= 4
+        if scale == "log" && values.contains(where: { $0 < 0 }) { throw r.error("a log scale needs non-negative values") }
+        return .ordinal(values: values.sorted(), logScale: scale.map { $0 == "log" } ?? autoLog)
+    }
+
+    static func categorical(_ r: JSONReader) throws(ConfigError) -> Parameter.Domain {
+        var v: [String] = []
+        for item in try r.array() { v.append(try item.string()) }
+        if Set(v).count != v.count { throw r.error("expected distinct values") }
+        return .categorical(v)
+    }
+
+    static func fixedValue(_ r: JSONReader) throws(ConfigError) -> ParameterValue {
+        switch r.value {
+        case .number(let x, _): return .number(x)
+        case .string(let s): return .choice(s)
+        case .bool(let b): return .flag(b)
+        case .array:
+            var s: [String] = []
+            for item in try r.array() { s.append(try item.string()) }
+            return .strings(s)
+        default: throw r.error("expected a number, string, boolean or array of strings, got \(r.value.kindDescription)")
+        }
+    }
+
+    static func typed(_ r: JSONReader, name: String, layers: Int?) throws(ConfigError) -> ([Parameter], Bool) {
+        let type = try r.required("type").choice(["layer_mask", "ordinal", "categorical", "subset", "int", "real", "fixed"])
+        var perLayer = false
+        let domain: Parameter.Domain
+        switch type {
+        case "layer_mask":
+            let count: Int
+            if let l = try r.optional("layers") { count = try l.int(in: 1...4096, what: "a layer count") }
+            else if let layers { count = layers }
+            else { throw r.error("a layer mask needs the model's layer count: give \"layers\" or a model") }
+            let minOn = try r.optional("min_on")?.int(in: 0...count, what: "a minimum number of layers") ?? 1
+            domain = .layerMask(layers: count, minOn: minOn)
+        case "ordinal":
+            let values = try r.required("values")
+            var v: [Double] = []
+            for item in try values.array() { v.append(try item.double()) }
+            if v.isEmpty { throw values.error("expected at least one value") }
+            domain = try ordinal(v, scale: try r.optional("scale")?.choice(["log", "linear"]), at: values)
+            perLayer = try r.optional("per_layer")?.bool() ?? false
+        case "categorical":
+            let values = try r.required("values")
+            domain = try categorical(values)
+            if case .categorical(let c) = domain, c.isEmpty { throw values.error("expected at least one value") }
+        case "subset":
+            let of = try r.required("of")
+            guard case .categorical(let items) = try categorical(of), !items.isEmpty else { throw of.error("expected at least one item") }
+            domain = .subset(of: items, minCount: try r.optional("min")?.int(in: 0...items.count, what: "a minimum count") ?? 0)
+        case "int", "real":
+            let lo = try r.required("low").double(), hi = try r.required("high").double()
+            let log = try r.optional("log")?.bool() ?? false
+            if !(hi > lo) { throw r.error("expected low < high, got \(lo) and \(hi)", at: r.path + ".high") }
+            if log && lo <= 0 { throw r.error("a log range needs low > 0, got \(lo)", at: r.path + ".low") }
+            if type == "int" {
+                guard lo == lo.rounded(), hi == hi.rounded() else { throw r.error("expected integer bounds") }
+                domain = .integer(low: Int(lo), high: Int(hi), log: log)
+            } else {
+                domain = .real(low: lo, high: hi, log: log)
+            }
+            perLayer = try r.optional("per_layer")?.bool() ?? false
+        default:
+            domain = .fixed(try fixedValue(r.required("value")))
+        }
+        var condition: Condition?
+        if let w = try r.optional("when") {
+            guard case .object(let members) = w.value, members.count == 1, let parent = members.first?.key else {
+                throw w.error("expected one parameter and its values, e.g. {\"lora.rank\": {\"not_in\": [0]}}")
+            }
+            let spec = try w.required(parent)
+            var negated = false
+            let valuesReader: JSONReader
+            if case .array = spec.value { valuesReader = spec }
+            else if let i = try spec.optional("in") { valuesReader = i; try spec.finish() }
+            else if let n = try spec.optional("not_in") { valuesReader = n; negated = true; try spec.finish() }
+            else { throw spec.error("expected {\"in\": [...]} or {\"not_in\": [...]}") }
+            var vs: [ParameterValue] = []
+            for item in try valuesReader.array() { vs.append(try fixedValue(item)) }
+            condition = Condition(parameter: parent, values: vs, negated: negated)
+        }
+        try r.finish()
+        if perLayer {
+            guard let layers else { throw r.error("per_layer needs the model's layer count: give a model") }
+            return ((0..<layers).map { Parameter(name: "\(name)[\($0)]", domain: domain, condition: condition) }, condition != nil)
+        }
+        return ([Parameter(name: name, domain: domain, condition: condition)], condition != nil)
+    }
+}
