@@ -30,6 +30,7 @@ let package = Package(
         ),
         .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space"], path: "Sources/autopeft"),
         .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),
+        .executableTarget(name: "bench-search", dependencies: ["Search", "Space"], path: "bench/search", exclude: ["run", "summarize.py"]),
         .testTarget(name: "SpaceTests", dependencies: ["Space"], path: "Tests/SpaceTests"),
         .testTarget(name: "SearchTests", dependencies: ["Search"], path: "Tests/SearchTests"),
         // Depends on the executable so that `swift test` builds the binary these tests run.

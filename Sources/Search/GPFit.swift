@@ -1,7 +1,8 @@
 import Foundation
 
 /// Fits a GP's hyperparameters by maximising the log marginal likelihood plus log-priors with
-/// L-BFGS (projected onto bounds), from a default start and seeded random restarts.
+/// L-BFGS (projected onto bounds), from the best of a default start, warm starts and seeded
+/// random starts.
 ///
 /// Priors (targets standardised by the caller), in log space: log ℓᵢ ~ N(0, 1.5²) (lengthscales
 /// around the unit cube's size), log σ² ~ N(0, 1), log σₙ² ~ N(−4, 2²), μ ~ N(0, 1).
@@ -25,7 +26,8 @@ public enum GPFit {
 
     /// The best hyperparameters found and their objective (log marginal likelihood + log prior).
     public static func fit(inputs: [[Double]], targets: [Double], kernel: GaussianProcess.Kernel = .matern52,
-                           restarts: Int = 3, seed: UInt64 = 0, maxIterations: Int = 60) -> (GaussianProcess.Hyperparameters, Double) {
+                           restarts: Int = 3, seed: UInt64 = 0, maxIterations: Int = 60,
+                           extraStarts: [[Double]] = [], polished: Int = 2) -> (GaussianProcess.Hyperparameters, Double) {
         let d = inputs.first?.count ?? 0
         let (lo, hi) = bounds(dimensions: d)
         func objective(_ v: [Double]) -> (Double, [Double])? {
@@ -42,10 +44,14 @@ public enum GPFit {
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
         }
-        for _ in 0..<restarts { starts.append(zip(lo, hi).map { $0 + ($1 - $0) * unit() }) }
+        starts += extraStarts.filter { $0.count == d + 3 }
+        for _ in 0..<(3 * restarts) { starts.append(zip(lo, hi).map { $0 + ($1 - $0) * unit() }) }
+        // Score every start once and run L-BFGS from the best `polished` of them: most of a fit's
+        // cost is the line searches, and poor starts rarely win.
+        let scored = starts.compactMap { s in objective(s).map { (s, $0.0) } }.sorted { $0.1 < $1.1 }
         var best = starts[0], bestValue = Double.infinity
-        for s in starts {
-            if let (v, f) = LBFGS.minimize(objective, start: s, lower: lo, upper: hi, maxIterations: maxIterations), f < bestValue {
+        for (s, _) in scored.prefix(polished) {
+            if let (v, f) = LBFGS.minimize(objective, start: s, lower: lo, upper: hi, maxIterations: maxIterations, maxEvaluations: 4 * maxIterations), f < bestValue {
                 best = v
                 bestValue = f
             }
@@ -56,14 +62,16 @@ public enum GPFit {
 
 /// Limited-memory BFGS (m = 8) with backtracking Armijo line search, projected onto box bounds.
 public enum LBFGS {
-    public static func minimize(_ f: ([Double]) -> (Double, [Double])?, start: [Double], lower: [Double], upper: [Double],
-                                maxIterations: Int = 100, memory: Int = 8) -> ([Double], Double)? {
+    public static func minimize(_ objective: ([Double]) -> (Double, [Double])?, start: [Double], lower: [Double], upper: [Double],
+                                maxIterations: Int = 100, maxEvaluations: Int = .max, memory: Int = 8) -> ([Double], Double)? {
+        var evaluations = 0
+        func f(_ x: [Double]) -> (Double, [Double])? { evaluations += 1; return objective(x) }
         func project(_ x: [Double]) -> [Double] { zip(zip(x, lower), upper).map { min(max($0.0, $0.1), $1) } }
         var x = project(start)
         guard var (fx, g) = f(x) else { return nil }
         var ss: [[Double]] = [], ys: [[Double]] = []
         var slow = 0
-        for _ in 0..<maxIterations {
+        for _ in 0..<maxIterations where evaluations < maxEvaluations {
             // Converged when the projected gradient vanishes.
             var pg = 0.0
             for i in x.indices {
@@ -97,7 +105,7 @@ public enum LBFGS {
             let slope0 = zip(g, dir).reduce(0) { $0 + $1.0 * $1.1 }
             var t = 1.0, lowT = 0.0, highT = Double.infinity
             var found: (x: [Double], v: Double, g: [Double])?
-            for _ in 0..<50 {
+            for _ in 0..<50 where evaluations < maxEvaluations {
                 let xt = project(zip(x, dir).map { $0 + t * $1 })
                 if let (v, gv) = f(xt), v.isFinite {
                     let decrease = zip(g, zip(xt, x).map { $0 - $1 }).reduce(0) { $0 + $1.0 * $1.1 }

@@ -2,10 +2,15 @@ import CLAPACK
 
 /// Dense symmetric positive-definite algebra over LAPACK (row-major, Double).
 public enum LinearAlgebra {
+    /// The GP's matrices are small (n ≤ a few hundred): OpenBLAS threads would only spin, and one
+    /// thread keeps results bit-identical from run to run, which resuming a study relies on.
+    static let singleThreaded: Void = openblas_set_num_threads(1)
+
     /// Lower Cholesky factor L (L Lᵀ = A) of a symmetric [n, n] matrix, adding jitter·I when the
     /// factorisation fails (1e-10 relative to the mean diagonal, ×10 up to 1e-2). Returns the factor
     /// and the jitter used, or nil when even the largest jitter fails (a NaN in A).
     public static func cholesky(_ a: [Double], n: Int) -> (factor: [Double], jitter: Double)? {
+        _ = singleThreaded
         let meanDiag = max((0..<n).reduce(0.0) { $0 + a[$1 * n + $1] } / Double(max(n, 1)), 1e-300)
         var jitter = 0.0
         while true {

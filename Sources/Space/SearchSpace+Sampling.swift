@@ -23,6 +23,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
 public struct SamplingError: Error, CustomStringConvertible {
     public let message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }
 

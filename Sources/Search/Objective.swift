@@ -1,0 +1,37 @@
+import Space
+
+/// One objective of a study: its name, direction, and whether it is known from the
+/// configuration alone (trainable parameters: computed, never modelled) or measured by a trial
+/// (score, seconds: modelled by a Gaussian process).
+public struct Objective: Sendable, Equatable {
+    public enum Goal: String, Sendable { case minimize, maximize }
+    public var name: String
+    public var goal: Goal
+    public var known: Bool
+
+    public init(name: String, goal: Goal, known: Bool = false) {
+        self.name = name
+        self.goal = goal
+        self.known = known
+    }
+
+    /// The value in minimisation form (maximised objectives are negated).
+    @inlinable public func minimised(_ v: Double) -> Double { goal == .maximize ? -v : v }
+}
+
+/// A finished trial as the optimiser sees it: the configuration and its objective values (in the
+/// study's objective order, in the user's units and directions).
+public struct Observation: Sendable {
+    public var config: Config
+    public var values: [Double]
+    public init(config: Config, values: [Double]) {
+        self.config = config
+        self.values = values
+    }
+}
+
+/// A prior belief over configurations (πBO): the log of an unnormalised probability. The
+/// acquisition is multiplied by π(x)^(β/n); with no prior it is left as it is.
+public protocol ConfigurationPrior: Sendable {
+    func logProbability(_ config: Config) -> Double
+}

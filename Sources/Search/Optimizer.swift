@@ -1,0 +1,198 @@
+import Foundation
+import Space
+
+/// Proposes the next configurations of a study: a Gaussian process per measured objective,
+/// expected hypervolume improvement (exact in log space for two objectives, Monte-Carlo for
+/// more) weighted by an optional prior, maximised by local search over the space.
+///
+/// `ask` is a pure function of its arguments (history, pending, seed): a resumed study asks the
+/// same question and gets the same answer, which is what makes `kill -9` harmless.
+public struct Optimizer: Sendable {
+    public struct Settings: Sendable {
+        public var kernel: GaussianProcess.Kernel = .matern52
+        /// Random restarts of the hyperparameter fit (besides the default and warm starts).
+        public var restarts = 2
+        /// Random configurations scored before local search.
+        public var rawSamples = 512
+        /// Best raw candidates refined by local search.
+        public var localStarts = 6
+        /// Monte-Carlo samples for three or more measured-or-known objectives.
+        public var monteCarloSamples = 128
+        /// πBO exponent numerator β (the prior weighs π^(β/n) at the n-th BO iteration).
+        public var priorWeight = 1.0
+        public init() {}
+    }
+
+    /// What `ask` returns.
+    public struct Proposal: Sendable {
+        public var configs: [Config]
+        /// Fitted GP hyperparameters per measured objective (for warm starts and the journal).
+        public var hyperparameters: [[Double]]
+        /// log acquisition of each proposed configuration (NaN for the initial design).
+        public var logAcquisition: [Double]
+    }
+
+    public let space: SearchSpace
+    public let objectives: [Objective]
+    /// Reference point in the user's units, one value per objective.
+    public let reference: [Double]
+    /// Values of the known objectives (NaN for measured ones), in objective order.
+    public let knownValues: @Sendable (Config) -> [Double]
+    public var settings: Settings
+    public var prior: (any ConfigurationPrior)?
+
+    public init(space: SearchSpace, objectives: [Objective], reference: [Double], settings: Settings = .init(),
+                prior: (any ConfigurationPrior)? = nil, knownValues: @escaping @Sendable (Config) -> [Double]) {
+        self.space = space
+        self.objectives = objectives
+        self.reference = reference
+        self.settings = settings
+        self.prior = prior
+        self.knownValues = knownValues
+    }
+
+    /// A space-filling initial design: a Latin hypercube in the encoding, decoded; points that
+    /// decode to invalid or repeated configurations are replaced by uniform samples.
+    public func initialDesign(count: Int, seed: UInt64) throws(SamplingError) -> [Config] {
+        var rng = SplitMix64(seed: seed ^ 0x1D1_7A1)
+        let d = space.dimensions
+        var columns: [[Int]] = []
+        for _ in 0..<d {
+            var perm = Array(0..<count)
+            for i in stride(from: count - 1, to: 0, by: -1) { perm.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            columns.append(perm)
+        }
+        var out: [Config] = [], seen: Set<String> = []
+        for i in 0..<count {
+            let x = (0..<d).map { (Double(columns[$0][i]) + rng.unit()) / Double(count) }
+            var c = space.decode(x)
+            var tries = 0
+            while space.violation(c) != nil || seen.contains(space.key(c)) {
+                c = try space.sample(&rng)
+                tries += 1
+                if tries > 10_000 { throw SamplingError(message: "the space has fewer than \(count) distinct valid configurations") }
+            }
+            seen.insert(space.key(c))
+            out.append(c)
+        }
+        return out
+    }
+
+    /// The `count` next configurations after `history`, none equal to an observed or pending one.
+    ///
+    /// - Parameters:
+    ///   - iteration: n in the prior's π^(β/n): BO iterations so far after the initial design (≥ 1).
+    ///   - warmStarts: previously fitted hyperparameters per measured objective (extra fit starts).
+    public func ask(history: [Observation], pending: [Config], count: Int, seed: UInt64, iteration: Int = 1,
+                    warmStarts: [[Double]] = []) throws(SamplingError) -> Proposal {
+        var rng = SplitMix64(seed: seed)
+        let measured = objectives.indices.filter { !objectives[$0].known }
+        let ref = zip(objectives, reference).map { $0.minimised($1) }
+        var taboo = Set(history.map { space.key($0.config) } + pending.map { space.key($0) })
+
+        // One GP per measured objective, on standardised minimised values.
+        var inputs = history.map { space.encode($0.config) }
+        var models: [(gp: GaussianProcess, mu: Double, sd: Double)] = []
+        var fitted: [[Double]] = []
+        for (k, j) in measured.enumerated() {
+            let y = history.map { objectives[j].minimised($0.values[j]) }
+            let mu = y.reduce(0, +) / Double(max(y.count, 1))
+            let sd = max((y.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(max(y.count - 1, 1))).squareRoot(), 1e-9)
+            let z = y.map { ($0 - mu) / sd }
+            let warm = k < warmStarts.count && warmStarts[k].count == space.dimensions + 3 ? [warmStarts[k]] : []
+            let (h, _) = GPFit.fit(inputs: inputs, targets: z, kernel: settings.kernel, restarts: settings.restarts,
+                                   seed: seed &+ UInt64(k), extraStarts: warm)
+            guard let gp = GaussianProcess(inputs: inputs, targets: z, hyperparameters: h, kernel: settings.kernel) else {
+                throw SamplingError(message: "the Gaussian process for \(objectives[j].name) cannot be conditioned on the data (non-finite values?)")
+            }
+            models.append((gp, mu, sd))
+            fitted.append(h.vector)
+        }
+        // The observed front in minimised units, extended by fantasies as the batch grows.
+        var points = history.map { o in zip(objectives, o.values).map { $0.minimised($1) } }
+        var targets = models.map(\.gp.targets)
+
+        let normals = (0..<(objectives.count > 2 ? settings.monteCarloSamples : 0)).map { _ in objectives.map { _ in rng.normal() } }
+        let priorExponent = prior == nil ? 0 : settings.priorWeight / Double(max(iteration, 1))
+
+        var chosen: [Config] = [], scores: [Double] = []
+        for _ in 0..<count {
+            let front = Pareto.frontIndices(points).map { points[$0] }
+            // log acquisition for a batch of configurations.
+            func score(_ cs: [Config]) -> [Double] {
+                guard !cs.isEmpty else { return [] }
+                let xs = cs.map { space.encode($0) }
+                let preds = models.map { m -> (mean: [Double], variance: [Double]) in m.gp.predict(xs) }
+                return cs.indices.map { i -> Double in
+                    let known = knownValues(cs[i])
+                    var mean = [Double](repeating: 0, count: objectives.count), sd = mean
+                    for (j, o) in objectives.enumerated() where o.known { mean[j] = o.minimised(known[j]) }
+                    for (k, j) in measured.enumerated() {
+                        mean[j] = preds[k].mean[i] * models[k].sd + models[k].mu
+                        sd[j] = preds[k].variance[i].squareRoot() * models[k].sd
+                    }
+                    var a: Double
+                    if objectives.count == 2 {
+                        a = ExpectedHypervolumeImprovement.logTwoObjective(mean: mean, sd: sd, front: front, reference: ref)
+                    } else {
+                        a = log(max(ExpectedHypervolumeImprovement.monteCarlo(mean: mean, sd: sd, front: front, reference: ref, normals: normals), 1e-300))
+                    }
+                    if let prior, priorExponent > 0 { a += priorExponent * prior.logProbability(cs[i]) }
+                    return a
+                }
+            }
+            guard let best = try optimiseAcquisition(score, front: history.map(\.config) + chosen, taboo: taboo, rng: &rng) else { break }
+            chosen.append(best.config)
+            scores.append(best.value)
+            taboo.insert(space.key(best.config))
+            // Kriging believer: pretend the GP mean was observed at the pick.
+            guard count > 1 else { continue }
+            let x = space.encode(best.config)
+            inputs.append(x)
+            var believed = knownValues(best.config).enumerated().map { objectives[$0.offset].minimised($0.element) }
+            for k in models.indices {
+                let m = models[k].gp.predict([x]).mean[0]
+                targets[k].append(m)
+                believed[measured[k]] = m * models[k].sd + models[k].mu
+                if let gp = GaussianProcess(inputs: inputs, targets: targets[k], hyperparameters: models[k].gp.hyperparameters, kernel: settings.kernel) {
+                    models[k].gp = gp
+                }
+            }
+            points.append(believed)
+        }
+        return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores)
+    }
+
+    /// Maximises a batch-scored acquisition: score random samples and the neighbours of the
+    /// current Pareto set, then hill-climb from the best few by one-change moves (reals move by
+    /// a step that shrinks from 0.1 to 0.001 of their range when no move improves).
+    func optimiseAcquisition(_ score: ([Config]) -> [Double], front: [Config], taboo: Set<String>,
+                             rng: inout SplitMix64) throws(SamplingError) -> (config: Config, value: Double)? {
+        var pool: [Config] = [], seen = taboo
+        func add(_ c: Config) { if seen.insert(space.key(c)).inserted { pool.append(c) } }
+        for _ in 0..<settings.rawSamples { add(try space.sample(&rng)) }
+        for c in front { for step in [0.02, 0.1] { for n in space.neighbours(of: c, realStep: step) { add(n) } } }
+        guard !pool.isEmpty else { return nil }
+        let values = score(pool)
+        let order = pool.indices.sorted { values[$0] > values[$1] }
+        var best = (config: pool[order[0]], value: values[order[0]])
+        let hasReals = space.parameters.contains { if case .real = $0.domain { return true }; return false }
+        for start in order.prefix(settings.localStarts) {
+            var current = (config: pool[start], value: values[start])
+            var step = 0.1
+            for _ in 0..<60 {
+                let moves = space.neighbours(of: current.config, realStep: step).filter { !taboo.contains(space.key($0)) }
+                let v = score(moves)
+                if let i = v.indices.max(by: { v[$0] < v[$1] }), v[i] > current.value {
+                    current = (moves[i], v[i])
+                } else if hasReals && step > 0.001 {
+                    step /= 3
+                } else {
+                    break
+                }
+            }
+            if current.value > best.value { best = current }
+        }
+        return best
+    }
+}
