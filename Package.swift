@@ -28,7 +28,7 @@ let package = Package(
                 .unsafeFlags(["-O"], .when(configuration: .debug)),
             ]
         ),
-        .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space"], path: "Sources/autopeft"),
+        .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space", "Search"], path: "Sources/autopeft"),
         .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),
         .executableTarget(name: "bench-search", dependencies: ["Search", "Space"], path: "bench/search", exclude: ["run", "summarize.py"]),
         .testTarget(name: "SpaceTests", dependencies: ["Space"], path: "Tests/SpaceTests"),

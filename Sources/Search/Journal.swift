@@ -29,12 +29,17 @@ public final class Journal {
     /// Warnings from opening (a torn last line).
     public private(set) var warnings: [String] = []
 
-    /// Opens (creating if needed) and locks the journal, then reads it.
-    public init(path: String) throws(Failure) {
+    /// Whether this handle may append (false for readers such as `autopeft report`).
+    public let writable: Bool
+
+    /// Opens (creating if needed) and locks the journal, then reads it. A read-only journal
+    /// neither locks (a report can read a running study) nor repairs a torn last line.
+    public init(path: String, readOnly: Bool = false) throws(Failure) {
         self.path = path
-        let fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        writable = !readOnly
+        let fd = readOnly ? open(path, O_RDONLY | O_CLOEXEC) : open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(path: path, message: "cannot open the journal: \(String(cString: strerror(errno)))") }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        guard readOnly || flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let busy = errno == EWOULDBLOCK
             close(fd)
             throw Failure(path: path, message: busy ? "another autopeft process is running this study (the journal is locked); wait for it or stop it"
@@ -67,6 +72,7 @@ public final class Journal {
             if isLast {
                 // No newline: a write cut short by a crash. Report and cut it off.
                 warnings.append("journal line \(lineNo) is incomplete (a write cut short by a crash); it is ignored")
+                guard writable else { break }
                 guard ftruncate(fd, off_t(lineStart)) == 0 else {
                     throw Failure(path: path, message: "cannot truncate the torn last line: \(String(cString: strerror(errno)))")
                 }
@@ -82,6 +88,7 @@ public final class Journal {
 
     /// Appends one record (`op` first), durably: returns after `fsync`.
     public func append(_ op: Op, _ fields: [(key: String, value: JSONValue)]) throws(Failure) {
+        guard writable else { throw Failure(path: path, message: "the journal was opened read-only") }
         let record = JSONValue.object([("op", .string(op.rawValue))] + fields)
         let line = Array((record.serialized() + "\n").utf8)
         let n = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }

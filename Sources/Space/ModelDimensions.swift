@@ -1,3 +1,5 @@
+import Foundation
+
 /// The sizes of a BERT-family encoder that parameter counts depend on.
 public struct ModelDimensions: Equatable, Sendable {
     public var hiddenSize: Int
@@ -19,5 +21,24 @@ public struct ModelDimensions: Equatable, Sendable {
         case .intermediate: return (hiddenSize, intermediateSize)
         case .output: return (intermediateSize, hiddenSize)
         }
+    }
+}
+
+extension ModelDimensions {
+    /// Reads the sizes from a Hugging Face `config.json` (`hidden_size`, `intermediate_size`,
+    /// `num_hidden_layers`, `num_attention_heads`), ignoring every other key.
+    public init(configFile path: String) throws(ConfigError) {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, path: "", message: "cannot read the model's config.json")
+        }
+        let value: JSONValue
+        do { value = try JSONParser.parse(bytes: [UInt8](data)) } catch {
+            throw ConfigError(file: path, path: "", message: "not valid JSON: \(error)")
+        }
+        let r = JSONReader(value, file: path)
+        self.init(hiddenSize: try r.required("hidden_size").int(in: 1...1_000_000, what: "a hidden size"),
+                  intermediateSize: try r.required("intermediate_size").int(in: 1...10_000_000, what: "an intermediate size"),
+                  layers: try r.required("num_hidden_layers").int(in: 1...4096, what: "a layer count"),
+                  heads: try r.required("num_attention_heads").int(in: 1...4096, what: "a head count"))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Space
 import Trainer
+import Search
 
 /// Exit codes: 0 success, 1 runtime failure (training diverged, I/O), 2 usage or input error.
 enum ExitCode {
@@ -23,6 +24,12 @@ enum CLI {
       autopeft train RUN.json [--seed N] [--threads N] [--save DIR]
                                                          Fine-tune one configuration; prints a JSON result on stdout;
                                                          --save keeps the trained candidate in DIR.
+      autopeft search SPACE.json [--out DIR] [--trials N] [--fresh [--force]] [--threads N]
+                                                         Multi-objective Bayesian search over the space; resumes the study
+                                                         in DIR (default results/<name>) when it exists. Progress per trial
+                                                         on stderr; a JSON summary (hypervolume, Pareto front) on stdout.
+      autopeft report DIR                                Write report.md, report.html, pareto.svg, hypervolume.svg and
+                                                         trials.csv for the study in DIR.
       autopeft predict DIR --data FILE [--threads N]     Apply a saved candidate to rows of FILE (the task's format);
                                                          one JSON line per row on stdout: logits and label (or value).
       autopeft export DIR --out OUT                      Write a saved candidate as an HF PEFT adapter (LoRA, PiSSA, (IA)³, prefix)
@@ -38,6 +45,8 @@ enum CLI {
         let rest = Array(args.dropFirst())
         switch cmd {
         case "train": return train(rest)
+        case "search": return search(rest)
+        case "report": return report(rest)
         case "predict": return predict(rest)
         case "export": return export(rest)
         case "doctor": return doctor()
@@ -45,23 +54,24 @@ enum CLI {
         case "--version", "version": print("autopeft 0.1.0"); return ExitCode.success
         default:
             var msg = "autopeft: unknown command \"\(cmd)\""
-            if let m = didYouMean(cmd, among: ["train", "predict", "export", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
+            if let m = didYouMean(cmd, among: ["train", "search", "report", "predict", "export", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
             printErr(msg + "\n\n" + usage)
             return ExitCode.usage
         }
     }
 
     /// Parses `--name value` options; unknown options are usage errors.
-    static func options(_ args: [String], known: Set<String>) -> (positional: [String], options: [String: String])? {
+    static func options(_ args: [String], known: Set<String>, flags: Set<String> = []) -> (positional: [String], options: [String: String])? {
         var pos: [String] = [], opts: [String: String] = [:]
         var i = 0
         while i < args.count {
             let a = args[i]
             if a.hasPrefix("--") {
                 let name = String(a.dropFirst(2))
+                if flags.contains(name) { opts[name] = "true"; i += 1; continue }
                 guard known.contains(name) else {
                     var msg = "autopeft: unknown option \(a)"
-                    if let m = didYouMean(name, among: Array(known)) { msg += " (did you mean --\(m)?)" }
+                    if let m = didYouMean(name, among: Array(known.union(flags))) { msg += " (did you mean --\(m)?)" }
                     printErr(msg)
                     return nil
                 }

@@ -1,0 +1,267 @@
+import Foundation
+import Space
+
+/// One trial as the journal records it.
+public struct TrialRecord: Sendable {
+    public enum Status: String, Sendable { case running, finished, failed }
+    public var id: Int
+    public var config: Config
+    public var seed: UInt64
+    /// The baseline's name when the trial is a baseline.
+    public var baseline: String?
+    public var status: Status
+    /// Objective values in the study's objective order (finished trials).
+    public var values: [Double] = []
+    public var metrics: [String: Double] = [:]
+    public var seconds: Double = 0
+    public var proposalSeconds: Double = 0
+    public var error: String?
+    /// GP hyperparameters fitted for the proposal (warm starts on resume).
+    public var hyperparameters: [[Double]] = []
+}
+
+/// A search as an ask/tell loop over its journal (ARCHITECTURE §1, §7).
+///
+/// The journal is the single source of truth: opening a study replays it; every proposal is
+/// written (`trial_started`, fsync) before the trial runs and every result (`trial_finished` or
+/// `trial_failed`, fsync) before the next proposal. A trial started but never finished re-runs
+/// with its recorded configuration and seed. Proposals depend only on the finished history and the
+/// study seed, so a study killed at any moment and resumed ends exactly where an uninterrupted
+/// one would.
+public final class Study {
+    public struct Failure: Error, CustomStringConvertible {
+        public let message: String
+        public init(message: String) { self.message = message }
+        public var description: String { message }
+    }
+
+    public private(set) var spec: StudySpec
+    public let directory: String
+    public private(set) var trials: [TrialRecord] = []
+    /// True when the journal held an earlier run of this study.
+    public let resumed: Bool
+    /// Warnings from opening (a torn last line).
+    public let warnings: [String]
+    let journal: Journal
+    let optimizer: Optimizer
+
+    /// Opens (or creates) the study in `directory`.
+    /// - Parameters:
+    ///   - fresh: start over; refused when the folder already holds trials unless `force`, in which
+    ///     case the old journal is kept beside the new one as `journal.<time>.jsonl`.
+    public init(spec: StudySpec, directory: String, fresh: Bool = false, force: Bool = false) throws {
+        self.spec = spec
+        self.directory = directory
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/journal.jsonl"
+        if fresh, let attrs = try? fm.attributesOfItem(atPath: path), (attrs[.size] as? Int ?? 0) > 0 {
+            guard force else {
+                throw Failure(message: "\(directory) already holds a study; --fresh starts over only into a new folder (--out DIR) or with --force, which keeps the old journal as journal.<time>.jsonl")
+            }
+            let stamp = Int(Date().timeIntervalSince1970)
+            try fm.moveItem(atPath: path, toPath: directory + "/journal.\(stamp).jsonl")
+        }
+        journal = try Journal(path: path)
+        warnings = journal.warnings
+        optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference,
+                              settings: { var s = Optimizer.Settings(); s.kernel = spec.kernel; return s }(),
+                              knownValues: spec.knownValues)
+        var created = false
+        (trials, created) = try Study.replay(journal, spec: spec)
+        resumed = created
+        if !created {
+            try journal.append(.studyCreated, [("format", .number(1)), ("name", .string(spec.name)), ("space_hash", .string(spec.spaceHash)),
+                                               ("file", .string(URL(fileURLWithPath: spec.file).standardizedFileURL.path)), ("trials", .number(spec.trials)),
+                                               ("created", .string(ISO8601DateFormatter().string(from: Date()))), ("spec", spec.document)])
+        }
+    }
+
+    /// Trial records from a journal's lines, and whether it holds a `study_created` record.
+    static func replay(_ journal: Journal, spec: StudySpec) throws -> ([TrialRecord], Bool) {
+        var trials: [TrialRecord] = []
+        var created = false
+        let path = journal.path
+        for (op, rec) in journal.records {
+            switch op {
+            case .studyCreated:
+                created = true
+                if case .string(let h)? = rec["space_hash"], h != spec.spaceHash {
+                    throw Failure(message: "\(path) belongs to a study made from a different space file (only search.trials may change when resuming); run with --out NEW_DIR, or --fresh --force to start over")
+                }
+            case .trialStarted:
+                let r = JSONReader(rec, path: "trial_started", file: path)
+                let id = try r.required("id").int()
+                let config = try spec.space.config(reading: r.required("config"))
+                var t = TrialRecord(id: id, config: config, seed: UInt64(try r.required("seed").int()), status: .running)
+                t.baseline = try r.optional("baseline")?.string()
+                t.proposalSeconds = try r.optional("proposal_seconds")?.double() ?? 0
+                if let gp = try r.optional("gp") { t.hyperparameters = try gp.array().map { row throws(ConfigError) in try row.array().map { x throws(ConfigError) in try x.double() } } }
+                guard id == trials.count else { throw Failure(message: "\(path): trial ids out of order at trial \(id); the journal is corrupt") }
+                trials.append(t)
+            case .trialFinished, .trialFailed:
+                let r = JSONReader(rec, path: op.rawValue, file: path)
+                let id = try r.required("id").int()
+                guard trials.indices.contains(id) else { throw Failure(message: "\(path): result for unknown trial \(id)") }
+                if op == .trialFailed {
+                    trials[id].status = .failed
+                    trials[id].error = try r.optional("error")?.string()
+                } else {
+                    let values = try r.required("values")
+                    trials[id].values = try spec.objectives.map { o throws(ConfigError) in try values.required(o.name).double() }
+                    if let m = try r.optional("metrics"), case .object(let members) = m.value {
+                        for mm in members { if case .number(let x, _) = mm.value { trials[id].metrics[mm.key] = x } }
+                    }
+                    trials[id].seconds = try r.optional("seconds")?.double() ?? 0
+                    trials[id].status = .finished
+                }
+            case .studyNote:
+                break
+            }
+        }
+        return (trials, created)
+    }
+
+    /// Opens a study folder read-only (no lock): the spec from the journal's `study_created`
+    /// record, then the trials. For reports, also while a search is running.
+    public init(readingDirectory directory: String) throws {
+        let path = directory + "/journal.jsonl"
+        guard FileManager.default.fileExists(atPath: path) else { throw Failure(message: "\(directory): no journal.jsonl (is this a study folder made by autopeft search?)") }
+        let journal = try Journal(path: path, readOnly: true)
+        guard let created = journal.records.first(where: { $0.op == .studyCreated })?.record, let doc = created["spec"] else {
+            throw Failure(message: "\(path): no study_created record")
+        }
+        var file = path
+        if case .string(let f)? = created["file"] { file = f }
+        spec = try StudySpec(document: doc, file: file)
+        self.directory = directory
+        self.journal = journal
+        warnings = journal.warnings
+        optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference, knownValues: spec.knownValues)
+        (trials, resumed) = try Study.replay(journal, spec: spec)
+        if case .number(let n, _)? = created["trials"] { spec.trials = max(Int(n), trials.count) }
+    }
+
+    public var finished: [TrialRecord] { trials.filter { $0.status == .finished } }
+
+    /// Finished trials' objective values in minimisation form.
+    public var minimisedPoints: [[Double]] { finished.map { t in zip(spec.objectives, t.values).map { $0.minimised($1) } } }
+
+    public var hypervolume: Double {
+        Hypervolume.compute(minimisedPoints, reference: zip(spec.objectives, spec.reference).map { $0.minimised($1) })
+    }
+
+    /// Ids of the Pareto-optimal finished trials.
+    public var frontIDs: [Int] {
+        let f = finished
+        return Pareto.frontIndices(minimisedPoints).map { f[$0].id }
+    }
+
+    func trialSeed(_ id: Int) -> UInt64 {
+        var g = SplitMix64(seed: spec.seed &* 0x9E37_79B9 &+ UInt64(id))
+        return g.next() >> 33   // 31 bits: small enough for every consumer's seed type
+    }
+
+    /// Runs trials until `spec.trials` are done (finished or failed), resuming unfinished ones first.
+    /// `progress` receives one line per event (stderr in the CLI).
+    public func run(evaluator: any Evaluator, progress: (String) -> Void) throws {
+        let design = try optimizer.initialDesign(count: spec.initial, seed: spec.seed)
+        while true {
+            // Re-run trials that started but never finished, with their recorded seed.
+            for t in trials where t.status == .running {
+                progress("trial \(t.id + 1)/\(spec.trials): re-running (started before the last stop, never finished), seed \(t.seed)")
+                try execute(t.id, evaluator: evaluator, progress: progress)
+            }
+            let done = trials.count
+            guard done < spec.trials else { break }
+            let count = min(spec.batch, spec.trials - done)
+            var proposals: [(Config, String?)] = []
+            var hyper: [[Double]] = []
+            let t0 = Date()
+            let taken = Set(trials.map { spec.space.key($0.config) })
+            // Baselines first, then the initial design, then the optimiser.
+            for (name, c) in spec.baselines where proposals.count < count && !trials.contains(where: { $0.baseline == name }) {
+                proposals.append((c, name))
+            }
+            var k = trials.filter { $0.baseline == nil }.count
+            while proposals.count < count && k < spec.initial && k < design.count {
+                if !taken.contains(spec.space.key(design[k])) { proposals.append((design[k], nil)) }
+                k += 1
+            }
+            if proposals.count < count && k >= min(spec.initial, design.count) {
+                let history = finished.map { Observation(config: $0.config, values: $0.values) }
+                let pending = trials.filter { $0.status != .finished }.map(\.config) + proposals.map(\.0)
+                let warm = trials.last(where: { !$0.hyperparameters.isEmpty })?.hyperparameters ?? []
+                let n = max(1, trials.count - spec.initial - spec.baselines.count + 1)
+                let p = try optimizer.ask(history: history, pending: pending, count: count - proposals.count,
+                                          seed: spec.seed &* 1_000_003 &+ UInt64(trials.count), iteration: n, warmStarts: warm)
+                proposals += p.configs.map { ($0, nil) }
+                hyper = p.hyperparameters
+                if p.configs.isEmpty && proposals.isEmpty {
+                    try journal.append(.studyNote, [("text", .string("no unevaluated valid configuration is left; the search stops at \(done) trials"))])
+                    progress("the space has no unevaluated valid configuration left; stopping at \(done) trials")
+                    break
+                }
+            }
+            let seconds = Date().timeIntervalSince(t0) / Double(max(proposals.count, 1))
+            for (c, name) in proposals {
+                let id = trials.count
+                var t = TrialRecord(id: id, config: c, seed: trialSeed(id), baseline: name, status: .running)
+                t.proposalSeconds = seconds
+                t.hyperparameters = hyper
+                var fields: [(key: String, value: JSONValue)] = [("id", .number(id)), ("config", spec.space.json(c)), ("seed", .number(Int(t.seed)))]
+                if let name { fields.append(("baseline", .string(name))) }
+                fields.append(("proposal_seconds", .number(seconds)))
+                if !hyper.isEmpty { fields.append(("gp", .array(hyper.map { .array($0.map { .number($0) }) }))) }
+                try journal.append(.trialStarted, fields)
+                trials.append(t)
+            }
+            for (offset, _) in proposals.enumerated() {
+                try execute(trials.count - proposals.count + offset, evaluator: evaluator, progress: progress)
+            }
+        }
+    }
+
+    /// Runs one recorded trial and journals its result.
+    func execute(_ id: Int, evaluator: any Evaluator, progress: (String) -> Void) throws {
+        let t = trials[id]
+        let t0 = Date()
+        do {
+            let outcome = try evaluator.evaluate(t.config, seed: t.seed, trial: id)
+            let known = spec.knownValues(t.config)
+            var values: [Double] = []
+            for (j, o) in spec.objectives.enumerated() {
+                let v = o.known ? known[j] : outcome.values[o.name] ?? .nan
+                guard v.isFinite else { throw Failure(message: "objective \(o.name) is \(v) (not a finite number)") }
+                values.append(v)
+            }
+            let seconds = Date().timeIntervalSince(t0)
+            try journal.append(.trialFinished, [
+                ("id", .number(id)),
+                ("values", .object(zip(spec.objectives, values).map { (key: $0.name, value: .number($1)) })),
+                ("metrics", .object(outcome.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
+                ("seconds", .number(seconds)),
+            ])
+            trials[id].values = values
+            trials[id].metrics = outcome.metrics
+            trials[id].seconds = seconds
+            trials[id].status = .finished
+            let shown = zip(spec.objectives, values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+            let front = frontIDs
+            progress("trial \(id + 1)/\(spec.trials)\(t.baseline.map { " [baseline \($0)]" } ?? ""): \(shown) | \(String(format: "%.2f", seconds)) s, proposal \(String(format: "%.2f", t.proposalSeconds)) s | HV \(Study.format(hypervolume)), front \(front.count)\(front.contains(id) ? " (new point on the front)" : "")")
+        } catch let error as Journal.Failure {
+            throw error
+        } catch {
+            let message = "\(error)"
+            try journal.append(.trialFailed, [("id", .number(id)), ("error", .string(message)), ("seconds", .number(Date().timeIntervalSince(t0)))])
+            trials[id].status = .failed
+            trials[id].error = message
+            progress("trial \(id + 1)/\(spec.trials): FAILED: \(message)")
+        }
+    }
+
+    static func format(_ x: Double) -> String {
+        if x != 0 && (abs(x) >= 1e5 || abs(x) < 1e-3) { return String(format: "%.4g", x) }
+        return String(format: "%.4f", x)
+    }
+}

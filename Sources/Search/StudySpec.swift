@@ -1,0 +1,228 @@
+import Foundation
+import Space
+
+/// A parsed, validated space file (ARCHITECTURE §3): what to search, on what, and how long.
+public struct StudySpec: Sendable {
+    /// What trials evaluate.
+    public enum Problem: Sendable {
+        /// A standard test problem on [0, 1]^d (the space is x0…x(d−1)).
+        case synthetic(SyntheticProblem, dimensions: Int)
+        /// The PEFT space with its exact parameter count and a smooth synthetic score.
+        case peftMock(ModelDimensions, labels: Int)
+        /// Real training of each candidate (model, task and training settings from the file).
+        case training(ModelDimensions, labels: Int)
+    }
+
+    public var name: String
+    /// The space file and its folder (relative paths in the file resolve against the folder).
+    public var file: String
+    public var directory: String
+    /// The whole document, as written in the journal's `study_created` record.
+    public var document: JSONValue
+    public var problem: Problem
+    public var objectives: [Objective]
+    public var reference: [Double]
+    public var trials: Int
+    public var initial: Int
+    public var batch: Int
+    public var seed: UInt64
+    public var kernel: GaussianProcess.Kernel
+    public var space: SearchSpace
+    /// Configurations evaluated first, by name (hand-picked baselines).
+    public var baselines: [(name: String, config: Config)]
+    /// Synthetic problems: Gaussian noise sd added to measured values, and a sleep per trial
+    /// (so that kill tests can land inside a trial).
+    public var noise: Double
+    public var delaySeconds: Double
+
+    /// Parses and validates a space file.
+    public init(file: String) throws(ConfigError) {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigError(file: file, path: "", message: "cannot read the space file")
+        }
+        let doc: JSONValue
+        do { doc = try JSONParser.parse(bytes: [UInt8](data)) } catch {
+            throw ConfigError(file: file, path: "", message: "\(error)")
+        }
+        try self.init(document: doc, file: file)
+    }
+
+    public init(document doc: JSONValue, file: String) throws(ConfigError) {
+        let r = JSONReader(doc, file: file)
+        self.file = file
+        directory = (file as NSString).deletingLastPathComponent
+        document = doc
+        _ = try r.optional("description")
+        name = try r.optional("name")?.string() ?? ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        if name.isEmpty || name.contains("/") { throw r.error("expected a name without \"/\"", at: "name") }
+
+        // What is evaluated.
+        var noise = 0.0, delay = 0.0
+        let model = try r.optional("model")
+        let dir = directory
+        func resolve(_ p: String) -> String { p.hasPrefix("/") || dir.isEmpty ? p : dir + "/" + p }
+        if let p = try r.optional("problem") {
+            let kind = try p.required("name").choice(SyntheticProblem.allCases.map(\.rawValue) + ["peft_mock"])
+            noise = try p.optional("noise")?.double(in: 0...1e6, what: "a noise standard deviation") ?? 0
+            delay = try p.optional("delay_seconds")?.double(in: 0...3600, what: "seconds") ?? 0
+            if let s = SyntheticProblem(rawValue: kind) {
+                let d = try p.optional("dimensions")?.int(in: s == .braninCurrin ? 2...2 : 2...100, what: "a dimension count") ?? s.defaultDimensions()
+                problem = .synthetic(s, dimensions: d)
+            } else {
+                let dims: ModelDimensions
+                if let m = model { dims = try ModelDimensions(configFile: resolve(try m.string()) + "/config.json") }
+                else {
+                    // all-MiniLM-L6-v2's sizes, so that the mock runs without a downloaded model.
+                    dims = ModelDimensions(hiddenSize: try p.optional("hidden_size")?.int(in: 1...100_000) ?? 384,
+                                           intermediateSize: try p.optional("intermediate_size")?.int(in: 1...1_000_000) ?? 1536,
+                                           layers: try p.optional("layers")?.int(in: 1...1000) ?? 6,
+                                           heads: try p.optional("heads")?.int(in: 1...1000) ?? 12)
+                }
+                problem = .peftMock(dims, labels: try p.optional("labels")?.int(in: 1...1000, what: "a label count") ?? 2)
+            }
+            try p.finish()
+            for k in ["task", "training", "head"] {
+                if try r.optional(k) != nil { throw r.error("\"\(k)\" is for searches that train; a synthetic problem takes none", at: k) }
+            }
+        } else {
+            guard let m = model else { throw r.error("expected \"model\" (with \"task\" and \"training\") or a synthetic \"problem\"", at: "model") }
+            let dims = try ModelDimensions(configFile: resolve(try m.string()) + "/config.json")
+            let task = try r.required("task")
+            _ = try r.required("training"); _ = try r.optional("head")
+            problem = .training(dims, labels: StudySpec.labelCount(task: task.value))
+        }
+        self.noise = noise
+        delaySeconds = delay
+
+        // The space.
+        switch problem {
+        case .synthetic(let s, let d):
+            if try r.optional("space") != nil { throw r.error("a synthetic problem defines its own space (x0…x\(d - 1) in [0, 1])", at: "space") }
+            space = s.space(dimensions: d)
+        case .peftMock(let dims, _), .training(let dims, _):
+            var sp = try SearchSpace(reading: r.required("space"), constraints: r.optional("constraints"), layers: dims.layers)
+            try PEFTSpace.check(sp, file: file)
+            let counter = StudySpec.parameterCounter(space: sp, problem: problem)
+            sp.parameterCount = { c in counter(c) }
+            space = sp
+        }
+        if case .synthetic = problem, try r.optional("constraints") != nil { throw r.error("a synthetic problem takes no constraints", at: "constraints") }
+
+        // Objectives.
+        let available: [Objective]
+        switch problem {
+        case .synthetic: available = [Objective(name: "f1", goal: .minimize), Objective(name: "f2", goal: .minimize)]
+        default: available = [Objective(name: "score", goal: .maximize), Objective(name: "trainable_params", goal: .minimize, known: true),
+                              Objective(name: "seconds", goal: .minimize)]
+        }
+        if let o = try r.optional("objectives") {
+            var list: [Objective] = []
+            for item in try o.array() {
+                let n = try item.required("name").choice(available.map(\.name))
+                var obj = available.first { $0.name == n }!
+                if let g = try item.optional("goal") { obj.goal = Objective.Goal(rawValue: try g.choice(["minimize", "maximize"]))! }
+                try item.finish()
+                if list.contains(where: { $0.name == n }) { throw item.error("objective \"\(n)\" is listed twice") }
+                list.append(obj)
+            }
+            if list.count < 2 { throw o.error("expected at least two objectives") }
+            objectives = list
+        } else {
+            objectives = Array(available.prefix(2))
+        }
+
+        // Search settings.
+        let s = try r.optional("search")
+        trials = try s?.optional("trials")?.int(in: 1...100_000, what: "a trial count") ?? 40
+        initial = try s?.optional("initial")?.int(in: 1...100_000, what: "an initial design size") ?? min(10, trials)
+        batch = try s?.optional("batch")?.int(in: 1...1000, what: "a batch size") ?? 1
+        seed = UInt64(try s?.optional("seed")?.int(in: 0...Int(Int32.max), what: "a seed") ?? 0)
+        kernel = GaussianProcess.Kernel(rawValue: try s?.optional("kernel")?.choice(["matern52", "rbf"]) ?? "matern52")!
+        var reference: [Double] = []
+        let refReader = try s?.optional("reference_point")
+        for o in objectives {
+            if let v = try refReader?.optional(o.name) { reference.append(try v.double()); continue }
+            switch (problem, o.name) {
+            case (.synthetic(let p, _), "f1"): reference.append(p.reference[0])
+            case (.synthetic(let p, _), "f2"): reference.append(p.reference[1])
+            case (_, "score"): reference.append(0)
+            case (_, "trainable_params"): reference.append(StudySpec.largestParameterCount(space: space, seed: seed) * 1.1)
+            default: throw (refReader ?? r).error("give a reference value for objective \"\(o.name)\"", at: "search.reference_point.\(o.name)")
+            }
+        }
+        try refReader?.finish()
+        self.reference = reference
+        try s?.finish()
+
+        // Baselines: named configurations evaluated first.
+        var baselines: [(String, Config)] = []
+        if let b = try r.optional("baselines") {
+            for item in try b.array() {
+                let n = try item.required("name").string()
+                let c = try space.config(reading: item.required("config"))
+                try item.finish()
+                baselines.append((n, c))
+            }
+        }
+        self.baselines = baselines
+        if let p = try r.optional("priors") {
+            let kind = try p.optional("sensitivity")?.choice(["none", "spt", "diffora"]) ?? "none"
+            if kind != "none" { throw p.error("sensitivity priors (\"\(kind)\") need the trainer's scoring, which this build does not have yet; use \"none\"", at: "priors.sensitivity") }
+            try p.finish()
+        }
+        try r.finish()
+    }
+
+    /// The head's outputs for a task object: its `classes`, 1 for regression (`"regression": true`
+    /// or GLUE STS-B), 3 for MNLI, otherwise 2. The trainer validates the task itself.
+    static func labelCount(task: JSONValue) -> Int {
+        if case .array(let c)? = task["classes"] { return c.count }
+        if case .bool(true)? = task["regression"] { return 1 }
+        if case .string(let n)? = task["name"] {
+            switch n.lowercased() { case "stsb", "sts-b": return 1; case "mnli": return 3; default: return 2 }
+        }
+        return 2
+    }
+
+    /// Trainable parameters of a PEFT configuration: its modules plus the head.
+    static func parameterCounter(space: SearchSpace, problem: Problem) -> @Sendable (Config) -> Double? {
+        switch problem {
+        case .peftMock(let dims, let labels), .training(let dims, let labels):
+            return { c in
+                guard let plan = try? PEFTSpace.plan(c, in: space, layers: dims.layers) else { return nil }
+                return Double(plan.trainableParameters(dims: dims, labels: labels))
+            }
+        case .synthetic: return { _ in nil }
+        }
+    }
+
+    /// The largest trainable-parameter count among 2000 seeded samples (a default reference).
+    static func largestParameterCount(space: SearchSpace, seed: UInt64) -> Double {
+        var rng = SplitMix64(seed: seed ^ 0xABC)
+        var best = 1.0
+        for _ in 0..<2000 { if let c = try? space.sample(&rng), let n = space.parameterCount?(c) { best = max(best, n) } }
+        return best
+    }
+
+    /// Values of the known objectives of a configuration (NaN for measured ones).
+    public var knownValues: @Sendable (Config) -> [Double] {
+        let objectives = objectives, space = space
+        return { c in objectives.map { o in o.name == "trainable_params" ? space.parameterCount?(c) ?? .nan : .nan } }
+    }
+
+    /// A hash of the document without `search.trials` (extending a study's budget is allowed;
+    /// any other change is a different study).
+    public var spaceHash: String {
+        func strip(_ v: JSONValue) -> JSONValue {
+            guard case .object(let members) = v else { return v }
+            return .object(members.compactMap { m in
+                if m.key == "search", case .object(let s) = m.value { return (m.key, .object(s.filter { $0.key != "trials" })) }
+                if m.key == "description" { return nil }
+                return (m.key, m.value)
+            })
+        }
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in strip(document).serialized().utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return String(h, radix: 16)
+    }
+}
