@@ -100,8 +100,9 @@ public enum Report {
                            y: .init(label: "hypervolume (reference \(spec.reference.map { Study.format($0) }.joined(separator: ", ")))", lower: 0, upper: hi))
         plot.steps(running, color: "#d62728", legend: "dominated hypervolume")
         plot.points(running, color: "#d62728", radius: 2.5)
-        if spec.initial < study.trials.count {
-            plot.steps([(Double(spec.initial) + 0.5, 0), (Double(spec.initial) + 0.5, hi)], color: "#999", dashed: true, legend: "end of the initial design", horizontalFirst: false)
+        let designEnd = Double(spec.initial + spec.baselines.count) + 0.5
+        if designEnd < Double(study.trials.count) {
+            plot.steps([(designEnd, 0), (designEnd, hi)], color: "#999", dashed: true, legend: "end of the baselines and initial design", horizontalFirst: false)
         }
         if let optimum { plot.horizontal(optimum, color: "#2ca02c", label: "true front \(Study.format(optimum))") }
         return plot.render()

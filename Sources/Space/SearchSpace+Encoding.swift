@@ -66,10 +66,14 @@ extension SearchSpace {
     static func ordinalPosition(_ x: Double, values: [Double], logScale: Bool) -> Double {
         guard let lo = values.min(), let hi = values.max(), hi > lo else { return 0 }
         if logScale {
-            // Zero ("off") sits one smallest-positive step below the smallest positive value.
-            let shift = values.contains { $0 <= 0 } ? (values.filter { $0 > 0 }.min() ?? 1) - lo : 0
-            let a = Foundation.log(lo + shift), b = Foundation.log(hi + shift)
-            return (Foundation.log(x + shift) - a) / (b - a)
+            // Zero ("off") sits one geometric step below the smallest positive value p₁ (at p₁²/p₂),
+            // so that powers of two with a 0 in front stay evenly spaced.
+            let pos = values.filter { $0 > 0 }.sorted()
+            guard let p1 = pos.first else { return 0 }
+            let floorValue = pos.count > 1 ? p1 * p1 / pos[1] : p1 / 2
+            func place(_ v: Double) -> Double { Foundation.log(v > 0 ? v : floorValue) }
+            let a = place(lo), b = place(hi)
+            return b > a ? (place(x) - a) / (b - a) : 0
         }
         return (x - lo) / (hi - lo)
     }

@@ -83,6 +83,18 @@ extension SearchSpace {
                 } else if items.allSatisfy({ if case .string = $0 { return true }; return false }) {
                     params.append(Parameter(name: name, domain: try categorical(child)))
                 } else {
+                    // Point at the first element that breaks the pattern the first element set.
+                    let numeric: Bool
+                    if case .number = items[0] { numeric = true } else { numeric = false }
+                    for (k, item) in items.enumerated() {
+                        let isNumber: Bool, isString: Bool
+                        if case .number = item { isNumber = true } else { isNumber = false }
+                        if case .string = item { isString = true } else { isString = false }
+                        if numeric && !isNumber || !numeric && !isString {
+                            throw child.error("expected \(numeric ? "a number (an ordinal's values are numbers)" : "a string (a categorical's values are strings)"), got \(item.kindDescription)",
+                                              at: "\(child.path)[\(k)]")
+                        }
+                    }
                     throw child.error("expected an array of numbers (ordinal) or of strings (categorical)")
                 }
             case .number(let x, _): params.append(Parameter(name: name, domain: .fixed(.number(x))))
@@ -146,6 +158,19 @@ extension SearchSpace {
 
     static func typed(_ r: JSONReader, name: String, layers: Int?) throws(ConfigError) -> ([Parameter], Bool) {
         let type = try r.required("type").choice(["layer_mask", "ordinal", "categorical", "subset", "int", "real", "fixed"])
+        // Unknown keys first, so that a misspelt required key is reported as the typo it is.
+        let allowed: [String: [String]] = [
+            "layer_mask": ["layers", "min_on"], "ordinal": ["values", "scale", "per_layer"], "categorical": ["values"],
+            "subset": ["of", "min"], "int": ["low", "high", "log", "per_layer"], "real": ["low", "high", "log", "per_layer"], "fixed": ["value"],
+        ]
+        let keys = (allowed[type] ?? []) + ["type", "when"]
+        if case .object(let members) = r.value {
+            for m in members where !keys.contains(m.key) {
+                var msg = "unknown key \"\(m.key)\" for a parameter of type \(type)"
+                if let s = didYouMean(m.key, among: keys) { msg += " (did you mean \"\(s)\"?)" } else { msg += "; expected \(keys.joined(separator: ", "))" }
+                throw r.error(msg, at: "\(r.path).\(m.key)")
+            }
+        }
         var perLayer = false
         let domain: Parameter.Domain
         switch type {
