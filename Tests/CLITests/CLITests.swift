@@ -17,22 +17,30 @@ func autopeftBinary() throws -> URL {
     return bin
 }
 
+/// Runs the built binary with `args`: exit code, stdout, stderr.
+func runAutopeft(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = try autopeftBinary()
+    p.arguments = args
+    let o = Pipe(), e = Pipe()
+    p.standardOutput = o
+    p.standardError = e
+    try p.run()
+    // Read stderr on another thread so that neither pipe can fill up and block the child.
+    final class Box: @unchecked Sendable { var data = Data() }
+    let errBox = Box()
+    let reader = Thread { errBox.data = e.fileHandleForReading.readDataToEndOfFile() }
+    reader.start()
+    let out = o.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    while reader.isExecuting || !reader.isFinished { usleep(1000) }
+    return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self))
+}
+
 /// Runs the built `autopeft` binary and checks its exit codes and messages.
 final class CLITests: XCTestCase {
 
-    func run(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
-        let bin = try autopeftBinary()
-        let p = Process()
-        p.executableURL = bin
-        p.arguments = args
-        let o = Pipe(), e = Pipe()
-        p.standardOutput = o
-        p.standardError = e
-        try p.run()
-        let out = o.fileHandleForReading.readDataToEndOfFile(), err = e.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-    }
+    func run(_ args: [String]) throws -> (code: Int32, out: String, err: String) { try runAutopeft(args) }
 
     func testUnknownCommandSuggests() throws {
         let r = try run(["trian"])

@@ -1,0 +1,197 @@
+import XCTest
+import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+import Space
+@testable import Search
+
+final class StudyTests: XCTestCase {
+    func folder() -> String {
+        let d = NSTemporaryDirectory() + "autopeft-study-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    func spec(_ text: String, in dir: String) throws -> StudySpec {
+        let file = dir + "/space.json"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        return try StudySpec(file: file)
+    }
+
+    static let zdt = #"{"name": "z", "problem": {"name": "zdt1", "dimensions": 4}, "search": {"trials": 18, "initial": 6, "seed": 3}}"#
+
+    func journalTrials(_ dir: String) throws -> [(config: String, values: String)] {
+        let study = try Study(readingDirectory: dir)
+        return study.trials.map { (study.spec.space.json($0.config).serialized(), "\($0.values)") }
+    }
+
+    /// Stopping after 10 trials and resuming to 18 equals one uninterrupted run of 18.
+    func testResumedStudyEqualsAnUninterruptedOne() throws {
+        let a = folder(), b = folder()
+        let full = try spec(Self.zdt, in: a)
+        try Study(spec: full, directory: a + "/s").run(evaluator: SyntheticEvaluator(spec: full)) { _ in }
+        var part = try spec(Self.zdt, in: b)
+        part.trials = 10
+        try Study(spec: part, directory: b + "/s").run(evaluator: SyntheticEvaluator(spec: part)) { _ in }
+        part.trials = 18
+        let resumed = try Study(spec: part, directory: b + "/s")
+        XCTAssertTrue(resumed.resumed)
+        XCTAssertEqual(resumed.finished.count, 10)
+        try resumed.run(evaluator: SyntheticEvaluator(spec: part)) { _ in }
+        let x = try journalTrials(a + "/s"), y = try journalTrials(b + "/s")
+        XCTAssertEqual(x.count, 18)
+        XCTAssertEqual(x.map(\.config), y.map(\.config))
+        XCTAssertEqual(x.map(\.values), y.map(\.values))
+    }
+
+    /// A trial started but not finished (the process died inside it) re-runs with its seed.
+    func testUnfinishedTrialReRunsWithItsSeed() throws {
+        let d = folder()
+        var s = try spec(#"{"name": "z", "problem": {"name": "zdt2", "noise": 0.01}, "search": {"trials": 9, "initial": 5}}"#, in: d)
+        try Study(spec: s, directory: d + "/s").run(evaluator: SyntheticEvaluator(spec: s)) { _ in }
+        let before = try Study(readingDirectory: d + "/s").trials
+        // Cut the last trial_finished line, as if killed between the trial and its record.
+        let path = d + "/s/journal.jsonl"
+        var lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
+        XCTAssertTrue(lines.last!.contains("trial_finished"))
+        lines.removeLast()
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        var log: [String] = []
+        s.trials = 9
+        let study = try Study(spec: s, directory: d + "/s")
+        XCTAssertEqual(study.trials.last?.status, .running)
+        try study.run(evaluator: SyntheticEvaluator(spec: s)) { log.append($0) }
+        XCTAssertTrue(log.first?.contains("trial 9/9: re-running") ?? false, "\(log)")
+        XCTAssertEqual(study.trials.count, 9)
+        XCTAssertEqual(study.trials.last?.values, before.last?.values, "same seed, same noisy value")
+    }
+
+    func testChangedSpaceAndFreshAreGuarded() throws {
+        let d = folder()
+        let s = try spec(Self.zdt, in: d)
+        try Study(spec: s, directory: d + "/s").run(evaluator: SyntheticEvaluator(spec: s)) { _ in }
+        let changed = try spec(Self.zdt.replacingOccurrences(of: "\"seed\": 3", with: "\"seed\": 4"), in: d)
+        XCTAssertThrowsError(try Study(spec: changed, directory: d + "/s")) { e in
+            XCTAssertTrue("\(e)".contains("different space file"), "\(e)")
+        }
+        XCTAssertThrowsError(try Study(spec: changed, directory: d + "/s", fresh: true)) { e in
+            XCTAssertTrue("\(e)".contains("--fresh starts over only into a new folder"), "\(e)")
+        }
+        let fresh = try Study(spec: changed, directory: d + "/s", fresh: true, force: true)
+        XCTAssertFalse(fresh.resumed)
+        XCTAssertEqual(fresh.trials.count, 0)
+        let kept = try FileManager.default.contentsOfDirectory(atPath: d + "/s").filter { $0.hasPrefix("journal.") && $0 != "journal.jsonl" }
+        XCTAssertEqual(kept.count, 1, "the old journal is kept, not deleted")
+        // A second writer on the same study is refused while the first holds it.
+        XCTAssertThrowsError(try Study(spec: changed, directory: d + "/s")) { e in
+            XCTAssertTrue("\(e)".contains("another autopeft process"), "\(e)")
+        }
+    }
+
+    struct Flaky: Evaluator {
+        let inner: SyntheticEvaluator
+        func evaluate(_ config: Config, seed: UInt64, trial: Int) throws -> TrialOutcome {
+            if trial % 4 == 2 { throw Study.Failure(message: "simulated out of memory") }
+            return try inner.evaluate(config, seed: seed, trial: trial)
+        }
+    }
+
+    /// Failed trials are recorded with their reason, the search goes on, and a failed
+    /// configuration is never proposed again.
+    func testFailuresAreRecordedAndTheSearchGoesOn() throws {
+        let d = folder()
+        let s = try spec(Self.zdt, in: d)
+        let study = try Study(spec: s, directory: d + "/s")
+        try study.run(evaluator: Flaky(inner: SyntheticEvaluator(spec: s))) { _ in }
+        XCTAssertEqual(study.trials.count, 18)
+        XCTAssertEqual(study.trials.filter { $0.status == .failed }.map(\.id), [2, 6, 10, 14])
+        XCTAssertEqual(study.trials.first { $0.status == .failed }?.error, "simulated out of memory")
+        XCTAssertEqual(Set(study.trials.map { s.space.key($0.config) }).count, 18)
+        let reread = try Study(readingDirectory: d + "/s")
+        XCTAssertEqual(reread.trials.filter { $0.status == .failed }.count, 4)
+    }
+
+    /// In a space of 12 configurations the study proposes each once and then stops, with a note.
+    func testSmallSpaceIsExhaustedWithoutRepeats() throws {
+        let d = folder()
+        let s = try spec("""
+        {"name": "tiny", "problem": {"name": "peft_mock", "layers": 2},
+         "search": {"trials": 30, "initial": 3, "reference_point": {"score": 0.5, "trainable_params": 1e6}},
+         "space": {"layers": {"type": "layer_mask"}, "serial_adapter": {"size": [0, 8, 64, 128]}},
+         "constraints": [{"type": "at_least_one", "of": ["serial_adapter.size"]}]}
+        """, in: d)
+        let study = try Study(spec: s, directory: d + "/s")
+        var log: [String] = []
+        try study.run(evaluator: SyntheticEvaluator(spec: s)) { log.append($0) }
+        // 3 masks × 3 sizes = 9 valid configurations.
+        XCTAssertEqual(study.trials.count, 9)
+        XCTAssertEqual(Set(study.trials.map { s.space.key($0.config) }).count, 9)
+        XCTAssertTrue(log.last?.contains("no unevaluated valid configuration left") ?? false, "\(log.last ?? "")")
+    }
+
+    /// Batches: q distinct proposals, none already evaluated.
+    func testBatchProposalsAreDistinctAndNew() throws {
+        let d = folder()
+        let s = try spec(#"{"name": "b", "problem": {"name": "branin_currin"}, "search": {"trials": 20, "initial": 8, "batch": 4}}"#, in: d)
+        let study = try Study(spec: s, directory: d + "/s")
+        try study.run(evaluator: SyntheticEvaluator(spec: s)) { _ in }
+        XCTAssertEqual(study.trials.count, 20)
+        XCTAssertEqual(Set(study.trials.map { s.space.key($0.config) }).count, 20)
+    }
+
+    struct PreferSmallX0: ConfigurationPrior {
+        func logProbability(_ c: Config) -> Double { c["x0"]!.number! < 0.1 ? 0 : -50 }
+    }
+    struct Flat: ConfigurationPrior {
+        func logProbability(_ c: Config) -> Double { -3 }
+    }
+
+    /// πBO: no prior and a flat prior give the same proposal; a sharp prior moves it.
+    func testPriorHook() throws {
+        let p = SyntheticProblem.zdt1, space = p.space(dimensions: 4)
+        var opt = Optimizer(space: space, objectives: p.objectiveSpecs, reference: p.reference) { _ in [.nan, .nan] }
+        let history = try opt.initialDesign(count: 8, seed: 1).map { Observation(config: $0, values: p.evaluate(space.encode($0))) }
+        let plain = try opt.ask(history: history, pending: [], count: 1, seed: 5).configs
+        opt.prior = Flat()
+        XCTAssertEqual(try opt.ask(history: history, pending: [], count: 1, seed: 5).configs.map { space.key($0) }, plain.map { space.key($0) })
+        opt.prior = PreferSmallX0()
+        let guided = try opt.ask(history: history, pending: [], count: 1, seed: 5, iteration: 1).configs
+        XCTAssertLessThan(guided[0]["x0"]!.number!, 0.1)
+    }
+
+    func testReportFiles() throws {
+        let d = folder()
+        let s = try spec(Self.zdt, in: d)
+        let study = try Study(spec: s, directory: d + "/s")
+        try study.run(evaluator: SyntheticEvaluator(spec: s)) { _ in }
+        let files = try Report.write(try Study(readingDirectory: d + "/s"), to: d + "/s")
+        XCTAssertEqual(files.map { ($0 as NSString).lastPathComponent }, ["pareto.svg", "hypervolume.svg", "trials.csv", "report.md", "report.html"])
+        let csv = try String(contentsOfFile: d + "/s/trials.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.count, 1 + 18)
+        XCTAssertTrue(csv[0].hasPrefix("trial,status,baseline,f1,f2,on_front,seconds,proposal_seconds,seed,x0,x1,x2,x3"), String(csv[0]))
+        XCTAssertEqual(csv.dropFirst().filter { $0.split(separator: ",", omittingEmptySubsequences: false)[5] == "1" }.count, study.frontIDs.count)
+        for svg in ["pareto.svg", "hypervolume.svg"] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: d + "/s/" + svg))
+            XCTAssertTrue(XMLParser(data: data).parse(), "\(svg) is well-formed XML")
+        }
+        let md = try String(contentsOfFile: d + "/s/report.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("| hypervolume | \(Study.format(study.hypervolume)) |"), md)
+        let frontSection = md.components(separatedBy: "## Pareto front")[1].components(separatedBy: "![")[0]
+        XCTAssertEqual(frontSection.split(separator: "\n").filter { $0.hasPrefix("| ") }.count - 1, study.frontIDs.count, "one row per front point")
+        let html = try String(contentsOfFile: d + "/s/report.html", encoding: .utf8)
+        XCTAssertTrue(html.contains("<svg") && html.hasSuffix("</html>\n"))
+    }
+
+    func testSpaceFileErrors() throws {
+        let d = folder()
+        func err(_ text: String) -> String { do { _ = try spec(text, in: d); return "no error" } catch { return "\(error)" } }
+        XCTAssertTrue(err(#"{"problem": {"name": "zdt9"}}"#).contains(#"problem.name: expected one of "zdt1""#))
+        XCTAssertTrue(err(#"{"problem": {"name": "zdt1"}, "serch": {}}"#).contains(#"serch: unknown key "serch" (did you mean "search"?)"#))
+        XCTAssertTrue(err(#"{"problem": {"name": "zdt1"}, "search": {"trials": 0}}"#).contains("search.trials: expected a trial count in 1...100000, got 0"))
+        XCTAssertTrue(err(#"{"problem": {"name": "zdt1"}, "space": {}}"#).contains("a synthetic problem defines its own space"))
+        XCTAssertTrue(err(#"{"task": {}}"#).contains(#"model: expected "model""#))
+        XCTAssertTrue(err(#"{"problem": {"name": "peft_mock"}, "space": {"lora": {"rank": [0, 8]}}, "baselines": [{"name": "b", "config": {"lora.rank": 4}}]}"#)
+            .contains("baselines[0].config.lora.rank: 4 is not a value of lora.rank"))
+    }
+}
