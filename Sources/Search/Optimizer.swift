@@ -94,18 +94,30 @@ public struct Optimizer: Sendable {
         var inputs = history.map { space.encode($0.config) }
         var models: [(gp: GaussianProcess, mu: Double, sd: Double)] = []
         var fitted: [[Double]] = []
-        for (k, j) in measured.enumerated() {
+        // The fits are independent: one thread per objective (each fit is deterministic, so the
+        // result does not depend on the threads).
+        // Distinct slots written by distinct threads, through a raw buffer (no copy-on-write).
+        struct Slots: @unchecked Sendable { let fits: UnsafeMutableBufferPointer<GaussianProcess.Hyperparameters?> }
+        let slots = Slots(fits: .allocate(capacity: measured.count))
+        slots.fits.initialize(repeating: nil)
+        defer { slots.fits.deallocate() }
+        let standardised = measured.map { j -> (z: [Double], mu: Double, sd: Double) in
             let y = history.map { objectives[j].minimised($0.values[j]) }
             let mu = y.reduce(0, +) / Double(max(y.count, 1))
             let sd = max((y.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(max(y.count - 1, 1))).squareRoot(), 1e-9)
-            let z = y.map { ($0 - mu) / sd }
-            let warm = k < warmStarts.count && warmStarts[k].count == space.dimensions + 3 ? [warmStarts[k]] : []
-            let (h, _) = GPFit.fit(inputs: inputs, targets: z, kernel: settings.kernel, restarts: settings.restarts,
-                                   seed: seed &+ UInt64(k), extraStarts: warm)
-            guard let gp = GaussianProcess(inputs: inputs, targets: z, hyperparameters: h, kernel: settings.kernel) else {
+            return (y.map { ($0 - mu) / sd }, mu, sd)
+        }
+        let fitInputs = inputs, kernel = settings.kernel, restarts = settings.restarts, d = space.dimensions
+        DispatchQueue.concurrentPerform(iterations: measured.count) { k in
+            let warm = k < warmStarts.count && warmStarts[k].count == d + 3 ? [warmStarts[k]] : []
+            slots.fits[k] = GPFit.fit(inputs: fitInputs, targets: standardised[k].z, kernel: kernel, restarts: restarts,
+                                      seed: seed &+ UInt64(k), extraStarts: warm).0
+        }
+        for (k, j) in measured.enumerated() {
+            guard let h = slots.fits[k], let gp = GaussianProcess(inputs: inputs, targets: standardised[k].z, hyperparameters: h, kernel: settings.kernel) else {
                 throw SamplingError(message: "the Gaussian process for \(objectives[j].name) cannot be conditioned on the data (non-finite values?)")
             }
-            models.append((gp, mu, sd))
+            models.append((gp, standardised[k].mu, standardised[k].sd))
             fitted.append(h.vector)
         }
         // The observed front in minimised units, extended by fantasies as the batch grows.
