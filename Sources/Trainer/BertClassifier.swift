@@ -15,7 +15,7 @@ public final class BertClassifier {
     public let block = ParameterBlock()
     public let layers: [EncoderLayer]
     /// The lowest layer whose input gradient chain is needed; `config.layers` when only the head trains.
-    public let lowestTrainableLayer: Int
+    public internal(set) var lowestTrainableLayer: Int
     let classifierW: Int, classifierB: Int
 
     // Activations: hidden[l] is the input of layer l; hidden[L] the last hidden state [B·T, H].
@@ -203,6 +203,13 @@ public final class BertClassifier {
         let perLayer = 4 * (H * H + H) + (H * I + I) + (I * H + H) + 4 * H
         let base = (c.vocabSize + c.maxPositions + c.typeVocabSize) * H + 2 * H + c.layers * perLayer
         return base + (weights.pooler != nil ? H * H + H : 0) + block.count
+    }
+
+    /// From now on, backward runs through every layer and accumulates squared weight gradients
+    /// of all frozen linear maps into `acc` (SPT scoring).
+    public func collectSensitivity(_ acc: SensitivityAccumulator) {
+        lowestTrainableLayer = 0
+        for l in layers { l.sensitivity = acc }
     }
 
     /// Forward pass; returns logits [B, labels] (valid until the next call).

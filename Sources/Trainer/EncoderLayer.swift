@@ -38,6 +38,9 @@ public final class EncoderLayer {
     var mean1 = GrowableBuffer(), rstd1 = GrowableBuffer(), mean2 = GrowableBuffer(), rstd2 = GrowableBuffer()
     var inter = GrowableBuffer(), g = GrowableBuffer(), fo = GrowableBuffer(), res2 = GrowableBuffer()
     private var trainingPass = false
+    /// When set (sensitivity scoring), every linear map's weight gradient is computed and its
+    /// square accumulated, even though the weights are frozen.
+    var sensitivity: SensitivityAccumulator?
 
     init(index: Int, weights: LayerWeights, config: BertConfig) {
         self.index = index
@@ -115,6 +118,7 @@ public final class EncoderLayer {
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, n: Int, block: ParameterBlock) {
         let lw = weights(target)
         if let off = bitfit[BitFitSpec.Bias(rawValue: target.rawValue)!] { addColumnSums(block.grad(off), dout, rows: n, columns: lw.outFeatures) }
+        sensitivity?.accumulate(layer: index, target: target, dout: dout, x: x, rows: n, inFeatures: lw.inFeatures, outFeatures: lw.outFeatures)
         if let dx {
             Linear.backwardInput(dinp: dx, dout: dout, weight: lora[target]?.frozenWeight ?? lw.weight.pointer, rows: n,
                                  inFeatures: lw.inFeatures, outFeatures: lw.outFeatures, accumulate: accumulate)

@@ -1,0 +1,109 @@
+import Foundation
+
+/// Per-weight-matrix sensitivity of a model for a task (SPT or DiffoRA), shared by the trainer
+/// that computes it and the search that turns it into a prior.
+///
+/// `scores[l][t]` is, for SPT, how many of matrix (layer l, target t)'s parameters fall in the
+/// model's global top-τ of squared gradients; for DiffoRA, a module-wise gate value scaled to the
+/// same meaning ("how many parameters' worth of benefit a module on this matrix buys").
+public struct SensitivityScores: Sendable, Equatable {
+    public var method: String
+    public var layers: Int
+    /// Targets in column order (`LinearTarget.allCases`).
+    public var targets: [LinearTarget]
+    /// [layer][target] benefit counts.
+    public var scores: [[Double]]
+    /// Settings that produced the scores (τ, batches, …), for the record.
+    public var settings: [String: Double]
+
+    public init(method: String, layers: Int, targets: [LinearTarget], scores: [[Double]], settings: [String: Double] = [:]) {
+        self.method = method
+        self.layers = layers
+        self.targets = targets
+        self.scores = scores
+        self.settings = settings
+    }
+
+    public func score(layer: Int, target: LinearTarget) -> Double {
+        guard layer < scores.count, let j = targets.firstIndex(of: target) else { return 0 }
+        return scores[layer][j]
+    }
+
+    /// Σ over targets, per layer.
+    public var perLayer: [Double] { scores.map { $0.reduce(0, +) } }
+    /// Σ over layers, per target.
+    public var perTarget: [Double] { targets.indices.map { j in scores.reduce(0) { $0 + $1[j] } } }
+
+    /// The matrices a plan's modules act on, with multiplicity per module: LoRA on its targets;
+    /// a serial adapter on the FFN output (`output`); a parallel adapter beside the whole FFN
+    /// (`intermediate`, `output`); prefixes on `key` and `value`; (IA)³ on its sites; BitFit on
+    /// its linear biases.
+    public static func coverage(_ plan: PEFTPlan, layers count: Int) -> [(layer: Int, target: LinearTarget)] {
+        var out: [(Int, LinearTarget)] = []
+        if let lora = plan.lora { for l in lora.layers.resolve(count: count) { for t in lora.targets { out.append((l, t)) } } }
+        if let s = plan.serialAdapter { for l in s.resolve(count: count).keys.sorted() { out.append((l, .output)) } }
+        if let p = plan.parallelAdapter { for l in p.resolve(count: count).keys.sorted() { out += [(l, .intermediate), (l, .output)] } }
+        if let p = plan.prefix { for l in p.layers.resolve(count: count) { out += [(l, .key), (l, .value)] } }
+        if let i = plan.ia3 {
+            for l in i.layers.resolve(count: count) {
+                for s in i.sites { out.append((l, s == .key ? .key : s == .value ? .value : .intermediate)) }
+            }
+        }
+        if let b = plan.bitfit {
+            for l in b.layers.resolve(count: count) { for bias in b.biases { if let t = LinearTarget(name: bias.rawValue) { out.append((l, t)) } } }
+        }
+        return out
+    }
+
+    /// SPT's rule as a utility: the benefit of the matrices a plan covers (each counted once)
+    /// minus its module parameters / α (a module pays off on W when W's count ≥ cost / α).
+    public func utility(_ plan: PEFTPlan, dims: ModelDimensions, alpha: Double = 10) -> Double {
+        var seen = Set<Int>()
+        var benefit = 0.0
+        for (l, t) in Self.coverage(plan, layers: dims.layers) {
+            let key = l * 16 + (targets.firstIndex(of: t) ?? 15)
+            if seen.insert(key).inserted { benefit += score(layer: l, target: t) }
+        }
+        return benefit - Double(plan.moduleParameters(dims: dims)) / alpha
+    }
+}
+
+extension SensitivityScores {
+    public var json: JSONValue {
+        .object([
+            ("method", .string(method)), ("layers", .number(layers)),
+            ("targets", .array(targets.map { .string($0.rawValue) })),
+            ("scores", .array(scores.map { .array($0.map { .number($0) }) })),
+            ("per_layer", .array(perLayer.map { .number($0) })),
+            ("per_target", .object(zip(targets, perTarget).map { (key: $0.rawValue, value: .number($1)) })),
+            ("settings", .object(settings.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
+        ])
+    }
+
+    public init(reading r: JSONReader) throws(ConfigError) {
+        method = try r.required("method").string()
+        layers = try r.required("layers").int(in: 1...4096)
+        var ts: [LinearTarget] = []
+        for t in try r.required("targets").array() {
+            guard let lt = LinearTarget(name: try t.string()) else { throw t.error("unknown target") }
+            ts.append(lt)
+        }
+        targets = ts
+        var rows: [[Double]] = []
+        for row in try r.required("scores").array() {
+            var v: [Double] = []
+            for x in try row.array() { v.append(try x.double()) }
+            if v.count != ts.count { throw row.error("expected \(ts.count) scores, one per target") }
+            rows.append(v)
+        }
+        if rows.count != layers { throw r.error("expected \(layers) rows of scores", at: r.path + ".scores") }
+        scores = rows
+        var s: [String: Double] = [:]
+        if let st = try r.optional("settings"), case .object(let members) = st.value {
+            for m in members { if case .number(let x, _) = m.value { s[m.key] = x } }
+        }
+        settings = s
+        _ = try r.optional("per_layer"); _ = try r.optional("per_target")
+        try r.finish()
+    }
+}
