@@ -12,11 +12,21 @@ public struct TrialOutcome: Sendable {
     }
 }
 
+/// What a trial evaluates: a configuration of the space, or (for a baseline outside the space,
+/// such as LoRA in an adapter-only space) a PEFT plan.
+public enum Candidate: Sendable {
+    case config(Config)
+    case plan(PEFTPlan)
+
+    public var config: Config? { if case .config(let c) = self { return c }; return nil }
+    public var plan: PEFTPlan? { if case .plan(let p) = self { return p }; return nil }
+}
+
 /// Runs one trial. The search sees objectives only through this protocol, so the optimiser is
 /// tested on synthetic problems and the trainer plugs in from the CLI. Throwing marks the trial
 /// failed (with the error's description) and the search goes on.
 public protocol Evaluator {
-    func evaluate(_ config: Config, seed: UInt64, trial: Int) throws -> TrialOutcome
+    func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome
 }
 
 /// Evaluates the synthetic problems of a space file: the standard test problems, and the PEFT
@@ -25,15 +35,16 @@ public struct SyntheticEvaluator: Evaluator {
     public let spec: StudySpec
     public init(spec: StudySpec) { self.spec = spec }
 
-    public func evaluate(_ config: Config, seed: UInt64, trial: Int) throws -> TrialOutcome {
+    public func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
         if spec.delaySeconds > 0 { usleep(UInt32(spec.delaySeconds * 1e6)) }
         var rng = SplitMix64(seed: seed)
         switch spec.problem {
         case .synthetic(let p, _):
+            guard let config = candidate.config else { throw SamplingError(message: "a synthetic problem evaluates configurations only") }
             let f = p.evaluate(spec.space.encode(config))
             return TrialOutcome(values: ["f1": f[0] + spec.noise * rng.normal(), "f2": f[1] + spec.noise * rng.normal()])
         case .peftMock(let dims, _):
-            let plan = try PEFTSpace.plan(config, in: spec.space, layers: dims.layers)
+            let plan = try spec.plan(candidate)
             let score = PEFTMock.score(plan, dims: dims) + spec.noise * rng.normal()
             let n = Double(plan.moduleParameters(dims: dims))
             return TrialOutcome(values: ["score": score, "seconds": 1 + n / 1e5], metrics: ["accuracy": score])

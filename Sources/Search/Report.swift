@@ -46,8 +46,9 @@ public enum Report {
 
     static func describe(_ study: Study, _ t: TrialRecord) -> String {
         let space = study.spec.space
-        let active = Set(space.activeNames(t.config))
-        guard case .object(let members) = space.json(t.config) else { return "" }
+        guard let config = t.config else { return "peft=" + (t.candidate.plan?.json.serialized() ?? "") }
+        let active = Set(space.activeNames(config))
+        guard case .object(let members) = space.json(config) else { return "" }
         return members.filter { m in
             guard active.contains(m.key), let p = space.parameter(m.key) else { return false }
             if case .fixed = p.domain { return false }
@@ -117,12 +118,13 @@ public enum Report {
         let front = Set(study.frontIDs)
         let params = spec.space.parameters.filter { if case .fixed = $0.domain { return false }; return true }
         let metricNames = Array(Set(study.trials.flatMap { $0.metrics.keys })).sorted()
-        var rows = [(["trial", "status", "baseline"] + spec.objectives.map(\.name) + ["on_front", "seconds", "proposal_seconds", "seed"]
-                     + params.map(\.name) + metricNames.map { "metric." + $0 } + ["error"]).joined(separator: ",")]
+        var rows = [(["trial", "status", "baseline", "origin"] + spec.objectives.map(\.name) + ["on_front", "seconds", "proposal_seconds", "seed"]
+                     + params.map(\.name) + metricNames.map { "metric." + $0 } + ["peft", "error"]).joined(separator: ",")]
         for t in study.trials {
-            guard case .object(let cfg) = spec.space.json(t.config) else { continue }
-            let active = Set(spec.space.activeNames(t.config))
-            var f = ["\(t.id + 1)", t.status.rawValue, t.baseline ?? ""]
+            var cfg: [(key: String, value: JSONValue)] = []
+            var active = Set<String>()
+            if let c = t.config, case .object(let members) = spec.space.json(c) { cfg = members; active = Set(spec.space.activeNames(c)) }
+            var f = ["\(t.id + 1)", t.status.rawValue, t.baseline ?? "", t.origin]
             f += spec.objectives.indices.map { t.status == .finished ? "\(t.values[$0])" : "" }
             f += [front.contains(t.id) ? "1" : "0", String(format: "%.3f", t.seconds), String(format: "%.3f", t.proposalSeconds), "\(t.seed)"]
             for p in params {
@@ -134,6 +136,7 @@ public enum Report {
                 }
             }
             f += metricNames.map { t.metrics[$0].map { "\($0)" } ?? "" }
+            f.append(t.candidate.plan?.json.serialized() ?? "")
             f.append(t.error ?? "")
             rows.append(f.map(csvField).joined(separator: ","))
         }

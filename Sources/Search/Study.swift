@@ -5,7 +5,7 @@ import Space
 public struct TrialRecord: Sendable {
     public enum Status: String, Sendable { case running, finished, failed }
     public var id: Int
-    public var config: Config
+    public var candidate: Candidate
     public var seed: UInt64
     /// The baseline's name when the trial is a baseline.
     public var baseline: String?
@@ -18,6 +18,12 @@ public struct TrialRecord: Sendable {
     public var error: String?
     /// GP hyperparameters fitted for the proposal (warm starts on resume).
     public var hyperparameters: [[Double]] = []
+    /// Where the candidate came from: `baseline`, `method` (the sensitivity method's own choice),
+    /// `prior` or `design` (initial design), `optimizer`.
+    public var origin: String = "optimizer"
+
+    /// The configuration, when the candidate is one of the space.
+    public var config: Config? { candidate.config }
 }
 
 /// A search as an ask/tell loop over its journal (ARCHITECTURE §1, §7).
@@ -43,13 +49,18 @@ public final class Study {
     /// Warnings from opening (a torn last line).
     public let warnings: [String]
     let journal: Journal
-    let optimizer: Optimizer
+    var optimizer: Optimizer
+    /// The sensitivity prior and its method's own choice, when the space file asks for priors.
+    public let prior: SensitivityPrior?
+    let methodChoice: Config?
 
     /// Opens (or creates) the study in `directory`.
     /// - Parameters:
     ///   - fresh: start over; refused when the folder already holds trials unless `force`, in which
     ///     case the old journal is kept beside the new one as `journal.<time>.jsonl`.
-    public init(spec: StudySpec, directory: String, fresh: Bool = false, force: Bool = false) throws {
+    ///   - sensitivity: the scores behind a `"priors"` setting (computed by the caller, saved in the
+    ///     study folder so that a resumed study uses the same ones).
+    public init(spec: StudySpec, directory: String, fresh: Bool = false, force: Bool = false, sensitivity: SensitivityScores? = nil) throws {
         self.spec = spec
         self.directory = directory
         let fm = FileManager.default
@@ -65,8 +76,18 @@ public final class Study {
         journal = try Journal(path: path)
         warnings = journal.warnings
         optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference,
-                              settings: { var s = Optimizer.Settings(); s.kernel = spec.kernel; return s }(),
+                              settings: { var s = Optimizer.Settings(); s.kernel = spec.kernel; s.priorWeight = spec.priors.weight; return s }(),
                               knownValues: spec.knownValues)
+        if let sensitivity, let dims = spec.problem.dimensions, spec.priors.method != "none" {
+            let p = SensitivityPrior(scores: sensitivity, space: spec.space, dims: dims)
+            prior = p
+            optimizer.prior = p
+            methodChoice = try p.methodChoice(dims: dims, seed: spec.seed)
+        } else {
+            if spec.priors.method != "none" { throw Failure(message: "the space file asks for \(spec.priors.method) priors but no scores were given") }
+            prior = nil
+            methodChoice = nil
+        }
         var created = false
         (trials, created) = try Study.replay(journal, spec: spec)
         resumed = created
@@ -92,9 +113,12 @@ public final class Study {
             case .trialStarted:
                 let r = JSONReader(rec, path: "trial_started", file: path)
                 let id = try r.required("id").int()
-                let config = try spec.space.config(reading: r.required("config"))
-                var t = TrialRecord(id: id, config: config, seed: UInt64(try r.required("seed").int()), status: .running)
+                let candidate: Candidate
+                if let pr = try r.optional("peft") { candidate = .plan(try PEFTPlan(reading: pr)) }
+                else { candidate = .config(try spec.space.config(reading: r.required("config"))) }
+                var t = TrialRecord(id: id, candidate: candidate, seed: UInt64(try r.required("seed").int()), status: .running)
                 t.baseline = try r.optional("baseline")?.string()
+                t.origin = try r.optional("origin")?.string() ?? "optimizer"
                 t.proposalSeconds = try r.optional("proposal_seconds")?.double() ?? 0
                 if let gp = try r.optional("gp") { t.hyperparameters = try gp.array().map { row throws(ConfigError) in try row.array().map { x throws(ConfigError) in try x.double() } } }
                 guard id == trials.count else { throw Failure(message: "\(path): trial ids out of order at trial \(id); the journal is corrupt") }
@@ -138,6 +162,8 @@ public final class Study {
         self.journal = journal
         warnings = journal.warnings
         optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference, knownValues: spec.knownValues)
+        prior = nil
+        methodChoice = nil
         (trials, resumed) = try Study.replay(journal, spec: spec)
         if case .number(let n, _)? = created["trials"] { spec.trials = max(Int(n), trials.count) }
     }
@@ -163,9 +189,10 @@ public final class Study {
     }
 
     /// Runs trials until `spec.trials` are done (finished or failed), resuming unfinished ones first.
-    /// `progress` receives one line per event (stderr in the CLI).
+    /// Order: baselines, the sensitivity method's own choice, the initial design (part drawn from
+    /// the prior), then the optimiser. `progress` receives one line per event.
     public func run(evaluator: any Evaluator, progress: (String) -> Void) throws {
-        let design = try optimizer.initialDesign(count: spec.initial, seed: spec.seed)
+        let design = try initialDesign()
         while true {
             // Re-run trials that started but never finished, with their recorded seed.
             for t in trials where t.status == .running {
@@ -175,27 +202,31 @@ public final class Study {
             let done = trials.count
             guard done < spec.trials else { break }
             let count = min(spec.batch, spec.trials - done)
-            var proposals: [(Config, String?)] = []
+            var proposals: [(candidate: Candidate, baseline: String?, origin: String)] = []
             var hyper: [[Double]] = []
             let t0 = Date()
-            let taken = Set(trials.map { spec.space.key($0.config) })
-            // Baselines first, then the initial design, then the optimiser.
+            var taken = Set(trials.compactMap { $0.config.map { spec.space.key($0) } })
             for (name, c) in spec.baselines where proposals.count < count && !trials.contains(where: { $0.baseline == name }) {
-                proposals.append((c, name))
+                proposals.append((c, name, "baseline"))
+                if let cfg = c.config { taken.insert(spec.space.key(cfg)) }
             }
-            var k = trials.filter { $0.baseline == nil }.count
-            while proposals.count < count && k < spec.initial && k < design.count {
-                if !taken.contains(spec.space.key(design[k])) { proposals.append((design[k], nil)) }
+            if let m = methodChoice, proposals.count < count, !trials.contains(where: { $0.origin == "method" }),
+               !proposals.contains(where: { $0.origin == "method" }) {
+                if taken.insert(spec.space.key(m)).inserted { proposals.append((.config(m), nil, "method")) }
+            }
+            var k = trials.filter { $0.origin == "design" || $0.origin == "prior" }.count
+            while proposals.count < count && k < design.count {
+                if taken.insert(spec.space.key(design[k].0)).inserted { proposals.append((.config(design[k].0), nil, design[k].1)) }
                 k += 1
             }
-            if proposals.count < count && k >= min(spec.initial, design.count) {
-                let history = finished.map { Observation(config: $0.config, values: $0.values) }
-                let pending = trials.filter { $0.status != .finished }.map(\.config) + proposals.map(\.0)
+            if proposals.count < count && k >= design.count {
+                let history = finished.compactMap { t in t.config.map { Observation(config: $0, values: t.values) } }
+                let pending = trials.filter { $0.status != .finished }.compactMap(\.config) + proposals.compactMap(\.candidate.config)
                 let warm = trials.last(where: { !$0.hyperparameters.isEmpty })?.hyperparameters ?? []
-                let n = max(1, trials.count - spec.initial - spec.baselines.count + 1)
+                let n = max(1, trials.filter { $0.origin == "optimizer" }.count + 1)
                 let p = try optimizer.ask(history: history, pending: pending, count: count - proposals.count,
                                           seed: spec.seed &* 1_000_003 &+ UInt64(trials.count), iteration: n, warmStarts: warm)
-                proposals += p.configs.map { ($0, nil) }
+                proposals += p.configs.map { (.config($0), nil, "optimizer") }
                 hyper = p.hyperparameters
                 if p.configs.isEmpty && proposals.isEmpty {
                     try journal.append(.studyNote, [("text", .string("no unevaluated valid configuration is left; the search stops at \(done) trials"))])
@@ -204,21 +235,62 @@ public final class Study {
                 }
             }
             let seconds = Date().timeIntervalSince(t0) / Double(max(proposals.count, 1))
-            for (c, name) in proposals {
+            for prop in proposals {
                 let id = trials.count
-                var t = TrialRecord(id: id, config: c, seed: trialSeed(id), baseline: name, status: .running)
+                var t = TrialRecord(id: id, candidate: prop.candidate, seed: trialSeed(id), baseline: prop.baseline, status: .running)
                 t.proposalSeconds = seconds
-                t.hyperparameters = hyper
-                var fields: [(key: String, value: JSONValue)] = [("id", .number(id)), ("config", spec.space.json(c)), ("seed", .number(Int(t.seed)))]
-                if let name { fields.append(("baseline", .string(name))) }
+                t.hyperparameters = prop.origin == "optimizer" ? hyper : []
+                t.origin = prop.origin
+                var fields: [(key: String, value: JSONValue)] = [("id", .number(id))]
+                switch prop.candidate {
+                case .config(let c): fields.append(("config", spec.space.json(c)))
+                case .plan(let plan): fields.append(("peft", plan.json))
+                }
+                fields += [("seed", .number(Int(t.seed))), ("origin", .string(prop.origin))]
+                if let name = prop.baseline { fields.append(("baseline", .string(name))) }
                 fields.append(("proposal_seconds", .number(seconds)))
-                if !hyper.isEmpty { fields.append(("gp", .array(hyper.map { .array($0.map { .number($0) }) }))) }
+                if !t.hyperparameters.isEmpty { fields.append(("gp", .array(hyper.map { .array($0.map { .number($0) }) }))) }
                 try journal.append(.trialStarted, fields)
                 trials.append(t)
             }
-            for (offset, _) in proposals.enumerated() {
+            for offset in proposals.indices {
                 try execute(trials.count - proposals.count + offset, evaluator: evaluator, progress: progress)
             }
+            warnIfScoresAreFlat(progress)
+        }
+    }
+
+    /// The initial design: a share drawn from the prior (when there is one), the rest a Latin
+    /// hypercube; each point tagged with where it came from.
+    func initialDesign() throws -> [(Config, String)] {
+        let fromPrior = prior.map { _ in Int((spec.priors.initialFraction * Double(spec.initial)).rounded()) } ?? 0
+        var out: [(Config, String)] = []
+        var seen = Set<String>()
+        if let prior {
+            var rng = SplitMix64(seed: spec.seed ^ 0x9121_0A)
+            var attempts = 0
+            while out.count < fromPrior && attempts < 1000 {
+                attempts += 1
+                let c = try prior.sample(&rng)
+                if seen.insert(spec.space.key(c)).inserted { out.append((c, "prior")) }
+            }
+        }
+        for c in try optimizer.initialDesign(count: spec.initial, seed: spec.seed) where out.count < spec.initial {
+            if seen.insert(spec.space.key(c)).inserted { out.append((c, "design")) }
+        }
+        return out
+    }
+
+    /// Low fidelity is where searches silently die: when most finished trials score within 0.5
+    /// points of one another (e.g. all at the majority-class rate), say so loudly, once per five trials.
+    func warnIfScoresAreFlat(_ progress: (String) -> Void) {
+        guard let j = spec.objectives.firstIndex(where: { $0.name == "score" }), case .training = spec.problem else { return }
+        let scores = finished.map { $0.values[j] }
+        guard scores.count >= 5, scores.count % 5 == 0 else { return }
+        var counts: [Int: Int] = [:]
+        for s in scores { counts[Int((s * 200).rounded()), default: 0] += 1 }
+        if let top = counts.max(by: { $0.value < $1.value }), Double(top.value) > 0.5 * Double(scores.count) {
+            progress("WARNING: \(top.value) of \(scores.count) trials score \(String(format: "%.3f", Double(top.key) / 200)) (±0.005): probably the majority-class rate, i.e. nothing learned at this fidelity; raise training.learning_rate, rows or epochs, or the search is ranking noise")
         }
     }
 
@@ -227,8 +299,8 @@ public final class Study {
         let t = trials[id]
         let t0 = Date()
         do {
-            let outcome = try evaluator.evaluate(t.config, seed: t.seed, trial: id)
-            let known = spec.knownValues(t.config)
+            let outcome = try evaluator.evaluate(t.candidate, seed: t.seed, trial: id)
+            let known = spec.knownValues(t.candidate)
             var values: [Double] = []
             for (j, o) in spec.objectives.enumerated() {
                 let v = o.known ? known[j] : outcome.values[o.name] ?? .nan
@@ -248,7 +320,7 @@ public final class Study {
             trials[id].status = .finished
             let shown = zip(spec.objectives, values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
             let front = frontIDs
-            progress("trial \(id + 1)/\(spec.trials)\(t.baseline.map { " [baseline \($0)]" } ?? ""): \(shown) | \(String(format: "%.2f", seconds)) s, proposal \(String(format: "%.2f", t.proposalSeconds)) s | HV \(Study.format(hypervolume)), front \(front.count)\(front.contains(id) ? " (new point on the front)" : "")")
+            progress("trial \(id + 1)/\(spec.trials)\(t.baseline.map { " [baseline \($0)]" } ?? (t.origin == "method" ? " [\(spec.priors.method) choice]" : "")): \(shown) | \(String(format: "%.2f", seconds)) s, proposal \(String(format: "%.2f", t.proposalSeconds)) s | HV \(Study.format(hypervolume)), front \(front.count)\(front.contains(id) ? " (new point on the front)" : "")")
         } catch let error as Journal.Failure {
             throw error
         } catch {

@@ -28,8 +28,11 @@ public struct StudySpec: Sendable {
     public var seed: UInt64
     public var kernel: GaussianProcess.Kernel
     public var space: SearchSpace
-    /// Configurations evaluated first, by name (hand-picked baselines).
-    public var baselines: [(name: String, config: Config)]
+    /// Candidates evaluated first, by name (hand-picked baselines): configurations of the space,
+    /// or PEFT plans (`"peft"`) for baselines the space cannot express.
+    public var baselines: [(name: String, candidate: Candidate)]
+    /// Sensitivity priors (`"priors"`).
+    public var priors: PriorSettings
     /// Synthetic problems: Gaussian noise sd added to measured values, and a sleep per trial
     /// (so that kill tests can land inside a trial).
     public var noise: Double
@@ -154,22 +157,28 @@ public struct StudySpec: Sendable {
         self.reference = reference
         try s?.finish()
 
-        // Baselines: named configurations evaluated first.
-        var baselines: [(String, Config)] = []
+        // Baselines: named candidates evaluated first.
+        var baselines: [(String, Candidate)] = []
         if let b = try r.optional("baselines") {
             for item in try b.array() {
                 let n = try item.required("name").string()
-                let c = try space.config(reading: item.required("config"))
+                if baselines.contains(where: { $0.0 == n }) { throw item.error("baseline \"\(n)\" is named twice", at: item.path + ".name") }
+                if let c = try item.optional("config") {
+                    baselines.append((n, .config(try space.config(reading: c))))
+                } else if let pr = try item.optional("peft") {
+                    guard let dims = problem.dimensions else { throw pr.error("a synthetic problem takes configurations, not PEFT plans") }
+                    let plan = try PEFTPlan(reading: pr)
+                    try plan.validate(for: dims)
+                    baselines.append((n, .plan(plan)))
+                } else {
+                    throw item.error("expected \"config\" (a configuration of the space) or \"peft\" (a PEFT plan, as in run files)", at: item.path + ".config")
+                }
                 try item.finish()
-                baselines.append((n, c))
             }
         }
         self.baselines = baselines
-        if let p = try r.optional("priors") {
-            let kind = try p.optional("sensitivity")?.choice(["none", "spt", "diffora"]) ?? "none"
-            if kind != "none" { throw p.error("sensitivity priors (\"\(kind)\") need the trainer's scoring, which this build does not have yet; use \"none\"", at: "priors.sensitivity") }
-            try p.finish()
-        }
+        priors = try PriorSettings(reading: r.optional("priors"), trials: trials)
+        if priors.method != "none", case .synthetic = problem { throw r.error("sensitivity priors need a PEFT space", at: "priors.sensitivity") }
         try r.finish()
     }
 
@@ -210,6 +219,26 @@ public struct StudySpec: Sendable {
         return { c in objectives.map { o in o.name == "trainable_params" ? space.parameterCount?(c) ?? .nan : .nan } }
     }
 
+    /// Values of the known objectives of any candidate.
+    public func knownValues(_ candidate: Candidate) -> [Double] {
+        switch candidate {
+        case .config(let c): return knownValues(c)
+        case .plan(let plan):
+            guard let dims = problem.dimensions else { return objectives.map { _ in .nan } }
+            return objectives.map { o in o.name == "trainable_params" ? Double(plan.trainableParameters(dims: dims, labels: problem.labels)) : .nan }
+        }
+    }
+
+    /// The PEFT plan of a candidate (PEFT problems).
+    public func plan(_ candidate: Candidate) throws -> PEFTPlan {
+        switch candidate {
+        case .plan(let p): return p
+        case .config(let c):
+            guard let dims = problem.dimensions else { throw SamplingError(message: "not a PEFT problem") }
+            return try PEFTSpace.plan(c, in: space, layers: dims.layers)
+        }
+    }
+
     /// A hash of the document without `search.trials` (extending a study's budget is allowed;
     /// any other change is a different study).
     public var spaceHash: String {
@@ -224,5 +253,51 @@ public struct StudySpec: Sendable {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in strip(document).serialized().utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return String(h, radix: 16)
+    }
+}
+
+extension StudySpec.Problem {
+    /// The model's sizes (PEFT problems).
+    public var dimensions: ModelDimensions? {
+        switch self {
+        case .synthetic: return nil
+        case .peftMock(let d, _), .training(let d, _): return d
+        }
+    }
+    public var labels: Int {
+        switch self {
+        case .synthetic: return 0
+        case .peftMock(_, let l), .training(_, let l): return l
+        }
+    }
+}
+
+/// `"priors": {"sensitivity": "spt" | "diffora" | "none", "weight": β | "auto", "initial_fraction": 0.5,
+/// "tau": 0.01, "batches": 16, "batch_size": 32}`.
+public struct PriorSettings: Sendable {
+    public var method: String
+    /// πBO's β: the prior weighs π^(β/n) at the n-th BO iteration; `auto` is trials / 10.
+    public var weight: Double
+    /// Share of the initial design drawn from the prior (the rest is space-filling).
+    public var initialFraction: Double
+    /// SPT: the top fraction of parameters counted, batches and their size.
+    public var tau: Double
+    public var batches: Int
+    public var batchSize: Int
+    /// DiffoRA: supernet training steps and the gates' top fraction.
+    public var steps: Int
+    public var rho: Double
+
+    init(reading r: JSONReader?, trials: Int) throws(ConfigError) {
+        method = try r?.optional("sensitivity")?.choice(["none", "spt", "diffora"]) ?? "none"
+        if let w = try r?.optional("weight"), case .string = w.value { _ = try w.choice(["auto"]); weight = Double(trials) / 10 }
+        else { weight = try r?.optional("weight")?.double(in: 0...1e6, what: "a prior weight β") ?? Double(trials) / 10 }
+        initialFraction = try r?.optional("initial_fraction")?.double(in: 0...1, what: "a fraction") ?? 0.5
+        tau = try r?.optional("tau")?.double(in: 1e-6...1, what: "a fraction") ?? 0.01
+        batches = try r?.optional("batches")?.int(in: 1...10_000, what: "a batch count") ?? 16
+        batchSize = try r?.optional("batch_size")?.int(in: 1...4096, what: "a batch size") ?? 32
+        steps = try r?.optional("steps")?.int(in: 1...100_000, what: "a step count") ?? 60
+        rho = try r?.optional("rho")?.double(in: 0...1, what: "a fraction") ?? 0.5
+        try r?.finish()
     }
 }

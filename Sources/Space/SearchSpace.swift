@@ -141,7 +141,7 @@ public struct SearchSpace: Sendable {
     public var dimensions: Int { parameters.reduce(0) { $0 + $1.width } }
 
     /// Whether parameter `i` is active in `values` (its condition holds, transitively).
-    func isActive(_ i: Int, in values: [ParameterValue]) -> Bool {
+    public func isActive(_ i: Int, in values: [ParameterValue]) -> Bool {
         guard let c = parameters[i].condition else { return true }
         guard let j = index[c.parameter], j < i else { return false }
         return isActive(j, in: values) && c.holds(values[j])

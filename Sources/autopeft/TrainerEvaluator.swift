@@ -42,11 +42,11 @@ final class TrainerEvaluator: Evaluator {
         func report(_ line: String) { sink(prefix + line) }
     }
 
-    func evaluate(_ config: Config, seed: UInt64, trial: Int) throws -> TrialOutcome {
+    func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
         var run = base
-        run.plan = try PEFTSpace.plan(config, in: spec.space, layers: dims.layers)
+        run.plan = try spec.plan(candidate)
         try run.plan.validate(for: dims)
-        for (k, v) in PEFTSpace.overrides(config) {
+        for (k, v) in candidate.config.map(PEFTSpace.overrides) ?? [:] {
             switch k {
             case "learning_rate": run.training.learningRate = v
             default: break

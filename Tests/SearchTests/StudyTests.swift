@@ -23,7 +23,7 @@ final class StudyTests: XCTestCase {
 
     func journalTrials(_ dir: String) throws -> [(config: String, values: String)] {
         let study = try Study(readingDirectory: dir)
-        return study.trials.map { (study.spec.space.json($0.config).serialized(), "\($0.values)") }
+        return study.trials.map { (study.spec.space.json($0.config!).serialized(), "\($0.values)") }
     }
 
     /// Stopping after 10 trials and resuming to 18 equals one uninterrupted run of 18.
@@ -91,9 +91,9 @@ final class StudyTests: XCTestCase {
 
     struct Flaky: Evaluator {
         let inner: SyntheticEvaluator
-        func evaluate(_ config: Config, seed: UInt64, trial: Int) throws -> TrialOutcome {
+        func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
             if trial % 4 == 2 { throw Study.Failure(message: "simulated out of memory") }
-            return try inner.evaluate(config, seed: seed, trial: trial)
+            return try inner.evaluate(candidate, seed: seed, trial: trial)
         }
     }
 
@@ -107,7 +107,7 @@ final class StudyTests: XCTestCase {
         XCTAssertEqual(study.trials.count, 18)
         XCTAssertEqual(study.trials.filter { $0.status == .failed }.map(\.id), [2, 6, 10, 14])
         XCTAssertEqual(study.trials.first { $0.status == .failed }?.error, "simulated out of memory")
-        XCTAssertEqual(Set(study.trials.map { s.space.key($0.config) }).count, 18)
+        XCTAssertEqual(Set(study.trials.map { s.space.key($0.config!) }).count, 18)
         let reread = try Study(readingDirectory: d + "/s")
         XCTAssertEqual(reread.trials.filter { $0.status == .failed }.count, 4)
     }
@@ -126,7 +126,7 @@ final class StudyTests: XCTestCase {
         try study.run(evaluator: SyntheticEvaluator(spec: s)) { log.append($0) }
         // 3 masks × 3 sizes = 9 valid configurations.
         XCTAssertEqual(study.trials.count, 9)
-        XCTAssertEqual(Set(study.trials.map { s.space.key($0.config) }).count, 9)
+        XCTAssertEqual(Set(study.trials.map { s.space.key($0.config!) }).count, 9)
         XCTAssertTrue(log.last?.contains("no unevaluated valid configuration left") ?? false, "\(log.last ?? "")")
     }
 
@@ -137,7 +137,7 @@ final class StudyTests: XCTestCase {
         let study = try Study(spec: s, directory: d + "/s")
         try study.run(evaluator: SyntheticEvaluator(spec: s)) { _ in }
         XCTAssertEqual(study.trials.count, 20)
-        XCTAssertEqual(Set(study.trials.map { s.space.key($0.config) }).count, 20)
+        XCTAssertEqual(Set(study.trials.map { s.space.key($0.config!) }).count, 20)
     }
 
     struct PreferSmallX0: ConfigurationPrior {
@@ -169,8 +169,8 @@ final class StudyTests: XCTestCase {
         XCTAssertEqual(files.map { ($0 as NSString).lastPathComponent }, ["pareto.svg", "hypervolume.svg", "trials.csv", "report.md", "report.html"])
         let csv = try String(contentsOfFile: d + "/s/trials.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(csv.count, 1 + 18)
-        XCTAssertTrue(csv[0].hasPrefix("trial,status,baseline,f1,f2,on_front,seconds,proposal_seconds,seed,x0,x1,x2,x3"), String(csv[0]))
-        XCTAssertEqual(csv.dropFirst().filter { $0.split(separator: ",", omittingEmptySubsequences: false)[5] == "1" }.count, study.frontIDs.count)
+        XCTAssertTrue(csv[0].hasPrefix("trial,status,baseline,origin,f1,f2,on_front,seconds,proposal_seconds,seed,x0,x1,x2,x3"), String(csv[0]))
+        XCTAssertEqual(csv.dropFirst().filter { $0.split(separator: ",", omittingEmptySubsequences: false)[6] == "1" }.count, study.frontIDs.count)
         for svg in ["pareto.svg", "hypervolume.svg"] {
             let data = try Data(contentsOf: URL(fileURLWithPath: d + "/s/" + svg))
             XCTAssertTrue(XMLParser(data: data).parse(), "\(svg) is well-formed XML")

@@ -1,0 +1,142 @@
+import Foundation
+import Space
+
+/// A πBO prior over a PEFT space from sensitivity scores (SPT or DiffoRA): a product of
+/// independent per-decision probabilities.
+///
+/// - A layer bit is on with probability 0.15 + 0.7 · (layer score / best layer score).
+/// - A LoRA target (or an (IA)³ site / BitFit bias mapped to its matrix) is chosen with
+///   probability 0.15 + 0.7 · (target score / best target score).
+/// - A module size is centred on the largest value that pays off by SPT's rule (the benefit of
+///   the matrices it covers in an average layer ≥ its cost per layer / α, α = 10), with a discrete
+///   Gaussian of σ = 1.5 notches around it; "off" (0) is the centre when no size pays off.
+/// - Every other decision is uniform (a constant, which the acquisition's ranking ignores).
+public struct SensitivityPrior: ConfigurationPrior {
+    public let scores: SensitivityScores
+    /// Per parameter index: probabilities per value (ordinals, categoricals) or per bit.
+    enum Decision: Sendable { case bits([Double]), values([Double]), uniform }
+    let decisions: [Decision]
+    let space: SearchSpace
+
+    public init(scores: SensitivityScores, space: SearchSpace, dims: ModelDimensions, alpha: Double = 10) {
+        self.scores = scores
+        self.space = space
+        let perLayer = scores.perLayer, perTarget = scores.perTarget
+        let maxL = max(perLayer.max() ?? 1, 1e-12), maxT = max(perTarget.max() ?? 1, 1e-12)
+        func bitProb(_ s: Double, _ m: Double) -> Double { 0.15 + 0.7 * max(0, s) / m }
+        let H = Double(dims.hiddenSize), I = Double(dims.intermediateSize)
+        // Mean over layers of the benefit a module kind's covered matrices offer.
+        func meanBenefit(_ targets: [LinearTarget]) -> Double {
+            (0..<scores.layers).reduce(0.0) { acc, l in acc + targets.reduce(0) { $0 + scores.score(layer: l, target: $1) } } / Double(max(scores.layers, 1))
+        }
+        func benefit(layer l: Int, _ targets: [LinearTarget]) -> Double { targets.reduce(0) { $0 + scores.score(layer: l, target: $1) } }
+        func centred(_ values: [Double], cost: (Double) -> Double, benefit b: Double) -> Decision {
+            var centre = 0
+            for (i, v) in values.enumerated() where v > 0 && cost(v) / alpha <= b { centre = i }
+            if values.first.map({ $0 > 0 }) ?? false, cost(values[0]) / alpha > b { centre = 0 }
+            let w = values.indices.map { exp(-pow(Double($0 - centre), 2) / (2 * 1.5 * 1.5)) }
+            let total = w.reduce(0, +)
+            return .values(w.map { $0 / total })
+        }
+        var ds: [Decision] = []
+        for p in space.parameters {
+            let name = p.name
+            var base = name, layer: Int?
+            if let open = name.firstIndex(of: "["), let l = Int(name[name.index(after: open)...].dropLast()) { base = String(name[..<open]); layer = l }
+            switch (p.domain, base) {
+            case (.layerMask(let n, _), _):
+                ds.append(.bits((0..<n).map { l in bitProb(l < perLayer.count ? perLayer[l] : 0, maxL) }))
+            case (.subset(let items, _), "lora.targets"), (.subset(let items, _), "bitfit.biases"):
+                ds.append(.bits(items.map { item in
+                    guard let t = LinearTarget(name: item), let j = scores.targets.firstIndex(of: t) else { return 0.5 }
+                    return bitProb(perTarget[j], maxT)
+                }))
+            case (.subset(let items, _), "ia3.sites"):
+                ds.append(.bits(items.map { item in
+                    let t: LinearTarget = item == "key" ? .key : item == "value" ? .value : .intermediate
+                    return bitProb(perTarget[scores.targets.firstIndex(of: t) ?? 0], maxT)
+                }))
+            case (.ordinal(let values, _), "serial_adapter.size"):
+                let b = layer.map { benefit(layer: $0, [.output]) } ?? meanBenefit([.output])
+                ds.append(centred(values, cost: { 2 * H * $0 + $0 + H }, benefit: b))
+            case (.ordinal(let values, _), "parallel_adapter.size"):
+                let b = layer.map { benefit(layer: $0, [.intermediate, .output]) } ?? meanBenefit([.intermediate, .output])
+                ds.append(centred(values, cost: { 2 * H * $0 + $0 + H }, benefit: b))
+            case (.ordinal(let values, _), "prefix.length"):
+                ds.append(centred(values, cost: { 2 * H * $0 }, benefit: meanBenefit([.key, .value])))
+            case (.ordinal(let values, _), "lora.rank"):
+                // The best single H×H target per layer, on average: cost r·(H + H).
+                let b = (0..<scores.layers).reduce(0.0) { acc, l in acc + [LinearTarget.query, .key, .value, .attentionOutput].map { scores.score(layer: l, target: $0) }.max()! } / Double(max(scores.layers, 1))
+                ds.append(centred(values, cost: { $0 * 2 * H }, benefit: b))
+            default:
+                _ = I
+                ds.append(.uniform)
+            }
+        }
+        decisions = ds
+    }
+
+    public func logProbability(_ config: Config) -> Double {
+        var total = 0.0
+        let active = Set(space.activeNames(config))
+        for (i, p) in space.parameters.enumerated() where active.contains(p.name) {
+            switch (decisions[i], config.values[i], p.domain) {
+            case let (.bits(probs), .bits(b), _):
+                for (q, on) in zip(probs, b) { total += log(on ? q : 1 - q) }
+            case let (.values(probs), .number(x), .ordinal(values, _)):
+                if let k = values.firstIndex(of: x) { total += log(max(probs[k], 1e-300)) }
+            default:
+                break
+            }
+        }
+        return total
+    }
+
+    /// A configuration drawn from the prior (redrawn until valid).
+    public func sample(_ rng: inout SplitMix64) throws(SamplingError) -> Config {
+        for _ in 0..<10_000 {
+            var values: [ParameterValue] = []
+            for (i, p) in space.parameters.enumerated() {
+                values.append(p.defaultValue)
+                guard space.isActive(i, in: values) else { continue }
+                switch (decisions[i], p.domain) {
+                case let (.bits(probs), _): values[i] = .bits(probs.map { rng.unit() < $0 })
+                case let (.values(probs), .ordinal(vals, _)):
+                    var u = rng.unit(), k = 0
+                    while k < probs.count - 1 && u >= probs[k] { u -= probs[k]; k += 1 }
+                    values[i] = .number(vals[k])
+                default:
+                    var r = SplitMix64(seed: rng.next())
+                    values[i] = (try? space.sample(&r).values[i]) ?? p.defaultValue
+                }
+            }
+            let c = space.canonical(Config(space: space, values: values))
+            if space.violation(c) == nil { return c }
+        }
+        throw SamplingError(message: "the prior puts (almost) no mass on valid configurations")
+    }
+
+    /// The configuration the sensitivity method itself would choose in this space: the valid
+    /// configuration maximising SPT's utility (covered benefit − module parameters / α), found by
+    /// 4000 samples from the prior and uniform, then one-change hill climbing.
+    public func methodChoice(dims: ModelDimensions, alpha: Double = 10, seed: UInt64) throws -> Config {
+        var rng = SplitMix64(seed: seed ^ 0x5E75)
+        func utility(_ c: Config) -> Double {
+            guard let plan = try? PEFTSpace.plan(c, in: space, layers: dims.layers) else { return -.infinity }
+            return scores.utility(plan, dims: dims, alpha: alpha)
+        }
+        var best: (Config, Double)?
+        for k in 0..<4000 {
+            let c = k % 2 == 0 ? try sample(&rng) : try space.sample(&rng)
+            let u = utility(c)
+            if best == nil || u > best!.1 { best = (c, u) }
+        }
+        guard var current = best else { throw SamplingError(message: "no valid configuration") }
+        while true {
+            let moves = space.neighbours(of: current.0).map { ($0, utility($0)) }
+            guard let top = moves.max(by: { $0.1 < $1.1 }), top.1 > current.1 else { break }
+            current = top
+        }
+        return current.0
+    }
+}
