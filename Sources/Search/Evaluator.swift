@@ -81,4 +81,14 @@ public enum PEFTMock {
         let kinds = [plan.lora != nil, plan.serialAdapter != nil, plan.parallelAdapter != nil, plan.prefix != nil].filter { $0 }.count
         return 0.5 + 0.42 * (1 - exp(-capacity / 8)) - 0.01 * Double(max(kinds - 1, 0))
     }
+
+    /// Stand-in sensitivity scores for the mock (so that priors run without a model): the mock's
+    /// depth weights times a per-target factor, in SPT's units (parameters in the top-τ).
+    public static func sensitivity(dims: ModelDimensions) -> SensitivityScores {
+        let L = dims.layers
+        func weight(_ l: Int) -> Double { 0.35 + 0.65 * pow(Double(l) / Double(max(L - 1, 1)), 1.5) }
+        let factor: [LinearTarget: Double] = [.query: 1.0, .key: 0.6, .value: 1.2, .attentionOutput: 0.8, .intermediate: 1.5, .output: 1.3]
+        return SensitivityScores(method: "mock", layers: L, targets: LinearTarget.allCases,
+                                 scores: (0..<L).map { l in LinearTarget.allCases.map { (4000 * weight(l) * factor[$0]!).rounded() } })
+    }
 }

@@ -34,37 +34,54 @@ public struct SensitivityScores: Sendable, Equatable {
     /// Σ over layers, per target.
     public var perTarget: [Double] { targets.indices.map { j in scores.reduce(0) { $0 + $1[j] } } }
 
-    /// The matrices a plan's modules act on, with multiplicity per module: LoRA on its targets;
-    /// a serial adapter on the FFN output (`output`); a parallel adapter beside the whole FFN
-    /// (`intermediate`, `output`); prefixes on `key` and `value`; (IA)³ on its sites; BitFit on
-    /// its linear biases.
-    public static func coverage(_ plan: PEFTPlan, layers count: Int) -> [(layer: Int, target: LinearTarget)] {
-        var out: [(Int, LinearTarget)] = []
-        if let lora = plan.lora { for l in lora.layers.resolve(count: count) { for t in lora.targets { out.append((l, t)) } } }
-        if let s = plan.serialAdapter { for l in s.resolve(count: count).keys.sorted() { out.append((l, .output)) } }
-        if let p = plan.parallelAdapter { for l in p.resolve(count: count).keys.sorted() { out += [(l, .intermediate), (l, .output)] } }
-        if let p = plan.prefix { for l in p.layers.resolve(count: count) { out += [(l, .key), (l, .value)] } }
+    /// The matrices a plan's modules act on, each with the module parameters charged to it: LoRA
+    /// on its targets (r·(in + out) each); a serial adapter on the FFN output (`output`); a
+    /// parallel adapter beside the whole FFN (half its cost on `intermediate`, half on `output`);
+    /// prefixes on `key` and `value` (half each); (IA)³ on its sites; BitFit on its linear biases.
+    public static func coverage(_ plan: PEFTPlan, dims: ModelDimensions) -> [(layer: Int, target: LinearTarget, cost: Double)] {
+        let count = dims.layers, H = Double(dims.hiddenSize), I = Double(dims.intermediateSize)
+        var out: [(Int, LinearTarget, Double)] = []
+        if let lora = plan.lora {
+            for l in lora.layers.resolve(count: count) {
+                for t in lora.targets { let (i, o) = dims.shape(of: t); out.append((l, t, Double(lora.rank * (i + o)))) }
+            }
+        }
+        if let s = plan.serialAdapter { for (l, m) in s.resolve(count: count) { out.append((l, .output, 2 * H * Double(m) + Double(m) + H)) } }
+        if let p = plan.parallelAdapter {
+            for (l, m) in p.resolve(count: count) { let c = (2 * H * Double(m) + Double(m) + H) / 2; out += [(l, .intermediate, c), (l, .output, c)] }
+        }
+        if let p = plan.prefix {
+            let layers = p.layers.resolve(count: count)
+            let perLayer = Double(PEFTPlan(prefix: p).moduleParameters(dims: dims)) / Double(max(layers.count, 1))
+            for l in layers { out += [(l, .key, perLayer / 2), (l, .value, perLayer / 2)] }
+        }
         if let i = plan.ia3 {
             for l in i.layers.resolve(count: count) {
-                for s in i.sites { out.append((l, s == .key ? .key : s == .value ? .value : .intermediate)) }
+                for s in i.sites { out.append((l, s == .key ? .key : s == .value ? .value : .intermediate, s == .feedforward ? I : H)) }
             }
         }
         if let b = plan.bitfit {
-            for l in b.layers.resolve(count: count) { for bias in b.biases { if let t = LinearTarget(name: bias.rawValue) { out.append((l, t)) } } }
+            for l in b.layers.resolve(count: count) {
+                for bias in b.biases { if let t = LinearTarget(name: bias.rawValue) { out.append((l, t, Double(dims.shape(of: t).outFeatures))) } }
+            }
         }
         return out
     }
 
-    /// SPT's rule as a utility: the benefit of the matrices a plan covers (each counted once)
-    /// minus its module parameters / α (a module pays off on W when W's count ≥ cost / α).
+    /// SPT's rule as a utility. With k_W the module parameters charged to matrix W divided by α
+    /// and c_W its score, a module pays off on W while k_W ≤ c_W: each matrix contributes
+    /// min(c_W, k_W) − max(0, k_W − c_W), which grows with a module's size until it costs α times
+    /// the sensitive parameters it serves, then falls.
     public func utility(_ plan: PEFTPlan, dims: ModelDimensions, alpha: Double = 10) -> Double {
-        var seen = Set<Int>()
-        var benefit = 0.0
-        for (l, t) in Self.coverage(plan, layers: dims.layers) {
-            let key = l * 16 + (targets.firstIndex(of: t) ?? 15)
-            if seen.insert(key).inserted { benefit += score(layer: l, target: t) }
+        var charged: [Int: Double] = [:]
+        for (l, t, c) in Self.coverage(plan, dims: dims) { charged[l * 16 + (targets.firstIndex(of: t) ?? 15), default: 0] += c / alpha }
+        var u = 0.0
+        for (key, k) in charged {
+            let l = key / 16, j = key % 16
+            let c = j < targets.count && l < scores.count ? scores[l][j] : 0
+            u += min(c, k) - max(0, k - c)
         }
-        return benefit - Double(plan.moduleParameters(dims: dims)) / alpha
+        return u
     }
 }
 

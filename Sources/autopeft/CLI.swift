@@ -28,6 +28,9 @@ enum CLI {
                                                          Multi-objective Bayesian search over the space; resumes the study
                                                          in DIR (default results/<name>) when it exists. Progress per trial
                                                          on stderr; a JSON summary (hypervolume, Pareto front) on stdout.
+      autopeft score SPACE.json [--method spt|diffora] [--out DIR]
+                                                         Sensitivity scores of the space's model and task: a layers × targets
+                                                         table on stdout, saved as DIR/sensitivity-<method>.json.
       autopeft report DIR                                Write report.md, report.html, pareto.svg, hypervolume.svg and
                                                          trials.csv for the study in DIR.
       autopeft predict DIR --data FILE [--threads N]     Apply a saved candidate to rows of FILE (the task's format);
@@ -47,6 +50,7 @@ enum CLI {
         case "train": return train(rest)
         case "search": return search(rest)
         case "report": return report(rest)
+        case "score": return score(rest)
         case "predict": return predict(rest)
         case "export": return export(rest)
         case "doctor": return doctor()
@@ -54,7 +58,7 @@ enum CLI {
         case "--version", "version": print("autopeft 0.1.0"); return ExitCode.success
         default:
             var msg = "autopeft: unknown command \"\(cmd)\""
-            if let m = didYouMean(cmd, among: ["train", "search", "report", "predict", "export", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
+            if let m = didYouMean(cmd, among: ["train", "search", "report", "score", "predict", "export", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
             printErr(msg + "\n\n" + usage)
             return ExitCode.usage
         }

@@ -20,9 +20,25 @@ extension CLI {
             spec.trials = n
         }
         let dir = opts["out"] ?? "results/\(spec.name)"
+        let evaluator: any Evaluator
+        var trainer: TrainerEvaluator?
+        do {
+            switch spec.problem {
+            case .training:
+                let t = try TrainerEvaluator(spec: spec, progress: printErr)
+                trainer = t
+                evaluator = t
+            default: evaluator = SyntheticEvaluator(spec: spec)
+            }
+        } catch {
+            printErr("autopeft search: \(error)")
+            return ExitCode.usage
+        }
         let study: Study
         do {
-            study = try Study(spec: spec, directory: dir, fresh: opts["fresh"] != nil, force: opts["force"] != nil)
+            let scores = spec.priors.method == "none" ? nil
+                : try sensitivity(spec: spec, directory: dir, method: spec.priors.method, trainer: trainer, fresh: opts["fresh"] != nil)
+            study = try Study(spec: spec, directory: dir, fresh: opts["fresh"] != nil, force: opts["force"] != nil, sensitivity: scores)
         } catch {
             printErr("autopeft search: \(error)")
             return ExitCode.usage
@@ -32,17 +48,7 @@ extension CLI {
         if study.resumed {
             printErr("autopeft search: resuming the study in \(dir): \(done) trials done (\(study.finished.count) finished), \(study.trials.count - done) to re-run, budget \(spec.trials) (use --fresh to start over)")
         } else {
-            printErr("autopeft search: new study \"\(spec.name)\" in \(dir): \(spec.trials) trials (\(spec.initial) initial), objectives \(spec.objectives.map { "\($0.goal.rawValue) \($0.name)" }.joined(separator: ", "))")
-        }
-        let evaluator: any Evaluator
-        do {
-            switch spec.problem {
-            case .training: evaluator = try TrainerEvaluator(spec: spec, progress: printErr)
-            default: evaluator = SyntheticEvaluator(spec: spec)
-            }
-        } catch {
-            printErr("autopeft search: \(error)")
-            return ExitCode.usage
+            printErr("autopeft search: new study \"\(spec.name)\" in \(dir): \(spec.trials) trials (\(spec.baselines.count) baselines, \(spec.initial) initial), objectives \(spec.objectives.map { "\($0.goal.rawValue) \($0.name)" }.joined(separator: ", ")), priors \(spec.priors.method)")
         }
         let start = Date()
         do {
@@ -92,5 +98,84 @@ extension CLI {
             printErr("autopeft report: \(error)")
             return ExitCode.usage
         }
+    }
+}
+
+extension CLI {
+    /// The sensitivity scores of a study: read from `DIR/sensitivity-<method>.json` when there
+    /// (a resumed study must use the same prior), otherwise computed and saved there.
+    static func sensitivity(spec: StudySpec, directory: String, method: String, trainer: TrainerEvaluator?, fresh: Bool) throws -> SensitivityScores {
+        let path = directory + "/sensitivity-\(method).json"
+        if !fresh, let data = FileManager.default.contents(atPath: path) {
+            let v = try JSONParser.parse(bytes: [UInt8](data))
+            printErr("autopeft: using the \(method) scores in \(path)")
+            return try SensitivityScores(reading: JSONReader(v, path: "", file: path).required("scores_record"))
+        }
+        let scores: SensitivityScores
+        let start = Date()
+        switch spec.problem {
+        case .training:
+            guard let trainer else { throw Study.Failure(message: "no trainer") }
+            printErr("autopeft: computing \(method) sensitivity scores")
+            scores = try trainer.sensitivity(method: method)
+        case .peftMock(let dims, _):
+            scores = PEFTMock.sensitivity(dims: dims)
+        case .synthetic:
+            throw Study.Failure(message: "sensitivity scores need a PEFT space")
+        }
+        let seconds = Date().timeIntervalSince(start)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var members: [(key: String, value: JSONValue)] = [("scores_record", scores.json), ("seconds", .number(seconds))]
+        if let dims = spec.problem.dimensions {
+            let prior = SensitivityPrior(scores: scores, space: spec.space, dims: dims)
+            let choice = try prior.methodChoice(dims: dims, seed: spec.seed)
+            members.append(("choice", spec.space.json(choice)))
+            if let n = spec.space.parameterCount?(choice) { members.append(("choice_trainable_params", .number(n))) }
+        }
+        try (JSONValue.object(members).serialized() + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        printErr("autopeft: \(method) scores saved to \(path) (\(String(format: "%.1f", seconds)) s)")
+        return scores
+    }
+
+    /// `autopeft score SPACE.json [--method spt|diffora] [--out DIR]`: compute, save and print.
+    static func score(_ args: [String]) -> Int32 {
+        guard let (pos, opts) = options(args, known: ["method", "out", "threads"]) else { return ExitCode.usage }
+        guard pos.count == 1 else { printErr("autopeft score: expected one space file, e.g. autopeft score spaces/sst2-autopeft.json --method spt"); return ExitCode.usage }
+        guard let nThreads = threads(opts) else { return ExitCode.usage }
+        BLAS.setThreads(nThreads)
+        let method = opts["method"] ?? "spt"
+        guard ["spt", "diffora"].contains(method) else { printErr("autopeft score: --method expects spt or diffora, got \"\(method)\""); return ExitCode.usage }
+        do {
+            var spec = try StudySpec(file: pos[0])
+            spec.priors.method = method
+            let dir = opts["out"] ?? "results/\(spec.name)"
+            var trainer: TrainerEvaluator?
+            if case .training = spec.problem { trainer = try TrainerEvaluator(spec: spec, progress: printErr) }
+            let scores = try sensitivity(spec: spec, directory: dir, method: method, trainer: trainer, fresh: true)
+            print(table(scores))
+            if let dims = spec.problem.dimensions {
+                let choice = try SensitivityPrior(scores: scores, space: spec.space, dims: dims).methodChoice(dims: dims, seed: spec.seed)
+                print("\n\(method) choice in this space: \(spec.space.json(choice).serialized())")
+                if let n = spec.space.parameterCount?(choice) { print("trainable parameters: \(Int(n))") }
+            }
+            return ExitCode.success
+        } catch {
+            printErr("autopeft score: \(error)")
+            return ExitCode.usage
+        }
+    }
+
+    /// Layers × targets, with totals.
+    static func table(_ s: SensitivityScores) -> String {
+        let names = s.targets.map(\.rawValue)
+        let w = max(10, (names.map(\.count).max() ?? 0) + 1)
+        func pad(_ x: String) -> String { String(repeating: " ", count: max(0, w - x.count)) + x }
+        var out = "\(s.method) scores (\(s.method == "spt" ? "parameters in the global top-τ per weight matrix" : "module scores")), layers × targets\n"
+        out += pad("layer") + names.map(pad).joined() + pad("total") + "\n"
+        for l in 0..<s.layers {
+            out += pad("\(l)") + s.scores[l].map { pad(String(format: "%.0f", $0)) }.joined() + pad(String(format: "%.0f", s.perLayer[l])) + "\n"
+        }
+        out += pad("total") + s.perTarget.map { pad(String(format: "%.0f", $0)) }.joined() + pad(String(format: "%.0f", s.perLayer.reduce(0, +)))
+        return out
     }
 }

@@ -63,4 +63,16 @@ final class TrainerEvaluator: Evaluator {
         metrics["peak_rss_mib"] = result.peakRSSMiB
         return TrialOutcome(values: ["score": result.score, "seconds": result.trainSeconds + result.evalSeconds], metrics: metrics)
     }
+
+    /// Sensitivity scores of the space file's model and task (SPT now; DiffoRA by `DiffoRAScorer`).
+    func sensitivity(method: String) throws -> SensitivityScores {
+        let tuner = FineTuner(config: base, weights: weights, tokenizer: tokenizer)
+        let p = spec.priors
+        switch method {
+        case "spt":
+            return try SPTScorer.score(tuner: tuner, batches: p.batches, batchSize: p.batchSize, tau: p.tau) { self.progress("  " + $0) }
+        default:
+            throw Study.Failure(message: "unknown sensitivity method \(method)")
+        }
+    }
 }

@@ -1,0 +1,75 @@
+import XCTest
+import Space
+@testable import Search
+
+final class SensitivityPriorTests: XCTestCase {
+    let dims = ModelDimensions(hiddenSize: 384, intermediateSize: 1536, layers: 6, heads: 12)
+
+    func space() throws -> SearchSpace {
+        let v = try JSONParser.parse("""
+        {"layers": {"type": "layer_mask"}, "serial_adapter": {"size": [0, 1, 2, 4, 8, 16, 32, 64, 128, 256]},
+         "lora": {"rank": [0, 2, 4, 8, 16], "targets": {"type": "subset", "of": ["query", "key", "value", "output"], "min": 1}}}
+        """)
+        var s = try SearchSpace(reading: JSONReader(v, path: "space"), constraints: nil, layers: 6)
+        let dims = dims, sp = s
+        s.parameterCount = { c in (try? PEFTSpace.plan(c, in: sp, layers: 6)).map { Double($0.trainableParameters(dims: dims, labels: 2)) } }
+        return s
+    }
+
+    /// Scores concentrated on layers 4-5 and on value/output.
+    func scores() -> SensitivityScores {
+        SensitivityScores(method: "spt", layers: 6, targets: LinearTarget.allCases, scores: (0..<6).map { l in
+            LinearTarget.allCases.map { t in (l >= 4 ? 1.0 : 0.05) * ([.value, .output].contains(t) ? 3000 : 200) }
+        })
+    }
+
+    func testPriorFollowsTheScores() throws {
+        let s = try space()
+        let prior = SensitivityPrior(scores: scores(), space: s, dims: dims)
+        var rng = SplitMix64(seed: 1)
+        var layerOn = [Int](repeating: 0, count: 6), valueOn = 0, keyOn = 0, n = 0
+        var sizes: [Double] = []
+        for _ in 0..<2000 {
+            let c = try prior.sample(&rng)
+            XCTAssertNil(s.violation(c))
+            let b = c["layers"]!.bits!
+            for l in 0..<6 where b[l] { layerOn[l] += 1 }
+            if c["lora.rank"]!.number! > 0, let t = c["lora.targets"]?.bits { n += 1; if t[2] { valueOn += 1 }; if t[1] { keyOn += 1 } }
+            sizes.append(c["serial_adapter.size"]!.number!)
+        }
+        XCTAssertGreaterThan(layerOn[5], 3 * layerOn[0], "\(layerOn)")
+        XCTAssertGreaterThan(valueOn, 2 * keyOn)
+        // Serial adapters pay off up to cost/10 ≤ mean output score (≈ 1033): 2·384·m + m + 384 ≤ 10330 ⇒ m ≤ 12, so the centre is 8.
+        let median = sizes.sorted()[sizes.count / 2]
+        XCTAssertEqual(median, 8, "\(median)")
+        // log π ranks a high-layer configuration above a low-layer one.
+        var hi = try s.sample(&rng), lo = hi
+        hi.values[0] = .bits([false, false, false, false, true, true])
+        lo.values[0] = .bits([true, true, false, false, false, false])
+        XCTAssertGreaterThan(prior.logProbability(hi), prior.logProbability(lo))
+    }
+
+    /// The method's choice maximises SPT's utility: no valid random configuration beats it.
+    func testMethodChoiceBeatsRandomConfigurations() throws {
+        let s = try space(), sc = scores()
+        let prior = SensitivityPrior(scores: sc, space: s, dims: dims)
+        let choice = try prior.methodChoice(dims: dims, seed: 3)
+        let best = sc.utility(try PEFTSpace.plan(choice, in: s, layers: 6), dims: dims)
+        var rng = SplitMix64(seed: 8)
+        for _ in 0..<500 {
+            let c = try s.sample(&rng)
+            XCTAssertLessThanOrEqual(sc.utility(try PEFTSpace.plan(c, in: s, layers: 6), dims: dims), best + 1e-9)
+        }
+        let plan = try PEFTSpace.plan(choice, in: s, layers: 6)
+        XCTAssertEqual(plan.adaptedLayers(layers: 6), [4, 5], "the sensitive layers only")
+    }
+
+    /// Utility by hand: one serial adapter of size 8 in layer 5, whose output score is 3000:
+    /// k = (2·384·8 + 8 + 384)/10 = 653.6 ≤ 3000, so the utility is 653.6; at size 64 the
+    /// charge (2·384·64 + 64 + 384)/10 = 4960 exceeds 3000 and the utility is 3000 − 1960.
+    func testUtilityByHand() {
+        let sc = scores()
+        XCTAssertEqual(sc.utility(PEFTPlan(serialAdapter: AdapterSpec(size: 8, layers: .only([5]))), dims: dims), 653.6, accuracy: 1e-9)
+        XCTAssertEqual(sc.utility(PEFTPlan(serialAdapter: AdapterSpec(size: 64, layers: .only([5]))), dims: dims), 3000 - 1960, accuracy: 1e-9)
+    }
+}
