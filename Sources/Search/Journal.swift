@@ -14,6 +14,8 @@ public final class Journal {
     public enum Op: String, CaseIterable, Sendable {
         case studyCreated = "study_created", trialStarted = "trial_started", trialFinished = "trial_finished"
         case trialFailed = "trial_failed", studyNote = "study_note"
+        /// `reevaluation.jsonl`: one final-stage training of a trial with one seed.
+        case reevaluated
     }
 
     public struct Failure: Error, CustomStringConvertible {

@@ -8,11 +8,13 @@ public enum Report {
     @discardableResult
     public static func write(_ study: Study, to directory: String) throws -> [String] {
         let spec = study.spec
-        let pareto = paretoPlot(study), hv = hypervolumePlot(study)
-        let files: [(String, String)] = [
+        let extras = try Extras(directory: directory)
+        let pareto = paretoPlot(study, extras), hv = hypervolumePlot(study)
+        var files: [(String, String)] = [
             ("pareto.svg", pareto), ("hypervolume.svg", hv), ("trials.csv", csv(study)),
-            ("report.md", markdown(study)), ("report.html", html(study, pareto: pareto, hypervolume: hv)),
+            ("report.md", markdown(study, extras)), ("report.html", html(study, extras, pareto: pareto, hypervolume: hv)),
         ]
+        if let sens = extras.sensitivity { files.append(("sensitivity.svg", heatMap(sens))) }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var written: [String] = []
         for (name, text) in files {
@@ -24,6 +26,68 @@ public enum Report {
         }
         _ = spec
         return written
+    }
+
+    /// What a study folder may hold besides the journal: final-stage results, sensitivity scores,
+    /// exported adapters.
+    struct Extras {
+        var reevaluation: Reevaluation?
+        var sensitivity: SensitivityScores?
+        var exports: [Int: String] = [:]
+
+        static let empty = Extras()
+        private init() {}
+
+        init(directory: String) throws {
+            reevaluation = try Reevaluation.read(directory: directory)
+            let fm = FileManager.default
+            for m in ["spt", "diffora"] {
+                let p = directory + "/sensitivity-\(m).json"
+                if let data = fm.contents(atPath: p), let v = try? JSONParser.parse(bytes: [UInt8](data)) {
+                    sensitivity = try SensitivityScores(reading: JSONReader(v, path: "", file: p).required("scores_record"))
+                }
+            }
+            for name in (try? fm.contentsOfDirectory(atPath: directory + "/exports")) ?? [] {
+                if name.hasPrefix("trial-"), let k = Int(name.dropFirst(6)) { exports[k - 1] = "exports/" + name }
+            }
+        }
+    }
+
+    /// For each baseline: the search trials (not baselines) that match or dominate it (same or
+    /// higher score at the same or fewer parameters, in every objective).
+    static func baselineComparison(_ study: Study) -> [(baseline: TrialRecord, beatenBy: [Int])] {
+        let done = study.finished
+        return done.filter { $0.baseline != nil }.map { b in
+            let pb = zip(study.spec.objectives, b.values).map { $0.minimised($1) }
+            let beaters = done.filter { $0.baseline == nil }.filter { t in
+                zip(zip(study.spec.objectives, t.values).map { $0.minimised($1) }, pb).allSatisfy { $0 <= $1 }
+            }.map(\.id)
+            return (b, beaters)
+        }
+    }
+
+    /// Layers × targets heat map of sensitivity scores.
+    static func heatMap(_ s: SensitivityScores) -> String {
+        let cellW = 96.0, cellH = 34.0, left = 70.0, top = 70.0
+        let w = left + cellW * Double(s.targets.count) + 20, h = top + cellH * Double(s.layers) + 40
+        let mx = max(s.scores.flatMap { $0 }.max() ?? 1, 1e-12)
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"Helvetica, Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        out += "<text x=\"\(w / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(s.method) sensitivity by layer and weight matrix\(s.method == "spt" ? " (parameters in the global top-τ)" : "")</text>\n"
+        for (j, t) in s.targets.enumerated() {
+            out += "<text x=\"\(left + cellW * (Double(j) + 0.5))\" y=\"\(top - 10)\" text-anchor=\"middle\" font-size=\"11\">\(t.rawValue)</text>\n"
+        }
+        for l in 0..<s.layers {
+            let y = top + cellH * Double(l)
+            out += "<text x=\"\(left - 8)\" y=\"\(y + cellH / 2 + 4)\" text-anchor=\"end\" font-size=\"11\">layer \(l)</text>\n"
+            for j in s.targets.indices {
+                let v = s.scores[l][j], a = (v / mx).squareRoot()
+                let r = Int(255 - 41 * a), g = Int(255 - 216 * a), b = Int(255 - 215 * a)
+                out += "<rect x=\"\(left + cellW * Double(j))\" y=\"\(y)\" width=\"\(cellW)\" height=\"\(cellH)\" fill=\"rgb(\(r),\(g),\(b))\" stroke=\"white\"/>\n"
+                out += "<text x=\"\(left + cellW * (Double(j) + 0.5))\" y=\"\(y + cellH / 2 + 4)\" text-anchor=\"middle\" font-size=\"11\" fill=\"\(a > 0.6 ? "white" : "black")\">\(String(format: "%.0f", v))</text>\n"
+            }
+        }
+        out += "<text x=\"\(left)\" y=\"\(h - 12)\" font-size=\"11\">colour: square root of the score relative to the largest (\(String(format: "%.0f", mx)))</text>\n"
+        return out + "</svg>\n"
     }
 
     /// The plot axes: trainable parameters (when an objective) on x, the other objective on y;
@@ -56,7 +120,7 @@ public enum Report {
         }.map { "\($0.key)=\($0.value.serialized())" }.joined(separator: " ")
     }
 
-    static func paretoPlot(_ study: Study) -> String {
+    static func paretoPlot(_ study: Study, _ extras: Extras? = nil) -> String {
         let spec = study.spec
         let (xi, yi) = axes(spec)
         let done = study.finished
@@ -77,6 +141,16 @@ public enum Report {
                     titles: frontTrials.map { "trial \($0.id + 1): \(describe(study, $0))" })
         for t in done where t.baseline != nil {
             plot.marker((t.values[xi], t.values[yi]), label: t.baseline!, color: "#1f77b4")
+        }
+        if let re = extras?.reevaluation, spec.objectives[yi].name == "score" {
+            var pts: [(Double, Double)] = []
+            for id in Reevaluation.targets(study) {
+                guard let st = re.stats(trial: id) else { continue }
+                let x = study.trials[id].values[xi]
+                plot.errorBar(x: x, low: st.mean - st.sd, high: st.mean + st.sd, color: "#2ca02c")
+                pts.append((x, st.mean))
+            }
+            plot.points(pts, color: "#2ca02c", radius: 4, legend: "re-evaluated at final fidelity (mean ± sd)")
         }
         let r = (spec.reference[xi], spec.reference[yi])
         let inside = (xs + [r.0]).min()! >= plot.x.lower && r.0 <= plot.x.upper && r.1 >= plot.y.lower && r.1 <= plot.y.upper
@@ -173,18 +247,40 @@ public enum Report {
         return study.frontIDs.map { study.trials[$0] }.sorted { $0.values[xi] < $1.values[xi] }
     }
 
-    static func markdown(_ study: Study) -> String {
+    static func markdown(_ study: Study, _ extras: Extras = Extras.empty) -> String {
         let spec = study.spec
         var s = "# Search report: \(spec.name)\n\n"
         s += "| | |\n|---|---|\n"
         for (k, v) in summaryRows(study) { s += "| \(k) | \(v.replacingOccurrences(of: "|", with: "\\|")) |\n" }
         s += "\n## Pareto front\n\n"
-        s += "| trial | " + spec.objectives.map(\.name).joined(separator: " | ") + " | configuration |\n"
-        s += "|---|" + spec.objectives.map { _ in "---|" }.joined() + "---|\n"
+        let re = extras.reevaluation
+        func final(_ id: Int) -> String {
+            guard let st = re?.stats(trial: id) else { return "" }
+            return String(format: "%.4f ± %.4f (%d)", st.mean, st.sd, st.n)
+        }
+        s += "| trial | " + spec.objectives.map(\.name).joined(separator: " | ") + (re != nil ? " | final score, mean ± sd (seeds)" : "") + " | configuration | export |\n"
+        s += "|---|" + spec.objectives.map { _ in "---|" }.joined() + (re != nil ? "---|" : "") + "---|---|\n"
         for t in frontRows(study) {
-            s += "| \(t.id + 1)\(t.baseline.map { " (baseline \($0))" } ?? "") | " + t.values.map { Study.format($0) }.joined(separator: " | ") + " | `\(describe(study, t))` |\n"
+            s += "| \(t.id + 1)\(t.baseline.map { " (baseline \($0))" } ?? "") | " + t.values.map { Study.format($0) }.joined(separator: " | ")
+            if re != nil { s += " | \(final(t.id))" }
+            s += " | `\(describe(study, t))` | \(extras.exports[t.id].map { "[\($0)](\($0))" } ?? "") |\n"
         }
         s += "\n![Pareto front](pareto.svg)\n\n![Hypervolume](hypervolume.svg)\n\n"
+        let comparison = baselineComparison(study)
+        if !comparison.isEmpty {
+            s += "## Baselines\n\nA baseline is matched or dominated when a search trial (not a baseline) has the same or a better value in every objective.\n\n"
+            s += "| baseline | " + spec.objectives.map(\.name).joined(separator: " | ") + (re != nil ? " | final score" : "") + " | matched or dominated by |\n"
+            s += "|---|" + spec.objectives.map { _ in "---|" }.joined() + (re != nil ? "---|" : "") + "---|\n"
+            for (b, beaters) in comparison {
+                s += "| \(b.baseline ?? "") (trial \(b.id + 1)) | " + b.values.map { Study.format($0) }.joined(separator: " | ")
+                if re != nil { s += " | \(final(b.id))" }
+                s += " | " + (beaters.isEmpty ? "**not matched**" : beaters.prefix(6).map { "trial \($0 + 1)" }.joined(separator: ", ") + (beaters.count > 6 ? ", …" : "")) + " |\n"
+            }
+            s += "\n"
+        }
+        if let sens = extras.sensitivity {
+            s += "## Sensitivity prior (\(sens.method))\n\n![Sensitivity](sensitivity.svg)\n\n"
+        }
         let failed = study.trials.filter { $0.status == .failed }
         if !failed.isEmpty {
             s += "## Failed trials\n\n"
@@ -196,7 +292,7 @@ public enum Report {
         return s
     }
 
-    static func html(_ study: Study, pareto: String, hypervolume: String) -> String {
+    static func html(_ study: Study, _ extras: Extras, pareto: String, hypervolume: String) -> String {
         let spec = study.spec
         let e = SVGPlot.escape
         var s = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>\(e(spec.name)) — autopeft report</title>\n"
@@ -208,6 +304,17 @@ public enum Report {
             s += "<tr><td>\(t.id + 1)\(t.baseline.map { " (baseline \(e($0)))" } ?? "")</td>" + t.values.map { "<td>\(Study.format($0))</td>" }.joined() + "<td><code>\(e(describe(study, t)))</code></td></tr>\n"
         }
         s += "</table>\n" + pareto + hypervolume
+        let comparison = baselineComparison(study)
+        if !comparison.isEmpty {
+            s += "<h2>Baselines</h2>\n<table><tr><th>baseline</th>" + spec.objectives.map { "<th>\(e($0.name))</th>" }.joined() + "<th>final score</th><th>matched or dominated by</th></tr>\n"
+            for (b, beaters) in comparison {
+                let st = extras.reevaluation?.stats(trial: b.id)
+                s += "<tr><td>\(e(b.baseline ?? ""))</td>" + b.values.map { "<td>\(Study.format($0))</td>" }.joined()
+                s += "<td>\(st.map { String(format: "%.4f ± %.4f (%d)", $0.mean, $0.sd, $0.n) } ?? "")</td><td>\(beaters.isEmpty ? "not matched" : beaters.prefix(6).map { "trial \($0 + 1)" }.joined(separator: ", "))</td></tr>\n"
+            }
+            s += "</table>\n"
+        }
+        if let sens = extras.sensitivity { s += "<h2>Sensitivity prior</h2>\n" + heatMap(sens) }
         s += "<p>Every trial: <a href=\"trials.csv\">trials.csv</a>.</p>\n</body></html>\n"
         return s
     }

@@ -66,6 +66,11 @@ struct SVGPlot {
         if let name { legend.append((name, color)) }
     }
 
+    mutating func errorBar(x: Double, low: Double, high: Double, color: String) {
+        let cx = SVGPlot.f(px(x))
+        body += "<line x1=\"\(cx)\" x2=\"\(cx)\" y1=\"\(SVGPlot.f(py(low)))\" y2=\"\(SVGPlot.f(py(high)))\" stroke=\"\(color)\" stroke-width=\"1.5\"/>\n"
+    }
+
     mutating func horizontal(_ v: Double, color: String, label: String) {
         body += "<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(SVGPlot.f(py(v)))\" y2=\"\(SVGPlot.f(py(v)))\" stroke=\"\(color)\" stroke-dasharray=\"6,4\"/>\n"
         body += "<text x=\"\(width - right - 4)\" y=\"\(SVGPlot.f(py(v) - 5))\" text-anchor=\"end\" font-size=\"11\" fill=\"\(color)\">\(SVGPlot.escape(label))</text>\n"

@@ -139,7 +139,7 @@ public final class Study {
                     trials[id].seconds = try r.optional("seconds")?.double() ?? 0
                     trials[id].status = .finished
                 }
-            case .studyNote:
+            case .studyNote, .reevaluated:
                 break
             }
         }

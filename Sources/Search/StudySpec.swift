@@ -33,6 +33,8 @@ public struct StudySpec: Sendable {
     public var baselines: [(name: String, candidate: Candidate)]
     /// Sensitivity priors (`"priors"`).
     public var priors: PriorSettings
+    /// The final stage (`"final"`): the fidelity and seeds of `autopeft reevaluate`.
+    public var final: FinalStage
     /// Synthetic problems: Gaussian noise sd added to measured values, and a sleep per trial
     /// (so that kill tests can land inside a trial).
     public var noise: Double
@@ -178,6 +180,7 @@ public struct StudySpec: Sendable {
         }
         self.baselines = baselines
         priors = try PriorSettings(reading: r.optional("priors"), trials: trials)
+        final = try FinalStage(reading: r.optional("final"))
         if priors.method != "none", case .synthetic = problem { throw r.error("sensitivity priors need a PEFT space", at: "priors.sensitivity") }
         try r.finish()
     }
@@ -298,6 +301,28 @@ public struct PriorSettings: Sendable {
         batchSize = try r?.optional("batch_size")?.int(in: 1...4096, what: "a batch size") ?? 32
         steps = try r?.optional("steps")?.int(in: 1...100_000, what: "a step count") ?? 60
         rho = try r?.optional("rho")?.double(in: 0...1, what: "a fraction") ?? 0.5
+        try r?.finish()
+    }
+}
+
+/// `"final": {"train_examples": 8000 | "all", "epochs": 2, "learning_rate": 5e-3, "max_length": 128, "seeds": 3}`:
+/// how `autopeft reevaluate` retrains the Pareto configurations and the baselines. Absent keys
+/// keep the search's settings, except `train_examples`, which defaults to all rows.
+public struct FinalStage: Sendable {
+    /// nil: every training row.
+    public var trainExamples: Int?
+    public var epochs: Int?
+    public var learningRate: Double?
+    public var maxLength: Int?
+    public var seeds: Int
+
+    init(reading r: JSONReader?) throws(ConfigError) {
+        if let t = try r?.optional("train_examples"), case .string = t.value { _ = try t.choice(["all"]); trainExamples = nil }
+        else { trainExamples = try r?.optional("train_examples")?.int(in: 1...100_000_000, what: "a row count") }
+        epochs = try r?.optional("epochs")?.int(in: 1...1000, what: "a number of epochs")
+        learningRate = try r?.optional("learning_rate")?.double(in: 0...10, what: "a learning rate")
+        maxLength = try r?.optional("max_length")?.int(in: 3...100_000, what: "a maximum length")
+        seeds = try r?.optional("seeds")?.int(in: 1...100, what: "a number of seeds") ?? 3
         try r?.finish()
     }
 }

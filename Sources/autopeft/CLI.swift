@@ -31,6 +31,8 @@ enum CLI {
       autopeft score SPACE.json [--method spt|diffora] [--out DIR]
                                                          Sensitivity scores of the space's model and task: a layers × targets
                                                          table on stdout, saved as DIR/sensitivity-<method>.json.
+      autopeft reevaluate DIR [--seeds N]                Retrain the Pareto configurations and baselines at the space file's
+                                                         "final" fidelity with N seeds (DIR/reevaluation.jsonl; resumable).
       autopeft report DIR                                Write report.md, report.html, pareto.svg, hypervolume.svg and
                                                          trials.csv for the study in DIR.
       autopeft predict DIR --data FILE [--threads N]     Apply a saved candidate to rows of FILE (the task's format);
@@ -51,6 +53,7 @@ enum CLI {
         case "search": return search(rest)
         case "report": return report(rest)
         case "score": return score(rest)
+        case "reevaluate": return reevaluate(rest)
         case "predict": return predict(rest)
         case "export": return export(rest)
         case "doctor": return doctor()
@@ -58,7 +61,7 @@ enum CLI {
         case "--version", "version": print("autopeft 0.1.0"); return ExitCode.success
         default:
             var msg = "autopeft: unknown command \"\(cmd)\""
-            if let m = didYouMean(cmd, among: ["train", "search", "report", "score", "predict", "export", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
+            if let m = didYouMean(cmd, among: ["train", "search", "report", "score", "reevaluate", "predict", "export", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
             printErr(msg + "\n\n" + usage)
             return ExitCode.usage
         }

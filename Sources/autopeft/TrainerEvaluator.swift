@@ -14,12 +14,14 @@ final class TrainerEvaluator: Evaluator {
     let spec: StudySpec
     let base: RunConfig
     let fixedSeed: Bool
+    /// The final stage's settings when re-evaluating (they override searched learning rates too).
+    let final: FinalStage?
     let weights: BertWeights
     let tokenizer: WordPieceTokenizer
     let dims: ModelDimensions
     let progress: (String) -> Void
 
-    init(spec: StudySpec, progress: @escaping (String) -> Void) throws {
+    init(spec: StudySpec, final: FinalStage? = nil, progress: @escaping (String) -> Void) throws {
         self.spec = spec
         self.progress = progress
         guard case .training(let dims, _) = spec.problem else { throw Study.Failure(message: "not a training study") }
@@ -28,8 +30,16 @@ final class TrainerEvaluator: Evaluator {
         var members: [(key: String, value: JSONValue)] = []
         for key in ["model", "task", "head", "training"] { if let v = spec.document[key] { members.append((key, v)) } }
         let dir = URL(fileURLWithPath: spec.directory.isEmpty ? "." : spec.directory).standardizedFileURL.path
-        base = try RunConfig(reading: JSONReader(.object(members), file: spec.file), baseDirectory: dir)
-        if case .object(let t)? = spec.document["training"] { fixedSeed = t.contains { $0.key == "seed" } } else { fixedSeed = false }
+        var run = try RunConfig(reading: JSONReader(.object(members), file: spec.file), baseDirectory: dir)
+        if case .object(let t)? = spec.document["training"] { fixedSeed = t.contains { $0.key == "seed" } && final == nil } else { fixedSeed = false }
+        if let final {
+            run.training.trainExamples = final.trainExamples
+            if let e = final.epochs { run.training.epochs = e }
+            if let lr = final.learningRate { run.training.learningRate = lr }
+            if let m = final.maxLength { run.task.maxLength = m }
+        }
+        base = run
+        self.final = final
         let c = try BertConfig(contentsOf: base.model + "/config.json")
         weights = try BertWeights(config: c, safetensors: SafetensorsFile(path: base.model + "/model.safetensors"))
         tokenizer = try WordPieceTokenizer(directory: base.model)
@@ -43,12 +53,20 @@ final class TrainerEvaluator: Evaluator {
     }
 
     func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
+        try evaluate(candidate, seed: seed, trial: trial, saveTo: nil)
+    }
+
+    /// Trains and scores; with `saveTo`, also keeps the trained candidate there (loadable by
+    /// `autopeft predict`/`export`) and exports it as an HF PEFT or AdapterHub adapter into
+    /// `saveTo/adapter` when one of those formats has the method. Returns export notes in metrics'
+    /// place of nothing: errors of the export are reported, not thrown.
+    func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int, saveTo: String?) throws -> TrialOutcome {
         var run = base
         run.plan = try spec.plan(candidate)
         try run.plan.validate(for: dims)
         for (k, v) in candidate.config.map(PEFTSpace.overrides) ?? [:] {
             switch k {
-            case "learning_rate": run.training.learningRate = v
+            case "learning_rate": if final?.learningRate == nil { run.training.learningRate = v }
             default: break
             }
         }
@@ -56,7 +74,23 @@ final class TrainerEvaluator: Evaluator {
         let tuner = FineTuner(config: run, weights: weights, tokenizer: tokenizer)
         let sink = TrialProgress(prefix: "  trial \(trial + 1): ", sink: progress)
         tuner.progress = sink
-        let (result, _) = try tuner.run()
+        let (result, model) = try tuner.run()
+        if let dir = saveTo {
+            try CandidateArchive.save(model, config: run, result: result, to: dir)
+            let p = run.plan
+            let adapters = p.serialAdapter != nil || p.parallelAdapter != nil
+            let mixed = adapters && (p.lora != nil || p.prefix != nil || p.ia3 != nil || p.bitfit != nil || (p.serialAdapter != nil && p.parallelAdapter != nil))
+            if mixed {
+                progress("  trial \(trial + 1): no single HF PEFT / AdapterHub format holds this mix of modules; kept as an autopeft candidate in \(dir)")
+            } else {
+                do {
+                    let notes = adapters ? try AdapterHubExport.export(model, config: run, to: dir + "/adapter") : try PEFTExport.export(model, config: run, to: dir + "/adapter")
+                    for n in notes { progress("  trial \(trial + 1): export note: \(n)") }
+                } catch {
+                    progress("  trial \(trial + 1): export failed: \(error)")
+                }
+            }
+        }
         var metrics = result.metrics
         metrics["train_seconds"] = result.trainSeconds
         metrics["final_loss"] = result.finalLoss

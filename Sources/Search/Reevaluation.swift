@@ -1,0 +1,47 @@
+import Foundation
+import Space
+
+/// The final stage's results (`reevaluation.jsonl` in the study folder): each Pareto
+/// configuration and each baseline retrained at the final fidelity with several seeds.
+public struct Reevaluation: Sendable {
+    public struct Run: Sendable {
+        public var trial: Int
+        public var seed: Int
+        public var score: Double
+        public var seconds: Double
+    }
+    public var runs: [Run]
+
+    public static func path(_ directory: String) -> String { directory + "/reevaluation.jsonl" }
+
+    /// Reads the file without locking it; nil when there is none.
+    public static func read(directory: String) throws -> Reevaluation? {
+        let p = path(directory)
+        guard FileManager.default.fileExists(atPath: p) else { return nil }
+        return try Reevaluation(journal: Journal(path: p, readOnly: true))
+    }
+
+    init(journal: Journal) throws {
+        var runs: [Run] = []
+        for (op, rec) in journal.records where op == .reevaluated {
+            let r = JSONReader(rec, path: "reevaluated", file: journal.path)
+            runs.append(Run(trial: try r.required("trial").int(), seed: try r.required("seed").int(),
+                            score: try r.required("score").double(), seconds: try r.optional("seconds")?.double() ?? 0))
+        }
+        self.runs = runs
+    }
+
+    /// Mean, sample standard deviation and count of a trial's final-stage scores.
+    public func stats(trial: Int) -> (mean: Double, sd: Double, n: Int)? {
+        let s = runs.filter { $0.trial == trial }.map(\.score)
+        guard !s.isEmpty else { return nil }
+        let m = s.reduce(0, +) / Double(s.count)
+        let sd = s.count > 1 ? (s.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(s.count - 1)).squareRoot() : 0
+        return (m, sd, s.count)
+    }
+
+    /// What the final stage retrains: the Pareto front's trials and every baseline, by id.
+    public static func targets(_ study: Study) -> [Int] {
+        Array(Set(study.frontIDs + study.finished.filter { $0.baseline != nil }.map(\.id))).sorted()
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Space
+import Search
+import Trainer
+
+extension CLI {
+    /// `autopeft reevaluate DIR [--seeds N] [--threads N]`: retrain the Pareto configurations and the
+    /// baselines at the space file's `final` fidelity with N seeds (0…N−1), appending each result
+    /// to `DIR/reevaluation.jsonl` (resumable: finished runs are skipped). Seed 0's trained candidates
+    /// are kept in `DIR/exports/trial-<k>/` with their HF PEFT or AdapterHub export in `adapter/`.
+    static func reevaluate(_ args: [String]) -> Int32 {
+        guard let (pos, opts) = options(args, known: ["seeds", "threads"]) else { return ExitCode.usage }
+        guard pos.count == 1 else { printErr("autopeft reevaluate: expected a study folder, e.g. autopeft reevaluate results/sst2-autopeft"); return ExitCode.usage }
+        guard let nThreads = threads(opts) else { return ExitCode.usage }
+        BLAS.setThreads(nThreads)
+        let dir = pos[0]
+        do {
+            let study = try Study(readingDirectory: dir)
+            var final = study.spec.final
+            if let s = opts["seeds"] {
+                guard let n = Int(s), n >= 1 else { printErr("autopeft reevaluate: --seeds expects a positive integer, got \"\(s)\""); return ExitCode.usage }
+                final.seeds = n
+            }
+            guard case .training = study.spec.problem else {
+                printErr("autopeft reevaluate: \(dir) is a synthetic study; re-evaluation retrains real candidates")
+                return ExitCode.usage
+            }
+            let journal = try Journal(path: Reevaluation.path(dir))
+            let done = try Set(Reevaluation.read(directory: dir)?.runs.map { "\($0.trial):\($0.seed)" } ?? [])
+            let evaluator = try TrainerEvaluator(spec: study.spec, final: final, progress: printErr)
+            let targets = Reevaluation.targets(study)
+            let total = targets.count * final.seeds
+            var k = 0
+            printErr("autopeft reevaluate: \(targets.count) configurations (Pareto front and baselines) × \(final.seeds) seeds at \(final.trainExamples.map(String.init) ?? "all") rows, \(evaluator.base.training.epochs) epochs, max length \(evaluator.base.task.maxLength); \(done.count) runs already done")
+            for id in targets {
+                let t = study.trials[id]
+                for seed in 0..<final.seeds {
+                    k += 1
+                    if done.contains("\(id):\(seed)") { continue }
+                    let start = Date()
+                    // Seed 0's model is kept and exported: the adapters users load.
+                    let outcome = try evaluator.evaluate(t.candidate, seed: UInt64(seed), trial: id,
+                                                         saveTo: seed == 0 ? "\(dir)/exports/trial-\(id + 1)" : nil)
+                    let score = outcome.values["score"] ?? .nan
+                    let seconds = Date().timeIntervalSince(start)
+                    try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)), ("score", .number(score)),
+                                                      ("metrics", .object(outcome.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
+                                                      ("seconds", .number(seconds))])
+                    printErr("autopeft reevaluate: \(k)/\(total): trial \(id + 1)\(t.baseline.map { " [\($0)]" } ?? "") seed \(seed): score \(String(format: "%.4f", score)) (search-time \(String(format: "%.4f", t.values.first ?? .nan))) | \(String(format: "%.1f", seconds)) s")
+                }
+            }
+            let re = try Reevaluation.read(directory: dir)
+            let rows: [JSONValue] = targets.map { id in
+                let t = study.trials[id]
+                var m: [(key: String, value: JSONValue)] = [("trial", .number(id)), ("search_values", .array(t.values.map { .number($0) }))]
+                if let b = t.baseline { m.append(("baseline", .string(b))) }
+                if let s = re?.stats(trial: id) { m += [("mean", .number(s.mean)), ("sd", .number(s.sd)), ("n", .number(s.n))] }
+                return .object(m)
+            }
+            print(JSONValue.object([("study", .string(study.spec.name)), ("reevaluated", .array(rows))]).serialized())
+            return ExitCode.success
+        } catch {
+            printErr("autopeft reevaluate: \(error)")
+            return ExitCode.failure
+        }
+    }
+}
