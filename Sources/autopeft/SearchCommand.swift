@@ -112,12 +112,13 @@ extension CLI {
             return try SensitivityScores(reading: JSONReader(v, path: "", file: path).required("scores_record"))
         }
         let scores: SensitivityScores
+        var extra: [(key: String, value: JSONValue)] = []
         let start = Date()
         switch spec.problem {
         case .training:
             guard let trainer else { throw Study.Failure(message: "no trainer") }
             printErr("autopeft: computing \(method) sensitivity scores")
-            scores = try trainer.sensitivity(method: method)
+            (scores, extra) = try trainer.sensitivity(method: method)
         case .peftMock(let dims, _):
             scores = PEFTMock.sensitivity(dims: dims)
         case .synthetic:
@@ -125,7 +126,7 @@ extension CLI {
         }
         let seconds = Date().timeIntervalSince(start)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var members: [(key: String, value: JSONValue)] = [("scores_record", scores.json), ("seconds", .number(seconds))]
+        var members: [(key: String, value: JSONValue)] = [("scores_record", scores.json), ("seconds", .number(seconds))] + extra
         if let dims = spec.problem.dimensions {
             let prior = SensitivityPrior(scores: scores, space: spec.space, dims: dims)
             let choice = try prior.methodChoice(dims: dims, seed: spec.seed)

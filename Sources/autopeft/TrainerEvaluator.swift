@@ -99,14 +99,54 @@ final class TrainerEvaluator: Evaluator {
     }
 
     /// Sensitivity scores of the space file's model and task (SPT now; DiffoRA by `DiffoRAScorer`).
-    func sensitivity(method: String) throws -> SensitivityScores {
+    func sensitivity(method: String) throws -> (SensitivityScores, [(key: String, value: JSONValue)]) {
         let tuner = FineTuner(config: base, weights: weights, tokenizer: tokenizer)
         let p = spec.priors
         switch method {
         case "spt":
-            return try SPTScorer.score(tuner: tuner, batches: p.batches, batchSize: p.batchSize, tau: p.tau) { self.progress("  " + $0) }
+            return (try SPTScorer.score(tuner: tuner, batches: p.batches, batchSize: p.batchSize, tau: p.tau) { self.progress("  " + $0) }, [])
+        case "diffora":
+            let supernet = Self.supernet(spec.space)
+            let (gates, selected, scores) = try DiffoRAScorer.score(tuner: tuner, supernet: supernet, steps: p.steps, rho: p.rho) { self.progress("  " + $0) }
+            func row(_ g: DiffoRAScorer.Gate) -> JSONValue {
+                .object([("layer", .number(g.layer)), ("module", .string(g.module)), ("gate", .number(g.value)), ("parameters", .number(g.parameters))])
+            }
+            return (scores, [("supernet", supernet.json), ("gates", .array(gates.map(row))), ("selected_top_rho", .array(selected.map(row)))])
         default:
             throw Study.Failure(message: "unknown sensitivity method \(method)")
         }
+    }
+
+    /// DiffoRA's supernet for a space: every module kind the space can switch on, in every layer,
+    /// at the middle of its non-zero sizes (LoRA on every target the space offers).
+    static func supernet(_ space: SearchSpace) -> PEFTPlan {
+        func middle(_ name: String) -> Int? {
+            let values: [Double]
+            switch space.parameter(name)?.domain {
+            case .ordinal(let v, _)?: values = v
+            case .integer(let lo, let hi, _)?: values = [Double(lo), Double(hi)]
+            case .fixed(.number(let x))?: values = [x]
+            default:
+                // Per-layer sizes: the union of layer 0's values.
+                if case .ordinal(let v, _)? = space.parameter(name + "[0]")?.domain { values = v } else { return nil }
+            }
+            let pos = values.filter { $0 > 0 }.sorted()
+            return pos.isEmpty ? nil : Int(pos[pos.count / 2])
+        }
+        var plan = PEFTPlan()
+        if let r = middle("lora.rank") {
+            var targets: [LinearTarget] = [.query, .value]
+            switch space.parameter("lora.targets")?.domain {
+            case .subset(let items, _)?: targets = items.compactMap(LinearTarget.init(name:))
+            case .fixed(.strings(let s))?: targets = s.compactMap(LinearTarget.init(name:))
+            case .categorical(let c)?: targets = c.compactMap(LinearTarget.init(name:))
+            default: break
+            }
+            plan.lora = LoRASpec(rank: r, alpha: Double(2 * r), targets: targets)
+        }
+        if let m = middle("serial_adapter.size") { plan.serialAdapter = AdapterSpec(size: m) }
+        if let m = middle("parallel_adapter.size") { plan.parallelAdapter = AdapterSpec(size: m, scale: 4) }
+        if let p = middle("prefix.length") { plan.prefix = PrefixSpec(length: p) }
+        return plan
     }
 }
