@@ -69,7 +69,7 @@ public enum Report {
     /// Layers × targets heat map of sensitivity scores.
     static func heatMap(_ s: SensitivityScores) -> String {
         let cellW = 96.0, cellH = 34.0, left = 70.0, top = 70.0
-        let w = left + cellW * Double(s.targets.count) + 20, h = top + cellH * Double(s.layers) + 40
+        let w = max(left + cellW * Double(s.targets.count) + 20, 760), h = top + cellH * Double(s.layers) + 40
         let mx = max(s.scores.flatMap { $0 }.max() ?? 1, 1e-12)
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"Helvetica, Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         out += "<text x=\"\(w / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(s.method) sensitivity by layer and weight matrix\(s.method == "spt" ? " (parameters in the global top-τ)" : "")</text>\n"

@@ -333,6 +333,7 @@ public final class Study {
     }
 
     static func format(_ x: Double) -> String {
+        if x == x.rounded() && abs(x) < 1e5 { return String(Int(x)) }
         if x != 0 && (abs(x) >= 1e5 || abs(x) < 1e-3) { return String(format: "%.4g", x) }
         return String(format: "%.4f", x)
     }

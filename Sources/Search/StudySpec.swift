@@ -242,14 +242,14 @@ public struct StudySpec: Sendable {
         }
     }
 
-    /// A hash of the document without `search.trials` (extending a study's budget is allowed;
-    /// any other change is a different study).
+    /// A hash of the document without `search.trials`, `description` and `final` (extending a
+    /// study's budget or changing its final stage is allowed; any other change is a different study).
     public var spaceHash: String {
         func strip(_ v: JSONValue) -> JSONValue {
             guard case .object(let members) = v else { return v }
             return .object(members.compactMap { m in
                 if m.key == "search", case .object(let s) = m.value { return (m.key, .object(s.filter { $0.key != "trials" })) }
-                if m.key == "description" { return nil }
+                if m.key == "description" || m.key == "final" { return nil }
                 return (m.key, m.value)
             })
         }
