@@ -31,7 +31,8 @@ enum CLI {
       autopeft score SPACE.json [--method spt|diffora] [--out DIR]
                                                          Sensitivity scores of the space's model and task: a layers × targets
                                                          table on stdout, saved as DIR/sensitivity-<method>.json.
-      autopeft reevaluate DIR [--seeds N]                Retrain the Pareto configurations and baselines at the space file's
+      autopeft reevaluate DIR [--seeds N] [--rows N] [--epochs N]
+                                                         Retrain the Pareto configurations and baselines at the space file's
                                                          "final" fidelity with N seeds (DIR/reevaluation.jsonl; resumable).
       autopeft report DIR                                Write report.md, report.html, pareto.svg, hypervolume.svg and
                                                          trials.csv for the study in DIR.

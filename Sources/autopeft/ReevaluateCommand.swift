@@ -9,7 +9,7 @@ extension CLI {
     /// to `DIR/reevaluation.jsonl` (resumable: finished runs are skipped). Seed 0's trained candidates
     /// are kept in `DIR/exports/trial-<k>/` with their HF PEFT or AdapterHub export in `adapter/`.
     static func reevaluate(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["seeds", "threads"]) else { return ExitCode.usage }
+        guard let (pos, opts) = options(args, known: ["seeds", "rows", "epochs", "threads"]) else { return ExitCode.usage }
         guard pos.count == 1 else { printErr("autopeft reevaluate: expected a study folder, e.g. autopeft reevaluate results/sst2-autopeft"); return ExitCode.usage }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
@@ -17,6 +17,19 @@ extension CLI {
         do {
             let study = try Study(readingDirectory: dir)
             var final = study.spec.final
+            // The final stage may be set or changed in the space file after the search (it is not
+            // part of the study's identity): prefer the file's, when it is still the same study.
+            if let current = try? StudySpec(file: study.spec.file), current.spaceHash == study.spec.spaceHash {
+                final = current.final
+            }
+            if let r = opts["rows"] {
+                guard let n = Int(r), n >= 1 else { printErr("autopeft reevaluate: --rows expects a positive integer, got \"\(r)\""); return ExitCode.usage }
+                final.trainExamples = n
+            }
+            if let e = opts["epochs"] {
+                guard let n = Int(e), n >= 1 else { printErr("autopeft reevaluate: --epochs expects a positive integer, got \"\(e)\""); return ExitCode.usage }
+                final.epochs = n
+            }
             if let s = opts["seeds"] {
                 guard let n = Int(s), n >= 1 else { printErr("autopeft reevaluate: --seeds expects a positive integer, got \"\(s)\""); return ExitCode.usage }
                 final.seeds = n
