@@ -33,9 +33,15 @@ public protocol Evaluator {
 /// mock (the real space and parameter count, a smooth synthetic score).
 public struct SyntheticEvaluator: Evaluator {
     public let spec: StudySpec
-    public init(spec: StudySpec) { self.spec = spec }
+    /// True inside a worker process, where `crash_trials` apply.
+    public let inWorker: Bool
+    public init(spec: StudySpec, inWorker: Bool = false) {
+        self.spec = spec
+        self.inWorker = inWorker
+    }
 
     public func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
+        if inWorker && spec.crashTrials.contains(trial) { kill(getpid(), SIGKILL) }
         if spec.delaySeconds > 0 { usleep(UInt32(spec.delaySeconds * 1e6)) }
         var rng = SplitMix64(seed: seed)
         switch spec.problem {

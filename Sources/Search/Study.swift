@@ -191,17 +191,24 @@ public final class Study {
     /// Runs trials until `spec.trials` are done (finished or failed), resuming unfinished ones first.
     /// Order: baselines, the sensitivity method's own choice, the initial design (part drawn from
     /// the prior), then the optimiser. `progress` receives one line per event.
-    public func run(evaluator: any Evaluator, progress: (String) -> Void) throws {
+    /// - Parameter workers: trials of a batch evaluated at once (the evaluator must be safe to call
+    ///   from several threads, as the worker-process evaluator is); 1 runs them one by one.
+    public func run(evaluator: any Evaluator, workers: Int = 1, progress: (String) -> Void) throws {
         let design = try initialDesign()
         while true {
             // Re-run trials that started but never finished, with their recorded seed.
-            for t in trials where t.status == .running {
-                progress("trial \(t.id + 1)/\(spec.trials): re-running (started before the last stop, never finished), seed \(t.seed)")
-                try execute(t.id, evaluator: evaluator, progress: progress)
+            let unfinished = trials.filter { $0.status == .running }.map(\.id)
+            for id in unfinished {
+                progress("trial \(id + 1)/\(spec.trials): re-running (started before the last stop, never finished), seed \(trials[id].seed)")
+            }
+            if workers > 1 && unfinished.count > 1 {
+                try executeConcurrently(unfinished, evaluator: evaluator, progress: progress)
+            } else {
+                for id in unfinished { try execute(id, evaluator: evaluator, progress: progress) }
             }
             let done = trials.count
             guard done < spec.trials else { break }
-            let count = min(spec.batch, spec.trials - done)
+            let count = min(max(spec.batch, workers), spec.trials - done)
             var proposals: [(candidate: Candidate, baseline: String?, origin: String)] = []
             var hyper: [[Double]] = []
             let t0 = Date()
@@ -253,8 +260,11 @@ public final class Study {
                 try journal.append(.trialStarted, fields)
                 trials.append(t)
             }
-            for offset in proposals.indices {
-                try execute(trials.count - proposals.count + offset, evaluator: evaluator, progress: progress)
+            let ids = proposals.indices.map { trials.count - proposals.count + $0 }
+            if workers > 1 && ids.count > 1 {
+                try executeConcurrently(ids, evaluator: evaluator, progress: progress)
+            } else {
+                for id in ids { try execute(id, evaluator: evaluator, progress: progress) }
             }
             warnIfScoresAreFlat(progress)
         }
@@ -296,10 +306,39 @@ public final class Study {
 
     /// Runs one recorded trial and journals its result.
     func execute(_ id: Int, evaluator: any Evaluator, progress: (String) -> Void) throws {
-        let t = trials[id]
         let t0 = Date()
+        let result = Result { try evaluator.evaluate(trials[id].candidate, seed: trials[id].seed, trial: id) }
+        try record(id, result, seconds: Date().timeIntervalSince(t0), progress: progress)
+    }
+
+    /// Runs several recorded trials at once (one thread each; the evaluator runs them in worker
+    /// processes), then journals their results in id order from this thread.
+    func executeConcurrently(_ ids: [Int], evaluator: any Evaluator, progress: (String) -> Void) throws {
+        final class Results: @unchecked Sendable {
+            var items: [(Result<TrialOutcome, Error>, Double)?]
+            let lock = NSLock()
+            init(_ n: Int) { items = Array(repeating: nil, count: n) }
+        }
+        struct Job: @unchecked Sendable { let evaluator: any Evaluator; let candidates: [(Candidate, UInt64, Int)] }
+        let results = Results(ids.count)
+        let job = Job(evaluator: evaluator, candidates: ids.map { (trials[$0].candidate, trials[$0].seed, $0) })
+        DispatchQueue.concurrentPerform(iterations: ids.count) { k in
+            let (c, seed, id) = job.candidates[k]
+            let t0 = Date()
+            let r = Result { try job.evaluator.evaluate(c, seed: seed, trial: id) }
+            results.lock.lock(); results.items[k] = (r, Date().timeIntervalSince(t0)); results.lock.unlock()
+        }
+        for (k, id) in ids.enumerated() {
+            guard let (r, secs) = results.items[k] else { continue }
+            try record(id, r, seconds: secs, progress: progress)
+        }
+    }
+
+    /// Journals a trial's outcome: finished with its objective values, or failed with the reason.
+    func record(_ id: Int, _ result: Result<TrialOutcome, Error>, seconds: Double, progress: (String) -> Void) throws {
+        let t = trials[id]
         do {
-            let outcome = try evaluator.evaluate(t.candidate, seed: t.seed, trial: id)
+            let outcome = try result.get()
             let known = spec.knownValues(t.candidate)
             var values: [Double] = []
             for (j, o) in spec.objectives.enumerated() {
@@ -307,7 +346,6 @@ public final class Study {
                 guard v.isFinite else { throw Failure(message: "objective \(o.name) is \(v) (not a finite number)") }
                 values.append(v)
             }
-            let seconds = Date().timeIntervalSince(t0)
             try journal.append(.trialFinished, [
                 ("id", .number(id)),
                 ("values", .object(zip(spec.objectives, values).map { (key: $0.name, value: .number($1)) })),
@@ -325,7 +363,7 @@ public final class Study {
             throw error
         } catch {
             let message = "\(error)"
-            try journal.append(.trialFailed, [("id", .number(id)), ("error", .string(message)), ("seconds", .number(Date().timeIntervalSince(t0)))])
+            try journal.append(.trialFailed, [("id", .number(id)), ("error", .string(message)), ("seconds", .number(seconds))])
             trials[id].status = .failed
             trials[id].error = message
             progress("trial \(id + 1)/\(spec.trials): FAILED: \(message)")

@@ -39,6 +39,9 @@ public struct StudySpec: Sendable {
     /// (so that kill tests can land inside a trial).
     public var noise: Double
     public var delaySeconds: Double
+    /// Synthetic problems: trial ids whose worker process kills itself (SIGKILL), to test that a
+    /// crashed worker fails its trial only. Ignored in-process.
+    public var crashTrials: [Int]
 
     /// Parses and validates a space file.
     public init(file: String) throws(ConfigError) {
@@ -63,6 +66,7 @@ public struct StudySpec: Sendable {
 
         // What is evaluated.
         var noise = 0.0, delay = 0.0
+        var crash: [Int] = []
         let model = try r.optional("model")
         let dir = directory
         func resolve(_ p: String) -> String { p.hasPrefix("/") || dir.isEmpty ? p : dir + "/" + p }
@@ -70,6 +74,7 @@ public struct StudySpec: Sendable {
             let kind = try p.required("name").choice(SyntheticProblem.allCases.map(\.rawValue) + ["peft_mock"])
             noise = try p.optional("noise")?.double(in: 0...1e6, what: "a noise standard deviation") ?? 0
             delay = try p.optional("delay_seconds")?.double(in: 0...3600, what: "seconds") ?? 0
+            if let c = try p.optional("crash_trials") { for item in try c.array() { crash.append(try item.int(in: 0...1_000_000, what: "a trial id")) } }
             if let s = SyntheticProblem(rawValue: kind) {
                 let d = try p.optional("dimensions")?.int(in: s == .braninCurrin ? 2...2 : 2...100, what: "a dimension count") ?? s.defaultDimensions()
                 problem = .synthetic(s, dimensions: d)
@@ -98,6 +103,7 @@ public struct StudySpec: Sendable {
         }
         self.noise = noise
         delaySeconds = delay
+        crashTrials = crash
 
         // The space.
         switch problem {

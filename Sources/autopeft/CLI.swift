@@ -24,10 +24,13 @@ enum CLI {
       autopeft train RUN.json [--seed N] [--threads N] [--save DIR]
                                                          Fine-tune one configuration; prints a JSON result on stdout;
                                                          --save keeps the trained candidate in DIR.
-      autopeft search SPACE.json [--out DIR] [--trials N] [--fresh [--force]] [--threads N]
+      autopeft search SPACE.json [--out DIR] [--trials N] [--fresh [--force]] [--threads N] [--workers N]
                                                          Multi-objective Bayesian search over the space; resumes the study
                                                          in DIR (default results/<name>) when it exists. Progress per trial
                                                          on stderr; a JSON summary (hypervolume, Pareto front) on stdout.
+                                                         --workers N trains N trials at once in worker processes.
+      autopeft trial SPACE.json --candidate JSON --seed S
+                                                         Evaluate one candidate (what workers run); JSON on stdout.
       autopeft score SPACE.json [--method spt|diffora] [--out DIR]
                                                          Sensitivity scores of the space's model and task: a layers × targets
                                                          table on stdout, saved as DIR/sensitivity-<method>.json.
@@ -55,6 +58,7 @@ enum CLI {
         case "report": return report(rest)
         case "score": return score(rest)
         case "reevaluate": return reevaluate(rest)
+        case "trial": return trial(rest)
         case "predict": return predict(rest)
         case "export": return export(rest)
         case "doctor": return doctor()
@@ -62,7 +66,7 @@ enum CLI {
         case "--version", "version": print("autopeft 0.1.0"); return ExitCode.success
         default:
             var msg = "autopeft: unknown command \"\(cmd)\""
-            if let m = didYouMean(cmd, among: ["train", "search", "report", "score", "reevaluate", "predict", "export", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
+            if let m = didYouMean(cmd, among: ["train", "search", "report", "score", "reevaluate", "trial", "predict", "export", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
             printErr(msg + "\n\n" + usage)
             return ExitCode.usage
         }

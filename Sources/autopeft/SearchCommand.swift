@@ -6,7 +6,7 @@ import Trainer
 extension CLI {
     /// `autopeft search SPACE.json [--out DIR] [--trials N] [--fresh [--force]]`
     static func search(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["out", "trials", "threads"], flags: ["fresh", "force"]) else { return ExitCode.usage }
+        guard let (pos, opts) = options(args, known: ["out", "trials", "threads", "workers"], flags: ["fresh", "force"]) else { return ExitCode.usage }
         guard pos.count == 1 else { printErr("autopeft search: expected one space file, e.g. autopeft search spaces/sst2-autopeft.json"); return ExitCode.usage }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
@@ -50,9 +50,17 @@ extension CLI {
         } else {
             printErr("autopeft search: new study \"\(spec.name)\" in \(dir): \(spec.trials) trials (\(spec.baselines.count) baselines, \(spec.initial) initial), objectives \(spec.objectives.map { "\($0.goal.rawValue) \($0.name)" }.joined(separator: ", ")), priors \(spec.priors.method)")
         }
+        var workers = 1
+        if let w = opts["workers"] {
+            guard let n = Int(w), n >= 1 else { printErr("autopeft search: --workers expects a positive integer, got \"\(w)\""); return ExitCode.usage }
+            workers = n
+        }
+        let runner: any Evaluator = workers > 1
+            ? WorkerEvaluator(spec: spec, workers: workers, cores: nThreads, progress: { printErr($0) }) : evaluator
+        if workers > 1 { printErr("autopeft search: \(workers) worker processes, \(max(1, nThreads / workers)) BLAS threads each") }
         let start = Date()
         do {
-            try study.run(evaluator: evaluator) { printErr("autopeft search: " + $0) }
+            try study.run(evaluator: runner, workers: workers) { printErr("autopeft search: " + $0) }
         } catch {
             printErr("autopeft search: \(error)")
             return ExitCode.failure

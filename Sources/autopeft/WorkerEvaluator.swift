@@ -1,0 +1,111 @@
+import Foundation
+import Space
+import Search
+import Trainer
+
+/// Runs each trial in a worker process (`autopeft trial`), so that a batch of trials trains in
+/// parallel and a crash, an out-of-memory kill or a trap in one trial fails that trial only.
+/// BLAS threads are split: N workers on C cores get max(1, C / N) threads each.
+final class WorkerEvaluator: Evaluator, @unchecked Sendable {
+    let spec: StudySpec
+    let threadsPerWorker: Int
+    let progress: @Sendable (String) -> Void
+
+    init(spec: StudySpec, workers: Int, cores: Int, progress: @escaping @Sendable (String) -> Void) {
+        self.spec = spec
+        threadsPerWorker = max(1, cores / max(workers, 1))
+        self.progress = progress
+    }
+
+    func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path), let exe = Bundle.main.executablePath {
+            p.executableURL = URL(fileURLWithPath: exe)
+        }
+        let candidateJSON: JSONValue
+        switch candidate {
+        case .config(let c): candidateJSON = .object([("config", spec.space.json(c))])
+        case .plan(let plan): candidateJSON = .object([("peft", plan.json)])
+        }
+        p.arguments = ["trial", spec.file, "--candidate", candidateJSON.serialized(), "--seed", "\(seed)", "--trial", "\(trial)",
+                       "--threads", "\(threadsPerWorker)"]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        // Forward the worker's progress as it comes; keep its last line for error messages.
+        final class Tail: @unchecked Sendable { var last = ""; let lock = NSLock() }
+        let tail = Tail()
+        let forward = progress
+        let reader = Thread {
+            var buffer = Data()
+            while true {
+                let chunk = err.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                buffer.append(chunk)
+                while let nl = buffer.firstIndex(of: 0x0A) {
+                    let line = String(decoding: buffer[buffer.startIndex..<nl], as: UTF8.self)
+                    buffer.removeSubrange(buffer.startIndex...nl)
+                    tail.lock.lock(); tail.last = line; tail.lock.unlock()
+                    forward("  [worker, trial \(trial + 1)] " + line)
+                }
+            }
+        }
+        reader.start()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        while !reader.isFinished { usleep(1000) }
+        tail.lock.lock(); let last = tail.last; tail.lock.unlock()
+        if p.terminationReason == .uncaughtSignal {
+            throw Study.Failure(message: "the worker was killed by signal \(p.terminationStatus)\(p.terminationStatus == 9 ? " (out of memory?)" : "") — last message: \(last)")
+        }
+        guard p.terminationStatus == 0 else {
+            throw Study.Failure(message: "the worker failed (exit \(p.terminationStatus)): \(last)")
+        }
+        let v = try JSONParser.parse(bytes: [UInt8](data))
+        let r = JSONReader(v, path: "worker output")
+        var values: [String: Double] = [:], metrics: [String: Double] = [:]
+        if case .object(let m)? = v["values"] { for x in m { if case .number(let d, _) = x.value { values[x.key] = d } } }
+        if case .object(let m)? = v["metrics"] { for x in m { if case .number(let d, _) = x.value { metrics[x.key] = d } } }
+        _ = r
+        return TrialOutcome(values: values, metrics: metrics)
+    }
+}
+
+extension CLI {
+    /// `autopeft trial SPACE.json --candidate JSON --seed S [--trial K] [--threads N]`: evaluate one
+    /// candidate of a space (`{"config": {...}}` or `{"peft": {...}}`); one JSON line on stdout with
+    /// its measured values and metrics. What worker processes run.
+    static func trial(_ args: [String]) -> Int32 {
+        guard let (pos, opts) = options(args, known: ["candidate", "seed", "trial", "threads"]) else { return ExitCode.usage }
+        guard pos.count == 1, let text = opts["candidate"] else {
+            printErr("autopeft trial: expected a space file and --candidate '{\"config\": {...}}'")
+            return ExitCode.usage
+        }
+        guard let nThreads = threads(opts) else { return ExitCode.usage }
+        BLAS.setThreads(nThreads)
+        let seed = UInt64(opts["seed"] ?? "0") ?? 0, id = Int(opts["trial"] ?? "0") ?? 0
+        do {
+            let spec = try StudySpec(file: pos[0])
+            let v = try JSONParser.parse(text)
+            let r = JSONReader(v, path: "candidate")
+            let candidate: Candidate
+            if let c = try r.optional("config") { candidate = .config(try spec.space.config(reading: c)) }
+            else { candidate = .plan(try PEFTPlan(reading: r.required("peft"))) }
+            try r.finish()
+            let evaluator: any Evaluator
+            if case .training = spec.problem { evaluator = try TrainerEvaluator(spec: spec, progress: printErr) }
+            else { evaluator = SyntheticEvaluator(spec: spec, inWorker: true) }
+            let o = try evaluator.evaluate(candidate, seed: seed, trial: id)
+            print(JSONValue.object([
+                ("values", .object(o.values.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
+                ("metrics", .object(o.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
+            ]).serialized())
+            return ExitCode.success
+        } catch {
+            printErr("autopeft trial: \(error)")
+            return ExitCode.failure
+        }
+    }
+}
