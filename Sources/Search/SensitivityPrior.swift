@@ -119,9 +119,11 @@ public struct SensitivityPrior: ConfigurationPrior {
     /// The configuration the sensitivity method itself would choose in this space: the valid
     /// configuration maximising SPT's utility (covered benefit − module parameters / α), found by
     /// 4000 samples from the prior and uniform, then one-change hill climbing.
-    public func methodChoice(dims: ModelDimensions, alpha: Double = 10, seed: UInt64) throws -> Config {
+    /// With `budget`, only configurations with at most that many trainable parameters count.
+    public func methodChoice(dims: ModelDimensions, alpha: Double = 10, seed: UInt64, budget: Double? = nil) throws -> Config {
         var rng = SplitMix64(seed: seed ^ 0x5E75)
         func utility(_ c: Config) -> Double {
+            if let budget, (space.parameterCount?(c) ?? .infinity) > budget { return -.infinity }
             guard let plan = try? PEFTSpace.plan(c, in: space, layers: dims.layers) else { return -.infinity }
             return scores.utility(plan, dims: dims, alpha: alpha)
         }
@@ -131,7 +133,7 @@ public struct SensitivityPrior: ConfigurationPrior {
             let u = utility(c)
             if best == nil || u > best!.1 { best = (c, u) }
         }
-        guard var current = best else { throw SamplingError(message: "no valid configuration") }
+        guard var current = best, current.1 > -.infinity else { throw SamplingError(message: "no valid configuration within the budget") }
         while true {
             let moves = space.neighbours(of: current.0).map { ($0, utility($0)) }
             guard let top = moves.max(by: { $0.1 < $1.1 }), top.1 > current.1 else { break }

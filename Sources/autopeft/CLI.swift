@@ -31,7 +31,7 @@ enum CLI {
                                                          --workers N trains N trials at once in worker processes.
       autopeft trial SPACE.json --candidate JSON --seed S
                                                          Evaluate one candidate (what workers run); JSON on stdout.
-      autopeft score SPACE.json [--method spt|diffora] [--out DIR]
+      autopeft score SPACE.json [--method spt|diffora] [--out DIR] [--budget N]
                                                          Sensitivity scores of the space's model and task: a layers × targets
                                                          table on stdout, saved as DIR/sensitivity-<method>.json.
       autopeft reevaluate DIR [--seeds N] [--rows N] [--epochs N]

@@ -146,9 +146,15 @@ extension CLI {
         return scores
     }
 
-    /// `autopeft score SPACE.json [--method spt|diffora] [--out DIR]`: compute, save and print.
+    /// `autopeft score SPACE.json [--method spt|diffora] [--out DIR] [--budget N]`: compute, save and print
+    /// (with the method's own choice, within N trainable parameters when given).
     static func score(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["method", "out", "threads"]) else { return ExitCode.usage }
+        guard let (pos, opts) = options(args, known: ["method", "out", "threads", "budget"]) else { return ExitCode.usage }
+        var budget: Double?
+        if let b = opts["budget"] {
+            guard let v = Double(b), v > 0 else { printErr("autopeft score: --budget expects a positive parameter count, got \"\(b)\""); return ExitCode.usage }
+            budget = v
+        }
         guard pos.count == 1 else { printErr("autopeft score: expected one space file, e.g. autopeft score spaces/sst2-autopeft.json --method spt"); return ExitCode.usage }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
@@ -163,8 +169,8 @@ extension CLI {
             let scores = try sensitivity(spec: spec, directory: dir, method: method, trainer: trainer, fresh: true)
             print(table(scores))
             if let dims = spec.problem.dimensions {
-                let choice = try SensitivityPrior(scores: scores, space: spec.space, dims: dims).methodChoice(dims: dims, seed: spec.seed)
-                print("\n\(method) choice in this space: \(spec.space.json(choice).serialized())")
+                let choice = try SensitivityPrior(scores: scores, space: spec.space, dims: dims).methodChoice(dims: dims, seed: spec.seed, budget: budget)
+                print("\n\(method) choice in this space\(budget.map { " within \(Int($0)) trainable parameters" } ?? ""): \(spec.space.json(choice).serialized())")
                 if let n = spec.space.parameterCount?(choice) { print("trainable parameters: \(Int(n))") }
             }
             return ExitCode.success
