@@ -107,7 +107,7 @@ public final class Study {
             switch op {
             case .studyCreated:
                 created = true
-                if case .string(let h)? = rec["space_hash"], h != spec.spaceHash {
+                if let doc = rec["spec"], StudySpec.hash(of: doc) != spec.spaceHash {
                     throw Failure(message: "\(path) belongs to a study made from a different space file (only search.trials may change when resuming); run with --out NEW_DIR, or --fresh --force to start over")
                 }
             case .trialStarted:

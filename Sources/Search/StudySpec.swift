@@ -250,7 +250,20 @@ public struct StudySpec: Sendable {
 
     /// A hash of the document without `search.trials`, `description` and `final` (extending a
     /// study's budget or changing its final stage is allowed; any other change is a different study).
-    public var spaceHash: String {
+    public var spaceHash: String { StudySpec.hash(of: document) }
+
+    /// The hash of a space file's document, as `spaceHash` (journals keep the document, so a
+    /// study's identity is recomputed from it rather than trusted from an older hash).
+    public static func hash(of document: JSONValue) -> String {
+        // Numbers by value, not by spelling: 5e-3 and 0.005 are the same space.
+        func canonical(_ v: JSONValue) -> JSONValue {
+            switch v {
+            case .number(let x, _): return .number(x)
+            case .array(let items): return .array(items.map(canonical))
+            case .object(let members): return .object(members.map { (key: $0.key, value: canonical($0.value)) })
+            default: return v
+            }
+        }
         func strip(_ v: JSONValue) -> JSONValue {
             guard case .object(let members) = v else { return v }
             return .object(members.compactMap { m in
@@ -260,7 +273,7 @@ public struct StudySpec: Sendable {
             })
         }
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in strip(document).serialized().utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        for b in canonical(strip(document)).serialized().utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         return String(h, radix: 16)
     }
 }

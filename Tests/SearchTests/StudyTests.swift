@@ -89,6 +89,17 @@ final class StudyTests: XCTestCase {
         }
     }
 
+    /// The study's identity ignores number spelling, the trial budget, the description and the
+    /// final stage; anything else is a different study.
+    func testSpaceIdentity() throws {
+        let d = folder()
+        let a = try spec(#"{"problem": {"name": "zdt1", "noise": 5e-3}, "search": {"trials": 5}}"#, in: d)
+        let b = try spec(#"{"problem": {"name": "zdt1", "noise": 0.005}, "search": {"trials": 50}, "description": "x"}"#, in: d)
+        let c = try spec(#"{"problem": {"name": "zdt1", "noise": 0.006}, "search": {"trials": 5}}"#, in: d)
+        XCTAssertEqual(a.spaceHash, b.spaceHash)
+        XCTAssertNotEqual(a.spaceHash, c.spaceHash)
+    }
+
     struct Flaky: Evaluator {
         let inner: SyntheticEvaluator
         func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
