@@ -43,9 +43,9 @@ final class CLITests: XCTestCase {
     func run(_ args: [String]) throws -> (code: Int32, out: String, err: String) { try runAutopeft(args) }
 
     func testUnknownCommandSuggests() throws {
-        let r = try run(["trian"])
+        let r = try run(["trainn"])
         XCTAssertEqual(r.code, 2)
-        XCTAssertTrue(r.err.contains("unknown command \"trian\" (did you mean \"train\"?)"), r.err)
+        XCTAssertTrue(r.err.contains("unknown command \"trainn\" (did you mean \"train\"?)"), r.err)
     }
 
     func testMissingRunFileIsAClearError() throws {
