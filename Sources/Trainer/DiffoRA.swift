@@ -79,12 +79,7 @@ public enum DiffoRAScorer {
             let batch = TokenBatch(idx.map { enc[$0] }, padId: tuner.tokenizer.padId)
             block.zeroGrads()
             let out = model.forward(batch, training: training, rng: &dropRNG)
-            let loss: Double
-            if spec.isRegression {
-                loss = Loss.meanSquaredError(predictions: out, targets: idx.map { i -> Float in if case .value(let v) = rows[i].label { return Float(v) }; return 0 }, dlogits: dlogits.pointer)
-            } else {
-                loss = Loss.crossEntropy(logits: out, targets: idx.map { i -> Int in if case .classIndex(let c) = rows[i].label { return c }; return 0 }, classes: spec.labelCount, dlogits: dlogits.pointer)
-            }
+            let loss = Loss.batch(logits: out, indices: idx, examples: rows, task: spec, dlogits: dlogits.pointer)
             model.backward(dlogits: dlogits.pointer)
             return loss
         }

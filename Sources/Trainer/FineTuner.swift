@@ -140,14 +140,7 @@ public final class FineTuner {
                 let batch = TokenBatch(idx.map { trainEnc[$0] }, padId: tokenizer.padId)
                 model.block.zeroGrads()
                 let logits = model.forward(batch, training: true, rng: &dropRNG, cache: trainCache, rows: idx)
-                let loss: Double
-                if spec.isRegression {
-                    let y = idx.map { i -> Float in if case .value(let v) = train[i].label { return Float(v) }; return 0 }
-                    loss = Loss.meanSquaredError(predictions: logits, targets: y, dlogits: dlogits.pointer)
-                } else {
-                    let y = idx.map { i -> Int in if case .classIndex(let c) = train[i].label { return c }; return 0 }
-                    loss = Loss.crossEntropy(logits: logits, targets: y, classes: spec.labelCount, dlogits: dlogits.pointer)
-                }
+                let loss = Loss.batch(logits: logits, indices: idx, examples: train, task: spec, dlogits: dlogits.pointer)
                 guard loss.isFinite else {
                     throw .training("loss is \(loss) at epoch \(epoch + 1), step \(step + 1): lower the learning rate (now \(t.learningRate))")
                 }

@@ -38,3 +38,17 @@ public enum Loss {
         return total / Double(B)
     }
 }
+
+extension Loss {
+    /// The task's loss on a batch of `examples[indices]` (MSE for regression, cross-entropy
+    /// otherwise), writing ∂loss/∂logits into `dlogits` when given.
+    public static func batch(logits: UnsafePointer<Float>, indices: [Int], examples: [Example], task: TaskSpec,
+                             dlogits: UnsafeMutablePointer<Float>?) -> Double {
+        if task.isRegression {
+            let y = indices.map { i -> Float in if case .value(let v) = examples[i].label { return Float(v) }; return 0 }
+            return meanSquaredError(predictions: logits, targets: y, dlogits: dlogits)
+        }
+        let y = indices.map { i -> Int in if case .classIndex(let c) = examples[i].label { return c }; return 0 }
+        return crossEntropy(logits: logits, targets: y, classes: task.labelCount, dlogits: dlogits)
+    }
+}

@@ -88,13 +88,7 @@ public enum SPTScorer {
             let batch = TokenBatch(idx.map { enc[$0] }, padId: tuner.tokenizer.padId)
             model.block.zeroGrads()
             let logits = model.forward(batch, training: false, rng: &noDropout)
-            if spec.isRegression {
-                let y = idx.map { i -> Float in if case .value(let v) = used[i].label { return Float(v) }; return 0 }
-                _ = Loss.meanSquaredError(predictions: logits, targets: y, dlogits: dlogits.pointer)
-            } else {
-                let y = idx.map { i -> Int in if case .classIndex(let c) = used[i].label { return c }; return 0 }
-                _ = Loss.crossEntropy(logits: logits, targets: y, classes: spec.labelCount, dlogits: dlogits.pointer)
-            }
+            _ = Loss.batch(logits: logits, indices: idx, examples: used, task: spec, dlogits: dlogits.pointer)
             model.backward(dlogits: dlogits.pointer)
             progress?(String(format: "SPT batch %d/%d (%.1f s)", b + 1, batches, Date().timeIntervalSince(start)))
         }
