@@ -124,7 +124,11 @@ public enum Report {
         let spec = study.spec
         let (xi, yi) = axes(spec)
         let done = study.finished
-        let xs = done.map { $0.values[xi] }, ys = done.map { $0.values[yi] }
+        let xs = done.map { $0.values[xi] }
+        var ys = done.map { $0.values[yi] }
+        if let re = extras?.reevaluation, spec.objectives[yi].name == "score" {
+            for id in Reevaluation.targets(study) { if let st = re.stats(trial: id) { ys += [st.mean - st.sd, st.mean + st.sd] } }
+        }
         let xo = spec.objectives[xi], yo = spec.objectives[yi]
         let positive = (xs.min() ?? 0) > 0
         let useLog = positive && xo.name == "trainable_params" && (xs.max() ?? 1) / max(xs.min() ?? 1, 1e-300) > 20
