@@ -4,9 +4,11 @@ import Space
 /// A πBO prior over a PEFT space from sensitivity scores (SPT or DiffoRA): a product of
 /// independent per-decision probabilities.
 ///
-/// - A layer bit is on with probability 0.15 + 0.7 · (layer score / best layer score).
-/// - A LoRA target (or an (IA)³ site / BitFit bias mapped to its matrix) is chosen with
-///   probability 0.15 + 0.7 · (target score / best target score).
+/// - A layer bit is on with probability ½ · (layer score / mean layer score), clamped to
+///   [0.1, 0.9]: flat scores give the neutral ½, a layer twice as sensitive as the average is
+///   almost always on.
+/// - A LoRA target (or an (IA)³ site / BitFit bias mapped to its matrix) likewise by its target
+///   score relative to the mean target score.
 /// - A module size is centred on the largest value that pays off by SPT's rule (the benefit of
 ///   the matrices it covers in an average layer ≥ its cost per layer / α, α = 10), with a discrete
 ///   Gaussian of σ = 1.5 notches around it; "off" (0) is the centre when no size pays off.
@@ -22,8 +24,10 @@ public struct SensitivityPrior: ConfigurationPrior {
         self.scores = scores
         self.space = space
         let perLayer = scores.perLayer, perTarget = scores.perTarget
-        let maxL = max(perLayer.max() ?? 1, 1e-12), maxT = max(perTarget.max() ?? 1, 1e-12)
-        func bitProb(_ s: Double, _ m: Double) -> Double { 0.15 + 0.7 * max(0, s) / m }
+        // Relative to the mean, so that flat (uninformative) scores give the neutral 1/2.
+        let maxL = max(perLayer.reduce(0, +) / Double(max(perLayer.count, 1)), 1e-12)
+        let maxT = max(perTarget.reduce(0, +) / Double(max(perTarget.count, 1)), 1e-12)
+        func bitProb(_ s: Double, _ mean: Double) -> Double { min(0.9, max(0.1, 0.5 * max(0, s) / mean)) }
         let H = Double(dims.hiddenSize), I = Double(dims.intermediateSize)
         // Mean over layers of the benefit a module kind's covered matrices offer.
         func meanBenefit(_ targets: [LinearTarget]) -> Double {
