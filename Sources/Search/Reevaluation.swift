@@ -11,6 +11,8 @@ public struct Reevaluation: Sendable {
         public var seconds: Double
     }
     public var runs: [Run]
+    /// The final stage's settings, as recorded when the runs started (`study_note` with `final`).
+    public var settings: JSONValue?
 
     public static func path(_ directory: String) -> String { directory + "/reevaluation.jsonl" }
 
@@ -23,12 +25,28 @@ public struct Reevaluation: Sendable {
 
     init(journal: Journal) throws {
         var runs: [Run] = []
+        for (op, rec) in journal.records where op == .studyNote {
+            if let f = rec["final"] { settings = f }
+        }
         for (op, rec) in journal.records where op == .reevaluated {
             let r = JSONReader(rec, path: "reevaluated", file: journal.path)
             runs.append(Run(trial: try r.required("trial").int(), seed: try r.required("seed").int(),
                             score: try r.required("score").double(), seconds: try r.optional("seconds")?.double() ?? 0))
         }
         self.runs = runs
+    }
+
+    /// The recorded settings as text: "4000 rows, 1 epoch, max length 64, seeds 0-2".
+    public var settingsDescription: String? {
+        guard case .object(let m)? = settings else { return nil }
+        func v(_ k: String) -> String? { m.first { $0.key == k }.map { if case .string(let s) = $0.value { return s }; return $0.value.serialized() } }
+        var parts: [String] = []
+        if let r = v("train_examples") { parts.append("\(r) rows") }
+        if let e = v("epochs") { parts.append("\(e) epoch\(e == "1" ? "" : "s")") }
+        if let l = v("learning_rate") { parts.append("learning rate \(l)") }
+        if let l = v("max_length") { parts.append("max length \(l)") }
+        if let s = v("seeds") { parts.append("\(s) seeds") }
+        return parts.joined(separator: ", ")
     }
 
     /// Mean, sample standard deviation and count of a trial's final-stage scores.

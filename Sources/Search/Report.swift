@@ -240,6 +240,9 @@ public enum Report {
             ("hypervolume", Study.format(study.hypervolume)),
             ("trial time", String(format: "%.1f s in trials, %.1f s proposing", study.trials.reduce(0) { $0 + $1.seconds }, study.trials.reduce(0) { $0 + $1.proposalSeconds })),
         ]
+        if let re = try? Reevaluation.read(directory: study.directory) {
+            rows.append(("final stage", (re.settingsDescription.map { $0 + "; " } ?? "") + "\(re.runs.count) runs (autopeft reevaluate)"))
+        }
         if case .synthetic(let p, _) = spec.problem {
             rows.append(("share of the true front's hypervolume", String(format: "%.1f%%", 100 * study.hypervolume / p.optimalHypervolume)))
         }

@@ -41,6 +41,20 @@ extension CLI {
             let journal = try Journal(path: Reevaluation.path(dir))
             let done = try Set(Reevaluation.read(directory: dir)?.runs.map { "\($0.trial):\($0.seed)" } ?? [])
             let evaluator = try TrainerEvaluator(spec: study.spec, final: final, progress: printErr)
+            // One fidelity per file: record it, and refuse to mix another into it.
+            let settings: JSONValue = .object([
+                ("train_examples", evaluator.base.training.trainExamples.map { .number($0) } ?? .string("all")),
+                ("epochs", .number(evaluator.base.training.epochs)), ("learning_rate", .number(evaluator.base.training.learningRate)),
+                ("max_length", .number(evaluator.base.task.maxLength)),
+            ])
+            if let earlier = try Reevaluation.read(directory: dir)?.settings {
+                if earlier != settings {
+                    printErr("autopeft reevaluate: \(Reevaluation.path(dir)) holds runs at \(earlier.serialized()); these settings are \(settings.serialized()). Move the file away to re-evaluate at another fidelity.")
+                    return ExitCode.usage
+                }
+            } else {
+                try journal.append(.studyNote, [("final", settings)])
+            }
             let targets = Reevaluation.targets(study)
             let total = targets.count * final.seeds
             var k = 0

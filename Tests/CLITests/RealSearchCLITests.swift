@@ -47,17 +47,23 @@ final class RealSearchCLITests: XCTestCase {
         let lines = try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8).split(separator: "\n")
         let reSummary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(re.out.utf8)) as? [String: Any])
         let targets = try XCTUnwrap(reSummary["reevaluated"] as? [[String: Any]])
-        XCTAssertEqual(lines.count, 2 * targets.count, "one line per configuration and seed")
+        XCTAssertEqual(lines.count, 1 + 2 * targets.count, "the settings, then one line per configuration and seed")
         XCTAssertTrue(targets.allSatisfy { ($0["n"] as? Int) == 2 })
         // Running it again does nothing new (resumable).
         let again = try runAutopeft(["reevaluate", d + "/study"])
         XCTAssertEqual(again.code, 0, again.err)
         XCTAssertEqual(try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8).split(separator: "\n").count, lines.count)
 
+        // Another fidelity is not mixed into the same file.
+        let other = try runAutopeft(["reevaluate", d + "/study", "--rows", "50"])
+        XCTAssertEqual(other.code, 2)
+        XCTAssertTrue(other.err.contains("holds runs at"), other.err)
+
         let rep = try runAutopeft(["report", d + "/study"])
         XCTAssertEqual(rep.code, 0, rep.err)
         let md = try String(contentsOfFile: d + "/study/report.md", encoding: .utf8)
         XCTAssertTrue(md.contains("final score, mean ± sd (seeds)"), md)
+        XCTAssertTrue(md.contains("| final stage | 96 rows, 1 epoch, learning rate 0.005, max length 24; "), md)
         XCTAssertTrue(md.contains("## Baselines") && md.contains("## Sensitivity prior (spt)"), md)
         XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/study/sensitivity.svg"))
         let exports = try FileManager.default.contentsOfDirectory(atPath: d + "/study/exports")
