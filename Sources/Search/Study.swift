@@ -92,7 +92,12 @@ public final class Study {
         (trials, created) = try Study.replay(journal, spec: spec)
         resumed = created
         if !created {
-            try journal.append(.studyCreated, [("format", .number(1)), ("name", .string(spec.name)), ("space_hash", .string(spec.spaceHash)),
+            var extra: [(key: String, value: JSONValue)] = []
+            if let d = spec.problem.dimensions {
+                extra.append(("model_dimensions", .object([("hidden_size", .number(d.hiddenSize)), ("intermediate_size", .number(d.intermediateSize)),
+                                                            ("num_hidden_layers", .number(d.layers)), ("num_attention_heads", .number(d.heads))])))
+            }
+            try journal.append(.studyCreated, extra + [("format", .number(1)), ("name", .string(spec.name)), ("space_hash", .string(spec.spaceHash)),
                                                ("file", .string(URL(fileURLWithPath: spec.file).standardizedFileURL.path)), ("trials", .number(spec.trials)),
                                                ("created", .string(ISO8601DateFormatter().string(from: Date()))), ("spec", spec.document)])
         }
@@ -157,7 +162,21 @@ public final class Study {
         }
         var file = path
         if case .string(let f)? = created["file"] { file = f }
-        spec = try StudySpec(document: doc, file: file)
+        // Opened elsewhere (a clone on another machine): the space file's folder may not exist at
+        // the recorded path; relative paths then resolve from ./spaces, and the model's sizes come
+        // from the journal.
+        let folder = (file as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: folder) {
+            let local = "spaces/" + (file as NSString).lastPathComponent
+            file = FileManager.default.fileExists(atPath: local) ? local : directory + "/" + (file as NSString).lastPathComponent
+        }
+        var recorded: ModelDimensions?
+        if let d = created["model_dimensions"] {
+            let r = JSONReader(d, path: "study_created.model_dimensions", file: path)
+            recorded = ModelDimensions(hiddenSize: try r.required("hidden_size").int(), intermediateSize: try r.required("intermediate_size").int(),
+                                       layers: try r.required("num_hidden_layers").int(), heads: try r.required("num_attention_heads").int())
+        }
+        spec = try StudySpec(document: doc, file: file, dimensions: recorded)
         self.directory = directory
         self.journal = journal
         warnings = journal.warnings

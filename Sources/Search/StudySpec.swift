@@ -55,7 +55,9 @@ public struct StudySpec: Sendable {
         try self.init(document: doc, file: file)
     }
 
-    public init(document doc: JSONValue, file: String) throws(ConfigError) {
+    /// - Parameter dimensions: the model's sizes when its `config.json` cannot be read (a study
+    ///   folder opened on another machine; the journal records them).
+    public init(document doc: JSONValue, file: String, dimensions: ModelDimensions? = nil) throws(ConfigError) {
         let r = JSONReader(doc, file: file)
         self.file = file
         directory = (file as NSString).deletingLastPathComponent
@@ -80,7 +82,7 @@ public struct StudySpec: Sendable {
                 problem = .synthetic(s, dimensions: d)
             } else {
                 let dims: ModelDimensions
-                if let m = model { dims = try ModelDimensions(configFile: resolve(try m.string()) + "/config.json") }
+                if let m = model { dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions) }
                 else {
                     // all-MiniLM-L6-v2's sizes, so that the mock runs without a downloaded model.
                     dims = ModelDimensions(hiddenSize: try p.optional("hidden_size")?.int(in: 1...100_000) ?? 384,
@@ -96,7 +98,7 @@ public struct StudySpec: Sendable {
             }
         } else {
             guard let m = model else { throw r.error("expected \"model\" (with \"task\" and \"training\") or a synthetic \"problem\"", at: "model") }
-            let dims = try ModelDimensions(configFile: resolve(try m.string()) + "/config.json")
+            let dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions)
             let task = try r.required("task")
             _ = try r.required("training"); _ = try r.optional("head")
             problem = .training(dims, labels: StudySpec.labelCount(task: task.value))
@@ -189,6 +191,11 @@ public struct StudySpec: Sendable {
         final = try FinalStage(reading: r.optional("final"))
         if priors.method != "none", case .synthetic = problem { throw r.error("sensitivity priors need a PEFT space", at: "priors.sensitivity") }
         try r.finish()
+    }
+
+    static func dimensions(_ modelDirectory: String, fallback: ModelDimensions?) throws(ConfigError) -> ModelDimensions {
+        if let fallback, !FileManager.default.fileExists(atPath: modelDirectory + "/config.json") { return fallback }
+        return try ModelDimensions(configFile: modelDirectory + "/config.json")
     }
 
     /// The head's outputs for a task object: its `classes`, 1 for regression (`"regression": true`

@@ -100,6 +100,21 @@ final class StudyTests: XCTestCase {
         XCTAssertNotEqual(a.spaceHash, c.spaceHash)
     }
 
+    /// A study folder opened where its space file and model are gone (a clone elsewhere): the
+    /// report still reads it, with the model's sizes from the journal.
+    func testStudyFolderOpensWithoutItsSpaceFileAndModel() throws {
+        let d = folder(), src = d + "/src"
+        try FileManager.default.createDirectory(atPath: src + "/model", withIntermediateDirectories: true)
+        try #"{"hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 3, "num_attention_heads": 2}"#
+            .write(toFile: src + "/model/config.json", atomically: true, encoding: .utf8)
+        let s = try spec(#"{"name": "t", "model": "\#(src)/model", "task": {"name": "sst2", "train": "x", "dev": "y"}, "training": {}, "space": {"layers": {"type": "layer_mask"}, "lora": {"rank": [0, 2]}}}"#, in: src)
+        _ = try Study(spec: s, directory: d + "/study")
+        try FileManager.default.removeItem(atPath: src)
+        let reopened = try Study(readingDirectory: d + "/study")
+        XCTAssertEqual(reopened.spec.problem.dimensions, ModelDimensions(hiddenSize: 8, intermediateSize: 16, layers: 3, heads: 2))
+        XCTAssertEqual(reopened.spec.space.parameter("layers")?.width, 3)
+    }
+
     struct Flaky: Evaluator {
         let inner: SyntheticEvaluator
         func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
