@@ -7,7 +7,6 @@ public enum Report {
     /// Writes the files into `directory` and returns their paths.
     @discardableResult
     public static func write(_ study: Study, to directory: String) throws -> [String] {
-        let spec = study.spec
         let extras = try Extras(directory: directory)
         let pareto = paretoPlot(study, extras), hv = hypervolumePlot(study)
         var files: [(String, String)] = [
@@ -24,7 +23,6 @@ public enum Report {
             }
             written.append(path)
         }
-        _ = spec
         return written
     }
 
@@ -229,7 +227,7 @@ public enum Report {
         }
     }
 
-    static func summaryRows(_ study: Study) -> [(String, String)] {
+    static func summaryRows(_ study: Study, _ extras: Extras) -> [(String, String)] {
         let spec = study.spec
         let failed = study.trials.filter { $0.status == .failed }.count
         var rows: [(String, String)] = [
@@ -240,7 +238,7 @@ public enum Report {
             ("hypervolume", Study.format(study.hypervolume)),
             ("trial time", String(format: "%.1f s in trials, %.1f s proposing", study.trials.reduce(0) { $0 + $1.seconds }, study.trials.reduce(0) { $0 + $1.proposalSeconds })),
         ]
-        if let re = try? Reevaluation.read(directory: study.directory) {
+        if let re = extras.reevaluation {
             rows.append(("final stage", (re.settingsDescription.map { $0 + "; " } ?? "") + "\(re.runs.count) runs (autopeft reevaluate)"))
         }
         if case .synthetic(let p, _) = spec.problem {
@@ -258,7 +256,7 @@ public enum Report {
         let spec = study.spec
         var s = "# Search report: \(spec.name)\n\n"
         s += "| | |\n|---|---|\n"
-        for (k, v) in summaryRows(study) { s += "| \(k) | \(v.replacingOccurrences(of: "|", with: "\\|")) |\n" }
+        for (k, v) in summaryRows(study, extras) { s += "| \(k) | \(v.replacingOccurrences(of: "|", with: "\\|")) |\n" }
         s += "\n## Pareto front\n\n"
         let re = extras.reevaluation
         func final(_ id: Int) -> String {
@@ -305,7 +303,7 @@ public enum Report {
         var s = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>\(e(spec.name)) — autopeft report</title>\n"
         s += "<style>body{font-family:Helvetica,Arial,sans-serif;max-width:980px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px}code{font-size:12px}</style></head><body>\n"
         s += "<h1>Search report: \(e(spec.name))</h1>\n<table>\n"
-        for (k, v) in summaryRows(study) { s += "<tr><th>\(e(k))</th><td>\(e(v))</td></tr>\n" }
+        for (k, v) in summaryRows(study, extras) { s += "<tr><th>\(e(k))</th><td>\(e(v))</td></tr>\n" }
         s += "</table>\n<h2>Pareto front</h2>\n<table><tr><th>trial</th>" + spec.objectives.map { "<th>\(e($0.name))</th>" }.joined() + "<th>configuration</th></tr>\n"
         for t in frontRows(study) {
             s += "<tr><td>\(t.id + 1)\(t.baseline.map { " (baseline \(e($0)))" } ?? "")</td>" + t.values.map { "<td>\(Study.format($0))</td>" }.joined() + "<td><code>\(e(describe(study, t)))</code></td></tr>\n"

@@ -28,7 +28,7 @@ public struct SensitivityPrior: ConfigurationPrior {
         let maxL = max(perLayer.reduce(0, +) / Double(max(perLayer.count, 1)), 1e-12)
         let maxT = max(perTarget.reduce(0, +) / Double(max(perTarget.count, 1)), 1e-12)
         func bitProb(_ s: Double, _ mean: Double) -> Double { min(0.9, max(0.1, 0.5 * max(0, s) / mean)) }
-        let H = Double(dims.hiddenSize), I = Double(dims.intermediateSize)
+        let H = Double(dims.hiddenSize)
         // Mean over layers of the benefit a module kind's covered matrices offer.
         func meanBenefit(_ targets: [LinearTarget]) -> Double {
             (0..<scores.layers).reduce(0.0) { acc, l in acc + targets.reduce(0) { $0 + scores.score(layer: l, target: $1) } } / Double(max(scores.layers, 1))
@@ -73,7 +73,6 @@ public struct SensitivityPrior: ConfigurationPrior {
                 let b = (0..<scores.layers).reduce(0.0) { acc, l in acc + [LinearTarget.query, .key, .value, .attentionOutput].map { scores.score(layer: l, target: $0) }.max()! } / Double(max(scores.layers, 1))
                 ds.append(centred(values, cost: { $0 * 2 * H }, benefit: b))
             default:
-                _ = I
                 ds.append(.uniform)
             }
         }

@@ -86,22 +86,18 @@ public enum PEFTSpace {
             let proj = num("prefix.projection").flatMap { $0 > 0 ? Int($0) : nil }
             plan.prefix = PrefixSpec(length: Int(p), layers: selection("prefix"), projection: proj)
         }
-        if let sites = list("ia3.sites", of: subsetItems(space, "ia3.sites")), !sites.isEmpty {
-            var s: [IA3Spec.Site] = []
-            for name in sites {
-                guard let site = IA3Spec.Site(rawValue: name) else { throw ConfigError(path: "space.ia3.sites", message: "unknown (IA)³ site \"\(name)\"") }
-                s.append(site)
+        /// The items a subset parameter chose, as enum cases (nil when absent or empty).
+        func cases<E: RawRepresentable>(_ name: String, _ what: String) throws(ConfigError) -> [E]? where E.RawValue == String {
+            guard let names = list(name, of: subsetItems(space, name)), !names.isEmpty else { return nil }
+            var out: [E] = []
+            for n in names {
+                guard let e = E(rawValue: n) else { throw ConfigError(path: "space.\(name)", message: "unknown \(what) \"\(n)\"") }
+                out.append(e)
             }
-            plan.ia3 = IA3Spec(sites: s, layers: selection("ia3"))
+            return out
         }
-        if let biases = list("bitfit.biases", of: subsetItems(space, "bitfit.biases")), !biases.isEmpty {
-            var b: [BitFitSpec.Bias] = []
-            for name in biases {
-                guard let bias = BitFitSpec.Bias(rawValue: name) else { throw ConfigError(path: "space.bitfit.biases", message: "unknown BitFit bias \"\(name)\"") }
-                b.append(bias)
-            }
-            plan.bitfit = BitFitSpec(biases: b, layers: selection("bitfit"))
-        }
+        if let sites: [IA3Spec.Site] = try cases("ia3.sites", "(IA)³ site") { plan.ia3 = IA3Spec(sites: sites, layers: selection("ia3")) }
+        if let biases: [BitFitSpec.Bias] = try cases("bitfit.biases", "BitFit bias") { plan.bitfit = BitFitSpec(biases: biases, layers: selection("bitfit")) }
         return plan
     }
 

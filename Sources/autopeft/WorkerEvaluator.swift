@@ -64,11 +64,9 @@ final class WorkerEvaluator: Evaluator, @unchecked Sendable {
             throw Study.Failure(message: "the worker failed (exit \(p.terminationStatus)): \(last)")
         }
         let v = try JSONParser.parse(bytes: [UInt8](data))
-        let r = JSONReader(v, path: "worker output")
         var values: [String: Double] = [:], metrics: [String: Double] = [:]
         if case .object(let m)? = v["values"] { for x in m { if case .number(let d, _) = x.value { values[x.key] = d } } }
         if case .object(let m)? = v["metrics"] { for x in m { if case .number(let d, _) = x.value { metrics[x.key] = d } } }
-        _ = r
         return TrialOutcome(values: values, metrics: metrics)
     }
 }
