@@ -43,7 +43,8 @@ enum CLI {
                                                          one JSON line per row on stdout: logits and label (or value).
       autopeft export DIR --out OUT                      Write a saved candidate as an HF PEFT adapter (LoRA, PiSSA, (IA)³, prefix)
                                                          or in the AdapterHub layout (serial or parallel bottleneck adapter).
-      autopeft doctor                                    Print the BLAS kernel, threads and CPU facts.
+      autopeft doctor                                    Print the CPU, the BLAS kernel, a cross-kernel probe and whether
+                                                         results are bit-identical on 1, 2 and 3 workers.
       autopeft help                                      This text.
 
     Progress goes to stderr; stdout holds only the machine-readable result.
@@ -61,7 +62,7 @@ enum CLI {
         case "trial": return trial(rest)
         case "predict": return predict(rest)
         case "export": return export(rest)
-        case "doctor": return doctor()
+        case "doctor": return doctor(rest)
         case "help", "--help", "-h": print(usage); return ExitCode.success
         case "--version", "version": print("autopeft 0.1.0"); return ExitCode.success
         default:
@@ -193,7 +194,11 @@ enum CLI {
         }
     }
 
-    static func doctor() -> Int32 {
+    static func doctor(_ args: [String]) -> Int32 {
+        guard let (pos, _) = options(args, known: []), pos.isEmpty else {
+            printErr("autopeft doctor: takes no arguments")
+            return ExitCode.usage
+        }
         let flags = BLASKernel.cpuFlags()
         var cpu = "unknown"
         if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
@@ -204,16 +209,26 @@ enum CLI {
         let simd = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "amx_bf16"].filter(flags.contains)
         BLAS.setThreads(ProcessInfo.processInfo.activeProcessorCount)
         let probe: [Float]
-        do { probe = try KernelProbe.logits() } catch {
+        var digests: [(key: String, value: JSONValue)] = []
+        do {
+            probe = try KernelProbe.logits()
+            // The same training step on 1, 2 and 3 workers: equal digests mean bit-identical results.
+            for w in 1...3 {
+                let step = try KernelProbe.trainingStep(workers: w)
+                digests.append(("\(w)", .string(KernelProbe.digest(step.logits + step.gradients))))
+            }
+        } catch {
             printErr("autopeft doctor: kernel probe failed: \(error)")
             return ExitCode.failure
         }
+        let independent = Set(digests.map { $0.value.serialized() }).count == 1
         let out: JSONValue = .object([
             ("cpu", .string(cpu)), ("cores", .number(ProcessInfo.processInfo.activeProcessorCount)),
             ("simd", .array(simd.map { .string($0) })),
             ("blas_core", .string(BLAS.coreName)), ("blas_core_choice", .string(BLASKernel.choiceDescription)),
             ("blas_config", .string(BLAS.configString)),
             ("probe_logits", .array(probe.map { .number(Double($0)) })),
+            ("step_digest_by_workers", .object(digests)), ("worker_count_independent", .bool(independent)),
         ])
         print(out.serialized())
         return ExitCode.success

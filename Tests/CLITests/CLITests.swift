@@ -75,13 +75,16 @@ final class CLITests: XCTestCase {
 /// Results agree across OpenBLAS kernels: the doctor's probe (a training step and eval logits of a
 /// seeded tiny BERT) under the generic kernel and under each optimised kernel this CPU can run.
 final class KernelAgreementTests: XCTestCase {
-    func probe(_ core: String) throws -> (core: String, logits: [Double]) {
+    struct Doctor { let core: String; let logits: [Double]; let digests: [String: String] }
+
+    /// `autopeft doctor` under `core`, or under the environment as it is when nil.
+    func probe(_ core: String?) throws -> Doctor {
         let bin = try autopeftBinary()
         let p = Process()
         p.executableURL = bin
         p.arguments = ["doctor"]
         var env = ProcessInfo.processInfo.environment
-        env["OPENBLAS_CORETYPE"] = core
+        if let core { env["OPENBLAS_CORETYPE"] = core }
         env["AUTOPEFT_BLAS_REEXEC"] = nil
         p.environment = env
         let o = Pipe()
@@ -91,18 +94,36 @@ final class KernelAgreementTests: XCTestCase {
         let data = o.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let name = obj["blas_core"] as? String, let logits = obj["probe_logits"] as? [Double] else {
+              let name = obj["blas_core"] as? String, let logits = obj["probe_logits"] as? [Double],
+              let digests = obj["step_digest_by_workers"] as? [String: String] else {
             throw BinaryNotFound(searched: ["doctor output: \(String(decoding: data, as: UTF8.self))"])
         }
-        return (name, logits)
+        return Doctor(core: name, logits: logits, digests: digests)
     }
 
-    func testProbeAgreesAcrossKernels() throws {
+    /// The OpenBLAS kernels this CPU can run, the generic one first.
+    var cores: [String] {
         let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
         var cores = ["Prescott"]
         if flags.contains(" avx2") { cores.append("Haswell") }
         if flags.contains(" avx512f") { cores.append("SkylakeX") }
         if flags.contains(" avx512_bf16") { cores.append("Cooperlake") }
+        return cores
+    }
+
+    /// Under every kernel, and under whatever the environment sets, 1, 2 and 3 workers give the
+    /// same bits for a training step's logits and gradients.
+    func testWorkerCountsAgreeBitForBitUnderEveryKernel() throws {
+        for core in [nil] + cores.map(Optional.some) {
+            let d = try probe(core)
+            let label = core.map { "OPENBLAS_CORETYPE=\($0)" } ?? "the environment's kernel (\(d.core))"
+            XCTAssertEqual(Set(d.digests.keys), ["1", "2", "3"], label)
+            XCTAssertEqual(Set(d.digests.values).count, 1, "\(label): digests by worker count \(d.digests)")
+        }
+    }
+
+    func testProbeAgreesAcrossKernels() throws {
+        let cores = self.cores
         let reference = try probe("Prescott")
         XCTAssertEqual(reference.core.lowercased(), "prescott")
         for core in cores.dropFirst() {

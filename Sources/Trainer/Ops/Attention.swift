@@ -21,7 +21,10 @@ public struct AttentionShape {
 
 public enum Attention {
     /// Floats of backward scratch: one Tq×Tk block per worker.
-    public static func scratchCount(_ s: AttentionShape) -> Int { s.queries * s.keys * max(1, min(Parallel.workers, s.batch * s.heads)) }
+    public static func scratchCount(_ s: AttentionShape) -> Int {
+        let pairs = s.batch * s.heads
+        return s.queries * s.keys * Parallel.workerCount(pairs, parts: pairs)
+    }
 
     public static func forward(ctx: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
                                dropped: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<UInt8>?,
@@ -33,9 +36,9 @@ public enum Attention {
         // Each (b, h) draws its dropout mask from its own stream, so masks do not depend on threading.
         let streamBase = rng.next()
         let pairs = s.batch * s.heads
-        let workers = min(Parallel.workers, pairs)
-        Parallel.forEach(workers) { w in
-            for pair in stride(from: w, to: pairs, by: workers) {
+        // One block per (b, h) pair: each pair's calls are the same whoever runs it.
+        Parallel.forBlocks(pairs, parts: pairs) { _, block in
+            for pair in block {
                 let b = pair / s.heads, h = pair % s.heads
                 let valid = keyValid + b * Tk
                 var rng = RandomSource(seed: streamBase &+ UInt64(pair) &* 0x9E37_79B9_7F4A_7C15)
@@ -63,10 +66,9 @@ public enum Attention {
         let H = s.hidden, D = s.headDim, Tq = s.queries, Tk = s.keys
         let scale = 1 / Float(D).squareRoot()
         let pairs = s.batch * s.heads
-        let workers = min(Parallel.workers, pairs)
-        Parallel.forEach(workers) { w in
-            let dP = scratch + w * Tq * Tk
-            for pair in stride(from: w, to: pairs, by: workers) {
+        Parallel.forBlocks(pairs, parts: pairs) { w, block in
+            let dP = scratch + w * Tq * Tk   // fully written by the gemm below before it is read
+            for pair in block {
                 let b = pair / s.heads, h = pair % s.heads
                 let off = ((b * s.heads + h) * Tq) * Tk
                 let P = probs + off

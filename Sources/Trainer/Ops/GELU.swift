@@ -3,7 +3,7 @@
 /// Backward: dinp = dout · (Φ(x) + x·φ(x)), φ the standard normal density (written).
 public enum GELU {
     public static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count n: Int) {
-        Parallel.forRanges((n + 15) / 16, minimum: 1024) { chunks in
+        Parallel.forRows((n + 15) / 16, minimum: 1024) { chunks in
         var i = chunks.lowerBound * 16
         while i < min(n, chunks.upperBound * 16) {
             let m = min(16, n - i)
@@ -15,7 +15,7 @@ public enum GELU {
     }
 
     public static func backward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, count n: Int) {
-        Parallel.forRanges((n + 15) / 16, minimum: 1024) { chunks in
+        Parallel.forRows((n + 15) / 16, minimum: 1024) { chunks in
         var i = chunks.lowerBound * 16
         while i < min(n, chunks.upperBound * 16) {
             let m = min(16, n - i)

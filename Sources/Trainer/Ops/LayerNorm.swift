@@ -9,7 +9,7 @@ public enum LayerNorm {
     public static func forward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                                inp: UnsafePointer<Float>, gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>,
                                rows n: Int, channels c: Int, eps: Float) {
-        Parallel.forRanges(n, minimum: 64) { rows in for i in rows {
+        Parallel.forRows(n, minimum: 64) { rows in for i in rows {
             let x = inp + i * c, o = out + i * c
             var s = Vec16()
             var j = 0
@@ -38,7 +38,7 @@ public enum LayerNorm {
     public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?,
                                 dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                                 gamma: UnsafePointer<Float>, rows n: Int, channels c: Int) {
-        Parallel.forRanges(n, minimum: 64) { rows in for i in rows {
+        Parallel.forRows(n, minimum: 64) { rows in for i in rows {
             let x = inp + i * c, d = dout + i * c, dx = dinp + i * c
             let mu = mean[i], r = rstd[i]
             var sg = Vec16(), sgx = Vec16()
