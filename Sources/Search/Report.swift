@@ -231,7 +231,7 @@ public enum Report {
         let spec = study.spec
         let failed = study.trials.filter { $0.status == .failed }.count
         var rows: [(String, String)] = [
-            ("space file", spec.file), ("problem", problemDescription(spec)),
+            ("space file", study.spaceFileFromStudy + " (from the study folder)"), ("problem", problemDescription(spec)),
             ("objectives", spec.objectives.map { "\($0.goal.rawValue) \($0.name)\($0.known ? " (computed)" : " (measured, GP)")" }.joined(separator: "; ")),
             ("reference point", zip(spec.objectives, spec.reference).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")),
             ("trials", "\(study.trials.count) of \(spec.trials) (\(spec.initial) initial\(spec.baselines.isEmpty ? "" : ", \(spec.baselines.count) baselines")); \(study.finished.count) finished, \(failed) failed"),
@@ -293,7 +293,7 @@ public enum Report {
             s += "\n"
         }
         s += "Every trial, with its configuration, values, seed and timings: [trials.csv](trials.csv).\n\n"
-        s += "Reproduce: `autopeft search \(spec.file) --out \(study.directory)` then `autopeft report \(study.directory)`.\n"
+        s += "Reproduce, from the study folder: `autopeft search \(study.spaceFileFromStudy) --out .` then `autopeft report .`\n"
         return s
     }
 

@@ -43,6 +43,9 @@ public final class Study {
 
     public private(set) var spec: StudySpec
     public let directory: String
+    /// The space file as the journal records it: relative to the study folder (absolute only in
+    /// journals written before that rule).
+    public let spaceFileFromStudy: String
     public private(set) var trials: [TrialRecord] = []
     /// True when the journal held an earlier run of this study.
     public let resumed: Bool
@@ -63,6 +66,7 @@ public final class Study {
     public init(spec: StudySpec, directory: String, fresh: Bool = false, force: Bool = false, sensitivity: SensitivityScores? = nil) throws {
         self.spec = spec
         self.directory = directory
+        spaceFileFromStudy = StudyPaths.relative(spec.file, from: directory)
         let fm = FileManager.default
         try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let path = directory + "/journal.jsonl"
@@ -98,7 +102,7 @@ public final class Study {
                                                             ("num_hidden_layers", .number(d.layers)), ("num_attention_heads", .number(d.heads))])))
             }
             try journal.append(.studyCreated, extra + [("format", .number(1)), ("name", .string(spec.name)), ("space_hash", .string(spec.spaceHash)),
-                                               ("file", .string(URL(fileURLWithPath: spec.file).standardizedFileURL.path)), ("trials", .number(spec.trials)),
+                                               ("file", .string(spaceFileFromStudy)), ("trials", .number(spec.trials)),
                                                ("created", .string(ISO8601DateFormatter().string(from: Date()))), ("spec", spec.document)])
         }
     }
@@ -160,11 +164,13 @@ public final class Study {
         guard let created = journal.records.first(where: { $0.op == .studyCreated })?.record, let doc = created["spec"] else {
             throw Failure(message: "\(path): no study_created record")
         }
-        var file = path
-        if case .string(let f)? = created["file"] { file = f }
-        // Opened elsewhere (a clone on another machine): the space file's folder may not exist at
-        // the recorded path; relative paths then resolve from ./spaces, and the model's sizes come
-        // from the journal.
+        var recordedFile = "journal.jsonl"
+        if case .string(let f)? = created["file"] { recordedFile = f }
+        spaceFileFromStudy = recordedFile
+        var file = StudyPaths.resolve(recordedFile, inStudy: directory)
+        // Opened elsewhere without its space file (a study folder copied on its own, or a journal
+        // from before paths were recorded relative to the study): relative paths in the space
+        // file then resolve from ./spaces, and the model's sizes come from the journal.
         let folder = (file as NSString).deletingLastPathComponent
         if !FileManager.default.fileExists(atPath: folder) {
             let local = "spaces/" + (file as NSString).lastPathComponent

@@ -40,6 +40,38 @@ final class SearchCLITests: XCTestCase {
         }
     }
 
+    /// A study records its space file relative to the study folder, so a folder made in one place
+    /// and moved (with its space file) to another opens, resumes and renders there, and neither
+    /// its journal nor its report names either place.
+    func testMovedStudyOpensResumesAndRendersWithoutMachinePaths() throws {
+        let a = folder(), b = folder()
+        try FileManager.default.removeItem(atPath: b)
+        try #"{"name": "moved", "problem": {"name": "peft_mock"}, "search": {"trials": 6, "initial": 4}, "space": {"lora": {"rank": [0, 4, 8]}, "layers": {"type": "layer_mask"}}}"#
+            .write(toFile: a + "/space.json", atomically: true, encoding: .utf8)
+        let first = try runAutopeft(["search", a + "/space.json", "--out", a + "/runs/study"])
+        XCTAssertEqual(first.code, 0, first.err)
+        try FileManager.default.moveItem(atPath: a, toPath: b)
+
+        let rep = try runAutopeft(["report", b + "/runs/study"])
+        XCTAssertEqual(rep.code, 0, rep.err)
+        let resumed = try runAutopeft(["search", b + "/space.json", "--out", b + "/runs/study", "--trials", "8"])
+        XCTAssertEqual(resumed.code, 0, resumed.err)
+        XCTAssertTrue(resumed.err.contains("resuming the study in \(b)/runs/study: 6 trials done"), resumed.err)
+        XCTAssertTrue(resumed.err.contains("trial 8/8"), resumed.err)
+        let again = try runAutopeft(["report", b + "/runs/study"])
+        XCTAssertEqual(again.code, 0, again.err)
+
+        for f in ["journal.jsonl", "report.md", "report.html", "trials.csv"] {
+            let text = try String(contentsOfFile: b + "/runs/study/" + f, encoding: .utf8)
+            for place in [a, b, NSTemporaryDirectory()] {
+                XCTAssertFalse(text.contains(place), "\(f) names \(place)")
+            }
+        }
+        let md = try String(contentsOfFile: b + "/runs/study/report.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("| space file | ../../space.json (from the study folder) |"), md)
+        XCTAssertTrue(md.contains("`autopeft search ../../space.json --out .`"), md)
+    }
+
     func testBadSpaceFileIsAClearErrorAndNoStudyIsCreated() throws {
         let d = folder()
         let space = d + "/bad.json"
