@@ -68,38 +68,47 @@ public enum DatasetReader {
     static func table(rows: [(line: Int, fields: [String])], path: String, task: TaskSpec, requireLabels: Bool) throws(TrainerError) -> [Example] {
         var rows = rows[...]
         var header: [String] = []
+        var (textA, textB, label): (TaskSpec.Column, TaskSpec.Column?, TaskSpec.Column?) = (task.textA, task.textB, task.label)
         if task.hasHeader {
             guard let h = rows.popFirst() else { throw .file(path: path, message: "empty file; expected a header line") }
             header = h.fields
+        } else if let u = task.unlabeledLayout, let first = rows.first, first.fields == u.header {
+            header = rows.removeFirst().fields
+            (textA, textB, label) = (u.textA, u.textB, nil)
         }
-        func index(_ c: TaskSpec.Column, _ width: Int) throws(TrainerError) -> Int {
+        func index(_ c: TaskSpec.Column, _ width: Int) -> Int? {
             switch c {
             case .index(let i): return i < 0 ? width + i : i
-            case .name(let n):
-                guard let i = header.firstIndex(of: n) else {
-                    throw .data(path: path, line: 1, message: "no column named \"\(n)\" in the header (\(header.joined(separator: ", ")))")
-                }
-                return i
+            case .name(let n): return header.firstIndex(of: n)
             }
+        }
+        func missing(_ c: TaskSpec.Column, _ what: String) -> TrainerError {
+            .data(path: path, line: 1, message: "no \(what) column named \(c.text) in the header (\(header.joined(separator: ", ")))")
+        }
+        // A header without the label column is an unlabeled (test) file.
+        let labelled = label.map { c in if case .name(let n) = c { return header.contains(n) }; return true } ?? false
+        if requireLabels && !labelled {
+            throw .data(path: path, line: 1, message: "no label column \(task.label.text) in the header (\(header.joined(separator: ", "))); training and evaluation need labelled rows (autopeft predict reads unlabeled ones)")
         }
         var out: [Example] = []
         out.reserveCapacity(rows.count)
         for (line, f) in rows {
-            let a = try index(task.textA, f.count)
-            let b = try task.textB.map { c throws(TrainerError) in try index(c, f.count) }
-            let l = try index(task.label, f.count)
-            let needed = max(a, b ?? 0, requireLabels ? l : 0)
-            guard needed < f.count, a >= 0, l >= 0 || !requireLabels else {
+            guard let a = index(textA, f.count) else { throw missing(textA, "text") }
+            let b = try textB.map { c throws(TrainerError) -> Int in guard let i = index(c, f.count) else { throw missing(c, "text") }; return i }
+            let l = labelled ? label.flatMap { index($0, f.count) } : nil
+            let needed = max(a, b ?? 0, requireLabels ? (l ?? 0) : 0)
+            guard needed < f.count, a >= 0, (l ?? 0) >= 0 || !requireLabels else {
                 throw .data(path: path, line: line, message: "expected at least \(needed + 1) tab-separated fields, found \(f.count)")
             }
-            let label: Example.Label
-            if requireLabels || (l >= 0 && l < f.count && !f[l].isEmpty) {
-                guard l >= 0, l < f.count else { throw .data(path: path, line: line, message: "missing label \(task.label.text)") }
-                label = try parseLabel(f[l], task: task, path: path, line: line)
+            let value: Example.Label
+            if let l, l >= 0, l < f.count, requireLabels || !f[l].isEmpty {
+                value = try parseLabel(f[l], task: task, path: path, line: line)
+            } else if requireLabels {
+                throw .data(path: path, line: line, message: "missing label \(task.label.text)")
             } else {
-                label = task.isRegression ? .value(.nan) : .classIndex(-1)
+                value = task.isRegression ? .value(.nan) : .classIndex(-1)
             }
-            out.append(Example(textA: f[a], textB: b.map { f[$0] }, label: label))
+            out.append(Example(textA: f[a], textB: b.map { f[$0] }, label: value))
         }
         return out
     }

@@ -19,30 +19,47 @@ public struct TaskSpec: Equatable, Sendable {
     public var classes: [String]?
     /// The metric reported as the task's score.
     public var primaryMetric: String
+    /// For a headerless task: the header that starts its unlabeled (test) files instead, and the
+    /// text columns by name there (GLUE's CoLA: train and dev have no header, test.tsv has
+    /// `index, sentence`).
+    public var unlabeledLayout: UnlabeledLayout?
+
+    public struct UnlabeledLayout: Equatable, Sendable {
+        public var header: [String]
+        public var textA: Column
+        public var textB: Column?
+    }
 
     public var isRegression: Bool { classes == nil }
     public var labelCount: Int { classes?.count ?? 1 }
 
     public init(name: String, format: Format, hasHeader: Bool, textA: Column, textB: Column?, label: Column,
-                classes: [String]?, primaryMetric: String) {
+                classes: [String]?, primaryMetric: String, unlabeledLayout: UnlabeledLayout? = nil) {
         self.name = name; self.format = format; self.hasHeader = hasHeader
         self.textA = textA; self.textB = textB; self.label = label
-        self.classes = classes; self.primaryMetric = primaryMetric
+        self.classes = classes; self.primaryMetric = primaryMetric; self.unlabeledLayout = unlabeledLayout
     }
 
-    /// The GLUE tasks in their original TSV layout (tab-split, never quote-aware).
+    /// The GLUE tasks in their original TSV layout (tab-split, never quote-aware). Columns are
+    /// read by header name, so the official test files, which lack the label column and (QQP,
+    /// SST-2) put the texts at other indices, read with the same spec as train and dev.
     public static func glue(_ name: String) -> TaskSpec? {
         let binary = ["0", "1"], entail = ["entailment", "not_entailment"]
+        func pair(_ t: String, _ a: String, _ b: String, _ label: String, _ classes: [String]?, _ metric: String) -> TaskSpec {
+            TaskSpec(name: t, format: .tsv, hasHeader: true, textA: .name(a), textB: .name(b), label: .name(label), classes: classes, primaryMetric: metric)
+        }
         switch name.lowercased() {
         case "sst2", "sst-2": return TaskSpec(name: "sst2", format: .tsv, hasHeader: true, textA: .name("sentence"), textB: nil, label: .name("label"), classes: binary, primaryMetric: "accuracy")
-        case "cola": return TaskSpec(name: "cola", format: .tsv, hasHeader: false, textA: .index(3), textB: nil, label: .index(1), classes: binary, primaryMetric: "mcc")
-        case "mrpc": return TaskSpec(name: "mrpc", format: .tsv, hasHeader: true, textA: .index(3), textB: .index(4), label: .index(0), classes: binary, primaryMetric: "f1")
-        case "stsb", "sts-b": return TaskSpec(name: "stsb", format: .tsv, hasHeader: true, textA: .index(7), textB: .index(8), label: .index(9), classes: nil, primaryMetric: "pearson")
-        case "rte": return TaskSpec(name: "rte", format: .tsv, hasHeader: true, textA: .index(1), textB: .index(2), label: .index(-1), classes: entail, primaryMetric: "accuracy")
-        case "qnli": return TaskSpec(name: "qnli", format: .tsv, hasHeader: true, textA: .index(1), textB: .index(2), label: .index(-1), classes: entail, primaryMetric: "accuracy")
-        case "wnli": return TaskSpec(name: "wnli", format: .tsv, hasHeader: true, textA: .index(1), textB: .index(2), label: .index(-1), classes: binary, primaryMetric: "accuracy")
-        case "qqp": return TaskSpec(name: "qqp", format: .tsv, hasHeader: true, textA: .index(3), textB: .index(4), label: .index(5), classes: binary, primaryMetric: "f1")
-        case "mnli": return TaskSpec(name: "mnli", format: .tsv, hasHeader: true, textA: .index(8), textB: .index(9), label: .index(-1), classes: ["entailment", "neutral", "contradiction"], primaryMetric: "accuracy")
+        case "cola":
+            return TaskSpec(name: "cola", format: .tsv, hasHeader: false, textA: .index(3), textB: nil, label: .index(1), classes: binary, primaryMetric: "mcc",
+                            unlabeledLayout: UnlabeledLayout(header: ["index", "sentence"], textA: .name("sentence"), textB: nil))
+        case "mrpc": return pair("mrpc", "#1 String", "#2 String", "Quality", binary, "f1")
+        case "stsb", "sts-b": return pair("stsb", "sentence1", "sentence2", "score", nil, "pearson")
+        case "rte": return pair("rte", "sentence1", "sentence2", "label", entail, "accuracy")
+        case "qnli": return pair("qnli", "question", "sentence", "label", entail, "accuracy")
+        case "wnli": return pair("wnli", "sentence1", "sentence2", "label", binary, "accuracy")
+        case "qqp": return pair("qqp", "question1", "question2", "is_duplicate", binary, "f1")
+        case "mnli": return pair("mnli", "sentence1", "sentence2", "gold_label", ["entailment", "neutral", "contradiction"], "accuracy")
         default: return nil
         }
     }

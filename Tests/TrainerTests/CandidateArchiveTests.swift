@@ -64,3 +64,41 @@ final class CandidateArchiveTests: XCTestCase {
         XCTAssertEqual(try PEFTPlan(reading: JSONReader(try JSONParser.parse(text), path: "peft")), plan)
     }
 }
+
+/// `predict` on unlabeled data: a candidate saved for each GLUE task gives the same outputs for
+/// the same texts read from the task's labelled layout and from its official test layout.
+final class UnlabeledPredictionTests: XCTestCase {
+    func testEveryGLUETestLayoutPredictsLikeItsLabelledLayout() throws {
+        let words = FineTunerTests.words
+        var vocab: [String: Int32] = ["[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3]
+        for w in words { vocab[w] = Int32(vocab.count) }
+        let modelDir = temporaryDirectory()
+        let cfg = BertConfig(vocabSize: vocab.count, hiddenSize: 16, layers: 2, heads: 2, intermediateSize: 32, maxPositions: 32, layerNormEps: 1e-5)
+        try writeHFModel(BertWeights.random(config: cfg, seed: 5), vocab: vocab, to: modelDir)
+        var rng = RandomSource(seed: 4)
+        let texts = (0..<8).map { _ in
+            ((0..<5).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " "),
+             (0..<4).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " "))
+        }
+        for layout in GLUELayouts.all {
+            let dir = temporaryDirectory()
+            try layout.labelledFile(texts).write(toFile: dir + "/dev.tsv", atomically: true, encoding: .utf8)
+            try layout.unlabeledFile(texts).write(toFile: dir + "/test.tsv", atomically: true, encoding: .utf8)
+            var t = TrainingSettings()
+            t.epochs = 1
+            t.batchSize = 4
+            let spec = TaskSpec.glue(layout.task)!
+            let run = RunConfig(model: modelDir, task: TaskSource(spec: spec, train: dir + "/dev.tsv", dev: dir + "/dev.tsv", maxLength: 16),
+                                plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0, targets: [.query, .value])), head: .mean, training: t)
+            let (result, model) = try FineTuner(config: run).run()
+            try CandidateArchive.save(model, config: run, result: result, to: dir + "/candidate")
+            let (_, tuner, loaded) = try CandidateArchive.load(dir + "/candidate")
+            let labelled = try DatasetReader.read(dir + "/dev.tsv", task: spec, requireLabels: false)
+            let unlabeled = try DatasetReader.read(dir + "/test.tsv", task: spec, requireLabels: false)
+            XCTAssertEqual(unlabeled.count, texts.count, layout.task)
+            let a = try tuner.predict(model: loaded, examples: labelled), b = try tuner.predict(model: loaded, examples: unlabeled)
+            XCTAssertEqual(a, b, "\(layout.task): outputs for the same texts")
+            XCTAssertEqual(a.first?.count, spec.labelCount, layout.task)
+        }
+    }
+}

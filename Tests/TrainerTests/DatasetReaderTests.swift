@@ -8,20 +8,52 @@ final class DatasetReaderTests: XCTestCase {
         return p
     }
 
+    /// Complete GLUE files parse with their official row counts; for every file, the count equals
+    /// its non-blank data lines counted independently (so subsets and full copies both pass).
     func testRealGLUEFilesParseWithTheirRowCounts() throws {
         let g = try Repo.requireGLUE()
-        let counts: [(String, String, Int)] = [("sst2", "SST-2/dev.tsv", 872), ("mrpc", "MRPC/train.tsv", 3668), ("mrpc", "MRPC/dev.tsv", 408),
-                                               ("stsb", "STS-B/dev.tsv", 1500), ("stsb", "STS-B/train.tsv", 5749), ("qnli", "QNLI/dev.tsv", 5463),
-                                               ("wnli", "WNLI/train.tsv", 635), ("qqp", "QQP/train.tsv", 32), ("mnli", "MNLI/dev_matched.tsv", 48)]
-        for (task, path, n) in counts {
+        let official: [String: Int] = ["SST-2/dev.tsv": 872, "MRPC/train.tsv": 3668, "MRPC/dev.tsv": 408, "STS-B/dev.tsv": 1500,
+                                       "STS-B/train.tsv": 5749, "QNLI/dev.tsv": 5463, "WNLI/train.tsv": 635]
+        let files: [(String, String)] = [("sst2", "SST-2/dev.tsv"), ("mrpc", "MRPC/train.tsv"), ("mrpc", "MRPC/dev.tsv"),
+                                         ("stsb", "STS-B/dev.tsv"), ("stsb", "STS-B/train.tsv"), ("qnli", "QNLI/dev.tsv"),
+                                         ("wnli", "WNLI/train.tsv"), ("qqp", "QQP/train.tsv"), ("mnli", "MNLI/dev_matched.tsv")]
+        for (task, path) in files {
             let rows = try DatasetReader.read(g + "/" + path, task: TaskSpec.glue(task)!)
-            XCTAssertEqual(rows.count, n, path)
+            let text = try String(contentsOfFile: g + "/" + path, encoding: .utf8)
+            let dataLines = text.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }.count - 1
+            XCTAssertEqual(rows.count, dataLines, path)
+            if let n = official[path] { XCTAssertEqual(rows.count, n, "\(path): GLUE's official row count") }
+            XCTAssertFalse(rows.contains { $0.label == .classIndex(-1) }, "\(path): every row labelled")
         }
         let mrpc = try DatasetReader.read(g + "/MRPC/dev.tsv", task: TaskSpec.glue("mrpc")!)
         XCTAssertEqual(mrpc.filter { $0.label == .classIndex(1) }.count, 279)
         XCTAssertNotNil(mrpc[0].textB)
         let stsb = try DatasetReader.read(g + "/STS-B/dev.tsv", task: TaskSpec.glue("stsb")!)
         XCTAssertEqual(stsb[0].label, .value(5.0))
+    }
+
+    /// Every GLUE task's official test layout (index column, no label; QQP and SST-2 with their
+    /// texts at other indices, CoLA with a header its train and dev files lack) reads the same
+    /// texts as its labelled layout, unlabeled; training refuses it with a clear message.
+    func testEveryGLUETestLayoutReadsTheSameTextsUnlabeled() throws {
+        for layout in GLUELayouts.all {
+            let spec = TaskSpec.glue(layout.task)!
+            let texts = [("A first text, with a comma.", "And its pair?"), ("Second \"quoted\" one.", "Pair two.")]
+            let labelled = file(layout.task + "-dev.tsv", layout.labelledFile(texts))
+            let unlabeled = file(layout.task + "-test.tsv", layout.unlabeledFile(texts))
+            let l = try DatasetReader.read(labelled, task: spec)
+            let u = try DatasetReader.read(unlabeled, task: spec, requireLabels: false)
+            XCTAssertEqual(u.map(\.textA), l.map(\.textA), layout.task)
+            XCTAssertEqual(u.map(\.textB), l.map(\.textB), layout.task)
+            XCTAssertEqual(l.map(\.textA), texts.map(\.0), layout.task)
+            XCTAssertFalse(l.contains { $0.label == .classIndex(-1) || $0.label == .value(.nan) }, layout.task)
+            for e in u {
+                switch e.label { case .classIndex(let c): XCTAssertEqual(c, -1, layout.task); case .value(let v): XCTAssertTrue(v.isNaN, layout.task) }
+            }
+            XCTAssertThrowsError(try DatasetReader.read(unlabeled, task: spec), layout.task) { e in
+                XCTAssertTrue("\(e)".contains("need labelled rows") || "\(e)".contains("missing label") || "\(e)".contains("is not one of"), "\(layout.task): \(e)")
+            }
+        }
     }
 
     func testColaHasNoHeaderAndMayLackTheFinalNewline() throws {
