@@ -41,6 +41,9 @@ public final class EncoderLayer {
     /// When set (sensitivity scoring), every linear map's weight gradient is computed and its
     /// square accumulated, even though the weights are frozen.
     var sensitivity: SensitivityAccumulator?
+    /// Backward passes run through this layer since it was built: backward stops at the lowest
+    /// trainable layer, and a test checks that by counting here.
+    private(set) var backwardPasses = 0
 
     init(index: Int, weights: LayerWeights, config: BertConfig) {
         self.index = index
@@ -207,6 +210,7 @@ public final class EncoderLayer {
     /// Parameter gradients of this layer's modules are accumulated into `block`.
     func backward(dout: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                   batch B: Int, length T: Int, block: ParameterBlock, scratch s: inout BackwardScratch) {
+        backwardPasses += 1
         let H = config.hiddenSize, I = config.intermediateSize, N = B * T, P = prefixLength
         let shape = AttentionShape(batch: B, queries: T, keys: T + P, heads: config.heads, headDim: config.headDim)
         let pHidden = trainingPass ? config.hiddenDropout : 0

@@ -83,32 +83,31 @@ final class SearchCLITests: XCTestCase {
         XCTAssertEqual(r.out, "")
     }
 
-    /// --workers: trials run in worker processes two at a time; a worker killed by SIGKILL fails
-    /// its trial only, with the reason, and the search goes on.
+    /// --workers: trials run in worker processes; a worker killed by SIGKILL fails its trial only,
+    /// with the reason, and the search goes on.
     func testWorkersRunTrialsInParallelAndSurviveACrash() throws {
         let d = folder()
         let space = d + "/w.json"
         try #"{"name": "w", "problem": {"name": "zdt1", "delay_seconds": 0.5, "crash_trials": [2]}, "search": {"trials": 8, "initial": 4}}"#
             .write(toFile: space, atomically: true, encoding: .utf8)
-        let start = Date()
         let r = try runAutopeft(["search", space, "--out", d + "/s", "--workers", "2"])
-        let seconds = Date().timeIntervalSince(start)
         XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertTrue(r.err.contains("2 worker processes"), r.err)
         XCTAssertTrue(r.err.contains("trial 3/8: FAILED: the worker was killed by signal 9"), r.err)
         let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         XCTAssertEqual(summary["finished"] as? Int, 7)
         XCTAssertEqual(summary["failed"] as? Int, 1)
-        // 8 trials of 0.5 s: about 2 s two at a time, at least 4 s one by one.
-        XCTAssertLessThan(seconds, 3.6, "trials ran in parallel")
+        // How much faster two workers are is measured by bench/search/workers, not asserted here.
     }
 
     /// scripts/kill-test: 20 SIGKILLs at random moments, resume after each, result identical to an
-    /// uninterrupted run (60 trials of ZDT1 with a 30 ms sleep per trial).
+    /// uninterrupted run (40 trials of ZDT1 with a 0.25 s sleep per trial); the script also asserts
+    /// that most kills landed inside trials, a trial was re-run and a torn line was repaired.
     func testKillTest() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let p = Process()
         p.executableURL = root.appendingPathComponent("scripts/kill-test")
-        p.arguments = ["20", "60"]
+        p.arguments = ["20", "40"]
         var env = ProcessInfo.processInfo.environment
         env["AUTOPEFT"] = try autopeftBinary().path
         p.environment = env

@@ -8,9 +8,11 @@ final class PEFTPlanTests: XCTestCase {
         try PEFTPlan(reading: JSONReader(try JSONParser.parse(json), path: "peft"))
     }
 
-    func testProtocolPParameterCountMatchesPEFT() throws {
-        // PEFT reports 147,456 LoRA + 770 classifier = 148,226 trainable for r=8 on query+value of
-        // all-MiniLM-L6-v2 with two labels: 6 layers × 2 targets × 8 × (384 + 384) = 73,728 ... per A and B.
+    /// HF PEFT counts 74,498 trainable parameters for protocol P (LoRA r=8 on query and value of
+    /// all-MiniLM-L6-v2, two labels): the peer (../shared/peers/torch_peft_throughput.py, config
+    /// lora_r8_fp32_s64) prints `"trainable_params": 74498`. That is 6 layers × 2 targets ×
+    /// 8 × (384 + 384) = 73,728 LoRA scalars plus the 384 × 2 + 2 = 770 of the classifier.
+    func testProtocolPParameterCountEqualsPEFTs() throws {
         let p = try plan(#"{"lora": {"rank": 8, "alpha": 16, "dropout": 0.1, "targets": ["query", "value"]}}"#)
         XCTAssertEqual(p.moduleParameters(dims: minilm), 6 * 2 * 8 * (384 + 384))
         XCTAssertEqual(p.trainableParameters(dims: minilm, labels: 2), 73_728 + 770)

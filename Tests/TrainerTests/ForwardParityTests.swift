@@ -34,11 +34,13 @@ final class ForwardParityTests: XCTestCase {
             }
         }
         XCTAssertEqual(row * H, hidden.count, "token count differs from the reference")
-        XCTAssertLessThanOrEqual(maxDiff, 1e-4, "last hidden state max abs difference")
+        // Measured 3.1e-6 (Float32 hidden states); 1e-5 leaves room for other kernels' summation
+        // orders, checked under Prescott, Haswell, SkylakeX and Cooperlake.
+        XCTAssertLessThanOrEqual(maxDiff, 1e-5, "last hidden state max abs difference")
         var maxPool: Float = 0
         let f = model.features.pointer
         for i in 0..<pooled.count { maxPool = max(maxPool, abs(f[i] - pooled[i])) }
-        XCTAssertLessThanOrEqual(maxPool, 1e-4, "pooler output max abs difference")
+        XCTAssertLessThanOrEqual(maxPool, 1e-6, "pooler output max abs difference (measured 1.9e-7)")
         print("forward parity: last_hidden_state max |diff| = \(maxDiff), pooler_output max |diff| = \(maxPool)")
     }
 }
