@@ -11,6 +11,13 @@ public struct Reevaluation: Sendable {
         public var seconds: Double
     }
     public var runs: [Run]
+    /// Runs that failed (a diverging loss): recorded with the reason, not retried on resume.
+    public struct FailedRun: Sendable {
+        public var trial: Int
+        public var seed: Int
+        public var error: String
+    }
+    public var failures: [FailedRun] = []
     /// The final stage's settings, as recorded when the runs started (`study_note` with `final`).
     public var settings: JSONValue?
 
@@ -30,8 +37,12 @@ public struct Reevaluation: Sendable {
         }
         for (op, rec) in journal.records where op == .reevaluated {
             let r = JSONReader(rec, path: "reevaluated", file: journal.path)
-            runs.append(Run(trial: try r.required("trial").int(), seed: try r.required("seed").int(),
-                            score: try r.required("score").double(), seconds: try r.optional("seconds")?.double() ?? 0))
+            let trial = try r.required("trial").int(), seed = try r.required("seed").int()
+            if let e = try r.optional("error") {
+                failures.append(FailedRun(trial: trial, seed: seed, error: try e.string()))
+                continue
+            }
+            runs.append(Run(trial: trial, seed: seed, score: try r.required("score").double(), seconds: try r.optional("seconds")?.double() ?? 0))
         }
         self.runs = runs
     }

@@ -14,7 +14,7 @@ public enum Report {
             ("report.md", markdown(study, extras)), ("report.html", html(study, extras, pareto: pareto, hypervolume: hv)),
         ]
         if let sens = extras.sensitivity { files.append(("sensitivity.svg", heatMap(sens))) }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(directory)
         var written: [String] = []
         for (name, text) in files {
             let path = directory + "/" + name
@@ -290,6 +290,11 @@ public enum Report {
         if !failed.isEmpty {
             s += "## Failed trials\n\n"
             for t in failed { s += "- trial \(t.id + 1): \(t.error ?? "unknown error")\n" }
+            s += "\n"
+        }
+        if let failures = re?.failures, !failures.isEmpty {
+            s += "## Final-stage runs that failed\n\n"
+            for f in failures { s += "- trial \(f.trial + 1), seed \(f.seed): \(f.error)\n" }
             s += "\n"
         }
         s += "Every trial, with its configuration, values, seed and timings: [trials.csv](trials.csv).\n\n"

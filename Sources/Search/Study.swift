@@ -68,7 +68,7 @@ public final class Study {
         self.directory = directory
         spaceFileFromStudy = StudyPaths.relative(spec.file, from: directory)
         let fm = FileManager.default
-        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(directory)
         let path = directory + "/journal.jsonl"
         if fresh, let attrs = try? fm.attributesOfItem(atPath: path), (attrs[.size] as? Int ?? 0) > 0 {
             guard force else {

@@ -55,10 +55,11 @@ public final class FrozenPrefixCache {
                                         precision: precision, batchSize: batchSize)
             var data = Data(header)
             data.append(Data(bytesNoCopy: tmp.base, count: bytes, deallocator: .none))
-            let partial = path + ".partial-\(getpid())"
+            // Unique per writer (process and call): concurrent writers each rename a whole file into place.
+            let partial = path + ".partial-\(getpid())-\(UUID().uuidString)"
             guard FileManager.default.createFile(atPath: partial, contents: data), rename(partial, path) == 0 else {
                 unlink(partial)
-                throw .file(path: path, message: "cannot write the frozen-prefix cache: \(String(cString: strerror(errno)))")
+                throw .write(path: path, message: "cannot write the frozen-prefix cache: \(String(cString: strerror(errno)))")
             }
         }
         let (mapped, total) = try Self.map(path)

@@ -3,9 +3,24 @@ import Space
 import Trainer
 import Search
 
-/// Exit codes: 0 success, 1 runtime failure (training diverged, I/O), 2 usage or input error.
+/// Exit codes: 0 success; 1 the work failed (a training run diverged, a file could not be
+/// written, the journal is locked or cannot be written); 2 bad input or usage (options, space and
+/// run files, data, model files, study folders, candidates that cannot be exported).
 enum ExitCode {
     static let success: Int32 = 0, failure: Int32 = 1, usage: Int32 = 2
+
+    /// The exit code of a command that stopped with `error`: the one rule every command follows.
+    static func of(_ error: Error) -> Int32 {
+        switch error {
+        case is ConfigError, is PEFTExport.Unsupported, is Study.Failure: return usage
+        case let e as TrainerError:
+            switch e {
+            case .training, .write: return failure
+            case .file, .data, .config, .model: return usage
+            }
+        default: return failure
+        }
+    }
 }
 
 final class StderrProgress: ProgressSink {
@@ -112,12 +127,14 @@ enum CLI {
         guard pos.count == 1 else { printErr("autopeft train: expected one run file, e.g. autopeft train examples/sst2-quick.json"); return ExitCode.usage }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
+        var seed: UInt64?
+        if let s = opts["seed"] {
+            guard let v = UInt64(s) else { printErr("autopeft train: --seed expects a non-negative integer, got \"\(s)\""); return ExitCode.usage }
+            seed = v
+        }
         do throws(TrainerError) {
             var config = try RunConfig(contentsOf: pos[0])
-            if let s = opts["seed"] {
-                guard let v = UInt64(s) else { printErr("autopeft train: --seed expects a non-negative integer, got \"\(s)\""); return ExitCode.usage }
-                config.training.seed = v
-            }
+            if let seed { config.training.seed = seed }
             printErr("autopeft: loading \(config.model) (BLAS kernel \(BLAS.coreName), \(nThreads) threads)")
             let tuner = try FineTuner(config: config)
             let sink = StderrProgress()
@@ -132,8 +149,7 @@ enum CLI {
             return ExitCode.success
         } catch {
             printErr("autopeft train: \(error)")
-            if case .training = error { return ExitCode.failure }
-            return ExitCode.usage
+            return ExitCode.of(error)
         }
     }
 
@@ -170,7 +186,7 @@ enum CLI {
             return ExitCode.success
         } catch {
             printErr("autopeft predict: \(error)")
-            return ExitCode.usage
+            return ExitCode.of(error)
         }
     }
 
@@ -190,7 +206,7 @@ enum CLI {
             return ExitCode.success
         } catch {
             printErr("autopeft export: \(error)")
-            return ExitCode.usage
+            return ExitCode.of(error)
         }
     }
 

@@ -39,7 +39,8 @@ extension CLI {
                 return ExitCode.usage
             }
             let journal = try Journal(path: Reevaluation.path(dir))
-            let done = try Set(Reevaluation.read(directory: dir)?.runs.map { "\($0.trial):\($0.seed)" } ?? [])
+            let earlier = try Reevaluation.read(directory: dir)
+            let done = Set((earlier?.runs.map { "\($0.trial):\($0.seed)" } ?? []) + (earlier?.failures.map { "\($0.trial):\($0.seed)" } ?? []))
             let evaluator = try TrainerEvaluator(spec: study.spec, final: final, progress: printErr)
             // One fidelity per file: record it, and refuse to mix another into it.
             let settings: JSONValue = .object([
@@ -57,7 +58,7 @@ extension CLI {
             }
             let targets = Reevaluation.targets(study)
             let total = targets.count * final.seeds
-            var k = 0
+            var k = 0, failed = 0
             printErr("autopeft reevaluate: \(targets.count) configurations (Pareto front and baselines) × \(final.seeds) seeds at \(final.trainExamples.map(String.init) ?? "all") rows, \(evaluator.base.training.epochs) epochs, max length \(evaluator.base.task.maxLength); \(done.count) runs already done")
             for id in targets {
                 let t = study.trials[id]
@@ -66,8 +67,18 @@ extension CLI {
                     if done.contains("\(id):\(seed)") { continue }
                     let start = Date()
                     // Seed 0's model is kept and exported: the adapters users load.
-                    let outcome = try evaluator.evaluate(t.candidate, seed: UInt64(seed), trial: id,
+                    let outcome: TrialOutcome
+                    do {
+                        outcome = try evaluator.evaluate(t.candidate, seed: UInt64(seed), trial: id,
                                                          saveTo: seed == 0 ? "\(dir)/exports/trial-\(id + 1)" : nil)
+                    } catch TrainerError.training(let reason) {
+                        // A diverging run fails alone: recorded with the reason, the others go on.
+                        failed += 1
+                        try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)), ("error", .string("training: \(reason)")),
+                                                          ("seconds", .number(Date().timeIntervalSince(start)))])
+                        printErr("autopeft reevaluate: \(k)/\(total): trial \(id + 1) seed \(seed): FAILED: training: \(reason)")
+                        continue
+                    }
                     let score = outcome.values["score"] ?? .nan
                     let seconds = Date().timeIntervalSince(start)
                     try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)), ("score", .number(score)),
@@ -84,11 +95,12 @@ extension CLI {
                 if let s = re?.stats(trial: id) { m += [("mean", .number(s.mean)), ("sd", .number(s.sd)), ("n", .number(s.n))] }
                 return .object(m)
             }
-            print(JSONValue.object([("study", .string(study.spec.name)), ("reevaluated", .array(rows))]).serialized())
-            return ExitCode.success
+            print(JSONValue.object([("study", .string(study.spec.name)), ("reevaluated", .array(rows)), ("failed_runs", .number(failed))]).serialized())
+            if failed > 0 { printErr("autopeft reevaluate: \(failed) runs failed (listed in the report); the others are recorded") }
+            return failed > 0 ? ExitCode.failure : ExitCode.success
         } catch {
             printErr("autopeft reevaluate: \(error)")
-            return ExitCode.failure
+            return ExitCode.of(error)
         }
     }
 }

@@ -6,14 +6,19 @@ import Trainer
 extension CLI {
     /// `autopeft search SPACE.json [--out DIR] [--trials N] [--fresh [--force]]`
     static func search(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["out", "trials", "threads", "workers"], flags: ["fresh", "force"]) else { return ExitCode.usage }
+        guard let (pos, opts) = options(args, known: ["out", "trials", "threads", "workers"], flags: ["fresh", "force", "no-report"]) else { return ExitCode.usage }
         guard pos.count == 1 else { printErr("autopeft search: expected one space file, e.g. autopeft search spaces/sst2-autopeft.json"); return ExitCode.usage }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
         var spec: StudySpec
         do { spec = try StudySpec(file: pos[0]) } catch {
             printErr("autopeft search: \(error)")
-            return ExitCode.usage
+            return ExitCode.of(error)
+        }
+        var workers = 1
+        if let w = opts["workers"] {
+            guard let n = Int(w), n >= 1 else { printErr("autopeft search: --workers expects a positive integer, got \"\(w)\""); return ExitCode.usage }
+            workers = n
         }
         if let t = opts["trials"] {
             guard let n = Int(t), n >= 1 else { printErr("autopeft search: --trials expects a positive integer, got \"\(t)\""); return ExitCode.usage }
@@ -32,7 +37,7 @@ extension CLI {
             }
         } catch {
             printErr("autopeft search: \(error)")
-            return ExitCode.usage
+            return ExitCode.of(error)
         }
         let study: Study
         do {
@@ -41,7 +46,7 @@ extension CLI {
             study = try Study(spec: spec, directory: dir, fresh: opts["fresh"] != nil, force: opts["force"] != nil, sensitivity: scores)
         } catch {
             printErr("autopeft search: \(error)")
-            return ExitCode.usage
+            return ExitCode.of(error)
         }
         for w in study.warnings { printErr("autopeft search: warning: \(w)") }
         let done = study.trials.filter { $0.status != .running }.count
@@ -49,11 +54,6 @@ extension CLI {
             printErr("autopeft search: resuming the study in \(dir): \(done) trials done (\(study.finished.count) finished), \(study.trials.count - done) to re-run, budget \(spec.trials) (use --fresh to start over)")
         } else {
             printErr("autopeft search: new study \"\(spec.name)\" in \(dir): \(spec.trials) trials (\(spec.baselines.count) baselines, \(spec.initial) initial), objectives \(spec.objectives.map { "\($0.goal.rawValue) \($0.name)" }.joined(separator: ", ")), priors \(spec.priors.method)")
-        }
-        var workers = 1
-        if let w = opts["workers"] {
-            guard let n = Int(w), n >= 1 else { printErr("autopeft search: --workers expects a positive integer, got \"\(w)\""); return ExitCode.usage }
-            workers = n
         }
         let runner: any Evaluator = workers > 1
             ? WorkerEvaluator(spec: spec, workers: workers, cores: nThreads, progress: { printErr($0) }) : evaluator
@@ -104,7 +104,7 @@ extension CLI {
             return ExitCode.success
         } catch {
             printErr("autopeft report: \(error)")
-            return ExitCode.usage
+            return ExitCode.of(error)
         }
     }
 }
@@ -176,7 +176,7 @@ extension CLI {
             return ExitCode.success
         } catch {
             printErr("autopeft score: \(error)")
-            return ExitCode.usage
+            return ExitCode.of(error)
         }
     }
 

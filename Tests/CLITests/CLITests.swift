@@ -148,3 +148,50 @@ final class KernelAgreementTests: XCTestCase {
         }
     }
 }
+
+/// The exit codes every command follows (README, "Exit codes"): 0 success, 1 the work failed,
+/// 2 bad input or usage; each case with the message that names what was wrong. Options are
+/// checked before anything is written.
+final class ExitCodeTests: XCTestCase {
+    func testTypicalFailuresOfEachCommand() throws {
+        let d = NSTemporaryDirectory() + "autopeft-exit-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let space = d + "/z.json"
+        try #"{"name": "z", "problem": {"name": "zdt1"}, "search": {"trials": 3, "initial": 2}}"#.write(toFile: space, atomically: true, encoding: .utf8)
+        let ok = try runAutopeft(["search", space, "--out", d + "/study"])
+        XCTAssertEqual(ok.code, 0, ok.err)
+        try "not a directory".write(toFile: d + "/file", atomically: true, encoding: .utf8)
+        let cases: [(args: [String], code: Int32, says: String)] = [
+            (["--version"], 0, ""),
+            (["nonsense"], 2, "unknown command"),
+            (["train"], 2, "expected one run file"),
+            (["train", d + "/missing.json"], 2, "cannot read run file"),
+            (["train", space, "--seed", "x"], 2, "--seed expects a non-negative integer"),
+            (["search", space, "--out", d + "/w0", "--workers", "0"], 2, "--workers expects a positive integer"),
+            (["search", space, "--out", d + "/t0", "--trials", "many"], 2, "--trials expects a positive integer"),
+            (["search", space, "--bogus", "1"], 2, "unknown option --bogus"),
+            (["search", d + "/missing.json"], 2, "cannot read the space file"),
+            (["search", space, "--out", d + "/study", "--fresh"], 2, "--fresh starts over only into a new folder"),
+            (["search", space, "--out", d + "/file/study"], 1, "/file: is a file, not a folder"),
+            (["report", d + "/nowhere"], 2, "no journal.jsonl"),
+            (["report", d + "/study"], 0, ""),
+            (["reevaluate", d + "/nowhere"], 2, "no journal.jsonl"),
+            (["reevaluate", d + "/study"], 2, "is a synthetic study"),
+            (["reevaluate", d + "/study", "--seeds", "0"], 2, "--seeds expects a positive integer"),
+            (["score", space, "--method", "magic"], 2, "--method expects spt or diffora"),
+            (["predict", d + "/nowhere", "--data", d + "/x.tsv"], 2, "nowhere"),
+            (["predict", d + "/nowhere"], 2, "expected a saved candidate and --data"),
+            (["export", d + "/nowhere", "--out", d + "/e"], 2, "nowhere"),
+            (["doctor", "extra"], 2, "takes no arguments"),
+        ]
+        for c in cases {
+            let r = try runAutopeft(c.args)
+            XCTAssertEqual(r.code, c.code, "autopeft \(c.args.joined(separator: " ")): \(r.err)")
+            if !c.says.isEmpty { XCTAssertTrue(r.err.contains(c.says), "autopeft \(c.args.joined(separator: " ")): \(r.err)") }
+            if c.code != 0 { XCTAssertEqual(r.out, "", "stdout stays clean on errors: \(c.args)") }
+        }
+        for rejected in ["w0", "t0"] {
+            XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/" + rejected), "a rejected option wrote \(rejected)")
+        }
+    }
+}

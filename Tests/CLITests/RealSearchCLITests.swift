@@ -42,6 +42,8 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertEqual(summary["finished"] as? Int, 5, r.err)
         XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/study/sensitivity-spt.json"))
 
+        let fm = FileManager.default
+        try fm.copyItem(atPath: d + "/study", toPath: d + "/study-killed")
         let re = try runAutopeft(["reevaluate", d + "/study"])
         XCTAssertEqual(re.code, 0, re.err)
         let lines = try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8).split(separator: "\n")
@@ -59,9 +61,12 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertEqual(other.code, 2)
         XCTAssertTrue(other.err.contains("holds runs at"), other.err)
 
+        try checkKilledReevaluationResumes(d, uninterrupted: Self.runs(d + "/study"))
+
         let rep = try runAutopeft(["report", d + "/study"])
         XCTAssertEqual(rep.code, 0, rep.err)
         let md = try String(contentsOfFile: d + "/study/report.md", encoding: .utf8)
+        try checkReportValues(md, study: d + "/study")
         XCTAssertTrue(md.contains("final score, mean ± sd (seeds)"), md)
         XCTAssertTrue(md.contains("| final stage | 96 rows, 1 epoch, learning rate 0.005, max length 24; "), md)
         XCTAssertTrue(md.contains("## Baselines") && md.contains("## Sensitivity prior (spt)"), md)
@@ -72,5 +77,159 @@ final class RealSearchCLITests: XCTestCase {
         let lora = try XCTUnwrap(targets.first { ($0["baseline"] as? String) == "LoRA r4 q,v" })
         let id = try XCTUnwrap(lora["trial"] as? Int)
         XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/study/exports/trial-\(id + 1)/adapter/adapter_config.json"))
+    }
+
+    /// Two processes that need the same frozen-prefix cache file at once both build it and rename
+    /// it into place: both succeed with the same score, and one whole file remains, no partial one.
+    func testTwoProcessesWritingTheSameCacheFile() throws {
+        let model = Self.root + "/models/all-MiniLM-L6-v2", glue = Self.root + "/data/glue"
+        guard FileManager.default.fileExists(atPath: model + "/model.safetensors"), FileManager.default.fileExists(atPath: glue + "/SST-2/dev.tsv") else {
+            try missing("the model or GLUE is missing; run scripts/setup --no-run")
+        }
+        let d = NSTemporaryDirectory() + "autopeft-cache-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        try """
+        {"model": "\(model)", "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 32},
+         "peft": {"lora": {"rank": 2, "targets": ["query", "value"], "layers": [4, 5]}}, "head": "mean",
+         "training": {"epochs": 1, "batch_size": 16, "train_examples": 96, "dev_examples": 64, "cache_dir": "\(d)/cache"}}
+        """.write(toFile: d + "/run.json", atomically: true, encoding: .utf8)
+        final class Box: @unchecked Sendable { var results: [(code: Int32, out: String, err: String)?] = [nil, nil]; let lock = NSLock() }
+        let box = Box()
+        DispatchQueue.concurrentPerform(iterations: 2) { i in
+            let r = try? runAutopeft(["train", d + "/run.json", "--threads", "1"])
+            box.lock.lock(); box.results[i] = r; box.lock.unlock()
+        }
+        let a = try XCTUnwrap(box.results[0]), b = try XCTUnwrap(box.results[1])
+        XCTAssertEqual(a.code, 0, a.err)
+        XCTAssertEqual(b.code, 0, b.err)
+        let sa = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(a.out.utf8)) as? [String: Any])
+        let sb = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(b.out.utf8)) as? [String: Any])
+        XCTAssertEqual(sa["score"] as? Double, sb["score"] as? Double)
+        let files = try FileManager.default.contentsOfDirectory(atPath: d + "/cache").sorted()
+        XCTAssertEqual(files.count, 2, "one train and one dev cache file: \(files)")
+        XCTAssertFalse(files.contains { $0.contains("partial") }, "\(files)")
+        // A third run maps the files and gets the same score again.
+        let c = try runAutopeft(["train", d + "/run.json", "--threads", "1"])
+        XCTAssertTrue(c.err.contains("frozen-prefix cache: reusing"), c.err)
+        let sc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(c.out.utf8)) as? [String: Any])
+        XCTAssertEqual(sc["score"] as? Double, sa["score"] as? Double)
+    }
+
+    /// (trial, seed) → score of a study's final-stage runs, read from reevaluation.jsonl.
+    static func runs(_ study: String) throws -> [String: Double] {
+        var out: [String: Double] = [:]
+        for line in try String(contentsOfFile: study + "/reevaluation.jsonl", encoding: .utf8).split(separator: "\n") {
+            let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            guard o["op"] as? String == "reevaluated", let t = o["trial"] as? Int, let s = o["seed"] as? Int else { continue }
+            let key = "\(t):\(s)"
+            XCTAssertNil(out[key], "\(study): run \(key) recorded twice")
+            out[key] = o["score"] as? Double ?? .nan
+        }
+        return out
+    }
+
+    /// reevaluate killed (SIGKILL) after its first run, then started again: it finishes the rest,
+    /// nothing is recorded twice, and every score equals the uninterrupted run's.
+    func checkKilledReevaluationResumes(_ d: String, uninterrupted: [String: Double]) throws {
+        let p = Process()
+        p.executableURL = try autopeftBinary()
+        p.arguments = ["reevaluate", d + "/study-killed"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let file = d + "/study-killed/reevaluation.jsonl"
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, p.isRunning {
+            if let text = try? String(contentsOfFile: file, encoding: .utf8), text.split(separator: "\n").count >= 2 { break }
+            usleep(20_000)
+        }
+        XCTAssertTrue(p.isRunning, "reevaluate finished before it could be killed")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        let partial = try Self.runs(d + "/study-killed")
+        XCTAssertLessThan(partial.count, uninterrupted.count, "the kill landed before the end")
+        let again = try runAutopeft(["reevaluate", d + "/study-killed"])
+        XCTAssertEqual(again.code, 0, again.err)
+        XCTAssertEqual(try Self.runs(d + "/study-killed"), uninterrupted, "resumed runs equal the uninterrupted ones, each once")
+    }
+
+    /// A final stage whose runs diverge: each run is recorded as failed with the reason, the others
+    /// go on, the command exits 1, and the report lists the failures. Built to diverge: an STS-B
+    /// train file whose rows 65-96 carry a target of 1e300, so the search (first 64 rows) trains
+    /// and the final stage (96 rows) meets an infinite squared error.
+    func testDivergingFinalStageRunsFailAlone() throws {
+        let model = Self.root + "/models/all-MiniLM-L6-v2", glue = Self.root + "/data/glue"
+        guard FileManager.default.fileExists(atPath: model + "/model.safetensors"), FileManager.default.fileExists(atPath: glue + "/STS-B/dev.tsv") else {
+            try missing("the model or GLUE is missing; run scripts/setup --no-run")
+        }
+        let d = NSTemporaryDirectory() + "autopeft-diverge-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let rows = try String(contentsOfFile: glue + "/STS-B/train.tsv", encoding: .utf8).split(separator: "\n").prefix(97).map(String.init)
+        let poisoned = rows.enumerated().map { i, row -> String in
+            guard i > 64 else { return row }
+            var f = row.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            f[f.count - 1] = "1e300"
+            return f.joined(separator: "\t")
+        }
+        try (poisoned.joined(separator: "\n") + "\n").write(toFile: d + "/train.tsv", atomically: true, encoding: .utf8)
+        try """
+        {"name": "diverge", "model": "\(model)",
+         "task": {"format": "glue", "name": "stsb", "train": "\(d)/train.tsv", "dev": "\(glue)/STS-B/dev.tsv", "max_length": 24},
+         "head": "mean", "training": {"epochs": 1, "batch_size": 16, "train_examples": 64, "dev_examples": 32, "sample": "first"},
+         "search": {"trials": 2, "initial": 2, "reference_point": {"score": -1, "trainable_params": 500000}},
+         "space": {"lora": {"rank": [2, 4], "targets": ["query", "value"]}},
+         "final": {"train_examples": 96, "epochs": 1, "seeds": 2}}
+        """.write(toFile: d + "/space.json", atomically: true, encoding: .utf8)
+        let s = try runAutopeft(["search", d + "/space.json", "--out", d + "/study", "--no-report"])
+        XCTAssertEqual(s.code, 0, s.err)
+        let r = try runAutopeft(["reevaluate", d + "/study"])
+        XCTAssertEqual(r.code, 1, r.err)
+        XCTAssertTrue(r.err.contains("FAILED: training:"), r.err)
+        let lines = try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8).split(separator: "\n")
+        let failed = lines.filter { $0.contains("\"error\"") }
+        XCTAssertEqual(failed.count, lines.count - 1, "every run failed alone and was recorded: \(lines)")
+        XCTAssertGreaterThanOrEqual(failed.count, 2)
+        let again = try runAutopeft(["reevaluate", d + "/study"])
+        XCTAssertEqual(try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8).split(separator: "\n").count, lines.count,
+                       "failed runs are not retried: \(again.err)")
+        let rep = try runAutopeft(["report", d + "/study"])
+        XCTAssertEqual(rep.code, 0, rep.err)
+        let md = try String(contentsOfFile: d + "/study/report.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("## Final-stage runs that failed"), md)
+        let listed = md.split(separator: "\n").filter { $0.hasPrefix("- trial ") && $0.contains(", seed ") && $0.contains(": training: ") }
+        XCTAssertEqual(listed.count, failed.count, md)
+    }
+
+    /// The report's final scores and its "matched or dominated by" column, recomputed here from
+    /// the journal and reevaluation.jsonl.
+    func checkReportValues(_ md: String, study: String) throws {
+        var trials: [Int: (score: Double, params: Double, baseline: String?)] = [:]
+        for line in try String(contentsOfFile: study + "/journal.jsonl", encoding: .utf8).split(separator: "\n") {
+            let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            let id = o["id"] as? Int ?? -1
+            if o["op"] as? String == "trial_started" { trials[id] = (.nan, .nan, o["baseline"] as? String) }
+            if o["op"] as? String == "trial_finished", let v = o["values"] as? [String: Double] {
+                trials[id]?.score = v["score"] ?? .nan
+                trials[id]?.params = v["trainable_params"] ?? .nan
+            }
+        }
+        let runs = try Self.runs(study)
+        var checked = 0
+        for (id, b) in trials where b.baseline != nil {
+            let name = b.baseline!
+            let row = try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("| \(name) (trial \(id + 1)) |") }, "no row for \(name)")
+            let beaters = trials.filter { $0.value.baseline == nil && $0.value.score >= b.score && $0.value.params <= b.params }.keys.sorted()
+            if beaters.isEmpty {
+                XCTAssertTrue(row.contains("**not matched**"), String(row))
+            } else {
+                XCTAssertTrue(row.contains(beaters.prefix(6).map { "trial \($0 + 1)" }.joined(separator: ", ")), "\(row) vs \(beaters)")
+            }
+            let scores = (0..<2).compactMap { runs["\(id):\($0)"] }
+            XCTAssertEqual(scores.count, 2, name)
+            let mean = scores.reduce(0, +) / 2, sd = (scores.map { ($0 - mean) * ($0 - mean) }.reduce(0, +)).squareRoot()
+            XCTAssertTrue(row.contains(String(format: "%.4f ± %.4f (2)", mean, sd)), "\(row): expected final \(mean) ± \(sd)")
+            checked += 1
+        }
+        XCTAssertEqual(checked, 2, "both baselines checked")
     }
 }

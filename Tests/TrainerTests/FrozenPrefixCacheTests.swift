@@ -86,4 +86,26 @@ final class FrozenPrefixCacheFileTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("does not match these rows"), "\(e)")
         }
     }
+
+    /// Over `cache_limit_mib` the cache is skipped with a note, and training is exactly the run
+    /// without a cache.
+    func testCacheOverTheLimitIsSkippedAndTrainingIsUnchanged() throws {
+        final class Lines: ProgressSink, @unchecked Sendable {
+            var lines: [String] = []
+            func report(_ line: String) { lines.append(line) }
+        }
+        let off = try tuner(cacheDir: nil, cache: false)
+        let (a, ma) = try off.run()
+        var cfg = base.config
+        cfg.training.epochs = 2
+        cfg.training.cacheLimitMiB = 0
+        let limited = FineTuner(config: cfg, weights: base.weights, tokenizer: base.tokenizer)
+        let sink = Lines()
+        limited.progress = sink
+        let (b, mb) = try limited.run()
+        XCTAssertTrue(sink.lines.contains { $0.contains("frozen-prefix cache skipped") && $0.contains("exceeds cache_limit_mib 0") }, "\(sink.lines)")
+        XCTAssertFalse(sink.lines.contains { $0.hasPrefix("frozen-prefix cache: ") }, "no cache was built")
+        XCTAssertEqual(a.score, b.score)
+        XCTAssertEqual(ma.block.values.array, mb.block.values.array, "bit for bit the run without a cache")
+    }
 }
