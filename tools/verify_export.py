@@ -12,6 +12,8 @@ when torch, transformers, peft or adapters are missing. HF PEFT prefix tuning on
 (5.x's BertModel takes no past_key_values); `adapters` 1.2.0 pins transformers 4.51.3.
 """
 import json, os, subprocess, sys, tempfile
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hf_export_logits import hf_logits
 
 COLUMNS = {"sst2": [0], "mrpc": [3, 4], "stsb": [7, 8]}
 
@@ -22,13 +24,11 @@ def main():
     cfg = json.load(open(os.path.join(export, "adapter_config.json")))
     kind = "peft" if "peft_type" in cfg else "adapterhub"
     try:
-        import torch
-        from transformers import AutoTokenizer, BertForSequenceClassification
+        import torch, transformers
         if kind == "peft":
-            from peft import PeftModel
+            import peft
         else:
             import adapters
-            from safetensors.torch import load_file
     except ImportError as e:
         print(json.dumps({"export": export, "skipped": f"missing {e.name}"})); return 0
     run = json.load(open(os.path.join(cand, "run.json")))
@@ -42,23 +42,9 @@ def main():
     out = subprocess.run([binary, "predict", cand, "--data", f.name], capture_output=True, text=True, check=True).stdout
     ours = [json.loads(l) for l in out.splitlines() if l.strip()]
     ours = [o["logits"] if "logits" in o else [o["value"]] for o in ours]
-    torch.set_num_threads(2)
-    tok = AutoTokenizer.from_pretrained(run["model"])
-    base = BertForSequenceClassification.from_pretrained(run["model"], num_labels=len(ours[0]))
-    if kind == "peft":
-        model = PeftModel.from_pretrained(base, export)
-        label = cfg["peft_type"]
-    else:
-        adapters.init(base)
-        label = base.load_adapter(export, use_safetensors=True)
-        base.set_active_adapters(label)
-        base.classifier.load_state_dict(load_file(os.path.join(export, "classifier.safetensors")))
-        model = base
-    model.eval()
     texts = [[r.split("\t")[i] for i in COLUMNS[task["name"]]] for r in rows]
-    enc = tok(*[list(t) for t in zip(*texts)], truncation=True, max_length=task.get("max_length", 128), padding=True, return_tensors="pt")
-    with torch.no_grad():
-        theirs = model(**enc).logits.tolist()
+    theirs, _ = hf_logits(run["model"], export, texts, task.get("max_length", 128), len(ours[0]))
+    label = cfg.get("peft_type", "adapterhub")
     diff = max(abs(a - b) for x, y in zip(ours, theirs) for a, b in zip(x, y))
     print(json.dumps({"export": export, "format": kind, "method": label, "rows": len(rows), "max_abs_diff": diff, "ok": diff <= 1e-4}))
     return 0 if diff <= 1e-4 else 1
