@@ -30,11 +30,11 @@ let package = Package(
         ),
         .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space", "Search"], path: "Sources/autopeft"),
         .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),
-        .executableTarget(name: "bench-search", dependencies: ["Search", "Space"], path: "bench/search", exclude: ["run", "summarize.py"]),
+        .executableTarget(name: "bench-search", dependencies: ["Search", "Space"], path: "bench/search", exclude: ["run", "summarize.py", "workers"]),
         .testTarget(name: "SpaceTests", dependencies: ["Space"], path: "Tests/SpaceTests"),
         .testTarget(name: "SearchTests", dependencies: ["Search"], path: "Tests/SearchTests"),
         // Depends on the executable so that `swift test` builds the binary these tests run.
-        .testTarget(name: "CLITests", dependencies: ["autopeft"], path: "Tests/CLITests"),
+        .testTarget(name: "CLITests", dependencies: ["autopeft"], path: "Tests/CLITests", exclude: ["Fixtures"]),
         .testTarget(
             name: "TrainerTests",
             dependencies: ["Trainer", "Space"],
