@@ -329,3 +329,32 @@ public enum Report {
         return s
     }
 }
+
+extension Report {
+    /// What a finished search says last on stderr: the Pareto front as a short table (one line a
+    /// point, sorted by the x objective), then one line per baseline saying whether a search trial
+    /// matched or dominated it.
+    public static func terminalSummary(_ study: Study) -> [String] {
+        let spec = study.spec
+        let width = max(10, spec.objectives.map(\.name.count).max() ?? 0)
+        func pad(_ s: String) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
+        var lines = ["Pareto front (\(study.frontIDs.count) points):",
+                     "  trial " + spec.objectives.map { pad($0.name) }.joined(separator: " ") + "  configuration"]
+        for t in frontRows(study) {
+            let id = String(t.id + 1)
+            lines.append("  " + String(repeating: " ", count: max(0, 5 - id.count)) + id + " "
+                         + t.values.map { pad(Study.format($0)) }.joined(separator: " ") + "  "
+                         + (t.baseline.map { "[baseline \($0)] " } ?? "") + describe(study, t))
+        }
+        for (b, beaters) in baselineComparison(study) {
+            let values = zip(spec.objectives, b.values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+            if let best = beaters.first.map({ study.trials[$0] }) {
+                let theirs = zip(spec.objectives, best.values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+                lines.append("baseline \(b.baseline ?? ""): \(values); matched or dominated by \(beaters.count) search trial\(beaters.count == 1 ? "" : "s"), e.g. trial \(best.id + 1): \(theirs)")
+            } else {
+                lines.append("baseline \(b.baseline ?? ""): \(values); not matched by any search trial")
+            }
+        }
+        return lines
+    }
+}

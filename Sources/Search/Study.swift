@@ -220,6 +220,8 @@ public final class Study {
     ///   from several threads, as the worker-process evaluator is); 1 runs them one by one.
     public func run(evaluator: any Evaluator, workers: Int = 1, progress: (String) -> Void) throws {
         let design = try initialDesign()
+        runStarted = Date()
+        trialsAtStart = trials.filter { $0.status != .running }.count
         while true {
             // Re-run trials that started but never finished, with their recorded seed.
             let unfinished = trials.filter { $0.status == .running }.map(\.id)
@@ -329,6 +331,29 @@ public final class Study {
         }
     }
 
+    /// When this process's `run` started, and how many trials were done then: the ETA counts only
+    /// the trials this run finished, so a resumed study does not divide by time it did not see.
+    var runStarted: Date?
+    var trialsAtStart = 0
+
+    /// The whole study's progress: trials done of the budget, seconds so far and an estimate of
+    /// those left from this run's trials (trial costs differ, so it is a rough guide).
+    func studyProgressLine() -> String? {
+        guard let started = runStarted else { return nil }
+        let done = trials.filter { $0.status != .running }.count
+        let elapsed = Date().timeIntervalSince(started)
+        var line = "study: \(done)/\(spec.trials) trials done, \(Self.duration(elapsed)) elapsed"
+        let ranHere = done - trialsAtStart
+        if ranHere > 0 && done < spec.trials {
+            line += ", about \(Self.duration(elapsed / Double(ranHere) * Double(spec.trials - done))) left"
+        }
+        return line
+    }
+
+    static func duration(_ s: Double) -> String {
+        s < 120 ? String(format: "%.0f s", s) : s < 7200 ? String(format: "%.1f min", s / 60) : String(format: "%.1f h", s / 3600)
+    }
+
     /// Runs one recorded trial and journals its result.
     func execute(_ id: Int, evaluator: any Evaluator, progress: (String) -> Void) throws {
         let t0 = Date()
@@ -384,6 +409,7 @@ public final class Study {
             let shown = zip(spec.objectives, values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
             let front = frontIDs
             progress("trial \(id + 1)/\(spec.trials)\(t.baseline.map { " [baseline \($0)]" } ?? (t.origin == "method" ? " [\(spec.priors.method) choice]" : "")): \(shown) | \(String(format: "%.2f", seconds)) s, proposal \(String(format: "%.2f", t.proposalSeconds)) s | HV \(Study.format(hypervolume)), front \(front.count)\(front.contains(id) ? " (new point on the front)" : "")")
+            if let line = studyProgressLine() { progress(line) }
         } catch let error as Journal.Failure {
             throw error
         } catch {
@@ -392,6 +418,7 @@ public final class Study {
             trials[id].status = .failed
             trials[id].error = message
             progress("trial \(id + 1)/\(spec.trials): FAILED: \(message)")
+            if let line = studyProgressLine() { progress(line) }
         }
     }
 

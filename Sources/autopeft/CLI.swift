@@ -39,10 +39,11 @@ enum CLI {
       autopeft train RUN.json [--seed N] [--threads N] [--save DIR]
                                                          Fine-tune one configuration; prints a JSON result on stdout;
                                                          --save keeps the trained candidate in DIR.
-      autopeft search SPACE.json [--out DIR] [--trials N] [--fresh [--force]] [--threads N] [--workers N]
+      autopeft search SPACE.json [--out DIR] [--trials N] [--fresh [--force]] [--threads N] [--workers N] [--no-report]
                                                          Multi-objective Bayesian search over the space; resumes the study
                                                          in DIR (default results/<name>) when it exists. Progress per trial
-                                                         on stderr; a JSON summary (hypervolume, Pareto front) on stdout.
+                                                         on stderr, then the front and the baselines, and the report's path
+                                                         (written unless --no-report); a JSON summary on stdout.
                                                          --workers N trains N trials at once in worker processes.
       autopeft trial SPACE.json --candidate JSON --seed S
                                                          Evaluate one candidate (what workers run); JSON on stdout.

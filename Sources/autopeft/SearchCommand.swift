@@ -63,7 +63,18 @@ extension CLI {
             try study.run(evaluator: runner, workers: workers) { printErr("autopeft search: " + $0) }
         } catch {
             printErr("autopeft search: \(error)")
-            return ExitCode.failure
+            return ExitCode.of(error)
+        }
+        for line in Report.terminalSummary(study) { printErr(line) }
+        if opts["no-report"] == nil {
+            do {
+                _ = try Report.write(study, to: dir)
+                printErr("autopeft search: report: \(dir)/report.html")
+            } catch {
+                printErr("autopeft search: the study is complete, but its report could not be written: \(error); run autopeft report \(dir)")
+                print(summary(study, seconds: Date().timeIntervalSince(start)).serialized())
+                return ExitCode.failure
+            }
         }
         print(summary(study, seconds: Date().timeIntervalSince(start)).serialized())
         return ExitCode.success
