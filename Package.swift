@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "SpaceTests", dependencies: ["Space"], path: "Tests/SpaceTests"),
         .testTarget(name: "SearchTests", dependencies: ["Search"], path: "Tests/SearchTests"),
         // Depends on the executable so that `swift test` builds the binary these tests run.
-        .testTarget(name: "CLITests", dependencies: ["autopeft"], path: "Tests/CLITests", exclude: ["Fixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["autopeft", "Trainer"], path: "Tests/CLITests", exclude: ["Fixtures"]),
         .testTarget(
             name: "TrainerTests",
             dependencies: ["Trainer", "Space"],

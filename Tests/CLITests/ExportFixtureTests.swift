@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import Trainer
 
 /// Exports checked against what HF PEFT and AdapterHub compute, in CI: for each exportable kind a
 /// small committed candidate (Fixtures/exports/<kind>/, made by tools/make_export_fixtures.sh with
@@ -35,8 +36,18 @@ final class ExportFixtureTests: XCTestCase {
                     return o as NSDictionary
                 }
                 XCTAssertEqual(try config(a), try config(b), "\(kind)/\(f)")
-            } else {
-                XCTAssertEqual(a, b, "\(kind)/\(f): tensors differ from the export HF loaded")
+            } else if a != b {
+                // Tensors an export computes (a prefix MLP evaluated into prompt_embeddings) may
+                // differ in the last bits under another BLAS kernel than the one that made the
+                // fixture (2.4e-7 measured under Haswell); copied tensors are equal anyway.
+                let x = try SafetensorsFile(path: d + "/export/" + f), y = try SafetensorsFile(path: out + "/" + f)
+                XCTAssertEqual(Set(x.tensors.keys), Set(y.tensors.keys), "\(kind)/\(f): tensor names")
+                for name in x.tensors.keys.sorted() where y.tensors[name] != nil {
+                    XCTAssertEqual(x.tensors[name]?.shape, y.tensors[name]?.shape, "\(kind)/\(f): \(name)")
+                    let u = try x.floats(name), v = try y.floats(name)
+                    let worst = zip(u, v).map { abs($0 - $1) / max(1, abs($0)) }.max() ?? 0
+                    XCTAssertLessThanOrEqual(worst, 1e-6, "\(kind)/\(f): \(name) differs from the export HF loaded")
+                }
             }
         }
         // autopeft's logits against HF's for the same rows.
