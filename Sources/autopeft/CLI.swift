@@ -32,42 +32,8 @@ final class StderrProgress: ProgressSink {
 func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
 enum CLI {
-    static let usage = """
-    autopeft — find the best parameter-efficient fine-tuning configuration for a model and a task.
-
-    USAGE
-      autopeft train RUN.json [--seed N] [--threads N] [--save DIR]
-                                                         Fine-tune one configuration; prints a JSON result on stdout;
-                                                         --save keeps the trained candidate in DIR.
-      autopeft search SPACE.json [--out DIR] [--trials N] [--fresh [--force]] [--threads N] [--workers N] [--no-report]
-                                                         Multi-objective Bayesian search over the space; resumes the study
-                                                         in DIR (default results/<name>) when it exists. Progress per trial
-                                                         on stderr, then the front and the baselines, and the report's path
-                                                         (written unless --no-report); a JSON summary on stdout.
-                                                         --workers N trains N trials at once in worker processes.
-      autopeft trial SPACE.json --candidate JSON --seed S
-                                                         Evaluate one candidate (what workers run); JSON on stdout.
-      autopeft score SPACE.json [--method spt|diffora] [--out DIR] [--budget N]
-                                                         Sensitivity scores of the space's model and task: a layers × targets
-                                                         table on stdout, saved as DIR/sensitivity-<method>.json.
-      autopeft reevaluate DIR [--seeds N] [--rows N] [--epochs N]
-                                                         Retrain the Pareto configurations and baselines at the space file's
-                                                         "final" fidelity with N seeds (DIR/reevaluation.jsonl; resumable).
-      autopeft report DIR                                Write report.md, report.html, pareto.svg, hypervolume.svg and
-                                                         trials.csv for the study in DIR.
-      autopeft predict DIR --data FILE [--threads N]     Apply a saved candidate to rows of FILE (the task's format);
-                                                         one JSON line per row on stdout: logits and label (or value).
-      autopeft export DIR --out OUT                      Write a saved candidate as an HF PEFT adapter (LoRA, PiSSA, (IA)³, prefix)
-                                                         or in the AdapterHub layout (serial or parallel bottleneck adapter).
-      autopeft doctor                                    Print the CPU, the BLAS kernel, a cross-kernel probe and whether
-                                                         results are bit-identical on 1, 2 and 3 workers.
-      autopeft help                                      This text.
-
-    Progress goes to stderr; stdout holds only the machine-readable result.
-    """
-
     static func main(_ args: [String]) -> Int32 {
-        guard let cmd = args.first else { printErr(usage); return ExitCode.usage }
+        guard let cmd = args.first else { printErr(Commands.usage); return ExitCode.usage }
         let rest = Array(args.dropFirst())
         switch cmd {
         case "train": return train(rest)
@@ -79,40 +45,14 @@ enum CLI {
         case "predict": return predict(rest)
         case "export": return export(rest)
         case "doctor": return doctor(rest)
-        case "help", "--help", "-h": print(usage); return ExitCode.success
+        case "help", "--help", "-h": print(Commands.usage, terminator: ""); return ExitCode.success
         case "--version", "version": print("autopeft 0.1.0"); return ExitCode.success
         default:
             var msg = "autopeft: unknown command \"\(cmd)\""
-            if let m = didYouMean(cmd, among: ["train", "search", "report", "score", "reevaluate", "trial", "predict", "export", "doctor", "help"]) { msg += " (did you mean \"\(m)\"?)" }
-            printErr(msg + "\n\n" + usage)
+            if let m = didYouMean(cmd, among: Commands.all.map(\.name) + ["help"]) { msg += " (did you mean \"\(m)\"?)" }
+            printErr(msg + "\n\n" + Commands.usage)
             return ExitCode.usage
         }
-    }
-
-    /// Parses `--name value` options; unknown options are usage errors.
-    static func options(_ args: [String], known: Set<String>, flags: Set<String> = []) -> (positional: [String], options: [String: String])? {
-        var pos: [String] = [], opts: [String: String] = [:]
-        var i = 0
-        while i < args.count {
-            let a = args[i]
-            if a.hasPrefix("--") {
-                let name = String(a.dropFirst(2))
-                if flags.contains(name) { opts[name] = "true"; i += 1; continue }
-                guard known.contains(name) else {
-                    var msg = "autopeft: unknown option \(a)"
-                    if let m = didYouMean(name, among: Array(known.union(flags))) { msg += " (did you mean --\(m)?)" }
-                    printErr(msg)
-                    return nil
-                }
-                guard i + 1 < args.count else { printErr("autopeft: option \(a) needs a value"); return nil }
-                opts[name] = args[i + 1]
-                i += 2
-            } else {
-                pos.append(a)
-                i += 1
-            }
-        }
-        return (pos, opts)
     }
 
     static func threads(_ opts: [String: String]) -> Int? {
@@ -124,8 +64,8 @@ enum CLI {
     }
 
     static func train(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["seed", "threads", "save"]) else { return ExitCode.usage }
-        guard pos.count == 1 else { printErr("autopeft train: expected one run file, e.g. autopeft train examples/sst2-quick.json"); return ExitCode.usage }
+        let parsed = Commands.train.parse(args)
+        guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
         var seed: UInt64?
@@ -155,11 +95,8 @@ enum CLI {
     }
 
     static func predict(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["data", "threads"]) else { return ExitCode.usage }
-        guard pos.count == 1, let data = opts["data"] else {
-            printErr("autopeft predict: expected a saved candidate and --data, e.g. autopeft predict runs/sst2 --data data/glue/SST-2/dev.tsv")
-            return ExitCode.usage
-        }
+        let parsed = Commands.predict.parse(args)
+        guard case let .arguments(pos, opts) = parsed, let data = opts["data"] else { return parsed.exitCode }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
         do throws(TrainerError) {
@@ -192,11 +129,8 @@ enum CLI {
     }
 
     static func export(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["out"]) else { return ExitCode.usage }
-        guard pos.count == 1, let out = opts["out"] else {
-            printErr("autopeft export: expected a saved candidate and --out, e.g. autopeft export runs/sst2 --out exports/sst2")
-            return ExitCode.usage
-        }
+        let parsed = Commands.export.parse(args)
+        guard case let .arguments(pos, opts) = parsed, let out = opts["out"] else { return parsed.exitCode }
         do {
             let (config, _, model) = try CandidateArchive.load(pos[0])
             let adapters = model.plan.serialAdapter != nil || model.plan.parallelAdapter != nil
@@ -212,10 +146,8 @@ enum CLI {
     }
 
     static func doctor(_ args: [String]) -> Int32 {
-        guard let (pos, _) = options(args, known: []), pos.isEmpty else {
-            printErr("autopeft doctor: takes no arguments")
-            return ExitCode.usage
-        }
+        let parsed = Commands.doctor.parse(args)
+        guard case .arguments = parsed else { return parsed.exitCode }
         let flags = BLASKernel.cpuFlags()
         var cpu = "unknown"
         if let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),

@@ -9,8 +9,8 @@ extension CLI {
     /// to `DIR/reevaluation.jsonl` (resumable: finished runs are skipped). Seed 0's trained candidates
     /// are kept in `DIR/exports/trial-<k>/` with their HF PEFT or AdapterHub export in `adapter/`.
     static func reevaluate(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["seeds", "rows", "epochs", "threads"]) else { return ExitCode.usage }
-        guard pos.count == 1 else { printErr("autopeft reevaluate: expected a study folder, e.g. autopeft reevaluate results/sst2-autopeft"); return ExitCode.usage }
+        let parsed = Commands.reevaluate.parse(args)
+        guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
         let dir = pos[0]

@@ -6,8 +6,8 @@ import Trainer
 extension CLI {
     /// `autopeft search SPACE.json [--out DIR] [--trials N] [--fresh [--force]]`
     static func search(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["out", "trials", "threads", "workers"], flags: ["fresh", "force", "no-report"]) else { return ExitCode.usage }
-        guard pos.count == 1 else { printErr("autopeft search: expected one space file, e.g. autopeft search spaces/sst2-autopeft.json"); return ExitCode.usage }
+        let parsed = Commands.search.parse(args)
+        guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
         var spec: StudySpec
@@ -104,8 +104,8 @@ extension CLI {
 extension CLI {
     /// `autopeft report DIR`
     static func report(_ args: [String]) -> Int32 {
-        guard let (pos, _) = options(args, known: []) else { return ExitCode.usage }
-        guard pos.count == 1 else { printErr("autopeft report: expected a study folder, e.g. autopeft report results/sst2-autopeft"); return ExitCode.usage }
+        let parsed = Commands.report.parse(args)
+        guard case let .arguments(pos, _) = parsed else { return parsed.exitCode }
         do {
             let study = try Study(readingDirectory: pos[0])
             for w in study.warnings { printErr("autopeft report: warning: \(w)") }
@@ -160,13 +160,13 @@ extension CLI {
     /// `autopeft score SPACE.json [--method spt|diffora] [--out DIR] [--budget N]`: compute, save and print
     /// (with the method's own choice, within N trainable parameters when given).
     static func score(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["method", "out", "threads", "budget"]) else { return ExitCode.usage }
+        let parsed = Commands.score.parse(args)
+        guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
         var budget: Double?
         if let b = opts["budget"] {
             guard let v = Double(b), v > 0 else { printErr("autopeft score: --budget expects a positive parameter count, got \"\(b)\""); return ExitCode.usage }
             budget = v
         }
-        guard pos.count == 1 else { printErr("autopeft score: expected one space file, e.g. autopeft score spaces/sst2-autopeft.json --method spt"); return ExitCode.usage }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
         let method = opts["method"] ?? "spt"

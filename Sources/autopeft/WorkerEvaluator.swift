@@ -76,11 +76,8 @@ extension CLI {
     /// candidate of a space (`{"config": {...}}` or `{"peft": {...}}`); one JSON line on stdout with
     /// its measured values and metrics. What worker processes run.
     static func trial(_ args: [String]) -> Int32 {
-        guard let (pos, opts) = options(args, known: ["candidate", "seed", "trial", "threads"]) else { return ExitCode.usage }
-        guard pos.count == 1, let text = opts["candidate"] else {
-            printErr("autopeft trial: expected a space file and --candidate '{\"config\": {...}}'")
-            return ExitCode.usage
-        }
+        let parsed = Commands.trial.parse(args)
+        guard case let .arguments(pos, opts) = parsed, let text = opts["candidate"] else { return parsed.exitCode }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
         let seed = UInt64(opts["seed"] ?? "0") ?? 0, id = Int(opts["trial"] ?? "0") ?? 0

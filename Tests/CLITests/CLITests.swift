@@ -164,7 +164,7 @@ final class ExitCodeTests: XCTestCase {
         let cases: [(args: [String], code: Int32, says: String)] = [
             (["--version"], 0, ""),
             (["nonsense"], 2, "unknown command"),
-            (["train"], 2, "expected one run file"),
+            (["train"], 2, "autopeft train: expected RUN.json, got none"),
             (["train", d + "/missing.json"], 2, "cannot read run file"),
             (["train", space, "--seed", "x"], 2, "--seed expects a non-negative integer"),
             (["search", space, "--out", d + "/w0", "--workers", "0"], 2, "--workers expects a positive integer"),
@@ -180,7 +180,7 @@ final class ExitCodeTests: XCTestCase {
             (["reevaluate", d + "/study", "--seeds", "0"], 2, "--seeds expects a positive integer"),
             (["score", space, "--method", "magic"], 2, "--method expects spt or diffora"),
             (["predict", d + "/nowhere", "--data", d + "/x.tsv"], 2, "nowhere"),
-            (["predict", d + "/nowhere"], 2, "expected a saved candidate and --data"),
+            (["predict", d + "/nowhere"], 2, "autopeft predict: missing --data FILE"),
             (["export", d + "/nowhere", "--out", d + "/e"], 2, "nowhere"),
             (["doctor", "extra"], 2, "takes no arguments"),
         ]
@@ -192,6 +192,44 @@ final class ExitCodeTests: XCTestCase {
         }
         for rejected in ["w0", "t0"] {
             XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/" + rejected), "a rejected option wrote \(rejected)")
+        }
+    }
+}
+
+/// `autopeft CMD --help` for every command lists exactly the options the command accepts: each
+/// listed option is known to the parser, and every other command's options are refused.
+final class CommandHelpTests: XCTestCase {
+    static let commands = ["search", "report", "score", "reevaluate", "train", "predict", "export", "trial", "doctor"]
+
+    func options(_ command: String) throws -> [String] {
+        let r = try runAutopeft([command, "--help"])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertTrue(r.out.hasPrefix("USAGE\n  autopeft \(command)"), r.out)
+        XCTAssertTrue(r.out.contains("EXAMPLE\n  autopeft \(command)"), r.out)
+        return r.out.split(separator: "\n").filter { $0.hasPrefix("  --") }.map { String($0.dropFirst(4).prefix { $0 != " " }) }
+    }
+
+    func testHelpListsExactlyTheAcceptedOptions() throws {
+        var listed: [String: [String]] = [:]
+        for c in Self.commands { listed[c] = try options(c) }
+        XCTAssertEqual(listed["search"], ["out", "trials", "fresh", "force", "workers", "threads", "no-report"])
+        let every = Set(listed.values.joined())
+        let general = try runAutopeft(["help"])
+        XCTAssertEqual(general.code, 0)
+        for c in Self.commands {
+            let mine = Set(listed[c] ?? [])
+            for o in mine {
+                let r = try runAutopeft([c, "--\(o)"])
+                XCTAssertFalse(r.err.contains("unknown option"), "autopeft \(c) --\(o) is listed but refused: \(r.err)")
+                XCTAssertTrue(general.out.contains("--\(o)"), "autopeft help omits --\(o)")
+            }
+            for o in every.subtracting(mine) {
+                let r = try runAutopeft([c, "--\(o)", "1"])
+                XCTAssertEqual(r.code, 2, "autopeft \(c) --\(o)")
+                XCTAssertTrue(r.err.contains("autopeft \(c): unknown option --\(o)"), "autopeft \(c) --\(o) is not listed but accepted: \(r.err)")
+            }
+            let usage = general.out.split(separator: "\n").first { $0.hasPrefix("  autopeft \(c) ") || $0 == "  autopeft \(c)" }
+            XCTAssertNotNil(usage, "autopeft help lists \(c)")
         }
     }
 }

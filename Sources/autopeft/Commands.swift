@@ -1,0 +1,83 @@
+/// Every command's declaration, in the order `autopeft help` lists them.
+enum Commands {
+    static let search = CommandSpec(
+        name: "search", arguments: ["SPACE.json"],
+        summary: """
+        Multi-objective Bayesian search over the space. Resumes the study in DIR (default results/<name>)
+        when it exists. Progress per trial on stderr, then the front, the baselines and the report's path;
+        a JSON summary on stdout.
+        """,
+        options: [.value("out", "DIR", "the study folder"), .value("trials", "N", "the trial budget (extends a finished study)"),
+                  .flag("fresh", "start over (only into a new folder, or with --force)"),
+                  .flag("force", "with --fresh: keep the old journal as journal.<time>.jsonl and start over"),
+                  .value("workers", "N", "train N trials at once in worker processes"), .threads,
+                  .flag("no-report", "do not write the report at the end")],
+        example: "autopeft search spaces/quickstart.json")
+    static let report = CommandSpec(
+        name: "report", arguments: ["DIR"],
+        summary: "Write report.md, report.html, pareto.svg, hypervolume.svg and trials.csv for the study in DIR.",
+        options: [], example: "autopeft report results/quickstart")
+    static let score = CommandSpec(
+        name: "score", arguments: ["SPACE.json"],
+        summary: """
+        Sensitivity scores of the space's model and task: a layers × targets table on stdout, saved as
+        DIR/sensitivity-<method>.json, and the method's own choice in the space.
+        """,
+        options: [.value("method", "spt|diffora", "the scoring method (default spt)"), .value("out", "DIR", "where to save the scores"),
+                  .value("budget", "N", "the method's choice within N trainable parameters"), .threads],
+        example: "autopeft score spaces/sst2-autopeft.json --method spt")
+    static let reevaluate = CommandSpec(
+        name: "reevaluate", arguments: ["DIR"],
+        summary: """
+        Retrain the Pareto configurations and baselines at the space file's "final" fidelity with several
+        seeds (DIR/reevaluation.jsonl; resumable), keeping seed 0's models and exports in DIR/exports.
+        """,
+        options: [.value("seeds", "N", "seeds per configuration"), .value("rows", "N", "training rows"),
+                  .value("epochs", "N", "training epochs"), .threads],
+        example: "autopeft reevaluate results/sst2-lora --seeds 3")
+    static let train = CommandSpec(
+        name: "train", arguments: ["RUN.json"],
+        summary: "Fine-tune one configuration; prints a JSON result on stdout.",
+        options: [.value("seed", "N", "the training seed (overrides the run file's)"), .threads,
+                  .value("save", "DIR", "keep the trained candidate in DIR (for predict and export)")],
+        example: "autopeft train examples/sst2-quick.json --save runs/sst2")
+    static let predict = CommandSpec(
+        name: "predict", arguments: ["DIR"],
+        summary: """
+        Apply a saved candidate to the rows of FILE (the task's format; labels optional): one JSON line per
+        row on stdout, logits and label (or value); metrics on stderr when the rows are labelled.
+        """,
+        options: [.value("data", "FILE", "the rows to predict", required: true), .threads],
+        example: "autopeft predict runs/sst2 --data data/glue/SST-2/dev.tsv")
+    static let export = CommandSpec(
+        name: "export", arguments: ["DIR"],
+        summary: """
+        Write a saved candidate as an HF PEFT adapter (LoRA, PiSSA, (IA)³, prefix) or in the AdapterHub
+        layout (one serial or parallel bottleneck adapter).
+        """,
+        options: [.value("out", "OUT", "the export folder", required: true)],
+        example: "autopeft export runs/sst2 --out exports/sst2")
+    static let trial = CommandSpec(
+        name: "trial", arguments: ["SPACE.json"],
+        summary: "Evaluate one candidate of the space, as worker processes do; JSON on stdout.",
+        options: [.value("candidate", "JSON", "{\"config\": {...}} or {\"peft\": {...}}", required: true),
+                  .value("seed", "N", "the training seed"), .value("trial", "K", "the trial id (for progress lines)"), .threads],
+        example: "autopeft trial spaces/quickstart.json --candidate '{\"config\": {\"lora.rank\": 4}}'")
+    static let doctor = CommandSpec(
+        name: "doctor", arguments: [],
+        summary: "Print the CPU, the BLAS kernel, a cross-kernel probe and whether results are bit-identical on 1, 2 and 3 workers.",
+        options: [], example: "autopeft doctor")
+
+    static let all = [search, report, score, reevaluate, train, predict, export, trial, doctor]
+
+    /// `autopeft help`: every command's usage line and summary, generated from the declarations.
+    static var usage: String {
+        var s = "autopeft: find the best parameter-efficient fine-tuning configuration for a model and a task.\n\nCOMMANDS\n"
+        for c in all {
+            s += "  \(c.usageLine)\n"
+            s += c.summary.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n") + "\n"
+        }
+        s += "  autopeft help | --version\n\nautopeft CMD --help describes a command's options. Progress goes to stderr; stdout holds only the machine-readable result.\n"
+        return s
+    }
+}
