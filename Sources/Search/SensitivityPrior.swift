@@ -28,7 +28,6 @@ public struct SensitivityPrior: ConfigurationPrior {
         let maxL = max(perLayer.reduce(0, +) / Double(max(perLayer.count, 1)), 1e-12)
         let maxT = max(perTarget.reduce(0, +) / Double(max(perTarget.count, 1)), 1e-12)
         func bitProb(_ s: Double, _ mean: Double) -> Double { min(0.9, max(0.1, 0.5 * max(0, s) / mean)) }
-        let H = Double(dims.hiddenSize)
         // Mean over layers of the benefit a module kind's covered matrices offer.
         func meanBenefit(_ targets: [LinearTarget]) -> Double {
             (0..<scores.layers).reduce(0.0) { acc, l in acc + targets.reduce(0) { $0 + scores.score(layer: l, target: $1) } } / Double(max(scores.layers, 1))
@@ -57,21 +56,21 @@ public struct SensitivityPrior: ConfigurationPrior {
                 }))
             case (.subset(let items, _), "ia3.sites"):
                 ds.append(.bits(items.map { item in
-                    let t: LinearTarget = item == "key" ? .key : item == "value" ? .value : .intermediate
+                    let t = IA3Spec.Site(rawValue: item)?.chargedTarget ?? .intermediate
                     return bitProb(perTarget[scores.targets.firstIndex(of: t) ?? 0], maxT)
                 }))
             case (.ordinal(let values, _), "serial_adapter.size"):
                 let b = layer.map { benefit(layer: $0, [.output]) } ?? meanBenefit([.output])
-                ds.append(centred(values, cost: { 2 * H * $0 + $0 + H }, benefit: b))
+                ds.append(centred(values, cost: { dims.bottleneckParameters(size: $0) }, benefit: b))
             case (.ordinal(let values, _), "parallel_adapter.size"):
                 let b = layer.map { benefit(layer: $0, [.intermediate, .output]) } ?? meanBenefit([.intermediate, .output])
-                ds.append(centred(values, cost: { 2 * H * $0 + $0 + H }, benefit: b))
+                ds.append(centred(values, cost: { dims.bottleneckParameters(size: $0) }, benefit: b))
             case (.ordinal(let values, _), "prefix.length"):
-                ds.append(centred(values, cost: { 2 * H * $0 }, benefit: meanBenefit([.key, .value])))
+                ds.append(centred(values, cost: { dims.prefixParameters(length: $0) }, benefit: meanBenefit([.key, .value])))
             case (.ordinal(let values, _), "lora.rank"):
                 // The best single H×H target per layer, on average: cost r·(H + H).
                 let b = (0..<scores.layers).reduce(0.0) { acc, l in acc + [LinearTarget.query, .key, .value, .attentionOutput].map { scores.score(layer: l, target: $0) }.max()! } / Double(max(scores.layers, 1))
-                ds.append(centred(values, cost: { $0 * 2 * H }, benefit: b))
+                ds.append(centred(values, cost: { dims.loraParameters(rank: $0, target: .query) }, benefit: b))
             default:
                 ds.append(.uniform)
             }

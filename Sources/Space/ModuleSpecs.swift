@@ -23,14 +23,16 @@ public struct AdapterSpec: Equatable, Sendable {
         self.scale = scale
     }
 
-    /// Bottleneck size by layer, for a model of `count` layers (layers without an adapter absent).
-    public func resolve(count: Int) -> [Int: Int] {
+    /// (layer, bottleneck size) for a model of `count` layers, in layer order (layers without an
+    /// adapter absent). An array, not a dictionary: sums over it must not depend on a hash seed,
+    /// which differs from process to process.
+    public func resolve(count: Int) -> [(layer: Int, size: Int)] {
         switch sizes {
         case let .uniform(m, layers):
-            guard m > 0 else { return [:] }
-            return Dictionary(uniqueKeysWithValues: layers.resolve(count: count).map { ($0, m) })
+            guard m > 0 else { return [] }
+            return layers.resolve(count: count).sorted().map { ($0, m) }
         case let .perLayer(ms):
-            return Dictionary(uniqueKeysWithValues: ms.enumerated().filter { $0.element > 0 && $0.offset < count }.map { ($0.offset, $0.element) })
+            return ms.enumerated().filter { $0.element > 0 && $0.offset < count }.map { ($0.offset, $0.element) }
         }
     }
 }

@@ -107,31 +107,25 @@ public struct PEFTPlan: Equatable, Sendable {
     public func moduleParameters(dims: ModelDimensions) -> Int {
         var n = 0
         if let lora {
-            let perLayer = lora.targets.reduce(0) { s, t in
-                let (i, o) = dims.shape(of: t)
-                return s + lora.rank * (i + o)
-            }
+            let perLayer = lora.targets.reduce(0) { $0 + dims.loraParameters(rank: lora.rank, target: $1) }
             n += perLayer * lora.layers.resolve(count: dims.layers).count
         }
-        let H = dims.hiddenSize, I = dims.intermediateSize
         for a in [serialAdapter, parallelAdapter].compactMap({ $0 }) {
-            for (_, m) in a.resolve(count: dims.layers) { n += 2 * H * m + m + H }
+            for (_, m) in a.resolve(count: dims.layers) { n += dims.bottleneckParameters(size: m) }
         }
         if let prefix {
             let nl = prefix.layers.resolve(count: dims.layers).count
             if let p = prefix.projection {
-                n += prefix.length * H + H * p + p + p * 2 * H * nl + 2 * H * nl
+                n += dims.projectedPrefixParameters(length: prefix.length, projection: p, layers: nl)
             } else {
-                n += nl * 2 * prefix.length * H
+                n += nl * dims.prefixParameters(length: prefix.length)
             }
         }
         if let ia3 {
-            let perLayer = ia3.sites.reduce(0) { $0 + ($1 == .feedforward ? I : H) }
-            n += perLayer * ia3.layers.resolve(count: dims.layers).count
+            n += ia3.sites.reduce(0) { $0 + dims.ia3Parameters($1) } * ia3.layers.resolve(count: dims.layers).count
         }
         if let bitfit {
-            let perLayer = bitfit.biases.reduce(0) { $0 + ($1 == .intermediate ? I : H) }
-            n += perLayer * bitfit.layers.resolve(count: dims.layers).count
+            n += bitfit.biases.reduce(0) { $0 + dims.bitfitParameters($1) } * bitfit.layers.resolve(count: dims.layers).count
         }
         return n
     }
@@ -140,7 +134,7 @@ public struct PEFTPlan: Equatable, Sendable {
     public func adaptedLayers(layers count: Int) -> Set<Int> {
         var s = Set<Int>()
         if let lora { s.formUnion(lora.layers.resolve(count: count)) }
-        for a in [serialAdapter, parallelAdapter].compactMap({ $0 }) { s.formUnion(a.resolve(count: count).keys) }
+        for a in [serialAdapter, parallelAdapter].compactMap({ $0 }) { s.formUnion(a.resolve(count: count).map(\.layer)) }
         if let prefix { s.formUnion(prefix.layers.resolve(count: count)) }
         if let ia3 { s.formUnion(ia3.layers.resolve(count: count)) }
         if let bitfit { s.formUnion(bitfit.layers.resolve(count: count)) }

@@ -39,16 +39,16 @@ public struct SensitivityScores: Sendable, Equatable {
     /// parallel adapter beside the whole FFN (half its cost on `intermediate`, half on `output`);
     /// prefixes on `key` and `value` (half each); (IA)³ on its sites; BitFit on its linear biases.
     public static func coverage(_ plan: PEFTPlan, dims: ModelDimensions) -> [(layer: Int, target: LinearTarget, cost: Double)] {
-        let count = dims.layers, H = Double(dims.hiddenSize), I = Double(dims.intermediateSize)
+        let count = dims.layers
         var out: [(Int, LinearTarget, Double)] = []
         if let lora = plan.lora {
             for l in lora.layers.resolve(count: count) {
-                for t in lora.targets { let (i, o) = dims.shape(of: t); out.append((l, t, Double(lora.rank * (i + o)))) }
+                for t in lora.targets { out.append((l, t, Double(dims.loraParameters(rank: lora.rank, target: t)))) }
             }
         }
-        if let s = plan.serialAdapter { for (l, m) in s.resolve(count: count) { out.append((l, .output, 2 * H * Double(m) + Double(m) + H)) } }
+        if let s = plan.serialAdapter { for (l, m) in s.resolve(count: count) { out.append((l, .output, Double(dims.bottleneckParameters(size: m)))) } }
         if let p = plan.parallelAdapter {
-            for (l, m) in p.resolve(count: count) { let c = (2 * H * Double(m) + Double(m) + H) / 2; out += [(l, .intermediate, c), (l, .output, c)] }
+            for (l, m) in p.resolve(count: count) { let c = Double(dims.bottleneckParameters(size: m)) / 2; out += [(l, .intermediate, c), (l, .output, c)] }
         }
         if let p = plan.prefix {
             let layers = p.layers.resolve(count: count)
@@ -57,12 +57,12 @@ public struct SensitivityScores: Sendable, Equatable {
         }
         if let i = plan.ia3 {
             for l in i.layers.resolve(count: count) {
-                for s in i.sites { out.append((l, s == .key ? .key : s == .value ? .value : .intermediate, s == .feedforward ? I : H)) }
+                for s in i.sites { out.append((l, s.chargedTarget, Double(dims.ia3Parameters(s)))) }
             }
         }
         if let b = plan.bitfit {
             for l in b.layers.resolve(count: count) {
-                for bias in b.biases { if let t = LinearTarget(name: bias.rawValue) { out.append((l, t, Double(dims.shape(of: t).outFeatures))) } }
+                for bias in b.biases { if let t = LinearTarget(name: bias.rawValue) { out.append((l, t, Double(dims.bitfitParameters(bias)))) } }
             }
         }
         return out

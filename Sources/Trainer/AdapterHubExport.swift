@@ -26,7 +26,7 @@ public enum AdapterHubExport {
         let sizes = spec.resolve(count: c.layers)
         var factors: [(key: String, value: JSONValue)] = []
         var tensors: [(name: String, shape: [Int], values: [Float])] = []
-        for (l, m) in sizes.sorted(by: { $0.key < $1.key }) {
+        for (l, m) in sizes {
             factors.append((String(l), H % m == 0 ? .number(H / m) : .number(Double(H) / (Double(m) + 0.5))))
             let src = "encoder.layer.\(l).\(parallel ? "parallel" : "serial")_adapter"
             let dst = "bert.encoder.layer.\(l).output.adapters.\(name)"
@@ -36,7 +36,7 @@ public enum AdapterHubExport {
             }
         }
         factors.append(("default", factors.first?.value ?? .number(16)))
-        let leaveOut = (0..<c.layers).filter { sizes[$0] == nil }
+        let leaveOut = (0..<c.layers).filter { l in !sizes.contains { $0.layer == l } }
         let bn: [(key: String, value: JSONValue)] = [
             ("mh_adapter", .bool(false)), ("output_adapter", .bool(true)), ("reduction_factor", .object(factors)),
             ("non_linearity", .string("relu")), ("original_ln_before", .bool(false)), ("original_ln_after", .bool(true)),

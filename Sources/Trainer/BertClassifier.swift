@@ -62,12 +62,12 @@ public final class BertClassifier {
             }
         }
         if let a = plan.serialAdapter {
-            for (l, m) in a.resolve(count: count).sorted(by: { $0.key < $1.key }) {
+            for (l, m) in a.resolve(count: count) {
                 layers[l].setSerial(BottleneckAdapter(placement: .serial, layer: l, size: m, hidden: H, scale: 1, block: block))
             }
         }
         if let a = plan.parallelAdapter {
-            for (l, m) in a.resolve(count: count).sorted(by: { $0.key < $1.key }) {
+            for (l, m) in a.resolve(count: count) {
                 layers[l].setParallel(BottleneckAdapter(placement: .parallel, layer: l, size: m, hidden: H, scale: Float(a.scale), block: block))
             }
         }

@@ -153,15 +153,13 @@ public enum DiffoRAScorer {
 
     /// Parameters of one supernet module in one layer.
     static func moduleParameters(_ module: String, plan: PEFTPlan, dims: ModelDimensions) -> Int {
-        let H = dims.hiddenSize
         switch module {
-        case "serial": return plan.serialAdapter.map { s in let m = s.resolve(count: dims.layers).values.first ?? 0; return 2 * H * m + m + H } ?? 0
-        case "parallel": return plan.parallelAdapter.map { s in let m = s.resolve(count: dims.layers).values.first ?? 0; return 2 * H * m + m + H } ?? 0
-        case "prefix": return plan.prefix.map { 2 * $0.length * H } ?? 0
+        case "serial": return plan.serialAdapter.map { dims.bottleneckParameters(size: $0.resolve(count: dims.layers).first?.size ?? 0) } ?? 0
+        case "parallel": return plan.parallelAdapter.map { dims.bottleneckParameters(size: $0.resolve(count: dims.layers).first?.size ?? 0) } ?? 0
+        case "prefix": return plan.prefix.map { dims.prefixParameters(length: $0.length) } ?? 0
         default:
             guard let lora = plan.lora, let t = LinearTarget(name: String(module.dropFirst(5))) else { return 0 }
-            let (i, o) = dims.shape(of: t)
-            return lora.rank * (i + o)
+            return dims.loraParameters(rank: lora.rank, target: t)
         }
     }
 }

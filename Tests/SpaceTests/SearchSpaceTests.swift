@@ -183,7 +183,7 @@ final class SearchSpaceTests: XCTestCase {
         """), path: "config"))
         let plan = try PEFTSpace.plan(c, in: s, layers: 6)
         XCTAssertEqual(plan.lora, LoRASpec(rank: 8, alpha: 16, targets: [.query, .value], layers: .only([4, 5]), initialization: .pissa))
-        XCTAssertEqual(plan.serialAdapter?.resolve(count: 6), [3: 8, 4: 16, 5: 64])
+        XCTAssertEqual(plan.serialAdapter?.resolve(count: 6).map { [$0.layer, $0.size] }, [[3, 8], [4, 16], [5, 64]])
         XCTAssertEqual(plan.parallelAdapter, AdapterSpec(size: 16, layers: .all, scale: 4))
         XCTAssertEqual(PEFTSpace.overrides(c), ["learning_rate": 0.002])
     }

@@ -89,7 +89,7 @@ final class ModelGradientTests: XCTestCase {
                                prefix: PrefixSpec(length: 2), ia3: IA3Spec(sites: [.key, .feedforward]),
                                bitfit: BitFitSpec(biases: [.value, .intermediate, .outputNorm]))),
         ]
-        for (name, plan) in plans {
+        for (_, plan) in plans {
             for head in [HeadInput.pooler, .mean] {
                 try check(plan: plan, head: head, labels: 2)
             }
@@ -158,6 +158,12 @@ final class ModelGradientTests: XCTestCase {
             if coin() { plan.bitfit = BitFitSpec(biases: BitFitSpec.Bias.allCases.filter { _ in coin() }, layers: layers()) }
             let model = try BertClassifier(weights: weights, plan: plan, labels: labels, head: .cls)
             XCTAssertEqual(model.trainableParameters, plan.trainableParameters(dims: Self.tiny.dimensions, labels: labels), "plan \(trial): \(plan)")
+            // The coverage that priors and DiffoRA read charges every module parameter to a weight
+            // matrix, except the LayerNorm shifts BitFit may train (no matrix of their own).
+            let norms = (plan.bitfit?.biases ?? []).filter { $0 == .attentionNorm || $0 == .outputNorm }.count
+                * (plan.bitfit?.layers.resolve(count: Self.tiny.layers).count ?? 0) * Self.tiny.hiddenSize
+            let charged = SensitivityScores.coverage(plan, dims: Self.tiny.dimensions).reduce(0.0) { $0 + $1.cost }
+            XCTAssertEqual(charged, Double(plan.moduleParameters(dims: Self.tiny.dimensions) - norms), accuracy: 1e-9 * max(1, charged), "plan \(trial): coverage")
         }
     }
 }
