@@ -33,7 +33,7 @@ final class ExpectedHypervolumeImprovementTests: XCTestCase {
         }
     }
 
-    func testEdgeCases() {
+    func testEmptyFrontReferenceCostCertainAndDominatedPoints() {
         let r = [1.0, 1.0]
         // Empty front: E[(1 − f)⁺]·(1 − c); with sd → 0 it is the plain box.
         XCTAssertEqual(ExpectedHypervolumeImprovement.knownCost(mean: 0.4, sd: 0, cost: 0.5, front: [], reference: r), 0.6 * 0.5, accuracy: 1e-15)

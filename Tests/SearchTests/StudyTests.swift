@@ -174,7 +174,7 @@ final class StudyTests: XCTestCase {
     }
 
     /// πBO: no prior and a flat prior give the same proposal; a sharp prior moves it.
-    func testPriorHook() throws {
+    func testFlatPriorLeavesTheProposalAndASharpPriorMovesIt() throws {
         let p = SyntheticProblem.zdt1, space = p.space(dimensions: 4)
         var opt = Optimizer(space: space, objectives: p.objectiveSpecs, reference: p.reference) { _ in [.nan, .nan] }
         let history = try opt.initialDesign(count: 8, seed: 1).map { Observation(config: $0, values: p.evaluate(space.encode($0))) }

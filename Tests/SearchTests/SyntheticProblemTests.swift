@@ -3,7 +3,7 @@ import Foundation
 @testable import Search
 
 final class SyntheticProblemTests: XCTestCase {
-    func testKnownValues() {
+    func testValuesOnAndOffTheTrueFrontsAndAtBraninsMinimum() {
         // On the true front (all but x₁ zero for ZDT, 0.5 for DTLZ2): g = 1.
         XCTAssertEqual(SyntheticProblem.zdt1.evaluate([0.25, 0, 0, 0, 0, 0]), [0.25, 0.5])
         XCTAssertEqual(SyntheticProblem.zdt2.evaluate([0.5, 0, 0, 0, 0, 0]), [0.5, 0.75])

@@ -174,7 +174,7 @@ final class SearchSpaceTests: XCTestCase {
     }
 
     /// LoRA, per-layer sizes, a searched learning rate and fixed values map onto the plan.
-    func testPlanMapping() throws {
+    func testConfigurationMapsOntoLoRAPerLayerSizesLearningRateAndFixedValues() throws {
         let s = try parse(Self.mixed)
         let c = try s.config(reading: JSONReader(JSONParser.parse("""
         {"lora.rank": 8, "lora.targets": ["query", "value"], "lora.init": "pissa", "lora.layers": [4, 5],
