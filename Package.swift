@@ -32,7 +32,7 @@ let package = Package(
         .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),
         .executableTarget(name: "bench-search", dependencies: ["Search", "Space"], path: "bench/search", exclude: ["run", "summarize.py", "workers"]),
         .testTarget(name: "SpaceTests", dependencies: ["Space"], path: "Tests/SpaceTests"),
-        .testTarget(name: "SearchTests", dependencies: ["Search"], path: "Tests/SearchTests"),
+        .testTarget(name: "SearchTests", dependencies: ["Search"], path: "Tests/SearchTests", exclude: ["Fixtures"]),
         // Depends on the executable so that `swift test` builds the binary these tests run.
         .testTarget(name: "CLITests", dependencies: ["autopeft", "Trainer"], path: "Tests/CLITests", exclude: ["Fixtures"]),
         .testTarget(

@@ -1,0 +1,28 @@
+import XCTest
+import Foundation
+@testable import Search
+
+/// The golden journal of format 1: a 12-trial study of spaces/autopeft-mock.json written by
+/// release b70a97e (`autopeft search spaces/autopeft-mock.json --trials 12`), with its space file
+/// recorded as an absolute path that does not exist here (as journals before relative paths did;
+/// the path was replaced by /nonexistent/…). Every release must read it and find what that
+/// release reported: hypervolume 1438080.9467610256 and front trials 1, 2, 3, 4, 7, 8, 9, 10.
+final class JournalFormatTests: XCTestCase {
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/format1-study").path
+
+    func testFormat1StudyFromAnEarlierReleaseReadsAndRenders() throws {
+        let d = NSTemporaryDirectory() + "autopeft-format1-" + UUID().uuidString
+        try FileManager.default.copyItem(atPath: Self.fixture, toPath: d)
+        let study = try Study(readingDirectory: d)
+        XCTAssertTrue(study.warnings.isEmpty, "\(study.warnings)")
+        XCTAssertEqual(study.spec.name, "autopeft-mock")
+        XCTAssertEqual(study.trials.count, 12)
+        XCTAssertEqual(study.finished.count, 12)
+        XCTAssertEqual(study.spaceFileFromStudy, "/nonexistent/spaces/autopeft-mock.json")
+        XCTAssertEqual(study.hypervolume, 1438080.9467610256, accuracy: 1e-9 * 1438080.9467610256)
+        XCTAssertEqual(study.frontIDs.sorted(), [1, 2, 3, 4, 7, 8, 9, 10])
+        XCTAssertEqual(study.trials.filter { $0.baseline != nil }.count, 4, "the space's four baselines")
+        let files = try Report.write(study, to: d)
+        XCTAssertTrue(files.contains { $0.hasSuffix("report.html") })
+    }
+}
