@@ -31,13 +31,15 @@ let package = Package(
         .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space", "Search"], path: "Sources/autopeft"),
         .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),
         .executableTarget(name: "bench-search", dependencies: ["Search", "Space"], path: "bench/search", exclude: ["run", "summarize.py", "workers"]),
+        // What tests share: the repository's model and data, skipped or (in CI) failed when missing.
+        .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "SpaceTests", dependencies: ["Space"], path: "Tests/SpaceTests"),
         .testTarget(name: "SearchTests", dependencies: ["Search"], path: "Tests/SearchTests", exclude: ["Fixtures"]),
         // Depends on the executable so that `swift test` builds the binary these tests run.
-        .testTarget(name: "CLITests", dependencies: ["autopeft", "Trainer"], path: "Tests/CLITests", exclude: ["Fixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["autopeft", "Trainer", "TestSupport"], path: "Tests/CLITests", exclude: ["Fixtures"]),
         .testTarget(
             name: "TrainerTests",
-            dependencies: ["Trainer", "Space"],
+            dependencies: ["Trainer", "Space", "TestSupport"],
             path: "Tests/TrainerTests",
             resources: [.copy("Fixtures")]
         ),

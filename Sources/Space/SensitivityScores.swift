@@ -76,8 +76,9 @@ public struct SensitivityScores: Sendable, Equatable {
         var charged: [Int: Double] = [:]
         for (l, t, c) in Self.coverage(plan, dims: dims) { charged[l * 16 + (targets.firstIndex(of: t) ?? 15), default: 0] += c / alpha }
         var u = 0.0
-        for (key, k) in charged {
-            let l = key / 16, j = key % 16
+        // In key order: a dictionary's own order follows the process's hash seed, and so would the sum.
+        for key in charged.keys.sorted() {
+            let k = charged[key]!, l = key / 16, j = key % 16
             let c = j < targets.count && l < scores.count ? scores[l][j] : 0
             u += min(c, k) - max(0, k - c)
         }

@@ -1,20 +1,9 @@
 import XCTest
+import TestSupport
 
 struct BinaryNotFound: Error, CustomStringConvertible {
     let searched: [String]
     var description: String { "autopeft binary not found beside the tests: \(searched)" }
-}
-
-/// What a test needs is not there: a skip on a developer's machine, a failure in CI (`CI=true`),
-/// where a green run must mean every test ran. (TrainerTests has the same rule for its module.)
-func missing(_ what: String) throws -> Never {
-    if ProcessInfo.processInfo.environment["CI"] == "true" { throw MissingRequirement(message: what + " (CI=true: a missing requirement fails)") }
-    throw XCTSkip(what)
-}
-
-struct MissingRequirement: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
 }
 
 /// The built autopeft binary beside the test executable.

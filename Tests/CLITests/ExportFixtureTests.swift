@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Trainer
+import TestSupport
 
 /// Exports checked against what HF PEFT and AdapterHub compute, in CI: for each exportable kind a
 /// small committed candidate (Fixtures/exports/<kind>/, made by tools/make_export_fixtures.sh with
@@ -11,8 +12,8 @@ final class ExportFixtureTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     func requireModel() throws {
-        let model = Self.root + "/models/all-MiniLM-L6-v2/model.safetensors"
-        guard FileManager.default.fileExists(atPath: model) else { try missing("all-MiniLM-L6-v2 not found at \(model); run scripts/setup --no-run") }
+        try RepositoryData.requireModel()
+        try RepositoryData.requireGLUE()
     }
 
     func check(_ kind: String, format: String) throws {

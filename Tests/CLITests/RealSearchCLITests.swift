@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 
 /// The whole product on the real model and real data, at a tiny fidelity: SPT and DiffoRA scores,
@@ -7,10 +8,7 @@ final class RealSearchCLITests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
     func testTinyRealSearchEndToEnd() throws {
-        let model = Self.root + "/models/all-MiniLM-L6-v2", glue = Self.root + "/data/glue"
-        guard FileManager.default.fileExists(atPath: model + "/model.safetensors"), FileManager.default.fileExists(atPath: glue + "/SST-2/dev.tsv") else {
-            try missing("the model or GLUE is missing; run scripts/setup --no-run")
-        }
+        let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
         let d = NSTemporaryDirectory() + "autopeft-real-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         let space = d + "/tiny.json"
@@ -82,10 +80,7 @@ final class RealSearchCLITests: XCTestCase {
     /// Two processes that need the same frozen-prefix cache file at once both build it and rename
     /// it into place: both succeed with the same score, and one whole file remains, no partial one.
     func testTwoProcessesWritingTheSameCacheFile() throws {
-        let model = Self.root + "/models/all-MiniLM-L6-v2", glue = Self.root + "/data/glue"
-        guard FileManager.default.fileExists(atPath: model + "/model.safetensors"), FileManager.default.fileExists(atPath: glue + "/SST-2/dev.tsv") else {
-            try missing("the model or GLUE is missing; run scripts/setup --no-run")
-        }
+        let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
         let d = NSTemporaryDirectory() + "autopeft-cache-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         try """
@@ -158,10 +153,7 @@ final class RealSearchCLITests: XCTestCase {
     /// train file whose rows 65-96 carry a target of 1e300, so the search (first 64 rows) trains
     /// and the final stage (96 rows) meets an infinite squared error.
     func testDivergingFinalStageRunsFailAlone() throws {
-        let model = Self.root + "/models/all-MiniLM-L6-v2", glue = Self.root + "/data/glue"
-        guard FileManager.default.fileExists(atPath: model + "/model.safetensors"), FileManager.default.fileExists(atPath: glue + "/STS-B/dev.tsv") else {
-            try missing("the model or GLUE is missing; run scripts/setup --no-run")
-        }
+        let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
         let d = NSTemporaryDirectory() + "autopeft-diverge-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
         let rows = try String(contentsOfFile: glue + "/STS-B/train.tsv", encoding: .utf8).split(separator: "\n").prefix(97).map(String.init)
