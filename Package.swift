@@ -28,7 +28,9 @@ let package = Package(
                 .unsafeFlags(["-O"], .when(configuration: .debug)),
             ]
         ),
-        .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space", "Search"], path: "Sources/autopeft"),
+        // Between the search and the trainer: evaluators (in-process, worker processes) and what they share.
+        .target(name: "Runner", dependencies: ["Search", "Trainer", "Space"], path: "Sources/Runner"),
+        .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space", "Search", "Runner"], path: "Sources/autopeft"),
         .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),
         .executableTarget(name: "bench-search", dependencies: ["Search", "Space"], path: "bench/search", exclude: ["run", "summarize.py", "workers"]),
         // What tests share: the repository's model and data, skipped or (in CI) failed when missing.

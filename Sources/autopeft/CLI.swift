@@ -1,6 +1,7 @@
 import Foundation
 import Space
 import Trainer
+import Runner
 import Search
 
 /// Exit codes: 0 success; 1 the work failed (a training run diverged, a file could not be

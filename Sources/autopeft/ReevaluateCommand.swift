@@ -2,6 +2,7 @@ import Foundation
 import Space
 import Search
 import Trainer
+import Runner
 
 extension CLI {
     /// `autopeft reevaluate DIR [--seeds N] [--threads N]`: retrain the Pareto configurations and the

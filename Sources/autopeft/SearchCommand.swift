@@ -2,6 +2,7 @@ import Foundation
 import Space
 import Search
 import Trainer
+import Runner
 
 extension CLI {
     /// `autopeft search SPACE.json [--out DIR] [--trials N] [--fresh [--force]]`

@@ -6,18 +6,18 @@ import Trainer
 /// Runs each trial in a worker process (`autopeft trial`), so that a batch of trials trains in
 /// parallel and a crash, an out-of-memory kill or a trap in one trial fails that trial only.
 /// BLAS threads are split: N workers on C cores get max(1, C / N) threads each.
-final class WorkerEvaluator: Evaluator, @unchecked Sendable {
+public final class WorkerEvaluator: Evaluator, @unchecked Sendable {
     let spec: StudySpec
     let threadsPerWorker: Int
     let progress: @Sendable (String) -> Void
 
-    init(spec: StudySpec, workers: Int, cores: Int, progress: @escaping @Sendable (String) -> Void) {
+    public init(spec: StudySpec, workers: Int, cores: Int, progress: @escaping @Sendable (String) -> Void) {
         self.spec = spec
         threadsPerWorker = max(1, cores / max(workers, 1))
         self.progress = progress
     }
 
-    func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
+    public func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path), let exe = Bundle.main.executablePath {
@@ -68,39 +68,5 @@ final class WorkerEvaluator: Evaluator, @unchecked Sendable {
         if case .object(let m)? = v["values"] { for x in m { if case .number(let d, _) = x.value { values[x.key] = d } } }
         if case .object(let m)? = v["metrics"] { for x in m { if case .number(let d, _) = x.value { metrics[x.key] = d } } }
         return TrialOutcome(values: values, metrics: metrics)
-    }
-}
-
-extension CLI {
-    /// `autopeft trial SPACE.json --candidate JSON --seed S [--trial K] [--threads N]`: evaluate one
-    /// candidate of a space (`{"config": {...}}` or `{"peft": {...}}`); one JSON line on stdout with
-    /// its measured values and metrics. What worker processes run.
-    static func trial(_ args: [String]) -> Int32 {
-        let parsed = Commands.trial.parse(args)
-        guard case let .arguments(pos, opts) = parsed, let text = opts["candidate"] else { return parsed.exitCode }
-        guard let nThreads = threads(opts) else { return ExitCode.usage }
-        BLAS.setThreads(nThreads)
-        let seed = UInt64(opts["seed"] ?? "0") ?? 0, id = Int(opts["trial"] ?? "0") ?? 0
-        do {
-            let spec = try StudySpec(file: pos[0])
-            let v = try JSONParser.parse(text)
-            let r = JSONReader(v, path: "candidate")
-            let candidate: Candidate
-            if let c = try r.optional("config") { candidate = .config(try spec.space.config(reading: c)) }
-            else { candidate = .plan(try PEFTPlan(reading: r.required("peft"))) }
-            try r.finish()
-            let evaluator: any Evaluator
-            if case .training = spec.problem { evaluator = try TrainerEvaluator(spec: spec, progress: printErr) }
-            else { evaluator = SyntheticEvaluator(spec: spec, inWorker: true) }
-            let o = try evaluator.evaluate(candidate, seed: seed, trial: id)
-            print(JSONValue.object([
-                ("values", .object(o.values.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
-                ("metrics", .object(o.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
-            ]).serialized())
-            return ExitCode.success
-        } catch {
-            printErr("autopeft trial: \(error)")
-            return ExitCode.failure
-        }
     }
 }

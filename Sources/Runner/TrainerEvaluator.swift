@@ -10,9 +10,10 @@ import Trainer
 /// `training.*` parameters of the configuration override them (e.g. a searched learning rate).
 /// Every trial uses the file's `training.seed` when given (common random numbers make low-fidelity
 /// comparisons between configurations less noisy), otherwise the trial's own seed.
-final class TrainerEvaluator: Evaluator {
-    let spec: StudySpec
-    let base: RunConfig
+public final class TrainerEvaluator: Evaluator {
+    public let spec: StudySpec
+    /// The run every candidate starts from: model, task, head and training, without a plan.
+    public let base: RunConfig
     let fixedSeed: Bool
     /// The final stage's settings when re-evaluating (they override searched learning rates too).
     let final: FinalStage?
@@ -21,7 +22,7 @@ final class TrainerEvaluator: Evaluator {
     let dims: ModelDimensions
     let progress: (String) -> Void
 
-    init(spec: StudySpec, final: FinalStage? = nil, progress: @escaping (String) -> Void) throws {
+    public init(spec: StudySpec, final: FinalStage? = nil, progress: @escaping (String) -> Void) throws {
         self.spec = spec
         self.progress = progress
         guard case .training(let dims, _) = spec.problem else { throw Study.Failure(message: "not a training study") }
@@ -52,7 +53,7 @@ final class TrainerEvaluator: Evaluator {
         func report(_ line: String) { sink(prefix + line) }
     }
 
-    func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
+    public func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
         try evaluate(candidate, seed: seed, trial: trial, saveTo: nil)
     }
 
@@ -60,7 +61,7 @@ final class TrainerEvaluator: Evaluator {
     /// `autopeft predict`/`export`) and exports it as an HF PEFT or AdapterHub adapter into
     /// `saveTo/adapter` when one of those formats has the method. Returns export notes in metrics'
     /// place of nothing: errors of the export are reported, not thrown.
-    func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int, saveTo: String?) throws -> TrialOutcome {
+    public func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int, saveTo: String?) throws -> TrialOutcome {
         var run = base
         run.plan = try spec.plan(candidate)
         try run.plan.validate(for: dims)
@@ -99,7 +100,7 @@ final class TrainerEvaluator: Evaluator {
     }
 
     /// Sensitivity scores of the space file's model and task (SPT now; DiffoRA by `DiffoRAScorer`).
-    func sensitivity(method: String) throws -> (SensitivityScores, [(key: String, value: JSONValue)]) {
+    public func sensitivity(method: String) throws -> (SensitivityScores, [(key: String, value: JSONValue)]) {
         let tuner = FineTuner(config: base, weights: weights, tokenizer: tokenizer)
         let p = spec.priors
         switch method {

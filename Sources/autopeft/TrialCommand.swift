@@ -1,0 +1,39 @@
+import Foundation
+import Space
+import Search
+import Trainer
+import Runner
+
+extension CLI {
+    /// `autopeft trial SPACE.json --candidate JSON --seed S [--trial K] [--threads N]`: evaluate one
+    /// candidate of a space (`{"config": {...}}` or `{"peft": {...}}`); one JSON line on stdout with
+    /// its measured values and metrics. What worker processes run.
+    static func trial(_ args: [String]) -> Int32 {
+        let parsed = Commands.trial.parse(args)
+        guard case let .arguments(pos, opts) = parsed, let text = opts["candidate"] else { return parsed.exitCode }
+        guard let nThreads = threads(opts) else { return ExitCode.usage }
+        BLAS.setThreads(nThreads)
+        let seed = UInt64(opts["seed"] ?? "0") ?? 0, id = Int(opts["trial"] ?? "0") ?? 0
+        do {
+            let spec = try StudySpec(file: pos[0])
+            let v = try JSONParser.parse(text)
+            let r = JSONReader(v, path: "candidate")
+            let candidate: Candidate
+            if let c = try r.optional("config") { candidate = .config(try spec.space.config(reading: c)) }
+            else { candidate = .plan(try PEFTPlan(reading: r.required("peft"))) }
+            try r.finish()
+            let evaluator: any Evaluator
+            if case .training = spec.problem { evaluator = try TrainerEvaluator(spec: spec, progress: printErr) }
+            else { evaluator = SyntheticEvaluator(spec: spec, inWorker: true) }
+            let o = try evaluator.evaluate(candidate, seed: seed, trial: id)
+            print(JSONValue.object([
+                ("values", .object(o.values.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
+                ("metrics", .object(o.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
+            ]).serialized())
+            return ExitCode.success
+        } catch {
+            printErr("autopeft trial: \(error)")
+            return ExitCode.failure
+        }
+    }
+}
