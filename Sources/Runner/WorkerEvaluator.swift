@@ -23,11 +23,7 @@ public final class WorkerEvaluator: Evaluator, @unchecked Sendable {
         if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path), let exe = Bundle.main.executablePath {
             p.executableURL = URL(fileURLWithPath: exe)
         }
-        let candidateJSON: JSONValue
-        switch candidate {
-        case .config(let c): candidateJSON = .object([("config", spec.space.json(c))])
-        case .plan(let plan): candidateJSON = .object([("peft", plan.json)])
-        }
+        let candidateJSON = JSONValue.object(candidate.jsonMembers(in: spec.space))
         p.arguments = ["trial", spec.file, "--candidate", candidateJSON.serialized(), "--seed", "\(seed)", "--trial", "\(trial)",
                        "--threads", "\(threadsPerWorker)"]
         let out = Pipe(), err = Pipe()
@@ -63,10 +59,6 @@ public final class WorkerEvaluator: Evaluator, @unchecked Sendable {
         guard p.terminationStatus == 0 else {
             throw Study.Failure(message: "the worker failed (exit \(p.terminationStatus)): \(last)")
         }
-        let v = try JSONParser.parse(bytes: [UInt8](data))
-        var values: [String: Double] = [:], metrics: [String: Double] = [:]
-        if case .object(let m)? = v["values"] { for x in m { if case .number(let d, _) = x.value { values[x.key] = d } } }
-        if case .object(let m)? = v["metrics"] { for x in m { if case .number(let d, _) = x.value { metrics[x.key] = d } } }
-        return TrialOutcome(values: values, metrics: metrics)
+        return TrialOutcome(reading: try JSONParser.parse(bytes: [UInt8](data)))
     }
 }

@@ -122,9 +122,7 @@ public final class Study {
             case .trialStarted:
                 let r = JSONReader(rec, path: "trial_started", file: path)
                 let id = try r.required("id").int()
-                let candidate: Candidate
-                if let pr = try r.optional("peft") { candidate = .plan(try PEFTPlan(reading: pr)) }
-                else { candidate = .config(try spec.space.config(reading: r.required("config"))) }
+                let candidate = try Candidate(reading: r, space: spec.space)
                 var t = TrialRecord(id: id, candidate: candidate, seed: UInt64(try r.required("seed").int()), status: .running)
                 t.baseline = try r.optional("baseline")?.string()
                 t.origin = try r.optional("origin")?.string() ?? "optimizer"
@@ -275,11 +273,7 @@ public final class Study {
                 t.proposalSeconds = seconds
                 t.hyperparameters = prop.origin == "optimizer" ? hyper : []
                 t.origin = prop.origin
-                var fields: [(key: String, value: JSONValue)] = [("id", .number(id))]
-                switch prop.candidate {
-                case .config(let c): fields.append(("config", spec.space.json(c)))
-                case .plan(let plan): fields.append(("peft", plan.json))
-                }
+                var fields: [(key: String, value: JSONValue)] = [("id", .number(id))] + prop.candidate.jsonMembers(in: spec.space)
                 fields += [("seed", .number(Int(t.seed))), ("origin", .string(prop.origin))]
                 if let name = prop.baseline { fields.append(("baseline", .string(name))) }
                 fields.append(("proposal_seconds", .number(seconds)))

@@ -86,7 +86,7 @@ extension CLI {
         let spec = study.spec
         let front = study.frontIDs.map { id -> JSONValue in
             let t = study.trials[id]
-            var m: [(key: String, value: JSONValue)] = [("id", .number(id)), t.config.map { ("config", spec.space.json($0)) } ?? ("peft", t.candidate.plan?.json ?? .null),
+            var m: [(key: String, value: JSONValue)] = [("id", .number(id))] + t.candidate.jsonMembers(in: spec.space) + [
                                                        ("values", .object(zip(spec.objectives, t.values).map { (key: $0.name, value: .number($1)) }))]
             if let b = t.baseline { m.append(("baseline", .string(b))) }
             return .object(m)

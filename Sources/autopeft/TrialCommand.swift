@@ -18,18 +18,13 @@ extension CLI {
             let spec = try StudySpec(file: pos[0])
             let v = try JSONParser.parse(text)
             let r = JSONReader(v, path: "candidate")
-            let candidate: Candidate
-            if let c = try r.optional("config") { candidate = .config(try spec.space.config(reading: c)) }
-            else { candidate = .plan(try PEFTPlan(reading: r.required("peft"))) }
+            let candidate = try Candidate(reading: r, space: spec.space)
             try r.finish()
             let evaluator: any Evaluator
             if case .training = spec.problem { evaluator = try TrainerEvaluator(spec: spec, progress: printErr) }
             else { evaluator = SyntheticEvaluator(spec: spec, inWorker: true) }
             let o = try evaluator.evaluate(candidate, seed: seed, trial: id)
-            print(JSONValue.object([
-                ("values", .object(o.values.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
-                ("metrics", .object(o.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
-            ]).serialized())
+            print(o.json.serialized())
             return ExitCode.success
         } catch {
             printErr("autopeft trial: \(error)")
