@@ -1,3 +1,4 @@
+import Space
 import Foundation
 
 /// Fits a GP's hyperparameters by maximising the log marginal likelihood plus log-priors with
@@ -36,14 +37,8 @@ public enum GPFit {
             return (-(l + p.value), zip(g, p.gradient).map { -($0 + $1) })
         }
         var starts = [GaussianProcess.Hyperparameters(dimensions: d, lengthscale: 0.5, noiseVariance: 1e-3).vector]
-        var state = seed &+ 0x9E37_79B9_7F4A_7C15
-        func unit() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-        }
+        var random = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
+        func unit() -> Double { random.unit() }
         starts += extraStarts.filter { $0.count == d + 3 }
         for _ in 0..<(3 * restarts) { starts.append(zip(lo, hi).map { $0 + ($1 - $0) * unit() }) }
         // Score every start once and run L-BFGS from the best `polished` of them: most of a fit's

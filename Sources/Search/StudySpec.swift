@@ -279,9 +279,7 @@ public struct StudySpec: Sendable {
                 return (m.key, m.value)
             })
         }
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in canonical(strip(document)).serialized().utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return String(h, radix: 16)
+        return String(FNV1a.hash(canonical(strip(document)).serialized()), radix: 16)
     }
 }
 

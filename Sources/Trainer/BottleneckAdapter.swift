@@ -20,10 +20,10 @@ public final class BottleneckAdapter {
     /// A hash of which bottleneck units were active in the last forward (for finite-difference
     /// checks, which are only valid when a perturbation does not cross ReLU's kink).
     public var activationSignature: UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        var h = FNV1a()
         let zp = zpre.pointer
-        for j in 0..<(lastRows * size) { h = (h ^ (zp[j] > 0 ? 1 : 0)) &* 0x0000_0100_0000_01B3 }
-        return h
+        for j in 0..<(lastRows * size) { h.mix(zp[j] > 0 ? 1 : 0) }
+        return h.value
     }
 
     public init(placement: Placement, layer: Int, size: Int, hidden: Int, scale: Float, block: ParameterBlock) {

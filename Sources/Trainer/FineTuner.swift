@@ -201,8 +201,8 @@ public final class FineTuner {
     /// FNV-1a over the model's identity (weights path, size, modification time), the layer and
     /// every token id, which fixes the data, the row selection and the max length.
     func cacheKey(encodings: [WordPieceTokenizer.Encoding], layer: Int) -> String {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ v: UInt64) { h = (h ^ v) &* 0x0000_0100_0000_01B3 }
+        var fnv = FNV1a()
+        func mix(_ v: UInt64) { fnv.mix(v) }
         let weights = config.model + "/model.safetensors"
         for b in (URL(fileURLWithPath: weights).standardizedFileURL.path).utf8 { mix(UInt64(b)) }
         if let a = try? FileManager.default.attributesOfItem(atPath: weights) {
@@ -215,7 +215,7 @@ public final class FineTuner {
             mix(UInt64(e.ids.count))
             for (i, t) in zip(e.ids, e.typeIds) { mix(UInt64(UInt32(bitPattern: i)) | UInt64(UInt32(bitPattern: t)) << 32) }
         }
-        return String(h, radix: 16)
+        return String(fnv.value, radix: 16)
     }
 
     /// Runs the model without dropout on `examples` (sorted by length into batches) and scores it.

@@ -1,3 +1,4 @@
+import Space
 import Foundation
 
 /// Hidden states entering layer L, computed once with dropout off in the frozen part.
@@ -102,10 +103,10 @@ public final class FrozenPrefixCache {
     /// Magic, version, layer, H, precision, row count and a hash of the row lengths: a file
     /// made for other rows, another layer or another model width is refused.
     static func header(layer: Int, hiddenSize: Int, lengths: [Int], precision: Precision) -> [UInt8] {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for n in lengths { h = (h ^ UInt64(n)) &* 0x0000_0100_0000_01B3 }
+        var h = FNV1a()
+        for n in lengths { h.mix(UInt64(n)) }
         var out = Array("APFXCACHE1".utf8)
-        for v in [UInt64(layer), UInt64(hiddenSize), precision == .fp32 ? 4 : 2, UInt64(lengths.count), h] {
+        for v in [UInt64(layer), UInt64(hiddenSize), precision == .fp32 ? 4 : 2, UInt64(lengths.count), h.value] {
             withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
         }
         while out.count % 64 != 0 { out.append(0) }  // keep the data 64-byte aligned

@@ -54,11 +54,8 @@ public enum KernelProbe {
 
     /// A 64-bit FNV-1a digest of the values' bit patterns, in hex: equal digests mean equal bits.
     public static func digest(_ values: [Float]) -> String {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for v in values {
-            var bits = v.bitPattern
-            for _ in 0..<4 { h = (h ^ UInt64(bits & 0xFF)) &* 0x0000_0100_0000_01B3; bits >>= 8 }
-        }
-        return String(h, radix: 16)
+        var h = FNV1a()
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { h.mix(bytes: $0) } }
+        return String(h.value, radix: 16)
     }
 }

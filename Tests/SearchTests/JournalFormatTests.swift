@@ -16,6 +16,7 @@ final class JournalFormatTests: XCTestCase {
         let study = try Study(readingDirectory: d)
         XCTAssertTrue(study.warnings.isEmpty, "\(study.warnings)")
         XCTAssertEqual(study.spec.name, "autopeft-mock")
+        XCTAssertEqual(study.spec.spaceHash, "c646c6ca21944377", "the study's identity, as that release recorded it")
         XCTAssertEqual(study.trials.count, 12)
         XCTAssertEqual(study.finished.count, 12)
         XCTAssertEqual(study.spaceFileFromStudy, "/nonexistent/spaces/autopeft-mock.json")
