@@ -43,7 +43,7 @@ extension CLI {
         let study: Study
         do {
             let scores = spec.priors.method == "none" ? nil
-                : try sensitivity(spec: spec, directory: dir, method: spec.priors.method, trainer: trainer, fresh: opts["fresh"] != nil)
+                : try SensitivityStore.scores(spec: spec, directory: dir, method: spec.priors.method, trainer: trainer, fresh: opts["fresh"] != nil, progress: printErr)
             study = try Study(spec: spec, directory: dir, fresh: opts["fresh"] != nil, force: opts["force"] != nil, sensitivity: scores)
         } catch {
             printErr("autopeft search: \(error)")
@@ -122,42 +122,6 @@ extension CLI {
 }
 
 extension CLI {
-    /// The sensitivity scores of a study: read from `DIR/sensitivity-<method>.json` when there
-    /// (a resumed study must use the same prior), otherwise computed and saved there.
-    static func sensitivity(spec: StudySpec, directory: String, method: String, trainer: TrainerEvaluator?, fresh: Bool) throws -> SensitivityScores {
-        let path = directory + "/sensitivity-\(method).json"
-        if !fresh, let data = FileManager.default.contents(atPath: path) {
-            let v = try JSONParser.parse(bytes: [UInt8](data))
-            printErr("autopeft: using the \(method) scores in \(path)")
-            return try SensitivityScores(reading: JSONReader(v, path: "", file: path).required("scores_record"))
-        }
-        let scores: SensitivityScores
-        var extra: [(key: String, value: JSONValue)] = []
-        let start = Date()
-        switch spec.problem {
-        case .training:
-            guard let trainer else { throw Study.Failure(message: "no trainer") }
-            printErr("autopeft: computing \(method) sensitivity scores")
-            (scores, extra) = try trainer.sensitivity(method: method)
-        case .peftMock(let dims, _):
-            scores = PEFTMock.sensitivity(dims: dims)
-        case .synthetic:
-            throw Study.Failure(message: "sensitivity scores need a PEFT space")
-        }
-        let seconds = Date().timeIntervalSince(start)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var members: [(key: String, value: JSONValue)] = [("scores_record", scores.json), ("seconds", .number(seconds))] + extra
-        if let dims = spec.problem.dimensions {
-            let prior = SensitivityPrior(scores: scores, space: spec.space, dims: dims)
-            let choice = try prior.methodChoice(dims: dims, seed: spec.seed)
-            members.append(("choice", spec.space.json(choice)))
-            if let n = spec.space.parameterCount?(choice) { members.append(("choice_trainable_params", .number(n))) }
-        }
-        try (JSONValue.object(members).serialized() + "\n").write(toFile: path, atomically: true, encoding: .utf8)
-        printErr("autopeft: \(method) scores saved to \(path) (\(String(format: "%.1f", seconds)) s)")
-        return scores
-    }
-
     /// `autopeft score SPACE.json [--method spt|diffora] [--out DIR] [--budget N]`: compute, save and print
     /// (with the method's own choice, within N trainable parameters when given).
     static func score(_ args: [String]) -> Int32 {
@@ -178,7 +142,7 @@ extension CLI {
             let dir = opts["out"] ?? "results/\(spec.name)"
             var trainer: TrainerEvaluator?
             if case .training = spec.problem { trainer = try TrainerEvaluator(spec: spec, progress: printErr) }
-            let scores = try sensitivity(spec: spec, directory: dir, method: method, trainer: trainer, fresh: true)
+            let scores = try SensitivityStore.scores(spec: spec, directory: dir, method: method, trainer: trainer, fresh: true, progress: printErr)
             print(table(scores))
             if let dims = spec.problem.dimensions {
                 let choice = try SensitivityPrior(scores: scores, space: spec.space, dims: dims).methodChoice(dims: dims, seed: spec.seed, budget: budget)
