@@ -39,55 +39,14 @@ extension CLI {
                 printErr("autopeft reevaluate: \(dir) is a synthetic study; re-evaluation retrains real candidates")
                 return ExitCode.usage
             }
-            let journal = try Journal(path: Reevaluation.path(dir))
-            let earlier = try Reevaluation.read(directory: dir)
-            let done = Set((earlier?.runs.map { "\($0.trial):\($0.seed)" } ?? []) + (earlier?.failures.map { "\($0.trial):\($0.seed)" } ?? []))
             let evaluator = try TrainerEvaluator(spec: study.spec, final: final, progress: printErr)
-            // One fidelity per file: record it, and refuse to mix another into it.
-            let settings: JSONValue = .object([
-                ("train_examples", evaluator.base.training.trainExamples.map { .number($0) } ?? .string("all")),
-                ("epochs", .number(evaluator.base.training.epochs)), ("learning_rate", .number(evaluator.base.training.learningRate)),
-                ("max_length", .number(evaluator.base.task.maxLength)),
-            ])
-            if let earlier = try Reevaluation.read(directory: dir)?.settings {
-                if earlier != settings {
-                    printErr("autopeft reevaluate: \(Reevaluation.path(dir)) holds runs at \(earlier.serialized()); these settings are \(settings.serialized()). Move the file away to re-evaluate at another fidelity.")
-                    return ExitCode.usage
-                }
-            } else {
-                try journal.append(.studyNote, [("final", settings)])
+            let stage = FinalStage.Runner(study: study, directory: dir, seeds: final.seeds, evaluator: evaluator)
+            let failed: Int
+            do { failed = try stage.run(progress: { printErr("autopeft reevaluate: " + $0) }) } catch let e as FinalStage.Runner.MixedFidelity {
+                printErr("autopeft reevaluate: \(e)")
+                return ExitCode.usage
             }
             let targets = Reevaluation.targets(study)
-            let total = targets.count * final.seeds
-            var k = 0, failed = 0
-            printErr("autopeft reevaluate: \(targets.count) configurations (Pareto front and baselines) × \(final.seeds) seeds at \(final.trainExamples.map(String.init) ?? "all") rows, \(evaluator.base.training.epochs) epochs, max length \(evaluator.base.task.maxLength); \(done.count) runs already done")
-            for id in targets {
-                let t = study.trials[id]
-                for seed in 0..<final.seeds {
-                    k += 1
-                    if done.contains("\(id):\(seed)") { continue }
-                    let start = Date()
-                    // Seed 0's model is kept and exported: the adapters users load.
-                    let outcome: TrialOutcome
-                    do {
-                        outcome = try evaluator.evaluate(t.candidate, seed: UInt64(seed), trial: id,
-                                                         saveTo: seed == 0 ? "\(dir)/exports/trial-\(id + 1)" : nil)
-                    } catch TrainerError.training(let reason) {
-                        // A diverging run fails alone: recorded with the reason, the others go on.
-                        failed += 1
-                        try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)), ("error", .string("training: \(reason)")),
-                                                          ("seconds", .number(Date().timeIntervalSince(start)))])
-                        printErr("autopeft reevaluate: \(k)/\(total): trial \(id + 1) seed \(seed): FAILED: training: \(reason)")
-                        continue
-                    }
-                    let score = outcome.values["score"] ?? .nan
-                    let seconds = Date().timeIntervalSince(start)
-                    try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)), ("score", .number(score)),
-                                                      ("metrics", .object(outcome.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
-                                                      ("seconds", .number(seconds))])
-                    printErr("autopeft reevaluate: \(k)/\(total): trial \(id + 1)\(t.baseline.map { " [\($0)]" } ?? "") seed \(seed): score \(String(format: "%.4f", score)) (search-time \(String(format: "%.4f", t.values.first ?? .nan))) | \(String(format: "%.1f", seconds)) s")
-                }
-            }
             let re = try Reevaluation.read(directory: dir)
             let rows: [JSONValue] = targets.map { id in
                 let t = study.trials[id]

@@ -1,0 +1,83 @@
+import Foundation
+import Space
+import Search
+import Trainer
+
+extension FinalStage {
+    /// The final stage of a study: each Pareto configuration and each baseline retrained with
+    /// `seeds` seeds by the evaluator (at the final fidelity), each run appended to
+    /// `DIR/reevaluation.jsonl` as it finishes, so that a killed stage resumes where it stopped.
+    /// Seed 0's models are kept in `DIR/exports/trial-<k>/` with their adapter export. A run whose
+    /// training diverges is recorded as failed with the reason and is not retried; the others go on.
+    public struct Runner {
+        /// The file already holds runs at other settings: one fidelity per file.
+        public struct MixedFidelity: Error, CustomStringConvertible {
+            public let message: String
+            public var description: String { message }
+        }
+
+        let study: Study
+        let dir: String
+        let seeds: Int
+        let evaluator: TrainerEvaluator
+
+        public init(study: Study, directory: String, seeds: Int, evaluator: TrainerEvaluator) {
+            self.study = study
+            self.dir = directory
+            self.seeds = seeds
+            self.evaluator = evaluator
+        }
+
+        /// Runs what is not done yet; returns the number of runs that failed in this call.
+        public func run(progress: (String) -> Void) throws -> Int {
+            let journal = try Journal(path: Reevaluation.path(dir))
+            let earlier = try Reevaluation.read(directory: dir)
+            let done = Set((earlier?.runs.map { "\($0.trial):\($0.seed)" } ?? []) + (earlier?.failures.map { "\($0.trial):\($0.seed)" } ?? []))
+            // One fidelity per file: record it, and refuse to mix another into it.
+            let settings: JSONValue = .object([
+                ("train_examples", evaluator.base.training.trainExamples.map { .number($0) } ?? .string("all")),
+                ("epochs", .number(evaluator.base.training.epochs)), ("learning_rate", .number(evaluator.base.training.learningRate)),
+                ("max_length", .number(evaluator.base.task.maxLength)),
+            ])
+            if let earlier = try Reevaluation.read(directory: dir)?.settings {
+                if earlier != settings {
+                    throw MixedFidelity(message: "\(Reevaluation.path(dir)) holds runs at \(earlier.serialized()); these settings are \(settings.serialized()). Move the file away to re-evaluate at another fidelity.")
+                }
+            } else {
+                try journal.append(.studyNote, [("final", settings)])
+            }
+            let targets = Reevaluation.targets(study)
+            let total = targets.count * seeds
+            var k = 0, failed = 0
+            progress("\(targets.count) configurations (Pareto front and baselines) × \(seeds) seeds at \(evaluator.base.training.trainExamples.map(String.init) ?? "all") rows, \(evaluator.base.training.epochs) epochs, max length \(evaluator.base.task.maxLength); \(done.count) runs already done")
+            for id in targets {
+                let t = study.trials[id]
+                for seed in 0..<seeds {
+                    k += 1
+                    if done.contains("\(id):\(seed)") { continue }
+                    let start = Date()
+                    // Seed 0's model is kept and exported: the adapters users load.
+                    let outcome: TrialOutcome
+                    do {
+                        outcome = try evaluator.evaluate(t.candidate, seed: UInt64(seed), trial: id,
+                                                         saveTo: seed == 0 ? "\(dir)/exports/trial-\(id + 1)" : nil)
+                    } catch TrainerError.training(let reason) {
+                        // A diverging run fails alone: recorded with the reason, the others go on.
+                        failed += 1
+                        try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)), ("error", .string("training: \(reason)")),
+                                                          ("seconds", .number(Date().timeIntervalSince(start)))])
+                        progress("\(k)/\(total): trial \(id + 1) seed \(seed): FAILED: training: \(reason)")
+                        continue
+                    }
+                    let score = outcome.values["score"] ?? .nan
+                    let seconds = Date().timeIntervalSince(start)
+                    try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)), ("score", .number(score)),
+                                                      ("metrics", .object(outcome.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
+                                                      ("seconds", .number(seconds))])
+                    progress("\(k)/\(total): trial \(id + 1)\(t.baseline.map { " [\($0)]" } ?? "") seed \(seed): score \(String(format: "%.4f", score)) (search-time \(String(format: "%.4f", t.values.first ?? .nan))) | \(String(format: "%.1f", seconds)) s")
+                }
+            }
+            return failed
+        }
+    }
+}
