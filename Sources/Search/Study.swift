@@ -1,31 +1,6 @@
 import Foundation
 import Space
 
-/// One trial as the journal records it.
-public struct TrialRecord: Sendable {
-    public enum Status: String, Sendable { case running, finished, failed }
-    public var id: Int
-    public var candidate: Candidate
-    public var seed: UInt64
-    /// The baseline's name when the trial is a baseline.
-    public var baseline: String?
-    public var status: Status
-    /// Objective values in the study's objective order (finished trials).
-    public var values: [Double] = []
-    public var metrics: [String: Double] = [:]
-    public var seconds: Double = 0
-    public var proposalSeconds: Double = 0
-    public var error: String?
-    /// GP hyperparameters fitted for the proposal (warm starts on resume).
-    public var hyperparameters: [[Double]] = []
-    /// Where the candidate came from: `baseline`, `method` (the sensitivity method's own choice),
-    /// `prior` or `design` (initial design), `optimizer`.
-    public var origin: String = "optimizer"
-
-    /// The configuration, when the candidate is one of the space.
-    public var config: Config? { candidate.config }
-}
-
 /// A search as an ask/tell loop over its journal (ARCHITECTURE §1, §7).
 ///
 /// The journal is the single source of truth: opening a study replays it; every proposal is
@@ -46,7 +21,7 @@ public final class Study {
     /// The space file as the journal records it: relative to the study folder (absolute only in
     /// journals written before that rule).
     public let spaceFileFromStudy: String
-    public private(set) var trials: [TrialRecord] = []
+    public internal(set) var trials: [TrialRecord] = []
     /// True when the journal held an earlier run of this study.
     public let resumed: Bool
     /// Warnings from opening (a torn last line).
@@ -56,6 +31,10 @@ public final class Study {
     /// The sensitivity prior and its method's own choice, when the space file asks for priors.
     public let prior: SensitivityPrior?
     let methodChoice: Config?
+    /// When this process's `run` started, and how many trials were done then: the ETA counts only
+    /// the trials this run finished, so a resumed study does not divide by time it did not see.
+    var runStarted: Date?
+    var trialsAtStart = 0
 
     /// Opens (or creates) the study in `directory`.
     /// - Parameters:
@@ -105,52 +84,6 @@ public final class Study {
                                                ("file", .string(spaceFileFromStudy)), ("trials", .number(spec.trials)),
                                                ("created", .string(ISO8601DateFormatter().string(from: Date()))), ("spec", spec.document)])
         }
-    }
-
-    /// Trial records from a journal's lines, and whether it holds a `study_created` record.
-    static func replay(_ journal: Journal, spec: StudySpec) throws -> ([TrialRecord], Bool) {
-        var trials: [TrialRecord] = []
-        var created = false
-        let path = journal.path
-        for (op, rec) in journal.records {
-            switch op {
-            case .studyCreated:
-                created = true
-                if let doc = rec["spec"], StudySpec.hash(of: doc) != spec.spaceHash {
-                    throw Failure(message: "\(path) belongs to a study made from a different space file (only search.trials may change when resuming); run with --out NEW_DIR, or --fresh --force to start over")
-                }
-            case .trialStarted:
-                let r = JSONReader(rec, path: "trial_started", file: path)
-                let id = try r.required("id").int()
-                let candidate = try Candidate(reading: r, space: spec.space)
-                var t = TrialRecord(id: id, candidate: candidate, seed: UInt64(try r.required("seed").int()), status: .running)
-                t.baseline = try r.optional("baseline")?.string()
-                t.origin = try r.optional("origin")?.string() ?? "optimizer"
-                t.proposalSeconds = try r.optional("proposal_seconds")?.double() ?? 0
-                if let gp = try r.optional("gp") { t.hyperparameters = try gp.array().map { row throws(ConfigError) in try row.array().map { x throws(ConfigError) in try x.double() } } }
-                guard id == trials.count else { throw Failure(message: "\(path): trial ids out of order at trial \(id); the journal is corrupt") }
-                trials.append(t)
-            case .trialFinished, .trialFailed:
-                let r = JSONReader(rec, path: op.rawValue, file: path)
-                let id = try r.required("id").int()
-                guard trials.indices.contains(id) else { throw Failure(message: "\(path): result for unknown trial \(id)") }
-                if op == .trialFailed {
-                    trials[id].status = .failed
-                    trials[id].error = try r.optional("error")?.string()
-                } else {
-                    let values = try r.required("values")
-                    trials[id].values = try spec.objectives.map { o throws(ConfigError) in try values.required(o.name).double() }
-                    if let m = try r.optional("metrics"), case .object(let members) = m.value {
-                        for mm in members { if case .number(let x, _) = mm.value { trials[id].metrics[mm.key] = x } }
-                    }
-                    trials[id].seconds = try r.optional("seconds")?.double() ?? 0
-                    trials[id].status = .finished
-                }
-            case .studyNote, .reevaluated:
-                break
-            }
-        }
-        return (trials, created)
     }
 
     /// Opens a study folder read-only (no lock): the spec from the journal's `study_created`
@@ -310,110 +243,6 @@ public final class Study {
             if seen.insert(spec.space.key(c)).inserted { out.append((c, "design")) }
         }
         return out
-    }
-
-    /// Low fidelity is where searches silently die: when most finished trials score within 0.5
-    /// points of one another (e.g. all at the majority-class rate), say so loudly, once per five trials.
-    func warnIfScoresAreFlat(_ progress: (String) -> Void) {
-        guard let j = spec.objectives.firstIndex(where: { $0.name == "score" }), case .training = spec.problem else { return }
-        let scores = finished.map { $0.values[j] }
-        guard scores.count >= 5, scores.count % 5 == 0 else { return }
-        var counts: [Int: Int] = [:]
-        for s in scores { counts[Int((s * 200).rounded()), default: 0] += 1 }
-        if let top = counts.max(by: { $0.value < $1.value }), Double(top.value) > 0.5 * Double(scores.count) {
-            progress("WARNING: \(top.value) of \(scores.count) trials score \(String(format: "%.3f", Double(top.key) / 200)) (±0.005): probably the majority-class rate, i.e. nothing learned at this fidelity; raise training.learning_rate, rows or epochs, or the search is ranking noise")
-        }
-    }
-
-    /// When this process's `run` started, and how many trials were done then: the ETA counts only
-    /// the trials this run finished, so a resumed study does not divide by time it did not see.
-    var runStarted: Date?
-    var trialsAtStart = 0
-
-    /// The whole study's progress: trials done of the budget, seconds so far and an estimate of
-    /// those left from this run's trials (trial costs differ, so it is a rough guide).
-    func studyProgressLine() -> String? {
-        guard let started = runStarted else { return nil }
-        let done = trials.filter { $0.status != .running }.count
-        let elapsed = Date().timeIntervalSince(started)
-        var line = "study: \(done)/\(spec.trials) trials done, \(Self.duration(elapsed)) elapsed"
-        let ranHere = done - trialsAtStart
-        if ranHere > 0 && done < spec.trials {
-            line += ", about \(Self.duration(elapsed / Double(ranHere) * Double(spec.trials - done))) left"
-        }
-        return line
-    }
-
-    static func duration(_ s: Double) -> String {
-        s < 120 ? String(format: "%.0f s", s) : s < 7200 ? String(format: "%.1f min", s / 60) : String(format: "%.1f h", s / 3600)
-    }
-
-    /// Runs one recorded trial and journals its result.
-    func execute(_ id: Int, evaluator: any Evaluator, progress: (String) -> Void) throws {
-        let t0 = Date()
-        let result = Result { try evaluator.evaluate(trials[id].candidate, seed: trials[id].seed, trial: id) }
-        try record(id, result, seconds: Date().timeIntervalSince(t0), progress: progress)
-    }
-
-    /// Runs several recorded trials at once (one thread each; the evaluator runs them in worker
-    /// processes), then journals their results in id order from this thread.
-    func executeConcurrently(_ ids: [Int], evaluator: any Evaluator, progress: (String) -> Void) throws {
-        final class Results: @unchecked Sendable {
-            var items: [(Result<TrialOutcome, Error>, Double)?]
-            let lock = NSLock()
-            init(_ n: Int) { items = Array(repeating: nil, count: n) }
-        }
-        struct Job: @unchecked Sendable { let evaluator: any Evaluator; let candidates: [(Candidate, UInt64, Int)] }
-        let results = Results(ids.count)
-        let job = Job(evaluator: evaluator, candidates: ids.map { (trials[$0].candidate, trials[$0].seed, $0) })
-        DispatchQueue.concurrentPerform(iterations: ids.count) { k in
-            let (c, seed, id) = job.candidates[k]
-            let t0 = Date()
-            let r = Result { try job.evaluator.evaluate(c, seed: seed, trial: id) }
-            results.lock.lock(); results.items[k] = (r, Date().timeIntervalSince(t0)); results.lock.unlock()
-        }
-        for (k, id) in ids.enumerated() {
-            guard let (r, secs) = results.items[k] else { continue }
-            try record(id, r, seconds: secs, progress: progress)
-        }
-    }
-
-    /// Journals a trial's outcome: finished with its objective values, or failed with the reason.
-    func record(_ id: Int, _ result: Result<TrialOutcome, Error>, seconds: Double, progress: (String) -> Void) throws {
-        let t = trials[id]
-        do {
-            let outcome = try result.get()
-            let known = spec.knownValues(t.candidate)
-            var values: [Double] = []
-            for (j, o) in spec.objectives.enumerated() {
-                let v = o.known ? known[j] : outcome.values[o.name] ?? .nan
-                guard v.isFinite else { throw Failure(message: "objective \(o.name) is \(v) (not a finite number)") }
-                values.append(v)
-            }
-            try journal.append(.trialFinished, [
-                ("id", .number(id)),
-                ("values", .object(zip(spec.objectives, values).map { (key: $0.name, value: .number($1)) })),
-                ("metrics", .object(outcome.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
-                ("seconds", .number(seconds)),
-            ])
-            trials[id].values = values
-            trials[id].metrics = outcome.metrics
-            trials[id].seconds = seconds
-            trials[id].status = .finished
-            let shown = zip(spec.objectives, values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
-            let front = frontIDs
-            progress("trial \(id + 1)/\(spec.trials)\(t.baseline.map { " [baseline \($0)]" } ?? (t.origin == "method" ? " [\(spec.priors.method) choice]" : "")): \(shown) | \(String(format: "%.2f", seconds)) s, proposal \(String(format: "%.2f", t.proposalSeconds)) s | HV \(Study.format(hypervolume)), front \(front.count)\(front.contains(id) ? " (new point on the front)" : "")")
-            if let line = studyProgressLine() { progress(line) }
-        } catch let error as Journal.Failure {
-            throw error
-        } catch {
-            let message = "\(error)"
-            try journal.append(.trialFailed, [("id", .number(id)), ("error", .string(message)), ("seconds", .number(seconds))])
-            trials[id].status = .failed
-            trials[id].error = message
-            progress("trial \(id + 1)/\(spec.trials): FAILED: \(message)")
-            if let line = studyProgressLine() { progress(line) }
-        }
     }
 
     static func format(_ x: Double) -> String {

@@ -1,0 +1,72 @@
+import Foundation
+import Space
+
+extension Study {
+    /// Runs one recorded trial and journals its result.
+    func execute(_ id: Int, evaluator: any Evaluator, progress: (String) -> Void) throws {
+        let t0 = Date()
+        let result = Result { try evaluator.evaluate(trials[id].candidate, seed: trials[id].seed, trial: id) }
+        try record(id, result, seconds: Date().timeIntervalSince(t0), progress: progress)
+    }
+
+    /// Runs several recorded trials at once (one thread each; the evaluator runs them in worker
+    /// processes), then journals their results in id order from this thread.
+    func executeConcurrently(_ ids: [Int], evaluator: any Evaluator, progress: (String) -> Void) throws {
+        final class Results: @unchecked Sendable {
+            var items: [(Result<TrialOutcome, Error>, Double)?]
+            let lock = NSLock()
+            init(_ n: Int) { items = Array(repeating: nil, count: n) }
+        }
+        struct Job: @unchecked Sendable { let evaluator: any Evaluator; let candidates: [(Candidate, UInt64, Int)] }
+        let results = Results(ids.count)
+        let job = Job(evaluator: evaluator, candidates: ids.map { (trials[$0].candidate, trials[$0].seed, $0) })
+        DispatchQueue.concurrentPerform(iterations: ids.count) { k in
+            let (c, seed, id) = job.candidates[k]
+            let t0 = Date()
+            let r = Result { try job.evaluator.evaluate(c, seed: seed, trial: id) }
+            results.lock.lock(); results.items[k] = (r, Date().timeIntervalSince(t0)); results.lock.unlock()
+        }
+        for (k, id) in ids.enumerated() {
+            guard let (r, secs) = results.items[k] else { continue }
+            try record(id, r, seconds: secs, progress: progress)
+        }
+    }
+
+    /// Journals a trial's outcome: finished with its objective values, or failed with the reason.
+    func record(_ id: Int, _ result: Result<TrialOutcome, Error>, seconds: Double, progress: (String) -> Void) throws {
+        let t = trials[id]
+        do {
+            let outcome = try result.get()
+            let known = spec.knownValues(t.candidate)
+            var values: [Double] = []
+            for (j, o) in spec.objectives.enumerated() {
+                let v = o.known ? known[j] : outcome.values[o.name] ?? .nan
+                guard v.isFinite else { throw Failure(message: "objective \(o.name) is \(v) (not a finite number)") }
+                values.append(v)
+            }
+            try journal.append(.trialFinished, [
+                ("id", .number(id)),
+                ("values", .object(zip(spec.objectives, values).map { (key: $0.name, value: .number($1)) })),
+                ("metrics", .object(outcome.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
+                ("seconds", .number(seconds)),
+            ])
+            trials[id].values = values
+            trials[id].metrics = outcome.metrics
+            trials[id].seconds = seconds
+            trials[id].status = .finished
+            let shown = zip(spec.objectives, values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+            let front = frontIDs
+            progress("trial \(id + 1)/\(spec.trials)\(t.baseline.map { " [baseline \($0)]" } ?? (t.origin == "method" ? " [\(spec.priors.method) choice]" : "")): \(shown) | \(String(format: "%.2f", seconds)) s, proposal \(String(format: "%.2f", t.proposalSeconds)) s | HV \(Study.format(hypervolume)), front \(front.count)\(front.contains(id) ? " (new point on the front)" : "")")
+            if let line = studyProgressLine() { progress(line) }
+        } catch let error as Journal.Failure {
+            throw error
+        } catch {
+            let message = "\(error)"
+            try journal.append(.trialFailed, [("id", .number(id)), ("error", .string(message)), ("seconds", .number(seconds))])
+            trials[id].status = .failed
+            trials[id].error = message
+            progress("trial \(id + 1)/\(spec.trials): FAILED: \(message)")
+            if let line = studyProgressLine() { progress(line) }
+        }
+    }
+}

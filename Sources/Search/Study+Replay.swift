@@ -1,0 +1,50 @@
+import Foundation
+import Space
+
+extension Study {
+    /// Trial records from a journal's lines, and whether it holds a `study_created` record.
+    static func replay(_ journal: Journal, spec: StudySpec) throws -> ([TrialRecord], Bool) {
+        var trials: [TrialRecord] = []
+        var created = false
+        let path = journal.path
+        for (op, rec) in journal.records {
+            switch op {
+            case .studyCreated:
+                created = true
+                if let doc = rec["spec"], StudySpec.hash(of: doc) != spec.spaceHash {
+                    throw Failure(message: "\(path) belongs to a study made from a different space file (only search.trials may change when resuming); run with --out NEW_DIR, or --fresh --force to start over")
+                }
+            case .trialStarted:
+                let r = JSONReader(rec, path: "trial_started", file: path)
+                let id = try r.required("id").int()
+                let candidate = try Candidate(reading: r, space: spec.space)
+                var t = TrialRecord(id: id, candidate: candidate, seed: UInt64(try r.required("seed").int()), status: .running)
+                t.baseline = try r.optional("baseline")?.string()
+                t.origin = try r.optional("origin")?.string() ?? "optimizer"
+                t.proposalSeconds = try r.optional("proposal_seconds")?.double() ?? 0
+                if let gp = try r.optional("gp") { t.hyperparameters = try gp.array().map { row throws(ConfigError) in try row.array().map { x throws(ConfigError) in try x.double() } } }
+                guard id == trials.count else { throw Failure(message: "\(path): trial ids out of order at trial \(id); the journal is corrupt") }
+                trials.append(t)
+            case .trialFinished, .trialFailed:
+                let r = JSONReader(rec, path: op.rawValue, file: path)
+                let id = try r.required("id").int()
+                guard trials.indices.contains(id) else { throw Failure(message: "\(path): result for unknown trial \(id)") }
+                if op == .trialFailed {
+                    trials[id].status = .failed
+                    trials[id].error = try r.optional("error")?.string()
+                } else {
+                    let values = try r.required("values")
+                    trials[id].values = try spec.objectives.map { o throws(ConfigError) in try values.required(o.name).double() }
+                    if let m = try r.optional("metrics"), case .object(let members) = m.value {
+                        for mm in members { if case .number(let x, _) = mm.value { trials[id].metrics[mm.key] = x } }
+                    }
+                    trials[id].seconds = try r.optional("seconds")?.double() ?? 0
+                    trials[id].status = .finished
+                }
+            case .studyNote, .reevaluated:
+                break
+            }
+        }
+        return (trials, created)
+    }
+}

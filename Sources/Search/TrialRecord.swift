@@ -1,0 +1,27 @@
+import Foundation
+import Space
+
+/// One trial as the journal records it.
+public struct TrialRecord: Sendable {
+    public enum Status: String, Sendable { case running, finished, failed }
+    public var id: Int
+    public var candidate: Candidate
+    public var seed: UInt64
+    /// The baseline's name when the trial is a baseline.
+    public var baseline: String?
+    public var status: Status
+    /// Objective values in the study's objective order (finished trials).
+    public var values: [Double] = []
+    public var metrics: [String: Double] = [:]
+    public var seconds: Double = 0
+    public var proposalSeconds: Double = 0
+    public var error: String?
+    /// GP hyperparameters fitted for the proposal (warm starts on resume).
+    public var hyperparameters: [[Double]] = []
+    /// Where the candidate came from: `baseline`, `method` (the sensitivity method's own choice),
+    /// `prior` or `design` (initial design), `optimizer`.
+    public var origin: String = "optimizer"
+
+    /// The configuration, when the candidate is one of the space.
+    public var config: Config? { candidate.config }
+}
