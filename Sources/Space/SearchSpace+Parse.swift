@@ -68,6 +68,29 @@ extension SearchSpace {
 
     static let zeroMeansOff: Set<String> = ["size", "rank", "length"]
 
+    /// A module's size, rank, length or projection becomes an Int when a plan is built: check here,
+    /// at the boundary, that every value it can take is a whole number in 0...100000 (a value such
+    /// as 1e308 would otherwise trap in the conversion, in the middle of a search).
+    static func checkWholeSizes(_ params: ArraySlice<Parameter>, group r: JSONReader) throws(ConfigError) {
+        let limit = 100_000.0
+        for p in params {
+            guard let last = p.name.split(separator: ".").last?.split(separator: "[").first,
+                  zeroMeansOff.contains(String(last)) || last == "projection" else { continue }
+            var values: [Double] = []
+            switch p.domain {
+            case .ordinal(let v, _): values = v
+            case .integer(let lo, let hi, _): values = [Double(lo), Double(hi)]
+            case .fixed(.number(let x)): values = [x]
+            case .real: throw r.error("expected whole numbers for a module's \(last), got a real range", at: (r.path.isEmpty ? "" : r.path + ".") + String(last))
+            default: continue
+            }
+            if let bad = values.first(where: { !($0 >= 0 && $0 <= limit && $0 == $0.rounded()) }) {
+                throw r.error("expected whole numbers in 0...\(Int(limit)) for a module's \(last), got \(bad)",
+                              at: (r.path.isEmpty ? "" : r.path + ".") + String(last))
+            }
+        }
+    }
+
     static func parseGroup(_ r: JSONReader, prefix: String, layers: Int?, into params: inout [Parameter]) throws(ConfigError) {
         guard case .object(let members) = r.value else { throw r.error("expected an object of parameters, got \(r.value.kindDescription)") }
         let first = params.count
@@ -113,6 +136,7 @@ extension SearchSpace {
             }
         }
         try r.finish()
+        try checkWholeSizes(params[first...], group: r)
         // Implicit conditions: a module's other settings matter only when its size is not 0.
         let own = params[first...].filter { $0.name.split(separator: ".").count == (prefix.isEmpty ? 1 : prefix.split(separator: ".").count + 1) }
         if let switchParam = own.first(where: { p in

@@ -66,6 +66,10 @@ final class SearchSpaceTests: XCTestCase {
         XCTAssertTrue(error(#"{"a": [1, 2]}"#, constraints: #"[{"type": "at_least_one", "of": ["b"]}]"#).contains(#"constraints[0].of[0]: unknown parameter "b""#))
         XCTAssertTrue(error(#"{"a": [1, 1]}"#).contains("space.a: expected distinct values"))
         XCTAssertTrue(error(#"{"a": []}"#).contains("space.a: expected at least one value"))
+        // Module sizes become integers: checked when the file is read, never trapped on later.
+        XCTAssertEqual(error(#"{"serial_adapter": {"size": [0, 8, 1e308]}}"#), "s.json: space.serial_adapter.size: expected whole numbers in 0...100000 for a module's size, got 1e+308")
+        XCTAssertTrue(error(#"{"lora": {"rank": [0, 2.5]}}"#).contains("space.lora.rank: expected whole numbers in 0...100000 for a module's rank, got 2.5"))
+        XCTAssertTrue(error(#"{"prefix": {"length": {"type": "int", "low": 0, "high": 1000000}}}"#).contains("space.prefix.length: expected whole numbers"))
     }
 
     func testUnknownPEFTParameterIsCaughtWithASuggestion() throws {
