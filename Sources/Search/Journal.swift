@@ -88,14 +88,33 @@ public final class Journal {
         }
     }
 
+    /// The system's reason, with what to do for the failures users can fix. Finished trials are
+    /// already in the journal; a line cut short is cut off when the study is opened again.
+    static func reason(_ code: Int32) -> String {
+        let text = String(cString: strerror(code))
+        switch code {
+        case ENOSPC, EDQUOT: return "\(text): the disk is full; free space and run the same command again to resume (finished trials are kept)"
+        case EROFS: return "\(text): the study folder is on a read-only filesystem; use --out on a writable one"
+        case EACCES, EPERM: return "\(text): no permission to write the study folder"
+        default: return text
+        }
+    }
+
     /// Appends one record (`op` first), durably: returns after `fsync`.
     public func append(_ op: Op, _ fields: [(key: String, value: JSONValue)]) throws(Failure) {
         guard writable else { throw Failure(path: path, message: "the journal was opened read-only") }
         let record = JSONValue.object([("op", .string(op.rawValue))] + fields)
         let line = Array((record.serialized() + "\n").utf8)
-        let n = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard n == line.count else { throw Failure(path: path, message: "cannot append to the journal: \(String(cString: strerror(errno)))") }
-        guard fsync(fd) == 0 else { throw Failure(path: path, message: "cannot fsync the journal: \(String(cString: strerror(errno)))") }
+        // A full disk first takes part of a line (a short count, errno untouched) and then fails
+        // with ENOSPC: keep writing until the line is whole or the system says why it is not.
+        var written = 0
+        while written < line.count {
+            let n = line.withUnsafeBytes { write(fd, $0.baseAddress! + written, $0.count - written) }
+            if n > 0 { written += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            throw Failure(path: path, message: "cannot append to the journal: " + Self.reason(n < 0 ? errno : EIO))
+        }
+        guard fsync(fd) == 0 else { throw Failure(path: path, message: "cannot fsync the journal: " + Self.reason(errno)) }
         records.append((op, record))
     }
 }

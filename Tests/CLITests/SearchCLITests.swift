@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 
 /// `autopeft search` and `autopeft report` end to end on synthetic problems, and the kill test.
@@ -96,6 +97,46 @@ final class SearchCLITests: XCTestCase {
         let a = try trials("a"), b = try trials("b")
         XCTAssertEqual(a.count, 48)
         XCTAssertEqual(a, b)
+    }
+
+    /// A full disk: the search stops with the system's reason and what to do (exit 1); once space
+    /// is freed the same command resumes, with every finished trial kept as it was. Needs root for
+    /// a 12 KiB tmpfs (CI runs as root; elsewhere the test is skipped, or fails under CI=true).
+    func testFullDiskStopsClearlyAndResumesLosingNothing() throws {
+        let d = folder(), mnt = d + "/small"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        func sh(_ args: [String]) throws -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = args
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        guard getuid() == 0, try sh(["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", mnt]) == 0 else {
+            try missing("mounting a small tmpfs needs root")
+        }
+        defer { _ = try? sh(["umount", mnt]) }
+        let space = d + "/z.json"
+        try #"{"name": "z", "problem": {"name": "zdt1"}, "search": {"trials": 60, "initial": 5}}"#.write(toFile: space, atomically: true, encoding: .utf8)
+        let full = try runAutopeft(["search", space, "--out", mnt + "/s", "--no-report"])
+        XCTAssertEqual(full.code, 1, full.err)
+        XCTAssertTrue(full.err.contains("cannot append to the journal: No space left on device: the disk is full; free space and run the same command again to resume"), full.err)
+        func finished() throws -> [String] {
+            try String(contentsOfFile: mnt + "/s/journal.jsonl", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+                .dropLast().filter { $0.contains("\"trial_finished\"") }.map { String($0).replacingOccurrences(of: #","seconds":[0-9.e-]+"#, with: "", options: .regularExpression) }
+        }
+        let before = try finished()
+        XCTAssertGreaterThan(before.count, 5)
+        XCTAssertEqual(try sh(["mount", "-o", "remount,size=1m", mnt]), 0)
+        let resumed = try runAutopeft(["search", space, "--out", mnt + "/s", "--no-report"])
+        XCTAssertEqual(resumed.code, 0, resumed.err)
+        XCTAssertTrue(resumed.err.contains("resuming the study"), resumed.err)
+        let after = try finished()
+        XCTAssertEqual(after.count, 60)
+        XCTAssertEqual(Array(after.prefix(before.count)), before, "finished trials kept as they were")
     }
 
     func testNoReportLeavesNoReport() throws {
