@@ -25,11 +25,14 @@ public final class WorkerEvaluator: Evaluator, @unchecked Sendable {
         }
         let candidateJSON = JSONValue.object(candidate.jsonMembers(in: spec.space))
         p.arguments = ["trial", spec.file, "--candidate", candidateJSON.serialized(), "--seed", "\(seed)", "--trial", "\(trial)",
-                       "--threads", "\(threadsPerWorker)"]
-        let out = Pipe(), err = Pipe()
+                       "--threads", "\(threadsPerWorker)", "--lifeline"]
+        let out = Pipe(), err = Pipe(), lifeline = Pipe()
         p.standardOutput = out
         p.standardError = err
+        p.standardInput = lifeline
         try p.run()
+        // Kept open (and never written) until the worker ends; closed by the kernel if this process dies.
+        defer { try? lifeline.fileHandleForWriting.close() }
         // Forward the worker's progress as it comes; keep its last line for error messages.
         final class Tail: @unchecked Sendable { var last = ""; let lock = NSLock() }
         let tail = Tail()

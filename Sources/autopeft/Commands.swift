@@ -61,7 +61,8 @@ enum Commands {
         name: "trial", arguments: ["SPACE.json"],
         summary: "Evaluate one candidate of the space, as worker processes do; JSON on stdout.",
         options: [.value("candidate", "JSON", "{\"config\": {...}} or {\"peft\": {...}}", required: true),
-                  .value("seed", "N", "the training seed"), .value("trial", "K", "the trial id (for progress lines)"), .threads],
+                  .value("seed", "N", "the training seed"), .value("trial", "K", "the trial id (for progress lines)"), .threads,
+                  .flag("lifeline", "exit when standard input closes: worker processes die with their driver, even on kill -9")],
         example: "autopeft trial spaces/quickstart.json --candidate '{\"config\": {\"lora.rank\": 4}}'")
     static let doctor = CommandSpec(
         name: "doctor", arguments: [],

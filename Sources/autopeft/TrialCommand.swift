@@ -13,6 +13,7 @@ extension CLI {
         guard case let .arguments(pos, opts) = parsed, let text = opts["candidate"] else { return parsed.exitCode }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
+        if opts["lifeline"] != nil { exitWhenStandardInputCloses() }
         let seed = UInt64(opts["seed"] ?? "0") ?? 0, id = Int(opts["trial"] ?? "0") ?? 0
         do {
             let spec = try StudySpec(file: pos[0])
@@ -31,4 +32,19 @@ extension CLI {
             return ExitCode.failure
         }
     }
+}
+
+/// A worker's lifeline: the driver holds the write end of the worker's standard input and never
+/// writes. When the driver exits in any way (kill -9 included) the kernel closes it, the read
+/// returns end-of-file, and the worker exits with 143 (as on SIGTERM) instead of training on as
+/// an orphan.
+func exitWhenStandardInputCloses() {
+    let watcher = Thread {
+        var byte: UInt8 = 0
+        while true {
+            let n = read(0, &byte, 1)
+            if n == 0 || (n < 0 && errno != EINTR) { _exit(143) }
+        }
+    }
+    watcher.start()
 }

@@ -139,6 +139,41 @@ final class SearchCLITests: XCTestCase {
         XCTAssertEqual(Array(after.prefix(before.count)), before, "finished trials kept as they were")
     }
 
+    /// Worker processes die with their driver, however it dies (SIGKILL, SIGTERM): they hold a
+    /// lifeline pipe to it and exit when it closes.
+    func testWorkersDoNotOutliveTheirDriver() throws {
+        let d = folder()
+        for (name, sig) in [("kill", SIGKILL), ("term", SIGTERM)] {
+            let space = d + "/orphans-\(name).json"
+            try #"{"name": "o", "problem": {"name": "zdt1", "delay_seconds": 20}, "search": {"trials": 6, "initial": 4}}"#
+                .write(toFile: space, atomically: true, encoding: .utf8)
+            func workers() throws -> Int {
+                let p = Process(), o = Pipe()
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/pgrep")
+                p.arguments = ["-f", "autopeft trial \(space)"]
+                p.standardOutput = o
+                try p.run()
+                let text = String(decoding: o.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                p.waitUntilExit()
+                return text.split(separator: "\n").count
+            }
+            let driver = Process()
+            driver.executableURL = try autopeftBinary()
+            driver.arguments = ["search", space, "--out", d + "/s-\(name)", "--workers", "2"]
+            driver.standardOutput = FileHandle.nullDevice
+            driver.standardError = FileHandle.nullDevice
+            try driver.run()
+            var deadline = Date().addingTimeInterval(15)
+            while try workers() < 2 && Date() < deadline { usleep(50_000) }
+            XCTAssertEqual(try workers(), 2, "\(name): two workers running")
+            kill(driver.processIdentifier, sig)
+            driver.waitUntilExit()
+            deadline = Date().addingTimeInterval(5)
+            while try workers() > 0 && Date() < deadline { usleep(50_000) }
+            XCTAssertEqual(try workers(), 0, "\(name): workers left running after their driver died")
+        }
+    }
+
     func testNoReportLeavesNoReport() throws {
         let d = folder()
         let space = d + "/z.json"
