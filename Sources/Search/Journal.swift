@@ -100,9 +100,18 @@ public final class Journal {
         }
     }
 
+    /// Held while a record is written and synced: a process stopping on a signal takes it first
+    /// (`holdWrites`), so that it never exits halfway through a record.
+    private static let writing = NSLock()
+
+    /// Waits for a write in progress to finish and blocks further writes (for a process about to exit).
+    public static func holdWrites() { writing.lock() }
+
     /// Appends one record (`op` first), durably: returns after `fsync`.
     public func append(_ op: Op, _ fields: [(key: String, value: JSONValue)]) throws(Failure) {
         guard writable else { throw Failure(path: path, message: "the journal was opened read-only") }
+        Self.writing.lock()
+        defer { Self.writing.unlock() }
         let record = JSONValue.object([("op", .string(op.rawValue))] + fields)
         let line = Array((record.serialized() + "\n").utf8)
         // A full disk first takes part of a line (a short count, errno untouched) and then fails

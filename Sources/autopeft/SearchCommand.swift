@@ -60,6 +60,7 @@ extension CLI {
             ? WorkerEvaluator(spec: spec, workers: workers, cores: nThreads, progress: { printErr($0) }) : evaluator
         if workers > 1 { printErr("autopeft search: \(workers) worker processes, \(max(1, nThreads / workers)) BLAS threads each") }
         let start = Date()
+        Interruption.stopOnSignals(resume: (["autopeft", "search", pos[0], "--out", dir] + (opts["workers"].map { ["--workers", $0] } ?? [])).joined(separator: " "))
         do {
             try study.run(evaluator: runner, workers: workers) { printErr("autopeft search: " + $0) }
         } catch {

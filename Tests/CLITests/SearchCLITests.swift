@@ -174,6 +174,43 @@ final class SearchCLITests: XCTestCase {
         }
     }
 
+    /// SIGINT and SIGTERM stop a search at once with exit 130 / 143 and a line saying how to
+    /// resume; the same command then finishes the study with every finished trial kept.
+    func testSignalsStopWithTheResumeCommandAndLoseNothing() throws {
+        let d = folder()
+        for (name, sig, code) in [("int", SIGINT, Int32(130)), ("term", SIGTERM, Int32(143))] {
+            let space = d + "/sig-\(name).json", out = d + "/s-\(name)"
+            try #"{"name": "s", "problem": {"name": "zdt1", "delay_seconds": 0.2}, "search": {"trials": 14, "initial": 4}}"#
+                .write(toFile: space, atomically: true, encoding: .utf8)
+            func finished() -> [String] {
+                ((try? String(contentsOfFile: out + "/journal.jsonl", encoding: .utf8)) ?? "").split(separator: "\n")
+                    .filter { $0.contains("\"trial_finished\"") }
+                    .map { String($0).replacingOccurrences(of: #","seconds":[0-9.e-]+"#, with: "", options: .regularExpression) }
+            }
+            let p = Process(), e = Pipe()
+            p.executableURL = try autopeftBinary()
+            p.arguments = ["search", space, "--out", out, "--no-report"]
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = e
+            try p.run()
+            let deadline = Date().addingTimeInterval(20)
+            while finished().count < 3 && Date() < deadline { usleep(20_000) }
+            kill(p.processIdentifier, sig)
+            let err = String(decoding: e.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            XCTAssertEqual(p.terminationStatus, code, "\(name): \(err)")
+            XCTAssertTrue(err.contains("stopped by SIG\(name.uppercased()); every finished trial is in the journal. Resume with: autopeft search \(space) --out \(out)"), err)
+            let before = finished()
+            XCTAssertGreaterThanOrEqual(before.count, 3)
+            XCTAssertLessThan(before.count, 14, "\(name): stopped before the end")
+            let resumed = try runAutopeft(["search", space, "--out", out, "--no-report"])
+            XCTAssertEqual(resumed.code, 0, resumed.err)
+            let after = finished()
+            XCTAssertEqual(after.count, 14)
+            XCTAssertEqual(Array(after.prefix(before.count)), before, "\(name): finished trials kept")
+        }
+    }
+
     func testNoReportLeavesNoReport() throws {
         let d = folder()
         let space = d + "/z.json"
