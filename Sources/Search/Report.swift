@@ -160,6 +160,15 @@ public enum Report {
         return plot.render()
     }
 
+    /// The hypervolume plot's y range: from a little below the first non-zero value (not from 0,
+    /// where everything after the first trials is a flat line at the top) to the best value or the
+    /// known optimum.
+    static func hypervolumeAxis(_ values: [Double], optimum: Double?) -> (lower: Double, upper: Double) {
+        let hi = max(values.max() ?? 1, optimum ?? 0, 1e-300)
+        guard let first = values.filter({ $0 > 0 }).min(), first < hi else { return (0, hi) }
+        return (max(0, first - 0.05 * (hi - first)), hi)
+    }
+
     static func hypervolumePlot(_ study: Study) -> String {
         let spec = study.spec
         let ref = zip(spec.objectives, spec.reference).map { $0.minimised($1) }
@@ -171,15 +180,17 @@ public enum Report {
         }
         var optimum: Double?
         if case .synthetic(let p, _) = spec.problem { optimum = p.optimalHypervolume }
-        let hi = max(running.map(\.1).max() ?? 1, optimum ?? 0)
+        let (lo, hi) = hypervolumeAxis(running.map(\.1), optimum: optimum)
         var plot = SVGPlot(title: "\(spec.name): hypervolume after each trial",
                            x: .init(label: "trial", lower: 1, upper: Double(max(study.trials.count, 2))),
-                           y: .init(label: "hypervolume (reference \(spec.reference.map { Study.format($0) }.joined(separator: ", ")))", lower: 0, upper: hi))
-        plot.steps(running, color: "#d62728", legend: "dominated hypervolume")
-        plot.points(running, color: "#d62728", radius: 2.5)
+                           y: .init(label: "hypervolume (reference \(spec.reference.map { Study.format($0) }.joined(separator: ", ")))", lower: lo, upper: hi))
+        // Trials before the first point on the front have no hypervolume: drawn at the axis floor.
+        let shown = running.map { ($0.0, max($0.1, lo)) }
+        plot.steps(shown, color: "#d62728", legend: "dominated hypervolume")
+        plot.points(shown, color: "#d62728", radius: 2.5, titles: running.map { "trial \(Int($0.0)): hypervolume \(Study.format($0.1))" })
         let designEnd = Double(spec.initial + spec.baselines.count) + 0.5
         if designEnd < Double(study.trials.count) {
-            plot.steps([(designEnd, 0), (designEnd, hi)], color: "#999", dashed: true, legend: "end of the baselines and initial design", horizontalFirst: false)
+            plot.steps([(designEnd, lo), (designEnd, hi)], color: "#999", dashed: true, legend: "end of the baselines and initial design", horizontalFirst: false)
         }
         if let optimum { plot.horizontal(optimum, color: "#2ca02c", label: "true front \(Study.format(optimum))") }
         return plot.render()

@@ -207,6 +207,19 @@ final class StudyTests: XCTestCase {
         XCTAssertEqual(frontSection.split(separator: "\n").filter { $0.hasPrefix("| ") }.count - 1, study.frontIDs.count, "one row per front point")
         let html = try String(contentsOfFile: d + "/s/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("<svg") && html.hasSuffix("</html>\n"))
+        let hv = try String(contentsOfFile: d + "/s/hypervolume.svg", encoding: .utf8)
+        XCTAssertTrue(hv.contains("<title>trial 18: hypervolume \(Study.format(study.hypervolume))</title>"), "each point says its trial and value")
+    }
+
+    /// The hypervolume axis starts a little below the first non-zero value, not at 0 (where all
+    /// progress after the first trials was a flat line at the top), and reaches the optimum.
+    func testHypervolumeAxisFitsTheData() {
+        let (lo, hi) = Report.hypervolumeAxis([0, 0, 0.80, 0.85, 0.86, 0.86], optimum: nil)
+        XCTAssertEqual(hi, 0.86)
+        XCTAssertEqual(lo, 0.80 - 0.05 * 0.06, accuracy: 1e-12)
+        XCTAssertEqual(Report.hypervolumeAxis([0, 0.5, 0.6], optimum: 0.66).upper, 0.66)
+        XCTAssertEqual(Report.hypervolumeAxis([0, 0], optimum: nil).lower, 0, "nothing on the front yet")
+        XCTAssertEqual(Report.hypervolumeAxis([0.7, 0.7], optimum: nil).lower, 0, "a flat run keeps 0 so the line is visible")
     }
 
     func testSpaceFileErrors() throws {
