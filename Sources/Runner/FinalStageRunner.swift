@@ -39,7 +39,7 @@ extension FinalStage {
                 ("epochs", .number(evaluator.base.training.epochs)), ("learning_rate", .number(evaluator.base.training.learningRate)),
                 ("max_length", .number(evaluator.base.task.maxLength)),
             ])
-            if let earlier = try Reevaluation.read(directory: dir)?.settings {
+            if let earlier = earlier?.settings {
                 if earlier != settings {
                     throw MixedFidelity(message: "\(Reevaluation.path(dir)) holds runs at \(earlier.serialized()); these settings are \(settings.serialized()). Move the file away to re-evaluate at another fidelity.")
                 }
