@@ -34,39 +34,9 @@ public struct SensitivityScores: Sendable, Equatable {
     /// Σ over layers, per target.
     public var perTarget: [Double] { targets.indices.map { j in scores.reduce(0) { $0 + $1[j] } } }
 
-    /// The matrices a plan's modules act on, each with the module parameters charged to it: LoRA
-    /// on its targets (r·(in + out) each); a serial adapter on the FFN output (`output`); a
-    /// parallel adapter beside the whole FFN (half its cost on `intermediate`, half on `output`);
-    /// prefixes on `key` and `value` (half each); (IA)³ on its sites; BitFit on its linear biases.
-    public static func coverage(_ plan: PEFTPlan, dims: ModelDimensions) -> [(layer: Int, target: LinearTarget, cost: Double)] {
-        let count = dims.layers
-        var out: [(Int, LinearTarget, Double)] = []
-        if let lora = plan.lora {
-            for l in lora.layers.resolve(count: count) {
-                for t in lora.targets { out.append((l, t, Double(dims.loraParameters(rank: lora.rank, target: t)))) }
-            }
-        }
-        if let s = plan.serialAdapter { for (l, m) in s.resolve(count: count) { out.append((l, .output, Double(dims.bottleneckParameters(size: m)))) } }
-        if let p = plan.parallelAdapter {
-            for (l, m) in p.resolve(count: count) { let c = Double(dims.bottleneckParameters(size: m)) / 2; out += [(l, .intermediate, c), (l, .output, c)] }
-        }
-        if let p = plan.prefix {
-            let layers = p.layers.resolve(count: count)
-            let perLayer = Double(PEFTPlan(prefix: p).moduleParameters(dims: dims)) / Double(max(layers.count, 1))
-            for l in layers { out += [(l, .key, perLayer / 2), (l, .value, perLayer / 2)] }
-        }
-        if let i = plan.ia3 {
-            for l in i.layers.resolve(count: count) {
-                for s in i.sites { out.append((l, s.chargedTarget, Double(dims.ia3Parameters(s)))) }
-            }
-        }
-        if let b = plan.bitfit {
-            for l in b.layers.resolve(count: count) {
-                for bias in b.biases { if let t = LinearTarget(name: bias.rawValue) { out.append((l, t, Double(dims.bitfitParameters(bias)))) } }
-            }
-        }
-        return out
-    }
+    /// The matrices a plan's modules act on, each with the module parameters charged to it (each
+    /// method's file says how it charges; `PEFTPlan.charges`).
+    public static func coverage(_ plan: PEFTPlan, dims: ModelDimensions) -> [PEFTCharge] { plan.charges(dims: dims) }
 
     /// SPT's rule as a utility. With k_W the module parameters charged to matrix W divided by α
     /// and c_W its score, a module pays off on W while k_W ≤ c_W: each matrix contributes

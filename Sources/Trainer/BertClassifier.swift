@@ -31,16 +31,8 @@ public final class BertClassifier {
     var scratch = BackwardScratch()
     var lastBatch = 0, lastLength = 0, lastTraining = false, lastLengths: [Int] = []
 
-    /// Prefix tuning: per-layer offsets of flat prefixes, or the reparameterisation MLP.
-    struct PrefixProjection {
-        let embedding: Int, w1: Int, b1: Int, w2: Int, b2: Int
-        let length: Int, hiddenP: Int, layers: [Int]
-        var k: [FloatBuffer], v: [FloatBuffer], dk: [FloatBuffer], dv: [FloatBuffer]
-        let hidden: FloatBuffer, out: FloatBuffer  // tanh(W1 E + b1) [P, p], MLP output [P, 2H·nL]
-        let dHidden: FloatBuffer, dOut: FloatBuffer  // their gradients, preallocated (backward runs every step)
-    }
-    var prefixFlat: [Int: (k: Int, v: Int)] = [:]
-    var prefixProjection: PrefixProjection?
+    /// Prefix tuning's prefixes (flat or through its MLP); nil without prefix tuning.
+    let prefixTuning: PrefixTuning?
 
     public init(weights: BertWeights, plan: PEFTPlan, labels: Int, head: HeadInput) throws(TrainerError) {
         let c = weights.config
@@ -61,54 +53,18 @@ public final class BertClassifier {
                 }
             }
         }
-        if let a = plan.serialAdapter {
+        for (placement, a) in plan.adapters {
             for (l, m) in a.resolve(count: count) {
-                layers[l].setSerial(BottleneckAdapter(placement: .serial, layer: l, size: m, hidden: H, scale: 1, block: block))
-            }
-        }
-        if let a = plan.parallelAdapter {
-            for (l, m) in a.resolve(count: count) {
-                layers[l].setParallel(BottleneckAdapter(placement: .parallel, layer: l, size: m, hidden: H, scale: Float(a.scale), block: block))
+                layers[l].addAdapter(BottleneckAdapter(placement: placement, layer: l, size: m, hidden: H, scale: placement == .serial ? 1 : Float(a.scale), block: block))
             }
         }
         if let spec = plan.ia3 { for l in spec.layers.resolve(count: count) { layers[l].addIA3(spec.sites, block: block) } }
         if let spec = plan.bitfit { for l in spec.layers.resolve(count: count) { layers[l].addBitFit(spec.biases, block: block) } }
-        if let spec = plan.prefix {
-            let pl = spec.layers.resolve(count: count), P = spec.length
-            for l in pl { layers[l].setPrefixLength(P) }
-            if let p = spec.projection {
-                let nl = pl.count
-                prefixProjection = PrefixProjection(
-                    embedding: block.declare("prefix_encoder.embedding.weight", shape: [P, H]),
-                    w1: block.declare("prefix_encoder.transform.0.weight", shape: [p, H]),
-                    b1: block.declare("prefix_encoder.transform.0.bias", shape: [p]),
-                    w2: block.declare("prefix_encoder.transform.2.weight", shape: [2 * H * nl, p]),
-                    b2: block.declare("prefix_encoder.transform.2.bias", shape: [2 * H * nl]),
-                    length: P, hiddenP: p, layers: pl,
-                    k: pl.map { _ in FloatBuffer(count: P * H) }, v: pl.map { _ in FloatBuffer(count: P * H) },
-                    dk: pl.map { _ in FloatBuffer(count: P * H) }, dv: pl.map { _ in FloatBuffer(count: P * H) },
-                    hidden: FloatBuffer(count: P * p), out: FloatBuffer(count: P * 2 * H * nl),
-                    dHidden: FloatBuffer(count: P * p), dOut: FloatBuffer(count: P * 2 * H * nl))
-            } else {
-                for l in pl {
-                    prefixFlat[l] = (block.declare("encoder.layer.\(l).attention.prefix_key", shape: [P, H]),
-                                     block.declare("encoder.layer.\(l).attention.prefix_value", shape: [P, H]))
-                }
-            }
-        }
+        if let spec = plan.prefix { prefixTuning = PrefixTuning(spec: spec, dims: c.dimensions, block: block) } else { prefixTuning = nil }
         classifierW = block.declare("classifier.weight", shape: [labels, c.hiddenSize])
         classifierB = block.declare("classifier.bias", shape: [labels])
         block.seal()
-        for (l, o) in prefixFlat {
-            layers[l].prefixK = block.value(o.k); layers[l].prefixV = block.value(o.v)
-            layers[l].dPrefixK = block.grad(o.k); layers[l].dPrefixV = block.grad(o.v)
-        }
-        if let pp = prefixProjection {
-            for (i, l) in pp.layers.enumerated() {
-                layers[l].prefixK = pp.k[i].pointer; layers[l].prefixV = pp.v[i].pointer
-                layers[l].dPrefixK = pp.dk[i].pointer; layers[l].dPrefixV = pp.dv[i].pointer
-            }
-        }
+        prefixTuning?.bind(layers, block: block)
         lowestTrainableLayer = plan.lowestAdaptedLayer(layers: c.layers) ?? c.layers
         hidden = (0...c.layers).map { _ in GrowableBuffer() }
     }
@@ -130,57 +86,7 @@ public final class BertClassifier {
             layer.parallel?.initialize(block: block, rng: &rest)
             layer.initialize(block: block)
         }
-        let H = config.hiddenSize
-        for (_, o) in prefixFlat.sorted(by: { $0.key < $1.key }) {
-            for off in [o.k, o.v] { let p = block.value(off); for j in 0..<(block.views.first { $0.offset == off }!.count) { p[j] = Float(rest.nextGaussian()) } }
-        }
-        if let pp = prefixProjection {
-            let e = block.value(pp.embedding)
-            for j in 0..<(pp.length * H) { e[j] = Float(rest.nextGaussian()) }
-            // nn.Linear's default: U(−1/√fan_in, 1/√fan_in) for weights and biases.
-            for (off, n, fanIn) in [(pp.w1, pp.hiddenP * H, H), (pp.b1, pp.hiddenP, H),
-                                    (pp.w2, 2 * H * pp.layers.count * pp.hiddenP, pp.hiddenP), (pp.b2, 2 * H * pp.layers.count, pp.hiddenP)] {
-                let p = block.value(off), bound = 1 / Float(fanIn).squareRoot()
-                for j in 0..<n { p[j] = (2 * rest.nextFloat() - 1) * bound }
-            }
-        }
-    }
-
-    /// The prefix MLP's forward: fills every prefix layer's K and V [P, H].
-    func prefixProjectionForward() {
-        guard let pp = prefixProjection else { return }
-        let H = config.hiddenSize, P = pp.length, p = pp.hiddenP, O = 2 * H * pp.layers.count
-        let hid = pp.hidden.pointer, out = pp.out.pointer
-        Linear.forward(out: hid, inp: block.value(pp.embedding), weight: block.value(pp.w1), bias: block.value(pp.b1), rows: P, inFeatures: H, outFeatures: p)
-        for j in 0..<(P * p) { hid[j] = tanhf(hid[j]) }
-        Linear.forward(out: out, inp: hid, weight: block.value(pp.w2), bias: block.value(pp.b2), rows: P, inFeatures: p, outFeatures: O)
-        for (i, _) in pp.layers.enumerated() {
-            for t in 0..<P {
-                (pp.k[i].pointer + t * H).update(from: out + t * O + i * 2 * H, count: H)
-                (pp.v[i].pointer + t * H).update(from: out + t * O + i * 2 * H + H, count: H)
-            }
-            pp.dk[i].zero(); pp.dv[i].zero()
-        }
-    }
-
-    /// The prefix MLP's backward from the per-layer prefix gradients.
-    func prefixProjectionBackward() {
-        guard let pp = prefixProjection else { return }
-        let H = config.hiddenSize, P = pp.length, p = pp.hiddenP, O = 2 * H * pp.layers.count
-        let dout = pp.dOut
-        for (i, _) in pp.layers.enumerated() {
-            for t in 0..<P {
-                (dout.pointer + t * O + i * 2 * H).update(from: pp.dk[i].pointer + t * H, count: H)
-                (dout.pointer + t * O + i * 2 * H + H).update(from: pp.dv[i].pointer + t * H, count: H)
-            }
-        }
-        let hid = pp.hidden.pointer
-        Linear.backwardWeight(dweight: block.grad(pp.w2), dbias: block.grad(pp.b2), dout: dout.pointer, inp: hid, rows: P, inFeatures: p, outFeatures: O)
-        let dh = pp.dHidden
-        Linear.backwardInput(dinp: dh.pointer, dout: dout.pointer, weight: block.value(pp.w2), rows: P, inFeatures: p, outFeatures: O, accumulate: false)
-        for j in 0..<(P * p) { dh[j] *= 1 - hid[j] * hid[j] }
-        Linear.backwardWeight(dweight: block.grad(pp.w1), dbias: block.grad(pp.b1), dout: dh.pointer, inp: block.value(pp.embedding), rows: P, inFeatures: H, outFeatures: p)
-        Linear.backwardInput(dinp: block.grad(pp.embedding), dout: dh.pointer, weight: block.value(pp.w1), rows: P, inFeatures: H, outFeatures: p, accumulate: true)
+        prefixTuning?.initialize(block: block, hidden: config.hiddenSize, rng: &rest)
     }
 
     /// Which ReLU units of the adapters were active in the last forward (see `BottleneckAdapter`).
@@ -225,7 +131,7 @@ public final class BertClassifier {
         lastBatch = B; lastLength = T; lastTraining = training; lastLengths = batch.lengths
         let vp = valid.ensure(N)
         batch.valid.withUnsafeBufferPointer { vp.update(from: $0.baseAddress!, count: N) }
-        prefixProjectionForward()
+        prefixTuning?.forward(block: block, hidden: H)
         let start: Int
         if let cache {
             cache.gather(rows: rows, length: T, into: hidden[cache.layer].ensure(N * H))
@@ -344,6 +250,6 @@ public final class BertClassifier {
                                block: block, scratch: &scratch)
             swap(&dh, &dnext)
         }
-        prefixProjectionBackward()
+        prefixTuning?.backward(block: block, hidden: H)
     }
 }

@@ -18,19 +18,13 @@ public final class EncoderLayer {
     public private(set) var lora: [LinearTarget: LoRALinear] = [:]
     public private(set) var serial: BottleneckAdapter?
     public private(set) var parallel: BottleneckAdapter?
-    /// (IA)³ vectors: offsets into the parameter block.
-    public private(set) var ia3: [IA3Spec.Site: Int] = [:]
-    /// BitFit biases: offsets into the parameter block.
-    public private(set) var bitfit: [BitFitSpec.Bias: Int] = [:]
-    /// Prefix length; the prefix keys/values [P, H] and their gradients are set by the owner.
-    public private(set) var prefixLength = 0
-    var prefixK: UnsafeMutablePointer<Float>?, prefixV: UnsafeMutablePointer<Float>?
-    var dPrefixK: UnsafeMutablePointer<Float>?, dPrefixV: UnsafeMutablePointer<Float>?
+    var ia3 = IA3Vectors()
+    var bitfit = BitFitBiases()
+    /// Set by the model's `PrefixTuning` when this layer has a prefix.
+    var prefix: LayerPrefix?
 
     // Saved activations (grow-only; sized for the largest batch seen).
     var q = GrowableBuffer(), k = GrowableBuffer(), v = GrowableBuffer()
-    var kRaw = GrowableBuffer(), vRaw = GrowableBuffer(), gRaw = GrowableBuffer()
-    var kFull = GrowableBuffer(), vFull = GrowableBuffer(), validFull = GrowableBuffer()
     var probs = GrowableBuffer(), dropped = GrowableBuffer()
     let attnMask = MaskBuffer()
     var ctx = GrowableBuffer(), ao = GrowableBuffer(), res1 = GrowableBuffer(), h1 = GrowableBuffer()
@@ -52,67 +46,33 @@ public final class EncoderLayer {
     }
 
     func addLoRA(_ m: LoRALinear) { lora[m.target] = m }
-    func setSerial(_ a: BottleneckAdapter) { serial = a }
-    func setParallel(_ a: BottleneckAdapter) { parallel = a }
+    func addAdapter(_ a: BottleneckAdapter) {
+        switch a.placement {
+        case .serial: serial = a
+        case .parallel: parallel = a
+        }
+    }
 
     func addIA3(_ sites: [IA3Spec.Site], block: ParameterBlock) {
-        for s in sites {
-            let n = s == .feedforward ? config.intermediateSize : config.hiddenSize
-            let path = s == .key ? "attention.self.key" : s == .value ? "attention.self.value" : "output.dense"
-            ia3[s] = block.declare("encoder.layer.\(index).\(path).ia3_l", shape: [n])
-        }
+        ia3 = IA3Vectors(layer: index, sites: sites, dims: config.dimensions, block: block)
     }
 
     func addBitFit(_ biases: [BitFitSpec.Bias], block: ParameterBlock) {
-        for b in biases {
-            bitfit[b] = block.declare("encoder.layer.\(index).\(Self.biasPath(b))", shape: [b == .intermediate ? config.intermediateSize : config.hiddenSize])
-        }
-    }
-
-    func setPrefixLength(_ p: Int) { prefixLength = p }
-
-    static func biasPath(_ b: BitFitSpec.Bias) -> String {
-        switch b {
-        case .attentionNorm: return "attention.output.LayerNorm.bias"
-        case .outputNorm: return "output.LayerNorm.bias"
-        default: return LinearTarget(name: b.rawValue)!.modulePath + ".bias"
-        }
+        bitfit = BitFitBiases(layer: index, biases: biases, dims: config.dimensions, block: block)
     }
 
     /// Sets (IA)³ vectors to 1 and BitFit biases to the pretrained values.
     func initialize(block: ParameterBlock) {
-        for (s, off) in ia3 { block.value(off).update(repeating: 1, count: s == .feedforward ? config.intermediateSize : config.hiddenSize) }
-        for (b, off) in bitfit {
-            let src: FloatBuffer
-            switch b {
-            case .attentionNorm: src = w.attentionNorm.beta
-            case .outputNorm: src = w.outputNorm.beta
-            default: src = weights(LinearTarget(name: b.rawValue)!).bias
-            }
-            block.value(off).update(from: src.pointer, count: src.count)
-        }
+        ia3.initialize(block: block)
+        bitfit.initialize(block: block, pretrained: w)
     }
 
-    func weights(_ t: LinearTarget) -> LinearWeights {
-        switch t {
-        case .query: return w.query
-        case .key: return w.key
-        case .value: return w.value
-        case .attentionOutput: return w.attentionOutput
-        case .intermediate: return w.intermediate
-        case .output: return w.output
-        }
-    }
-
-    private func bias(_ t: LinearTarget, block: ParameterBlock) -> UnsafePointer<Float> {
-        if let off = bitfit[BitFitSpec.Bias(rawValue: t.rawValue)!] { return UnsafePointer(block.value(off)) }
-        return UnsafePointer(weights(t).bias.pointer)
-    }
+    func weights(_ t: LinearTarget) -> LinearWeights { w.linear(t) }
 
     private func linear(_ target: LinearTarget, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                         n: Int, block: ParameterBlock, training: Bool, rng: inout RandomSource) {
         let lw = weights(target)
-        Linear.forward(out: out, inp: inp, weight: lora[target]?.frozenWeight ?? lw.weight.pointer, bias: bias(target, block: block), rows: n,
+        Linear.forward(out: out, inp: inp, weight: lora[target]?.frozenWeight ?? lw.weight.pointer, bias: bitfit.value(.init(target), frozen: lw.bias, block: block), rows: n,
                        inFeatures: lw.inFeatures, outFeatures: lw.outFeatures)
         lora[target]?.forward(y: out, x: inp, rows: n, block: block, training: training, rng: &rng)
     }
@@ -120,7 +80,7 @@ public final class EncoderLayer {
     private func linearBackward(_ target: LinearTarget, dout: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, n: Int, block: ParameterBlock) {
         let lw = weights(target)
-        if let off = bitfit[BitFitSpec.Bias(rawValue: target.rawValue)!] { addColumnSums(block.grad(off), dout, rows: n, columns: lw.outFeatures) }
+        bitfit.backward(target, dout: dout, rows: n, columns: lw.outFeatures, block: block)
         sensitivity?.accumulate(layer: index, target: target, dout: dout, x: x, rows: n, inFeatures: lw.inFeatures, outFeatures: lw.outFeatures)
         if let dx {
             Linear.backwardInput(dinp: dx, dout: dout, weight: lora[target]?.frozenWeight ?? lw.weight.pointer, rows: n,
@@ -129,25 +89,10 @@ public final class EncoderLayer {
         lora[target]?.backward(dy: dout, x: x, dx: dx, rows: n, block: block)
     }
 
-    /// Scales `x` [n, c] column-wise by `l` [c], keeping the unscaled copy in `raw`.
-    private func scale(_ x: UnsafeMutablePointer<Float>, by l: UnsafePointer<Float>, raw: UnsafeMutablePointer<Float>, rows n: Int, columns c: Int) {
-        raw.update(from: x, count: n * c)
-        for i in 0..<n { let r = x + i * c; for j in 0..<c { r[j] *= l[j] } }
-    }
-
-    /// (IA)³ backward: dl += Σ_rows d ⊙ raw, then d ← d ⊙ l.
-    private func scaleBackward(_ d: UnsafeMutablePointer<Float>, l: UnsafePointer<Float>, dl: UnsafeMutablePointer<Float>,
-                               raw: UnsafePointer<Float>, rows n: Int, columns c: Int) {
-        for i in 0..<n {
-            let r = d + i * c, x = raw + i * c
-            for j in 0..<c { dl[j] += r[j] * x[j]; r[j] *= l[j] }
-        }
-    }
-
     /// Runs the layer on x [B·T, H], writing out [B·T, H].
     func forward(x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, keyValid: UnsafePointer<Float>,
                  batch B: Int, length T: Int, block: ParameterBlock, training: Bool, rng: inout RandomSource) {
-        let H = config.hiddenSize, I = config.intermediateSize, N = B * T, P = prefixLength
+        let H = config.hiddenSize, I = config.intermediateSize, N = B * T, P = prefix?.length ?? 0
         let shape = AttentionShape(batch: B, queries: T, keys: T + P, heads: config.heads, headDim: config.headDim)
         trainingPass = training
         let pHidden = training ? config.hiddenDropout : 0
@@ -157,20 +102,13 @@ public final class EncoderLayer {
         linear(.query, out: qp, inp: x, n: N, block: block, training: training, rng: &rng)
         linear(.key, out: kp, inp: x, n: N, block: block, training: training, rng: &rng)
         linear(.value, out: vp, inp: x, n: N, block: block, training: training, rng: &rng)
-        if let off = ia3[.key] { scale(kp, by: block.value(off), raw: kRaw.ensure(N * H), rows: N, columns: H) }
-        if let off = ia3[.value] { scale(vp, by: block.value(off), raw: vRaw.ensure(N * H), rows: N, columns: H) }
+        ia3.forward(.key, kp, rows: N, block: block)
+        ia3.forward(.value, vp, rows: N, block: block)
         var keys = UnsafePointer(kp), values = UnsafePointer(vp), valid = keyValid
-        if P > 0, let pk = prefixK, let pv = prefixV {
-            let kf = kFull.ensure(B * (P + T) * H), vf = vFull.ensure(B * (P + T) * H), mf = validFull.ensure(B * (P + T))
-            for b in 0..<B {
-                (kf + b * (P + T) * H).update(from: pk, count: P * H)
-                (kf + (b * (P + T) + P) * H).update(from: kp + b * T * H, count: T * H)
-                (vf + b * (P + T) * H).update(from: pv, count: P * H)
-                (vf + (b * (P + T) + P) * H).update(from: vp + b * T * H, count: T * H)
-                (mf + b * (P + T)).update(repeating: 1, count: P)
-                (mf + b * (P + T) + P).update(from: keyValid + b * T, count: T)
-            }
-            keys = UnsafePointer(kf); values = UnsafePointer(vf); valid = UnsafePointer(mf)
+        if prefix != nil {
+            prefix!.forward(k: kp, v: vp, keyValid: keyValid, batch: B, length: T, hidden: H)
+            keys = UnsafePointer(prefix!.keys.pointer); values = UnsafePointer(prefix!.values.pointer)
+            valid = UnsafePointer(prefix!.valid.pointer)
         }
 
         let pp = probs.ensure(shape.probsCount)
@@ -185,14 +123,14 @@ public final class EncoderLayer {
         let r1 = res1.ensure(N * H)
         for j in 0..<(N * H) { r1[j] = aop[j] + x[j] }
         let h1p = h1.ensure(N * H)
-        let beta1 = bitfit[.attentionNorm].map { UnsafePointer(block.value($0)) } ?? UnsafePointer(w.attentionNorm.beta.pointer)
+        let beta1 = bitfit.value(.attentionNorm, frozen: w.attentionNorm.beta, block: block)
         LayerNorm.forward(out: h1p, mean: mean1.ensure(N), rstd: rstd1.ensure(N), inp: r1, gamma: w.attentionNorm.gamma.pointer,
                           beta: beta1, rows: N, channels: H, eps: config.layerNormEps)
 
         let ip = inter.ensure(N * I), gp = g.ensure(N * I)
         linear(.intermediate, out: ip, inp: h1p, n: N, block: block, training: training, rng: &rng)
         GELU.forward(out: gp, inp: ip, count: N * I)
-        if let off = ia3[.feedforward] { scale(gp, by: block.value(off), raw: gRaw.ensure(N * I), rows: N, columns: I) }
+        ia3.forward(.feedforward, gp, rows: N, block: block)
         let fop = fo.ensure(N * H)
         linear(.output, out: fop, inp: gp, n: N, block: block, training: training, rng: &rng)
         if pHidden > 0 { Dropout.forward(out: fop, inp: fop, mask: foMask.ensure(N * H), count: N * H, p: pHidden, rng: &rng) }
@@ -200,7 +138,7 @@ public final class EncoderLayer {
         parallel?.forward(x: h1p, y: fop, rows: N, block: block)
         let r2 = res2.ensure(N * H)
         for j in 0..<(N * H) { r2[j] = fop[j] + h1p[j] }
-        let beta2 = bitfit[.outputNorm].map { UnsafePointer(block.value($0)) } ?? UnsafePointer(w.outputNorm.beta.pointer)
+        let beta2 = bitfit.value(.outputNorm, frozen: w.outputNorm.beta, block: block)
         LayerNorm.forward(out: out, mean: mean2.ensure(N), rstd: rstd2.ensure(N), inp: r2, gamma: w.outputNorm.gamma.pointer,
                           beta: beta2, rows: N, channels: H, eps: config.layerNormEps)
     }
@@ -211,14 +149,14 @@ public final class EncoderLayer {
     func backward(dout: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
                   batch B: Int, length T: Int, block: ParameterBlock, scratch s: inout BackwardScratch) {
         backwardPasses += 1
-        let H = config.hiddenSize, I = config.intermediateSize, N = B * T, P = prefixLength
+        let H = config.hiddenSize, I = config.intermediateSize, N = B * T, P = prefix?.length ?? 0
         let shape = AttentionShape(batch: B, queries: T, keys: T + P, heads: config.heads, headDim: config.headDim)
         let pHidden = trainingPass ? config.hiddenDropout : 0
         let pAttn = trainingPass ? config.attentionDropout : 0
 
         // out = LN2(res2), res2 = fo + h1, fo = drop(dense(g)) (+ serial) (+ parallel)
         let dres2 = s.a.ensure(N * H)
-        LayerNorm.backward(dinp: dres2, dgamma: nil, dbeta: bitfit[.outputNorm].map { block.grad($0) }, dout: dout,
+        LayerNorm.backward(dinp: dres2, dgamma: nil, dbeta: bitfit.gradient(of: .outputNorm, block: block), dout: dout,
                            inp: res2.pointer, mean: mean2.pointer, rstd: rstd2.pointer, gamma: w.outputNorm.gamma.pointer, rows: N, channels: H)
         let dh1 = s.b.ensure(N * H)
         dh1.update(from: dres2, count: N * H)
@@ -228,12 +166,12 @@ public final class EncoderLayer {
         if pHidden > 0 { Dropout.backward(dinp: dfo, dout: dfo, mask: foMask.pointer, count: N * H, p: pHidden) }
         let dg = s.c.ensure(N * I)
         linearBackward(.output, dout: dfo, x: g.pointer, dx: dg, accumulate: false, n: N, block: block)
-        if let off = ia3[.feedforward] { scaleBackward(dg, l: block.value(off), dl: block.grad(off), raw: gRaw.pointer, rows: N, columns: I) }
+        ia3.backward(.feedforward, dg, rows: N, block: block)
         GELU.backward(dinp: dg, inp: inter.pointer, dout: dg, count: N * I)
         linearBackward(.intermediate, dout: dg, x: h1.pointer, dx: dh1, accumulate: true, n: N, block: block)
         // h1 = LN1(res1), res1 = drop(ao) + x
         let dres1 = s.a.pointer
-        LayerNorm.backward(dinp: dres1, dgamma: nil, dbeta: bitfit[.attentionNorm].map { block.grad($0) }, dout: dh1,
+        LayerNorm.backward(dinp: dres1, dgamma: nil, dbeta: bitfit.gradient(of: .attentionNorm, block: block), dout: dh1,
                            inp: res1.pointer, mean: mean1.pointer, rstd: rstd1.pointer, gamma: w.attentionNorm.gamma.pointer, rows: N, channels: H)
         if let dx { dx.update(from: dres1, count: N * H) }
         let dao = dres1
@@ -242,32 +180,20 @@ public final class EncoderLayer {
         linearBackward(.attentionOutput, dout: dao, x: ctx.pointer, dx: dctx, accumulate: false, n: N, block: block)
         // attention (keys and values include the prefix rows when there is one)
         let dq = s.q.ensure(N * H), dk = s.k.ensure(N * H), dv = s.v.ensure(N * H)
-        let hasPrefix = P > 0 && prefixK != nil
+        let hasPrefix = prefix != nil
         let dkf = hasPrefix ? s.kFull.ensure(B * (P + T) * H) : dk, dvf = hasPrefix ? s.vFull.ensure(B * (P + T) * H) : dv
         Attention.backward(dq: dq, dk: dkf, dv: dvf, dctx: dctx, probs: probs.pointer, dropped: dropped.pointer,
                            mask: pAttn > 0 ? attnMask.pointer : nil, q: q.pointer,
-                           k: hasPrefix ? kFull.pointer : k.pointer, v: hasPrefix ? vFull.pointer : v.pointer,
+                           k: prefix?.keys.pointer ?? k.pointer, v: prefix?.values.pointer ?? v.pointer,
                            shape: shape, dropout: pAttn, scratch: s.attn.ensure(Attention.scratchCount(shape)))
-        if hasPrefix, let dpk = dPrefixK, let dpv = dPrefixV {
-            for b in 0..<B {
-                let kb = dkf + b * (P + T) * H, vb = dvf + b * (P + T) * H
-                for j in 0..<(P * H) { dpk[j] += kb[j]; dpv[j] += vb[j] }
-                (dk + b * T * H).update(from: kb + P * H, count: T * H)
-                (dv + b * T * H).update(from: vb + P * H, count: T * H)
-            }
-        }
-        if let off = ia3[.key] { scaleBackward(dk, l: block.value(off), dl: block.grad(off), raw: kRaw.pointer, rows: N, columns: H) }
-        if let off = ia3[.value] { scaleBackward(dv, l: block.value(off), dl: block.grad(off), raw: vRaw.pointer, rows: N, columns: H) }
+        prefix?.backward(dKeys: dkf, dValues: dvf, dkRows: dk, dvRows: dv, batch: B, length: T, hidden: H)
+        ia3.backward(.key, dk, rows: N, block: block)
+        ia3.backward(.value, dv, rows: N, block: block)
         // q, k, v = x W{q,k,v}ᵀ + b (+ LoRA); dx already holds the residual path's gradient.
         for (t, d) in [(LinearTarget.query, dq), (.key, dk), (.value, dv)] {
             linearBackward(t, dout: d, x: x, dx: dx, accumulate: true, n: N, block: block)
         }
     }
-}
-
-/// dbias[j] += Σ_i d[i, j] over `rows` rows of `columns`.
-func addColumnSums(_ dbias: UnsafeMutablePointer<Float>, _ d: UnsafePointer<Float>, rows n: Int, columns c: Int) {
-    for i in 0..<n { let r = d + i * c; for j in 0..<c { dbias[j] += r[j] } }
 }
 
 /// Gradient buffers shared by all layers' backward passes.

@@ -124,12 +124,10 @@ public enum PEFTExport {
         let layers = spec.layers.resolve(count: model.config.layers)
         var out: [(name: String, shape: [Int], values: [Float])] = []
         var paths: [String] = []
-        for s in spec.sites {
-            paths.append(s == .key ? "attention.self.key" : s == .value ? "attention.self.value" : "output.dense")
-        }
+        for s in spec.sites { paths.append(s.modulePath) }
         for l in layers {
             for s in spec.sites {
-                let path = s == .key ? "attention.self.key" : s == .value ? "attention.self.value" : "output.dense"
+                let path = s.modulePath
                 let t = tensor(model, "encoder.layer.\(l).\(path).ia3_l")
                 // PEFT: [out, 1] on key/value outputs, [1, in] on the feed-forward input.
                 out.append(("base_model.model.bert.encoder.layer.\(l).\(path).ia3_l", s == .feedforward ? [1, t.values.count] : [t.values.count, 1], t.values))
@@ -138,7 +136,7 @@ public enum PEFTExport {
         out += classifier(model, prefix: "base_model.model.")
         var cfg = base(config, "IA3")
         cfg += [("target_modules", .string(regex(layers: layers, paths: paths))),
-                ("feedforward_modules", .string(spec.sites.contains(.feedforward) ? regex(layers: layers, paths: ["output.dense"]) : "^$")),
+                ("feedforward_modules", .string(spec.sites.contains(.feedforward) ? regex(layers: layers, paths: [IA3Spec.Site.feedforward.modulePath]) : "^$")),
                 ("fan_in_fan_out", .bool(false)), ("init_ia3_weights", .bool(true))]
         return (out, .object(cfg))
     }
@@ -148,10 +146,10 @@ public enum PEFTExport {
         guard spec.layers.resolve(count: c.layers).count == c.layers else {
             throw Unsupported(reason: "HF PEFT prefix tuning covers every layer; this prefix is in layers \(spec.layers.resolve(count: c.layers))")
         }
-        model.prefixProjectionForward()
+        model.prefixTuning?.forward(block: model.block, hidden: H)
         var emb = [Float](repeating: 0, count: P * c.layers * 2 * H)
         for l in 0..<c.layers {
-            let k = model.layers[l].prefixK!, v = model.layers[l].prefixV!
+            let k = model.layers[l].prefix!.k, v = model.layers[l].prefix!.v
             for t in 0..<P {
                 for j in 0..<H {
                     emb[t * c.layers * 2 * H + l * 2 * H + j] = k[t * H + j]

@@ -8,7 +8,7 @@ import Space
 /// Backward with dy [N, H]:
 ///   dW_u += s·dyᵀ z;  db_u += s·Σ dy;  dz = s·dy W_u ⊙ [zpre > 0];  dW_d += dzᵀ x;  db_d += Σ dz;  dx += dz W_d
 public final class BottleneckAdapter {
-    public enum Placement: String, Sendable { case serial, parallel }
+    public typealias Placement = AdapterSpec.Placement
     public let placement: Placement
     public let layer: Int
     public let size: Int, hidden: Int

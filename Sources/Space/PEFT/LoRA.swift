@@ -1,0 +1,93 @@
+/// LoRA: `W x + (alpha/r) · B A dropout(x)` on chosen linear targets in chosen layers.
+///
+/// Run-file JSON (`peft.lora`): `rank`, `alpha` (default: the rank), `dropout` (0), `targets`,
+/// `layers` (all), `init` (`"kaiming"` or `"pissa"`). Charges: r·(in + out) to each target.
+/// Trainer: `Sources/Trainer/PEFT/LoRALinear.swift`.
+public struct LoRASpec: Equatable, Sendable {
+    /// How A and B start: PEFT's default (A Kaiming-uniform, B zero), or PiSSA (the top-r
+    /// singular triplets of W, with W replaced by the residual W − (alpha/r)·B·A).
+    public enum Initialization: String, Sendable { case kaiming, pissa }
+    public var rank: Int
+    public var alpha: Double
+    public var dropout: Double
+    public var targets: [LinearTarget]
+    public var layers: LayerSelection
+    public var initialization: Initialization
+
+    public init(rank: Int, alpha: Double, dropout: Double = 0, targets: [LinearTarget], layers: LayerSelection = .all,
+                initialization: Initialization = .kaiming) {
+        self.rank = rank
+        self.alpha = alpha
+        self.dropout = dropout
+        self.targets = Array(Set(targets)).sorted()
+        self.layers = layers
+        self.initialization = initialization
+    }
+
+    /// The factor applied to `B A x`.
+    public var scaling: Double { alpha / Double(rank) }
+}
+
+extension ModelDimensions {
+    /// LoRA of rank r on one linear map: A is r×in, B is out×r.
+    public func loraParameters<T: Numeric>(rank r: T, target: LinearTarget) -> T {
+        let (i, o) = shape(of: target)
+        return r * (T(exactly: i)! + T(exactly: o)!)
+    }
+}
+
+extension LoRASpec {
+    public init(reading l: JSONReader) throws(ConfigError) {
+        let rank = try l.required("rank").int(in: 1...65536, what: "a positive rank")
+        let alpha = try l.optional("alpha")?.double() ?? Double(rank)
+        let dropout = try l.optional("dropout")?.double(in: 0...0.99, what: "a dropout probability") ?? 0
+        var targets: [LinearTarget] = []
+        for t in try l.required("targets").array() {
+            let name = try t.string()
+            guard let target = LinearTarget(name: name) else {
+                let names = LinearTarget.allCases.map(\.rawValue)
+                var msg = "unknown LoRA target \"\(name)\"; expected one of \(names.joined(separator: ", "))"
+                if let m = didYouMean(name, among: names) { msg += " (did you mean \"\(m)\"?)" }
+                throw t.error(msg)
+            }
+            targets.append(target)
+        }
+        let layers = try LayerSelection(reading: l.optional("layers"))
+        let initialization = Initialization(rawValue: try l.optional("init")?.choice(["kaiming", "pissa"]) ?? "kaiming")!
+        try l.finish()
+        self.init(rank: rank, alpha: alpha, dropout: dropout, targets: targets, layers: layers, initialization: initialization)
+    }
+
+    public var json: JSONValue {
+        .object([
+            ("rank", .number(rank)), ("alpha", .number(alpha)), ("dropout", .number(dropout)),
+            ("targets", .array(targets.map { .string($0.rawValue) })), ("layers", layers.json),
+            ("init", .string(initialization.rawValue)),
+        ])
+    }
+
+    /// A positive rank no larger than any target matrix, at least one target, layers in range.
+    func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
+        if rank < 1 { throw ConfigError(path: path + ".rank", message: "expected a positive rank, got \(rank)") }
+        if targets.isEmpty { throw ConfigError(path: path + ".targets", message: "expected at least one target") }
+        for t in targets {
+            let (i, o) = dims.shape(of: t)
+            if rank > min(i, o) {
+                throw ConfigError(path: path + ".rank", message: "rank \(rank) exceeds min(\(i), \(o)) of \(t.rawValue)")
+            }
+        }
+        try layers.validate(for: dims, path: path + ".layers")
+    }
+
+    public func parameters(dims: ModelDimensions) -> Int {
+        let perLayer = targets.reduce(0) { $0 + dims.loraParameters(rank: rank, target: $1) }
+        return perLayer * layers.resolve(count: dims.layers).count
+    }
+
+    /// Each target is charged its own A and B.
+    public func charges(dims: ModelDimensions) -> [PEFTCharge] {
+        layers.resolve(count: dims.layers).flatMap { l in
+            targets.map { t in (l, t, Double(dims.loraParameters(rank: rank, target: t))) }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+/// Prefix tuning: per layer, `length` trainable key and value vectors prepended in attention.
+/// With `projection` (a hidden size), the prefixes are reparameterised as
+/// `MLP(embedding)`: embedding [length, H] → Linear(H, p) → tanh → Linear(p, 2·H) per layer,
+/// all of which train (and count).
+///
+/// Run-file JSON (`peft.prefix`): `length`, `layers` (all), `projection` (none). Charges: the
+/// method's parameters spread evenly over its layers, half to `key`, half to `value`.
+/// Trainer: `Sources/Trainer/PEFT/PrefixTuning.swift`.
+public struct PrefixSpec: Equatable, Sendable {
+    public var length: Int
+    public var layers: LayerSelection
+    public var projection: Int?
+    public init(length: Int, layers: LayerSelection = .all, projection: Int? = nil) {
+        self.length = length
+        self.layers = layers
+        self.projection = projection
+    }
+}
+
+extension ModelDimensions {
+    /// Prefix tuning without a projection, per layer: a key and a value vector per prefix token.
+    public func prefixParameters<T: Numeric>(length p: T) -> T { 2 * p * T(exactly: hiddenSize)! }
+
+    /// Prefix tuning with the MLP reparameterisation (embedding [P, H] → p → tanh → 2·H per layer),
+    /// in all `layers` at once: every MLP weight trains.
+    public func projectedPrefixParameters(length p: Int, projection q: Int, layers: Int) -> Int {
+        let h = hiddenSize
+        return p * h + h * q + q + q * 2 * h * layers + 2 * h * layers
+    }
+}
+
+extension PrefixSpec {
+    public init(reading p: JSONReader) throws(ConfigError) {
+        let length = try p.required("length").int(in: 1...4096, what: "a prefix length")
+        let projection = try p.optional("projection")?.int(in: 1...65536, what: "a projection hidden size")
+        self.init(length: length, layers: try LayerSelection(reading: p.optional("layers")), projection: projection)
+        try p.finish()
+    }
+
+    public var json: JSONValue {
+        var m: [(key: String, value: JSONValue)] = [("length", .number(length)), ("layers", layers.json)]
+        if let projection { m.append(("projection", .number(projection))) }
+        return .object(m)
+    }
+
+    func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
+        try layers.validate(for: dims, path: path + ".layers")
+    }
+
+    public func parameters(dims: ModelDimensions) -> Int {
+        let nl = layers.resolve(count: dims.layers).count
+        if let projection { return dims.projectedPrefixParameters(length: length, projection: projection, layers: nl) }
+        return nl * dims.prefixParameters(length: length)
+    }
+
+    public func charges(dims: ModelDimensions) -> [PEFTCharge] {
+        let ls = layers.resolve(count: dims.layers)
+        let perLayer = Double(parameters(dims: dims)) / Double(max(ls.count, 1))
+        return ls.flatMap { l in [(l, LinearTarget.key, perLayer / 2), (l, .value, perLayer / 2)] }
+    }
+}

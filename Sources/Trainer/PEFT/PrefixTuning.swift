@@ -1,0 +1,157 @@
+import Foundation
+import Space
+
+/// Prefix tuning: P trainable key and value rows prepended to every chosen layer's attention.
+///
+/// Model level (this class): the prefixes themselves, either flat per layer ([P, H] keys and
+/// values, init N(0, 1) as PEFT's embedding) or reparameterised by an MLP shared by all chosen
+/// layers: E [P, H] → Linear(H, p) → tanh → Linear(p, 2·H·nL), sliced per layer (init: E N(0, 1),
+/// the linears nn.Linear's U(−1/√fan_in, 1/√fan_in)). Layer level (`LayerPrefix`): the
+/// concatenation [prefix; k] per batch row in forward and its split in backward.
+final class PrefixTuning {
+    let length: Int, layers: [Int]
+    private var flat: [(layer: Int, k: Int, v: Int)] = []
+    private var projection: Projection?
+
+    /// The MLP's parameters (offsets) and its preallocated activations and per-layer outputs.
+    private struct Projection {
+        let embedding: Int, w1: Int, b1: Int, w2: Int, b2: Int, hiddenP: Int
+        let k: [FloatBuffer], v: [FloatBuffer], dk: [FloatBuffer], dv: [FloatBuffer]
+        let hidden: FloatBuffer, out: FloatBuffer  // tanh(W1 E + b1) [P, p], MLP output [P, 2H·nL]
+        let dHidden: FloatBuffer, dOut: FloatBuffer  // their gradients (backward runs every step)
+    }
+
+    /// Declares the prefixes of `spec` in `block` (before it is sealed), named as PEFT names them.
+    init(spec: PrefixSpec, dims: ModelDimensions, block: ParameterBlock) {
+        let H = dims.hiddenSize, P = spec.length
+        length = P
+        layers = spec.layers.resolve(count: dims.layers)
+        guard let p = spec.projection else {
+            flat = layers.map { l in
+                (l, block.declare("encoder.layer.\(l).attention.prefix_key", shape: [P, H]),
+                 block.declare("encoder.layer.\(l).attention.prefix_value", shape: [P, H]))
+            }
+            return
+        }
+        let O = 2 * H * layers.count
+        let buffers = { [FloatBuffer](self.layers.map { _ in FloatBuffer(count: P * H) }) }
+        projection = Projection(
+            embedding: block.declare("prefix_encoder.embedding.weight", shape: [P, H]),
+            w1: block.declare("prefix_encoder.transform.0.weight", shape: [p, H]),
+            b1: block.declare("prefix_encoder.transform.0.bias", shape: [p]),
+            w2: block.declare("prefix_encoder.transform.2.weight", shape: [O, p]),
+            b2: block.declare("prefix_encoder.transform.2.bias", shape: [O]),
+            hiddenP: p, k: buffers(), v: buffers(), dk: buffers(), dv: buffers(),
+            hidden: FloatBuffer(count: P * p), out: FloatBuffer(count: P * O),
+            dHidden: FloatBuffer(count: P * p), dOut: FloatBuffer(count: P * O))
+    }
+
+    /// Points each chosen layer at its prefix rows and their gradients (after the block is sealed).
+    func bind(_ model: [EncoderLayer], block: ParameterBlock) {
+        for (l, k, v) in flat {
+            model[l].prefix = LayerPrefix(length: length, k: block.value(k), v: block.value(v), dk: block.grad(k), dv: block.grad(v))
+        }
+        guard let pp = projection else { return }
+        for (i, l) in layers.enumerated() {
+            model[l].prefix = LayerPrefix(length: length, k: pp.k[i].pointer, v: pp.v[i].pointer, dk: pp.dk[i].pointer, dv: pp.dv[i].pointer)
+        }
+    }
+
+    func initialize(block: ParameterBlock, hidden H: Int, rng: inout RandomSource) {
+        for (_, k, v) in flat {
+            for off in [k, v] { let p = block.value(off); for j in 0..<(length * H) { p[j] = Float(rng.nextGaussian()) } }
+        }
+        guard let pp = projection else { return }
+        let e = block.value(pp.embedding)
+        for j in 0..<(length * H) { e[j] = Float(rng.nextGaussian()) }
+        let O = 2 * H * layers.count
+        for (off, n, fanIn) in [(pp.w1, pp.hiddenP * H, H), (pp.b1, pp.hiddenP, H), (pp.w2, O * pp.hiddenP, pp.hiddenP), (pp.b2, O, pp.hiddenP)] {
+            let p = block.value(off), bound = 1 / Float(fanIn).squareRoot()
+            for j in 0..<n { p[j] = (2 * rng.nextFloat() - 1) * bound }
+        }
+    }
+
+    /// The MLP's forward (nothing for flat prefixes): fills every layer's K and V [P, H] and
+    /// zeroes their gradients.
+    func forward(block: ParameterBlock, hidden H: Int) {
+        guard let pp = projection else { return }
+        let P = length, p = pp.hiddenP, O = 2 * H * layers.count
+        let hid = pp.hidden.pointer, out = pp.out.pointer
+        Linear.forward(out: hid, inp: block.value(pp.embedding), weight: block.value(pp.w1), bias: block.value(pp.b1),
+                       rows: P, inFeatures: H, outFeatures: p)
+        for j in 0..<(P * p) { hid[j] = tanhf(hid[j]) }
+        Linear.forward(out: out, inp: hid, weight: block.value(pp.w2), bias: block.value(pp.b2), rows: P, inFeatures: p, outFeatures: O)
+        for i in layers.indices {
+            for t in 0..<P {
+                (pp.k[i].pointer + t * H).update(from: out + t * O + i * 2 * H, count: H)
+                (pp.v[i].pointer + t * H).update(from: out + t * O + i * 2 * H + H, count: H)
+            }
+            pp.dk[i].zero(); pp.dv[i].zero()
+        }
+    }
+
+    /// The MLP's backward from the per-layer prefix gradients (nothing for flat prefixes, whose
+    /// gradients the layers accumulate in the block directly).
+    func backward(block: ParameterBlock, hidden H: Int) {
+        guard let pp = projection else { return }
+        let P = length, p = pp.hiddenP, O = 2 * H * layers.count
+        let dout = pp.dOut.pointer
+        for i in layers.indices {
+            for t in 0..<P {
+                (dout + t * O + i * 2 * H).update(from: pp.dk[i].pointer + t * H, count: H)
+                (dout + t * O + i * 2 * H + H).update(from: pp.dv[i].pointer + t * H, count: H)
+            }
+        }
+        let hid = pp.hidden.pointer, dh = pp.dHidden.pointer
+        Linear.backwardWeight(dweight: block.grad(pp.w2), dbias: block.grad(pp.b2), dout: dout, inp: hid, rows: P, inFeatures: p, outFeatures: O)
+        Linear.backwardInput(dinp: dh, dout: dout, weight: block.value(pp.w2), rows: P, inFeatures: p, outFeatures: O, accumulate: false)
+        for j in 0..<(P * p) { dh[j] *= 1 - hid[j] * hid[j] }
+        Linear.backwardWeight(dweight: block.grad(pp.w1), dbias: block.grad(pp.b1), dout: dh, inp: block.value(pp.embedding),
+                              rows: P, inFeatures: H, outFeatures: p)
+        Linear.backwardInput(dinp: block.grad(pp.embedding), dout: dh, weight: block.value(pp.w1), rows: P, inFeatures: H, outFeatures: p,
+                             accumulate: true)
+    }
+}
+
+/// One layer's prefix: keys and values [P, H] and where their gradients accumulate, plus the
+/// concatenated keys, values and key mask [B·(P+T), …] the attention reads.
+struct LayerPrefix {
+    let length: Int
+    let k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+    let dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>
+    private(set) var keys = GrowableBuffer(), values = GrowableBuffer(), valid = GrowableBuffer()
+
+    init(length: Int, k: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>,
+         dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
+        self.length = length
+        self.k = k; self.v = v; self.dk = dk; self.dv = dv
+    }
+
+    /// Per batch row, [prefix; rows of k] (and v; the prefix is always a valid key).
+    mutating func forward(k kp: UnsafePointer<Float>, v vp: UnsafePointer<Float>, keyValid: UnsafePointer<Float>,
+                          batch B: Int, length T: Int, hidden H: Int) {
+        let P = length
+        let kf = keys.ensure(B * (P + T) * H), vf = values.ensure(B * (P + T) * H), mf = valid.ensure(B * (P + T))
+        for b in 0..<B {
+            (kf + b * (P + T) * H).update(from: k, count: P * H)
+            (kf + (b * (P + T) + P) * H).update(from: kp + b * T * H, count: T * H)
+            (vf + b * (P + T) * H).update(from: v, count: P * H)
+            (vf + (b * (P + T) + P) * H).update(from: vp + b * T * H, count: T * H)
+            (mf + b * (P + T)).update(repeating: 1, count: P)
+            (mf + b * (P + T) + P).update(from: keyValid + b * T, count: T)
+        }
+    }
+
+    /// Splits the concatenated gradients: the prefix rows of every batch row add into dk/dv of the
+    /// prefix, the rest is copied to `dkRows`/`dvRows` [B·T, H].
+    func backward(dKeys: UnsafePointer<Float>, dValues: UnsafePointer<Float>, dkRows: UnsafeMutablePointer<Float>,
+                  dvRows: UnsafeMutablePointer<Float>, batch B: Int, length T: Int, hidden H: Int) {
+        let P = length
+        for b in 0..<B {
+            let kb = dKeys + b * (P + T) * H, vb = dValues + b * (P + T) * H
+            for j in 0..<(P * H) { dk[j] += kb[j]; dv[j] += vb[j] }
+            (dkRows + b * T * H).update(from: kb + P * H, count: T * H)
+            (dvRows + b * T * H).update(from: vb + P * H, count: T * H)
+        }
+    }
+}
