@@ -69,7 +69,7 @@ extension FinalStage {
                         progress("\(k)/\(total): trial \(id + 1) seed \(seed): FAILED: training: \(reason)")
                         continue
                     }
-                    let score = outcome.values["score"] ?? .nan
+                    let score = outcome.values[Objective.Name.score] ?? .nan
                     let seconds = Date().timeIntervalSince(start)
                     try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)), ("score", .number(score)),
                                                       ("metrics", .object(outcome.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),

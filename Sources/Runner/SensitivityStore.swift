@@ -7,9 +7,9 @@ import Trainer
 public enum SensitivityStore {
     /// The sensitivity scores of a study: read from `DIR/sensitivity-<method>.json` when there
     /// (a resumed study must use the same prior), otherwise computed and saved there.
-    public static func scores(spec: StudySpec, directory: String, method: String, trainer: TrainerEvaluator?, fresh: Bool,
+    public static func scores(spec: StudySpec, directory: String, method: SensitivityScores.Method, trainer: TrainerEvaluator?, fresh: Bool,
                               progress printErr: (String) -> Void) throws -> SensitivityScores {
-        let path = directory + "/sensitivity-\(method).json"
+        let path = directory + "/sensitivity-\(method.rawValue).json"
         if !fresh, let data = FileManager.default.contents(atPath: path) {
             let v = try JSONParser.parse(bytes: [UInt8](data))
             printErr("autopeft: using the \(method) scores in \(path)")

@@ -96,17 +96,17 @@ public final class TrainerEvaluator: Evaluator {
         metrics["train_seconds"] = result.trainSeconds
         metrics["final_loss"] = result.finalLoss
         metrics["peak_rss_mib"] = result.peakRSSMiB
-        return TrialOutcome(values: ["score": result.score, "seconds": result.trainSeconds + result.evalSeconds], metrics: metrics)
+        return TrialOutcome(values: [Objective.Name.score: result.score, "seconds": result.trainSeconds + result.evalSeconds], metrics: metrics)
     }
 
     /// Sensitivity scores of the space file's model and task (SPT now; DiffoRA by `DiffoRAScorer`).
-    public func sensitivity(method: String) throws -> (SensitivityScores, [(key: String, value: JSONValue)]) {
+    public func sensitivity(method: SensitivityScores.Method) throws -> (SensitivityScores, [(key: String, value: JSONValue)]) {
         let tuner = FineTuner(config: base, weights: weights, tokenizer: tokenizer)
         let p = spec.priors
         switch method {
-        case "spt":
+        case .spt:
             return (try SPTScorer.score(tuner: tuner, batches: p.batches, batchSize: p.batchSize, tau: p.tau) { self.progress("  " + $0) }, [])
-        case "diffora":
+        case .diffora:
             let supernet = Self.supernet(spec.space)
             let (gates, selected, scores) = try DiffoRAScorer.score(tuner: tuner, supernet: supernet, steps: p.steps, rho: p.rho) { self.progress("  " + $0) }
             func row(_ g: DiffoRAScorer.Gate) -> JSONValue {

@@ -53,7 +53,7 @@ public struct SyntheticEvaluator: Evaluator {
             let plan = try spec.plan(candidate)
             let score = PEFTMock.score(plan, dims: dims) + spec.noise * rng.normal()
             let n = Double(plan.moduleParameters(dims: dims))
-            return TrialOutcome(values: ["score": score, "seconds": 1 + n / 1e5], metrics: ["accuracy": score])
+            return TrialOutcome(values: [Objective.Name.score: score, "seconds": 1 + n / 1e5], metrics: ["accuracy": score])
         case .training:
             throw SamplingError(message: "this space file trains real candidates; it needs the trainer's evaluator")
         }
@@ -94,7 +94,7 @@ public enum PEFTMock {
         let L = dims.layers
         func weight(_ l: Int) -> Double { 0.35 + 0.65 * pow(Double(l) / Double(max(L - 1, 1)), 1.5) }
         let factor: [LinearTarget: Double] = [.query: 1.0, .key: 0.6, .value: 1.2, .attentionOutput: 0.8, .intermediate: 1.5, .output: 1.3]
-        return SensitivityScores(method: "mock", layers: L, targets: LinearTarget.allCases,
+        return SensitivityScores(method: .mock, layers: L, targets: LinearTarget.allCases,
                                  scores: (0..<L).map { l in LinearTarget.allCases.map { (4000 * weight(l) * factor[$0]!).rounded() } })
     }
 }

@@ -15,6 +15,15 @@ public struct Objective: Sendable, Equatable {
         self.known = known
     }
 
+    /// The names of the objectives a training problem offers, as the space file and the journal
+    /// spell them (synthetic problems name their own).
+    public enum Name {
+        /// The task's dev metric, measured by a trial.
+        public static let score = "score"
+        /// Trainable parameters, computed from the configuration.
+        public static let trainableParameters = "trainable_params"
+    }
+
     /// The value in minimisation form (maximised objectives are negated).
     @inlinable public func minimised(_ v: Double) -> Double { goal == .maximize ? -v : v }
 }

@@ -39,7 +39,7 @@ public enum Report {
         init(directory: String) throws {
             reevaluation = try Reevaluation.read(directory: directory)
             let fm = FileManager.default
-            for m in ["spt", "diffora"] {
+            for m in SensitivityScores.Method.measured.map(\.rawValue) {
                 let p = directory + "/sensitivity-\(m).json"
                 if let data = fm.contents(atPath: p), let v = try? JSONParser.parse(bytes: [UInt8](data)) {
                     sensitivity = try SensitivityScores(reading: JSONReader(v, path: "", file: p).required("scores_record"))
@@ -70,7 +70,7 @@ public enum Report {
         let w = max(left + cellW * Double(s.targets.count) + 20, 760), h = top + cellH * Double(s.layers) + 40
         let mx = max(s.scores.flatMap { $0 }.max() ?? 1, 1e-12)
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"Helvetica, Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        out += "<text x=\"\(w / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(s.method) sensitivity by layer and weight matrix\(s.method == "spt" ? " (parameters in the global top-τ)" : "")</text>\n"
+        out += "<text x=\"\(w / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(s.method) sensitivity by layer and weight matrix\(s.method == .spt ? " (parameters in the global top-τ)" : "")</text>\n"
         for (j, t) in s.targets.enumerated() {
             out += "<text x=\"\(left + cellW * (Double(j) + 0.5))\" y=\"\(top - 10)\" text-anchor=\"middle\" font-size=\"11\">\(t.rawValue)</text>\n"
         }
@@ -91,7 +91,7 @@ public enum Report {
     /// The plot axes: trainable parameters (when an objective) on x, the other objective on y;
     /// otherwise the first objective on x and the second on y.
     static func axes(_ spec: StudySpec) -> (x: Int, y: Int) {
-        if let p = spec.objectives.firstIndex(where: { $0.name == "trainable_params" }) {
+        if let p = spec.objectives.firstIndex(where: { $0.name == Objective.Name.trainableParameters }) {
             return (p, spec.objectives.indices.first { $0 != p }!)
         }
         return (0, 1)
@@ -99,8 +99,8 @@ public enum Report {
 
     static func unitLabel(_ o: Objective) -> String {
         switch o.name {
-        case "trainable_params": return "trainable parameters (count, fewer is better)"
-        case "score": return "task score (dev metric, higher is better)"
+        case Objective.Name.trainableParameters: return "trainable parameters (count, fewer is better)"
+        case Objective.Name.score: return "task score (dev metric, higher is better)"
         case "seconds": return "seconds per trial (fewer is better)"
         default: return "\(o.name) (\(o.goal == .minimize ? "lower" : "higher") is better)"
         }
@@ -124,12 +124,12 @@ public enum Report {
         let done = study.finished
         let xs = done.map { $0.values[xi] }
         var ys = done.map { $0.values[yi] }
-        if let re = extras?.reevaluation, spec.objectives[yi].name == "score" {
+        if let re = extras?.reevaluation, spec.objectives[yi].name == Objective.Name.score {
             for id in Reevaluation.targets(study) { if let st = re.stats(trial: id) { ys += [st.mean - st.sd, st.mean + st.sd] } }
         }
         let xo = spec.objectives[xi], yo = spec.objectives[yi]
         let positive = (xs.min() ?? 0) > 0
-        let useLog = positive && xo.name == "trainable_params" && (xs.max() ?? 1) / max(xs.min() ?? 1, 1e-300) > 20
+        let useLog = positive && xo.name == Objective.Name.trainableParameters && (xs.max() ?? 1) / max(xs.min() ?? 1, 1e-300) > 20
         var plot = SVGPlot(title: "\(spec.name): all trials and the Pareto front",
                            x: .init(label: unitLabel(xo), log: useLog, lower: xs.min() ?? 0, upper: xs.max() ?? 1),
                            y: .init(label: unitLabel(yo), log: false, lower: ys.min() ?? 0, upper: ys.max() ?? 1))
@@ -144,7 +144,7 @@ public enum Report {
         for t in done where t.baseline != nil {
             plot.marker((t.values[xi], t.values[yi]), label: t.baseline!, color: "#1f77b4")
         }
-        if let re = extras?.reevaluation, spec.objectives[yi].name == "score" {
+        if let re = extras?.reevaluation, spec.objectives[yi].name == Objective.Name.score {
             var pts: [(Double, Double)] = []
             for id in Reevaluation.targets(study) {
                 guard let st = re.stats(trial: id) else { continue }
@@ -211,7 +211,7 @@ public enum Report {
             var cfg: [(key: String, value: JSONValue)] = []
             var active = Set<String>()
             if let c = t.config, case .object(let members) = spec.space.json(c) { cfg = members; active = Set(spec.space.activeNames(c)) }
-            var f = ["\(t.id + 1)", t.status.rawValue, t.baseline ?? "", t.origin]
+            var f = ["\(t.id + 1)", t.status.rawValue, t.baseline ?? "", t.origin.rawValue]
             f += spec.objectives.indices.map { t.status == .finished ? "\(t.values[$0])" : "" }
             f += [front.contains(t.id) ? "1" : "0", String(format: "%.3f", t.seconds), String(format: "%.3f", t.proposalSeconds), "\(t.seed)"]
             for p in params {

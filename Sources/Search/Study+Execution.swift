@@ -1,12 +1,23 @@
 import Foundation
 import Space
 
+/// The loop's executor: runs started trials through an evaluator and tells the study each outcome.
 extension Study {
+    /// Runs the recorded trials `ids`: one by one, or at once on `workers` threads when there are
+    /// several (the evaluator must then be safe to call from several threads).
+    func execute(_ ids: [Int], evaluator: any Evaluator, workers: Int, progress: (String) -> Void) throws {
+        if workers > 1 && ids.count > 1 {
+            try executeConcurrently(ids, evaluator: evaluator, progress: progress)
+        } else {
+            for id in ids { try execute(id, evaluator: evaluator, progress: progress) }
+        }
+    }
+
     /// Runs one recorded trial and journals its result.
     func execute(_ id: Int, evaluator: any Evaluator, progress: (String) -> Void) throws {
         let t0 = Date()
         let result = Result { try evaluator.evaluate(trials[id].candidate, seed: trials[id].seed, trial: id) }
-        try record(id, result, seconds: Date().timeIntervalSince(t0), progress: progress)
+        try tell(id, result, seconds: Date().timeIntervalSince(t0), progress: progress)
     }
 
     /// Runs several recorded trials at once (one thread each; the evaluator runs them in worker
@@ -28,12 +39,13 @@ extension Study {
         }
         for (k, id) in ids.enumerated() {
             guard let (r, secs) = results.items[k] else { continue }
-            try record(id, r, seconds: secs, progress: progress)
+            try tell(id, r, seconds: secs, progress: progress)
         }
     }
 
-    /// Journals a trial's outcome: finished with its objective values, or failed with the reason.
-    func record(_ id: Int, _ result: Result<TrialOutcome, Error>, seconds: Double, progress: (String) -> Void) throws {
+    /// Journals the outcome of a trial `ask` started: finished with its objective values, or
+    /// failed with the reason. A journal write that fails is thrown; any other error is the trial's.
+    public func tell(_ id: Int, _ result: Result<TrialOutcome, Error>, seconds: Double, progress: (String) -> Void) throws {
         let t = trials[id]
         do {
             let outcome = try result.get()
@@ -56,7 +68,7 @@ extension Study {
             trials[id].status = .finished
             let shown = zip(spec.objectives, values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
             let front = frontIDs
-            progress("trial \(id + 1)/\(spec.trials)\(t.baseline.map { " [baseline \($0)]" } ?? (t.origin == "method" ? " [\(spec.priors.method) choice]" : "")): \(shown) | \(String(format: "%.2f", seconds)) s, proposal \(String(format: "%.2f", t.proposalSeconds)) s | HV \(Study.format(hypervolume)), front \(front.count)\(front.contains(id) ? " (new point on the front)" : "")")
+            progress("trial \(id + 1)/\(spec.trials)\(t.baseline.map { " [baseline \($0)]" } ?? (t.origin == .method ? " [\(spec.priors.methodName) choice]" : "")): \(shown) | \(String(format: "%.2f", seconds)) s, proposal \(String(format: "%.2f", t.proposalSeconds)) s | HV \(Study.format(hypervolume)), front \(front.count)\(front.contains(id) ? " (new point on the front)" : "")")
             if let line = studyProgressLine() { progress(line) }
         } catch let error as Journal.Failure {
             throw error

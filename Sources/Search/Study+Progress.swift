@@ -5,7 +5,7 @@ extension Study {
     /// Low fidelity is where searches silently die: when most finished trials score within 0.5
     /// points of one another (e.g. all at the majority-class rate), say so loudly, once per five trials.
     func warnIfScoresAreFlat(_ progress: (String) -> Void) {
-        guard let j = spec.objectives.firstIndex(where: { $0.name == "score" }), case .training = spec.problem else { return }
+        guard let j = spec.objectives.firstIndex(where: { $0.name == Objective.Name.score }), case .training = spec.problem else { return }
         let scores = finished.map { $0.values[j] }
         guard scores.count >= 5, scores.count % 5 == 0 else { return }
         var counts: [Int: Int] = [:]

@@ -20,7 +20,7 @@ extension Study {
                 let candidate = try Candidate(reading: r, space: spec.space)
                 var t = TrialRecord(id: id, candidate: candidate, seed: UInt64(try r.required("seed").int()), status: .running)
                 t.baseline = try r.optional("baseline")?.string()
-                t.origin = try r.optional("origin")?.string() ?? "optimizer"
+                t.origin = try r.optional("origin")?.enumValue(of: TrialRecord.Origin.self) ?? .optimizer
                 t.proposalSeconds = try r.optional("proposal_seconds")?.double() ?? 0
                 if let gp = try r.optional("gp") { t.hyperparameters = try gp.array().map { row throws(ConfigError) in try row.array().map { x throws(ConfigError) in try x.double() } } }
                 guard id == trials.count else { throw Failure(message: "\(path): trial ids out of order at trial \(id); the journal is corrupt") }

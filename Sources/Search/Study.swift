@@ -61,13 +61,13 @@ public final class Study {
         optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference,
                               settings: { var s = Optimizer.Settings(); s.kernel = spec.kernel; s.priorWeight = spec.priors.weight; return s }(),
                               knownValues: spec.knownValues)
-        if let sensitivity, let dims = spec.problem.dimensions, spec.priors.method != "none" {
+        if let sensitivity, let dims = spec.problem.dimensions, spec.priors.method != nil {
             let p = SensitivityPrior(scores: sensitivity, space: spec.space, dims: dims)
             prior = p
             optimizer.prior = p
             methodChoice = try p.methodChoice(dims: dims, seed: spec.seed)
         } else {
-            if spec.priors.method != "none" { throw Failure(message: "the space file asks for \(spec.priors.method) priors but no scores were given") }
+            if let m = spec.priors.method { throw Failure(message: "the space file asks for \(m.rawValue) priors but no scores were given") }
             prior = nil
             methodChoice = nil
         }
@@ -150,7 +150,6 @@ public final class Study {
     /// - Parameter workers: trials of a batch evaluated at once (the evaluator must be safe to call
     ///   from several threads, as the worker-process evaluator is); 1 runs them one by one.
     public func run(evaluator: any Evaluator, workers: Int = 1, progress: (String) -> Void) throws {
-        let design = try initialDesign()
         runStarted = Date()
         trialsAtStart = trials.filter { $0.status != .running }.count
         while true {
@@ -159,76 +158,80 @@ public final class Study {
             for id in unfinished {
                 progress("trial \(id + 1)/\(spec.trials): re-running (started before the last stop, never finished), seed \(trials[id].seed)")
             }
-            if workers > 1 && unfinished.count > 1 {
-                try executeConcurrently(unfinished, evaluator: evaluator, progress: progress)
-            } else {
-                for id in unfinished { try execute(id, evaluator: evaluator, progress: progress) }
-            }
-            let done = trials.count
-            guard done < spec.trials else { break }
-            let count = min(max(spec.batch, workers), spec.trials - done)
-            var proposals: [(candidate: Candidate, baseline: String?, origin: String)] = []
-            var hyper: [[Double]] = []
-            let t0 = Date()
-            var taken = Set(trials.compactMap { $0.config.map { spec.space.key($0) } })
-            for (name, c) in spec.baselines where proposals.count < count && !trials.contains(where: { $0.baseline == name }) {
-                proposals.append((c, name, "baseline"))
-                if let cfg = c.config { taken.insert(spec.space.key(cfg)) }
-            }
-            if let m = methodChoice, proposals.count < count, !trials.contains(where: { $0.origin == "method" }),
-               !proposals.contains(where: { $0.origin == "method" }) {
-                if taken.insert(spec.space.key(m)).inserted { proposals.append((.config(m), nil, "method")) }
-            }
-            var k = trials.filter { $0.origin == "design" || $0.origin == "prior" }.count
-            while proposals.count < count && k < design.count {
-                if taken.insert(spec.space.key(design[k].0)).inserted { proposals.append((.config(design[k].0), nil, design[k].1)) }
-                k += 1
-            }
-            if proposals.count < count && k >= design.count {
-                let history = finished.compactMap { t in t.config.map { Observation(config: $0, values: t.values) } }
-                let pending = trials.filter { $0.status != .finished }.compactMap(\.config) + proposals.compactMap(\.candidate.config)
-                let warm = trials.last(where: { !$0.hyperparameters.isEmpty })?.hyperparameters ?? []
-                let n = max(1, trials.filter { $0.origin == "optimizer" }.count + 1)
-                let p = try optimizer.ask(history: history, pending: pending, count: count - proposals.count,
-                                          seed: spec.seed &* 1_000_003 &+ UInt64(trials.count), iteration: n, warmStarts: warm)
-                proposals += p.configs.map { (.config($0), nil, "optimizer") }
-                hyper = p.hyperparameters
-                if p.configs.isEmpty && proposals.isEmpty {
-                    try journal.append(.studyNote, [("text", .string("no unevaluated valid configuration is left; the search stops at \(done) trials"))])
-                    progress("the space has no unevaluated valid configuration left; stopping at \(done) trials")
-                    break
-                }
-            }
-            let seconds = Date().timeIntervalSince(t0) / Double(max(proposals.count, 1))
-            for prop in proposals {
-                let id = trials.count
-                var t = TrialRecord(id: id, candidate: prop.candidate, seed: trialSeed(id), baseline: prop.baseline, status: .running)
-                t.proposalSeconds = seconds
-                t.hyperparameters = prop.origin == "optimizer" ? hyper : []
-                t.origin = prop.origin
-                var fields: [(key: String, value: JSONValue)] = [("id", .number(id))] + prop.candidate.jsonMembers(in: spec.space)
-                fields += [("seed", .number(Int(t.seed))), ("origin", .string(prop.origin))]
-                if let name = prop.baseline { fields.append(("baseline", .string(name))) }
-                fields.append(("proposal_seconds", .number(seconds)))
-                if !t.hyperparameters.isEmpty { fields.append(("gp", .array(hyper.map { .array($0.map { .number($0) }) }))) }
-                try journal.append(.trialStarted, fields)
-                trials.append(t)
-            }
-            let ids = proposals.indices.map { trials.count - proposals.count + $0 }
-            if workers > 1 && ids.count > 1 {
-                try executeConcurrently(ids, evaluator: evaluator, progress: progress)
-            } else {
-                for id in ids { try execute(id, evaluator: evaluator, progress: progress) }
-            }
+            try execute(unfinished, evaluator: evaluator, workers: workers, progress: progress)
+            guard trials.count < spec.trials else { break }
+            let ids = try ask(count: min(max(spec.batch, workers), spec.trials - trials.count), progress: progress)
+            if ids.isEmpty { break }
+            try execute(ids, evaluator: evaluator, workers: workers, progress: progress)
             warnIfScoresAreFlat(progress)
         }
     }
 
+    /// Proposes up to `count` new trials and journals each as started (its candidate, seed and
+    /// origin); returns their ids, to be evaluated and passed to `tell`. Empty when the space has
+    /// no unevaluated valid configuration left (the study notes it in the journal).
+    public func ask(count: Int, progress: (String) -> Void) throws -> [Int] {
+        let t0 = Date()
+        let (proposals, hyper) = try propose(count: count)
+        if proposals.isEmpty {
+            let done = trials.count
+            try journal.append(.studyNote, [("text", .string("no unevaluated valid configuration is left; the search stops at \(done) trials"))])
+            progress("the space has no unevaluated valid configuration left; stopping at \(done) trials")
+            return []
+        }
+        let seconds = Date().timeIntervalSince(t0) / Double(proposals.count)
+        for prop in proposals {
+            let id = trials.count
+            var t = TrialRecord(id: id, candidate: prop.candidate, seed: trialSeed(id), baseline: prop.baseline, status: .running)
+            t.proposalSeconds = seconds
+            t.hyperparameters = prop.origin == .optimizer ? hyper : []
+            t.origin = prop.origin
+            var fields: [(key: String, value: JSONValue)] = [("id", .number(id))] + prop.candidate.jsonMembers(in: spec.space)
+            fields += [("seed", .number(Int(t.seed))), ("origin", .string(prop.origin.rawValue))]
+            if let name = prop.baseline { fields.append(("baseline", .string(name))) }
+            fields.append(("proposal_seconds", .number(seconds)))
+            if !t.hyperparameters.isEmpty { fields.append(("gp", .array(hyper.map { .array($0.map { .number($0) }) }))) }
+            try journal.append(.trialStarted, fields)
+            trials.append(t)
+        }
+        return proposals.indices.map { trials.count - proposals.count + $0 }
+    }
+
+    /// The next `count` candidates in order of precedence: baselines not yet run, the sensitivity
+    /// method's own choice, the rest of the initial design, then the optimiser's proposals (with
+    /// the GP hyperparameters it fitted). Never a configuration already taken.
+    func propose(count: Int) throws -> (proposals: [(candidate: Candidate, baseline: String?, origin: TrialRecord.Origin)], gp: [[Double]]) {
+        var proposals: [(candidate: Candidate, baseline: String?, origin: TrialRecord.Origin)] = []
+        var taken = Set(trials.compactMap { $0.config.map { spec.space.key($0) } })
+        for (name, c) in spec.baselines where proposals.count < count && !trials.contains(where: { $0.baseline == name }) {
+            proposals.append((c, name, .baseline))
+            if let cfg = c.config { taken.insert(spec.space.key(cfg)) }
+        }
+        if let m = methodChoice, proposals.count < count, !trials.contains(where: { $0.origin == .method }),
+           !proposals.contains(where: { $0.origin == .method }) {
+            if taken.insert(spec.space.key(m)).inserted { proposals.append((.config(m), nil, .method)) }
+        }
+        let design = try initialDesign()
+        var k = trials.filter { $0.origin == .design || $0.origin == .prior }.count
+        while proposals.count < count && k < design.count {
+            if taken.insert(spec.space.key(design[k].0)).inserted { proposals.append((.config(design[k].0), nil, design[k].1)) }
+            k += 1
+        }
+        guard proposals.count < count && k >= design.count else { return (proposals, []) }
+        let history = finished.compactMap { t in t.config.map { Observation(config: $0, values: t.values) } }
+        let pending = trials.filter { $0.status != .finished }.compactMap(\.config) + proposals.compactMap(\.candidate.config)
+        let warm = trials.last(where: { !$0.hyperparameters.isEmpty })?.hyperparameters ?? []
+        let n = max(1, trials.filter { $0.origin == .optimizer }.count + 1)
+        let p = try optimizer.ask(history: history, pending: pending, count: count - proposals.count,
+                                  seed: spec.seed &* 1_000_003 &+ UInt64(trials.count), iteration: n, warmStarts: warm)
+        return (proposals + p.configs.map { (.config($0), nil, .optimizer) }, p.hyperparameters)
+    }
+
     /// The initial design: a share drawn from the prior (when there is one), the rest a Latin
     /// hypercube; each point tagged with where it came from.
-    func initialDesign() throws -> [(Config, String)] {
+    func initialDesign() throws -> [(Config, TrialRecord.Origin)] {
         let fromPrior = prior.map { _ in Int((spec.priors.initialFraction * Double(spec.initial)).rounded()) } ?? 0
-        var out: [(Config, String)] = []
+        var out: [(Config, TrialRecord.Origin)] = []
         var seen = Set<String>()
         if let prior {
             var rng = SplitMix64(seed: spec.seed ^ 0x9121_0A)
@@ -236,11 +239,11 @@ public final class Study {
             while out.count < fromPrior && attempts < 1000 {
                 attempts += 1
                 let c = try prior.sample(&rng)
-                if seen.insert(spec.space.key(c)).inserted { out.append((c, "prior")) }
+                if seen.insert(spec.space.key(c)).inserted { out.append((c, .prior)) }
             }
         }
         for c in try optimizer.initialDesign(count: spec.initial, seed: spec.seed) where out.count < spec.initial {
-            if seen.insert(spec.space.key(c)).inserted { out.append((c, "design")) }
+            if seen.insert(spec.space.key(c)).inserted { out.append((c, .design)) }
         }
         return out
     }

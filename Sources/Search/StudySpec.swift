@@ -125,7 +125,7 @@ public struct StudySpec: Sendable {
         let available: [Objective]
         switch problem {
         case .synthetic: available = [Objective(name: "f1", goal: .minimize), Objective(name: "f2", goal: .minimize)]
-        default: available = [Objective(name: "score", goal: .maximize), Objective(name: "trainable_params", goal: .minimize, known: true),
+        default: available = [Objective(name: Objective.Name.score, goal: .maximize), Objective(name: Objective.Name.trainableParameters, goal: .minimize, known: true),
                               Objective(name: "seconds", goal: .minimize)]
         }
         if let o = try r.optional("objectives") {
@@ -158,8 +158,8 @@ public struct StudySpec: Sendable {
             switch (problem, o.name) {
             case (.synthetic(let p, _), "f1"): reference.append(p.reference[0])
             case (.synthetic(let p, _), "f2"): reference.append(p.reference[1])
-            case (_, "score"): reference.append(0)
-            case (_, "trainable_params"): reference.append(StudySpec.largestParameterCount(space: space, seed: seed) * 1.1)
+            case (_, Objective.Name.score): reference.append(0)
+            case (_, Objective.Name.trainableParameters): reference.append(StudySpec.largestParameterCount(space: space, seed: seed) * 1.1)
             default: throw (refReader ?? r).error("give a reference value for objective \"\(o.name)\"", at: "search.reference_point.\(o.name)")
             }
         }
@@ -189,7 +189,7 @@ public struct StudySpec: Sendable {
         self.baselines = baselines
         priors = try PriorSettings(reading: r.optional("priors"), trials: trials)
         final = try FinalStage(reading: r.optional("final"))
-        if priors.method != "none", case .synthetic = problem { throw r.error("sensitivity priors need a PEFT space", at: "priors.sensitivity") }
+        if priors.method != nil, case .synthetic = problem { throw r.error("sensitivity priors need a PEFT space", at: "priors.sensitivity") }
         try r.finish()
     }
 
@@ -232,7 +232,7 @@ public struct StudySpec: Sendable {
     /// Values of the known objectives of a configuration (NaN for measured ones).
     public var knownValues: @Sendable (Config) -> [Double] {
         let objectives = objectives, space = space
-        return { c in objectives.map { o in o.name == "trainable_params" ? space.parameterCount?(c) ?? .nan : .nan } }
+        return { c in objectives.map { o in o.name == Objective.Name.trainableParameters ? space.parameterCount?(c) ?? .nan : .nan } }
     }
 
     /// Values of the known objectives of any candidate.
@@ -241,7 +241,7 @@ public struct StudySpec: Sendable {
         case .config(let c): return knownValues(c)
         case .plan(let plan):
             guard let dims = problem.dimensions else { return objectives.map { _ in .nan } }
-            return objectives.map { o in o.name == "trainable_params" ? Double(plan.trainableParameters(dims: dims, labels: problem.labels)) : .nan }
+            return objectives.map { o in o.name == Objective.Name.trainableParameters ? Double(plan.trainableParameters(dims: dims, labels: problem.labels)) : .nan }
         }
     }
 
@@ -302,7 +302,8 @@ extension StudySpec.Problem {
 /// `"priors": {"sensitivity": "spt" | "diffora" | "none", "weight": β | "auto", "initial_fraction": 0.5,
 /// "tau": 0.01, "batches": 16, "batch_size": 32}`.
 public struct PriorSettings: Sendable {
-    public var method: String
+    /// nil: no priors (`"none"`).
+    public var method: SensitivityScores.Method?
     /// πBO's β: the prior weighs π^(β/n) at the n-th BO iteration; `auto` is trials / 10.
     public var weight: Double
     /// Share of the initial design drawn from the prior (the rest is space-filling).
@@ -314,9 +315,12 @@ public struct PriorSettings: Sendable {
     /// DiffoRA: supernet training steps and the gates' top fraction.
     public var steps: Int
     public var rho: Double
+    /// The method as the space file spells it (`"none"` without priors).
+    public var methodName: String { method?.rawValue ?? "none" }
 
     init(reading r: JSONReader?, trials: Int) throws(ConfigError) {
-        method = try r?.optional("sensitivity")?.choice(["none", "spt", "diffora"]) ?? "none"
+        let name = try r?.optional("sensitivity")?.choice(["none"] + SensitivityScores.Method.measured.map(\.rawValue)) ?? "none"
+        method = SensitivityScores.Method(rawValue: name)
         if let w = try r?.optional("weight"), case .string = w.value { _ = try w.choice(["auto"]); weight = Double(trials) / 10 }
         else { weight = try r?.optional("weight")?.double(in: 0...1e6, what: "a prior weight β") ?? Double(trials) / 10 }
         initialFraction = try r?.optional("initial_fraction")?.double(in: 0...1, what: "a fraction") ?? 0.5

@@ -18,9 +18,16 @@ public struct TrialRecord: Sendable {
     public var error: String?
     /// GP hyperparameters fitted for the proposal (warm starts on resume).
     public var hyperparameters: [[Double]] = []
-    /// Where the candidate came from: `baseline`, `method` (the sensitivity method's own choice),
-    /// `prior` or `design` (initial design), `optimizer`.
-    public var origin: String = "optimizer"
+    /// Where a candidate came from, as the journal spells it.
+    public enum Origin: String, CaseIterable, Sendable {
+        case baseline
+        /// The sensitivity method's own choice.
+        case method
+        /// The initial design: drawn from the prior, or the Latin hypercube.
+        case prior, design
+        case optimizer
+    }
+    public var origin: Origin = .optimizer
 
     /// The configuration, when the candidate is one of the space.
     public var config: Config? { candidate.config }

@@ -93,6 +93,11 @@ public final class JSONReader {
         return s
     }
 
+    /// A string that is one of `E`'s raw values (with did-you-mean on a miss).
+    public func enumValue<E: RawRepresentable & CaseIterable>(of type: E.Type) throws(ConfigError) -> E where E.RawValue == String {
+        E(rawValue: try choice(E.allCases.map(\.rawValue)))!
+    }
+
     /// An array of strings, each one of `E`'s raw values (with did-you-mean on a miss).
     public func enumArray<E: RawRepresentable & CaseIterable>(of type: E.Type) throws(ConfigError) -> [E] where E.RawValue == String {
         var out: [E] = []

@@ -7,7 +7,14 @@ import Foundation
 /// model's global top-τ of squared gradients; for DiffoRA, a module-wise gate value scaled to the
 /// same meaning ("how many parameters' worth of benefit a module on this matrix buys").
 public struct SensitivityScores: Sendable, Equatable {
-    public var method: String
+    /// How scores are computed: SPT's top-τ squared gradients, DiffoRA's trained module gates, or
+    /// the PEFT mock's closed form (synthetic studies only; no space file can ask for it).
+    public enum Method: String, CaseIterable, Sendable {
+        case spt, diffora, mock
+        /// What a space file's `priors.sensitivity` and `autopeft score --method` accept.
+        public static let measured: [Method] = [.spt, .diffora]
+    }
+    public var method: Method
     public var layers: Int
     /// Targets in column order (`LinearTarget.allCases`).
     public var targets: [LinearTarget]
@@ -16,7 +23,7 @@ public struct SensitivityScores: Sendable, Equatable {
     /// Settings that produced the scores (τ, batches, …), for the record.
     public var settings: [String: Double]
 
-    public init(method: String, layers: Int, targets: [LinearTarget], scores: [[Double]], settings: [String: Double] = [:]) {
+    public init(method: Method, layers: Int, targets: [LinearTarget], scores: [[Double]], settings: [String: Double] = [:]) {
         self.method = method
         self.layers = layers
         self.targets = targets
@@ -59,7 +66,7 @@ public struct SensitivityScores: Sendable, Equatable {
 extension SensitivityScores {
     public var json: JSONValue {
         .object([
-            ("method", .string(method)), ("layers", .number(layers)),
+            ("method", .string(method.rawValue)), ("layers", .number(layers)),
             ("targets", .array(targets.map { .string($0.rawValue) })),
             ("scores", .array(scores.map { .array($0.map { .number($0) }) })),
             ("per_layer", .array(perLayer.map { .number($0) })),
@@ -69,7 +76,7 @@ extension SensitivityScores {
     }
 
     public init(reading r: JSONReader) throws(ConfigError) {
-        method = try r.required("method").string()
+        method = try r.required("method").enumValue(of: Method.self)
         layers = try r.required("layers").int(in: 1...4096)
         var ts: [LinearTarget] = []
         for t in try r.required("targets").array() {

@@ -136,7 +136,7 @@ public enum DiffoRAScorer {
             default: if let t = LinearTarget(name: String(g.module.dropFirst(5))) { add(g.layer, t, benefit) }
             }
         }
-        let s = SensitivityScores(method: "diffora", layers: dims.layers, targets: LinearTarget.allCases, scores: scores,
+        let s = SensitivityScores(method: .diffora, layers: dims.layers, targets: LinearTarget.allCases, scores: scores,
                                   settings: ["steps": Double(steps), "rho": rho, "gate_learning_rate": Double(gateLearningRate),
                                              "seconds": Date().timeIntervalSince(start)])
         return (gates, selected, s)

@@ -93,7 +93,7 @@ public enum SPTScorer {
             progress?(String(format: "SPT batch %d/%d (%.1f s)", b + 1, batches, Date().timeIntervalSince(start)))
         }
         let counts = acc.topCounts(tau: tau)
-        return SensitivityScores(method: "spt", layers: acc.layers, targets: LinearTarget.allCases,
+        return SensitivityScores(method: .spt, layers: acc.layers, targets: LinearTarget.allCases,
                                  scores: counts.map { $0.map(Double.init) },
                                  settings: ["tau": tau, "batches": Double(batches), "batch_size": Double(batchSize),
                                             "seconds": Date().timeIntervalSince(start)])

@@ -42,8 +42,9 @@ extension CLI {
         }
         let study: Study
         do {
-            let scores = spec.priors.method == "none" ? nil
-                : try SensitivityStore.scores(spec: spec, directory: dir, method: spec.priors.method, trainer: trainer, fresh: opts["fresh"] != nil, progress: printErr)
+            let scores = try spec.priors.method.map {
+                try SensitivityStore.scores(spec: spec, directory: dir, method: $0, trainer: trainer, fresh: opts["fresh"] != nil, progress: printErr)
+            }
             study = try Study(spec: spec, directory: dir, fresh: opts["fresh"] != nil, force: opts["force"] != nil, sensitivity: scores)
         } catch {
             printErr("autopeft search: \(error)")
@@ -54,7 +55,7 @@ extension CLI {
         if study.resumed {
             printErr("autopeft search: resuming the study in \(dir): \(done) trials done (\(study.finished.count) finished), \(study.trials.count - done) to re-run, budget \(spec.trials) (use --fresh to start over)")
         } else {
-            printErr("autopeft search: new study \"\(spec.name)\" in \(dir): \(spec.trials) trials (\(spec.baselines.count) baselines, \(spec.initial) initial), objectives \(spec.objectives.map { "\($0.goal.rawValue) \($0.name)" }.joined(separator: ", ")), priors \(spec.priors.method)")
+            printErr("autopeft search: new study \"\(spec.name)\" in \(dir): \(spec.trials) trials (\(spec.baselines.count) baselines, \(spec.initial) initial), objectives \(spec.objectives.map { "\($0.goal.rawValue) \($0.name)" }.joined(separator: ", ")), priors \(spec.priors.methodName)")
         }
         let runner: any Evaluator = workers > 1
             ? WorkerEvaluator(spec: spec, workers: workers, cores: nThreads, progress: { printErr($0) }) : evaluator
@@ -135,8 +136,10 @@ extension CLI {
         }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
         BLAS.setThreads(nThreads)
-        let method = opts["method"] ?? "spt"
-        guard ["spt", "diffora"].contains(method) else { printErr("autopeft score: --method expects spt or diffora, got \"\(method)\""); return ExitCode.usage }
+        guard let method = SensitivityScores.Method(rawValue: opts["method"] ?? "spt"), method != .mock else {
+            printErr("autopeft score: --method expects spt or diffora, got \"\(opts["method"] ?? "")\"")
+            return ExitCode.usage
+        }
         do {
             var spec = try StudySpec(file: pos[0])
             spec.priors.method = method
@@ -162,7 +165,7 @@ extension CLI {
         let names = s.targets.map(\.rawValue)
         let w = max(10, (names.map(\.count).max() ?? 0) + 1)
         func pad(_ x: String) -> String { String(repeating: " ", count: max(0, w - x.count)) + x }
-        var out = "\(s.method) scores (\(s.method == "spt" ? "parameters in the global top-τ per weight matrix" : "module scores")), layers × targets\n"
+        var out = "\(s.method.rawValue) scores (\(s.method == .spt ? "parameters in the global top-τ per weight matrix" : "module scores")), layers × targets\n"
         out += pad("layer") + names.map(pad).joined() + pad("total") + "\n"
         for l in 0..<s.layers {
             out += pad("\(l)") + s.scores[l].map { pad(String(format: "%.0f", $0)) }.joined() + pad(String(format: "%.0f", s.perLayer[l])) + "\n"
