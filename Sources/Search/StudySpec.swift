@@ -65,94 +65,118 @@ public struct StudySpec: Sendable {
         _ = try r.optional("description")
         name = try r.optional("name")?.string() ?? ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         if name.isEmpty || name.contains("/") { throw r.error("expected a name without \"/\"", at: "name") }
+        let evaluated = try Self.readProblem(r, directory: directory, dimensions: dimensions)
+        problem = evaluated.problem
+        noise = evaluated.noise
+        delaySeconds = evaluated.delaySeconds
+        crashTrials = evaluated.crashTrials
+        space = try Self.readSpace(r, problem: problem, file: file)
+        objectives = try Self.readObjectives(r.optional("objectives"), problem: problem)
 
-        // What is evaluated.
-        var noise = 0.0, delay = 0.0
-        var crash: [Int] = []
-        let model = try r.optional("model")
-        let dir = directory
-        func resolve(_ p: String) -> String { p.hasPrefix("/") || dir.isEmpty ? p : dir + "/" + p }
-        if let p = try r.optional("problem") {
-            let kind = try p.required("name").choice(SyntheticProblem.allCases.map(\.rawValue) + ["peft_mock"])
-            noise = try p.optional("noise")?.double(in: 0...1e6, what: "a noise standard deviation") ?? 0
-            delay = try p.optional("delay_seconds")?.double(in: 0...3600, what: "seconds") ?? 0
-            if let c = try p.optional("crash_trials") { for item in try c.array() { crash.append(try item.int(in: 0...1_000_000, what: "a trial id")) } }
-            if let s = SyntheticProblem(rawValue: kind) {
-                let d = try p.optional("dimensions")?.int(in: s == .braninCurrin ? 2...2 : 2...100, what: "a dimension count") ?? s.defaultDimensions()
-                problem = .synthetic(s, dimensions: d)
-            } else {
-                let dims: ModelDimensions
-                if let m = model { dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions) }
-                else {
-                    // all-MiniLM-L6-v2's sizes, so that the mock runs without a downloaded model.
-                    dims = ModelDimensions(hiddenSize: try p.optional("hidden_size")?.int(in: 1...100_000) ?? 384,
-                                           intermediateSize: try p.optional("intermediate_size")?.int(in: 1...1_000_000) ?? 1536,
-                                           layers: try p.optional("layers")?.int(in: 1...1000) ?? 6,
-                                           heads: try p.optional("heads")?.int(in: 1...1000) ?? 12)
-                }
-                problem = .peftMock(dims, labels: try p.optional("labels")?.int(in: 1...1000, what: "a label count") ?? 2)
-            }
-            try p.finish()
-            for k in ["task", "training", "head"] {
-                if try r.optional(k) != nil { throw r.error("\"\(k)\" is for searches that train; a synthetic problem takes none", at: k) }
-            }
-        } else {
-            guard let m = model else { throw r.error("expected \"model\" (with \"task\" and \"training\") or a synthetic \"problem\"", at: "model") }
-            let dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions)
-            let task = try r.required("task")
-            _ = try r.required("training"); _ = try r.optional("head")
-            problem = .training(dims, labels: StudySpec.labelCount(task: task.value))
-        }
-        self.noise = noise
-        delaySeconds = delay
-        crashTrials = crash
-
-        // The space.
-        switch problem {
-        case .synthetic(let s, let d):
-            if try r.optional("space") != nil { throw r.error("a synthetic problem defines its own space (x0…x\(d - 1) in [0, 1])", at: "space") }
-            space = s.space(dimensions: d)
-        case .peftMock(let dims, _), .training(let dims, _):
-            var sp = try SearchSpace(reading: r.required("space"), constraints: r.optional("constraints"), layers: dims.layers)
-            try PEFTSpace.check(sp, file: file)
-            let counter = StudySpec.parameterCounter(space: sp, problem: problem)
-            sp.parameterCount = { c in counter(c) }
-            space = sp
-        }
-        if case .synthetic = problem, try r.optional("constraints") != nil { throw r.error("a synthetic problem takes no constraints", at: "constraints") }
-
-        // Objectives.
-        let available: [Objective]
-        switch problem {
-        case .synthetic: available = [Objective(name: "f1", goal: .minimize), Objective(name: "f2", goal: .minimize)]
-        default: available = [Objective(name: Objective.Name.score, goal: .maximize), Objective(name: Objective.Name.trainableParameters, goal: .minimize, known: true),
-                              Objective(name: "seconds", goal: .minimize)]
-        }
-        if let o = try r.optional("objectives") {
-            var list: [Objective] = []
-            for item in try o.array() {
-                let n = try item.required("name").choice(available.map(\.name))
-                var obj = available.first { $0.name == n }!
-                if let g = try item.optional("goal") { obj.goal = Objective.Goal(rawValue: try g.choice(["minimize", "maximize"]))! }
-                try item.finish()
-                if list.contains(where: { $0.name == n }) { throw item.error("objective \"\(n)\" is listed twice") }
-                list.append(obj)
-            }
-            if list.count < 2 { throw o.error("expected at least two objectives") }
-            objectives = list
-        } else {
-            objectives = Array(available.prefix(2))
-        }
-
-        // Search settings.
         let s = try r.optional("search")
         trials = try s?.optional("trials")?.int(in: 1...100_000, what: "a trial count") ?? 40
         initial = try s?.optional("initial")?.int(in: 1...100_000, what: "an initial design size") ?? min(10, trials)
         batch = try s?.optional("batch")?.int(in: 1...1000, what: "a batch size") ?? 1
         seed = UInt64(try s?.optional("seed")?.int(in: 0...Int(Int32.max), what: "a seed") ?? 0)
         kernel = GaussianProcess.Kernel(rawValue: try s?.optional("kernel")?.choice(["matern52", "rbf"]) ?? "matern52")!
+        reference = try Self.readReference(s?.optional("reference_point"), in: r, objectives: objectives, problem: problem,
+                                           space: space, seed: seed)
+        try s?.finish()
+
+        baselines = try Self.readBaselines(r.optional("baselines"), space: space, problem: problem)
+        priors = try PriorSettings(reading: r.optional("priors"), trials: trials)
+        final = try FinalStage(reading: r.optional("final"))
+        if priors.method != nil, case .synthetic = problem { throw r.error("sensitivity priors need a PEFT space", at: "priors.sensitivity") }
+        try r.finish()
+    }
+
+    /// What is evaluated: a synthetic `problem` (with its noise, delay and crash settings), or
+    /// `model` with `task` and `training`. Model paths resolve against the space file's folder.
+    static func readProblem(_ r: JSONReader, directory dir: String, dimensions: ModelDimensions?) throws(ConfigError)
+        -> (problem: Problem, noise: Double, delaySeconds: Double, crashTrials: [Int]) {
+        let model = try r.optional("model")
+        func resolve(_ p: String) -> String { p.hasPrefix("/") || dir.isEmpty ? p : dir + "/" + p }
+        guard let p = try r.optional("problem") else {
+            guard let m = model else { throw r.error("expected \"model\" (with \"task\" and \"training\") or a synthetic \"problem\"", at: "model") }
+            let dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions)
+            let task = try r.required("task")
+            _ = try r.required("training"); _ = try r.optional("head")
+            return (.training(dims, labels: StudySpec.labelCount(task: task.value)), 0, 0, [])
+        }
+        let kind = try p.required("name").choice(SyntheticProblem.allCases.map(\.rawValue) + ["peft_mock"])
+        let noise = try p.optional("noise")?.double(in: 0...1e6, what: "a noise standard deviation") ?? 0
+        let delay = try p.optional("delay_seconds")?.double(in: 0...3600, what: "seconds") ?? 0
+        var crash: [Int] = []
+        if let c = try p.optional("crash_trials") { for item in try c.array() { crash.append(try item.int(in: 0...1_000_000, what: "a trial id")) } }
+        let problem: Problem
+        if let s = SyntheticProblem(rawValue: kind) {
+            let d = try p.optional("dimensions")?.int(in: s == .braninCurrin ? 2...2 : 2...100, what: "a dimension count") ?? s.defaultDimensions()
+            problem = .synthetic(s, dimensions: d)
+        } else {
+            let dims: ModelDimensions
+            if let m = model { dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions) }
+            else {
+                // all-MiniLM-L6-v2's sizes, so that the mock runs without a downloaded model.
+                dims = ModelDimensions(hiddenSize: try p.optional("hidden_size")?.int(in: 1...100_000) ?? 384,
+                                       intermediateSize: try p.optional("intermediate_size")?.int(in: 1...1_000_000) ?? 1536,
+                                       layers: try p.optional("layers")?.int(in: 1...1000) ?? 6,
+                                       heads: try p.optional("heads")?.int(in: 1...1000) ?? 12)
+            }
+            problem = .peftMock(dims, labels: try p.optional("labels")?.int(in: 1...1000, what: "a label count") ?? 2)
+        }
+        try p.finish()
+        for k in ["task", "training", "head"] {
+            if try r.optional(k) != nil { throw r.error("\"\(k)\" is for searches that train; a synthetic problem takes none", at: k) }
+        }
+        return (problem, noise, delay, crash)
+    }
+
+    /// The space: a synthetic problem's own, or the file's `space` and `constraints` over PEFT
+    /// modules, with its exact parameter count.
+    static func readSpace(_ r: JSONReader, problem: Problem, file: String) throws(ConfigError) -> SearchSpace {
+        switch problem {
+        case .synthetic(let s, let d):
+            if try r.optional("space") != nil { throw r.error("a synthetic problem defines its own space (x0…x\(d - 1) in [0, 1])", at: "space") }
+            if try r.optional("constraints") != nil { throw r.error("a synthetic problem takes no constraints", at: "constraints") }
+            return s.space(dimensions: d)
+        case .peftMock(let dims, _), .training(let dims, _):
+            var sp = try SearchSpace(reading: r.required("space"), constraints: r.optional("constraints"), layers: dims.layers)
+            try PEFTSpace.check(sp, file: file)
+            let counter = StudySpec.parameterCounter(space: sp, problem: problem)
+            sp.parameterCount = { c in counter(c) }
+            return sp
+        }
+    }
+
+    /// `objectives`: at least two of the problem's, each once; the first two when absent.
+    static func readObjectives(_ o: JSONReader?, problem: Problem) throws(ConfigError) -> [Objective] {
+        let available: [Objective]
+        switch problem {
+        case .synthetic: available = [Objective(name: "f1", goal: .minimize), Objective(name: "f2", goal: .minimize)]
+        default:
+            available = [Objective(name: Objective.Name.score, goal: .maximize),
+                         Objective(name: Objective.Name.trainableParameters, goal: .minimize, known: true),
+                         Objective(name: "seconds", goal: .minimize)]
+        }
+        guard let o else { return Array(available.prefix(2)) }
+        var list: [Objective] = []
+        for item in try o.array() {
+            let n = try item.required("name").choice(available.map(\.name))
+            var obj = available.first { $0.name == n }!
+            if let g = try item.optional("goal") { obj.goal = Objective.Goal(rawValue: try g.choice(["minimize", "maximize"]))! }
+            try item.finish()
+            if list.contains(where: { $0.name == n }) { throw item.error("objective \"\(n)\" is listed twice") }
+            list.append(obj)
+        }
+        if list.count < 2 { throw o.error("expected at least two objectives") }
+        return list
+    }
+
+    /// `search.reference_point`: the hypervolume's reference, per objective; defaults are the
+    /// synthetic problem's, a score of 0, and 1.1 × the largest parameter count in the space.
+    static func readReference(_ refReader: JSONReader?, in r: JSONReader, objectives: [Objective], problem: Problem,
+                              space: SearchSpace, seed: UInt64) throws(ConfigError) -> [Double] {
         var reference: [Double] = []
-        let refReader = try s?.optional("reference_point")
         for o in objectives {
             if let v = try refReader?.optional(o.name) { reference.append(try v.double()); continue }
             switch (problem, o.name) {
@@ -164,33 +188,29 @@ public struct StudySpec: Sendable {
             }
         }
         try refReader?.finish()
-        self.reference = reference
-        try s?.finish()
+        return reference
+    }
 
-        // Baselines: named candidates evaluated first.
-        var baselines: [(String, Candidate)] = []
-        if let b = try r.optional("baselines") {
-            for item in try b.array() {
-                let n = try item.required("name").string()
-                if baselines.contains(where: { $0.0 == n }) { throw item.error("baseline \"\(n)\" is named twice", at: item.path + ".name") }
-                if let c = try item.optional("config") {
-                    baselines.append((n, .config(try space.config(reading: c))))
-                } else if let pr = try item.optional("peft") {
-                    guard let dims = problem.dimensions else { throw pr.error("a synthetic problem takes configurations, not PEFT plans") }
-                    let plan = try PEFTPlan(reading: pr)
-                    try plan.validate(for: dims)
-                    baselines.append((n, .plan(plan)))
-                } else {
-                    throw item.error("expected \"config\" (a configuration of the space) or \"peft\" (a PEFT plan, as in run files)", at: item.path + ".config")
-                }
-                try item.finish()
+    /// `baselines`: named candidates evaluated first, each a configuration of the space or a PEFT plan.
+    static func readBaselines(_ b: JSONReader?, space: SearchSpace, problem: Problem) throws(ConfigError)
+        -> [(name: String, candidate: Candidate)] {
+        var baselines: [(name: String, candidate: Candidate)] = []
+        for item in try b?.array() ?? [] {
+            let n = try item.required("name").string()
+            if baselines.contains(where: { $0.name == n }) { throw item.error("baseline \"\(n)\" is named twice", at: item.path + ".name") }
+            if let c = try item.optional("config") {
+                baselines.append((n, .config(try space.config(reading: c))))
+            } else if let pr = try item.optional("peft") {
+                guard let dims = problem.dimensions else { throw pr.error("a synthetic problem takes configurations, not PEFT plans") }
+                let plan = try PEFTPlan(reading: pr)
+                try plan.validate(for: dims)
+                baselines.append((n, .plan(plan)))
+            } else {
+                throw item.error("expected \"config\" (a configuration of the space) or \"peft\" (a PEFT plan, as in run files)", at: item.path + ".config")
             }
+            try item.finish()
         }
-        self.baselines = baselines
-        priors = try PriorSettings(reading: r.optional("priors"), trials: trials)
-        final = try FinalStage(reading: r.optional("final"))
-        if priors.method != nil, case .synthetic = problem { throw r.error("sensitivity priors need a PEFT space", at: "priors.sensitivity") }
-        try r.finish()
+        return baselines
     }
 
     static func dimensions(_ modelDirectory: String, fallback: ModelDimensions?) throws(ConfigError) -> ModelDimensions {
