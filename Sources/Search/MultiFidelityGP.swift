@@ -1,0 +1,185 @@
+import Foundation
+import Space
+
+/// The score surrogate across fidelities: f(x, z) = g(x) + z^q · δ(x), where z ∈ [0, 1] is a
+/// trial's distance from the target fidelity (0 at the target, 1 at the cheapest), g the score at
+/// the target and δ the cheap runs' bias, both Gaussian processes over the configuration x.
+///
+/// The bias depends on the configuration (δ is a GP over x, not a constant offset) and vanishes at
+/// the target (z = 0), the shape of BoTorch's downsampling kernel, c + (1 − s)^(1+δ)(1 − s′)^(1+δ),
+/// multiplied by the configuration kernel. g and δ share the configuration kernel's lengthscales
+/// (few points, so few hyperparameters), with δ's variance β·σ²:
+///   k((x, z), (x′, z′)) = σ² · k̃(x, x′) · (1 + β (z z′)^q)
+///   ∂K/∂log β = σ² k̃ β (z z′)^q,   ∂K/∂log q = σ² k̃ β (z z′)^q · q · log(z z′)
+/// At z = 0 everywhere the modulation is exactly 1 and this is the single-fidelity GP, bit for bit.
+/// Predictions are of g, at the target (z = 0), unless asked for another fidelity.
+public struct MultiFidelityGP: Sendable {
+    /// The configuration kernel's hyperparameters, then log β (bias variance relative to σ²) and
+    /// log q (how fast the bias fades towards the target).
+    public struct Hyperparameters: Equatable, Sendable {
+        public var base: GaussianProcess.Hyperparameters
+        public var logBiasRatio: Double
+        public var logPower: Double
+
+        public init(base: GaussianProcess.Hyperparameters, biasRatio: Double = 0.3, power: Double = 2) {
+            self.base = base
+            logBiasRatio = log(biasRatio)
+            logPower = log(power)
+        }
+
+        /// Flattened [log ℓ₁…log ℓ_d, log σ², log σₙ², μ, log β, log q].
+        public var vector: [Double] { base.vector + [logBiasRatio, logPower] }
+
+        public init(vector v: [Double]) {
+            base = GaussianProcess.Hyperparameters(vector: Array(v.dropLast(2)))
+            logBiasRatio = v[v.count - 2]
+            logPower = v[v.count - 1]
+        }
+    }
+
+    public let kernel: GaussianProcess.Kernel
+    public let inputs: [[Double]]
+    /// Each input's distance from the target fidelity, in [0, 1].
+    public let distances: [Double]
+    public let targets: [Double]
+    public let hyperparameters: Hyperparameters
+    let factor: [Double]      // L [n, n]
+    let alpha: [Double]       // K⁻¹ (y − μ) [n]
+
+    /// Conditions on data; nil when K cannot be factorised (non-finite data).
+    public init?(inputs: [[Double]], distances: [Double], targets: [Double], hyperparameters h: Hyperparameters,
+                 kernel: GaussianProcess.Kernel = .matern52) {
+        let n = inputs.count
+        var k = Self.covariance(inputs, distances, inputs, distances, h, kernel)
+        let noise = exp(h.base.logNoiseVariance)
+        for i in 0..<n { k[i * n + i] += noise }
+        guard let (l, _) = LinearAlgebra.cholesky(k, n: n) else { return nil }
+        var a = targets.map { $0 - h.base.mean }
+        LinearAlgebra.choleskySolve(l, n: n, &a, columns: 1)
+        self.kernel = kernel
+        self.inputs = inputs
+        self.distances = distances
+        self.targets = targets
+        hyperparameters = h
+        factor = l
+        alpha = a
+    }
+
+    /// 1 + β (z z′)^q: how much more two points covary for sharing a cheap fidelity's bias.
+    @inline(__always)
+    static func modulation(_ za: Double, _ zb: Double, _ h: Hyperparameters) -> Double {
+        let zz = za * zb
+        return zz > 0 ? 1 + exp(h.logBiasRatio) * pow(zz, exp(h.logPower)) : 1
+    }
+
+    /// k((A, zA), (B, zB)) [|A|, |B|].
+    static func covariance(_ a: [[Double]], _ za: [Double], _ b: [[Double]], _ zb: [Double], _ h: Hyperparameters,
+                           _ kind: GaussianProcess.Kernel) -> [Double] {
+        var k = GaussianProcess.covariance(a, b, h.base, kind)
+        let nb = b.count
+        for i in a.indices { for j in 0..<nb { k[i * nb + j] *= modulation(za[i], zb[j], h) } }
+        return k
+    }
+
+    /// Posterior mean and latent variance of the score at fidelity distance `distance` (0: the target).
+    public func predict(_ points: [[Double]], distance: Double = 0) -> (mean: [Double], variance: [Double]) {
+        let n = inputs.count, m = points.count
+        guard m > 0 else { return ([], []) }
+        let zs = [Double](repeating: distance, count: m)
+        let ks = Self.covariance(inputs, distances, points, zs, hyperparameters, kernel)  // [n, m]
+        var mean = [Double](repeating: hyperparameters.base.mean, count: m)
+        for j in 0..<m { for i in 0..<n { mean[j] += ks[i * m + j] * alpha[i] } }
+        var v = ks
+        LinearAlgebra.lowerSolve(factor, n: n, &v, columns: m)
+        let prior = exp(hyperparameters.base.logSignalVariance) * Self.modulation(distance, distance, hyperparameters)
+        var variance = [Double](repeating: prior, count: m)
+        for j in 0..<m {
+            var q = 0.0
+            for i in 0..<n { q += v[i * m + j] * v[i * m + j] }
+            variance[j] = max(prior - q, 1e-12 * prior)
+        }
+        return (mean, variance)
+    }
+
+    /// The log marginal likelihood and its gradient with respect to `Hyperparameters.vector`
+    /// (the same formulas as `GaussianProcess.logMarginalLikelihood`, with ∂K through the modulation).
+    public static func logMarginalLikelihood(inputs: [[Double]], distances: [Double], targets: [Double], hyperparameters h: Hyperparameters,
+                                             kernel: GaussianProcess.Kernel = .matern52) -> (value: Double, gradient: [Double])? {
+        guard let gp = MultiFidelityGP(inputs: inputs, distances: distances, targets: targets, hyperparameters: h, kernel: kernel) else {
+            return nil
+        }
+        let n = inputs.count, d = h.base.logLengthscales.count
+        var fit = 0.0, logDet = 0.0
+        for i in 0..<n { fit += (targets[i] - h.base.mean) * gp.alpha[i]; logDet += log(gp.factor[i * n + i]) }
+        let value = -0.5 * fit - logDet - 0.5 * Double(n) * log(2 * Double.pi)
+        let kinv = LinearAlgebra.inverseFromCholesky(gp.factor, n: n)
+        var grad = [Double](repeating: 0, count: d + 5)
+        let noise = exp(h.base.logNoiseVariance), beta = exp(h.logBiasRatio), q = exp(h.logPower)
+        var lengthscaleGradient = [Double](repeating: 0, count: d)
+        for i in 0..<n {
+            for j in 0...i {
+                let hw = 0.5 * (i == j ? 1.0 : 2.0) * (gp.alpha[i] * gp.alpha[j] - kinv[i * n + j])
+                let base = GaussianProcess.kernelValue(inputs[i], inputs[j], h.base, kernel, gradient: &lengthscaleGradient)
+                let zz = distances[i] * distances[j]
+                let bias = zz > 0 ? beta * pow(zz, q) : 0
+                for t in 0..<d { grad[t] += hw * lengthscaleGradient[t] * (1 + bias) }
+                grad[d] += hw * base * (1 + bias)                        // ∂K/∂log σ² = K
+                if i == j { grad[d + 1] += hw * noise }                  // ∂K/∂log σₙ² = σₙ² I
+                grad[d + 3] += hw * base * bias                          // ∂K/∂log β
+                if zz > 0 { grad[d + 4] += hw * base * bias * q * log(zz) }  // ∂K/∂log q
+            }
+        }
+        grad[d + 2] = gp.alpha.reduce(0, +)                              // ∂ℓ/∂μ
+        return (value, grad)
+    }
+}
+
+extension MultiFidelityGP {
+    /// Priors on the two fidelity hyperparameters, in log space, added to `GPFit`'s:
+    /// - log β ~ N(log 0.25, 1): a cheap run's bias is expected to be smaller than the spread of
+    ///   scores across configurations (else the cheap fidelity would be useless), but not negligible
+    ///   (the measured sst2-autopeft rankings disagree across fidelities).
+    /// - log q ~ N(log 2, 0.5²): the bias fades faster than linearly towards the target, as
+    ///   BoTorch's downsampling kernel assumes with its power 1 + δ, δ ≥ 0.
+    /// Bounds: β ∈ [1e-4, 10], q ∈ [0.5, 8].
+    static func logPrior(_ v: [Double]) -> (value: Double, gradient: [Double]) {
+        let (baseValue, baseGradient) = GPFit.logPrior(Array(v.dropLast(2)))
+        let zb = (v[v.count - 2] - log(0.25)) / 1, zq = (v[v.count - 1] - log(2.0)) / 0.5
+        return (baseValue - 0.5 * zb * zb - 0.5 * zq * zq, baseGradient + [-zb / 1, -zq / 0.5])
+    }
+
+    static func bounds(dimensions d: Int) -> (lower: [Double], upper: [Double]) {
+        let (lo, hi) = GPFit.bounds(dimensions: d)
+        return (lo + [log(1e-4), log(0.5)], hi + [log(10.0), log(8.0)])
+    }
+
+    /// The maximum a posteriori hyperparameters (log marginal likelihood + log prior) by L-BFGS
+    /// from the best `polished` of a default start, `extraStarts` and seeded random starts, as
+    /// `GPFit.fit` does for the single-fidelity GP.
+    public static func fit(inputs: [[Double]], distances: [Double], targets: [Double], kernel: GaussianProcess.Kernel = .matern52,
+                           restarts: Int = 3, seed: UInt64 = 0, maxIterations: Int = 60, extraStarts: [[Double]] = [],
+                           polished: Int = 2) -> (Hyperparameters, Double) {
+        let d = inputs.first?.count ?? 0
+        let (lo, hi) = bounds(dimensions: d)
+        func objective(_ v: [Double]) -> (Double, [Double])? {
+            guard let (l, g) = logMarginalLikelihood(inputs: inputs, distances: distances, targets: targets,
+                                                     hyperparameters: .init(vector: v), kernel: kernel) else { return nil }
+            let p = logPrior(v)
+            return (-(l + p.value), zip(g, p.gradient).map { -($0 + $1) })
+        }
+        var starts = [Hyperparameters(base: .init(dimensions: d, lengthscale: 0.5, noiseVariance: 1e-3)).vector]
+        starts += extraStarts.filter { $0.count == d + 5 }
+        var random = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
+        for _ in 0..<(3 * restarts) { starts.append(zip(lo, hi).map { $0 + ($1 - $0) * random.unit() }) }
+        let scored = starts.compactMap { s in objective(s).map { (s, $0.0) } }.sorted { $0.1 < $1.1 }
+        var best = starts[0], bestValue = Double.infinity
+        for (s, _) in scored.prefix(polished) {
+            if let (v, f) = LBFGS.minimize(objective, start: s, lower: lo, upper: hi, maxIterations: maxIterations,
+                                           maxEvaluations: 4 * maxIterations), f < bestValue {
+                best = v
+                bestValue = f
+            }
+        }
+        return (.init(vector: best), -bestValue)
+    }
+}
