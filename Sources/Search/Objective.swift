@@ -33,9 +33,12 @@ public struct Objective: Sendable, Equatable {
 public struct Observation: Sendable {
     public var config: Config
     public var values: [Double]
-    public init(config: Config, values: [Double]) {
+    /// How far the trial's fidelity is from the study's target, in [0, 1] (0: at the target).
+    public var distance: Double
+    public init(config: Config, values: [Double], distance: Double = 0) {
         self.config = config
         self.values = values
+        self.distance = distance
     }
 }
 

@@ -90,14 +90,13 @@ public struct Optimizer: Sendable {
         let ref = zip(objectives, reference).map { $0.minimised($1) }
         var taboo = Set(history.map { space.key($0.config) } + pending.map { space.key($0) })
 
-        // One GP per measured objective, on standardised minimised values.
-        var inputs = history.map { space.encode($0.config) }
-        var models: [(gp: GaussianProcess, mu: Double, sd: Double)] = []
-        var fitted: [[Double]] = []
+        // One model per measured objective, on standardised minimised values.
+        let inputs = history.map { space.encode($0.config) }
+        let distances = history.map(\.distance)
         // The fits are independent: one thread per objective (each fit is deterministic, so the
         // result does not depend on the threads).
         // Distinct slots written by distinct threads, through a raw buffer (no copy-on-write).
-        struct Slots: @unchecked Sendable { let fits: UnsafeMutableBufferPointer<GaussianProcess.Hyperparameters?> }
+        struct Slots: @unchecked Sendable { let fits: UnsafeMutableBufferPointer<Surrogate?> }
         let slots = Slots(fits: .allocate(capacity: measured.count))
         slots.fits.initialize(repeating: nil)
         defer { slots.fits.deallocate() }
@@ -107,22 +106,22 @@ public struct Optimizer: Sendable {
             let sd = max((y.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(max(y.count - 1, 1))).squareRoot(), 1e-9)
             return (y.map { ($0 - mu) / sd }, mu, sd)
         }
-        let fitInputs = inputs, kernel = settings.kernel, restarts = settings.restarts, d = space.dimensions
+        let fitInputs = inputs, kernel = settings.kernel, restarts = settings.restarts
         DispatchQueue.concurrentPerform(iterations: measured.count) { k in
-            let warm = k < warmStarts.count && warmStarts[k].count == d + 3 ? [warmStarts[k]] : []
-            slots.fits[k] = GPFit.fit(inputs: fitInputs, targets: standardised[k].z, kernel: kernel, restarts: restarts,
-                                      seed: seed &+ UInt64(k), extraStarts: warm).0
+            slots.fits[k] = Surrogate.fit(inputs: fitInputs, distances: distances, targets: standardised[k].z, kernel: kernel,
+                                          restarts: restarts, seed: seed &+ UInt64(k), warmStart: k < warmStarts.count ? warmStarts[k] : nil)
         }
+        var models: [(gp: Surrogate, mu: Double, sd: Double)] = []
         for (k, j) in measured.enumerated() {
-            guard let h = slots.fits[k], let gp = GaussianProcess(inputs: inputs, targets: standardised[k].z, hyperparameters: h, kernel: settings.kernel) else {
+            guard let model = slots.fits[k] else {
                 throw SamplingError(message: "the Gaussian process for \(objectives[j].name) cannot be conditioned on the data (non-finite values?)")
             }
-            models.append((gp, standardised[k].mu, standardised[k].sd))
-            fitted.append(h.vector)
+            models.append((model, standardised[k].mu, standardised[k].sd))
         }
-        // The observed front in minimised units, extended by fantasies as the batch grows.
-        var points = history.map { o in zip(objectives, o.values).map { $0.minimised($1) } }
-        var targets = models.map(\.gp.targets)
+        let fitted = models.map(\.gp.hyperparameterVector)
+        // The observed front at the target fidelity in minimised units, extended by fantasies as
+        // the batch grows. Cheaper observations inform the models, never the front.
+        var points = history.filter { $0.distance == 0 }.map { o in zip(objectives, o.values).map { $0.minimised($1) } }
 
         let normals = (0..<(objectives.count > 2 ? settings.monteCarloSamples : 0)).map { _ in objectives.map { _ in rng.normal() } }
         let priorExponent = prior == nil ? 0 : settings.priorWeight / Double(max(iteration, 1))
@@ -160,15 +159,11 @@ public struct Optimizer: Sendable {
             // Kriging believer: pretend the GP mean was observed at the pick.
             guard count > 1 else { continue }
             let x = space.encode(best.config)
-            inputs.append(x)
             var believed = knownValues(best.config).enumerated().map { objectives[$0.offset].minimised($0.element) }
             for k in models.indices {
                 let m = models[k].gp.predict([x]).mean[0]
-                targets[k].append(m)
                 believed[measured[k]] = m * models[k].sd + models[k].mu
-                if let gp = GaussianProcess(inputs: inputs, targets: targets[k], hyperparameters: models[k].gp.hyperparameters, kernel: settings.kernel) {
-                    models[k].gp = gp
-                }
+                if let model = models[k].gp.believing(x, m) { models[k].gp = model }
             }
             points.append(believed)
         }
