@@ -11,8 +11,9 @@ public enum Report {
         let pareto = paretoPlot(study, extras), hv = hypervolumePlot(study)
         var files: [(String, String)] = [
             ("pareto.svg", pareto), ("hypervolume.svg", hv), ("trials.csv", csv(study)),
-            ("report.md", markdown(study, extras)), ("report.html", html(study, extras, pareto: pareto, hypervolume: hv)),
         ]
+        let doc = document(study, extras, pareto: pareto, hypervolume: hv)
+        files += [("report.md", doc.markdown), ("report.html", doc.html)]
         if let sens = extras.sensitivity { files.append(("sensitivity.svg", heatMap(sens))) }
         try FileSystem.createDirectory(directory)
         var written: [String] = []
@@ -263,81 +264,74 @@ public enum Report {
         return study.frontIDs.map { study.trials[$0] }.sorted { $0.values[xi] < $1.values[xi] }
     }
 
-    static func markdown(_ study: Study, _ extras: Extras = Extras.empty) -> String {
+    /// The report's content, rendered as report.md and report.html by `ReportDocument`.
+    static func document(_ study: Study, _ extras: Extras, pareto: String, hypervolume: String) -> ReportDocument {
         let spec = study.spec
-        var s = "# Search report: \(spec.name)\n\n"
-        s += "| | |\n|---|---|\n"
-        for (k, v) in summaryRows(study, extras) { s += "| \(k) | \(v.replacingOccurrences(of: "|", with: "\\|")) |\n" }
-        s += "\n## Pareto front\n\n"
-        let re = extras.reevaluation
-        func final(_ id: Int) -> String {
-            guard let st = re?.stats(trial: id) else { return "" }
-            return String(format: "%.4f ± %.4f (%d)", st.mean, st.sd, st.n)
-        }
-        s += "| trial | " + spec.objectives.map(\.name).joined(separator: " | ") + (re != nil ? " | final score, mean ± sd (seeds)" : "") + " | configuration | export |\n"
-        s += "|---|" + spec.objectives.map { _ in "---|" }.joined() + (re != nil ? "---|" : "") + "---|---|\n"
-        for t in frontRows(study) {
-            s += "| \(t.id + 1)\(t.baseline.map { " (baseline \($0))" } ?? "") | " + t.values.map { Study.format($0) }.joined(separator: " | ")
-            if re != nil { s += " | \(final(t.id))" }
-            s += " | `\(describe(study, t))` | \(extras.exports[t.id].map { "[\($0)](\($0))" } ?? "") |\n"
-        }
-        s += "\n![Pareto front](pareto.svg)\n\n![Hypervolume](hypervolume.svg)\n\n"
-        let comparison = baselineComparison(study)
-        if !comparison.isEmpty {
-            s += "## Baselines\n\nA baseline is matched or dominated when a search trial (not a baseline) has the same or a better value in every objective.\n\n"
-            s += "| baseline | " + spec.objectives.map(\.name).joined(separator: " | ") + (re != nil ? " | final score" : "") + " | matched or dominated by |\n"
-            s += "|---|" + spec.objectives.map { _ in "---|" }.joined() + (re != nil ? "---|" : "") + "---|\n"
-            for (b, beaters) in comparison {
-                s += "| \(b.baseline ?? "") (trial \(b.id + 1)) | " + b.values.map { Study.format($0) }.joined(separator: " | ")
-                if re != nil { s += " | \(final(b.id))" }
-                s += " | " + (beaters.isEmpty ? "**not matched**" : beaters.prefix(6).map { "trial \($0 + 1)" }.joined(separator: ", ") + (beaters.count > 6 ? ", …" : "")) + " |\n"
-            }
-            s += "\n"
+        var doc = ReportDocument(title: spec.name)
+        doc.add(.heading(level: 1, "Search report: \(spec.name)"))
+        doc.add(.table(header: ["", ""], rows: summaryRows(study, extras).map { [[.text($0.0)], [.text($0.1)]] }, rowHeaders: true))
+        doc.add(.heading(level: 2, "Pareto front"))
+        doc.add(frontTable(study, extras))
+        doc.add(.figure(file: "pareto.svg", alt: "Pareto front", svg: pareto))
+        doc.add(.figure(file: "hypervolume.svg", alt: "Hypervolume", svg: hypervolume))
+        if let table = baselineTable(study, extras) {
+            doc.add(.heading(level: 2, "Baselines"))
+            doc.add(.paragraph([.text("A baseline is matched or dominated when a search trial (not a baseline) has the same or a better value in every objective.")]))
+            doc.add(table)
         }
         if let sens = extras.sensitivity {
-            s += "## Sensitivity prior (\(sens.method))\n\n![Sensitivity](sensitivity.svg)\n\n"
+            doc.add(.heading(level: 2, "Sensitivity prior (\(sens.method.rawValue))"))
+            doc.add(.figure(file: "sensitivity.svg", alt: "Sensitivity", svg: heatMap(sens)))
         }
         let failed = study.trials.filter { $0.status == .failed }
         if !failed.isEmpty {
-            s += "## Failed trials\n\n"
-            for t in failed { s += "- trial \(t.id + 1): \(t.error ?? "unknown error")\n" }
-            s += "\n"
+            doc.add(.heading(level: 2, "Failed trials"))
+            doc.add(.list(failed.map { [.text("trial \($0.id + 1): \($0.error ?? "unknown error")")] }))
         }
-        if let failures = re?.failures, !failures.isEmpty {
-            s += "## Final-stage runs that failed\n\n"
-            for f in failures { s += "- trial \(f.trial + 1), seed \(f.seed): \(f.error)\n" }
-            s += "\n"
+        if let failures = extras.reevaluation?.failures, !failures.isEmpty {
+            doc.add(.heading(level: 2, "Final-stage runs that failed"))
+            doc.add(.list(failures.map { [.text("trial \($0.trial + 1), seed \($0.seed): \($0.error)")] }))
         }
-        s += "Every trial, with its configuration, values, seed and timings: [trials.csv](trials.csv).\n\n"
-        s += "Reproduce, from the study folder: `autopeft search \(study.spaceFileFromStudy) --out .` then `autopeft report .`\n"
-        return s
+        doc.add(.paragraph([.text("Every trial, with its configuration, values, seed and timings: "), .link("trials.csv", href: "trials.csv"), .text(".")]))
+        doc.add(.paragraph([.text("Reproduce, from the study folder: "), .code("autopeft search \(study.spaceFileFromStudy) --out ."),
+                            .text(" then "), .code("autopeft report .")]))
+        return doc
     }
 
-    static func html(_ study: Study, _ extras: Extras, pareto: String, hypervolume: String) -> String {
-        let spec = study.spec
-        let e = SVGPlot.escape
-        var s = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>\(e(spec.name)) — autopeft report</title>\n"
-        s += "<style>body{font-family:Helvetica,Arial,sans-serif;max-width:980px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:14px}code{font-size:12px}</style></head><body>\n"
-        s += "<h1>Search report: \(e(spec.name))</h1>\n<table>\n"
-        for (k, v) in summaryRows(study, extras) { s += "<tr><th>\(e(k))</th><td>\(e(v))</td></tr>\n" }
-        s += "</table>\n<h2>Pareto front</h2>\n<table><tr><th>trial</th>" + spec.objectives.map { "<th>\(e($0.name))</th>" }.joined() + "<th>configuration</th></tr>\n"
-        for t in frontRows(study) {
-            s += "<tr><td>\(t.id + 1)\(t.baseline.map { " (baseline \(e($0)))" } ?? "")</td>" + t.values.map { "<td>\(Study.format($0))</td>" }.joined() + "<td><code>\(e(describe(study, t)))</code></td></tr>\n"
+    /// A trial's final-stage score, mean ± sd (seeds), when `autopeft reevaluate` has run it.
+    static func finalScore(_ extras: Extras, _ id: Int) -> ReportDocument.Cell {
+        guard let st = extras.reevaluation?.stats(trial: id) else { return [] }
+        return [.text(String(format: "%.4f ± %.4f (%d)", st.mean, st.sd, st.n))]
+    }
+
+    static func frontTable(_ study: Study, _ extras: Extras) -> ReportDocument.Block {
+        let spec = study.spec, reevaluated = extras.reevaluation != nil
+        let header = ["trial"] + spec.objectives.map(\.name) + (reevaluated ? ["final score, mean ± sd (seeds)"] : []) + ["configuration", "export"]
+        let rows = frontRows(study).map { t -> [ReportDocument.Cell] in
+            var row: [ReportDocument.Cell] = [[.text("\(t.id + 1)\(t.baseline.map { " (baseline \($0))" } ?? "")")]]
+            row += t.values.map { [.text(Study.format($0))] }
+            if reevaluated { row.append(finalScore(extras, t.id)) }
+            row.append([.code(describe(study, t))])
+            row.append(extras.exports[t.id].map { [.link($0, href: $0)] } ?? [])
+            return row
         }
-        s += "</table>\n" + pareto + hypervolume
+        return .table(header: header, rows: rows, rowHeaders: false)
+    }
+
+    static func baselineTable(_ study: Study, _ extras: Extras) -> ReportDocument.Block? {
         let comparison = baselineComparison(study)
-        if !comparison.isEmpty {
-            s += "<h2>Baselines</h2>\n<table><tr><th>baseline</th>" + spec.objectives.map { "<th>\(e($0.name))</th>" }.joined() + "<th>final score</th><th>matched or dominated by</th></tr>\n"
-            for (b, beaters) in comparison {
-                let st = extras.reevaluation?.stats(trial: b.id)
-                s += "<tr><td>\(e(b.baseline ?? ""))</td>" + b.values.map { "<td>\(Study.format($0))</td>" }.joined()
-                s += "<td>\(st.map { String(format: "%.4f ± %.4f (%d)", $0.mean, $0.sd, $0.n) } ?? "")</td><td>\(beaters.isEmpty ? "not matched" : beaters.prefix(6).map { "trial \($0 + 1)" }.joined(separator: ", "))</td></tr>\n"
-            }
-            s += "</table>\n"
+        guard !comparison.isEmpty else { return nil }
+        let spec = study.spec, reevaluated = extras.reevaluation != nil
+        let header = ["baseline"] + spec.objectives.map(\.name) + (reevaluated ? ["final score"] : []) + ["matched or dominated by"]
+        let rows = comparison.map { b, beaters -> [ReportDocument.Cell] in
+            var row: [ReportDocument.Cell] = [[.text("\(b.baseline ?? "") (trial \(b.id + 1))")]]
+            row += b.values.map { [.text(Study.format($0))] }
+            if reevaluated { row.append(finalScore(extras, b.id)) }
+            let shown = beaters.prefix(6).map { "trial \($0 + 1)" }.joined(separator: ", ") + (beaters.count > 6 ? ", …" : "")
+            row.append(beaters.isEmpty ? [.strong("not matched")] : [.text(shown)])
+            return row
         }
-        if let sens = extras.sensitivity { s += "<h2>Sensitivity prior</h2>\n" + heatMap(sens) }
-        s += "<p>Every trial: <a href=\"trials.csv\">trials.csv</a>.</p>\n</body></html>\n"
-        return s
+        return .table(header: header, rows: rows, rowHeaders: false)
     }
 }
 
