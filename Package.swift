@@ -7,19 +7,22 @@ let package = Package(
         .executable(name: "autopeft", targets: ["autopeft"]),
         .library(name: "Trainer", targets: ["Trainer"]),
         .library(name: "Space", targets: ["Space"]),
+        .library(name: "JSONKit", targets: ["JSONKit"]),
     ],
     targets: [
         // System libraries: OpenBLAS (CBLAS interface) and LAPACKE, from Debian's -dev packages.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
-        .target(name: "Space", path: "Sources/Space"),
+        // JSON values, the parser, the path-aware reader and its input-error type; the shared hash and generator.
+        .target(name: "JSONKit", path: "Sources/JSONKit"),
+        .target(name: "Space", dependencies: ["JSONKit"], path: "Sources/Space"),
         .target(
-            name: "Search", dependencies: ["Space", "CLAPACK"], path: "Sources/Search",
+            name: "Search", dependencies: ["JSONKit", "Space", "CLAPACK"], path: "Sources/Search",
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
         ),
         .target(
             name: "Trainer",
-            dependencies: ["Space", "CBLAS", "CLAPACK"],
+            dependencies: ["JSONKit", "Space", "CBLAS", "CLAPACK"],
             path: "Sources/Trainer",
             // The kernels are SIMD and pointer loops: unoptimised they run 30-100x slower, which
             // would make the debug test suite crawl, so the trainer is optimised in debug builds too.
@@ -29,19 +32,19 @@ let package = Package(
             ]
         ),
         // Between the search and the trainer: evaluators (in-process, worker processes) and what they share.
-        .target(name: "Runner", dependencies: ["Search", "Trainer", "Space"], path: "Sources/Runner"),
-        .executableTarget(name: "autopeft", dependencies: ["Trainer", "Space", "Search", "Runner"], path: "Sources/autopeft"),
-        .executableTarget(name: "bench-trainer", dependencies: ["Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),
-        .executableTarget(name: "bench-search", dependencies: ["Search", "Space"], path: "bench/search", exclude: ["run", "summarize.py", "workers"]),
+        .target(name: "Runner", dependencies: ["JSONKit", "Search", "Trainer", "Space"], path: "Sources/Runner"),
+        .executableTarget(name: "autopeft", dependencies: ["JSONKit", "Trainer", "Space", "Search", "Runner"], path: "Sources/autopeft"),
+        .executableTarget(name: "bench-trainer", dependencies: ["JSONKit", "Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),
+        .executableTarget(name: "bench-search", dependencies: ["JSONKit", "Search", "Space"], path: "bench/search", exclude: ["run", "summarize.py", "workers"]),
         // What tests share: the repository's model and data, skipped or (in CI) failed when missing.
         .target(name: "TestSupport", path: "Tests/Support"),
-        .testTarget(name: "SpaceTests", dependencies: ["Space"], path: "Tests/SpaceTests"),
-        .testTarget(name: "SearchTests", dependencies: ["Search"], path: "Tests/SearchTests", exclude: ["Fixtures"]),
+        .testTarget(name: "SpaceTests", dependencies: ["JSONKit", "Space"], path: "Tests/SpaceTests"),
+        .testTarget(name: "SearchTests", dependencies: ["JSONKit", "Search"], path: "Tests/SearchTests", exclude: ["Fixtures"]),
         // Depends on the executable so that `swift test` builds the binary these tests run.
-        .testTarget(name: "CLITests", dependencies: ["autopeft", "Trainer", "TestSupport"], path: "Tests/CLITests", exclude: ["Fixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["autopeft", "JSONKit", "Trainer", "TestSupport"], path: "Tests/CLITests", exclude: ["Fixtures"]),
         .testTarget(
             name: "TrainerTests",
-            dependencies: ["Trainer", "Space", "TestSupport"],
+            dependencies: ["JSONKit", "Trainer", "Space", "TestSupport"],
             path: "Tests/TrainerTests",
             resources: [.copy("Fixtures")]
         ),

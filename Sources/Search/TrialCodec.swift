@@ -1,3 +1,4 @@
+import JSONKit
 import Space
 
 /// The one JSON form of a candidate and of a trial's outcome, shared by the journal, worker

@@ -1,3 +1,4 @@
+import JSONKit
 /// Configurations as JSON objects (journal, reports, baselines in space files):
 /// `{"layers": [3, 4, 5], "serial_adapter.size": 48, "lora.targets": ["query", "value"], "lora.init": "pissa"}`.
 /// Layer masks are the list of layers that are on; subsets the list of items chosen.

@@ -1,3 +1,4 @@
+import JSONKit
 /// How the parameters of a PEFT search space become a `PEFTPlan` (and training overrides).
 ///
 /// Names (all optional; a module is on when its switch is non-zero or non-empty):

@@ -1,3 +1,4 @@
+import JSONKit
 import Foundation
 
 /// Per-weight-matrix sensitivity of a model for a task (SPT or DiffoRA), shared by the trainer

@@ -1,3 +1,4 @@
+import JSONKit
 import Space
 
 /// Fixed computations whose results must not depend on the BLAS kernel or on the worker count.

@@ -1,3 +1,4 @@
+import JSONKit
 import Space
 
 /// Errors the trainer reports to users: each names the file (and line or tensor) and what was expected.

@@ -1,3 +1,4 @@
+import JSONKit
 import XCTest
 import Space
 @testable import Trainer

@@ -5,6 +5,7 @@
 //       one JSON line: hypervolume after every evaluation, seconds per proposal
 //   bench-search timing --problem zdt1 --observations 20,60,200 [--repeats 3]
 //       one JSON line per size: seconds for one proposal after that many observations
+import JSONKit
 import Foundation
 import Space
 import Search

@@ -5,6 +5,7 @@
 // Mirrors ../shared/peers/torch_peft_throughput.py: all-MiniLM-L6-v2, two labels, pooler head,
 // LoRA r=8 alpha 16 dropout 0 on query+value, AdamW lr 5e-4, random token ids in [1000, 30000)
 // with [CLS] first and [SEP] last, every token real; median step time over the timed steps.
+import JSONKit
 import Foundation
 import Space
 import Trainer

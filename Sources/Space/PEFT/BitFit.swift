@@ -1,3 +1,4 @@
+import JSONKit
 /// BitFit: the named biases train (the linear maps' biases and the LayerNorm shifts).
 ///
 /// Run-file JSON (`peft.bitfit`): `biases` (all eight), `layers` (all). Charges: each linear map's

@@ -1,3 +1,4 @@
+import JSONKit
 /// Bottleneck adapter: `down (H→m) → ReLU → up (m→H)`, per-layer size m (0 = none in that layer).
 ///
 /// Serial (Pfeiffer placement): on the FFN output, `fo ← fo + up(relu(down(fo)))`, before the

@@ -1,3 +1,4 @@
+import JSONKit
 /// (IA)³: learned scaling vectors (initialised to 1) on keys, values and the FFN's inner activation.
 ///
 /// Run-file JSON (`peft.ia3`): `sites` (all three), `layers` (all). Charges: each vector, as wide

@@ -1,3 +1,4 @@
+import JSONKit
 /// Which layers a module is placed in.
 public enum LayerSelection: Equatable, Sendable {
     case all

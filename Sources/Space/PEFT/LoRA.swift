@@ -1,3 +1,4 @@
+import JSONKit
 /// LoRA: `W x + (alpha/r) · B A dropout(x)` on chosen linear targets in chosen layers.
 ///
 /// Run-file JSON (`peft.lora`): `rank`, `alpha` (default: the rank), `dropout` (0), `targets`,

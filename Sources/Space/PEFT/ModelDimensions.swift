@@ -1,3 +1,4 @@
+import JSONKit
 import Foundation
 
 /// The sizes of a BERT-family encoder that parameter counts depend on.

@@ -1,3 +1,4 @@
+import JSONKit
 /// What a candidate adds to a frozen model: the trainer's input and a search's output.
 ///
 /// Each method lives in its own file (spec, JSON, checks, parameter count and charges):

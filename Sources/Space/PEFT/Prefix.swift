@@ -1,3 +1,4 @@
+import JSONKit
 /// Prefix tuning: per layer, `length` trainable key and value vectors prepended in attention.
 /// With `projection` (a hidden size), the prefixes are reparameterised as
 /// `MLP(embedding)`: embedding [length, H] → Linear(H, p) → tanh → Linear(p, 2·H) per layer,

@@ -1,3 +1,4 @@
+import JSONKit
 import Space
 
 /// A bottleneck adapter: `y += scale · (relu(x W_dᵀ + b_d) W_uᵀ + b_u)`.
