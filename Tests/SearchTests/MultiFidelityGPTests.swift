@@ -1,3 +1,4 @@
+import JSONKit
 import XCTest
 import Foundation
 import Space
