@@ -44,6 +44,12 @@ public indirect enum JSONValue: Equatable, Sendable {
 
 extension JSONValue {
     /// Serialises compactly (one line), with keys in stored order.
+    /// A string as it is, anything else as JSON (for tables and messages).
+    public var plainText: String {
+        if case .string(let s) = self { return s }
+        return serialized()
+    }
+
     public func serialized() -> String {
         var out = ""
         write(to: &out)

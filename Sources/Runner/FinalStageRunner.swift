@@ -33,7 +33,8 @@ extension FinalStage {
         public func run(progress: (String) -> Void) throws -> Int {
             let journal = try Journal(path: Reevaluation.path(dir))
             let earlier = try Reevaluation.read(directory: dir)
-            let done = Set((earlier?.runs.map { "\($0.trial):\($0.seed)" } ?? []) + (earlier?.failures.map { "\($0.trial):\($0.seed)" } ?? []))
+            let done = Set((earlier?.runs.map { "\($0.trial):\($0.seed)" } ?? [])
+                + (earlier?.failures.map { "\($0.trial):\($0.seed)" } ?? []))
             // One fidelity per file: record it, and refuse to mix another into it.
             let settings: JSONValue = .object([
                 ("train_examples", evaluator.base.training.trainExamples.map { .number($0) } ?? .string("all")),
@@ -42,7 +43,8 @@ extension FinalStage {
             ])
             if let earlier = earlier?.settings {
                 if earlier != settings {
-                    throw MixedFidelity(message: "\(Reevaluation.path(dir)) holds runs at \(earlier.serialized()); these settings are \(settings.serialized()). Move the file away to re-evaluate at another fidelity.")
+                    throw MixedFidelity(message: "\(Reevaluation.path(dir)) holds runs at \(earlier.serialized()); these settings "
+                        + "are \(settings.serialized()). Move the file away to re-evaluate at another fidelity.")
                 }
             } else {
                 try journal.append(.studyNote, [("final", settings)])
@@ -50,7 +52,9 @@ extension FinalStage {
             let targets = Reevaluation.targets(study)
             let total = targets.count * seeds
             var k = 0, failed = 0
-            progress("\(targets.count) configurations (Pareto front and baselines) × \(seeds) seeds at \(evaluator.base.training.trainExamples.map(String.init) ?? "all") rows, \(evaluator.base.training.epochs) epochs, max length \(evaluator.base.task.maxLength); \(done.count) runs already done")
+            progress("\(targets.count) configurations (Pareto front and baselines) × \(seeds) seeds at "
+                + "\(evaluator.base.training.trainExamples.map(String.init) ?? "all") rows, \(evaluator.base.training.epochs) "
+                + "epochs, max length \(evaluator.base.task.maxLength); \(done.count) runs already done")
             for id in targets {
                 let t = study.trials[id]
                 for seed in 0..<seeds {
@@ -65,7 +69,8 @@ extension FinalStage {
                     } catch TrainerError.training(let reason) {
                         // A diverging run fails alone: recorded with the reason, the others go on.
                         failed += 1
-                        try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)), ("error", .string("training: \(reason)")),
+                        try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)),
+                                                          ("error", .string("training: \(reason)")),
                                                           ("seconds", .number(Date().timeIntervalSince(start)))])
                         progress("\(k)/\(total): trial \(id + 1) seed \(seed): FAILED: training: \(reason)")
                         continue
@@ -73,9 +78,13 @@ extension FinalStage {
                     let score = outcome.values[Objective.Name.score] ?? .nan
                     let seconds = Date().timeIntervalSince(start)
                     try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)), ("score", .number(score)),
-                                                      ("metrics", .object(outcome.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
+                                                      ("metrics",
+                                                       .object(outcome.metrics.sorted { $0.key < $1.key }.map { (key: $0.key,
+                                                       value: .number($0.value)) })),
                                                       ("seconds", .number(seconds))])
-                    progress("\(k)/\(total): trial \(id + 1)\(t.baseline.map { " [\($0)]" } ?? "") seed \(seed): score \(String(format: "%.4f", score)) (search-time \(String(format: "%.4f", t.values.first ?? .nan))) | \(String(format: "%.1f", seconds)) s")
+                    progress("\(k)/\(total): trial \(id + 1)\(t.baseline.map { " [\($0)]" } ?? "") seed \(seed): score "
+                        + "\(String(format: "%.4f", score)) (search-time \(String(format: "%.4f", t.values.first ?? .nan))) | "
+                        + "\(String(format: "%.1f", seconds)) s")
                 }
             }
             return failed

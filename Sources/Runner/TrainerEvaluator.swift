@@ -33,7 +33,8 @@ public final class TrainerEvaluator: Evaluator {
         for key in ["model", "task", "head", "training"] { if let v = spec.document[key] { members.append((key, v)) } }
         let dir = URL(fileURLWithPath: spec.directory.isEmpty ? "." : spec.directory).standardizedFileURL.path
         var run = try RunConfig(reading: JSONReader(.object(members), file: spec.file), baseDirectory: dir)
-        if case .object(let t)? = spec.document["training"] { fixedSeed = t.contains { $0.key == "seed" } && final == nil } else { fixedSeed = false }
+        if case .object(let t)? = spec.document["training"] { fixedSeed = t.contains { $0.key == "seed" }
+            && final == nil } else { fixedSeed = false }
         if let final {
             run.training.trainExamples = final.trainExamples
             if let e = final.epochs { run.training.epochs = e }
@@ -81,12 +82,15 @@ public final class TrainerEvaluator: Evaluator {
             try CandidateArchive.save(model, config: run, result: result, to: dir)
             let p = run.plan
             let adapters = p.serialAdapter != nil || p.parallelAdapter != nil
-            let mixed = adapters && (p.lora != nil || p.prefix != nil || p.ia3 != nil || p.bitfit != nil || (p.serialAdapter != nil && p.parallelAdapter != nil))
+            let mixed = adapters && (p.lora != nil || p.prefix != nil || p.ia3 != nil || p.bitfit != nil
+                || (p.serialAdapter != nil && p.parallelAdapter != nil))
             if mixed {
-                progress("  trial \(trial + 1): no single HF PEFT / AdapterHub format holds this mix of modules; kept as an autopeft candidate in \(dir)")
+                progress("  trial \(trial + 1): no single HF PEFT / AdapterHub format holds this mix of modules; kept as an "
+                    + "autopeft candidate in \(dir)")
             } else {
                 do {
-                    let notes = adapters ? try AdapterHubExport.export(model, config: run, to: dir + "/adapter") : try PEFTExport.export(model, config: run, to: dir + "/adapter")
+                    let notes = adapters ? try AdapterHubExport.export(model, config: run, to: dir
+                        + "/adapter") : try PEFTExport.export(model, config: run, to: dir + "/adapter")
                     for n in notes { progress("  trial \(trial + 1): export note: \(n)") }
                 } catch {
                     progress("  trial \(trial + 1): export failed: \(error)")
@@ -97,7 +101,8 @@ public final class TrainerEvaluator: Evaluator {
         metrics["train_seconds"] = result.trainSeconds
         metrics["final_loss"] = result.finalLoss
         metrics["peak_rss_mib"] = result.peakRSSMiB
-        return TrialOutcome(values: [Objective.Name.score: result.score, "seconds": result.trainSeconds + result.evalSeconds], metrics: metrics)
+        return TrialOutcome(values: [Objective.Name.score: result.score, "seconds": result.trainSeconds + result.evalSeconds],
+                            metrics: metrics)
     }
 
     /// Sensitivity scores of the space file's model and task (SPT now; DiffoRA by `DiffoRAScorer`).
@@ -106,14 +111,18 @@ public final class TrainerEvaluator: Evaluator {
         let p = spec.priors
         switch method {
         case .spt:
-            return (try SPTScorer.score(tuner: tuner, batches: p.batches, batchSize: p.batchSize, tau: p.tau) { self.progress("  " + $0) }, [])
+            return (try SPTScorer.score(tuner: tuner, batches: p.batches, batchSize: p.batchSize,
+                                        tau: p.tau) { self.progress("  " + $0) }, [])
         case .diffora:
             let supernet = Self.supernet(spec.space)
-            let (gates, selected, scores) = try DiffoRAScorer.score(tuner: tuner, supernet: supernet, steps: p.steps, rho: p.rho) { self.progress("  " + $0) }
+            let (gates, selected, scores) = try DiffoRAScorer.score(tuner: tuner, supernet: supernet, steps: p.steps,
+                                                                    rho: p.rho) { self.progress("  " + $0) }
             func row(_ g: DiffoRAScorer.Gate) -> JSONValue {
-                .object([("layer", .number(g.layer)), ("module", .string(g.module)), ("gate", .number(g.value)), ("parameters", .number(g.parameters))])
+                .object([("layer", .number(g.layer)), ("module", .string(g.module)), ("gate", .number(g.value)),
+                         ("parameters", .number(g.parameters))])
             }
-            return (scores, [("supernet", supernet.json), ("gates", .array(gates.map(row))), ("selected_top_rho", .array(selected.map(row)))])
+            return (scores, [("supernet", supernet.json), ("gates", .array(gates.map(row))),
+                             ("selected_top_rho", .array(selected.map(row)))])
         default:
             throw Study.Failure(message: "unknown sensitivity method \(method)")
         }

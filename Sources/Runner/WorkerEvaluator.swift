@@ -58,7 +58,8 @@ public final class WorkerEvaluator: Evaluator, @unchecked Sendable {
         while !reader.isFinished { usleep(1000) }
         tail.lock.lock(); let last = tail.last; tail.lock.unlock()
         if p.terminationReason == .uncaughtSignal {
-            throw Study.Failure(message: "the worker was killed by signal \(p.terminationStatus)\(p.terminationStatus == 9 ? " (out of memory?)" : "") — last message: \(last)")
+            throw Study.Failure(message: "the worker was killed by signal "
+                + "\(p.terminationStatus)\(p.terminationStatus == 9 ? " (out of memory?)" : "") — last message: \(last)")
         }
         guard p.terminationStatus == 0 else {
             throw Study.Failure(message: "the worker failed (exit \(p.terminationStatus)): \(last)")

@@ -102,6 +102,7 @@ public enum ExpectedHypervolumeImprovement {
             return v > 0 ? log(v) : -.infinity
         }
         let w = 1 / (z * z)
-        return -0.5 * z * z - 0.5 * log(2 * Double.pi) + log(w) + log(1 - 3 * w + 15 * w * w - 105 * w * w * w + 945 * w * w * w * w - 10395 * w * w * w * w * w)
+        return -0.5 * z * z - 0.5 * log(2 * Double.pi) + log(w) + log(1 - 3 * w + 15 * w * w - 105 * w * w * w
+            + 945 * w * w * w * w - 10395 * w * w * w * w * w)
     }
 }

@@ -33,7 +33,8 @@ public enum GPFit {
         let d = inputs.first?.count ?? 0
         let (lo, hi) = bounds(dimensions: d)
         func objective(_ v: [Double]) -> (Double, [Double])? {
-            guard let (l, g) = GaussianProcess.logMarginalLikelihood(inputs: inputs, targets: targets, hyperparameters: .init(vector: v), kernel: kernel) else { return nil }
+            guard let (l, g) = GaussianProcess.logMarginalLikelihood(inputs: inputs, targets: targets,
+                                                                     hyperparameters: .init(vector: v), kernel: kernel) else { return nil }
             let p = logPrior(v)
             return (-(l + p.value), zip(g, p.gradient).map { -($0 + $1) })
         }
@@ -47,7 +48,8 @@ public enum GPFit {
         let scored = starts.compactMap { s in objective(s).map { (s, $0.0) } }.sorted { $0.1 < $1.1 }
         var best = starts[0], bestValue = Double.infinity
         for (s, _) in scored.prefix(polished) {
-            if let (v, f) = LBFGS.minimize(objective, start: s, lower: lo, upper: hi, maxIterations: maxIterations, maxEvaluations: 4 * maxIterations), f < bestValue {
+            if let (v, f) = LBFGS.minimize(objective, start: s, lower: lo, upper: hi, maxIterations: maxIterations,
+                                           maxEvaluations: 4 * maxIterations), f < bestValue {
                 best = v
                 bestValue = f
             }

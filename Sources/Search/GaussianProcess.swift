@@ -20,7 +20,8 @@ public struct GaussianProcess: Sendable {
         public var logNoiseVariance: Double
         public var mean: Double
 
-        public init(dimensions d: Int, lengthscale: Double = 0.5, signalVariance: Double = 1, noiseVariance: Double = 1e-3, mean: Double = 0) {
+        public init(dimensions d: Int, lengthscale: Double = 0.5, signalVariance: Double = 1, noiseVariance: Double = 1e-3,
+                    mean: Double = 0) {
             logLengthscales = [Double](repeating: log(lengthscale), count: d)
             logSignalVariance = log(signalVariance)
             logNoiseVariance = log(noiseVariance)
@@ -67,7 +68,8 @@ public struct GaussianProcess: Sendable {
 
     /// k(a, b) for one pair, and its derivative with respect to each log lengthscale.
     @inline(__always)
-    static func kernelValue(_ a: [Double], _ b: [Double], _ h: Hyperparameters, _ kind: Kernel, gradient: UnsafeMutablePointer<Double>? = nil) -> Double {
+    static func kernelValue(_ a: [Double], _ b: [Double], _ h: Hyperparameters, _ kind: Kernel,
+                            gradient: UnsafeMutablePointer<Double>? = nil) -> Double {
         let s2 = exp(h.logSignalVariance)
         var r2 = 0.0
         for i in a.indices {
@@ -87,7 +89,8 @@ public struct GaussianProcess: Sendable {
             let e = exp(-s5 * r)
             let k = s2 * (1 + s5 * r + 5 * r2 / 3) * e
             if let g = gradient {
-                // dk/dr = −(5/3) σ² r (1 + √5 r) e^(−√5 r);  ∂r/∂log ℓᵢ = −dᵢ²/r  ⇒  ∂k/∂log ℓᵢ = (5/3) σ² (1 + √5 r) e dᵢ²
+                // dk/dr = −(5/3) σ² r (1 + √5 r) e^(−√5 r);  ∂r/∂log ℓᵢ = −dᵢ²/r
+                //   ⇒  ∂k/∂log ℓᵢ = (5/3) σ² (1 + √5 r) e dᵢ²
                 let c = (5.0 / 3.0) * s2 * (1 + s5 * r) * e
                 for i in a.indices { let d = (a[i] - b[i]) / exp(h.logLengthscales[i]); g[i] = c * d * d }
             }

@@ -45,7 +45,8 @@ public final class Journal {
         guard readOnly || flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let busy = errno == EWOULDBLOCK
             close(fd)
-            throw Failure(path: path, message: busy ? "another autopeft process is running this study (the journal is locked); wait for it or stop it"
+            throw Failure(path: path,
+                          message: busy ? "another autopeft process is running this study (the journal is locked); wait for it or stop it"
                                                       : "cannot lock the journal: \(String(cString: strerror(errno)))")
         }
         self.fd = fd
@@ -82,7 +83,9 @@ public final class Journal {
                 break
             }
             guard let value = parsed, case .string(let name)? = value["op"], let op = Op(rawValue: name) else {
-                throw Failure(path: path, message: "line \(lineNo) is not a journal record (expected a JSON object with an \"op\" of \(Op.allCases.map(\.rawValue).joined(separator: ", "))); the journal is corrupt")
+                throw Failure(path: path,
+                              message: "line \(lineNo) is not a journal record (expected a JSON object with an \"op\" of "
+                              + "\(Op.allCases.map(\.rawValue).joined(separator: ", "))); the journal is corrupt")
             }
             records.append((op, value))
             lineStart = end! + 1
@@ -94,7 +97,8 @@ public final class Journal {
     static func reason(_ code: Int32) -> String {
         let text = String(cString: strerror(code))
         switch code {
-        case ENOSPC, EDQUOT: return "\(text): the disk is full; free space and run the same command again to resume (finished trials are kept)"
+        case ENOSPC, EDQUOT:
+            return "\(text): the disk is full; free space and run the same command again to resume (finished trials are kept)"
         case EROFS: return "\(text): the study folder is on a read-only filesystem; use --out on a writable one"
         case EACCES, EPERM: return "\(text): no permission to write the study folder"
         default: return text

@@ -109,13 +109,15 @@ public struct Optimizer: Sendable {
         }
         let fitInputs = inputs, kernel = settings.kernel, restarts = settings.restarts
         DispatchQueue.concurrentPerform(iterations: measured.count) { k in
+            let warm = k < warmStarts.count ? warmStarts[k] : nil
             slots.fits[k] = Surrogate.fit(inputs: fitInputs, distances: distances, targets: standardised[k].z, kernel: kernel,
-                                          restarts: restarts, seed: seed &+ UInt64(k), warmStart: k < warmStarts.count ? warmStarts[k] : nil)
+                                          restarts: restarts, seed: seed &+ UInt64(k), warmStart: warm)
         }
         var models: [(gp: Surrogate, mu: Double, sd: Double)] = []
         for (k, j) in measured.enumerated() {
             guard let model = slots.fits[k] else {
-                throw SamplingError(message: "the Gaussian process for \(objectives[j].name) cannot be conditioned on the data (non-finite values?)")
+                throw SamplingError(message: "the Gaussian process for \(objectives[j].name) cannot be conditioned on the data "
+                    + "(non-finite values?)")
             }
             models.append((model, standardised[k].mu, standardised[k].sd))
         }
@@ -147,7 +149,8 @@ public struct Optimizer: Sendable {
                     if objectives.count == 2 {
                         a = ExpectedHypervolumeImprovement.logTwoObjective(mean: mean, sd: sd, front: front, reference: ref)
                     } else {
-                        a = log(max(ExpectedHypervolumeImprovement.monteCarlo(mean: mean, sd: sd, front: front, reference: ref, normals: normals), 1e-300))
+                        a = log(max(ExpectedHypervolumeImprovement.monteCarlo(mean: mean, sd: sd, front: front, reference: ref,
+                                                                              normals: normals), 1e-300))
                     }
                     if let prior, priorExponent > 0 { a += priorExponent * prior.logProbability(cs[i]) }
                     return a

@@ -43,7 +43,8 @@ public struct Reevaluation: Sendable {
                 failures.append(FailedRun(trial: trial, seed: seed, error: try e.string()))
                 continue
             }
-            runs.append(Run(trial: trial, seed: seed, score: try r.required("score").double(), seconds: try r.optional("seconds")?.double() ?? 0))
+            runs.append(Run(trial: trial, seed: seed, score: try r.required("score").double(),
+                            seconds: try r.optional("seconds")?.double() ?? 0))
         }
         self.runs = runs
     }
@@ -51,7 +52,7 @@ public struct Reevaluation: Sendable {
     /// The recorded settings as text: "4000 rows, 1 epoch, max length 64, seeds 0-2".
     public var settingsDescription: String? {
         guard case .object(let m)? = settings else { return nil }
-        func v(_ k: String) -> String? { m.first { $0.key == k }.map { if case .string(let s) = $0.value { return s }; return $0.value.serialized() } }
+        func v(_ k: String) -> String? { m.first { $0.key == k }?.value.plainText }
         var parts: [String] = []
         if let r = v("train_examples") { parts.append("\(r) rows") }
         if let e = v("epochs") { parts.append("\(e) epoch\(e == "1" ? "" : "s")") }

@@ -71,10 +71,13 @@ public enum Report {
         let cellW = 96.0, cellH = 34.0, left = 70.0, top = 70.0
         let w = max(left + cellW * Double(s.targets.count) + 20, 760), h = top + cellH * Double(s.layers) + 40
         let mx = max(s.scores.flatMap { $0 }.max() ?? 1, 1e-12)
-        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"Helvetica, Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        out += "<text x=\"\(w / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(s.method) sensitivity by layer and weight matrix\(s.method == .spt ? " (parameters in the global top-τ)" : "")</text>\n"
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"Helvetica, "
+            + "Arial, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        out += "<text x=\"\(w / 2)\" y=\"22\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(s.method) "
+            + "sensitivity by layer and weight matrix\(s.method == .spt ? " (parameters in the global top-τ)" : "")</text>\n"
         for (j, t) in s.targets.enumerated() {
-            out += "<text x=\"\(left + cellW * (Double(j) + 0.5))\" y=\"\(top - 10)\" text-anchor=\"middle\" font-size=\"11\">\(t.rawValue)</text>\n"
+            out += "<text x=\"\(left + cellW * (Double(j) + 0.5))\" y=\"\(top - 10)\" text-anchor=\"middle\" "
+                + "font-size=\"11\">\(t.rawValue)</text>\n"
         }
         for l in 0..<s.layers {
             let y = top + cellH * Double(l)
@@ -82,11 +85,14 @@ public enum Report {
             for j in s.targets.indices {
                 let v = s.scores[l][j], a = (v / mx).squareRoot()
                 let r = Int(255 - 41 * a), g = Int(255 - 216 * a), b = Int(255 - 215 * a)
-                out += "<rect x=\"\(left + cellW * Double(j))\" y=\"\(y)\" width=\"\(cellW)\" height=\"\(cellH)\" fill=\"rgb(\(r),\(g),\(b))\" stroke=\"white\"/>\n"
-                out += "<text x=\"\(left + cellW * (Double(j) + 0.5))\" y=\"\(y + cellH / 2 + 4)\" text-anchor=\"middle\" font-size=\"11\" fill=\"\(a > 0.6 ? "white" : "black")\">\(String(format: "%.0f", v))</text>\n"
+                out += "<rect x=\"\(left + cellW * Double(j))\" y=\"\(y)\" width=\"\(cellW)\" height=\"\(cellH)\" "
+                    + "fill=\"rgb(\(r),\(g),\(b))\" stroke=\"white\"/>\n"
+                out += "<text x=\"\(left + cellW * (Double(j) + 0.5))\" y=\"\(y + cellH / 2 + 4)\" text-anchor=\"middle\" "
+                    + "font-size=\"11\" fill=\"\(a > 0.6 ? "white" : "black")\">\(String(format: "%.0f", v))</text>\n"
             }
         }
-        out += "<text x=\"\(left)\" y=\"\(h - 12)\" font-size=\"11\">colour: square root of the score relative to the largest (\(String(format: "%.0f", mx)))</text>\n"
+        out += "<text x=\"\(left)\" y=\"\(h - 12)\" font-size=\"11\">colour: square root of the score relative to the largest "
+            + "(\(String(format: "%.0f", mx)))</text>\n"
         return out + "</svg>\n"
     }
 
@@ -141,7 +147,8 @@ public enum Report {
                     titles: others.map { "trial \($0.id + 1): \(describe(study, $0))" })
         let frontTrials = done.filter { front.contains($0.id) }.sorted { $0.values[xi] < $1.values[xi] }
         plot.steps(frontTrials.map { ($0.values[xi], $0.values[yi]) }, color: "#d62728")
-        plot.points(frontTrials.map { ($0.values[xi], $0.values[yi]) }, color: "#d62728", radius: 5, legend: "Pareto front (\(frontTrials.count))",
+        plot.points(frontTrials.map { ($0.values[xi], $0.values[yi]) }, color: "#d62728", radius: 5,
+                    legend: "Pareto front (\(frontTrials.count))",
                     titles: frontTrials.map { "trial \($0.id + 1): \(describe(study, $0))" })
         for t in done where t.baseline != nil {
             plot.marker((t.values[xi], t.values[yi]), label: t.baseline!, color: "#1f77b4")
@@ -185,14 +192,16 @@ public enum Report {
         let (lo, hi) = hypervolumeAxis(running.map(\.1), optimum: optimum)
         var plot = SVGPlot(title: "\(spec.name): hypervolume after each trial",
                            x: .init(label: "trial", lower: 1, upper: Double(max(study.trials.count, 2))),
-                           y: .init(label: "hypervolume (reference \(spec.reference.map { Study.format($0) }.joined(separator: ", ")))", lower: lo, upper: hi))
+                           y: .init(label: "hypervolume (reference "
+                               + "\(spec.reference.map { Study.format($0) }.joined(separator: ", ")))", lower: lo, upper: hi))
         // Trials before the first point on the front have no hypervolume: drawn at the axis floor.
         let shown = running.map { ($0.0, max($0.1, lo)) }
         plot.steps(shown, color: "#d62728", legend: "dominated hypervolume")
         plot.points(shown, color: "#d62728", radius: 2.5, titles: running.map { "trial \(Int($0.0)): hypervolume \(Study.format($0.1))" })
         let designEnd = Double(spec.initial + spec.baselines.count) + 0.5
         if designEnd < Double(study.trials.count) {
-            plot.steps([(designEnd, lo), (designEnd, hi)], color: "#999", dashed: true, legend: "end of the baselines and initial design", horizontalFirst: false)
+            plot.steps([(designEnd, lo), (designEnd, hi)], color: "#999", dashed: true,
+                       legend: "end of the baselines and initial design", horizontalFirst: false)
         }
         if let optimum { plot.horizontal(optimum, color: "#2ca02c", label: "true front \(Study.format(optimum))") }
         return plot.render()
@@ -207,7 +216,8 @@ public enum Report {
         let front = Set(study.frontIDs)
         let params = spec.space.parameters.filter { if case .fixed = $0.domain { return false }; return true }
         let metricNames = Array(Set(study.trials.flatMap { $0.metrics.keys })).sorted()
-        var rows = [(["trial", "status", "baseline", "origin"] + spec.objectives.map(\.name) + ["on_front", "seconds", "proposal_seconds", "seed"]
+        var rows = [(["trial", "status", "baseline", "origin"] + spec.objectives.map(\.name)
+            + ["on_front", "seconds", "proposal_seconds", "seed"]
                      + params.map(\.name) + metricNames.map { "metric." + $0 } + ["peft", "error"]).joined(separator: ",")]
         for t in study.trials {
             var cfg: [(key: String, value: JSONValue)] = []
@@ -215,13 +225,13 @@ public enum Report {
             if let c = t.config, case .object(let members) = spec.space.json(c) { cfg = members; active = Set(spec.space.activeNames(c)) }
             var f = ["\(t.id + 1)", t.status.rawValue, t.baseline ?? "", t.origin.rawValue]
             f += spec.objectives.indices.map { t.status == .finished ? "\(t.values[$0])" : "" }
-            f += [front.contains(t.id) ? "1" : "0", String(format: "%.3f", t.seconds), String(format: "%.3f", t.proposalSeconds), "\(t.seed)"]
+            f += [front.contains(t.id) ? "1" : "0", String(format: "%.3f", t.seconds), String(format: "%.3f", t.proposalSeconds),
+                  "\(t.seed)"]
             for p in params {
                 guard active.contains(p.name), let v = cfg.first(where: { $0.key == p.name })?.value else { f.append(""); continue }
                 switch v {
-                case .array(let items): f.append(items.map { if case .string(let s) = $0 { return s }; return $0.serialized() }.joined(separator: ";"))
-                case .string(let s): f.append(s)
-                default: f.append(v.serialized())
+                case .array(let items): f.append(items.map(\.plainText).joined(separator: ";"))
+                default: f.append(v.plainText)
                 }
             }
             f += metricNames.map { t.metrics[$0].map { "\($0)" } ?? "" }
@@ -234,8 +244,10 @@ public enum Report {
 
     static func problemDescription(_ spec: StudySpec) -> String {
         switch spec.problem {
-        case .synthetic(let p, let d): return "synthetic problem \(p.rawValue), d = \(d) (true front's hypervolume \(Study.format(p.optimalHypervolume)))"
-        case .peftMock(let dims, _): return "PEFT mock (exact parameter counts for hidden \(dims.hiddenSize), \(dims.layers) layers; synthetic score)"
+        case .synthetic(let p, let d):
+            return "synthetic problem \(p.rawValue), d = \(d) (true front's hypervolume \(Study.format(p.optimalHypervolume)))"
+        case .peftMock(let dims, _):
+            return "PEFT mock (exact parameter counts for hidden \(dims.hiddenSize), \(dims.layers) layers; synthetic score)"
         case .training(let dims, _): return "training every candidate (hidden \(dims.hiddenSize), \(dims.layers) layers)"
         }
     }
@@ -245,11 +257,17 @@ public enum Report {
         let failed = study.trials.filter { $0.status == .failed }.count
         var rows: [(String, String)] = [
             ("space file", study.spaceFileFromStudy + " (from the study folder)"), ("problem", problemDescription(spec)),
-            ("objectives", spec.objectives.map { "\($0.goal.rawValue) \($0.name)\($0.known ? " (computed)" : " (measured, GP)")" }.joined(separator: "; ")),
+            ("objectives",
+             spec.objectives.map { "\($0.goal.rawValue) "
+             + "\($0.name)\($0.known ? " (computed)" : " (measured, GP)")" }.joined(separator: "; ")),
             ("reference point", zip(spec.objectives, spec.reference).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")),
-            ("trials", "\(study.trials.count) of \(spec.trials) (\(spec.initial) initial\(spec.baselines.isEmpty ? "" : ", \(spec.baselines.count) baselines")); \(study.finished.count) finished, \(failed) failed"),
+            ("trials",
+             "\(study.trials.count) of \(spec.trials) (\(spec.initial) "
+             + "initial\(spec.baselines.isEmpty ? "" : ", \(spec.baselines.count) baselines")); \(study.finished.count) finished, "
+             + "\(failed) failed"),
             ("hypervolume", Study.format(study.hypervolume)),
-            ("trial time", String(format: "%.1f s in trials, %.1f s proposing", study.trials.reduce(0) { $0 + $1.seconds }, study.trials.reduce(0) { $0 + $1.proposalSeconds })),
+            ("trial time", String(format: "%.1f s in trials, %.1f s proposing", study.trials.reduce(0) { $0 + $1.seconds },
+                                  study.trials.reduce(0) { $0 + $1.proposalSeconds })),
         ]
         if let re = extras.reevaluation {
             rows.append(("final stage", (re.settingsDescription.map { $0 + "; " } ?? "") + "\(re.runs.count) runs (autopeft reevaluate)"))
@@ -277,7 +295,8 @@ public enum Report {
         doc.add(.figure(file: "hypervolume.svg", alt: "Hypervolume", svg: hypervolume))
         if let table = baselineTable(study, extras) {
             doc.add(.heading(level: 2, "Baselines"))
-            doc.add(.paragraph([.text("A baseline is matched or dominated when a search trial (not a baseline) has the same or a better value in every objective.")]))
+            doc.add(.paragraph([.text("A baseline is matched or dominated when a search trial (not a baseline) has the same or a "
+                + "better value in every objective.")]))
             doc.add(table)
         }
         if let sens = extras.sensitivity {
@@ -293,7 +312,8 @@ public enum Report {
             doc.add(.heading(level: 2, "Final-stage runs that failed"))
             doc.add(.list(failures.map { [.text("trial \($0.trial + 1), seed \($0.seed): \($0.error)")] }))
         }
-        doc.add(.paragraph([.text("Every trial, with its configuration, values, seed and timings: "), .link("trials.csv", href: "trials.csv"), .text(".")]))
+        doc.add(.paragraph([.text("Every trial, with its configuration, values, seed and timings: "),
+                            .link("trials.csv", href: "trials.csv"), .text(".")]))
         doc.add(.paragraph([.text("Reproduce, from the study folder: "), .code("autopeft search \(study.spaceFileFromStudy) --out ."),
                             .text(" then "), .code("autopeft report .")]))
         return doc
@@ -307,7 +327,8 @@ public enum Report {
 
     static func frontTable(_ study: Study, _ extras: Extras) -> ReportDocument.Block {
         let spec = study.spec, reevaluated = extras.reevaluation != nil
-        let header = ["trial"] + spec.objectives.map(\.name) + (reevaluated ? ["final score, mean ± sd (seeds)"] : []) + ["configuration", "export"]
+        let header = ["trial"] + spec.objectives.map(\.name) + (reevaluated ? ["final score, mean ± sd (seeds)"] : [])
+            + ["configuration", "export"]
         let rows = frontRows(study).map { t -> [ReportDocument.Cell] in
             var row: [ReportDocument.Cell] = [[.text("\(t.id + 1)\(t.baseline.map { " (baseline \($0))" } ?? "")")]]
             row += t.values.map { [.text(Study.format($0))] }
@@ -356,7 +377,8 @@ extension Report {
             let values = zip(spec.objectives, b.values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
             if let best = beaters.first.map({ study.trials[$0] }) {
                 let theirs = zip(spec.objectives, best.values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
-                lines.append("baseline \(b.baseline ?? ""): \(values); matched or dominated by \(beaters.count) search trial\(beaters.count == 1 ? "" : "s"), e.g. trial \(best.id + 1): \(theirs)")
+                lines.append("baseline \(b.baseline ?? ""): \(values); matched or dominated by \(beaters.count) search "
+                    + "trial\(beaters.count == 1 ? "" : "s"), e.g. trial \(best.id + 1): \(theirs)")
             } else {
                 lines.append("baseline \(b.baseline ?? ""): \(values); not matched by any search trial")
             }

@@ -42,21 +42,25 @@ struct SVGPlot {
     }
 
     static func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">",
+            with: "&gt;")
     }
 
     static func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
-    mutating func points(_ pts: [(Double, Double)], color: String, radius: Double = 3.5, opacity: Double = 1, legend name: String? = nil, titles: [String]? = nil) {
+    mutating func points(_ pts: [(Double, Double)], color: String, radius: Double = 3.5, opacity: Double = 1,
+                         legend name: String? = nil, titles: [String]? = nil) {
         for (i, p) in pts.enumerated() {
             let tip = titles.map { "<title>\(SVGPlot.escape($0[i]))</title>" } ?? ""
-            body += "<circle cx=\"\(SVGPlot.f(px(p.0)))\" cy=\"\(SVGPlot.f(py(p.1)))\" r=\"\(radius)\" fill=\"\(color)\" fill-opacity=\"\(opacity)\">\(tip)</circle>\n"
+            body += "<circle cx=\"\(SVGPlot.f(px(p.0)))\" cy=\"\(SVGPlot.f(py(p.1)))\" r=\"\(radius)\" fill=\"\(color)\" "
+                + "fill-opacity=\"\(opacity)\">\(tip)</circle>\n"
         }
         if let name { legend.append((name, color)) }
     }
 
     /// A step line through points sorted by x (a Pareto staircase or a running best).
-    mutating func steps(_ pts: [(Double, Double)], color: String, dashed: Bool = false, legend name: String? = nil, horizontalFirst: Bool = true) {
+    mutating func steps(_ pts: [(Double, Double)], color: String, dashed: Bool = false, legend name: String? = nil,
+                        horizontalFirst: Bool = true) {
         guard let first = pts.first else { return }
         var d = "M\(SVGPlot.f(px(first.0))),\(SVGPlot.f(py(first.1)))"
         for p in pts.dropFirst() {
@@ -68,23 +72,31 @@ struct SVGPlot {
 
     mutating func errorBar(x: Double, low: Double, high: Double, color: String) {
         let cx = SVGPlot.f(px(x))
-        body += "<line x1=\"\(cx)\" x2=\"\(cx)\" y1=\"\(SVGPlot.f(py(low)))\" y2=\"\(SVGPlot.f(py(high)))\" stroke=\"\(color)\" stroke-width=\"1.5\"/>\n"
+        body += "<line x1=\"\(cx)\" x2=\"\(cx)\" y1=\"\(SVGPlot.f(py(low)))\" y2=\"\(SVGPlot.f(py(high)))\" stroke=\"\(color)\" "
+            + "stroke-width=\"1.5\"/>\n"
     }
 
     mutating func horizontal(_ v: Double, color: String, label: String) {
-        body += "<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(SVGPlot.f(py(v)))\" y2=\"\(SVGPlot.f(py(v)))\" stroke=\"\(color)\" stroke-dasharray=\"6,4\"/>\n"
-        body += "<text x=\"\(width - right - 4)\" y=\"\(SVGPlot.f(py(v) - 5))\" text-anchor=\"end\" font-size=\"11\" fill=\"\(color)\">\(SVGPlot.escape(label))</text>\n"
+        body += "<line x1=\"\(left)\" x2=\"\(width - right)\" y1=\"\(SVGPlot.f(py(v)))\" y2=\"\(SVGPlot.f(py(v)))\" "
+            + "stroke=\"\(color)\" stroke-dasharray=\"6,4\"/>\n"
+        body += "<text x=\"\(width - right - 4)\" y=\"\(SVGPlot.f(py(v) - 5))\" text-anchor=\"end\" font-size=\"11\" "
+            + "fill=\"\(color)\">\(SVGPlot.escape(label))</text>\n"
     }
 
     mutating func marker(_ p: (Double, Double), label: String, color: String, shape: String = "diamond") {
         let cx = px(p.0), cy = py(p.1)
         switch shape {
         case "cross":
-            body += "<path d=\"M\(SVGPlot.f(cx - 6)),\(SVGPlot.f(cy - 6)) L\(SVGPlot.f(cx + 6)),\(SVGPlot.f(cy + 6)) M\(SVGPlot.f(cx - 6)),\(SVGPlot.f(cy + 6)) L\(SVGPlot.f(cx + 6)),\(SVGPlot.f(cy - 6))\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+            body += "<path d=\"M\(SVGPlot.f(cx - 6)),\(SVGPlot.f(cy - 6)) L\(SVGPlot.f(cx + 6)),\(SVGPlot.f(cy + 6)) "
+                + "M\(SVGPlot.f(cx - 6)),\(SVGPlot.f(cy + 6)) L\(SVGPlot.f(cx + 6)),\(SVGPlot.f(cy - 6))\" stroke=\"\(color)\" "
+                + "stroke-width=\"2\"/>\n"
         default:
-            body += "<path d=\"M\(SVGPlot.f(cx)),\(SVGPlot.f(cy - 7)) L\(SVGPlot.f(cx + 7)),\(SVGPlot.f(cy)) L\(SVGPlot.f(cx)),\(SVGPlot.f(cy + 7)) L\(SVGPlot.f(cx - 7)),\(SVGPlot.f(cy)) Z\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"/>\n"
+            body += "<path d=\"M\(SVGPlot.f(cx)),\(SVGPlot.f(cy - 7)) L\(SVGPlot.f(cx + 7)),\(SVGPlot.f(cy)) "
+                + "L\(SVGPlot.f(cx)),\(SVGPlot.f(cy + 7)) L\(SVGPlot.f(cx - 7)),\(SVGPlot.f(cy)) Z\" fill=\"none\" "
+                + "stroke=\"\(color)\" stroke-width=\"2\"/>\n"
         }
-        body += "<text x=\"\(SVGPlot.f(cx + 9))\" y=\"\(SVGPlot.f(cy - 8))\" font-size=\"11\" fill=\"\(color)\">\(SVGPlot.escape(label))</text>\n"
+        body += "<text x=\"\(SVGPlot.f(cx + 9))\" y=\"\(SVGPlot.f(cy - 8))\" font-size=\"11\" "
+            + "fill=\"\(color)\">\(SVGPlot.escape(label))</text>\n"
     }
 
     static func ticks(_ a: Axis) -> [Double] {
@@ -115,23 +127,30 @@ struct SVGPlot {
     }
 
     func render() -> String {
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 "
+            + "\(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\">\n"
         s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(SVGPlot.f(width / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">\(SVGPlot.escape(title))</text>\n"
+        s += "<text x=\"\(SVGPlot.f(width / 2))\" y=\"24\" text-anchor=\"middle\" font-size=\"15\" "
+            + "font-weight=\"bold\">\(SVGPlot.escape(title))</text>\n"
         let x0 = left, x1 = width - right, y0 = height - bottom, y1 = top
         for t in SVGPlot.ticks(x) {
             let p = px(t)
             s += "<line x1=\"\(SVGPlot.f(p))\" x2=\"\(SVGPlot.f(p))\" y1=\"\(y1)\" y2=\"\(y0)\" stroke=\"#eee\"/>\n"
-            s += "<text x=\"\(SVGPlot.f(p))\" y=\"\(SVGPlot.f(y0 + 16))\" text-anchor=\"middle\" font-size=\"11\">\(SVGPlot.tickLabel(t))</text>\n"
+            s += "<text x=\"\(SVGPlot.f(p))\" y=\"\(SVGPlot.f(y0 + 16))\" text-anchor=\"middle\" "
+                + "font-size=\"11\">\(SVGPlot.tickLabel(t))</text>\n"
         }
         for t in SVGPlot.ticks(y) {
             let p = py(t)
             s += "<line x1=\"\(x0)\" x2=\"\(x1)\" y1=\"\(SVGPlot.f(p))\" y2=\"\(SVGPlot.f(p))\" stroke=\"#eee\"/>\n"
-            s += "<text x=\"\(SVGPlot.f(x0 - 6))\" y=\"\(SVGPlot.f(p + 4))\" text-anchor=\"end\" font-size=\"11\">\(SVGPlot.tickLabel(t))</text>\n"
+            s += "<text x=\"\(SVGPlot.f(x0 - 6))\" y=\"\(SVGPlot.f(p + 4))\" text-anchor=\"end\" "
+                + "font-size=\"11\">\(SVGPlot.tickLabel(t))</text>\n"
         }
-        s += "<rect x=\"\(x0)\" y=\"\(y1)\" width=\"\(SVGPlot.f(x1 - x0))\" height=\"\(SVGPlot.f(y0 - y1))\" fill=\"none\" stroke=\"#444\"/>\n"
-        s += "<text x=\"\(SVGPlot.f((x0 + x1) / 2))\" y=\"\(SVGPlot.f(height - 16))\" text-anchor=\"middle\" font-size=\"13\">\(SVGPlot.escape(x.label + (x.log ? " (log scale)" : "")))</text>\n"
-        s += "<text transform=\"translate(18,\(SVGPlot.f((y0 + y1) / 2))) rotate(-90)\" text-anchor=\"middle\" font-size=\"13\">\(SVGPlot.escape(y.label + (y.log ? " (log scale)" : "")))</text>\n"
+        s += "<rect x=\"\(x0)\" y=\"\(y1)\" width=\"\(SVGPlot.f(x1 - x0))\" height=\"\(SVGPlot.f(y0 - y1))\" fill=\"none\" "
+            + "stroke=\"#444\"/>\n"
+        s += "<text x=\"\(SVGPlot.f((x0 + x1) / 2))\" y=\"\(SVGPlot.f(height - 16))\" text-anchor=\"middle\" "
+            + "font-size=\"13\">\(SVGPlot.escape(x.label + (x.log ? " (log scale)" : "")))</text>\n"
+        s += "<text transform=\"translate(18,\(SVGPlot.f((y0 + y1) / 2))) rotate(-90)\" text-anchor=\"middle\" "
+            + "font-size=\"13\">\(SVGPlot.escape(y.label + (y.log ? " (log scale)" : "")))</text>\n"
         s += "<g clip-path=\"none\">\n" + body + "</g>\n"
         for (i, l) in legend.enumerated() {
             let ly = top + 14 + Double(i) * 16

@@ -31,7 +31,8 @@ public struct SensitivityPrior: ConfigurationPrior {
         func bitProb(_ s: Double, _ mean: Double) -> Double { min(0.9, max(0.1, 0.5 * max(0, s) / mean)) }
         // Mean over layers of the benefit a module kind's covered matrices offer.
         func meanBenefit(_ targets: [LinearTarget]) -> Double {
-            (0..<scores.layers).reduce(0.0) { acc, l in acc + targets.reduce(0) { $0 + scores.score(layer: l, target: $1) } } / Double(max(scores.layers, 1))
+            (0..<scores.layers).reduce(0.0) { acc, l in acc + targets.reduce(0) { $0
+                + scores.score(layer: l, target: $1) } } / Double(max(scores.layers, 1))
         }
         func benefit(layer l: Int, _ targets: [LinearTarget]) -> Double { targets.reduce(0) { $0 + scores.score(layer: l, target: $1) } }
         func centred(_ values: [Double], cost: (Double) -> Double, benefit b: Double) -> Decision {
@@ -46,7 +47,10 @@ public struct SensitivityPrior: ConfigurationPrior {
         for p in space.parameters {
             let name = p.name
             var base = name, layer: Int?
-            if let open = name.firstIndex(of: "["), let l = Int(name[name.index(after: open)...].dropLast()) { base = String(name[..<open]); layer = l }
+            if let open = name.firstIndex(of: "["), let l = Int(name[name.index(after: open)...].dropLast()) {
+                base = String(name[..<open])
+                layer = l
+            }
             switch (p.domain, base) {
             case (.layerMask(let n, _), _):
                 ds.append(.bits((0..<n).map { l in bitProb(l < perLayer.count ? perLayer[l] : 0, maxL) }))
@@ -70,7 +74,9 @@ public struct SensitivityPrior: ConfigurationPrior {
                 ds.append(centred(values, cost: { dims.prefixParameters(length: $0) }, benefit: meanBenefit([.key, .value])))
             case (.ordinal(let values, _), "lora.rank"):
                 // The best single H×H target per layer, on average: cost r·(H + H).
-                let b = (0..<scores.layers).reduce(0.0) { acc, l in acc + [LinearTarget.query, .key, .value, .attentionOutput].map { scores.score(layer: l, target: $0) }.max()! } / Double(max(scores.layers, 1))
+                let b = (0..<scores.layers).reduce(0.0) { acc, l in acc + [LinearTarget.query, .key, .value,
+                                                                           .attentionOutput].map { scores.score(layer: l,
+                                                                           target: $0) }.max()! } / Double(max(scores.layers, 1))
                 ds.append(centred(values, cost: { dims.loraParameters(rank: $0, target: .query) }, benefit: b))
             default:
                 ds.append(.uniform)

@@ -68,7 +68,10 @@ extension Study {
             trials[id].status = .finished
             let shown = zip(spec.objectives, values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
             let front = frontIDs
-            progress("trial \(id + 1)/\(spec.trials)\(t.baseline.map { " [baseline \($0)]" } ?? (t.origin == .method ? " [\(spec.priors.methodName) choice]" : "")): \(shown) | \(String(format: "%.2f", seconds)) s, proposal \(String(format: "%.2f", t.proposalSeconds)) s | HV \(Study.format(hypervolume)), front \(front.count)\(front.contains(id) ? " (new point on the front)" : "")")
+            let tag = t.baseline.map { " [baseline \($0)]" } ?? (t.origin == .method ? " [\(spec.priors.methodName) choice]" : "")
+            let timing = String(format: "%.2f s, proposal %.2f s", seconds, t.proposalSeconds)
+            progress("trial \(id + 1)/\(spec.trials)\(tag): \(shown) | \(timing) | HV \(Study.format(hypervolume)), front \(front.count)"
+                + (front.contains(id) ? " (new point on the front)" : ""))
             if let line = studyProgressLine() { progress(line) }
         } catch let error as Journal.Failure {
             throw error

@@ -11,7 +11,9 @@ extension Study {
         var counts: [Int: Int] = [:]
         for s in scores { counts[Int((s * 200).rounded()), default: 0] += 1 }
         if let top = counts.max(by: { $0.value < $1.value }), Double(top.value) > 0.5 * Double(scores.count) {
-            progress("WARNING: \(top.value) of \(scores.count) trials score \(String(format: "%.3f", Double(top.key) / 200)) (±0.005): probably the majority-class rate, i.e. nothing learned at this fidelity; raise training.learning_rate, rows or epochs, or the search is ranking noise")
+            progress("WARNING: \(top.value) of \(scores.count) trials score \(String(format: "%.3f", Double(top.key) / 200)) "
+                + "(±0.005): probably the majority-class rate, i.e. nothing learned at this fidelity; raise "
+                + "training.learning_rate, rows or epochs, or the search is ranking noise")
         }
     }
 

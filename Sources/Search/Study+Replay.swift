@@ -13,7 +13,8 @@ extension Study {
             case .studyCreated:
                 created = true
                 if let doc = rec["spec"], StudySpec.hash(of: doc) != spec.spaceHash {
-                    throw Failure(message: "\(path) belongs to a study made from a different space file (only search.trials may change when resuming); run with --out NEW_DIR, or --fresh --force to start over")
+                    throw Failure(message: "\(path) belongs to a study made from a different space file (only search.trials may "
+                        + "change when resuming); run with --out NEW_DIR, or --fresh --force to start over")
                 }
             case .trialStarted:
                 let r = JSONReader(rec, path: "trial_started", file: path)
@@ -23,8 +24,13 @@ extension Study {
                 t.baseline = try r.optional("baseline")?.string()
                 t.origin = try r.optional("origin")?.enumValue(of: TrialRecord.Origin.self) ?? .optimizer
                 t.proposalSeconds = try r.optional("proposal_seconds")?.double() ?? 0
-                if let gp = try r.optional("gp") { t.hyperparameters = try gp.array().map { row throws(ConfigError) in try row.array().map { x throws(ConfigError) in try x.double() } } }
-                guard id == trials.count else { throw Failure(message: "\(path): trial ids out of order at trial \(id); the journal is corrupt") }
+                if let gp = try r.optional("gp") {
+                    t.hyperparameters = try gp.array().map { row throws(ConfigError) in
+                        try row.array().map { x throws(ConfigError) in try x.double() }
+                    }
+                }
+                guard id == trials.count else { throw Failure(message: "\(path): trial ids out of order at trial \(id); the "
+                    + "journal is corrupt") }
                 trials.append(t)
             case .trialFinished, .trialFailed:
                 let r = JSONReader(rec, path: op.rawValue, file: path)

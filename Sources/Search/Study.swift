@@ -43,7 +43,8 @@ public final class Study {
     ///     case the old journal is kept beside the new one as `journal.<time>.jsonl`.
     ///   - sensitivity: the scores behind a `"priors"` setting (computed by the caller, saved in the
     ///     study folder so that a resumed study uses the same ones).
-    public init(spec: StudySpec, directory: String, fresh: Bool = false, force: Bool = false, sensitivity: SensitivityScores? = nil) throws {
+    public init(spec: StudySpec, directory: String, fresh: Bool = false, force: Bool = false,
+                sensitivity: SensitivityScores? = nil) throws {
         self.spec = spec
         self.directory = directory
         spaceFileFromStudy = StudyPaths.relative(spec.file, from: directory)
@@ -52,15 +53,18 @@ public final class Study {
         let path = directory + "/journal.jsonl"
         if fresh, let attrs = try? fm.attributesOfItem(atPath: path), (attrs[.size] as? Int ?? 0) > 0 {
             guard force else {
-                throw Failure(message: "\(directory) already holds a study; --fresh starts over only into a new folder (--out DIR) or with --force, which keeps the old journal as journal.<time>.jsonl")
+                throw Failure(message: "\(directory) already holds a study; --fresh starts over only into a new folder (--out "
+                    + "DIR) or with --force, which keeps the old journal as journal.<time>.jsonl")
             }
             let stamp = Int(Date().timeIntervalSince1970)
             try fm.moveItem(atPath: path, toPath: directory + "/journal.\(stamp).jsonl")
         }
         journal = try Journal(path: path)
         warnings = journal.warnings
-        optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference,
-                              settings: { var s = Optimizer.Settings(); s.kernel = spec.kernel; s.priorWeight = spec.priors.weight; return s }(),
+        var settings = Optimizer.Settings()
+        settings.kernel = spec.kernel
+        settings.priorWeight = spec.priors.weight
+        optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference, settings: settings,
                               knownValues: spec.knownValues)
         if let sensitivity, let dims = spec.problem.dimensions, spec.priors.method != nil {
             let p = SensitivityPrior(scores: sensitivity, space: spec.space, dims: dims)
@@ -68,7 +72,8 @@ public final class Study {
             optimizer.prior = p
             methodChoice = try p.methodChoice(dims: dims, seed: spec.seed)
         } else {
-            if let m = spec.priors.method { throw Failure(message: "the space file asks for \(m.rawValue) priors but no scores were given") }
+            if let m = spec.priors.method { throw Failure(message: "the space file asks for \(m.rawValue) priors but no scores "
+                + "were given") }
             prior = nil
             methodChoice = nil
         }
@@ -78,10 +83,13 @@ public final class Study {
         if !created {
             var extra: [(key: String, value: JSONValue)] = []
             if let d = spec.problem.dimensions {
-                extra.append(("model_dimensions", .object([("hidden_size", .number(d.hiddenSize)), ("intermediate_size", .number(d.intermediateSize)),
-                                                            ("num_hidden_layers", .number(d.layers)), ("num_attention_heads", .number(d.heads))])))
+                extra.append(("model_dimensions", .object([("hidden_size", .number(d.hiddenSize)),
+                                                           ("intermediate_size", .number(d.intermediateSize)),
+                                                            ("num_hidden_layers", .number(d.layers)), ("num_attention_heads",
+                                                                .number(d.heads))])))
             }
-            try journal.append(.studyCreated, extra + [("format", .number(1)), ("name", .string(spec.name)), ("space_hash", .string(spec.spaceHash)),
+            try journal.append(.studyCreated, extra + [("format", .number(1)), ("name", .string(spec.name)),
+                                                       ("space_hash", .string(spec.spaceHash)),
                                                ("file", .string(spaceFileFromStudy)), ("trials", .number(spec.trials)),
                                                ("created", .string(ISO8601DateFormatter().string(from: Date()))), ("spec", spec.document)])
         }
@@ -91,7 +99,8 @@ public final class Study {
     /// record, then the trials. For reports, also while a search is running.
     public init(readingDirectory directory: String) throws {
         let path = directory + "/journal.jsonl"
-        guard FileManager.default.fileExists(atPath: path) else { throw Failure(message: "\(directory): no journal.jsonl (is this a study folder made by autopeft search?)") }
+        guard FileManager.default.fileExists(atPath: path) else { throw Failure(message: "\(directory): no journal.jsonl (is this "
+            + "a study folder made by autopeft search?)") }
         let journal = try Journal(path: path, readOnly: true)
         guard let created = journal.records.first(where: { $0.op == .studyCreated })?.record, let doc = created["spec"] else {
             throw Failure(message: "\(path): no study_created record")
@@ -111,8 +120,10 @@ public final class Study {
         var recorded: ModelDimensions?
         if let d = created["model_dimensions"] {
             let r = JSONReader(d, path: "study_created.model_dimensions", file: path)
-            recorded = ModelDimensions(hiddenSize: try r.required("hidden_size").int(), intermediateSize: try r.required("intermediate_size").int(),
-                                       layers: try r.required("num_hidden_layers").int(), heads: try r.required("num_attention_heads").int())
+            recorded = ModelDimensions(hiddenSize: try r.required("hidden_size").int(),
+                                       intermediateSize: try r.required("intermediate_size").int(),
+                                       layers: try r.required("num_hidden_layers").int(),
+                                       heads: try r.required("num_attention_heads").int())
         }
         spec = try StudySpec(document: doc, file: file, dimensions: recorded)
         self.directory = directory
@@ -157,7 +168,8 @@ public final class Study {
             // Re-run trials that started but never finished, with their recorded seed.
             let unfinished = trials.filter { $0.status == .running }.map(\.id)
             for id in unfinished {
-                progress("trial \(id + 1)/\(spec.trials): re-running (started before the last stop, never finished), seed \(trials[id].seed)")
+                progress("trial \(id + 1)/\(spec.trials): re-running (started before the last stop, never finished), seed "
+                    + "\(trials[id].seed)")
             }
             try execute(unfinished, evaluator: evaluator, workers: workers, progress: progress)
             guard trials.count < spec.trials else { break }
@@ -176,7 +188,8 @@ public final class Study {
         let (proposals, hyper) = try propose(count: count)
         if proposals.isEmpty {
             let done = trials.count
-            try journal.append(.studyNote, [("text", .string("no unevaluated valid configuration is left; the search stops at \(done) trials"))])
+            try journal.append(.studyNote,
+                               [("text", .string("no unevaluated valid configuration is left; the search stops at \(done) trials"))])
             progress("the space has no unevaluated valid configuration left; stopping at \(done) trials")
             return []
         }
@@ -201,7 +214,8 @@ public final class Study {
     /// The next `count` candidates in order of precedence: baselines not yet run, the sensitivity
     /// method's own choice, the rest of the initial design, then the optimiser's proposals (with
     /// the GP hyperparameters it fitted). Never a configuration already taken.
-    func propose(count: Int) throws -> (proposals: [(candidate: Candidate, baseline: String?, origin: TrialRecord.Origin)], gp: [[Double]]) {
+    func propose(count: Int) throws -> (proposals: [(candidate: Candidate, baseline: String?, origin: TrialRecord.Origin)],
+                                        gp: [[Double]]) {
         var proposals: [(candidate: Candidate, baseline: String?, origin: TrialRecord.Origin)] = []
         var taken = Set(trials.compactMap { $0.config.map { spec.space.key($0) } })
         for (name, c) in spec.baselines where proposals.count < count && !trials.contains(where: { $0.baseline == name }) {

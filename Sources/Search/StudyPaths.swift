@@ -26,7 +26,8 @@ public enum StudyPaths {
     public static func normalised(_ path: String) -> String {
         var out: [String] = []
         for c in path.split(separator: "/", omittingEmptySubsequences: true).map(String.init) where c != "." {
-            if c == "..", let last = out.last, last != ".." { out.removeLast() } else if c == ".." && path.hasPrefix("/") { continue } else { out.append(c) }
+            if c == "..", let last = out.last, last != ".." { out.removeLast() } else if c == ".."
+                && path.hasPrefix("/") { continue } else { out.append(c) }
         }
         let joined = out.joined(separator: "/")
         return path.hasPrefix("/") ? "/" + joined : (joined.isEmpty ? "." : joined)

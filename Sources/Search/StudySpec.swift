@@ -87,7 +87,8 @@ public struct StudySpec: Sendable {
         baselines = try Self.readBaselines(r.optional("baselines"), space: space, problem: problem)
         priors = try PriorSettings(reading: r.optional("priors"), trials: trials)
         final = try FinalStage(reading: r.optional("final"))
-        if priors.method != nil, case .synthetic = problem { throw r.error("sensitivity priors need a PEFT space", at: "priors.sensitivity") }
+        if priors.method != nil, case .synthetic = problem { throw r.error("sensitivity priors need a PEFT space",
+                                                                           at: "priors.sensitivity") }
         try r.finish()
     }
 
@@ -98,7 +99,8 @@ public struct StudySpec: Sendable {
         let model = try r.optional("model")
         func resolve(_ p: String) -> String { p.hasPrefix("/") || dir.isEmpty ? p : dir + "/" + p }
         guard let p = try r.optional("problem") else {
-            guard let m = model else { throw r.error("expected \"model\" (with \"task\" and \"training\") or a synthetic \"problem\"", at: "model") }
+            guard let m = model else { throw r.error("expected \"model\" (with \"task\" and \"training\") or a synthetic "
+                + "\"problem\"", at: "model") }
             let dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions)
             let task = try r.required("task")
             _ = try r.required("training"); _ = try r.optional("head")
@@ -108,10 +110,12 @@ public struct StudySpec: Sendable {
         let noise = try p.optional("noise")?.double(in: 0...1e6, what: "a noise standard deviation") ?? 0
         let delay = try p.optional("delay_seconds")?.double(in: 0...3600, what: "seconds") ?? 0
         var crash: [Int] = []
-        if let c = try p.optional("crash_trials") { for item in try c.array() { crash.append(try item.int(in: 0...1_000_000, what: "a trial id")) } }
+        if let c = try p.optional("crash_trials") { for item in try c.array() { crash.append(try item.int(in: 0...1_000_000,
+            what: "a trial id")) } }
         let problem: Problem
         if let s = SyntheticProblem(rawValue: kind) {
-            let d = try p.optional("dimensions")?.int(in: s == .braninCurrin ? 2...2 : 2...100, what: "a dimension count") ?? s.defaultDimensions()
+            let d = try p.optional("dimensions")?.int(in: s == .braninCurrin ? 2...2 : 2...100, what: "a dimension count")
+                ?? s.defaultDimensions()
             problem = .synthetic(s, dimensions: d)
         } else {
             let dims: ModelDimensions
@@ -137,7 +141,8 @@ public struct StudySpec: Sendable {
     static func readSpace(_ r: JSONReader, problem: Problem, file: String) throws(ConfigError) -> SearchSpace {
         switch problem {
         case .synthetic(let s, let d):
-            if try r.optional("space") != nil { throw r.error("a synthetic problem defines its own space (x0…x\(d - 1) in [0, 1])", at: "space") }
+            if try r.optional("space") != nil { throw r.error("a synthetic problem defines its own space (x0…x\(d - 1) in [0, 1])",
+                                                              at: "space") }
             if try r.optional("constraints") != nil { throw r.error("a synthetic problem takes no constraints", at: "constraints") }
             return s.space(dimensions: d)
         case .peftMock(let dims, _), .training(let dims, _):
@@ -185,7 +190,8 @@ public struct StudySpec: Sendable {
             case (.synthetic(let p, _), "f2"): reference.append(p.reference[1])
             case (_, Objective.Name.score): reference.append(0)
             case (_, Objective.Name.trainableParameters): reference.append(StudySpec.largestParameterCount(space: space, seed: seed) * 1.1)
-            default: throw (refReader ?? r).error("give a reference value for objective \"\(o.name)\"", at: "search.reference_point.\(o.name)")
+            default: throw (refReader ?? r).error("give a reference value for objective \"\(o.name)\"",
+                                                  at: "search.reference_point.\(o.name)")
             }
         }
         try refReader?.finish()
@@ -207,7 +213,8 @@ public struct StudySpec: Sendable {
                 try plan.validate(for: dims)
                 baselines.append((n, .plan(plan)))
             } else {
-                throw item.error("expected \"config\" (a configuration of the space) or \"peft\" (a PEFT plan, as in run files)", at: item.path + ".config")
+                throw item.error("expected \"config\" (a configuration of the space) or \"peft\" (a PEFT plan, as in run files)",
+                                 at: item.path + ".config")
             }
             try item.finish()
         }
@@ -262,7 +269,8 @@ public struct StudySpec: Sendable {
         case .config(let c): return knownValues(c)
         case .plan(let plan):
             guard let dims = problem.dimensions else { return objectives.map { _ in .nan } }
-            return objectives.map { o in o.name == Objective.Name.trainableParameters ? Double(plan.trainableParameters(dims: dims, labels: problem.labels)) : .nan }
+            return objectives.map { o in o.name == Objective.Name.trainableParameters ? Double(plan.trainableParameters(dims: dims,
+                labels: problem.labels)) : .nan }
         }
     }
 

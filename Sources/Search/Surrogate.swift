@@ -21,7 +21,8 @@ enum Surrogate: Sendable {
         let warm = warmStart.map { $0.count == d + 5 ? [$0] : [] } ?? []
         let h = MultiFidelityGP.fit(inputs: inputs, distances: distances, targets: z, kernel: kernel, restarts: restarts,
                                     seed: seed, extraStarts: warm).0
-        return MultiFidelityGP(inputs: inputs, distances: distances, targets: z, hyperparameters: h, kernel: kernel).map { .multiFidelity($0) }
+        return MultiFidelityGP(inputs: inputs, distances: distances, targets: z, hyperparameters: h,
+                               kernel: kernel).map { .multiFidelity($0) }
     }
 
     /// Posterior mean and latent variance at the target fidelity.

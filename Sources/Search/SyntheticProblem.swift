@@ -55,7 +55,8 @@ public enum SyntheticProblem: String, CaseIterable, Sendable {
             let u = 15 * x[0] - 5, v = 15 * x[1]
             let branin = pow(v - 5.1 / (4 * .pi * .pi) * u * u + 5 / .pi * u - 6, 2) + 10 * (1 - 1 / (8 * .pi)) * cos(u) + 10
             let a = x[0], b = max(x[1], 1e-12)
-            let currin = (1 - exp(-1 / (2 * b))) * (2300 * a * a * a + 1900 * a * a + 2092 * a + 60) / (100 * a * a * a + 500 * a * a + 4 * a + 20)
+            let currin = (1 - exp(-1 / (2 * b))) * (2300 * a * a * a + 1900 * a * a + 2092 * a + 60) / (100 * a * a * a
+                + 500 * a * a + 4 * a + 20)
             return [branin, currin]
         }
     }

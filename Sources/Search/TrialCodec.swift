@@ -23,7 +23,8 @@ extension Candidate {
 extension TrialOutcome {
     /// `{"values": {...}, "metrics": {...}}`, keys sorted so the text is the same every time.
     public var json: JSONValue {
-        func object(_ d: [String: Double]) -> JSONValue { .object(d.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) }) }
+        func object(_ d: [String: Double]) -> JSONValue { .object(d.sorted { $0.key < $1.key }.map { (key: $0.key,
+            value: .number($0.value)) }) }
         return .object([("values", object(values)), ("metrics", object(metrics))])
     }
 

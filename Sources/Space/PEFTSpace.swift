@@ -55,7 +55,8 @@ public enum PEFTSpace {
             let targetNames = list("lora.targets", of: subsetItems(space, "lora.targets")) ?? ["query", "value"]
             var targets: [LinearTarget] = []
             for t in targetNames {
-                guard let lt = LinearTarget(name: t) else { throw ConfigError(path: "space.lora.targets", message: "unknown LoRA target \"\(t)\"") }
+                guard let lt = LinearTarget(name: t) else { throw ConfigError(path: "space.lora.targets",
+                                                                              message: "unknown LoRA target \"\(t)\"") }
                 targets.append(lt)
             }
             if !targets.isEmpty {
@@ -98,7 +99,8 @@ public enum PEFTSpace {
             return out
         }
         if let sites: [IA3Spec.Site] = try cases("ia3.sites", "(IA)³ site") { plan.ia3 = IA3Spec(sites: sites, layers: selection("ia3")) }
-        if let biases: [BitFitSpec.Bias] = try cases("bitfit.biases", "BitFit bias") { plan.bitfit = BitFitSpec(biases: biases, layers: selection("bitfit")) }
+        if let biases: [BitFitSpec.Bias] = try cases("bitfit.biases", "BitFit bias") { plan.bitfit = BitFitSpec(biases: biases,
+            layers: selection("bitfit")) }
         return plan
     }
 

@@ -46,7 +46,9 @@ extension SearchSpace {
             case .layerMask, .subset:
                 values.append(.bits(slice.map { $0 >= 0.5 }))
             case let .ordinal(vals, logScale):
-                let best = vals.min { abs(Self.ordinalPosition($0, values: vals, logScale: logScale) - slice[0]) < abs(Self.ordinalPosition($1, values: vals, logScale: logScale) - slice[0]) }!
+                let best = vals.min { abs(Self.ordinalPosition($0, values: vals,
+                                                               logScale: logScale) - slice[0]) < abs(Self.ordinalPosition($1,
+                                                               values: vals, logScale: logScale) - slice[0]) }!
                 values.append(.number(best))
             case .categorical(let choices):
                 let i = slice.indices.max { slice[$0] < slice[$1] } ?? 0

@@ -82,7 +82,9 @@ extension SearchSpace {
             case .ordinal(let v, _): values = v
             case .integer(let lo, let hi, _): values = [Double(lo), Double(hi)]
             case .fixed(.number(let x)): values = [x]
-            case .real: throw r.error("expected whole numbers for a module's \(last), got a real range", at: (r.path.isEmpty ? "" : r.path + ".") + String(last))
+            case .real:
+                let at = (r.path.isEmpty ? "" : r.path + ".") + String(last)
+                throw r.error("expected whole numbers for a module's \(last), got a real range", at: at)
             default: continue
             }
             if let bad = values.first(where: { !($0 >= 0 && $0 <= limit && $0 == $0.rounded()) }) {
@@ -98,12 +100,15 @@ extension SearchSpace {
         var explicit: Set<String> = []
         for m in members {
             let name = prefix.isEmpty ? m.key : "\(prefix).\(m.key)"
-            guard let child = try r.optional(m.key) else { throw r.error("expected a parameter, got null", at: r.path.isEmpty ? m.key : "\(r.path).\(m.key)") }
+            guard let child = try r.optional(m.key) else { throw r.error("expected a parameter, got null",
+                                                                         at: r.path.isEmpty ? m.key : "\(r.path).\(m.key)") }
             switch child.value {
             case .array(let items):
                 if items.isEmpty { throw child.error("expected at least one value") }
                 if items.allSatisfy({ if case .number = $0 { return true }; return false }) {
-                    params.append(Parameter(name: name, domain: try ordinal(child.array().map { e throws(ConfigError) in try e.double() }, scale: nil, at: child)))
+                    params.append(Parameter(name: name,
+                                            domain: try ordinal(child.array().map { e throws(ConfigError) in try e.double() },
+                                            scale: nil, at: child)))
                 } else if items.allSatisfy({ if case .string = $0 { return true }; return false }) {
                     params.append(Parameter(name: name, domain: try categorical(child)))
                 } else {
@@ -115,8 +120,9 @@ extension SearchSpace {
                         if case .number = item { isNumber = true } else { isNumber = false }
                         if case .string = item { isString = true } else { isString = false }
                         if numeric && !isNumber || !numeric && !isString {
-                            throw child.error("expected \(numeric ? "a number (an ordinal's values are numbers)" : "a string (a categorical's values are strings)"), got \(item.kindDescription)",
-                                              at: "\(child.path)[\(k)]")
+                            let expected = numeric ? "a number (an ordinal's values are numbers)"
+                                : "a string (a categorical's values are strings)"
+                            throw child.error("expected \(expected), got \(item.kindDescription)", at: "\(child.path)[\(k)]")
                         }
                     }
                     throw child.error("expected an array of numbers (ordinal) or of strings (categorical)")
@@ -133,20 +139,23 @@ extension SearchSpace {
                     try parseGroup(child, prefix: name, layers: layers, into: &params)
                 }
             default:
-                throw child.error("expected a parameter (an array of values, an object with \"type\", or a fixed value), got \(child.value.kindDescription)")
+                throw child.error("expected a parameter (an array of values, an object with \"type\", or a fixed value), got "
+                    + "\(child.value.kindDescription)")
             }
         }
         try r.finish()
         try checkWholeSizes(params[first...], group: r)
         // Implicit conditions: a module's other settings matter only when its size is not 0.
-        let own = params[first...].filter { $0.name.split(separator: ".").count == (prefix.isEmpty ? 1 : prefix.split(separator: ".").count + 1) }
+        let depth = prefix.isEmpty ? 1 : prefix.split(separator: ".").count + 1
+        let own = params[first...].filter { $0.name.split(separator: ".").count == depth }
         if let switchParam = own.first(where: { p in
             guard let last = p.name.split(separator: ".").last, zeroMeansOff.contains(String(last)) else { return false }
             if case .ordinal(let v, _) = p.domain { return v.contains(0) }
             if case .integer(let lo, _, _) = p.domain { return lo <= 0 }
             return false
         }) {
-            for i in first..<params.count where params[i].name != switchParam.name && params[i].condition == nil && !explicit.contains(params[i].name) {
+            for i in first..<params.count where params[i].name != switchParam.name && params[i].condition == nil
+                && !explicit.contains(params[i].name) {
                 if case .fixed = params[i].domain { continue }
                 params[i].condition = Condition(parameter: switchParam.name, values: [.number(0)], negated: true)
             }
@@ -186,13 +195,16 @@ extension SearchSpace {
         // Unknown keys first, so that a misspelt required key is reported as the typo it is.
         let allowed: [String: [String]] = [
             "layer_mask": ["layers", "min_on"], "ordinal": ["values", "scale", "per_layer"], "categorical": ["values"],
-            "subset": ["of", "min"], "int": ["low", "high", "log", "per_layer"], "real": ["low", "high", "log", "per_layer"], "fixed": ["value"],
+            "subset": ["of", "min"], "int": ["low", "high", "log", "per_layer"], "real": ["low", "high", "log",
+                                                                                          "per_layer"], "fixed": ["value"],
         ]
         let keys = (allowed[type] ?? []) + ["type", "when"]
         if case .object(let members) = r.value {
             for m in members where !keys.contains(m.key) {
                 var msg = "unknown key \"\(m.key)\" for a parameter of type \(type)"
-                if let s = didYouMean(m.key, among: keys) { msg += " (did you mean \"\(s)\"?)" } else { msg += "; expected \(keys.joined(separator: ", "))" }
+                if let s = didYouMean(m.key,
+                                      among: keys) { msg += " (did you mean \"\(s)\"?)" } else { msg += "; expected "
+                                      + "\(keys.joined(separator: ", "))" }
                 throw r.error(msg, at: "\(r.path).\(m.key)")
             }
         }

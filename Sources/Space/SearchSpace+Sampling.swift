@@ -25,7 +25,8 @@ extension SearchSpace {
         case .ordinal(let v, _): return .number(v[Int(rng.next() % UInt64(v.count))])
         case .categorical(let c): return .choice(c[Int(rng.next() % UInt64(c.count))])
         case let .integer(lo, hi, log):
-            if log { return .number(min(max(Self.rangeValue(rng.unit(), Double(lo) - 0.5 + 1e-9, Double(hi) + 0.5, log: false), Double(lo)), Double(hi)).rounded()) }
+            if log { return .number(min(max(Self.rangeValue(rng.unit(), Double(lo) - 0.5 + 1e-9, Double(hi) + 0.5, log: false),
+                                            Double(lo)), Double(hi)).rounded()) }
             return .number(Double(lo + Int(rng.next() % UInt64(hi - lo + 1))))
         case let .real(lo, hi, log): return .number(Self.rangeValue(rng.unit(), lo, hi, log: log))
         case .fixed(let v): return v
@@ -44,7 +45,8 @@ extension SearchSpace {
             let c = Config(space: self, values: values)
             if violation(c) == nil { return c }
         }
-        throw SamplingError(message: "no valid configuration in \(maxAttempts) random draws: the constraints leave (almost) nothing of the space")
+        throw SamplingError(message: "no valid configuration in \(maxAttempts) random draws: the constraints leave (almost) "
+            + "nothing of the space")
     }
 
     /// Every valid configuration one change away: flip a layer bit or a subset item, step an

@@ -31,7 +31,8 @@ public enum AdapterHubExport {
             factors.append((String(l), H % m == 0 ? .number(H / m) : .number(Double(H) / (Double(m) + 0.5))))
             let src = "encoder.layer.\(l).\(parallel ? "parallel" : "serial")_adapter"
             let dst = "bert.encoder.layer.\(l).output.adapters.\(name)"
-            for (s, d) in [("down.weight", "adapter_down.0.weight"), ("down.bias", "adapter_down.0.bias"), ("up.weight", "adapter_up.weight"), ("up.bias", "adapter_up.bias")] {
+            for (s, d) in [("down.weight", "adapter_down.0.weight"), ("down.bias", "adapter_down.0.bias"),
+                           ("up.weight", "adapter_up.weight"), ("up.bias", "adapter_up.bias")] {
                 let t = PEFTExport.tensor(model, src + "." + s)
                 tensors.append((dst + "." + d, t.shape, t.values))
             }
@@ -42,24 +43,29 @@ public enum AdapterHubExport {
             ("mh_adapter", .bool(false)), ("output_adapter", .bool(true)), ("reduction_factor", .object(factors)),
             ("non_linearity", .string("relu")), ("original_ln_before", .bool(false)), ("original_ln_after", .bool(true)),
             ("ln_before", .bool(false)), ("ln_after", .bool(false)), ("init_weights", .string("bert")), ("init_weights_seed", .null),
-            ("is_parallel", .bool(parallel)), ("scaling", .number(parallel ? spec.scale : 1, text: "\(parallel ? spec.scale : 1.0)")),  // a float: AdapterHub rejects 1 ("use_gating", .bool(false)),
+            // The scale is written as a float: AdapterHub rejects an integer 1.
+            ("is_parallel", .bool(parallel)), ("scaling", .number(parallel ? spec.scale : 1, text: "\(parallel ? spec.scale : 1.0)")),
             ("residual_before_ln", .bool(true)), ("adapter_residual_before_ln", .bool(false)), ("inv_adapter", .null),
             ("inv_adapter_reduction_factor", .null), ("cross_adapter", .bool(false)), ("leave_out", .array(leaveOut.map { .number($0) })),
             ("dropout", .number(0, text: "0.0")), ("phm_layer", .bool(false)), ("stochastic_depth", .number(0)),
         ]
-        let cfg: JSONValue = .object([("config", .object(bn)), ("hidden_size", .number(H)), ("model_class", .string("BertForSequenceClassification")),
+        let cfg: JSONValue = .object([("config", .object(bn)), ("hidden_size", .number(H)),
+                                      ("model_class", .string("BertForSequenceClassification")),
                                       ("model_name", .string(config.model)), ("model_type", .string("bert")), ("name", .string(name)),
                                       ("version", .string("adapters.1.2.0"))])
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]).write(to: URL(fileURLWithPath: dir + "/adapter.safetensors"))
         // Keys "weight" and "bias": the file loads straight into model.classifier.
-        try SafetensorsWriter.encode(PEFTExport.classifier(model, prefix: "").map { ($0.name.replacingOccurrences(of: "classifier.", with: ""), $0.shape, $0.values) },
+        try SafetensorsWriter.encode(PEFTExport.classifier(model,
+                                                           prefix: "").map { ($0.name.replacingOccurrences(of: "classifier.",
+                                                           with: ""), $0.shape, $0.values) },
                                      metadata: ["format": "pt"])
             .write(to: URL(fileURLWithPath: dir + "/classifier.safetensors"))
         try (cfg.serialized() + "\n").write(toFile: dir + "/adapter_config.json", atomically: true, encoding: .utf8)
         var notes: [String] = []
         if model.head != .pooler {
-            notes.append("The candidate's head is \"\(model.head.rawValue)\"; BertForSequenceClassification applies the pooler, so logits differ. Train with \"head\": \"pooler\" for an exact export.")
+            notes.append("The candidate's head is \"\(model.head.rawValue)\"; BertForSequenceClassification applies the pooler, "
+                + "so logits differ. Train with \"head\": \"pooler\" for an exact export.")
         }
         let readme = """
         # autopeft export (AdapterHub `adapters`)
@@ -73,7 +79,7 @@ public enum AdapterHubExport {
             model.set_active_adapters(name)
             model.classifier.load_state_dict(load_file("<this folder>/classifier.safetensors"))
 
-        \(notes.isEmpty ? "The export computes the same logits as autopeft (checked by tools/verify_export.py)." : notes.map { "- " + $0 }.joined(separator: "\n"))
+        \(PEFTExport.exportNotes(notes))
         """
         try (readme + "\n").write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
         return notes

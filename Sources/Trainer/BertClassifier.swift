@@ -55,7 +55,8 @@ public final class BertClassifier {
         }
         for (placement, a) in plan.adapters {
             for (l, m) in a.resolve(count: count) {
-                layers[l].addAdapter(BottleneckAdapter(placement: placement, layer: l, size: m, hidden: H, scale: placement == .serial ? 1 : Float(a.scale), block: block))
+                layers[l].addAdapter(BottleneckAdapter(placement: placement, layer: l, size: m, hidden: H,
+                                                       scale: placement == .serial ? 1 : Float(a.scale), block: block))
             }
         }
         if let spec = plan.ia3 { for l in spec.layers.resolve(count: count) { layers[l].addIA3(spec.sites, block: block) } }
@@ -224,7 +225,8 @@ public final class BertClassifier {
         guard lowestTrainableLayer < L else { return }
         // d(features) = dlogits · W, through dropout and the pooler/pooling into the last hidden state.
         let df = scratch.c.ensure(B * H)
-        Linear.backwardInput(dinp: df, dout: dlogits, weight: block.value(classifierW), rows: B, inFeatures: H, outFeatures: labels, accumulate: false)
+        Linear.backwardInput(dinp: df, dout: dlogits, weight: block.value(classifierW), rows: B, inFeatures: H,
+                             outFeatures: labels, accumulate: false)
         if pCls > 0 { Dropout.backward(dinp: df, dout: df, mask: featMask.pointer, count: B * H, p: pCls) }
         var dh = dHidden.ensure(N * H)
         dh.update(repeating: 0, count: N * H)
@@ -233,7 +235,8 @@ public final class BertClassifier {
             let f = features.pointer
             for j in 0..<(B * H) { df[j] *= 1 - f[j] * f[j] }
             let dcls = scratch.a.ensure(B * H)
-            Linear.backwardInput(dinp: dcls, dout: df, weight: weights.pooler!.weight.pointer, rows: B, inFeatures: H, outFeatures: H, accumulate: false)
+            Linear.backwardInput(dinp: dcls, dout: df, weight: weights.pooler!.weight.pointer, rows: B, inFeatures: H,
+                                 outFeatures: H, accumulate: false)
             for b in 0..<B { (dh + b * T * H).update(from: dcls + b * H, count: H) }
         case .cls:
             for b in 0..<B { (dh + b * T * H).update(from: df + b * H, count: H) }

@@ -72,7 +72,8 @@ public final class BertWeights {
             // Old BERT checkpoints name LayerNorm parameters gamma/beta.
             let w = file.tensors[prefix + name + ".weight"] != nil ? ".weight" : ".gamma"
             let b = file.tensors[prefix + name + ".bias"] != nil ? ".bias" : ".beta"
-            return LayerNormWeights(gamma: try file.floats(prefix + name + w, shape: [H]), beta: try file.floats(prefix + name + b, shape: [H]))
+            return LayerNormWeights(gamma: try file.floats(prefix + name + w, shape: [H]),
+                                    beta: try file.floats(prefix + name + b, shape: [H]))
         }
         var layers: [LayerWeights] = []
         for l in 0..<c.layers {
@@ -102,7 +103,8 @@ public final class BertWeights {
             (0..<n).map { _ in Float(mean + std * rng.nextGaussian()) }
         }
         let H = c.hiddenSize, I = c.intermediateSize
-        func lin(_ i: Int, _ o: Int) -> LinearWeights { LinearWeights(weight: v(o * i, 0.3), bias: v(o, 0.1), inFeatures: i, outFeatures: o) }
+        func lin(_ i: Int, _ o: Int) -> LinearWeights { LinearWeights(weight: v(o * i, 0.3), bias: v(o, 0.1), inFeatures: i,
+                                                                      outFeatures: o) }
         func norm() -> LayerNormWeights { LayerNormWeights(gamma: v(H, 0.1, 1), beta: v(H, 0.1)) }
         let layers = (0..<c.layers).map { _ in
             LayerWeights(query: lin(H, H), key: lin(H, H), value: lin(H, H), attentionOutput: lin(H, H),

@@ -22,7 +22,8 @@ public enum CandidateArchive {
                 tensors.append(("encoder.layer.\(layer.index).\(t.modulePath).pissa_residual", [m.outFeatures, m.inFeatures], r.array))
             }
         }
-        try write(SafetensorsWriter.encode(tensors, metadata: ["format": "autopeft-candidate", "version": "1"]), to: dir + "/adapter.safetensors")
+        try write(SafetensorsWriter.encode(tensors, metadata: ["format": "autopeft-candidate", "version": "1"]), to: dir
+            + "/adapter.safetensors")
         try write(Data((config.json.serialized() + "\n").utf8), to: dir + "/run.json")
         if let result { try write(Data((result.json().serialized() + "\n").utf8), to: dir + "/result.json") }
     }

@@ -66,7 +66,8 @@ public enum DatasetReader {
         return rows
     }
 
-    static func table(rows: [(line: Int, fields: [String])], path: String, task: TaskSpec, requireLabels: Bool) throws(TrainerError) -> [Example] {
+    static func table(rows: [(line: Int, fields: [String])], path: String, task: TaskSpec,
+                      requireLabels: Bool) throws(TrainerError) -> [Example] {
         var rows = rows[...]
         var header: [String] = []
         var (textA, textB, label): (TaskSpec.Column, TaskSpec.Column?, TaskSpec.Column?) = (task.textA, task.textB, task.label)
@@ -89,13 +90,17 @@ public enum DatasetReader {
         // A header without the label column is an unlabeled (test) file.
         let labelled = label.map { c in if case .name(let n) = c { return header.contains(n) }; return true } ?? false
         if requireLabels && !labelled {
-            throw .data(path: path, line: 1, message: "no label column \(task.label.text) in the header (\(header.joined(separator: ", "))); training and evaluation need labelled rows (autopeft predict reads unlabeled ones)")
+            throw .data(path: path, line: 1,
+                        message: "no label column \(task.label.text) in the header (\(header.joined(separator: ", "))); training "
+                        + "and evaluation need labelled rows (autopeft predict reads unlabeled ones)")
         }
         var out: [Example] = []
         out.reserveCapacity(rows.count)
         for (line, f) in rows {
             guard let a = index(textA, f.count) else { throw missing(textA, "text") }
-            let b = try textB.map { c throws(TrainerError) -> Int in guard let i = index(c, f.count) else { throw missing(c, "text") }; return i }
+            let b = try textB.map { c throws(TrainerError) -> Int in guard let i = index(c,
+                                                                                         f.count) else { throw missing(c,
+                                                                                         "text") }; return i }
             let l = labelled ? label.flatMap { index($0, f.count) } : nil
             let needed = max(a, b ?? 0, requireLabels ? (l ?? 0) : 0)
             guard needed < f.count, a >= 0, (l ?? 0) >= 0 || !requireLabels else {
@@ -118,7 +123,8 @@ public enum DatasetReader {
         let t = s.trimmingCharacters(in: .whitespaces)
         if let classes = task.classes {
             if let i = classes.firstIndex(of: t) { return .classIndex(i) }
-            throw .data(path: path, line: line, message: "label \"\(t)\" is not one of \(classes.map { "\"\($0)\"" }.joined(separator: ", "))")
+            throw .data(path: path, line: line,
+                        message: "label \"\(t)\" is not one of \(classes.map { "\"\($0)\"" }.joined(separator: ", "))")
         }
         guard let v = Double(t), v.isFinite else {
             throw .data(path: path, line: line, message: "expected a numeric regression target, got \"\(t)\"")

@@ -26,7 +26,8 @@ public enum DiffoRAScorer {
     }
 
     public static func score(tuner: FineTuner, supernet: PEFTPlan, steps: Int = 60, rho: Double = 0.5, gateLearningRate: Float = 0.05,
-                             progress: ((String) -> Void)? = nil) throws(TrainerError) -> (gates: [Gate], selected: [Gate], scores: SensitivityScores) {
+                             progress: ((String) -> Void)? = nil) throws(TrainerError) -> (gates: [Gate], selected: [Gate],
+                                 scores: SensitivityScores) {
         let cfg = tuner.config, t = cfg.training, spec = cfg.task.spec
         let model = try BertClassifier(weights: tuner.weights, plan: supernet, labels: spec.labelCount, head: cfg.head)
         try model.initialize(seed: t.seed)
@@ -42,7 +43,9 @@ public enum DiffoRAScorer {
             let parts = v.name.split(separator: ".")
             guard parts.count > 2, parts[0] == "encoder", parts[1] == "layer", let l = Int(parts[2]) else { continue }
             let module: String
-            if v.name.hasSuffix(".lora_B"), let t = LinearTarget(name: parts[3..<(parts.count - 1)].joined(separator: ".")) { module = "lora:\(t.rawValue)" }
+            if v.name.hasSuffix(".lora_B"), let t = LinearTarget(name: parts[3..<(parts.count - 1)].joined(separator: ".")) {
+                module = "lora:\(t.rawValue)"
+            }
             else if v.name.contains("serial_adapter.up.") { module = "serial" }
             else if v.name.contains("parallel_adapter.up.") { module = "parallel" }
             else if v.name.hasSuffix("attention.prefix_key") || v.name.hasSuffix("attention.prefix_value") { module = "prefix" }
@@ -83,7 +86,8 @@ public enum DiffoRAScorer {
             model.backward(dlogits: dlogits.pointer)
             return loss
         }
-        func batch(_ pool: [Int]) -> [Int] { (0..<min(t.batchSize, pool.count)).map { _ in pool[Int(dataRNG.next() % UInt64(pool.count))] } }
+        func batch(_ pool: [Int]) -> [Int] { (0..<min(t.batchSize,
+                                                      pool.count)).map { _ in pool[Int(dataRNG.next() % UInt64(pool.count))] } }
         let start = Date()
         for step in 0..<steps {
             // Weight step: module weights (W̃ and the rest) on a training batch.
@@ -112,13 +116,15 @@ public enum DiffoRAScorer {
             }
             if step % 5 == 4 || step == steps - 1 {
                 let gammas = logits.map { Double(sigmoid($0)) }
-                progress?(String(format: "DiffoRA step %d/%d  train loss %.4f  held-out loss %.4f  gates %.3f…%.3f  %.1f s", step + 1, steps, lw, lg,
+                progress?(String(format: "DiffoRA step %d/%d  train loss %.4f  held-out loss %.4f  gates %.3f…%.3f  %.1f s", step
+                    + 1, steps, lw, lg,
                                  gammas.min() ?? 0, gammas.max() ?? 0, Date().timeIntervalSince(start)))
             }
         }
         let dims = tuner.weights.config.dimensions
         let gates = groups.enumerated().map { g, grp in
-            Gate(layer: grp.layer, module: grp.module, value: Double(sigmoid(logits[g])), parameters: moduleParameters(grp.module, plan: supernet, dims: dims))
+            Gate(layer: grp.layer, module: grp.module, value: Double(sigmoid(logits[g])),
+                 parameters: moduleParameters(grp.module, plan: supernet, dims: dims))
         }
         let k = max(1, Int((rho * Double(gates.count)).rounded()))
         let selected = Array(gates.sorted { $0.value > $1.value }.prefix(k))
@@ -154,8 +160,9 @@ public enum DiffoRAScorer {
     /// Parameters of one supernet module in one layer.
     static func moduleParameters(_ module: String, plan: PEFTPlan, dims: ModelDimensions) -> Int {
         switch module {
-        case "serial": return plan.serialAdapter.map { dims.bottleneckParameters(size: $0.resolve(count: dims.layers).first?.size ?? 0) } ?? 0
-        case "parallel": return plan.parallelAdapter.map { dims.bottleneckParameters(size: $0.resolve(count: dims.layers).first?.size ?? 0) } ?? 0
+        case "serial", "parallel":
+            let adapter = module == "serial" ? plan.serialAdapter : plan.parallelAdapter
+            return adapter.map { dims.bottleneckParameters(size: $0.resolve(count: dims.layers).first?.size ?? 0) } ?? 0
         case "prefix": return plan.prefix.map { dims.prefixParameters(length: $0.length) } ?? 0
         default:
             guard let lora = plan.lora, let t = LinearTarget(name: String(module.dropFirst(5))) else { return 0 }

@@ -72,7 +72,8 @@ public final class EncoderLayer {
     private func linear(_ target: LinearTarget, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                         n: Int, block: ParameterBlock, training: Bool, rng: inout RandomSource) {
         let lw = weights(target)
-        Linear.forward(out: out, inp: inp, weight: lora[target]?.frozenWeight ?? lw.weight.pointer, bias: bitfit.value(.init(target), frozen: lw.bias, block: block), rows: n,
+        Linear.forward(out: out, inp: inp, weight: lora[target]?.frozenWeight ?? lw.weight.pointer,
+                       bias: bitfit.value(.init(target), frozen: lw.bias, block: block), rows: n,
                        inFeatures: lw.inFeatures, outFeatures: lw.outFeatures)
         lora[target]?.forward(y: out, x: inp, rows: n, block: block, training: training, rng: &rng)
     }
@@ -81,7 +82,8 @@ public final class EncoderLayer {
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, n: Int, block: ParameterBlock) {
         let lw = weights(target)
         bitfit.backward(target, dout: dout, rows: n, columns: lw.outFeatures, block: block)
-        sensitivity?.accumulate(layer: index, target: target, dout: dout, x: x, rows: n, inFeatures: lw.inFeatures, outFeatures: lw.outFeatures)
+        sensitivity?.accumulate(layer: index, target: target, dout: dout, x: x, rows: n, inFeatures: lw.inFeatures,
+                                outFeatures: lw.outFeatures)
         if let dx {
             Linear.backwardInput(dinp: dx, dout: dout, weight: lora[target]?.frozenWeight ?? lw.weight.pointer, rows: n,
                                  inFeatures: lw.inFeatures, outFeatures: lw.outFeatures, accumulate: accumulate)
@@ -157,7 +159,8 @@ public final class EncoderLayer {
         // out = LN2(res2), res2 = fo + h1, fo = drop(dense(g)) (+ serial) (+ parallel)
         let dres2 = s.a.ensure(N * H)
         LayerNorm.backward(dinp: dres2, dgamma: nil, dbeta: bitfit.gradient(of: .outputNorm, block: block), dout: dout,
-                           inp: res2.pointer, mean: mean2.pointer, rstd: rstd2.pointer, gamma: w.outputNorm.gamma.pointer, rows: N, channels: H)
+                           inp: res2.pointer, mean: mean2.pointer, rstd: rstd2.pointer, gamma: w.outputNorm.gamma.pointer,
+                           rows: N, channels: H)
         let dh1 = s.b.ensure(N * H)
         dh1.update(from: dres2, count: N * H)
         let dfo = dres2
@@ -172,7 +175,8 @@ public final class EncoderLayer {
         // h1 = LN1(res1), res1 = drop(ao) + x
         let dres1 = s.a.pointer
         LayerNorm.backward(dinp: dres1, dgamma: nil, dbeta: bitfit.gradient(of: .attentionNorm, block: block), dout: dh1,
-                           inp: res1.pointer, mean: mean1.pointer, rstd: rstd1.pointer, gamma: w.attentionNorm.gamma.pointer, rows: N, channels: H)
+                           inp: res1.pointer, mean: mean1.pointer, rstd: rstd1.pointer, gamma: w.attentionNorm.gamma.pointer,
+                           rows: N, channels: H)
         if let dx { dx.update(from: dres1, count: N * H) }
         let dao = dres1
         if pHidden > 0 { Dropout.backward(dinp: dao, dout: dao, mask: aoMask.pointer, count: N * H, p: pHidden) }

@@ -60,7 +60,9 @@ public final class FineTuner {
         let dir = config.model
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw .file(path: dir, message: "model directory not found (run scripts/setup to fetch all-MiniLM-L6-v2, or give a Hugging Face model directory)")
+            throw .file(path: dir,
+                        message: "model directory not found (run scripts/setup to fetch all-MiniLM-L6-v2, or give a Hugging Face "
+                        + "model directory)")
         }
         let c = try BertConfig(contentsOf: dir + "/config.json")
         let w = try BertWeights(config: c, safetensors: SafetensorsFile(path: dir + "/model.safetensors"))
@@ -100,11 +102,13 @@ public final class FineTuner {
     public static func epochBatches(lengths: [Int], batchSize: Int, grouping: Bool, rng: inout RandomSource) -> [[Int]] {
         var order = Array(lengths.indices)
         order.shuffle(using: &rng)
-        guard grouping else { return stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize, order.count)]) } }
+        guard grouping else { return stride(from: 0, to: order.count, by: batchSize).map { Array(order[$0..<min($0 + batchSize,
+            order.count)]) } }
         let window = batchSize * 50
         var batches: [[Int]] = []
         for w in stride(from: 0, to: order.count, by: window) {
-            let chunk = order[w..<min(w + window, order.count)].sorted { lengths[$0] > lengths[$1] || (lengths[$0] == lengths[$1] && $0 < $1) }
+            let chunk = order[w..<min(w + window, order.count)].sorted { lengths[$0] > lengths[$1]
+                || (lengths[$0] == lengths[$1] && $0 < $1) }
             for s in stride(from: 0, to: chunk.count, by: batchSize) { batches.append(Array(chunk[s..<min(s + batchSize, chunk.count)])) }
         }
         batches.shuffle(using: &rng)
@@ -143,7 +147,8 @@ public final class FineTuner {
                 let logits = model.forward(batch, training: true, rng: &dropRNG, cache: trainCache, rows: idx)
                 let loss = Loss.batch(logits: logits, indices: idx, examples: train, task: spec, dlogits: dlogits.pointer)
                 guard loss.isFinite else {
-                    throw .training("loss is \(loss) at epoch \(epoch + 1), step \(step + 1): lower the learning rate (now \(t.learningRate))")
+                    throw .training("loss is \(loss) at epoch \(epoch + 1), step \(step + 1): lower the learning rate (now "
+                        + "\(t.learningRate))")
                 }
                 model.backward(dlogits: dlogits.pointer)
                 if t.maxGradNorm > 0 { clipGradientNorm(model.block, maxNorm: Float(t.maxGradNorm)) }
@@ -181,7 +186,8 @@ public final class FineTuner {
         let t = config.training
         let L = model.lowestTrainableLayer
         guard t.frozenPrefixCache, L > 0 else { return nil }
-        let bytes = FrozenPrefixCache.bytes(lengths: encodings.map(\.ids.count), hiddenSize: model.config.hiddenSize, precision: t.cachePrecision)
+        let bytes = FrozenPrefixCache.bytes(lengths: encodings.map(\.ids.count), hiddenSize: model.config.hiddenSize,
+                                            precision: t.cachePrecision)
         guard bytes <= t.cacheLimitMiB << 20 else {
             progress?.report("frozen-prefix cache skipped: \(bytes >> 20) MiB exceeds cache_limit_mib \(t.cacheLimitMiB)")
             return nil
@@ -222,7 +228,8 @@ public final class FineTuner {
     /// Runs the model without dropout on `examples` (sorted by length into batches) and scores it.
     /// Returns the metrics and the raw outputs [rows × labels] in the examples' order. With
     /// `useCache` the frozen layers run once for all rows (eval has no dropout, so it is exact).
-    public func evaluate(model: BertClassifier, examples: [Example], useCache: Bool = false) throws(TrainerError) -> ([String: Double], [[Float]]) {
+    public func evaluate(model: BertClassifier, examples: [Example],
+                         useCache: Bool = false) throws(TrainerError) -> ([String: Double], [[Float]]) {
         let outputs = try predict(model: model, examples: examples, useCache: useCache)
         return (FineTuner.score(outputs: outputs, examples: examples, task: config.task.spec), outputs)
     }

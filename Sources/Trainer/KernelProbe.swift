@@ -14,7 +14,8 @@ public enum KernelProbe {
         try model.initialize(seed: 0)
         var r = RandomSource(seed: 5)
         let encs = (0..<8).map { b in
-            WordPieceTokenizer.Encoding(ids: (0..<(20 + 4 * b)).map { _ in Int32(r.next() % 500) }, typeIds: [Int32](repeating: 0, count: 20 + 4 * b))
+            WordPieceTokenizer.Encoding(ids: (0..<(20 + 4 * b)).map { _ in Int32(r.next() % 500) },
+                                        typeIds: [Int32](repeating: 0, count: 20 + 4 * b))
         }
         let batch = TokenBatch(encs, padId: 0)
         var rng = RandomSource(seed: 1)
@@ -41,7 +42,8 @@ public enum KernelProbe {
         try model.initialize(seed: 0)
         var r = RandomSource(seed: 2)
         let encs = (0..<16).map { b in
-            WordPieceTokenizer.Encoding(ids: (0..<(40 + b * 5)).map { _ in Int32(r.next() % 300) }, typeIds: [Int32](repeating: 0, count: 40 + b * 5))
+            WordPieceTokenizer.Encoding(ids: (0..<(40 + b * 5)).map { _ in Int32(r.next() % 300) },
+                                        typeIds: [Int32](repeating: 0, count: 40 + b * 5))
         }
         let batch = TokenBatch(encs, padId: 0)
         var rng = RandomSource(seed: 9)

@@ -33,11 +33,13 @@ public enum PEFTExport {
         else { throw Unsupported(reason: "HF PEFT has no serial/parallel bottleneck adapter or BitFit method") }
         if model.head != .pooler {
             notes.append("The candidate's head reads the \(model.head == .mean ? "mean of the last hidden states" : "[CLS] hidden state"); "
-                         + "BertForSequenceClassification always applies the pooler first, so logits from this export differ from autopeft's. "
+                         + "BertForSequenceClassification always applies the pooler first, so logits from this export differ from "
+                             + "autopeft's. "
                          + "Train with \"head\": \"pooler\" for an exact export.")
         }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]).write(to: URL(fileURLWithPath: dir + "/adapter_model.safetensors"))
+        try SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]).write(to: URL(fileURLWithPath: dir
+            + "/adapter_model.safetensors"))
         try (cfg.serialized() + "\n").write(toFile: dir + "/adapter_config.json", atomically: true, encoding: .utf8)
         let readme = """
         # autopeft export (HF PEFT)
@@ -49,7 +51,7 @@ public enum PEFTExport {
             base = BertForSequenceClassification.from_pretrained("\(config.model)", num_labels=\(model.labels))
             model = PeftModel.from_pretrained(base, "<this folder>")
 
-        \(notes.isEmpty ? "The export computes the same logits as autopeft (checked by tools/verify_export.py)." : notes.map { "- " + $0 }.joined(separator: "\n"))
+        \(exportNotes(notes))
         """
         try (readme + "\n").write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
         return notes
@@ -75,7 +77,8 @@ public enum PEFTExport {
          ("inference_mode", .bool(true)), ("modules_to_save", .array([.string("classifier")])), ("revision", .null)]
     }
 
-    static func lora(_ model: BertClassifier, config: RunConfig, notes: inout [String]) throws -> ([(name: String, shape: [Int], values: [Float])], JSONValue) {
+    static func lora(_ model: BertClassifier, config: RunConfig, notes: inout [String]) throws -> ([(name: String, shape: [Int],
+        values: [Float])], JSONValue) {
         let spec = model.plan.lora!
         let layers = spec.layers.resolve(count: model.config.layers)
         let pissa = spec.initialization == .pissa
@@ -109,7 +112,10 @@ public enum PEFTExport {
         }
         out += classifier(model, prefix: "base_model.model.")
         let rank = pissa ? 2 * spec.rank : spec.rank
-        if pissa { notes.append("PiSSA converted to plain LoRA of rank \(rank) (A′ = [A; A₀], B′ = [B, −B₀]) so it applies to the original weights.") }
+        if pissa {
+            notes.append("PiSSA converted to plain LoRA of rank \(rank) (A′ = [A; A₀], B′ = [B, −B₀]) "
+                         + "so it applies to the original weights.")
+        }
         // A list of names would let "output.dense" also match attention.output.dense: use a full-match regex.
         var cfg = base(config, "LORA")
         cfg += [("r", .number(rank)), ("lora_alpha", .number(pissa ? 2 * spec.alpha : spec.alpha)), ("lora_dropout", .number(spec.dropout)),
@@ -118,6 +124,12 @@ public enum PEFTExport {
                 ("bias", .string("none")), ("fan_in_fan_out", .bool(false)), ("init_lora_weights", .bool(true)),
                 ("use_rslora", .bool(false)), ("use_dora", .bool(false)), ("layers_pattern", .null)]
         return (out, .object(cfg))
+    }
+
+    /// The README's last paragraph: what the export cannot carry over, or that it is exact.
+    static func exportNotes(_ notes: [String]) -> String {
+        notes.isEmpty ? "The export computes the same logits as autopeft (checked by tools/verify_export.py)."
+            : notes.map { "- " + $0 }.joined(separator: "\n")
     }
 
     static func ia3(_ model: BertClassifier, config: RunConfig) throws -> ([(name: String, shape: [Int], values: [Float])], JSONValue) {
@@ -131,13 +143,15 @@ public enum PEFTExport {
                 let path = s.modulePath
                 let t = tensor(model, "encoder.layer.\(l).\(path).ia3_l")
                 // PEFT: [out, 1] on key/value outputs, [1, in] on the feed-forward input.
-                out.append(("base_model.model.bert.encoder.layer.\(l).\(path).ia3_l", s == .feedforward ? [1, t.values.count] : [t.values.count, 1], t.values))
+                out.append(("base_model.model.bert.encoder.layer.\(l).\(path).ia3_l",
+                            s == .feedforward ? [1, t.values.count] : [t.values.count, 1], t.values))
             }
         }
         out += classifier(model, prefix: "base_model.model.")
         var cfg = base(config, "IA3")
         cfg += [("target_modules", .string(regex(layers: layers, paths: paths))),
-                ("feedforward_modules", .string(spec.sites.contains(.feedforward) ? regex(layers: layers, paths: [IA3Spec.Site.feedforward.modulePath]) : "^$")),
+                ("feedforward_modules",
+                 .string(spec.sites.contains(.feedforward) ? regex(layers: layers, paths: [IA3Spec.Site.feedforward.modulePath]) : "^$")),
                 ("fan_in_fan_out", .bool(false)), ("init_ia3_weights", .bool(true))]
         return (out, .object(cfg))
     }
@@ -145,7 +159,8 @@ public enum PEFTExport {
     static func prefix(_ model: BertClassifier, config: RunConfig) throws -> ([(name: String, shape: [Int], values: [Float])], JSONValue) {
         let spec = model.plan.prefix!, c = model.config, H = c.hiddenSize, P = spec.length
         guard spec.layers.resolve(count: c.layers).count == c.layers else {
-            throw Unsupported(reason: "HF PEFT prefix tuning covers every layer; this prefix is in layers \(spec.layers.resolve(count: c.layers))")
+            throw Unsupported(reason: "HF PEFT prefix tuning covers every layer; this prefix is in layers "
+                + "\(spec.layers.resolve(count: c.layers))")
         }
         model.prefixTuning?.forward(block: model.block, hidden: H)
         var emb = [Float](repeating: 0, count: P * c.layers * 2 * H)

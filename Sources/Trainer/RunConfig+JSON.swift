@@ -22,7 +22,9 @@ extension RunConfig {
                            ("text", s.textA.json)]
             if let b = s.textB { taskMembers.append(("text_pair", b.json)) }
             taskMembers.append(("label", s.label.json))
-            if let c = s.classes { taskMembers.append(("classes", .array(c.map { .string($0) }))) } else { taskMembers.append(("regression", .bool(true))) }
+            if let c = s.classes { taskMembers.append(("classes",
+                                                       .array(c.map { .string($0) }))) } else { taskMembers.append(("regression",
+                                                       .bool(true))) }
         }
         taskMembers += [("metric", .string(s.primaryMetric)), ("train", .string(task.train)), ("dev", .string(task.dev)),
                         ("max_length", .number(task.maxLength))]

@@ -77,7 +77,8 @@ public struct RunConfig: Equatable, Sendable {
             if let v = try t.optional("learning_rate") { training.learningRate = try v.double(in: 0...10, what: "a learning rate") }
             if let v = try t.optional("weight_decay") { training.weightDecay = try v.double(in: 0...10, what: "a weight decay") }
             if let v = try t.optional("warmup_fraction") { training.warmupFraction = try v.double(in: 0...1, what: "a fraction") }
-            if let v = try t.optional("max_grad_norm") { training.maxGradNorm = try v.double(in: 0...1e9, what: "a norm (0 disables clipping)") }
+            if let v = try t.optional("max_grad_norm") { training.maxGradNorm = try v.double(in: 0...1e9,
+                what: "a norm (0 disables clipping)") }
             if let v = try t.optional("train_examples") { training.trainExamples = try v.int(in: 1...100_000_000, what: "a row count") }
             if let v = try t.optional("dev_examples") { training.devExamples = try v.int(in: 1...100_000_000, what: "a row count") }
             if let v = try t.optional("sample") { training.sample = try v.choice(["first", "random"]) }
@@ -85,7 +86,9 @@ public struct RunConfig: Equatable, Sendable {
             if let v = try t.optional("length_grouping") { training.lengthGrouping = try v.bool() }
             if let v = try t.optional("frozen_prefix_cache") { training.frozenPrefixCache = try v.bool() }
             if let v = try t.optional("cache_limit_mib") { training.cacheLimitMiB = try v.int(in: 0...1_000_000, what: "a size in MiB") }
-            if let v = try t.optional("cache_precision") { training.cachePrecision = FrozenPrefixCache.Precision(rawValue: try v.choice(["fp32", "fp16"]))! }
+            if let v = try t.optional("cache_precision") {
+                training.cachePrecision = FrozenPrefixCache.Precision(rawValue: try v.choice(["fp32", "fp16"]))!
+            }
             if let v = try t.optional("cache_dir") { training.cacheDirectory = resolve(try v.string()) }
             try t.finish()
         }
@@ -117,16 +120,22 @@ public struct RunConfig: Equatable, Sendable {
             if let c = try t.optional("classes") { classes = try c.array().map { r throws(ConfigError) in try r.string() } }
             let regression = try t.optional("regression")?.bool() ?? false
             if regression && classes != nil { throw t.error("\"regression\": true and \"classes\" exclude each other", at: "task.classes") }
-            if !regression && classes == nil { throw t.error("missing \"classes\" (the label values in index order) or \"regression\": true", at: "task.classes") }
+            if !regression
+                && classes == nil { throw t.error("missing \"classes\" (the label values in index order) or \"regression\": true",
+                at: "task.classes") }
             let hasHeader = try t.optional("header")?.bool() ?? (fmt != .jsonl)
             if fmt == .jsonl {
-                for (c, k) in [(textA, "text"), (label, "label")] { if case .index = c { throw t.error("JSONL fields are named, not indexed", at: "task.\(k)") } }
+                for (c, k) in [(textA, "text"),
+                               (label, "label")] { if case .index = c { throw t.error("JSONL fields are named, not indexed",
+                               at: "task.\(k)") } }
             }
-            let metric = try t.optional("metric")?.choice(["accuracy", "f1", "mcc", "pearson", "spearman"]) ?? (regression ? "pearson" : "accuracy")
+            let metric = try t.optional("metric")?.choice(["accuracy", "f1", "mcc", "pearson", "spearman"])
+                ?? (regression ? "pearson" : "accuracy")
             spec = TaskSpec(name: try t.optional("name")?.string() ?? "custom", format: fmt, hasHeader: hasHeader, textA: textA,
                             textB: textB, label: label, classes: classes, primaryMetric: metric)
         }
-        if format == "glue", let m = try t.optional("metric") { spec.primaryMetric = try m.choice(["accuracy", "f1", "mcc", "pearson", "spearman"]) }
+        if format == "glue", let m = try t.optional("metric") { spec.primaryMetric = try m.choice(["accuracy", "f1", "mcc",
+            "pearson", "spearman"]) }
         let train = resolve(try t.required("train").string())
         let dev = resolve(try t.required("dev").string())
         let maxLength = try t.optional("max_length")?.int(in: 3...100_000, what: "a maximum length") ?? 128

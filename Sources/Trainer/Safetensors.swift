@@ -84,12 +84,14 @@ public struct SafetensorsFile {
                 throw fail("tensor \"\(name)\": \(range.count) bytes for shape \(shape) of \(dt) (expected \(expected))")
             }
             guard range.upperBound <= dataLen else {
-                throw fail("tensor \"\(name)\": bytes \(range.lowerBound)..<\(range.upperBound) run past the data section of \(dataLen) bytes (truncated file?)")
+                throw fail("tensor \"\(name)\": bytes \(range.lowerBound)..<\(range.upperBound) run past the data section of "
+                    + "\(dataLen) bytes (truncated file?)")
             }
             tensors[name] = TensorInfo(name: name, dtype: dtype, shape: shape, range: range)
         }
         let sorted = tensors.values.sorted { $0.range.lowerBound < $1.range.lowerBound }
-        for (a, b) in zip(sorted, sorted.dropFirst()) where a.range.upperBound > b.range.lowerBound && !a.range.isEmpty && !b.range.isEmpty {
+        for (a, b) in zip(sorted, sorted.dropFirst()) where a.range.upperBound > b.range.lowerBound && !a.range.isEmpty
+            && !b.range.isEmpty {
             throw fail("tensors \"\(a.name)\" and \"\(b.name)\" overlap")
         }
         self.path = path

@@ -46,12 +46,16 @@ public struct TaskSpec: Equatable, Sendable {
     public static func glue(_ name: String) -> TaskSpec? {
         let binary = ["0", "1"], entail = ["entailment", "not_entailment"]
         func pair(_ t: String, _ a: String, _ b: String, _ label: String, _ classes: [String]?, _ metric: String) -> TaskSpec {
-            TaskSpec(name: t, format: .tsv, hasHeader: true, textA: .name(a), textB: .name(b), label: .name(label), classes: classes, primaryMetric: metric)
+            TaskSpec(name: t, format: .tsv, hasHeader: true, textA: .name(a), textB: .name(b), label: .name(label),
+                     classes: classes, primaryMetric: metric)
         }
         switch name.lowercased() {
-        case "sst2", "sst-2": return TaskSpec(name: "sst2", format: .tsv, hasHeader: true, textA: .name("sentence"), textB: nil, label: .name("label"), classes: binary, primaryMetric: "accuracy")
+        case "sst2", "sst-2":
+            return TaskSpec(name: "sst2", format: .tsv, hasHeader: true, textA: .name("sentence"), textB: nil, label: .name("label"),
+                            classes: binary, primaryMetric: "accuracy")
         case "cola":
-            return TaskSpec(name: "cola", format: .tsv, hasHeader: false, textA: .index(3), textB: nil, label: .index(1), classes: binary, primaryMetric: "mcc",
+            return TaskSpec(name: "cola", format: .tsv, hasHeader: false, textA: .index(3), textB: nil, label: .index(1),
+                            classes: binary, primaryMetric: "mcc",
                             unlabeledLayout: UnlabeledLayout(header: ["index", "sentence"], textA: .name("sentence"), textB: nil))
         case "mrpc": return pair("mrpc", "#1 String", "#2 String", "Quality", binary, "f1")
         case "stsb", "sts-b": return pair("stsb", "sentence1", "sentence2", "score", nil, "pearson")

@@ -72,7 +72,10 @@ enum CLI {
         BLAS.setThreads(nThreads)
         var seed: UInt64?
         if let s = opts["seed"] {
-            guard let v = UInt64(s) else { printErr("autopeft train: --seed expects a non-negative integer, got \"\(s)\""); return ExitCode.usage }
+            guard let v = UInt64(s) else {
+                printErr("autopeft train: --seed expects a non-negative integer, got \"\(s)\"")
+                return ExitCode.usage
+            }
             seed = v
         }
         do throws(TrainerError) {
@@ -118,10 +121,17 @@ enum CLI {
                 out += JSONValue.object(m).serialized() + "\n"
             }
             FileHandle.standardOutput.write(Data(out.utf8))
-            let labelled = rows.allSatisfy { if case .classIndex(let c) = $0.label { return c >= 0 }; if case .value(let v) = $0.label { return v.isFinite }; return false }
+            let labelled = rows.allSatisfy { row in
+                switch row.label {
+                case .classIndex(let c): return c >= 0
+                case .value(let v): return v.isFinite
+                default: return false
+                }
+            }
             if labelled {
                 let metrics = FineTuner.score(outputs: outputs, examples: rows, task: spec)
-                printErr("autopeft predict: \(rows.count) rows; " + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
+                printErr("autopeft predict: \(rows.count) rows; "
+                    + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
             }
             return ExitCode.success
         } catch {
@@ -136,7 +146,8 @@ enum CLI {
         do {
             let (config, _, model) = try CandidateArchive.load(pos[0])
             let adapters = model.plan.serialAdapter != nil || model.plan.parallelAdapter != nil
-            let notes = adapters ? try AdapterHubExport.export(model, config: config, to: out) : try PEFTExport.export(model, config: config, to: out)
+            let notes = adapters ? try AdapterHubExport.export(model, config: config, to: out) : try PEFTExport.export(model,
+                config: config, to: out)
             for n in notes { printErr("autopeft export: note: \(n)") }
             print(JSONValue.object([("export", .string(out)), ("format", .string(adapters ? "adapterhub" : "hf-peft")),
                                     ("exact", .bool(notes.allSatisfy { $0.hasPrefix("PiSSA") }))]).serialized())

@@ -88,7 +88,8 @@ struct CommandSpec: Sendable {
         }
         guard positional.count == arguments.count else {
             let expected = arguments.isEmpty ? "takes no arguments" : "expected \(arguments.joined(separator: " "))"
-            return usageError("autopeft \(name): \(expected), got \(positional.count == 0 ? "none" : positional.map { "\"\($0)\"" }.joined(separator: " "))")
+            return usageError("autopeft \(name): \(expected), got "
+                + "\(positional.count == 0 ? "none" : positional.map { "\"\($0)\"" }.joined(separator: " "))")
         }
         return .arguments(positional: positional, options: values)
     }

@@ -78,7 +78,8 @@ enum Commands {
             s += "  \(c.usageLine)\n"
             s += c.summary.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n") + "\n"
         }
-        s += "  autopeft help | --version\n\nautopeft CMD --help describes a command's options. Progress goes to stderr; stdout holds only the machine-readable result.\n"
+        s += "  autopeft help | --version\n\nautopeft CMD --help describes a command's options. Progress goes to stderr; stdout "
+            + "holds only the machine-readable result.\n"
         return s
     }
 }

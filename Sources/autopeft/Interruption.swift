@@ -15,7 +15,8 @@ enum Interruption {
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
                 Journal.holdWrites()
-                FileHandle.standardError.write(Data("\nautopeft search: stopped by \(name); every finished trial is in the journal. Resume with: \(command)\n".utf8))
+                let message = "\nautopeft search: stopped by \(name); every finished trial is in the journal. Resume with: \(command)\n"
+                FileHandle.standardError.write(Data(message.utf8))
                 _exit(128 + sig)
             }
             source.resume()

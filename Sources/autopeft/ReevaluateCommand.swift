@@ -25,15 +25,24 @@ extension CLI {
                 final = current.final
             }
             if let r = opts["rows"] {
-                guard let n = Int(r), n >= 1 else { printErr("autopeft reevaluate: --rows expects a positive integer, got \"\(r)\""); return ExitCode.usage }
+                guard let n = Int(r), n >= 1 else {
+                    printErr("autopeft reevaluate: --rows expects a positive integer, got \"\(r)\"")
+                    return ExitCode.usage
+                }
                 final.trainExamples = n
             }
             if let e = opts["epochs"] {
-                guard let n = Int(e), n >= 1 else { printErr("autopeft reevaluate: --epochs expects a positive integer, got \"\(e)\""); return ExitCode.usage }
+                guard let n = Int(e), n >= 1 else {
+                    printErr("autopeft reevaluate: --epochs expects a positive integer, got \"\(e)\"")
+                    return ExitCode.usage
+                }
                 final.epochs = n
             }
             if let s = opts["seeds"] {
-                guard let n = Int(s), n >= 1 else { printErr("autopeft reevaluate: --seeds expects a positive integer, got \"\(s)\""); return ExitCode.usage }
+                guard let n = Int(s), n >= 1 else {
+                    printErr("autopeft reevaluate: --seeds expects a positive integer, got \"\(s)\"")
+                    return ExitCode.usage
+                }
                 final.seeds = n
             }
             guard case .training = study.spec.problem else {
@@ -43,7 +52,8 @@ extension CLI {
             let evaluator = try TrainerEvaluator(spec: study.spec, final: final, progress: printErr)
             let stage = FinalStage.Runner(study: study, directory: dir, seeds: final.seeds, evaluator: evaluator)
             let failed: Int
-            do { failed = try stage.run(progress: { printErr("autopeft reevaluate: " + $0) }) } catch let e as FinalStage.Runner.MixedFidelity {
+            do { failed = try stage.run(progress: { printErr("autopeft reevaluate: "
+                + $0) }) } catch let e as FinalStage.Runner.MixedFidelity {
                 printErr("autopeft reevaluate: \(e)")
                 return ExitCode.usage
             }
@@ -56,7 +66,8 @@ extension CLI {
                 if let s = re?.stats(trial: id) { m += [("mean", .number(s.mean)), ("sd", .number(s.sd)), ("n", .number(s.n))] }
                 return .object(m)
             }
-            print(JSONValue.object([("study", .string(study.spec.name)), ("reevaluated", .array(rows)), ("failed_runs", .number(failed))]).serialized())
+            print(JSONValue.object([("study", .string(study.spec.name)), ("reevaluated", .array(rows)),
+                                    ("failed_runs", .number(failed))]).serialized())
             if failed > 0 { printErr("autopeft reevaluate: \(failed) runs failed (listed in the report); the others are recorded") }
             return failed > 0 ? ExitCode.failure : ExitCode.success
         } catch {

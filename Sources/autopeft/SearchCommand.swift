@@ -19,11 +19,17 @@ extension CLI {
         }
         var workers = 1
         if let w = opts["workers"] {
-            guard let n = Int(w), n >= 1 else { printErr("autopeft search: --workers expects a positive integer, got \"\(w)\""); return ExitCode.usage }
+            guard let n = Int(w), n >= 1 else {
+                printErr("autopeft search: --workers expects a positive integer, got \"\(w)\"")
+                return ExitCode.usage
+            }
             workers = n
         }
         if let t = opts["trials"] {
-            guard let n = Int(t), n >= 1 else { printErr("autopeft search: --trials expects a positive integer, got \"\(t)\""); return ExitCode.usage }
+            guard let n = Int(t), n >= 1 else {
+                printErr("autopeft search: --trials expects a positive integer, got \"\(t)\"")
+                return ExitCode.usage
+            }
             spec.trials = n
         }
         let dir = opts["out"] ?? "results/\(spec.name)"
@@ -44,7 +50,8 @@ extension CLI {
         let study: Study
         do {
             let scores = try spec.priors.method.map {
-                try SensitivityStore.scores(spec: spec, directory: dir, method: $0, trainer: trainer, fresh: opts["fresh"] != nil, progress: printErr)
+                try SensitivityStore.scores(spec: spec, directory: dir, method: $0, trainer: trainer, fresh: opts["fresh"] != nil,
+                                            progress: printErr)
             }
             study = try Study(spec: spec, directory: dir, fresh: opts["fresh"] != nil, force: opts["force"] != nil, sensitivity: scores)
         } catch {
@@ -54,15 +61,19 @@ extension CLI {
         for w in study.warnings { printErr("autopeft search: warning: \(w)") }
         let done = study.trials.filter { $0.status != .running }.count
         if study.resumed {
-            printErr("autopeft search: resuming the study in \(dir): \(done) trials done (\(study.finished.count) finished), \(study.trials.count - done) to re-run, budget \(spec.trials) (use --fresh to start over)")
+            printErr("autopeft search: resuming the study in \(dir): \(done) trials done (\(study.finished.count) finished), "
+                + "\(study.trials.count - done) to re-run, budget \(spec.trials) (use --fresh to start over)")
         } else {
-            printErr("autopeft search: new study \"\(spec.name)\" in \(dir): \(spec.trials) trials (\(spec.baselines.count) baselines, \(spec.initial) initial), objectives \(spec.objectives.map { "\($0.goal.rawValue) \($0.name)" }.joined(separator: ", ")), priors \(spec.priors.methodName)")
+            printErr("autopeft search: new study \"\(spec.name)\" in \(dir): \(spec.trials) trials (\(spec.baselines.count) "
+                + "baselines, \(spec.initial) initial), objectives "
+                + "\(spec.objectives.map { "\($0.goal.rawValue) \($0.name)" }.joined(separator: ", ")), priors \(spec.priors.methodName)")
         }
         let runner: any Evaluator = workers > 1
             ? WorkerEvaluator(spec: spec, workers: workers, cores: nThreads, progress: { printErr($0) }) : evaluator
         if workers > 1 { printErr("autopeft search: \(workers) worker processes, \(max(1, nThreads / workers)) BLAS threads each") }
         let start = Date()
-        Interruption.stopOnSignals(resume: (["autopeft", "search", pos[0], "--out", dir] + (opts["workers"].map { ["--workers", $0] } ?? [])).joined(separator: " "))
+        Interruption.stopOnSignals(resume: (["autopeft", "search", pos[0], "--out", dir]
+            + (opts["workers"].map { ["--workers", $0] } ?? [])).joined(separator: " "))
         do {
             try study.run(evaluator: runner, workers: workers) { printErr("autopeft search: " + $0) }
         } catch {
@@ -75,7 +86,8 @@ extension CLI {
                 _ = try Report.write(study, to: dir)
                 printErr("autopeft search: report: \(dir)/report.html")
             } catch {
-                printErr("autopeft search: the study is complete, but its report could not be written: \(error); run autopeft report \(dir)")
+                printErr("autopeft search: the study is complete, but its report could not be written: \(error); run autopeft "
+                    + "report \(dir)")
                 print(summary(study, seconds: Date().timeIntervalSince(start)).serialized())
                 return ExitCode.failure
             }
@@ -90,7 +102,8 @@ extension CLI {
         let front = study.frontIDs.map { id -> JSONValue in
             let t = study.trials[id]
             var m: [(key: String, value: JSONValue)] = [("id", .number(id))] + t.candidate.jsonMembers(in: spec.space) + [
-                                                       ("values", .object(zip(spec.objectives, t.values).map { (key: $0.name, value: .number($1)) }))]
+                                                       ("values", .object(zip(spec.objectives,
+                                                                              t.values).map { (key: $0.name, value: .number($1)) }))]
             if let b = t.baseline { m.append(("baseline", .string(b))) }
             return .object(m)
         }
@@ -132,7 +145,10 @@ extension CLI {
         guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
         var budget: Double?
         if let b = opts["budget"] {
-            guard let v = Double(b), v > 0 else { printErr("autopeft score: --budget expects a positive parameter count, got \"\(b)\""); return ExitCode.usage }
+            guard let v = Double(b), v > 0 else {
+                printErr("autopeft score: --budget expects a positive parameter count, got \"\(b)\"")
+                return ExitCode.usage
+            }
             budget = v
         }
         guard let nThreads = threads(opts) else { return ExitCode.usage }
@@ -147,11 +163,14 @@ extension CLI {
             let dir = opts["out"] ?? "results/\(spec.name)"
             var trainer: TrainerEvaluator?
             if case .training = spec.problem { trainer = try TrainerEvaluator(spec: spec, progress: printErr) }
-            let scores = try SensitivityStore.scores(spec: spec, directory: dir, method: method, trainer: trainer, fresh: true, progress: printErr)
+            let scores = try SensitivityStore.scores(spec: spec, directory: dir, method: method, trainer: trainer, fresh: true,
+                                                     progress: printErr)
             print(table(scores))
             if let dims = spec.problem.dimensions {
-                let choice = try SensitivityPrior(scores: scores, space: spec.space, dims: dims).methodChoice(dims: dims, seed: spec.seed, budget: budget)
-                print("\n\(method) choice in this space\(budget.map { " within \(Int($0)) trainable parameters" } ?? ""): \(spec.space.json(choice).serialized())")
+                let choice = try SensitivityPrior(scores: scores, space: spec.space, dims: dims).methodChoice(dims: dims,
+                    seed: spec.seed, budget: budget)
+                print("\n\(method) choice in this space\(budget.map { " within \(Int($0)) trainable parameters" } ?? ""): "
+                    + "\(spec.space.json(choice).serialized())")
                 if let n = spec.space.parameterCount?(choice) { print("trainable parameters: \(Int(n))") }
             }
             return ExitCode.success
@@ -166,12 +185,15 @@ extension CLI {
         let names = s.targets.map(\.rawValue)
         let w = max(10, (names.map(\.count).max() ?? 0) + 1)
         func pad(_ x: String) -> String { String(repeating: " ", count: max(0, w - x.count)) + x }
-        var out = "\(s.method.rawValue) scores (\(s.method == .spt ? "parameters in the global top-τ per weight matrix" : "module scores")), layers × targets\n"
+        var out = "\(s.method.rawValue) scores "
+            + "(\(s.method == .spt ? "parameters in the global top-τ per weight matrix" : "module scores")), layers × targets\n"
         out += pad("layer") + names.map(pad).joined() + pad("total") + "\n"
         for l in 0..<s.layers {
-            out += pad("\(l)") + s.scores[l].map { pad(String(format: "%.0f", $0)) }.joined() + pad(String(format: "%.0f", s.perLayer[l])) + "\n"
+            out += pad("\(l)") + s.scores[l].map { pad(String(format: "%.0f", $0)) }.joined()
+                + pad(String(format: "%.0f", s.perLayer[l])) + "\n"
         }
-        out += pad("total") + s.perTarget.map { pad(String(format: "%.0f", $0)) }.joined() + pad(String(format: "%.0f", s.perLayer.reduce(0, +)))
+        out += pad("total") + s.perTarget.map { pad(String(format: "%.0f", $0)) }.joined()
+            + pad(String(format: "%.0f", s.perLayer.reduce(0, +)))
         return out
     }
 }

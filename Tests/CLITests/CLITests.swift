@@ -215,7 +215,8 @@ final class CommandHelpTests: XCTestCase {
             for o in every.subtracting(mine) {
                 let r = try runAutopeft([c, "--\(o)", "1"])
                 XCTAssertEqual(r.code, 2, "autopeft \(c) --\(o)")
-                XCTAssertTrue(r.err.contains("autopeft \(c): unknown option --\(o)"), "autopeft \(c) --\(o) is not listed but accepted: \(r.err)")
+                XCTAssertTrue(r.err.contains("autopeft \(c): unknown option --\(o)"),
+                              "autopeft \(c) --\(o) is not listed but accepted: \(r.err)")
             }
             let usage = general.out.split(separator: "\n").first { $0.hasPrefix("  autopeft \(c) ") || $0 == "  autopeft \(c)" }
             XCTAssertNotNil(usage, "autopeft help lists \(c)")

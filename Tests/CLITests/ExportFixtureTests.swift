@@ -28,7 +28,8 @@ final class ExportFixtureTests: XCTestCase {
         let files = try fm.contentsOfDirectory(atPath: d + "/export").filter { $0 != "README.md" }.sorted()
         XCTAssertEqual(try fm.contentsOfDirectory(atPath: out).filter { $0 != "README.md" }.sorted(), files, kind)
         for f in files {
-            let a = try Data(contentsOf: URL(fileURLWithPath: d + "/export/" + f)), b = try Data(contentsOf: URL(fileURLWithPath: out + "/" + f))
+            let a = try Data(contentsOf: URL(fileURLWithPath: d + "/export/"
+                + f)), b = try Data(contentsOf: URL(fileURLWithPath: out + "/" + f))
             if f.hasSuffix(".json") {
                 // Everything but the base model's location, which names the folder of the machine that made it.
                 func config(_ d: Data) throws -> NSDictionary? {

@@ -29,7 +29,8 @@ final class RealSearchCLITests: XCTestCase {
         let score = try runAutopeft(["score", space, "--method", "diffora", "--out", d + "/scores"])
         XCTAssertEqual(score.code, 0, score.err)
         XCTAssertTrue(score.out.contains("diffora scores") && score.out.contains("diffora choice in this space"), score.out)
-        let saved = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/scores/sensitivity-diffora.json"))) as? [String: Any])
+        let saved = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d
+            + "/scores/sensitivity-diffora.json"))) as? [String: Any])
         XCTAssertEqual((saved["gates"] as? [Any])?.count, 6 * 3, "LoRA on query and value, and a serial adapter, in 6 layers")
 
         let r = try runAutopeft(["search", space, "--out", d + "/study"])
@@ -52,7 +53,8 @@ final class RealSearchCLITests: XCTestCase {
         // Running it again does nothing new (resumable).
         let again = try runAutopeft(["reevaluate", d + "/study"])
         XCTAssertEqual(again.code, 0, again.err)
-        XCTAssertEqual(try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8).split(separator: "\n").count, lines.count)
+        XCTAssertEqual(try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8).split(separator: "\n").count,
+                       lines.count)
 
         // Another fidelity is not mixed into the same file.
         let other = try runAutopeft(["reevaluate", d + "/study", "--rows", "50"])
@@ -182,7 +184,8 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertEqual(failed.count, lines.count - 1, "every run failed alone and was recorded: \(lines)")
         XCTAssertGreaterThanOrEqual(failed.count, 2)
         let again = try runAutopeft(["reevaluate", d + "/study"])
-        XCTAssertEqual(try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8).split(separator: "\n").count, lines.count,
+        XCTAssertEqual(try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8).split(separator: "\n").count,
+                       lines.count,
                        "failed runs are not retried: \(again.err)")
         let rep = try runAutopeft(["report", d + "/study"])
         XCTAssertEqual(rep.code, 0, rep.err)
@@ -210,7 +213,8 @@ final class RealSearchCLITests: XCTestCase {
         for (id, b) in trials where b.baseline != nil {
             let name = b.baseline!
             let row = try XCTUnwrap(md.split(separator: "\n").first { $0.hasPrefix("| \(name) (trial \(id + 1)) |") }, "no row for \(name)")
-            let beaters = trials.filter { $0.value.baseline == nil && $0.value.score >= b.score && $0.value.params <= b.params }.keys.sorted()
+            let beaters = trials.filter { $0.value.baseline == nil && $0.value.score >= b.score
+                && $0.value.params <= b.params }.keys.sorted()
             if beaters.isEmpty {
                 XCTAssertTrue(row.contains("**not matched**"), String(row))
             } else {

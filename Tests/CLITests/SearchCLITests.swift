@@ -86,7 +86,8 @@ final class SearchCLITests: XCTestCase {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let d = folder()
         func trials(_ out: String) throws -> [String] {
-            let r = try runAutopeft(["search", root + "/spaces/autopeft-mock.json", "--out", d + "/" + out, "--trials", "24", "--no-report"])
+            let r = try runAutopeft(["search", root + "/spaces/autopeft-mock.json", "--out", d + "/" + out, "--trials", "24",
+                                     "--no-report"])
             XCTAssertEqual(r.code, 0, r.err)
             return try String(contentsOfFile: d + "/" + out + "/journal.jsonl", encoding: .utf8).split(separator: "\n").compactMap { line in
                 guard var o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], (o["op"] as? String)?.hasPrefix("trial") == true else { return nil }
@@ -123,7 +124,8 @@ final class SearchCLITests: XCTestCase {
         try #"{"name": "z", "problem": {"name": "zdt1"}, "search": {"trials": 60, "initial": 5}}"#.write(toFile: space, atomically: true, encoding: .utf8)
         let full = try runAutopeft(["search", space, "--out", mnt + "/s", "--no-report"])
         XCTAssertEqual(full.code, 1, full.err)
-        XCTAssertTrue(full.err.contains("cannot append to the journal: No space left on device: the disk is full; free space and run the same command again to resume"), full.err)
+        XCTAssertTrue(full.err.contains("cannot append to the journal: No space left on device: the disk is full; free space and "
+            + "run the same command again to resume"), full.err)
         func finished() throws -> [String] {
             try String(contentsOfFile: mnt + "/s/journal.jsonl", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
                 .dropLast().filter { $0.contains("\"trial_finished\"") }.map { String($0).replacingOccurrences(of: #","seconds":[0-9.e-]+"#, with: "", options: .regularExpression) }
@@ -199,7 +201,8 @@ final class SearchCLITests: XCTestCase {
             let err = String(decoding: e.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             p.waitUntilExit()
             XCTAssertEqual(p.terminationStatus, code, "\(name): \(err)")
-            XCTAssertTrue(err.contains("stopped by SIG\(name.uppercased()); every finished trial is in the journal. Resume with: autopeft search \(space) --out \(out)"), err)
+            XCTAssertTrue(err.contains("stopped by SIG\(name.uppercased()); every finished trial is in the journal. Resume with: "
+                + "autopeft search \(space) --out \(out)"), err)
             let before = finished()
             XCTAssertGreaterThanOrEqual(before.count, 3)
             XCTAssertLessThan(before.count, 14, "\(name): stopped before the end")
@@ -227,7 +230,8 @@ final class SearchCLITests: XCTestCase {
         try #"{"problem": {"name": "peft_mock"}, "space": {"serial_adapter": {"size": [0, 8, "16"]}}}"#.write(toFile: space, atomically: true, encoding: .utf8)
         let r = try runAutopeft(["search", space, "--out", d + "/study"])
         XCTAssertEqual(r.code, 2)
-        XCTAssertTrue(r.err.contains("bad.json: space.serial_adapter.size[2]: expected a number (an ordinal's values are numbers), got \"16\""), r.err)
+        XCTAssertTrue(r.err.contains("bad.json: space.serial_adapter.size[2]: expected a number (an ordinal's values are "
+            + "numbers), got \"16\""), r.err)
         XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/study"))
         XCTAssertEqual(r.out, "")
     }

@@ -36,15 +36,18 @@ final class ExpectedHypervolumeImprovementTests: XCTestCase {
     func testEmptyFrontReferenceCostCertainAndDominatedPoints() {
         let r = [1.0, 1.0]
         // Empty front: E[(1 − f)⁺]·(1 − c); with sd → 0 it is the plain box.
-        XCTAssertEqual(ExpectedHypervolumeImprovement.knownCost(mean: 0.4, sd: 0, cost: 0.5, front: [], reference: r), 0.6 * 0.5, accuracy: 1e-15)
+        XCTAssertEqual(ExpectedHypervolumeImprovement.knownCost(mean: 0.4, sd: 0, cost: 0.5, front: [], reference: r), 0.6 * 0.5,
+                       accuracy: 1e-15)
         // At or beyond the reference cost nothing can improve.
         XCTAssertEqual(ExpectedHypervolumeImprovement.knownCost(mean: 0, sd: 1, cost: 1, front: [], reference: r), 0)
         // Deterministic limit equals the exact hypervolume difference.
         let front = [[0.2, 0.7], [0.5, 0.3], [0.8, 0.1]]
         let d = Hypervolume.compute(front + [[0.3, 0.4]], reference: r) - Hypervolume.compute(front, reference: r)
-        XCTAssertEqual(ExpectedHypervolumeImprovement.knownCost(mean: 0.3, sd: 1e-12, cost: 0.4, front: front, reference: r), d, accuracy: 1e-9)
+        XCTAssertEqual(ExpectedHypervolumeImprovement.knownCost(mean: 0.3, sd: 1e-12, cost: 0.4, front: front, reference: r), d,
+                       accuracy: 1e-9)
         // A dominated certain point improves nothing.
-        XCTAssertEqual(ExpectedHypervolumeImprovement.knownCost(mean: 0.6, sd: 0, cost: 0.35, front: front, reference: r), 0, accuracy: 1e-15)
+        XCTAssertEqual(ExpectedHypervolumeImprovement.knownCost(mean: 0.6, sd: 0, cost: 0.35, front: front, reference: r), 0,
+                       accuracy: 1e-15)
     }
 
     func testMonteCarloAgreesWithClosedFormWhenOneObjectiveIsKnown() {

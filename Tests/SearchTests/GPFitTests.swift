@@ -24,7 +24,8 @@ final class GPFitTests: XCTestCase {
         let ys = y.map { ($0 - mean) / sd }
         let (h, objective) = GPFit.fit(inputs: x, targets: ys, restarts: 3, seed: 1)
         let start = GaussianProcess.Hyperparameters(dimensions: 2, lengthscale: 0.5, noiseVariance: 1e-3)
-        let startValue = GaussianProcess.logMarginalLikelihood(inputs: x, targets: ys, hyperparameters: start)!.value + GPFit.logPrior(start.vector).value
+        let startValue = GaussianProcess.logMarginalLikelihood(inputs: x, targets: ys, hyperparameters: start)!.value
+            + GPFit.logPrior(start.vector).value
         XCTAssertGreaterThan(objective, startValue)
         XCTAssertGreaterThan(h.logLengthscales[1], h.logLengthscales[0] + 1, "irrelevant input gets a much longer lengthscale")
         let gp = GaussianProcess(inputs: x, targets: ys, hyperparameters: h)!

@@ -67,8 +67,10 @@ final class GaussianProcessTests: XCTestCase {
                 var p = v, m = v
                 p[i] += 1e-5
                 m[i] -= 1e-5
-                let lp = GaussianProcess.logMarginalLikelihood(inputs: x, targets: y, hyperparameters: .init(vector: p), kernel: kernel)!.value
-                let lm = GaussianProcess.logMarginalLikelihood(inputs: x, targets: y, hyperparameters: .init(vector: m), kernel: kernel)!.value
+                let lp = GaussianProcess.logMarginalLikelihood(inputs: x, targets: y, hyperparameters: .init(vector: p),
+                                                               kernel: kernel)!.value
+                let lm = GaussianProcess.logMarginalLikelihood(inputs: x, targets: y, hyperparameters: .init(vector: m),
+                                                               kernel: kernel)!.value
                 let numeric = (lp - lm) / 2e-5
                 XCTAssertEqual(grad[i], numeric, accuracy: 1e-5 * max(1, abs(numeric)), "\(kernel) θ[\(i)]")
             }

@@ -59,7 +59,8 @@ final class JournalTests: XCTestCase {
     func testSecondWriterIsRefused() throws {
         let p = path()
         let first = try Journal(path: p)
-        XCTAssertThrowsError(try Journal(path: p)) { XCTAssertTrue("\($0)".contains("another autopeft process is running this study"), "\($0)") }
+        XCTAssertThrowsError(try Journal(path: p)) { XCTAssertTrue("\($0)".contains("another autopeft process is running this "
+            + "study"), "\($0)") }
         try first.append(.studyNote, [("text", .string("still mine"))])
     }
 }

@@ -23,7 +23,8 @@ final class MultiFidelityGPTests: XCTestCase {
             var base = GaussianProcess.Hyperparameters(dimensions: 2, signalVariance: 0.8, noiseVariance: 0.02, mean: 0.1)
             base.logLengthscales = [log(0.3), log(0.7)]
             let h = MultiFidelityGP.Hyperparameters(base: base, biasRatio: 0.4, power: 1.7)
-            let (_, grad) = try XCTUnwrap(MultiFidelityGP.logMarginalLikelihood(inputs: x, distances: z, targets: y, hyperparameters: h, kernel: kernel))
+            let (_, grad) = try XCTUnwrap(MultiFidelityGP.logMarginalLikelihood(inputs: x, distances: z, targets: y,
+                                                                                hyperparameters: h, kernel: kernel))
             let v = h.vector
             XCTAssertEqual(grad.count, v.count)
             for i in v.indices {
@@ -31,7 +32,8 @@ final class MultiFidelityGPTests: XCTestCase {
                 p[i] += 1e-5
                 m[i] -= 1e-5
                 func value(_ w: [Double]) -> Double {
-                    MultiFidelityGP.logMarginalLikelihood(inputs: x, distances: z, targets: y, hyperparameters: .init(vector: w), kernel: kernel)!.value
+                    MultiFidelityGP.logMarginalLikelihood(inputs: x, distances: z, targets: y, hyperparameters: .init(vector: w),
+                                                          kernel: kernel)!.value
                 }
                 let numeric = (value(p) - value(m)) / 2e-5
                 XCTAssertEqual(grad[i], numeric, accuracy: 1e-5 * max(1, abs(numeric)), "\(kernel) θ[\(i)]")
@@ -74,14 +76,17 @@ final class MultiFidelityGPTests: XCTestCase {
             let truth = test.map(Self.target)
             func rmse(_ m: [Double]) -> Double { (zip(m, truth).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / Double(m.count)).squareRoot() }
             let (h, _) = MultiFidelityGP.fit(inputs: x, distances: z, targets: y, seed: seed)
-            errors["multi"]!.append(rmse(try XCTUnwrap(MultiFidelityGP(inputs: x, distances: z, targets: y, hyperparameters: h)).predict(test).mean))
+            errors["multi"]!.append(rmse(try XCTUnwrap(MultiFidelityGP(inputs: x, distances: z, targets: y,
+                                                                       hyperparameters: h)).predict(test).mean))
             let (hp, _) = GPFit.fit(inputs: x, targets: y, seed: seed)
             errors["pooled"]!.append(rmse(try XCTUnwrap(GaussianProcess(inputs: x, targets: y, hyperparameters: hp)).predict(test).mean))
             let (ht, _) = GPFit.fit(inputs: exact, targets: exact.map(Self.target), seed: seed)
-            errors["target only"]!.append(rmse(try XCTUnwrap(GaussianProcess(inputs: exact, targets: exact.map(Self.target), hyperparameters: ht)).predict(test).mean))
+            errors["target only"]!.append(rmse(try XCTUnwrap(GaussianProcess(inputs: exact, targets: exact.map(Self.target),
+                                                                             hyperparameters: ht)).predict(test).mean))
         }
         let mean = errors.mapValues { $0.reduce(0, +) / Double($0.count) }
-        print("target-fidelity RMSE over 5 seeds:", mean.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }.joined(separator: ", "))
+        print("target-fidelity RMSE over 5 seeds:",
+              mean.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }.joined(separator: ", "))
         XCTAssertLessThan(mean["multi"]!, 0.75 * mean["pooled"]!)
         XCTAssertLessThan(mean["multi"]!, 0.75 * mean["target only"]!)
     }

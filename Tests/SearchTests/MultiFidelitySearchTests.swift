@@ -68,10 +68,12 @@ final class MultiFidelitySearchTests: XCTestCase {
         }
         // The true front's hypervolume: ∫₀¹ (11 − (1 − √f1)) df1 = 10 + 2/3, plus the strip f1 ∈ [1, 1.1] (1.1).
         let best = 10 + 2.0 / 3 + 1.1
-        print("target hypervolume per seed: cheap", cheap.map { String(format: "%.2f", $0) }, "multi", multi.map { String(format: "%.2f", $0) },
+        print("target hypervolume per seed: cheap", cheap.map { String(format: "%.2f", $0) }, "multi",
+              multi.map { String(format: "%.2f", $0) },
               "true front", String(format: "%.2f", best))
         let meanCheap = cheap.reduce(0, +) / 5, meanMulti = multi.reduce(0, +) / 5
-        XCTAssertGreaterThan(meanMulti, meanCheap + 1, "multi-fidelity's target front beats the cheap fidelity's by more than 1 (of \(best))")
+        XCTAssertGreaterThan(meanMulti, meanCheap + 1,
+                             "multi-fidelity's target front beats the cheap fidelity's by more than 1 (of \(best))")
         for (c, m) in zip(cheap, multi) { XCTAssertGreaterThan(m, c, "every seed") }
         XCTAssertGreaterThan(meanMulti, best - 0.2, "within 0.2 of the true front's hypervolume")
     }

@@ -13,7 +13,8 @@ final class SensitivityPriorTests: XCTestCase {
         """)
         var s = try SearchSpace(reading: JSONReader(v, path: "space"), constraints: nil, layers: 6)
         let dims = dims, sp = s
-        s.parameterCount = { c in (try? PEFTSpace.plan(c, in: sp, layers: 6)).map { Double($0.trainableParameters(dims: dims, labels: 2)) } }
+        s.parameterCount = { c in (try? PEFTSpace.plan(c, in: sp, layers: 6)).map { Double($0.trainableParameters(dims: dims,
+            labels: 2)) } }
         return s
     }
 
@@ -71,6 +72,7 @@ final class SensitivityPriorTests: XCTestCase {
     func testUtilityByHand() {
         let sc = scores()
         XCTAssertEqual(sc.utility(PEFTPlan(serialAdapter: AdapterSpec(size: 8, layers: .only([5]))), dims: dims), 653.6, accuracy: 1e-9)
-        XCTAssertEqual(sc.utility(PEFTPlan(serialAdapter: AdapterSpec(size: 64, layers: .only([5]))), dims: dims), 3000 - 1960, accuracy: 1e-9)
+        XCTAssertEqual(sc.utility(PEFTPlan(serialAdapter: AdapterSpec(size: 64, layers: .only([5]))), dims: dims), 3000 - 1960,
+                       accuracy: 1e-9)
     }
 }

@@ -81,7 +81,8 @@ final class StudyTests: XCTestCase {
         let fresh = try Study(spec: changed, directory: d + "/s", fresh: true, force: true)
         XCTAssertFalse(fresh.resumed)
         XCTAssertEqual(fresh.trials.count, 0)
-        let kept = try FileManager.default.contentsOfDirectory(atPath: d + "/s").filter { $0.hasPrefix("journal.") && $0 != "journal.jsonl" }
+        let kept = try FileManager.default.contentsOfDirectory(atPath: d + "/s").filter { $0.hasPrefix("journal.")
+            && $0 != "journal.jsonl" }
         XCTAssertEqual(kept.count, 1, "the old journal is kept, not deleted")
         // A second writer on the same study is refused while the first holds it.
         XCTAssertThrowsError(try Study(spec: changed, directory: d + "/s")) { e in
@@ -180,7 +181,8 @@ final class StudyTests: XCTestCase {
         let history = try opt.initialDesign(count: 8, seed: 1).map { Observation(config: $0, values: p.evaluate(space.encode($0))) }
         let plain = try opt.ask(history: history, pending: [], count: 1, seed: 5).configs
         opt.prior = Flat()
-        XCTAssertEqual(try opt.ask(history: history, pending: [], count: 1, seed: 5).configs.map { space.key($0) }, plain.map { space.key($0) })
+        XCTAssertEqual(try opt.ask(history: history, pending: [], count: 1, seed: 5).configs.map { space.key($0) },
+                       plain.map { space.key($0) })
         opt.prior = PreferSmallX0()
         let guided = try opt.ask(history: history, pending: [], count: 1, seed: 5, iteration: 1).configs
         XCTAssertLessThan(guided[0]["x0"]!.number!, 0.1)
@@ -192,11 +194,14 @@ final class StudyTests: XCTestCase {
         let study = try Study(spec: s, directory: d + "/s")
         try study.run(evaluator: SyntheticEvaluator(spec: s)) { _ in }
         let files = try Report.write(try Study(readingDirectory: d + "/s"), to: d + "/s")
-        XCTAssertEqual(files.map { ($0 as NSString).lastPathComponent }, ["pareto.svg", "hypervolume.svg", "trials.csv", "report.md", "report.html"])
+        XCTAssertEqual(files.map { ($0 as NSString).lastPathComponent },
+                       ["pareto.svg", "hypervolume.svg", "trials.csv", "report.md", "report.html"])
         let csv = try String(contentsOfFile: d + "/s/trials.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(csv.count, 1 + 18)
-        XCTAssertTrue(csv[0].hasPrefix("trial,status,baseline,origin,f1,f2,on_front,seconds,proposal_seconds,seed,x0,x1,x2,x3"), String(csv[0]))
-        XCTAssertEqual(csv.dropFirst().filter { $0.split(separator: ",", omittingEmptySubsequences: false)[6] == "1" }.count, study.frontIDs.count)
+        XCTAssertTrue(csv[0].hasPrefix("trial,status,baseline,origin,f1,f2,on_front,seconds,proposal_seconds,seed,x0,x1,x2,x3"),
+                      String(csv[0]))
+        XCTAssertEqual(csv.dropFirst().filter { $0.split(separator: ",", omittingEmptySubsequences: false)[6] == "1" }.count,
+                       study.frontIDs.count)
         for svg in ["pareto.svg", "hypervolume.svg"] {
             let data = try Data(contentsOf: URL(fileURLWithPath: d + "/s/" + svg))
             XCTAssertTrue(XMLParser(data: data).parse(), "\(svg) is well-formed XML")
@@ -204,11 +209,13 @@ final class StudyTests: XCTestCase {
         let md = try String(contentsOfFile: d + "/s/report.md", encoding: .utf8)
         XCTAssertTrue(md.contains("| hypervolume | \(Study.format(study.hypervolume)) |"), md)
         let frontSection = md.components(separatedBy: "## Pareto front")[1].components(separatedBy: "![")[0]
-        XCTAssertEqual(frontSection.split(separator: "\n").filter { $0.hasPrefix("| ") }.count - 1, study.frontIDs.count, "one row per front point")
+        XCTAssertEqual(frontSection.split(separator: "\n").filter { $0.hasPrefix("| ") }.count - 1, study.frontIDs.count,
+                       "one row per front point")
         let html = try String(contentsOfFile: d + "/s/report.html", encoding: .utf8)
         XCTAssertTrue(html.contains("<svg") && html.hasSuffix("</html>\n"))
         let hv = try String(contentsOfFile: d + "/s/hypervolume.svg", encoding: .utf8)
-        XCTAssertTrue(hv.contains("<title>trial 18: hypervolume \(Study.format(study.hypervolume))</title>"), "each point says its trial and value")
+        XCTAssertTrue(hv.contains("<title>trial 18: hypervolume \(Study.format(study.hypervolume))</title>"),
+                      "each point says its trial and value")
     }
 
     /// The hypervolume axis starts a little below the first non-zero value, not at 0 (where all

@@ -8,10 +8,12 @@ final class SearchSpaceTests: XCTestCase {
     func parse(_ text: String, constraints: String? = nil, layers: Int? = 6) throws -> SearchSpace {
         let v = try JSONParser.parse(text)
         let c = try constraints.map { try JSONParser.parse($0) }
-        var s = try SearchSpace(reading: JSONReader(v, path: "space", file: "s.json"), constraints: c.map { JSONReader($0, path: "constraints", file: "s.json") }, layers: layers)
+        var s = try SearchSpace(reading: JSONReader(v, path: "space", file: "s.json"),
+                                constraints: c.map { JSONReader($0, path: "constraints", file: "s.json") }, layers: layers)
         let dims = dims
         let space = s
-        s.parameterCount = { c in (try? PEFTSpace.plan(c, in: space, layers: 6)).map { Double($0.trainableParameters(dims: dims, labels: 2)) } }
+        s.parameterCount = { c in (try? PEFTSpace.plan(c, in: space, layers: 6)).map { Double($0.trainableParameters(dims: dims,
+            labels: 2)) } }
         return s
     }
 
@@ -128,7 +130,8 @@ final class SearchSpaceTests: XCTestCase {
         XCTAssertTrue(logScale)
         let pos = v.map { SearchSpace.ordinalPosition($0, values: v, logScale: true) }
         XCTAssertEqual(pos.first, 0); XCTAssertEqual(pos.last, 1)
-        for k in 1..<(pos.count - 1) { XCTAssertEqual(pos[k + 1] - pos[k], pos[1] - pos[0], accuracy: 1e-12, "powers of two and 0 sit evenly: \(pos)") }
+        for k in 1..<(pos.count - 1) { XCTAssertEqual(pos[k + 1] - pos[k], pos[1] - pos[0], accuracy: 1e-12,
+                                                      "powers of two and 0 sit evenly: \(pos)") }
     }
 
     func testNeighboursAreOneValidChangeAway() throws {

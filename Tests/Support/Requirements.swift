@@ -4,7 +4,8 @@ import XCTest
 /// What a test needs is not there (the model, GLUE): a skip on a developer's machine, a failure in
 /// CI (`CI=true`), where a green run must mean every test ran.
 public func missing(_ what: String) throws -> Never {
-    if ProcessInfo.processInfo.environment["CI"] == "true" { throw MissingRequirement(message: what + " (CI=true: a missing requirement fails)") }
+    if ProcessInfo.processInfo.environment["CI"] == "true" { throw MissingRequirement(message: what
+        + " (CI=true: a missing requirement fails)") }
     throw XCTSkip(what)
 }
 

@@ -10,12 +10,15 @@ func writeHFModel(_ w: BertWeights, vocab: [String: Int32], to dir: String) thro
         ("bert.embeddings.word_embeddings.weight", [c.vocabSize, H], w.wordEmbeddings.array),
         ("bert.embeddings.position_embeddings.weight", [c.maxPositions, H], w.positionEmbeddings.array),
         ("bert.embeddings.token_type_embeddings.weight", [c.typeVocabSize, H], w.typeEmbeddings.array),
-        ("bert.embeddings.LayerNorm.weight", [H], w.embeddingNorm.gamma.array), ("bert.embeddings.LayerNorm.bias", [H], w.embeddingNorm.beta.array),
+        ("bert.embeddings.LayerNorm.weight", [H], w.embeddingNorm.gamma.array), ("bert.embeddings.LayerNorm.bias", [H],
+                                                                                 w.embeddingNorm.beta.array),
     ]
     for (l, lw) in w.layers.enumerated() {
         let p = "bert.encoder.layer.\(l)."
-        for (name, x, i, o) in [("attention.self.query", lw.query, H, H), ("attention.self.key", lw.key, H, H), ("attention.self.value", lw.value, H, H),
-                                ("attention.output.dense", lw.attentionOutput, H, H), ("intermediate.dense", lw.intermediate, H, I), ("output.dense", lw.output, I, H)] {
+        for (name, x, i, o) in [("attention.self.query", lw.query, H, H), ("attention.self.key", lw.key, H, H),
+                                ("attention.self.value", lw.value, H, H),
+                                ("attention.output.dense", lw.attentionOutput, H, H), ("intermediate.dense", lw.intermediate, H,
+                                                                                       I), ("output.dense", lw.output, I, H)] {
             t.append((p + name + ".weight", [o, i], x.weight.array))
             t.append((p + name + ".bias", [o], x.bias.array))
         }
@@ -24,7 +27,8 @@ func writeHFModel(_ w: BertWeights, vocab: [String: Int32], to dir: String) thro
             t.append((p + name + ".bias", [H], n.beta.array))
         }
     }
-    if let pool = w.pooler { t += [("bert.pooler.dense.weight", [H, H], pool.weight.array), ("bert.pooler.dense.bias", [H], pool.bias.array)] }
+    if let pool = w.pooler { t += [("bert.pooler.dense.weight", [H, H], pool.weight.array),
+                                   ("bert.pooler.dense.bias", [H], pool.bias.array)] }
     try SafetensorsWriter.encode(t).write(to: URL(fileURLWithPath: dir + "/model.safetensors"))
     let cfg = """
     {"model_type": "bert", "vocab_size": \(c.vocabSize), "hidden_size": \(H), "num_hidden_layers": \(c.layers), "num_attention_heads": \(c.heads),
@@ -43,9 +47,11 @@ final class CandidateArchiveTests: XCTestCase {
         try writeHFModel(base.weights, vocab: base.tokenizer.vocab, to: modelDir)
         var cfg = base.config
         cfg.model = modelDir
-        cfg.plan = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0.1, targets: [.query, .output], layers: .only([1]), initialization: .pissa),
+        cfg.plan = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0.1, targets: [.query, .output], layers: .only([1]),
+                                           initialization: .pissa),
                             serialAdapter: AdapterSpec(size: 4), parallelAdapter: AdapterSpec(size: 2, scale: 4),
-                            prefix: PrefixSpec(length: 2, layers: .all, projection: 3), ia3: IA3Spec(), bitfit: BitFitSpec(biases: [.value]))
+                            prefix: PrefixSpec(length: 2, layers: .all,
+                                               projection: 3), ia3: IA3Spec(), bitfit: BitFitSpec(biases: [.value]))
         let tuner = try FineTuner(config: cfg)
         let (result, model) = try tuner.run()
         let dev = try tuner.devExamples()
@@ -59,8 +65,10 @@ final class CandidateArchiveTests: XCTestCase {
 
     func testPlanJSONRoundTrips() throws {
         let plan = PEFTPlan(lora: LoRASpec(rank: 4, alpha: 8, dropout: 0.1, targets: [.key], layers: .only([0, 2]), initialization: .pissa),
-                            serialAdapter: AdapterSpec(perLayer: [0, 8, 16]), parallelAdapter: AdapterSpec(size: 3, layers: .only([1]), scale: 2),
-                            prefix: PrefixSpec(length: 5, projection: 7), ia3: IA3Spec(sites: [.value]), bitfit: BitFitSpec(biases: [.outputNorm], layers: .only([2])))
+                            serialAdapter: AdapterSpec(perLayer: [0, 8, 16]), parallelAdapter: AdapterSpec(size: 3,
+                                layers: .only([1]), scale: 2),
+                            prefix: PrefixSpec(length: 5,
+                                               projection: 7), ia3: IA3Spec(sites: [.value]), bitfit: BitFitSpec(biases: [.outputNorm], layers: .only([2])))
         let text = plan.json.serialized()
         XCTAssertEqual(try PEFTPlan(reading: JSONReader(try JSONParser.parse(text), path: "peft")), plan)
     }
@@ -74,7 +82,8 @@ final class UnlabeledPredictionTests: XCTestCase {
         var vocab: [String: Int32] = ["[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3]
         for w in words { vocab[w] = Int32(vocab.count) }
         let modelDir = temporaryDirectory()
-        let cfg = BertConfig(vocabSize: vocab.count, hiddenSize: 16, layers: 2, heads: 2, intermediateSize: 32, maxPositions: 32, layerNormEps: 1e-5)
+        let cfg = BertConfig(vocabSize: vocab.count, hiddenSize: 16, layers: 2, heads: 2, intermediateSize: 32, maxPositions: 32,
+                             layerNormEps: 1e-5)
         try writeHFModel(BertWeights.random(config: cfg, seed: 5), vocab: vocab, to: modelDir)
         var rng = RandomSource(seed: 4)
         let texts = (0..<8).map { _ in
@@ -89,8 +98,10 @@ final class UnlabeledPredictionTests: XCTestCase {
             t.epochs = 1
             t.batchSize = 4
             let spec = TaskSpec.glue(layout.task)!
-            let run = RunConfig(model: modelDir, task: TaskSource(spec: spec, train: dir + "/dev.tsv", dev: dir + "/dev.tsv", maxLength: 16),
-                                plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0, targets: [.query, .value])), head: .mean, training: t)
+            let run = RunConfig(model: modelDir, task: TaskSource(spec: spec, train: dir + "/dev.tsv", dev: dir + "/dev.tsv",
+                                                                  maxLength: 16),
+                                plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0,
+                                                              targets: [.query, .value])), head: .mean, training: t)
             let (result, model) = try FineTuner(config: run).run()
             try CandidateArchive.save(model, config: run, result: result, to: dir + "/candidate")
             let (_, tuner, loaded) = try CandidateArchive.load(dir + "/candidate")

@@ -48,16 +48,21 @@ final class DatasetReaderTests: XCTestCase {
             XCTAssertEqual(l.map(\.textA), texts.map(\.0), layout.task)
             XCTAssertFalse(l.contains { $0.label == .classIndex(-1) || $0.label == .value(.nan) }, layout.task)
             for e in u {
-                switch e.label { case .classIndex(let c): XCTAssertEqual(c, -1, layout.task); case .value(let v): XCTAssertTrue(v.isNaN, layout.task) }
+                switch e.label { case .classIndex(let c): XCTAssertEqual(c, -1,
+                                                                         layout.task); case .value(let v): XCTAssertTrue(v.isNaN,
+                                                                         layout.task) }
             }
             XCTAssertThrowsError(try DatasetReader.read(unlabeled, task: spec), layout.task) { e in
-                XCTAssertTrue("\(e)".contains("need labelled rows") || "\(e)".contains("missing label") || "\(e)".contains("is not one of"), "\(layout.task): \(e)")
+                XCTAssertTrue("\(e)".contains("need labelled rows") || "\(e)".contains("missing label")
+                    || "\(e)".contains("is not one of"), "\(layout.task): \(e)")
             }
         }
     }
 
     func testColaHasNoHeaderAndMayLackTheFinalNewline() throws {
-        let p = file("cola.tsv", "gj04\t1\t\tThe sailors rode the breeze clear of the rocks.\ngj04\t0\t*\tThe more we study verbs, the crazier they get get.")
+        let p = file("cola.tsv",
+                     "gj04\t1\t\tThe sailors rode the breeze clear of the rocks.\ngj04\t0\t*\tThe more we study verbs, the "
+                     + "crazier they get get.")
         let rows = try DatasetReader.read(p, task: TaskSpec.glue("cola")!)
         XCTAssertEqual(rows.map(\.label), [.classIndex(1), .classIndex(0)])
         XCTAssertEqual(rows[1].textA, "The more we study verbs, the crazier they get get.")
@@ -98,6 +103,7 @@ final class DatasetReaderTests: XCTestCase {
         XCTAssertEqual(jr.map(\.label), [.value(0.5), .value(2)])
         XCTAssertEqual(jr[1].textB, "d.")
         let bad = file("e.jsonl", "{\"q\": \"a?\", \"p\": \"b.\", \"y\": 1}\n{\"q\": 3}\n")
-        XCTAssertThrowsError(try DatasetReader.read(bad, task: reg)) { XCTAssertTrue("\($0)".hasSuffix(":2: expected a string field \"q\"")) }
+        XCTAssertThrowsError(try DatasetReader.read(bad,
+                                                    task: reg)) { XCTAssertTrue("\($0)".hasSuffix(":2: expected a string field \"q\"")) }
     }
 }

@@ -81,10 +81,13 @@ final class ExportTests: XCTestCase {
 
     func testInexpressibleCandidatesAreRefusedWithTheReason() throws {
         let (m, run) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query]), ia3: IA3Spec()))
-        XCTAssertThrowsError(try PEFTExport.export(m, config: run, to: temporaryDirectory())) { XCTAssertTrue("\($0)".contains("combines 2")) }
+        XCTAssertThrowsError(try PEFTExport.export(m, config: run,
+                                                   to: temporaryDirectory())) { XCTAssertTrue("\($0)".contains("combines 2")) }
         let (p, prun) = try model(PEFTPlan(prefix: PrefixSpec(length: 2, layers: .only([1]))))
-        XCTAssertThrowsError(try PEFTExport.export(p, config: prun, to: temporaryDirectory())) { XCTAssertTrue("\($0)".contains("covers every layer")) }
+        XCTAssertThrowsError(try PEFTExport.export(p, config: prun,
+                                                   to: temporaryDirectory())) { XCTAssertTrue("\($0)".contains("covers every layer")) }
         let (h, hrun) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query])), head: .mean)
-        XCTAssertTrue(try PEFTExport.export(h, config: hrun, to: temporaryDirectory()).first?.contains("pooler") ?? false, "the head mismatch is noted")
+        XCTAssertTrue(try PEFTExport.export(h, config: hrun, to: temporaryDirectory()).first?.contains("pooler") ?? false,
+                      "the head mismatch is noted")
     }
 }

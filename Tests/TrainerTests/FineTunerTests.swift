@@ -67,13 +67,15 @@ func syntheticTuner(seed: UInt64 = 0, epochs: Int = 30, lr: Double = 1e-2, plan:
     FineTunerTests.writeTask(rows: 96, seed: 2, to: dir + "/dev.tsv")
     var vocab: [String: Int32] = ["[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3]
     for w in FineTunerTests.words { vocab[w] = Int32(vocab.count) }
-    let cfg = BertConfig(vocabSize: vocab.count, hiddenSize: 16, layers: 2, heads: 2, intermediateSize: 32, maxPositions: 32, layerNormEps: 1e-5)
+    let cfg = BertConfig(vocabSize: vocab.count, hiddenSize: 16, layers: 2, heads: 2, intermediateSize: 32, maxPositions: 32,
+                         layerNormEps: 1e-5)
     var t = TrainingSettings()
     t.epochs = epochs
     t.batchSize = 16
     t.learningRate = lr
     t.seed = seed
-    let run = RunConfig(model: dir, task: TaskSource(spec: TaskSpec.glue("sst2")!, train: dir + "/train.tsv", dev: dir + "/dev.tsv", maxLength: 16),
+    let run = RunConfig(model: dir, task: TaskSource(spec: TaskSpec.glue("sst2")!, train: dir + "/train.tsv", dev: dir
+        + "/dev.tsv", maxLength: 16),
                         plan: plan ?? PEFTPlan(lora: LoRASpec(rank: 4, alpha: 8, dropout: 0.1, targets: [.query, .value, .intermediate])),
                         head: .mean, training: t)
     return FineTuner(config: run, weights: BertWeights.random(config: cfg, seed: 5), tokenizer: try WordPieceTokenizer(vocab: vocab))

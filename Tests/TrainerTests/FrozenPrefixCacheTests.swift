@@ -30,7 +30,8 @@ final class FrozenPrefixCacheTests: XCTestCase {
         model.backward(dlogits: d.pointer)
         let fullGrads = model.block.grads.array
         model.block.zeroGrads()
-        let cached = Array(UnsafeBufferPointer(start: model.forward(batch, training: true, rng: &rng, cache: cache, rows: [1, 2, 0]), count: 6))
+        let cached = Array(UnsafeBufferPointer(start: model.forward(batch, training: true, rng: &rng, cache: cache,
+                                                                    rows: [1, 2, 0]), count: 6))
         _ = Loss.crossEntropy(logits: model.logits.pointer, targets: [0, 1, 1], classes: 2, dlogits: d.pointer)
         model.backward(dlogits: d.pointer)
         for (a, b) in zip(full, cached) { XCTAssertEqual(a, b, accuracy: 1e-5) }
@@ -60,7 +61,8 @@ final class FrozenPrefixCacheFileTests: XCTestCase {
         let stamp = try files.map { try FileManager.default.attributesOfItem(atPath: dir + "/" + $0)[.modificationDate] as? Date }
         let (b, mb) = try tuner(cacheDir: dir).run()
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), files.sorted(), "no new cache files")
-        XCTAssertEqual(try files.map { try FileManager.default.attributesOfItem(atPath: dir + "/" + $0)[.modificationDate] as? Date }, stamp,
+        XCTAssertEqual(try files.map { try FileManager.default.attributesOfItem(atPath: dir + "/"
+            + $0)[.modificationDate] as? Date }, stamp,
                        "the second run maps the files instead of rewriting them")
         XCTAssertEqual(a.score, b.score)
         XCTAssertEqual(ma.block.values.array, mb.block.values.array)
@@ -103,7 +105,8 @@ final class FrozenPrefixCacheFileTests: XCTestCase {
         let sink = Lines()
         limited.progress = sink
         let (b, mb) = try limited.run()
-        XCTAssertTrue(sink.lines.contains { $0.contains("frozen-prefix cache skipped") && $0.contains("exceeds cache_limit_mib 0") }, "\(sink.lines)")
+        XCTAssertTrue(sink.lines.contains { $0.contains("frozen-prefix cache skipped")
+            && $0.contains("exceeds cache_limit_mib 0") }, "\(sink.lines)")
         XCTAssertFalse(sink.lines.contains { $0.hasPrefix("frozen-prefix cache: ") }, "no cache was built")
         XCTAssertEqual(a.score, b.score)
         XCTAssertEqual(ma.block.values.array, mb.block.values.array, "bit for bit the run without a cache")

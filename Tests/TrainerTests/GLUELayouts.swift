@@ -30,8 +30,10 @@ struct GLUELayouts {
     }
 
     static let all: [GLUELayouts] = {
-        func pair(_ task: String, _ dev: [String], _ test: [String], _ a: String, _ b: String, _ label: String, _ labels: [String]) -> GLUELayouts {
-            GLUELayouts(task: task, labelledHeader: dev, labelledColumns: dev, unlabeledHeader: test, textA: a, textB: b, label: label, labels: labels)
+        func pair(_ task: String, _ dev: [String], _ test: [String], _ a: String, _ b: String, _ label: String,
+                  _ labels: [String]) -> GLUELayouts {
+            GLUELayouts(task: task, labelledHeader: dev, labelledColumns: dev, unlabeledHeader: test, textA: a, textB: b,
+                        label: label, labels: labels)
         }
         let mnliTest = ["index", "promptID", "pairID", "genre", "sentence1_binary_parse", "sentence2_binary_parse",
                         "sentence1_parse", "sentence2_parse", "sentence1", "sentence2"]

@@ -47,9 +47,12 @@ func checkGradient(_ name: String, param: UnsafeMutablePointer<Float>, count: In
     XCTAssertLessThanOrEqual(worst.excess, 0,
         "\(name)[\(worst.index)]: analytic \(worst.analytic) vs numeric \(worst.numeric)", file: file, line: line)
     if !allowZero {
-        XCTAssertGreaterThan(significant, 0, "\(name): every sampled gradient is within 2·atol (\(2 * atol)) of zero, (largest \(largest)), so a zero analytic gradient would pass", file: file, line: line)
+        XCTAssertGreaterThan(significant, 0,
+                             "\(name): every sampled gradient is within 2·atol (\(2 * atol)) of zero, (largest \(largest)), so a "
+                             + "zero analytic gradient would pass", file: file, line: line)
     }
-    XCTAssertLessThanOrEqual(skipped * 2, idx.count, "\(name): \(skipped) of \(idx.count) coordinates crossed a ReLU kink", file: file, line: line)
+    XCTAssertLessThanOrEqual(skipped * 2, idx.count, "\(name): \(skipped) of \(idx.count) coordinates crossed a ReLU kink",
+                             file: file, line: line)
 }
 
 /// A seeded random vector.

@@ -17,7 +17,8 @@ final class ModelGradientTests: XCTestCase {
         return TokenBatch(encs, padId: 0)
     }
 
-    func check(plan: PEFTPlan, head: HeadInput, labels: Int, dropout: Bool = true, file: StaticString = #filePath, line: UInt = #line) throws {
+    func check(plan: PEFTPlan, head: HeadInput, labels: Int, dropout: Bool = true, file: StaticString = #filePath,
+               line: UInt = #line) throws {
         var cfg = Self.tiny
         if !dropout { cfg.hiddenDropout = 0; cfg.attentionDropout = 0 }
         let weights = BertWeights.random(config: cfg, seed: 7)
@@ -73,7 +74,8 @@ final class ModelGradientTests: XCTestCase {
     func testRegressionGradientsWithEachHeadWithAndWithoutLoRA() throws {
         try check(plan: PEFTPlan(), head: .mean, labels: 1)
         try check(plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query, .value])), head: .pooler, labels: 1)
-        try check(plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.value], layers: .only([2]))), head: .cls, labels: 1, dropout: false)
+        try check(plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.value], layers: .only([2]))), head: .cls, labels: 1,
+                  dropout: false)
     }
 
     func testEachModuleAloneAndAllCombined() throws {
@@ -112,7 +114,8 @@ final class ModelGradientTests: XCTestCase {
         let b = Array(UnsafeBufferPointer(start: pissa.forward(Self.batch(), training: false, rng: &rng), count: 6))
         for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-5) }
         XCTAssertNotEqual(pissa.block.values.array.prefix(20).map { $0 == 0 }, [Bool](repeating: true, count: 20), "A and B are not zero")
-        try check(plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query, .output], initialization: .pissa)), head: .cls, labels: 2)
+        try check(plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query, .output], initialization: .pissa)),
+                  head: .cls, labels: 2)
     }
 
     /// Backward stops at the lowest adapted layer: the gradients of a plan in layers 1-2 do not
@@ -131,7 +134,8 @@ final class ModelGradientTests: XCTestCase {
             let d = FloatBuffer(count: batch.batch * 2)
             _ = Loss.crossEntropy(logits: logits, targets: [1, 0, 1], classes: 2, dlogits: d.pointer)
             model.backward(dlogits: d.pointer)
-            XCTAssertEqual(model.layers.map(\.backwardPasses), (0..<Self.tiny.layers).map { $0 >= lowest ? 1 : 0 }, "lowest trainable layer \(lowest)")
+            XCTAssertEqual(model.layers.map(\.backwardPasses), (0..<Self.tiny.layers).map { $0 >= lowest ? 1 : 0 },
+                           "lowest trainable layer \(lowest)")
         }
     }
 
@@ -149,21 +153,25 @@ final class ModelGradientTests: XCTestCase {
             let labels = Int(rng.next() % 3) + 1
             var plan = PEFTPlan()
             let targets = LinearTarget.allCases.filter { _ in coin() }
-            if coin(), !targets.isEmpty { plan.lora = LoRASpec(rank: Int(rng.next() % 8) + 1, alpha: 8, targets: targets, layers: layers()) }
+            if coin(), !targets.isEmpty { plan.lora = LoRASpec(rank: Int(rng.next() % 8) + 1, alpha: 8, targets: targets,
+                                                               layers: layers()) }
             if coin() { plan.serialAdapter = coin() ? AdapterSpec(size: Int(rng.next() % 16) + 1, layers: layers())
                                                     : AdapterSpec(perLayer: (0..<3).map { _ in Int(rng.next() % 5) }) }
             if coin() { plan.parallelAdapter = AdapterSpec(size: Int(rng.next() % 16) + 1, layers: layers(), scale: 4) }
-            if coin() { plan.prefix = PrefixSpec(length: Int(rng.next() % 6) + 1, layers: layers(), projection: coin() ? Int(rng.next() % 7) + 1 : nil) }
+            if coin() { plan.prefix = PrefixSpec(length: Int(rng.next() % 6) + 1, layers: layers(),
+                                                 projection: coin() ? Int(rng.next() % 7) + 1 : nil) }
             if coin() { plan.ia3 = IA3Spec(sites: IA3Spec.Site.allCases.filter { _ in coin() }, layers: layers()) }
             if coin() { plan.bitfit = BitFitSpec(biases: BitFitSpec.Bias.allCases.filter { _ in coin() }, layers: layers()) }
             let model = try BertClassifier(weights: weights, plan: plan, labels: labels, head: .cls)
-            XCTAssertEqual(model.trainableParameters, plan.trainableParameters(dims: Self.tiny.dimensions, labels: labels), "plan \(trial): \(plan)")
+            XCTAssertEqual(model.trainableParameters, plan.trainableParameters(dims: Self.tiny.dimensions, labels: labels),
+                           "plan \(trial): \(plan)")
             // The coverage that priors and DiffoRA read charges every module parameter to a weight
             // matrix, except the LayerNorm shifts BitFit may train (no matrix of their own).
             let norms = (plan.bitfit?.biases ?? []).filter { $0 == .attentionNorm || $0 == .outputNorm }.count
                 * (plan.bitfit?.layers.resolve(count: Self.tiny.layers).count ?? 0) * Self.tiny.hiddenSize
             let charged = SensitivityScores.coverage(plan, dims: Self.tiny.dimensions).reduce(0.0) { $0 + $1.cost }
-            XCTAssertEqual(charged, Double(plan.moduleParameters(dims: Self.tiny.dimensions) - norms), accuracy: 1e-9 * max(1, charged), "plan \(trial): coverage")
+            XCTAssertEqual(charged, Double(plan.moduleParameters(dims: Self.tiny.dimensions) - norms),
+                           accuracy: 1e-9 * max(1, charged), "plan \(trial): coverage")
         }
     }
 }

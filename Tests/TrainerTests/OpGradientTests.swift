@@ -5,7 +5,8 @@ import XCTest
 final class OpGradientTests: XCTestCase {
     func testLinear() {
         let n = 5, i = 4, o = 3
-        let x = FloatBuffer(randomFloats(n * i, seed: 1)), w = FloatBuffer(randomFloats(o * i, seed: 2)), b = FloatBuffer(randomFloats(o, seed: 3))
+        let x = FloatBuffer(randomFloats(n * i, seed: 1)), w = FloatBuffer(randomFloats(o * i,
+                                                                                        seed: 2)), b = FloatBuffer(randomFloats(o, seed: 3))
         let out = FloatBuffer(count: n * o), dout = randomFloats(n * o, seed: 4)
         func loss() -> Double {
             Linear.forward(out: out.pointer, inp: x.pointer, weight: w.pointer, bias: b.pointer, rows: n, inFeatures: i, outFeatures: o)
@@ -14,8 +15,10 @@ final class OpGradientTests: XCTestCase {
         _ = loss()
         let dx = FloatBuffer(count: n * i), dw = FloatBuffer(count: o * i), db = FloatBuffer(count: o)
         dout.withUnsafeBufferPointer { d in
-            Linear.backwardInput(dinp: dx.pointer, dout: d.baseAddress!, weight: w.pointer, rows: n, inFeatures: i, outFeatures: o, accumulate: false)
-            Linear.backwardWeight(dweight: dw.pointer, dbias: db.pointer, dout: d.baseAddress!, inp: x.pointer, rows: n, inFeatures: i, outFeatures: o)
+            Linear.backwardInput(dinp: dx.pointer, dout: d.baseAddress!, weight: w.pointer, rows: n, inFeatures: i, outFeatures: o,
+                                 accumulate: false)
+            Linear.backwardWeight(dweight: dw.pointer, dbias: db.pointer, dout: d.baseAddress!, inp: x.pointer, rows: n,
+                                  inFeatures: i, outFeatures: o)
         }
         checkGradient("linear.x", param: x.pointer, count: n * i, analytic: dx.array, loss: loss)
         checkGradient("linear.w", param: w.pointer, count: o * i, analytic: dw.array, loss: loss)
@@ -24,7 +27,8 @@ final class OpGradientTests: XCTestCase {
 
     func testLayerNorm() {
         let n = 4, c = 6
-        let x = FloatBuffer(randomFloats(n * c, seed: 5, scale: 2)), g = FloatBuffer(randomFloats(c, seed: 6)), be = FloatBuffer(randomFloats(c, seed: 7))
+        let x = FloatBuffer(randomFloats(n * c, seed: 5, scale: 2)), g = FloatBuffer(randomFloats(c,
+            seed: 6)), be = FloatBuffer(randomFloats(c, seed: 7))
         let out = FloatBuffer(count: n * c), mean = FloatBuffer(count: n), rstd = FloatBuffer(count: n), dout = randomFloats(n * c, seed: 8)
         func loss() -> Double {
             LayerNorm.forward(out: out.pointer, mean: mean.pointer, rstd: rstd.pointer, inp: x.pointer, gamma: g.pointer, beta: be.pointer,
@@ -60,7 +64,8 @@ final class OpGradientTests: XCTestCase {
     func attentionCase(dropout p: Float) {
         let s = AttentionShape(batch: 2, queries: 5, keys: 5, heads: 2, headDim: 3)
         let H = s.hidden, N = s.batch * s.queries
-        let q = FloatBuffer(randomFloats(N * H, seed: 11)), k = FloatBuffer(randomFloats(N * H, seed: 12)), v = FloatBuffer(randomFloats(N * H, seed: 13))
+        let q = FloatBuffer(randomFloats(N * H, seed: 11)), k = FloatBuffer(randomFloats(N * H,
+                                                                                         seed: 12)), v = FloatBuffer(randomFloats(N * H, seed: 13))
         let valid = FloatBuffer([1, 1, 1, 1, 1, 1, 1, 1, 0, 0])  // second row padded after 3 tokens
         let ctx = FloatBuffer(count: N * H), probs = FloatBuffer(count: s.probsCount), dropped = FloatBuffer(count: s.probsCount)
         let mask = MaskBuffer(), maskP = mask.ensure(s.probsCount)

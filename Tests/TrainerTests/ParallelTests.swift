@@ -41,5 +41,6 @@ func firstBitDifference(_ a: [Float], _ b: [Float]) -> String? {
     let diff = zip(a, b).enumerated().filter { $0.element.0.bitPattern != $0.element.1.bitPattern }
     guard let first = diff.first else { return nil }
     let maxAbs = diff.map { abs($0.element.0 - $0.element.1) }.max() ?? 0
-    return "\(diff.count) of \(a.count) values differ; first at [\(first.offset)]: \(first.element.0) vs \(first.element.1); max |diff| \(maxAbs)"
+    return "\(diff.count) of \(a.count) values differ; first at [\(first.offset)]: \(first.element.0) vs \(first.element.1); max "
+        + "|diff| \(maxAbs)"
 }

@@ -46,7 +46,8 @@ final class RegressionStepGoldenTests: XCTestCase {
             clipGradientNorm(model.block, maxNorm: 1)
             adam.update(model.block, learningRate: 5e-3)
             model.block.zeroGrads()
-            let l = Loss.meanSquaredError(predictions: model.forward(batch, training: false, rng: &rng), targets: labels, dlogits: d.pointer)
+            let l = Loss.meanSquaredError(predictions: model.forward(batch, training: false, rng: &rng), targets: labels,
+                                          dlogits: d.pointer)
             model.backward(dlogits: d.pointer)
             let ref = Double(try fx.floats("loss_after_\(step)")[0])
             XCTAssertEqual(l, ref, accuracy: 1e-3 * max(1, ref), "loss after step \(step)")

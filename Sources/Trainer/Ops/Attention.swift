@@ -84,8 +84,10 @@ public enum Attention {
                     for j in 0..<Tk { dot += pr[j] * dr[j] }
                     for j in 0..<Tk { dr[j] = pr[j] * (dr[j] - dot) }
                 }
-                BLAS.gemm(transA: false, transB: false, m: Tq, n: D, k: Tk, alpha: scale, a: dP, lda: Tk, b: k + colK, ldb: H, c: dq + colQ, ldc: H)
-                BLAS.gemm(transA: true, transB: false, m: Tk, n: D, k: Tq, alpha: scale, a: dP, lda: Tk, b: q + colQ, ldb: H, c: dk + colK, ldc: H)
+                BLAS.gemm(transA: false, transB: false, m: Tq, n: D, k: Tk, alpha: scale, a: dP, lda: Tk, b: k + colK, ldb: H,
+                          c: dq + colQ, ldc: H)
+                BLAS.gemm(transA: true, transB: false, m: Tk, n: D, k: Tq, alpha: scale, a: dP, lda: Tk, b: q + colQ, ldb: H, c: dk
+                    + colK, ldc: H)
             }
         }
     }

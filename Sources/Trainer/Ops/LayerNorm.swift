@@ -27,7 +27,8 @@ public enum LayerNorm {
             j = 0
             while j < c {
                 let m = min(16, c - j)
-                ((Vec16.load(x + j, count: m) - mu) * r * Vec16.load(gamma + j, count: m) + Vec16.load(beta + j, count: m)).store(o + j, count: m)
+                ((Vec16.load(x + j, count: m) - mu) * r * Vec16.load(gamma + j, count: m) + Vec16.load(beta + j, count: m)).store(o
+                    + j, count: m)
                 j += 16
             }
             mean[i] = mu
@@ -35,8 +36,9 @@ public enum LayerNorm {
         } }
     }
 
-    public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?,
-                                dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+    public static func backward(dinp: UnsafeMutablePointer<Float>, dgamma: UnsafeMutablePointer<Float>?,
+                                dbeta: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                                mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
                                 gamma: UnsafePointer<Float>, rows n: Int, channels c: Int) {
         Parallel.forRows(n, minimum: 64) { rows in for i in rows {
             let x = inp + i * c, d = dout + i * c, dx = dinp + i * c

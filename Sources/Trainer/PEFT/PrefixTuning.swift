@@ -53,7 +53,8 @@ final class PrefixTuning {
         }
         guard let pp = projection else { return }
         for (i, l) in layers.enumerated() {
-            model[l].prefix = LayerPrefix(length: length, k: pp.k[i].pointer, v: pp.v[i].pointer, dk: pp.dk[i].pointer, dv: pp.dv[i].pointer)
+            model[l].prefix = LayerPrefix(length: length, k: pp.k[i].pointer, v: pp.v[i].pointer, dk: pp.dk[i].pointer,
+                                          dv: pp.dv[i].pointer)
         }
     }
 
@@ -65,7 +66,8 @@ final class PrefixTuning {
         let e = block.value(pp.embedding)
         for j in 0..<(length * H) { e[j] = Float(rng.nextGaussian()) }
         let O = 2 * H * layers.count
-        for (off, n, fanIn) in [(pp.w1, pp.hiddenP * H, H), (pp.b1, pp.hiddenP, H), (pp.w2, O * pp.hiddenP, pp.hiddenP), (pp.b2, O, pp.hiddenP)] {
+        for (off, n, fanIn) in [(pp.w1, pp.hiddenP * H, H), (pp.b1, pp.hiddenP, H), (pp.w2, O * pp.hiddenP, pp.hiddenP),
+                                (pp.b2, O, pp.hiddenP)] {
             let p = block.value(off), bound = 1 / Float(fanIn).squareRoot()
             for j in 0..<n { p[j] = (2 * rng.nextFloat() - 1) * bound }
         }
@@ -103,7 +105,8 @@ final class PrefixTuning {
             }
         }
         let hid = pp.hidden.pointer, dh = pp.dHidden.pointer
-        Linear.backwardWeight(dweight: block.grad(pp.w2), dbias: block.grad(pp.b2), dout: dout, inp: hid, rows: P, inFeatures: p, outFeatures: O)
+        Linear.backwardWeight(dweight: block.grad(pp.w2), dbias: block.grad(pp.b2), dout: dout, inp: hid, rows: P, inFeatures: p,
+                              outFeatures: O)
         Linear.backwardInput(dinp: dh, dout: dout, weight: block.value(pp.w2), rows: P, inFeatures: p, outFeatures: O, accumulate: false)
         for j in 0..<(P * p) { dh[j] *= 1 - hid[j] * hid[j] }
         Linear.backwardWeight(dweight: block.grad(pp.w1), dbias: block.grad(pp.b1), dout: dh, inp: block.value(pp.embedding),
