@@ -87,15 +87,51 @@ public struct Optimizer: Sendable {
     public func ask(history: [Observation], pending: [Config], count: Int, seed: UInt64, iteration: Int = 1,
                     warmStarts: [[Double]] = []) throws(SamplingError) -> Proposal {
         var rng = SplitMix64(seed: seed)
-        let measured = objectives.indices.filter { !objectives[$0].known }
-        let ref = zip(objectives, reference).map { $0.minimised($1) }
         var taboo = Set(history.map { space.key($0.config) } + pending.map { space.key($0) })
+        var models = try fitModels(history, seed: seed, warmStarts: warmStarts)
+        let fitted = models.map(\.surrogate.hyperparameterVector)
+        // The observed front at the target fidelity in minimised units, extended by fantasies as
+        // the batch grows. Cheaper observations inform the models, never the front.
+        var points = history.filter { $0.distance == 0 }.map { o in zip(objectives, o.values).map { $0.minimised($1) } }
+        let normals = (0..<(objectives.count > 2 ? settings.monteCarloSamples : 0)).map { _ in objectives.map { _ in rng.normal() } }
+        let priorExponent = prior == nil ? 0 : settings.priorWeight / Double(max(iteration, 1))
 
-        // One model per measured objective, on standardised minimised values.
-        let inputs = history.map { space.encode($0.config) }
-        let distances = history.map(\.distance)
-        // The fits are independent: one thread per objective (each fit is deterministic, so the
-        // result does not depend on the threads).
+        var chosen: [Config] = [], scores: [Double] = []
+        for _ in 0..<count {
+            let front = Pareto.frontIndices(points).map { points[$0] }
+            let score = { (cs: [Config]) in
+                self.logAcquisition(cs, models: models, front: front, normals: normals, priorExponent: priorExponent)
+            }
+            guard let best = try optimiseAcquisition(score, front: history.map(\.config) + chosen, taboo: taboo, rng: &rng) else { break }
+            chosen.append(best.config)
+            scores.append(best.value)
+            taboo.insert(space.key(best.config))
+            // Kriging believer: pretend the posterior mean was observed at the pick.
+            guard count > 1 else { continue }
+            let x = space.encode(best.config)
+            var believed = knownValues(best.config).enumerated().map { objectives[$0.offset].minimised($0.element) }
+            for k in models.indices {
+                let m = models[k].surrogate.predict([x]).mean[0]
+                believed[models[k].objective] = m * models[k].sd + models[k].mu
+                if let model = models[k].surrogate.believing(x, m) { models[k].surrogate = model }
+            }
+            points.append(believed)
+        }
+        return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores)
+    }
+
+    /// A measured objective's model: its surrogate on standardised minimised values (y − μ) / sd.
+    struct ObjectiveModel {
+        var objective: Int
+        var surrogate: Surrogate
+        var mu: Double, sd: Double
+    }
+
+    /// One model per measured objective. The fits are independent: one thread per objective (each
+    /// fit is deterministic, so the result does not depend on the threads).
+    func fitModels(_ history: [Observation], seed: UInt64, warmStarts: [[Double]]) throws(SamplingError) -> [ObjectiveModel] {
+        let measured = objectives.indices.filter { !objectives[$0].known }
+        let inputs = history.map { space.encode($0.config) }, distances = history.map(\.distance)
         // Distinct slots written by distinct threads, through a raw buffer (no copy-on-write).
         struct Slots: @unchecked Sendable { let fits: UnsafeMutableBufferPointer<Surrogate?> }
         let slots = Slots(fits: .allocate(capacity: measured.count))
@@ -107,71 +143,49 @@ public struct Optimizer: Sendable {
             let sd = max((y.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(max(y.count - 1, 1))).squareRoot(), 1e-9)
             return (y.map { ($0 - mu) / sd }, mu, sd)
         }
-        let fitInputs = inputs, kernel = settings.kernel, restarts = settings.restarts
+        let kernel = settings.kernel, restarts = settings.restarts
         DispatchQueue.concurrentPerform(iterations: measured.count) { k in
             let warm = k < warmStarts.count ? warmStarts[k] : nil
-            slots.fits[k] = Surrogate.fit(inputs: fitInputs, distances: distances, targets: standardised[k].z, kernel: kernel,
+            slots.fits[k] = Surrogate.fit(inputs: inputs, distances: distances, targets: standardised[k].z, kernel: kernel,
                                           restarts: restarts, seed: seed &+ UInt64(k), warmStart: warm)
         }
-        var models: [(gp: Surrogate, mu: Double, sd: Double)] = []
+        var models: [ObjectiveModel] = []
         for (k, j) in measured.enumerated() {
-            guard let model = slots.fits[k] else {
+            guard let surrogate = slots.fits[k] else {
                 throw SamplingError(message: "the Gaussian process for \(objectives[j].name) cannot be conditioned on the data "
                     + "(non-finite values?)")
             }
-            models.append((model, standardised[k].mu, standardised[k].sd))
+            models.append(ObjectiveModel(objective: j, surrogate: surrogate, mu: standardised[k].mu, sd: standardised[k].sd))
         }
-        let fitted = models.map(\.gp.hyperparameterVector)
-        // The observed front at the target fidelity in minimised units, extended by fantasies as
-        // the batch grows. Cheaper observations inform the models, never the front.
-        var points = history.filter { $0.distance == 0 }.map { o in zip(objectives, o.values).map { $0.minimised($1) } }
+        return models
+    }
 
-        let normals = (0..<(objectives.count > 2 ? settings.monteCarloSamples : 0)).map { _ in objectives.map { _ in rng.normal() } }
-        let priorExponent = prior == nil ? 0 : settings.priorWeight / Double(max(iteration, 1))
-
-        var chosen: [Config] = [], scores: [Double] = []
-        for _ in 0..<count {
-            let front = Pareto.frontIndices(points).map { points[$0] }
-            // log acquisition for a batch of configurations.
-            func score(_ cs: [Config]) -> [Double] {
-                guard !cs.isEmpty else { return [] }
-                let xs = cs.map { space.encode($0) }
-                let preds = models.map { m -> (mean: [Double], variance: [Double]) in m.gp.predict(xs) }
-                return cs.indices.map { i -> Double in
-                    let known = knownValues(cs[i])
-                    var mean = [Double](repeating: 0, count: objectives.count), sd = mean
-                    for (j, o) in objectives.enumerated() where o.known { mean[j] = o.minimised(known[j]) }
-                    for (k, j) in measured.enumerated() {
-                        mean[j] = preds[k].mean[i] * models[k].sd + models[k].mu
-                        sd[j] = preds[k].variance[i].squareRoot() * models[k].sd
-                    }
-                    var a: Double
-                    if objectives.count == 2 {
-                        a = ExpectedHypervolumeImprovement.logTwoObjective(mean: mean, sd: sd, front: front, reference: ref)
-                    } else {
-                        a = log(max(ExpectedHypervolumeImprovement.monteCarlo(mean: mean, sd: sd, front: front, reference: ref,
-                                                                              normals: normals), 1e-300))
-                    }
-                    if let prior, priorExponent > 0 { a += priorExponent * prior.logProbability(cs[i]) }
-                    return a
-                }
+    /// log EHVI (exact for two objectives, Monte-Carlo over `normals` for more) of each
+    /// configuration over `front`, times the prior's π^exponent.
+    func logAcquisition(_ cs: [Config], models: [ObjectiveModel], front: [[Double]], normals: [[Double]],
+                        priorExponent: Double) -> [Double] {
+        guard !cs.isEmpty else { return [] }
+        let ref = zip(objectives, reference).map { $0.minimised($1) }
+        let xs = cs.map { space.encode($0) }
+        let preds = models.map { $0.surrogate.predict(xs) }
+        return cs.indices.map { i -> Double in
+            let known = knownValues(cs[i])
+            var mean = [Double](repeating: 0, count: objectives.count), sd = mean
+            for (j, o) in objectives.enumerated() where o.known { mean[j] = o.minimised(known[j]) }
+            for (k, m) in models.enumerated() {
+                mean[m.objective] = preds[k].mean[i] * m.sd + m.mu
+                sd[m.objective] = preds[k].variance[i].squareRoot() * m.sd
             }
-            guard let best = try optimiseAcquisition(score, front: history.map(\.config) + chosen, taboo: taboo, rng: &rng) else { break }
-            chosen.append(best.config)
-            scores.append(best.value)
-            taboo.insert(space.key(best.config))
-            // Kriging believer: pretend the GP mean was observed at the pick.
-            guard count > 1 else { continue }
-            let x = space.encode(best.config)
-            var believed = knownValues(best.config).enumerated().map { objectives[$0.offset].minimised($0.element) }
-            for k in models.indices {
-                let m = models[k].gp.predict([x]).mean[0]
-                believed[measured[k]] = m * models[k].sd + models[k].mu
-                if let model = models[k].gp.believing(x, m) { models[k].gp = model }
+            var a: Double
+            if objectives.count == 2 {
+                a = ExpectedHypervolumeImprovement.logTwoObjective(mean: mean, sd: sd, front: front, reference: ref)
+            } else {
+                a = log(max(ExpectedHypervolumeImprovement.monteCarlo(mean: mean, sd: sd, front: front, reference: ref, normals: normals),
+                            1e-300))
             }
-            points.append(believed)
+            if let prior, priorExponent > 0 { a += priorExponent * prior.logProbability(cs[i]) }
+            return a
         }
-        return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores)
     }
 
     /// Maximises a batch-scored acquisition: score random samples and the neighbours of the
