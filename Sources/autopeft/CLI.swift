@@ -57,27 +57,17 @@ enum CLI {
         }
     }
 
-    static func threads(_ opts: [String: String]) -> Int? {
-        if let t = opts["threads"] {
-            guard let n = Int(t), n >= 1 else { printErr("autopeft: --threads expects a positive integer, got \"\(t)\""); return nil }
-            return n
-        }
-        return ProcessInfo.processInfo.activeProcessorCount
+    /// `--threads`, or the number of cores.
+    static func threads(_ opts: [String: String]) -> Int {
+        opts.integer("threads") ?? ProcessInfo.processInfo.activeProcessorCount
     }
 
     static func train(_ args: [String]) -> Int32 {
         let parsed = Commands.train.parse(args)
         guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
-        guard let nThreads = threads(opts) else { return ExitCode.usage }
+        let nThreads = threads(opts)
         BLAS.setThreads(nThreads)
-        var seed: UInt64?
-        if let s = opts["seed"] {
-            guard let v = UInt64(s) else {
-                printErr("autopeft train: --seed expects a non-negative integer, got \"\(s)\"")
-                return ExitCode.usage
-            }
-            seed = v
-        }
+        let seed = opts.seed("seed")
         do throws(TrainerError) {
             var config = try RunConfig(contentsOf: pos[0])
             if let seed { config.training.seed = seed }
@@ -102,7 +92,7 @@ enum CLI {
     static func predict(_ args: [String]) -> Int32 {
         let parsed = Commands.predict.parse(args)
         guard case let .arguments(pos, opts) = parsed, let data = opts["data"] else { return parsed.exitCode }
-        guard let nThreads = threads(opts) else { return ExitCode.usage }
+        let nThreads = threads(opts)
         BLAS.setThreads(nThreads)
         do throws(TrainerError) {
             let (config, tuner, model) = try CandidateArchive.load(pos[0])

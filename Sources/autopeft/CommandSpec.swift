@@ -7,18 +7,52 @@ import Space
 /// drift apart (`CommandHelpTests` checks that each help lists exactly what the parser accepts).
 struct CommandSpec: Sendable {
     struct Option: Sendable {
+        /// What an option's value must be; the parser checks it, so commands read valid values.
+        enum Kind: Sendable, Equatable {
+            case text
+            /// A positive integer (counts: trials, seeds, rows, threads).
+            case count
+            /// A non-negative integer (seeds).
+            case seed
+            /// A positive number (budgets).
+            case amount
+            case choice([String])
+
+            var expectation: String {
+                switch self {
+                case .text: return "a value"
+                case .count: return "a positive integer"
+                case .seed: return "a non-negative integer"
+                case .amount: return "a positive number"
+                case .choice(let names): return names.joined(separator: " or ")
+                }
+            }
+
+            func accepts(_ v: String) -> Bool {
+                switch self {
+                case .text: return true
+                case .count: return Int(v).map { $0 >= 1 } ?? false
+                case .seed: return UInt64(v) != nil
+                case .amount: return Double(v).map { $0 > 0 && $0.isFinite } ?? false
+                case .choice(let names): return names.contains(v)
+                }
+            }
+        }
+
         let name: String
         /// The value's placeholder ("N", "DIR"); nil for a flag, which takes no value.
         let value: String?
         let help: String
         var required = false
+        var kind = Kind.text
 
-        static func value(_ name: String, _ value: String, _ help: String, required: Bool = false) -> Option {
-            Option(name: name, value: value, help: help, required: required)
+        static func value(_ name: String, _ value: String, _ help: String, required: Bool = false, kind: Kind = .text) -> Option {
+            Option(name: name, value: value, help: help, required: required, kind: kind)
         }
+        static func count(_ name: String, _ help: String) -> Option { value(name, "N", help, kind: .count) }
         static func flag(_ name: String, _ help: String) -> Option { Option(name: name, value: nil, help: help) }
         /// Shared by every command that trains or evaluates.
-        static let threads = value("threads", "N", "worker threads (default: the number of cores); results do not depend on it")
+        static let threads = count("threads", "worker threads (default: the number of cores); results do not depend on it")
     }
 
     let name: String
@@ -80,6 +114,9 @@ struct CommandSpec: Sendable {
             }
             if o.value == nil { values[name] = "true"; i += 1; continue }
             guard i + 1 < args.count else { return usageError("autopeft \(self.name): option \(a) needs a value (\(o.value!))") }
+            guard o.kind.accepts(args[i + 1]) else {
+                return usageError("autopeft \(self.name): \(a) expects \(o.kind.expectation), got \"\(args[i + 1])\"")
+            }
             values[name] = args[i + 1]
             i += 2
         }
@@ -98,4 +135,12 @@ struct CommandSpec: Sendable {
         printErr(message + "\nusage: \(usageLine)\n(e.g. \(example); autopeft \(name) --help for more)")
         return .exit(ExitCode.usage)
     }
+}
+
+/// Typed reads of parsed options; their values were checked against their declared kind.
+extension Dictionary where Key == String, Value == String {
+    func integer(_ name: String) -> Int? { self[name].flatMap { Int($0) } }
+    func seed(_ name: String) -> UInt64? { self[name].flatMap { UInt64($0) } }
+    func number(_ name: String) -> Double? { self[name].flatMap { Double($0) } }
+    func flag(_ name: String) -> Bool { self[name] != nil }
 }

@@ -7,10 +7,10 @@ enum Commands {
         when it exists. Progress per trial on stderr, then the front, the baselines and the report's path;
         a JSON summary on stdout.
         """,
-        options: [.value("out", "DIR", "the study folder"), .value("trials", "N", "the trial budget (extends a finished study)"),
+        options: [.value("out", "DIR", "the study folder"), .count("trials", "the trial budget (extends a finished study)"),
                   .flag("fresh", "start over (only into a new folder, or with --force)"),
                   .flag("force", "with --fresh: keep the old journal as journal.<time>.jsonl and start over"),
-                  .value("workers", "N", "train N trials at once in worker processes"), .threads,
+                  .count("workers", "train N trials at once in worker processes"), .threads,
                   .flag("no-report", "do not write the report at the end")],
         example: "autopeft search spaces/quickstart.json")
     static let report = CommandSpec(
@@ -23,8 +23,9 @@ enum Commands {
         Sensitivity scores of the space's model and task: a layers × targets table on stdout, saved as
         DIR/sensitivity-<method>.json, and the method's own choice in the space.
         """,
-        options: [.value("method", "spt|diffora", "the scoring method (default spt)"), .value("out", "DIR", "where to save the scores"),
-                  .value("budget", "N", "the method's choice within N trainable parameters"), .threads],
+        options: [.value("method", "spt|diffora", "the scoring method (default spt)", kind: .choice(["spt", "diffora"])),
+                  .value("out", "DIR", "where to save the scores"),
+                  .value("budget", "N", "the method's choice within N trainable parameters", kind: .amount), .threads],
         example: "autopeft score spaces/sst2-autopeft.json --method spt")
     static let reevaluate = CommandSpec(
         name: "reevaluate", arguments: ["DIR"],
@@ -32,13 +33,12 @@ enum Commands {
         Retrain the Pareto configurations and baselines at the space file's "final" fidelity with several
         seeds (DIR/reevaluation.jsonl; resumable), keeping seed 0's models and exports in DIR/exports.
         """,
-        options: [.value("seeds", "N", "seeds per configuration"), .value("rows", "N", "training rows"),
-                  .value("epochs", "N", "training epochs"), .threads],
+        options: [.count("seeds", "seeds per configuration"), .count("rows", "training rows"), .count("epochs", "training epochs"), .threads],
         example: "autopeft reevaluate results/sst2-lora --seeds 3")
     static let train = CommandSpec(
         name: "train", arguments: ["RUN.json"],
         summary: "Fine-tune one configuration; prints a JSON result on stdout.",
-        options: [.value("seed", "N", "the training seed (overrides the run file's)"), .threads,
+        options: [.value("seed", "N", "the training seed (overrides the run file's)", kind: .seed), .threads,
                   .value("save", "DIR", "keep the trained candidate in DIR (for predict and export)")],
         example: "autopeft train examples/sst2-quick.json --save runs/sst2")
     static let predict = CommandSpec(
@@ -61,7 +61,8 @@ enum Commands {
         name: "trial", arguments: ["SPACE.json"],
         summary: "Evaluate one candidate of the space, as worker processes do; JSON on stdout.",
         options: [.value("candidate", "JSON", "{\"config\": {...}} or {\"peft\": {...}}", required: true),
-                  .value("seed", "N", "the training seed"), .value("trial", "K", "the trial id (for progress lines)"), .threads,
+                  .value("seed", "N", "the training seed", kind: .seed),
+                  .value("trial", "K", "the trial id (for progress lines)", kind: .seed), .threads,
                   .flag("lifeline", "exit when standard input closes: worker processes die with their driver, even on kill -9")],
         example: "autopeft trial spaces/quickstart.json --candidate '{\"config\": {\"lora.rank\": 4}}'")
     static let doctor = CommandSpec(

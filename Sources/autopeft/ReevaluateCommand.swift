@@ -13,7 +13,7 @@ extension CLI {
     static func reevaluate(_ args: [String]) -> Int32 {
         let parsed = Commands.reevaluate.parse(args)
         guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
-        guard let nThreads = threads(opts) else { return ExitCode.usage }
+        let nThreads = threads(opts)
         BLAS.setThreads(nThreads)
         let dir = pos[0]
         do {
@@ -24,27 +24,9 @@ extension CLI {
             if let current = try? StudySpec(file: study.spec.file), current.spaceHash == study.spec.spaceHash {
                 final = current.final
             }
-            if let r = opts["rows"] {
-                guard let n = Int(r), n >= 1 else {
-                    printErr("autopeft reevaluate: --rows expects a positive integer, got \"\(r)\"")
-                    return ExitCode.usage
-                }
-                final.trainExamples = n
-            }
-            if let e = opts["epochs"] {
-                guard let n = Int(e), n >= 1 else {
-                    printErr("autopeft reevaluate: --epochs expects a positive integer, got \"\(e)\"")
-                    return ExitCode.usage
-                }
-                final.epochs = n
-            }
-            if let s = opts["seeds"] {
-                guard let n = Int(s), n >= 1 else {
-                    printErr("autopeft reevaluate: --seeds expects a positive integer, got \"\(s)\"")
-                    return ExitCode.usage
-                }
-                final.seeds = n
-            }
+            if let n = opts.integer("rows") { final.trainExamples = n }
+            if let n = opts.integer("epochs") { final.epochs = n }
+            if let n = opts.integer("seeds") { final.seeds = n }
             guard case .training = study.spec.problem else {
                 printErr("autopeft reevaluate: \(dir) is a synthetic study; re-evaluation retrains real candidates")
                 return ExitCode.usage

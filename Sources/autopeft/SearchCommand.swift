@@ -10,28 +10,15 @@ extension CLI {
     static func search(_ args: [String]) -> Int32 {
         let parsed = Commands.search.parse(args)
         guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
-        guard let nThreads = threads(opts) else { return ExitCode.usage }
+        let nThreads = threads(opts)
         BLAS.setThreads(nThreads)
         var spec: StudySpec
         do { spec = try StudySpec(file: pos[0]) } catch {
             printErr("autopeft search: \(error)")
             return ExitCode.of(error)
         }
-        var workers = 1
-        if let w = opts["workers"] {
-            guard let n = Int(w), n >= 1 else {
-                printErr("autopeft search: --workers expects a positive integer, got \"\(w)\"")
-                return ExitCode.usage
-            }
-            workers = n
-        }
-        if let t = opts["trials"] {
-            guard let n = Int(t), n >= 1 else {
-                printErr("autopeft search: --trials expects a positive integer, got \"\(t)\"")
-                return ExitCode.usage
-            }
-            spec.trials = n
-        }
+        let workers = opts.integer("workers") ?? 1
+        if let n = opts.integer("trials") { spec.trials = n }
         let dir = opts["out"] ?? "results/\(spec.name)"
         let evaluator: any Evaluator
         var trainer: TrainerEvaluator?
@@ -143,20 +130,10 @@ extension CLI {
     static func score(_ args: [String]) -> Int32 {
         let parsed = Commands.score.parse(args)
         guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
-        var budget: Double?
-        if let b = opts["budget"] {
-            guard let v = Double(b), v > 0 else {
-                printErr("autopeft score: --budget expects a positive parameter count, got \"\(b)\"")
-                return ExitCode.usage
-            }
-            budget = v
-        }
-        guard let nThreads = threads(opts) else { return ExitCode.usage }
+        let budget = opts.number("budget")
+        let nThreads = threads(opts)
         BLAS.setThreads(nThreads)
-        guard let method = SensitivityScores.Method(rawValue: opts["method"] ?? "spt"), method != .mock else {
-            printErr("autopeft score: --method expects spt or diffora, got \"\(opts["method"] ?? "")\"")
-            return ExitCode.usage
-        }
+        let method = SensitivityScores.Method(rawValue: opts["method"] ?? "spt") ?? .spt
         do {
             var spec = try StudySpec(file: pos[0])
             spec.priors.method = method

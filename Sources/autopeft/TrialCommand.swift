@@ -12,10 +12,10 @@ extension CLI {
     static func trial(_ args: [String]) -> Int32 {
         let parsed = Commands.trial.parse(args)
         guard case let .arguments(pos, opts) = parsed, let text = opts["candidate"] else { return parsed.exitCode }
-        guard let nThreads = threads(opts) else { return ExitCode.usage }
+        let nThreads = threads(opts)
         BLAS.setThreads(nThreads)
         if opts["lifeline"] != nil { exitWhenStandardInputCloses() }
-        let seed = UInt64(opts["seed"] ?? "0") ?? 0, id = Int(opts["trial"] ?? "0") ?? 0
+        let seed = opts.seed("seed") ?? 0, id = Int(opts.seed("trial") ?? 0)
         do {
             let spec = try StudySpec(file: pos[0])
             let v = try JSONParser.parse(text)
