@@ -12,75 +12,70 @@ extension CLI {
         guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
         let nThreads = threads(opts)
         BLAS.setThreads(nThreads)
-        var spec: StudySpec
-        do { spec = try StudySpec(file: pos[0]) } catch {
-            printErr("autopeft search: \(error)")
-            return ExitCode.of(error)
-        }
         let workers = opts.integer("workers") ?? 1
-        if let n = opts.integer("trials") { spec.trials = n }
-        let dir = opts["out"] ?? "results/\(spec.name)"
-        let evaluator: any Evaluator
-        var trainer: TrainerEvaluator?
+        let study: Study, evaluator: any Evaluator, dir: String
         do {
-            switch spec.problem {
-            case .training:
-                let t = try TrainerEvaluator(spec: spec, progress: printErr)
-                trainer = t
-                evaluator = t
-            default: evaluator = SyntheticEvaluator(spec: spec)
-            }
-        } catch {
-            printErr("autopeft search: \(error)")
-            return ExitCode.of(error)
-        }
-        let study: Study
-        do {
+            var spec = try StudySpec(file: pos[0])
+            if let n = opts.integer("trials") { spec.trials = n }
+            dir = opts["out"] ?? "results/\(spec.name)"
+            var trainer: TrainerEvaluator?
+            if case .training = spec.problem { trainer = try TrainerEvaluator(spec: spec, progress: printErr) }
             let scores = try spec.priors.method.map {
-                try SensitivityStore.scores(spec: spec, directory: dir, method: $0, trainer: trainer, fresh: opts["fresh"] != nil,
+                try SensitivityStore.scores(spec: spec, directory: dir, method: $0, trainer: trainer, fresh: opts.flag("fresh"),
                                             progress: printErr)
             }
-            study = try Study(spec: spec, directory: dir, fresh: opts["fresh"] != nil, force: opts["force"] != nil, sensitivity: scores)
+            study = try Study(spec: spec, directory: dir, fresh: opts.flag("fresh"), force: opts.flag("force"), sensitivity: scores)
+            if workers > 1 {
+                evaluator = WorkerEvaluator(spec: spec, workers: workers, cores: nThreads, progress: { printErr($0) })
+            } else if let trainer {
+                evaluator = trainer
+            } else {
+                evaluator = SyntheticEvaluator(spec: spec)
+            }
         } catch {
             printErr("autopeft search: \(error)")
             return ExitCode.of(error)
         }
+        announce(study, directory: dir, workers: workers, threads: nThreads)
+        let start = Date()
+        Interruption.stopOnSignals(resume: (["autopeft", "search", pos[0], "--out", dir]
+            + (opts["workers"].map { ["--workers", $0] } ?? [])).joined(separator: " "))
+        do {
+            try study.run(evaluator: evaluator, workers: workers) { printErr("autopeft search: " + $0) }
+        } catch {
+            printErr("autopeft search: \(error)")
+            return ExitCode.of(error)
+        }
+        for line in Report.terminalSummary(study) { printErr(line) }
+        var code = ExitCode.success
+        if !opts.flag("no-report") {
+            do {
+                _ = try Report.write(study, to: dir)
+                printErr("autopeft search: report: \(dir)/report.html")
+            } catch {
+                printErr("autopeft search: the study is complete, but its report could not be written: \(error); "
+                    + "run autopeft report \(dir)")
+                code = ExitCode.failure
+            }
+        }
+        print(summary(study, seconds: Date().timeIntervalSince(start)).serialized())
+        return code
+    }
+
+    /// The first lines of a search on stderr: warnings, then what the study is and where it stands.
+    static func announce(_ study: Study, directory dir: String, workers: Int, threads: Int) {
+        let spec = study.spec
         for w in study.warnings { printErr("autopeft search: warning: \(w)") }
         let done = study.trials.filter { $0.status != .running }.count
         if study.resumed {
             printErr("autopeft search: resuming the study in \(dir): \(done) trials done (\(study.finished.count) finished), "
                 + "\(study.trials.count - done) to re-run, budget \(spec.trials) (use --fresh to start over)")
         } else {
-            printErr("autopeft search: new study \"\(spec.name)\" in \(dir): \(spec.trials) trials (\(spec.baselines.count) "
-                + "baselines, \(spec.initial) initial), objectives "
-                + "\(spec.objectives.map { "\($0.goal.rawValue) \($0.name)" }.joined(separator: ", ")), priors \(spec.priors.methodName)")
+            let objectives = spec.objectives.map { "\($0.goal.rawValue) \($0.name)" }.joined(separator: ", ")
+            printErr("autopeft search: new study \"\(spec.name)\" in \(dir): \(spec.trials) trials (\(spec.baselines.count) baselines, "
+                + "\(spec.initial) initial), objectives \(objectives), priors \(spec.priors.methodName)")
         }
-        let runner: any Evaluator = workers > 1
-            ? WorkerEvaluator(spec: spec, workers: workers, cores: nThreads, progress: { printErr($0) }) : evaluator
-        if workers > 1 { printErr("autopeft search: \(workers) worker processes, \(max(1, nThreads / workers)) BLAS threads each") }
-        let start = Date()
-        Interruption.stopOnSignals(resume: (["autopeft", "search", pos[0], "--out", dir]
-            + (opts["workers"].map { ["--workers", $0] } ?? [])).joined(separator: " "))
-        do {
-            try study.run(evaluator: runner, workers: workers) { printErr("autopeft search: " + $0) }
-        } catch {
-            printErr("autopeft search: \(error)")
-            return ExitCode.of(error)
-        }
-        for line in Report.terminalSummary(study) { printErr(line) }
-        if opts["no-report"] == nil {
-            do {
-                _ = try Report.write(study, to: dir)
-                printErr("autopeft search: report: \(dir)/report.html")
-            } catch {
-                printErr("autopeft search: the study is complete, but its report could not be written: \(error); run autopeft "
-                    + "report \(dir)")
-                print(summary(study, seconds: Date().timeIntervalSince(start)).serialized())
-                return ExitCode.failure
-            }
-        }
-        print(summary(study, seconds: Date().timeIntervalSince(start)).serialized())
-        return ExitCode.success
+        if workers > 1 { printErr("autopeft search: \(workers) worker processes, \(max(1, threads / workers)) BLAS threads each") }
     }
 
     /// The machine-readable result of a search: budget, hypervolume and the Pareto front.
