@@ -100,33 +100,11 @@ extension SearchSpace {
         var explicit: Set<String> = []
         for m in members {
             let name = prefix.isEmpty ? m.key : "\(prefix).\(m.key)"
-            guard let child = try r.optional(m.key) else { throw r.error("expected a parameter, got null",
-                                                                         at: r.path.isEmpty ? m.key : "\(r.path).\(m.key)") }
+            guard let child = try r.optional(m.key) else {
+                throw r.error("expected a parameter, got null", at: r.path.isEmpty ? m.key : "\(r.path).\(m.key)")
+            }
             switch child.value {
-            case .array(let items):
-                if items.isEmpty { throw child.error("expected at least one value") }
-                if items.allSatisfy({ if case .number = $0 { return true }; return false }) {
-                    params.append(Parameter(name: name,
-                                            domain: try ordinal(child.array().map { e throws(ConfigError) in try e.double() },
-                                            scale: nil, at: child)))
-                } else if items.allSatisfy({ if case .string = $0 { return true }; return false }) {
-                    params.append(Parameter(name: name, domain: try categorical(child)))
-                } else {
-                    // Point at the first element that breaks the pattern the first element set.
-                    let numeric: Bool
-                    if case .number = items[0] { numeric = true } else { numeric = false }
-                    for (k, item) in items.enumerated() {
-                        let isNumber: Bool, isString: Bool
-                        if case .number = item { isNumber = true } else { isNumber = false }
-                        if case .string = item { isString = true } else { isString = false }
-                        if numeric && !isNumber || !numeric && !isString {
-                            let expected = numeric ? "a number (an ordinal's values are numbers)"
-                                : "a string (a categorical's values are strings)"
-                            throw child.error("expected \(expected), got \(item.kindDescription)", at: "\(child.path)[\(k)]")
-                        }
-                    }
-                    throw child.error("expected an array of numbers (ordinal) or of strings (categorical)")
-                }
+            case .array: params.append(Parameter(name: name, domain: try listedDomain(child)))
             case .number(let x, _): params.append(Parameter(name: name, domain: .fixed(.number(x))))
             case .string(let s): params.append(Parameter(name: name, domain: .fixed(.choice(s))))
             case .bool(let b): params.append(Parameter(name: name, domain: .fixed(.flag(b))))
@@ -145,20 +123,42 @@ extension SearchSpace {
         }
         try r.finish()
         try checkWholeSizes(params[first...], group: r)
-        // Implicit conditions: a module's other settings matter only when its size is not 0.
+        addImplicitConditions(&params, from: first, prefix: prefix, explicit: explicit)
+    }
+
+    /// A parameter given as an array: numbers are an ordinal, strings a categorical; a mix is an
+    /// error at the first element that breaks the pattern the first element set.
+    static func listedDomain(_ child: JSONReader) throws(ConfigError) -> Parameter.Domain {
+        guard case .array(let items) = child.value, !items.isEmpty else { throw child.error("expected at least one value") }
+        func isNumber(_ v: JSONValue) -> Bool { if case .number = v { return true }; return false }
+        func isString(_ v: JSONValue) -> Bool { if case .string = v { return true }; return false }
+        if items.allSatisfy(isNumber) {
+            return try ordinal(child.array().map { e throws(ConfigError) in try e.double() }, scale: nil, at: child)
+        }
+        if items.allSatisfy(isString) { return try categorical(child) }
+        let numeric = isNumber(items[0])
+        for (k, item) in items.enumerated() where numeric != isNumber(item) || !numeric && !isString(item) {
+            let expected = numeric ? "a number (an ordinal's values are numbers)" : "a string (a categorical's values are strings)"
+            throw child.error("expected \(expected), got \(item.kindDescription)", at: "\(child.path)[\(k)]")
+        }
+        throw child.error("expected an array of numbers (ordinal) or of strings (categorical)")
+    }
+
+    /// A module's other settings matter only when its size is not 0: each parameter of the group
+    /// (from `first` on) without a condition of its own gets "when the size is not 0".
+    static func addImplicitConditions(_ params: inout [Parameter], from first: Int, prefix: String, explicit: Set<String>) {
         let depth = prefix.isEmpty ? 1 : prefix.split(separator: ".").count + 1
         let own = params[first...].filter { $0.name.split(separator: ".").count == depth }
-        if let switchParam = own.first(where: { p in
+        guard let switchParam = own.first(where: { p in
             guard let last = p.name.split(separator: ".").last, zeroMeansOff.contains(String(last)) else { return false }
             if case .ordinal(let v, _) = p.domain { return v.contains(0) }
             if case .integer(let lo, _, _) = p.domain { return lo <= 0 }
             return false
-        }) {
-            for i in first..<params.count where params[i].name != switchParam.name && params[i].condition == nil
-                && !explicit.contains(params[i].name) {
-                if case .fixed = params[i].domain { continue }
-                params[i].condition = Condition(parameter: switchParam.name, values: [.number(0)], negated: true)
-            }
+        }) else { return }
+        for i in first..<params.count where params[i].name != switchParam.name && params[i].condition == nil
+            && !explicit.contains(params[i].name) {
+            if case .fixed = params[i].domain { continue }
+            params[i].condition = Condition(parameter: switchParam.name, values: [.number(0)], negated: true)
         }
     }
 
@@ -190,26 +190,42 @@ extension SearchSpace {
         }
     }
 
+    /// The keys each parameter type takes besides `type` and `when`.
+    static let typedKeys: [String: [String]] = [
+        "layer_mask": ["layers", "min_on"], "ordinal": ["values", "scale", "per_layer"], "categorical": ["values"],
+        "subset": ["of", "min"], "int": ["low", "high", "log", "per_layer"], "real": ["low", "high", "log", "per_layer"],
+        "fixed": ["value"],
+    ]
+
+    /// A parameter given as an object with `type`: its domain, its condition (`when`) and, with
+    /// `per_layer`, one copy per layer. The Bool says whether it had a condition of its own.
     static func typed(_ r: JSONReader, name: String, layers: Int?) throws(ConfigError) -> ([Parameter], Bool) {
         let type = try r.required("type").choice(["layer_mask", "ordinal", "categorical", "subset", "int", "real", "fixed"])
         // Unknown keys first, so that a misspelt required key is reported as the typo it is.
-        let allowed: [String: [String]] = [
-            "layer_mask": ["layers", "min_on"], "ordinal": ["values", "scale", "per_layer"], "categorical": ["values"],
-            "subset": ["of", "min"], "int": ["low", "high", "log", "per_layer"], "real": ["low", "high", "log",
-                                                                                          "per_layer"], "fixed": ["value"],
-        ]
-        let keys = (allowed[type] ?? []) + ["type", "when"]
+        let keys = (typedKeys[type] ?? []) + ["type", "when"]
         if case .object(let members) = r.value {
             for m in members where !keys.contains(m.key) {
                 var msg = "unknown key \"\(m.key)\" for a parameter of type \(type)"
-                if let s = didYouMean(m.key,
-                                      among: keys) { msg += " (did you mean \"\(s)\"?)" } else { msg += "; expected "
-                                      + "\(keys.joined(separator: ", "))" }
+                if let s = didYouMean(m.key, among: keys) {
+                    msg += " (did you mean \"\(s)\"?)"
+                } else {
+                    msg += "; expected \(keys.joined(separator: ", "))"
+                }
                 throw r.error(msg, at: "\(r.path).\(m.key)")
             }
         }
-        var perLayer = false
-        let domain: Parameter.Domain
+        let (domain, perLayer) = try typedDomain(r, type: type, layers: layers)
+        let condition = try r.optional("when").map { w throws(ConfigError) in try Self.condition(w) }
+        try r.finish()
+        if perLayer {
+            guard let layers else { throw r.error("per_layer needs the model's layer count: give a model") }
+            return ((0..<layers).map { Parameter(name: "\(name)[\($0)]", domain: domain, condition: condition) }, condition != nil)
+        }
+        return ([Parameter(name: name, domain: domain, condition: condition)], condition != nil)
+    }
+
+    /// The domain of a typed parameter, and whether it is repeated per layer.
+    static func typedDomain(_ r: JSONReader, type: String, layers: Int?) throws(ConfigError) -> (Parameter.Domain, perLayer: Bool) {
         switch type {
         case "layer_mask":
             let count: Int
@@ -217,58 +233,56 @@ extension SearchSpace {
             else if let layers { count = layers }
             else { throw r.error("a layer mask needs the model's layer count: give \"layers\" or a model") }
             let minOn = try r.optional("min_on")?.int(in: 0...count, what: "a minimum number of layers") ?? 1
-            domain = .layerMask(layers: count, minOn: minOn)
+            return (.layerMask(layers: count, minOn: minOn), false)
         case "ordinal":
             let values = try r.required("values")
             var v: [Double] = []
             for item in try values.array() { v.append(try item.double()) }
             if v.isEmpty { throw values.error("expected at least one value") }
-            domain = try ordinal(v, scale: try r.optional("scale")?.choice(["log", "linear"]), at: values)
-            perLayer = try r.optional("per_layer")?.bool() ?? false
+            let domain = try ordinal(v, scale: try r.optional("scale")?.choice(["log", "linear"]), at: values)
+            return (domain, try r.optional("per_layer")?.bool() ?? false)
         case "categorical":
             let values = try r.required("values")
-            domain = try categorical(values)
+            let domain = try categorical(values)
             if case .categorical(let c) = domain, c.isEmpty { throw values.error("expected at least one value") }
+            return (domain, false)
         case "subset":
             let of = try r.required("of")
             guard case .categorical(let items) = try categorical(of), !items.isEmpty else { throw of.error("expected at least one item") }
-            domain = .subset(of: items, minCount: try r.optional("min")?.int(in: 0...items.count, what: "a minimum count") ?? 0)
+            return (.subset(of: items, minCount: try r.optional("min")?.int(in: 0...items.count, what: "a minimum count") ?? 0), false)
         case "int", "real":
             let lo = try r.required("low").double(), hi = try r.required("high").double()
             let log = try r.optional("log")?.bool() ?? false
             if !(hi > lo) { throw r.error("expected low < high, got \(lo) and \(hi)", at: r.path + ".high") }
             if log && lo <= 0 { throw r.error("a log range needs low > 0, got \(lo)", at: r.path + ".low") }
+            let domain: Parameter.Domain
             if type == "int" {
                 guard lo == lo.rounded(), hi == hi.rounded() else { throw r.error("expected integer bounds") }
                 domain = .integer(low: Int(lo), high: Int(hi), log: log)
             } else {
                 domain = .real(low: lo, high: hi, log: log)
             }
-            perLayer = try r.optional("per_layer")?.bool() ?? false
+            return (domain, try r.optional("per_layer")?.bool() ?? false)
         default:
-            domain = .fixed(try fixedValue(r.required("value")))
+            return (.fixed(try fixedValue(r.required("value"))), false)
         }
-        var condition: Condition?
-        if let w = try r.optional("when") {
-            guard case .object(let members) = w.value, members.count == 1, let parent = members.first?.key else {
-                throw w.error("expected one parameter and its values, e.g. {\"lora.rank\": {\"not_in\": [0]}}")
-            }
-            let spec = try w.required(parent)
-            var negated = false
-            let valuesReader: JSONReader
-            if case .array = spec.value { valuesReader = spec }
-            else if let i = try spec.optional("in") { valuesReader = i; try spec.finish() }
-            else if let n = try spec.optional("not_in") { valuesReader = n; negated = true; try spec.finish() }
-            else { throw spec.error("expected {\"in\": [...]} or {\"not_in\": [...]}") }
-            var vs: [ParameterValue] = []
-            for item in try valuesReader.array() { vs.append(try fixedValue(item)) }
-            condition = Condition(parameter: parent, values: vs, negated: negated)
+    }
+
+    /// `when`: one parameter and the values under which this one is active, `[...]` or
+    /// `{"in": [...]}`, or those under which it is not, `{"not_in": [...]}`.
+    static func condition(_ w: JSONReader) throws(ConfigError) -> Condition {
+        guard case .object(let members) = w.value, members.count == 1, let parent = members.first?.key else {
+            throw w.error("expected one parameter and its values, e.g. {\"lora.rank\": {\"not_in\": [0]}}")
         }
-        try r.finish()
-        if perLayer {
-            guard let layers else { throw r.error("per_layer needs the model's layer count: give a model") }
-            return ((0..<layers).map { Parameter(name: "\(name)[\($0)]", domain: domain, condition: condition) }, condition != nil)
-        }
-        return ([Parameter(name: name, domain: domain, condition: condition)], condition != nil)
+        let spec = try w.required(parent)
+        var negated = false
+        let valuesReader: JSONReader
+        if case .array = spec.value { valuesReader = spec }
+        else if let i = try spec.optional("in") { valuesReader = i; try spec.finish() }
+        else if let n = try spec.optional("not_in") { valuesReader = n; negated = true; try spec.finish() }
+        else { throw spec.error("expected {\"in\": [...]} or {\"not_in\": [...]}") }
+        var vs: [ParameterValue] = []
+        for item in try valuesReader.array() { vs.append(try fixedValue(item)) }
+        return Condition(parameter: parent, values: vs, negated: negated)
     }
 }
