@@ -58,7 +58,7 @@ public enum GPFit {
     }
 }
 
-/// Limited-memory BFGS (m = 8) with backtracking Armijo line search, projected onto box bounds.
+/// Limited-memory BFGS (m = 8) with a weak Wolfe line search, projected onto box bounds.
 public enum LBFGS {
     public static func minimize(_ objective: ([Double]) -> (Double, [Double])?, start: [Double], lower: [Double], upper: [Double],
                                 maxIterations: Int = 100, maxEvaluations: Int = .max, memory: Int = 8) -> ([Double], Double)? {
@@ -70,73 +70,88 @@ public enum LBFGS {
         var ss: [[Double]] = [], ys: [[Double]] = []
         var slow = 0
         for _ in 0..<maxIterations where evaluations < maxEvaluations {
-            // Converged when the projected gradient vanishes.
-            var pg = 0.0
-            for i in x.indices {
-                let atLower = x[i] <= lower[i] && g[i] > 0, atUpper = x[i] >= upper[i] && g[i] < 0
-                if !atLower && !atUpper { pg = max(pg, abs(g[i])) }
-            }
-            if pg < 1e-8 { break }
-            // Two-loop recursion for the direction −H g.
-            var q = g
-            var alphas: [Double] = []
-            for (s, y) in zip(ss, ys).reversed() {
-                let rho = 1 / zip(y, s).reduce(0) { $0 + $1.0 * $1.1 }
-                let a = rho * zip(s, q).reduce(0) { $0 + $1.0 * $1.1 }
-                alphas.append(a)
-                q = zip(q, y).map { $0 - a * $1 }
-            }
-            if let s = ss.last, let y = ys.last {
-                let gamma = zip(s, y).reduce(0) { $0 + $1.0 * $1.1 } / max(y.reduce(0) { $0 + $1 * $1 }, 1e-300)
-                q = q.map { $0 * gamma }
-            }
-            for ((s, y), a) in zip(zip(ss, ys), alphas.reversed()) {
-                let rho = 1 / zip(y, s).reduce(0) { $0 + $1.0 * $1.1 }
-                let b = rho * zip(y, q).reduce(0) { $0 + $1.0 * $1.1 }
-                q = zip(q, s).map { $0 + (a - b) * $1 }
-            }
-            var dir = q.map { -$0 }
-            if zip(dir, g).reduce(0, { $0 + $1.0 * $1.1 }) >= 0 { dir = g.map { -$0 }; ss = []; ys = [] }
-            // Weak Wolfe line search by bisection and expansion: sufficient decrease (c₁ = 1e-4) and
-            // curvature (c₂ = 0.9), so that accepted pairs have sᵀy > 0 and carry curvature. The last
-            // point with sufficient decrease is kept if the curvature condition is never met.
-            let slope0 = zip(g, dir).reduce(0) { $0 + $1.0 * $1.1 }
-            var t = 1.0, lowT = 0.0, highT = Double.infinity
-            var found: (x: [Double], v: Double, g: [Double])?
-            for _ in 0..<50 where evaluations < maxEvaluations {
-                let xt = project(zip(x, dir).map { $0 + t * $1 })
-                if let (v, gv) = f(xt), v.isFinite {
-                    let decrease = zip(g, zip(xt, x).map { $0 - $1 }).reduce(0) { $0 + $1.0 * $1.1 }
-                    if v > fx + 1e-4 * decrease {
-                        highT = t
-                    } else {
-                        found = (xt, v, gv)
-                        if zip(gv, dir).reduce(0, { $0 + $1.0 * $1.1 }) < 0.9 * slope0 { lowT = t } else { break }
-                    }
-                } else {
-                    highT = t
-                }
-                t = highT.isFinite ? (lowT + highT) / 2 : 2 * t
-                if highT - lowT < 1e-14 * max(1, t) || t > 1e8 { break }
-            }
-            let accepted = found != nil
-            let xn = found?.x ?? x, fn = found?.v ?? fx, gn = found?.g ?? g
-            guard accepted else {
+            if projectedGradientNorm(x: x, g: g, lower: lower, upper: upper) < 1e-8 { break }
+            var dir = direction(gradient: g, ss: ss, ys: ys)
+            if dot(dir, g) >= 0 { dir = g.map { -$0 }; ss = []; ys = [] }
+            guard let found = lineSearch(f, x: x, fx: fx, g: g, direction: dir, project: project,
+                                         evaluationsLeft: { maxEvaluations - evaluations }) else {
                 // Retry once along steepest descent with a fresh memory before giving up.
                 if ss.isEmpty { break }
                 ss = []; ys = []
                 continue
             }
-            let s = zip(xn, x).map { $0 - $1 }, y = zip(gn, g).map { $0 - $1 }
-            if zip(s, y).reduce(0, { $0 + $1.0 * $1.1 }) > 1e-12 {
+            let s = zip(found.x, x).map { $0 - $1 }, y = zip(found.g, g).map { $0 - $1 }
+            if dot(s, y) > 1e-12 {
                 ss.append(s); ys.append(y)
                 if ss.count > memory { ss.removeFirst(); ys.removeFirst() }
             }
-            let improvement = fx - fn
-            x = xn; fx = fn; g = gn
+            let improvement = fx - found.v
+            x = found.x; fx = found.v; g = found.g
             slow = improvement < 1e-12 * max(1, abs(fx)) ? slow + 1 : 0
             if slow >= 3 { break }
         }
         return (x, fx)
+    }
+
+    static func dot(_ a: [Double], _ b: [Double]) -> Double { zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } }
+
+    /// The largest gradient component not pinned by a bound: 0 at a (bounded) stationary point.
+    static func projectedGradientNorm(x: [Double], g: [Double], lower: [Double], upper: [Double]) -> Double {
+        var pg = 0.0
+        for i in x.indices {
+            let atLower = x[i] <= lower[i] && g[i] > 0, atUpper = x[i] >= upper[i] && g[i] < 0
+            if !atLower && !atUpper { pg = max(pg, abs(g[i])) }
+        }
+        return pg
+    }
+
+    /// −H g by the two-loop recursion over the stored pairs (s, y), scaled by sᵀy / yᵀy.
+    static func direction(gradient g: [Double], ss: [[Double]], ys: [[Double]]) -> [Double] {
+        var q = g
+        var alphas: [Double] = []
+        for (s, y) in zip(ss, ys).reversed() {
+            let rho = 1 / dot(y, s)
+            let a = rho * dot(s, q)
+            alphas.append(a)
+            q = zip(q, y).map { $0 - a * $1 }
+        }
+        if let s = ss.last, let y = ys.last {
+            let gamma = dot(s, y) / max(y.reduce(0) { $0 + $1 * $1 }, 1e-300)
+            q = q.map { $0 * gamma }
+        }
+        for ((s, y), a) in zip(zip(ss, ys), alphas.reversed()) {
+            let rho = 1 / dot(y, s)
+            let b = rho * dot(y, q)
+            q = zip(q, s).map { $0 + (a - b) * $1 }
+        }
+        return q.map { -$0 }
+    }
+
+    /// Weak Wolfe line search by bisection and expansion: sufficient decrease (c₁ = 1e-4) and
+    /// curvature (c₂ = 0.9), so that accepted pairs have sᵀy > 0 and carry curvature. The last
+    /// point with sufficient decrease is kept if the curvature condition is never met; nil when
+    /// no point decreases enough.
+    static func lineSearch(_ f: ([Double]) -> (Double, [Double])?, x: [Double], fx: Double, g: [Double], direction dir: [Double],
+                           project: ([Double]) -> [Double], evaluationsLeft: () -> Int) -> (x: [Double], v: Double, g: [Double])? {
+        let slope0 = dot(g, dir)
+        var t = 1.0, lowT = 0.0, highT = Double.infinity
+        var found: (x: [Double], v: Double, g: [Double])?
+        for _ in 0..<50 where evaluationsLeft() > 0 {
+            let xt = project(zip(x, dir).map { $0 + t * $1 })
+            if let (v, gv) = f(xt), v.isFinite {
+                let decrease = dot(g, zip(xt, x).map { $0 - $1 })
+                if v > fx + 1e-4 * decrease {
+                    highT = t
+                } else {
+                    found = (xt, v, gv)
+                    if dot(gv, dir) < 0.9 * slope0 { lowT = t } else { break }
+                }
+            } else {
+                highT = t
+            }
+            t = highT.isFinite ? (lowT + highT) / 2 : 2 * t
+            if highT - lowT < 1e-14 * max(1, t) || t > 1e8 { break }
+        }
+        return found
     }
 }
