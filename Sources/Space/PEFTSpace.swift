@@ -33,64 +33,49 @@ public enum PEFTSpace {
         }
     }
 
-    /// The plan a configuration describes.
+    /// The plan a configuration describes: each method reads its own parameters
+    /// (`<Method>Spec.init?(searched:)` in `PEFT/`).
     public static func plan(_ c: Config, in space: SearchSpace, layers count: Int) throws(ConfigError) -> PEFTPlan {
-        func num(_ n: String) -> Double? { c[n]?.number }
+        let v = ConfigView(config: c, space: space, layers: count)
+        if let shared = v.shared, !shared.contains(true) { return PEFTPlan() }
+        return PEFTPlan(lora: try LoRASpec(searched: v), serialAdapter: AdapterSpec(searched: v, placement: .serial),
+                        parallelAdapter: AdapterSpec(searched: v, placement: .parallel), prefix: PrefixSpec(searched: v),
+                        ia3: try IA3Spec(searched: v), bitfit: try BitFitSpec(searched: v))
+    }
+
+    /// A configuration as the PEFT methods read it: numbers, layer selections and chosen lists.
+    struct ConfigView {
+        let config: Config
+        let space: SearchSpace
+        /// The model's layer count.
+        let layers: Int
+
+        /// The shared layer mask (`layers`), when the space has one.
+        var shared: [Bool]? { config["layers"]?.bits }
+
+        func number(_ name: String) -> Double? { config[name]?.number }
+
+        /// `<module>.layers`, else the shared mask, else every layer.
         func selection(_ module: String) -> LayerSelection {
-            if let b = c["\(module).layers"]?.bits ?? c["layers"]?.bits { return .only(b.indices.filter { b[$0] }) }
+            if let b = config["\(module).layers"]?.bits ?? shared { return .only(b.indices.filter { b[$0] }) }
             return .all
         }
-        func list(_ n: String, of space: [String]) -> [String]? {
-            switch c[n] {
-            case .bits(let b)?: return b.indices.filter { b[$0] }.map { space.indices.contains($0) ? space[$0] : "" }
+
+        /// The items a subset (or fixed list, or single choice) parameter chose.
+        func list(_ name: String) -> [String]? {
+            switch config[name] {
+            case .bits(let b)?:
+                let items = subsetItems(space, name)
+                return b.indices.filter { b[$0] }.map { items.indices.contains($0) ? items[$0] : "" }
             case .strings(let s)?: return s
             case .choice(let s)?: return [s]
             default: return nil
             }
         }
-        var plan = PEFTPlan()
-        let shared = c["layers"]?.bits
-        if let shared, !shared.contains(true) { return plan }
-        if let r = num("lora.rank"), r > 0 {
-            let targetNames = list("lora.targets", of: subsetItems(space, "lora.targets")) ?? ["query", "value"]
-            var targets: [LinearTarget] = []
-            for t in targetNames {
-                guard let lt = LinearTarget(name: t) else { throw ConfigError(path: "space.lora.targets",
-                                                                              message: "unknown LoRA target \"\(t)\"") }
-                targets.append(lt)
-            }
-            if !targets.isEmpty {
-                let rank = Int(r)
-                let initName = c["lora.init"]?.choice ?? "kaiming"
-                guard let ini = LoRASpec.Initialization(rawValue: initName) else {
-                    throw ConfigError(path: "space.lora.init", message: "expected \"kaiming\" or \"pissa\", got \"\(initName)\"")
-                }
-                plan.lora = LoRASpec(rank: rank, alpha: num("lora.alpha") ?? Double(2 * rank), dropout: num("lora.dropout") ?? 0,
-                                     targets: targets, layers: selection("lora"), initialization: ini)
-            }
-        }
-        for module in ["serial_adapter", "parallel_adapter"] {
-            var spec: AdapterSpec?
-            let scale = module == "parallel_adapter" ? num("parallel_adapter.scale") ?? 4 : 1
-            if let m = num("\(module).size") {
-                if m > 0 { spec = AdapterSpec(size: Int(m), layers: selection(module), scale: scale) }
-            } else if c["\(module).size[0]"] != nil {
-                let mask = c["\(module).layers"]?.bits ?? shared
-                let sizes = (0..<count).map { l -> Int in
-                    if let mask, l < mask.count, !mask[l] { return 0 }
-                    return Int(num("\(module).size[\(l)]") ?? 0)
-                }
-                if sizes.contains(where: { $0 > 0 }) { spec = AdapterSpec(perLayer: sizes, scale: scale) }
-            }
-            if module == "serial_adapter" { plan.serialAdapter = spec } else { plan.parallelAdapter = spec }
-        }
-        if let p = num("prefix.length"), p > 0 {
-            let proj = num("prefix.projection").flatMap { $0 > 0 ? Int($0) : nil }
-            plan.prefix = PrefixSpec(length: Int(p), layers: selection("prefix"), projection: proj)
-        }
+
         /// The items a subset parameter chose, as enum cases (nil when absent or empty).
         func cases<E: RawRepresentable>(_ name: String, _ what: String) throws(ConfigError) -> [E]? where E.RawValue == String {
-            guard let names = list(name, of: subsetItems(space, name)), !names.isEmpty else { return nil }
+            guard let names = list(name), !names.isEmpty else { return nil }
             var out: [E] = []
             for n in names {
                 guard let e = E(rawValue: n) else { throw ConfigError(path: "space.\(name)", message: "unknown \(what) \"\(n)\"") }
@@ -98,10 +83,6 @@ public enum PEFTSpace {
             }
             return out
         }
-        if let sites: [IA3Spec.Site] = try cases("ia3.sites", "(IA)³ site") { plan.ia3 = IA3Spec(sites: sites, layers: selection("ia3")) }
-        if let biases: [BitFitSpec.Bias] = try cases("bitfit.biases", "BitFit bias") { plan.bitfit = BitFitSpec(biases: biases,
-            layers: selection("bitfit")) }
-        return plan
     }
 
     /// Training settings the configuration sets (`training.learning_rate` → `learning_rate`).

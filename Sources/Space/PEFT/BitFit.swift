@@ -64,3 +64,11 @@ extension BitFitSpec {
         }
     }
 }
+
+extension BitFitSpec {
+    /// From a search configuration: on when `bitfit.biases` chose at least one bias.
+    init?(searched v: PEFTSpace.ConfigView) throws(ConfigError) {
+        guard let biases: [Bias] = try v.cases("bitfit.biases", "BitFit bias") else { return nil }
+        self.init(biases: biases, layers: v.selection("bitfit"))
+    }
+}

@@ -112,3 +112,26 @@ extension AdapterSpec {
         }
     }
 }
+
+extension AdapterSpec {
+    /// From a search configuration: `<key>.size` (on when > 0) with `<key>.layers` or the shared
+    /// mask, or per-layer `<key>.size[l]` (0 outside the mask); `parallel_adapter.scale` (default 4).
+    init?(searched v: PEFTSpace.ConfigView, placement: Placement) {
+        let key = placement.key
+        let scale = placement == .parallel ? v.number("parallel_adapter.scale") ?? 4 : 1
+        if let m = v.number("\(key).size") {
+            guard m > 0 else { return nil }
+            self.init(size: Int(m), layers: v.selection(key), scale: scale)
+        } else if v.config["\(key).size[0]"] != nil {
+            let mask = v.config["\(key).layers"]?.bits ?? v.shared
+            let sizes = (0..<v.layers).map { l -> Int in
+                if let mask, l < mask.count, !mask[l] { return 0 }
+                return Int(v.number("\(key).size[\(l)]") ?? 0)
+            }
+            guard sizes.contains(where: { $0 > 0 }) else { return nil }
+            self.init(perLayer: sizes, scale: scale)
+        } else {
+            return nil
+        }
+    }
+}

@@ -60,3 +60,11 @@ extension IA3Spec {
         layers.resolve(count: dims.layers).flatMap { l in sites.map { s in (l, s.chargedTarget, Double(dims.ia3Parameters(s))) } }
     }
 }
+
+extension IA3Spec {
+    /// From a search configuration: on when `ia3.sites` chose at least one site.
+    init?(searched v: PEFTSpace.ConfigView) throws(ConfigError) {
+        guard let sites: [Site] = try v.cases("ia3.sites", "(IA)³ site") else { return nil }
+        self.init(sites: sites, layers: v.selection("ia3"))
+    }
+}

@@ -92,3 +92,24 @@ extension LoRASpec {
         }
     }
 }
+
+extension LoRASpec {
+    /// From a search configuration: on when `lora.rank` > 0 and a target is chosen; `lora.targets`
+    /// (default query, value), `lora.alpha` (default 2 × rank), `lora.dropout`, `lora.init`.
+    init?(searched v: PEFTSpace.ConfigView) throws(ConfigError) {
+        guard let r = v.number("lora.rank"), r > 0 else { return nil }
+        var targets: [LinearTarget] = []
+        for t in v.list("lora.targets") ?? ["query", "value"] {
+            guard let lt = LinearTarget(name: t) else { throw ConfigError(path: "space.lora.targets", message: "unknown LoRA target \"\(t)\"") }
+            targets.append(lt)
+        }
+        guard !targets.isEmpty else { return nil }
+        let rank = Int(r)
+        let initName = v.config["lora.init"]?.choice ?? "kaiming"
+        guard let ini = Initialization(rawValue: initName) else {
+            throw ConfigError(path: "space.lora.init", message: "expected \"kaiming\" or \"pissa\", got \"\(initName)\"")
+        }
+        self.init(rank: rank, alpha: v.number("lora.alpha") ?? Double(2 * rank), dropout: v.number("lora.dropout") ?? 0,
+                  targets: targets, layers: v.selection("lora"), initialization: ini)
+    }
+}

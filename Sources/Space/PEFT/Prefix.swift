@@ -60,3 +60,13 @@ extension PrefixSpec {
         return ls.flatMap { l in [(l, LinearTarget.key, perLayer / 2), (l, .value, perLayer / 2)] }
     }
 }
+
+extension PrefixSpec {
+    /// From a search configuration: on when `prefix.length` > 0; `prefix.projection` (0 or absent:
+    /// flat prefixes), `prefix.layers` or the shared mask.
+    init?(searched v: PEFTSpace.ConfigView) {
+        guard let p = v.number("prefix.length"), p > 0 else { return nil }
+        let projection = v.number("prefix.projection").flatMap { $0 > 0 ? Int($0) : nil }
+        self.init(length: Int(p), layers: v.selection("prefix"), projection: projection)
+    }
+}
