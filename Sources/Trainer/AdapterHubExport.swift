@@ -39,28 +39,18 @@ public enum AdapterHubExport {
         }
         factors.append(("default", factors.first?.value ?? .number(16)))
         let leaveOut = (0..<c.layers).filter { l in !sizes.contains { $0.layer == l } }
-        let bn: [(key: String, value: JSONValue)] = [
-            ("mh_adapter", .bool(false)), ("output_adapter", .bool(true)), ("reduction_factor", .object(factors)),
-            ("non_linearity", .string("relu")), ("original_ln_before", .bool(false)), ("original_ln_after", .bool(true)),
-            ("ln_before", .bool(false)), ("ln_after", .bool(false)), ("init_weights", .string("bert")), ("init_weights_seed", .null),
-            // The scale is written as a float: AdapterHub rejects an integer 1.
-            ("is_parallel", .bool(parallel)), ("scaling", .number(parallel ? spec.scale : 1, text: "\(parallel ? spec.scale : 1.0)")),
-            ("residual_before_ln", .bool(true)), ("adapter_residual_before_ln", .bool(false)), ("inv_adapter", .null),
-            ("inv_adapter_reduction_factor", .null), ("cross_adapter", .bool(false)), ("leave_out", .array(leaveOut.map { .number($0) })),
-            ("dropout", .number(0, text: "0.0")), ("phm_layer", .bool(false)), ("stochastic_depth", .number(0)),
-        ]
-        let cfg: JSONValue = .object([("config", .object(bn)), ("hidden_size", .number(H)),
-                                      ("model_class", .string("BertForSequenceClassification")),
+        let bn = bnConfig(factors: factors, leaveOut: leaveOut, parallel: parallel, scale: spec.scale)
+        let cfg: JSONValue = .object([("config", .object(bn)),
+                                      ("hidden_size", .number(H)), ("model_class", .string("BertForSequenceClassification")),
                                       ("model_name", .string(config.model)), ("model_type", .string("bert")), ("name", .string(name)),
                                       ("version", .string("adapters.1.2.0"))])
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]).write(to: URL(fileURLWithPath: dir + "/adapter.safetensors"))
         // Keys "weight" and "bias": the file loads straight into model.classifier.
-        try SafetensorsWriter.encode(PEFTExport.classifier(model,
-                                                           prefix: "").map { ($0.name.replacingOccurrences(of: "classifier.",
-                                                           with: ""), $0.shape, $0.values) },
-                                     metadata: ["format": "pt"])
-            .write(to: URL(fileURLWithPath: dir + "/classifier.safetensors"))
+        let head = PEFTExport.classifier(model, prefix: "").map {
+            ($0.name.replacingOccurrences(of: "classifier.", with: ""), $0.shape, $0.values)
+        }
+        try SafetensorsWriter.encode(head, metadata: ["format": "pt"]).write(to: URL(fileURLWithPath: dir + "/classifier.safetensors"))
         try (cfg.serialized() + "\n").write(toFile: dir + "/adapter_config.json", atomically: true, encoding: .utf8)
         var notes: [String] = []
         if model.head != .pooler {
@@ -83,5 +73,20 @@ public enum AdapterHubExport {
         """
         try (readme + "\n").write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
         return notes
+    }
+
+    /// The `BnConfig` that states autopeft's computation (see the type's comment).
+    static func bnConfig(factors: [(key: String, value: JSONValue)], leaveOut: [Int], parallel: Bool,
+                         scale: Double) -> [(key: String, value: JSONValue)] {
+        [
+            ("mh_adapter", .bool(false)), ("output_adapter", .bool(true)), ("reduction_factor", .object(factors)),
+            ("non_linearity", .string("relu")), ("original_ln_before", .bool(false)), ("original_ln_after", .bool(true)),
+            ("ln_before", .bool(false)), ("ln_after", .bool(false)), ("init_weights", .string("bert")), ("init_weights_seed", .null),
+            // The scale is written as a float: AdapterHub rejects an integer 1.
+            ("is_parallel", .bool(parallel)), ("scaling", .number(parallel ? scale : 1, text: "\(parallel ? scale : 1.0)")),
+            ("residual_before_ln", .bool(true)), ("adapter_residual_before_ln", .bool(false)), ("inv_adapter", .null),
+            ("inv_adapter_reduction_factor", .null), ("cross_adapter", .bool(false)), ("leave_out", .array(leaveOut.map { .number($0) })),
+            ("dropout", .number(0, text: "0.0")), ("phm_layer", .bool(false)), ("stochastic_depth", .number(0)),
+        ]
     }
 }
