@@ -10,15 +10,17 @@
 # transformers 5.24, PEFT 0.21.2) for LoRA, PiSSA and (IA)³; PREFIX_PYTHONPATH (transformers 4.57.1 +
 # PEFT 0.17.1) for prefixes; ADAPTERS_PYTHONPATH (transformers 4.51.3 + adapters 1.2.0) for bottleneck adapters.
 #   tools/make_export_fixtures.sh        (run from anywhere; release build)
+#   KINDS="serial parallel" tools/make_export_fixtures.sh    (remake some kinds only; the others' Pythons need not be set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$HOME/peers-venv/bin/python}
-: "${PREFIX_PYTHONPATH:?set PREFIX_PYTHONPATH to a folder with transformers 4.57.1 and peft 0.17.1}"
-: "${ADAPTERS_PYTHONPATH:?set ADAPTERS_PYTHONPATH to a folder with transformers 4.51.3 and adapters 1.2.0}"
+KINDS=${KINDS:-lora pissa ia3 prefix prefixmlp serial parallel}
+case " $KINDS " in *" prefix"*) : "${PREFIX_PYTHONPATH:?set PREFIX_PYTHONPATH to a folder with transformers 4.57.1 and peft 0.17.1}" ;; esac
+case " $KINDS " in *" serial "*|*" parallel "*) : "${ADAPTERS_PYTHONPATH:?set ADAPTERS_PYTHONPATH to a folder with transformers 4.51.3 and adapters 1.2.0}" ;; esac
 swift build -c release --product autopeft >&2
 bin=.build/release/autopeft
 root=Tests/CLITests/Fixtures/exports
-for kind in lora pissa ia3 prefix prefixmlp serial parallel; do
+for kind in $KINDS; do
   d=$root/$kind
   rm -rf "$d" && mkdir -p "$d"
   "$bin" train "tools/export-fixtures/$kind.json" --threads 2 --save "$d/candidate" > /dev/null

@@ -84,6 +84,7 @@ public enum AdapterHubExport {
             ("ln_before", .bool(false)), ("ln_after", .bool(false)), ("init_weights", .string("bert")), ("init_weights_seed", .null),
             // The scale is written as a float: AdapterHub rejects an integer 1.
             ("is_parallel", .bool(parallel)), ("scaling", .number(parallel ? scale : 1, text: "\(parallel ? scale : 1.0)")),
+            ("use_gating", .bool(false)),
             ("residual_before_ln", .bool(true)), ("adapter_residual_before_ln", .bool(false)), ("inv_adapter", .null),
             ("inv_adapter_reduction_factor", .null), ("cross_adapter", .bool(false)), ("leave_out", .array(leaveOut.map { .number($0) })),
             ("dropout", .number(0, text: "0.0")), ("phm_layer", .bool(false)), ("stochastic_depth", .number(0)),
