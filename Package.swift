@@ -38,6 +38,7 @@ let package = Package(
         .executableTarget(name: "bench-search", dependencies: ["JSONKit", "Search", "Space"], path: "bench/search", exclude: ["run", "summarize.py", "workers"]),
         // What tests share: the repository's model and data, skipped or (in CI) failed when missing.
         .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"], path: "Tests/JSONKitTests"),
         .testTarget(name: "SpaceTests", dependencies: ["JSONKit", "Space"], path: "Tests/SpaceTests"),
         .testTarget(name: "SearchTests", dependencies: ["JSONKit", "Search"], path: "Tests/SearchTests", exclude: ["Fixtures"]),
         // Depends on the executable so that `swift test` builds the binary these tests run.

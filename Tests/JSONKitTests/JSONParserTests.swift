@@ -1,6 +1,5 @@
-import JSONKit
 import XCTest
-@testable import Space
+@testable import JSONKit
 
 final class JSONParserTests: XCTestCase {
     func testParsesAllValueKindsAndKeepsNumberText() throws {
