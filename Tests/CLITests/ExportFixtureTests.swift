@@ -78,7 +78,7 @@ final class ExportFixtureTests: XCTestCase {
 
     /// Candidates no single adapter format holds are refused with the reason (exit 2), and nothing
     /// is written.
-    func testRefusals() throws {
+    func testCandidatesNoFormatHoldsAreRefusedWithTheReason() throws {
         try requireModel()
         let cases: [(String, String, String)] = [
             ("two bottleneck adapters", #"{"serial_adapter": {"size": 2}, "parallel_adapter": {"size": 2}}"#, "AdapterHub export takes one serial or one parallel bottleneck adapter alone"),

@@ -256,7 +256,7 @@ final class SearchCLITests: XCTestCase {
     /// scripts/kill-test: 20 SIGKILLs at random moments, resume after each, result identical to an
     /// uninterrupted run (40 trials of ZDT1 with a 0.25 s sleep per trial); the script also asserts
     /// that most kills landed inside trials, a trial was re-run and a torn line was repaired.
-    func testKillTest() throws {
+    func testKillNineAtRandomMomentsLosesNothing() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let p = Process()
         p.executableURL = root.appendingPathComponent("scripts/kill-test")

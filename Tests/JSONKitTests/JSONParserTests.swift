@@ -15,7 +15,7 @@ final class JSONParserTests: XCTestCase {
         XCTAssertEqual(v["o"], .object([]))
     }
 
-    func testSurrogatePairs() throws {
+    func testUTF16SurrogatePairsDecodeToOneCharacter() throws {
         XCTAssertEqual(try JSONParser.parse(#""\ud83d\ude00""#), .string("😀"))
     }
 

@@ -14,7 +14,7 @@ final class ParetoTests: XCTestCase {
 }
 
 final class HypervolumeTests: XCTestCase {
-    func testHandComputed() {
+    func testHypervolumeOfHandComputedFronts() {
         XCTAssertEqual(Hypervolume.compute([], reference: [1, 1]), 0)
         XCTAssertEqual(Hypervolume.compute([[0.5, 0.5]], reference: [1, 1]), 0.25, accuracy: 1e-15)
         // Staircase (1,3),(2,2),(3,1) against (4,4): 3·1 + 2·1 + 1·1 = 6.

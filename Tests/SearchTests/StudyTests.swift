@@ -92,7 +92,7 @@ final class StudyTests: XCTestCase {
 
     /// The study's identity ignores number spelling, the trial budget, the description and the
     /// final stage; anything else is a different study.
-    func testSpaceIdentity() throws {
+    func testStudyIdentityIgnoresBudgetSpellingAndFinalStage() throws {
         let d = folder()
         let a = try spec(#"{"problem": {"name": "zdt1", "noise": 5e-3}, "search": {"trials": 5}}"#, in: d)
         let b = try spec(#"{"problem": {"name": "zdt1", "noise": 0.005}, "search": {"trials": 50}, "description": "x"}"#, in: d)
@@ -188,7 +188,7 @@ final class StudyTests: XCTestCase {
         XCTAssertLessThan(guided[0]["x0"]!.number!, 0.1)
     }
 
-    func testReportFiles() throws {
+    func testReportWritesEveryFileAndMarksTheFront() throws {
         let d = folder()
         let s = try spec(Self.zdt, in: d)
         let study = try Study(spec: s, directory: d + "/s")

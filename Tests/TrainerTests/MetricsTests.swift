@@ -11,7 +11,7 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(Metrics.f1(pred, gold), 0.75, accuracy: 1e-12)  // 2·3 / (2·3 + 1 + 1)
     }
 
-    func testMatthews() {
+    func testMatthewsCorrelationAgainstHandValues() {
         // (tp·tn − fp·fn)/√((tp+fp)(tp+fn)(tn+fp)(tn+fn)) = (6 − 1)/√(4·4·3·3) = 5/12
         XCTAssertEqual(Metrics.matthews(pred, gold), 5.0 / 12.0, accuracy: 1e-12)
         XCTAssertEqual(Metrics.matthews([1, 1, 1], [1, 0, 1]), 0, "undefined (constant prediction) is 0")
