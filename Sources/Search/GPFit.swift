@@ -38,13 +38,20 @@ public enum GPFit {
             let p = logPrior(v)
             return (-(l + p.value), zip(g, p.gradient).map { -($0 + $1) })
         }
-        var starts = [GaussianProcess.Hyperparameters(dimensions: d, lengthscale: 0.5, noiseVariance: 1e-3).vector]
+        let start = GaussianProcess.Hyperparameters(dimensions: d, lengthscale: 0.5, noiseVariance: 1e-3).vector
+        let (best, value) = minimise(objective, lower: lo, upper: hi, starts: [start] + extraStarts.filter { $0.count == d + 3 },
+                                     randomStarts: 3 * restarts, seed: seed, maxIterations: maxIterations, polished: polished)
+        return (.init(vector: best), -value)
+    }
+
+    /// The best point L-BFGS finds from the given starts and `randomStarts` seeded uniform ones in
+    /// the bounds, and its value. Every start is scored once and L-BFGS runs from the best
+    /// `polished` of them: most of a fit's cost is the line searches, and poor starts rarely win.
+    static func minimise(_ objective: ([Double]) -> (Double, [Double])?, lower lo: [Double], upper hi: [Double], starts given: [[Double]],
+                         randomStarts: Int, seed: UInt64, maxIterations: Int, polished: Int) -> ([Double], Double) {
+        var starts = given
         var random = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
-        func unit() -> Double { random.unit() }
-        starts += extraStarts.filter { $0.count == d + 3 }
-        for _ in 0..<(3 * restarts) { starts.append(zip(lo, hi).map { $0 + ($1 - $0) * unit() }) }
-        // Score every start once and run L-BFGS from the best `polished` of them: most of a fit's
-        // cost is the line searches, and poor starts rarely win.
+        for _ in 0..<randomStarts { starts.append(zip(lo, hi).map { $0 + ($1 - $0) * random.unit() }) }
         let scored = starts.compactMap { s in objective(s).map { (s, $0.0) } }.sorted { $0.1 < $1.1 }
         var best = starts[0], bestValue = Double.infinity
         for (s, _) in scored.prefix(polished) {
@@ -54,7 +61,7 @@ public enum GPFit {
                 bestValue = f
             }
         }
-        return (.init(vector: best), -bestValue)
+        return (best, bestValue)
     }
 }
 

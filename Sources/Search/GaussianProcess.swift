@@ -125,19 +125,27 @@ public struct GaussianProcess: Sendable {
 
     /// Posterior mean and latent variance at each point.
     public func predict(_ points: [[Double]]) -> (mean: [Double], variance: [Double]) {
-        let n = inputs.count, m = points.count
+        let m = points.count
         guard m > 0 else { return ([], []) }
         let ks = GaussianProcess.covariance(inputs, points, hyperparameters, kernel)  // [n, m]
-        var mean = [Double](repeating: hyperparameters.mean, count: m)
+        return Self.posterior(crossCovariance: ks, factor: factor, alpha: alpha, mean: hyperparameters.mean,
+                              priorVariance: exp(hyperparameters.logSignalVariance), points: m)
+    }
+
+    /// m(x) = μ + k(x, X) α and v(x) = k(x, x) − ‖L⁻¹ k(X, x)‖² (floored at 1e-12 k(x, x)), from the
+    /// cross-covariance k(X, x) [n, m], the Cholesky factor L and α = K⁻¹(y − μ).
+    static func posterior(crossCovariance ks: [Double], factor: [Double], alpha: [Double], mean mu: Double, priorVariance: Double,
+                          points m: Int) -> (mean: [Double], variance: [Double]) {
+        let n = alpha.count
+        var mean = [Double](repeating: mu, count: m)
         for j in 0..<m { for i in 0..<n { mean[j] += ks[i * m + j] * alpha[i] } }
         var v = ks
         LinearAlgebra.lowerSolve(factor, n: n, &v, columns: m)
-        let s2 = exp(hyperparameters.logSignalVariance)
-        var variance = [Double](repeating: s2, count: m)
+        var variance = [Double](repeating: priorVariance, count: m)
         for j in 0..<m {
             var q = 0.0
             for i in 0..<n { q += v[i * m + j] * v[i * m + j] }
-            variance[j] = max(s2 - q, 1e-12 * s2)
+            variance[j] = max(priorVariance - q, 1e-12 * priorVariance)
         }
         return (mean, variance)
     }

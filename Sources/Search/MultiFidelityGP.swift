@@ -84,22 +84,13 @@ public struct MultiFidelityGP: Sendable {
 
     /// Posterior mean and latent variance of the score at fidelity distance `distance` (0: the target).
     public func predict(_ points: [[Double]], distance: Double = 0) -> (mean: [Double], variance: [Double]) {
-        let n = inputs.count, m = points.count
+        let m = points.count
         guard m > 0 else { return ([], []) }
         let zs = [Double](repeating: distance, count: m)
         let ks = Self.covariance(inputs, distances, points, zs, hyperparameters, kernel)  // [n, m]
-        var mean = [Double](repeating: hyperparameters.base.mean, count: m)
-        for j in 0..<m { for i in 0..<n { mean[j] += ks[i * m + j] * alpha[i] } }
-        var v = ks
-        LinearAlgebra.lowerSolve(factor, n: n, &v, columns: m)
         let prior = exp(hyperparameters.base.logSignalVariance) * Self.modulation(distance, distance, hyperparameters)
-        var variance = [Double](repeating: prior, count: m)
-        for j in 0..<m {
-            var q = 0.0
-            for i in 0..<n { q += v[i * m + j] * v[i * m + j] }
-            variance[j] = max(prior - q, 1e-12 * prior)
-        }
-        return (mean, variance)
+        return GaussianProcess.posterior(crossCovariance: ks, factor: factor, alpha: alpha, mean: hyperparameters.base.mean,
+                                         priorVariance: prior, points: m)
     }
 
     /// The log marginal likelihood and its gradient with respect to `Hyperparameters.vector`
@@ -168,19 +159,9 @@ extension MultiFidelityGP {
             let p = logPrior(v)
             return (-(l + p.value), zip(g, p.gradient).map { -($0 + $1) })
         }
-        var starts = [Hyperparameters(base: .init(dimensions: d, lengthscale: 0.5, noiseVariance: 1e-3)).vector]
-        starts += extraStarts.filter { $0.count == d + 5 }
-        var random = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15)
-        for _ in 0..<(3 * restarts) { starts.append(zip(lo, hi).map { $0 + ($1 - $0) * random.unit() }) }
-        let scored = starts.compactMap { s in objective(s).map { (s, $0.0) } }.sorted { $0.1 < $1.1 }
-        var best = starts[0], bestValue = Double.infinity
-        for (s, _) in scored.prefix(polished) {
-            if let (v, f) = LBFGS.minimize(objective, start: s, lower: lo, upper: hi, maxIterations: maxIterations,
-                                           maxEvaluations: 4 * maxIterations), f < bestValue {
-                best = v
-                bestValue = f
-            }
-        }
-        return (.init(vector: best), -bestValue)
+        let start = Hyperparameters(base: .init(dimensions: d, lengthscale: 0.5, noiseVariance: 1e-3)).vector
+        let (best, value) = GPFit.minimise(objective, lower: lo, upper: hi, starts: [start] + extraStarts.filter { $0.count == d + 5 },
+                                           randomStarts: 3 * restarts, seed: seed, maxIterations: maxIterations, polished: polished)
+        return (.init(vector: best), -value)
     }
 }
