@@ -14,6 +14,18 @@ public final class AdamW {
         v = FloatBuffer(count: parameterCount)
     }
 
+    /// The moments and step count, to save a run mid-way.
+    public var state: (m: [Float], v: [Float], step: Int) { (m.array, v.array, step) }
+
+    /// Continues from a saved state; false when its size does not match.
+    public func restore(m saved: [Float], v savedV: [Float], step savedStep: Int) -> Bool {
+        guard saved.count == m.count, savedV.count == v.count, savedStep >= 0 else { return false }
+        saved.withUnsafeBufferPointer { m.pointer.update(from: $0.baseAddress!, count: saved.count) }
+        savedV.withUnsafeBufferPointer { v.pointer.update(from: $0.baseAddress!, count: savedV.count) }
+        step = savedStep
+        return true
+    }
+
     public func update(_ block: ParameterBlock, learningRate lr: Float) {
         step += 1
         let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))

@@ -115,8 +115,18 @@ public final class FineTuner {
         return batches
     }
 
-    /// Builds the model for the run's plan, trains it and evaluates on dev.
-    public func run() throws(TrainerError) -> (TrainResult, BertClassifier) {
+    /// The optimiser steps of the whole run: ⌈rows / batch⌉ per epoch.
+    public func totalSteps(rows: Int) -> Int {
+        let t = config.training
+        return (rows + t.batchSize - 1) / t.batchSize * t.epochs
+    }
+
+    /// FNV-1a of the run configuration: what a checkpoint must match to be continued.
+    public var fingerprint: String { String(FNV1a.hash(config.json.serialized()), radix: 16) }
+
+    /// Builds the model for the run's plan, trains it (the whole run, or the segment asked for)
+    /// and evaluates on dev.
+    public func run(_ segment: TrainingSegment = .whole) throws(TrainerError) -> (TrainResult, BertClassifier) {
         let t = config.training
         let spec = config.task.spec
         let model = try BertClassifier(weights: weights, plan: config.plan, labels: spec.labelCount, head: config.head)
@@ -124,49 +134,22 @@ public final class FineTuner {
         let train = try trainingExamples()
         let dev = try devExamples()
         let trainEnc = encode(train)
-        let lengths = trainEnc.map(\.ids.count)
         let cacheStart = Date()
         let trainCache = try prefixCache(model: model, encodings: trainEnc)
         let cacheSeconds = Date().timeIntervalSince(cacheStart)
-        let stepsPerEpoch = (train.count + t.batchSize - 1) / t.batchSize
-        let totalSteps = stepsPerEpoch * t.epochs
-        let schedule = LinearSchedule(base: t.learningRate, warmupFraction: t.warmupFraction, totalSteps: totalSteps)
-        let adam = AdamW(parameterCount: model.block.count, weightDecay: Float(t.weightDecay))
-        var dataRNG = RandomSource(seed: t.seed, stream: "data")
-        var dropRNG = RandomSource(seed: t.seed, stream: "dropout")
-        let dlogits = FloatBuffer(count: max(t.batchSize, 1) * spec.labelCount)
-        let start = Date()
-        var step = 0, seen = 0
-        var runningLoss = 0.0, lastLoss = Double.nan
-        var lastReport = Date.distantPast
-        for epoch in 0..<t.epochs {
-            let batches = FineTuner.epochBatches(lengths: lengths, batchSize: t.batchSize, grouping: t.lengthGrouping, rng: &dataRNG)
-            for idx in batches {
-                let batch = TokenBatch(idx.map { trainEnc[$0] }, padId: tokenizer.padId)
-                model.block.zeroGrads()
-                let logits = model.forward(batch, training: true, rng: &dropRNG, cache: trainCache, rows: idx)
-                let loss = Loss.batch(logits: logits, indices: idx, examples: train, task: spec, dlogits: dlogits.pointer)
-                guard loss.isFinite else {
-                    throw .training("loss is \(loss) at epoch \(epoch + 1), step \(step + 1): lower the learning rate (now "
-                        + "\(t.learningRate))")
-                }
-                model.backward(dlogits: dlogits.pointer)
-                if t.maxGradNorm > 0 { clipGradientNorm(model.block, maxNorm: Float(t.maxGradNorm)) }
-                adam.update(model.block, learningRate: Float(schedule.learningRate(step: step)))
-                step += 1
-                seen += idx.count
-                runningLoss = step == 1 ? loss : 0.95 * runningLoss + 0.05 * loss
-                lastLoss = loss
-                let now = Date()
-                if now.timeIntervalSince(lastReport) >= 2 || step == totalSteps {
-                    lastReport = now
-                    let el = now.timeIntervalSince(start)
-                    let eta = el / Double(step) * Double(totalSteps - step)
-                    progress?.report(String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.1f ex/s  ETA %@",
-                                            epoch + 1, t.epochs, step, totalSteps, runningLoss, Double(seen) / el, formatDuration(eta)))
-                }
+        let run = TrainingRun(tuner: self, model: model, examples: train, encodings: trainEnc, cache: trainCache)
+        if let dir = segment.resumeFrom {
+            let (checkpoint, reason) = TrainingCheckpoint.read(dir, fingerprint: fingerprint)
+            if let checkpoint, run.restore(checkpoint) {
+                progress?.report("continuing from step \(checkpoint.step) (\(dir))")
+            } else {
+                progress?.report("starting over: \(reason.isEmpty ? "the checkpoint does not fit this model" : reason)")
             }
         }
+        let start = Date()
+        let stop = min(segment.stopAfterSteps ?? run.totalSteps, run.totalSteps)
+        let seen = try run.train(until: stop)
+        if let dir = segment.checkpointTo { try run.checkpoint().write(to: dir) }
         let trainSeconds = Date().timeIntervalSince(start) + cacheSeconds
         let evalStart = Date()
         let (metrics, _) = try evaluate(model: model, examples: dev, useCache: trainCache != nil)
@@ -174,7 +157,7 @@ public final class FineTuner {
         let result = TrainResult(
             task: spec.name, metric: spec.primaryMetric, score: metrics[spec.primaryMetric] ?? .nan, metrics: metrics,
             trainableParameters: model.trainableParameters, totalParameters: model.totalParameters,
-            trainExamples: train.count, devExamples: dev.count, epochs: t.epochs, steps: step, finalLoss: lastLoss,
+            trainExamples: train.count, devExamples: dev.count, epochs: t.epochs, steps: run.step, finalLoss: run.lastLoss,
             trainSeconds: trainSeconds, evalSeconds: evalSeconds,
             trainExamplesPerSecond: Double(seen) / max(trainSeconds, 1e-9), peakRSSMiB: peakRSSMiB(), seed: t.seed)
         return (result, model)

@@ -15,6 +15,15 @@ public struct RandomSource: RandomNumberGenerator, Sendable {
         s0 = x.next(); s1 = x.next(); s2 = x.next(); s3 = x.next()
     }
 
+    /// The generator's whole state, to save a run mid-way and continue it exactly.
+    public var state: [UInt64] { [s0, s1, s2, s3] }
+
+    /// A generator at a saved `state` (four words).
+    public init?(state: [UInt64]) {
+        guard state.count == 4, state.contains(where: { $0 != 0 }) else { return nil }
+        s0 = state[0]; s1 = state[1]; s2 = state[2]; s3 = state[3]
+    }
+
     /// An independent stream for a named purpose (e.g. "init", "dropout").
     public init(seed: UInt64, stream: String) {
         self.init(seed: seed ^ FNV1a.hash(stream))

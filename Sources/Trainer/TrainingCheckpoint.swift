@@ -1,0 +1,106 @@
+import JSONKit
+import Foundation
+import Space
+
+/// Which part of a run to train: a cheap fidelity is the first steps of the target run (the same
+/// rows, data order and learning-rate schedule, which is defined by the whole run), so promoting a
+/// configuration continues where its cheap trial stopped instead of starting over.
+public struct TrainingSegment: Sendable {
+    /// Stop after this many optimiser steps (nil: run to the end).
+    public var stopAfterSteps: Int?
+    /// A checkpoint of an earlier segment of the same run to continue from. When it is missing,
+    /// torn or of another run, training starts over from step 0, which reaches the same state
+    /// (a seed fixes the run bit for bit), only slower.
+    public var resumeFrom: String?
+    /// Where to write the state at the stop, for a later segment.
+    public var checkpointTo: String?
+
+    public init(stopAfterSteps: Int? = nil, resumeFrom: String? = nil, checkpointTo: String? = nil) {
+        self.stopAfterSteps = stopAfterSteps
+        self.resumeFrom = resumeFrom
+        self.checkpointTo = checkpointTo
+    }
+
+    /// The whole run, no checkpoint.
+    public static let whole = TrainingSegment()
+}
+
+/// A run's state between two segments, in a folder:
+///
+///     DIR/state.safetensors   values, adam_m, adam_v: the trainable block and AdamW's moments
+///     DIR/state.json          step, AdamW's step, the position in the epoch, both generators'
+///                             states, the run's fingerprint and an FNV-1a of state.safetensors
+///
+/// state.safetensors is written first and state.json last, each through a temporary file and a
+/// rename, so a kill leaves either the old checkpoint, or a json whose hash does not match the
+/// tensors (refused as torn), never a silently mixed one.
+public struct TrainingCheckpoint {
+    public var step: Int
+    public var adamStep: Int
+    public var epoch: Int
+    /// Batches of the current epoch already trained (0 at an epoch boundary).
+    public var batchInEpoch: Int
+    /// The data generator at the start of the current epoch (it draws the epoch's batches).
+    public var epochStartRNG: [UInt64]
+    public var dropoutRNG: [UInt64]
+    public var seen: Int
+    public var runningLoss: Double, lastLoss: Double
+    /// FNV-1a of the run configuration (without its stop): a checkpoint continues only its own run.
+    public var fingerprint: String
+    public var values: [Float], adamM: [Float], adamV: [Float]
+
+    public func write(to dir: String) throws(TrainerError) {
+        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        catch { throw .write(path: dir, message: "cannot create the checkpoint folder: \(error.localizedDescription)") }
+        let n = values.count
+        let tensors = SafetensorsWriter.encode([("values", [n], values), ("adam_m", [n], adamM), ("adam_v", [n], adamV)],
+                                               metadata: ["format": "autopeft-checkpoint"])
+        try Self.replace(dir + "/state.safetensors", with: tensors)
+        func words(_ s: [UInt64]) -> JSONValue { .array(s.map { .string(String($0)) }) }
+        let json: JSONValue = .object([
+            ("format", .number(1)), ("step", .number(step)), ("adam_step", .number(adamStep)), ("epoch", .number(epoch)),
+            ("batch_in_epoch", .number(batchInEpoch)), ("epoch_start_rng", words(epochStartRNG)), ("dropout_rng", words(dropoutRNG)),
+            ("seen", .number(seen)), ("running_loss", .number(runningLoss)), ("last_loss", .number(lastLoss.isFinite ? lastLoss : 0)),
+            ("fingerprint", .string(fingerprint)),
+            ("tensors_fnv", .string(String(Self.hash(tensors), radix: 16))),
+        ])
+        try Self.replace(dir + "/state.json", with: Data((json.serialized() + "\n").utf8))
+    }
+
+    /// The checkpoint in `dir`, or nil (with the reason) when it is missing, torn or not of this run.
+    public static func read(_ dir: String, fingerprint: String) -> (TrainingCheckpoint?, String) {
+        guard let jsonData = FileManager.default.contents(atPath: dir + "/state.json") else { return (nil, "no checkpoint in \(dir)") }
+        guard let tensors = FileManager.default.contents(atPath: dir + "/state.safetensors") else { return (nil, "\(dir): no tensors") }
+        do {
+            let r = JSONReader(try JSONParser.parse(bytes: [UInt8](jsonData)), file: dir + "/state.json")
+            guard try r.required("fingerprint").string() == fingerprint else { return (nil, "\(dir) belongs to another run") }
+            guard try r.required("tensors_fnv").string() == String(hash(tensors), radix: 16) else {
+                return (nil, "\(dir) is torn (state.json does not match state.safetensors)")
+            }
+            func words(_ key: String) throws -> [UInt64] { try r.required(key).array().map { UInt64(try $0.string()) ?? 0 } }
+            let file = try SafetensorsFile(data: tensors, path: dir + "/state.safetensors")
+            let c = TrainingCheckpoint(
+                step: try r.required("step").int(), adamStep: try r.required("adam_step").int(), epoch: try r.required("epoch").int(),
+                batchInEpoch: try r.required("batch_in_epoch").int(), epochStartRNG: try words("epoch_start_rng"),
+                dropoutRNG: try words("dropout_rng"), seen: try r.required("seen").int(),
+                runningLoss: try r.required("running_loss").double(), lastLoss: try r.required("last_loss").double(),
+                fingerprint: fingerprint,
+                values: try file.floats("values"), adamM: try file.floats("adam_m"), adamV: try file.floats("adam_v"))
+            return (c, "")
+        } catch {
+            return (nil, "\(dir): \(error)")
+        }
+    }
+
+    static func hash(_ data: Data) -> UInt64 {
+        var h = FNV1a()
+        data.withUnsafeBytes { h.mix(bytes: $0) }
+        return h.value
+    }
+
+    /// Writes through a temporary file and a rename (Foundation's atomic write).
+    static func replace(_ path: String, with data: Data) throws(TrainerError) {
+        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
+        catch { throw .write(path: path, message: "cannot write the checkpoint: \(error.localizedDescription)") }
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Space
+
+/// One run's training loop and its state: the model, AdamW, the schedule over the whole run,
+/// both generators and the position in the data. `train(until:)` may be called after `restore`,
+/// and a run trained to step s, saved and restored, continues exactly as an uninterrupted one.
+final class TrainingRun {
+    let tuner: FineTuner
+    let model: BertClassifier
+    let examples: [Example], encodings: [WordPieceTokenizer.Encoding], lengths: [Int]
+    let cache: FrozenPrefixCache?
+    let adam: AdamW
+    let schedule: LinearSchedule
+    let totalSteps: Int
+    private(set) var step = 0, epoch = 0, batchInEpoch = 0, seen = 0
+    private(set) var runningLoss = 0.0, lastLoss = Double.nan
+    private var dataRNG: RandomSource, epochStartRNG: RandomSource, dropRNG: RandomSource
+    private var batches: [[Int]]?
+    private let dlogits: FloatBuffer
+
+    init(tuner: FineTuner, model: BertClassifier, examples: [Example], encodings: [WordPieceTokenizer.Encoding],
+         cache: FrozenPrefixCache?) {
+        let t = tuner.config.training
+        self.tuner = tuner
+        self.model = model
+        self.examples = examples
+        self.encodings = encodings
+        lengths = encodings.map(\.ids.count)
+        self.cache = cache
+        totalSteps = tuner.totalSteps(rows: examples.count)
+        schedule = LinearSchedule(base: t.learningRate, warmupFraction: t.warmupFraction, totalSteps: totalSteps)
+        adam = AdamW(parameterCount: model.block.count, weightDecay: Float(t.weightDecay))
+        dataRNG = RandomSource(seed: t.seed, stream: "data")
+        epochStartRNG = dataRNG
+        dropRNG = RandomSource(seed: t.seed, stream: "dropout")
+        dlogits = FloatBuffer(count: max(t.batchSize, 1) * tuner.config.task.spec.labelCount)
+    }
+
+    /// Trains until `stop` optimiser steps have been taken in all; returns the examples this call saw.
+    @discardableResult
+    func train(until stop: Int) throws(TrainerError) -> Int {
+        let t = tuner.config.training, spec = tuner.config.task.spec
+        let start = Date(), startStep = step, startSeen = seen
+        var lastReport = Date.distantPast
+        while step < stop {
+            if batches == nil {
+                epochStartRNG = dataRNG
+                batches = FineTuner.epochBatches(lengths: lengths, batchSize: t.batchSize, grouping: t.lengthGrouping, rng: &dataRNG)
+                batchInEpoch = 0
+            }
+            let idx = batches![batchInEpoch]
+            let batch = TokenBatch(idx.map { encodings[$0] }, padId: tuner.tokenizer.padId)
+            model.block.zeroGrads()
+            let logits = model.forward(batch, training: true, rng: &dropRNG, cache: cache, rows: idx)
+            let loss = Loss.batch(logits: logits, indices: idx, examples: examples, task: spec, dlogits: dlogits.pointer)
+            guard loss.isFinite else {
+                throw .training("loss is \(loss) at epoch \(epoch + 1), step \(step + 1): lower the learning rate (now \(t.learningRate))")
+            }
+            model.backward(dlogits: dlogits.pointer)
+            if t.maxGradNorm > 0 { clipGradientNorm(model.block, maxNorm: Float(t.maxGradNorm)) }
+            adam.update(model.block, learningRate: Float(schedule.learningRate(step: step)))
+            step += 1
+            seen += idx.count
+            runningLoss = step == 1 ? loss : 0.95 * runningLoss + 0.05 * loss
+            lastLoss = loss
+            let shownEpoch = epoch + 1
+            batchInEpoch += 1
+            if batchInEpoch == batches!.count { epoch += 1; batches = nil }
+            let now = Date()
+            if now.timeIntervalSince(lastReport) >= 2 || step == stop {
+                lastReport = now
+                let elapsed = now.timeIntervalSince(start)
+                let eta = elapsed / Double(step - startStep) * Double(stop - step)
+                tuner.progress?.report(String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.1f ex/s  ETA %@", shownEpoch,
+                                              t.epochs, step, stop, runningLoss, Double(seen - startSeen) / elapsed, formatDuration(eta)))
+            }
+        }
+        return seen - startSeen
+    }
+
+    /// The state now, to continue later.
+    func checkpoint() -> TrainingCheckpoint {
+        let a = adam.state
+        let boundary = batches == nil
+        return TrainingCheckpoint(step: step, adamStep: a.step, epoch: epoch, batchInEpoch: boundary ? 0 : batchInEpoch,
+                                  epochStartRNG: (boundary ? dataRNG : epochStartRNG).state, dropoutRNG: dropRNG.state,
+                                  seen: seen, runningLoss: runningLoss, lastLoss: lastLoss, fingerprint: tuner.fingerprint,
+                                  values: model.block.values.array, adamM: a.m, adamV: a.v)
+    }
+
+    /// Continues from a checkpoint of this run; false (nothing changed) when it does not fit.
+    func restore(_ c: TrainingCheckpoint) -> Bool {
+        guard c.values.count == model.block.count, c.step <= totalSteps, let start = RandomSource(state: c.epochStartRNG),
+              let drop = RandomSource(state: c.dropoutRNG), adam.restore(m: c.adamM, v: c.adamV, step: c.adamStep) else { return false }
+        c.values.withUnsafeBufferPointer { model.block.values.pointer.update(from: $0.baseAddress!, count: c.values.count) }
+        step = c.step; epoch = c.epoch; seen = c.seen; runningLoss = c.runningLoss; lastLoss = c.lastLoss
+        dropRNG = drop
+        dataRNG = start
+        epochStartRNG = start
+        if c.batchInEpoch > 0 {
+            batches = FineTuner.epochBatches(lengths: lengths, batchSize: tuner.config.training.batchSize,
+                                             grouping: tuner.config.training.lengthGrouping, rng: &dataRNG)
+            batchInEpoch = c.batchInEpoch
+        } else {
+            batches = nil
+            batchInEpoch = 0
+        }
+        return true
+    }
+}

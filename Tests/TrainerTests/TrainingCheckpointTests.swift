@@ -1,0 +1,62 @@
+import XCTest
+import Foundation
+import Space
+@testable import Trainer
+
+/// A run trained in segments through checkpoints ends bit for bit where the uninterrupted run ends.
+final class TrainingCheckpointTests: XCTestCase {
+    static let mixed = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0.1, targets: [.query, .output]),
+                                serialAdapter: AdapterSpec(size: 4, layers: .only([1])), prefix: PrefixSpec(length: 2, projection: 5),
+                                ia3: IA3Spec(sites: [.value]), bitfit: BitFitSpec(biases: [.outputNorm]))
+
+    func segments(_ stops: [Int], plan: PEFTPlan, dir: String) throws -> (TrainResult, [Float]) {
+        var last: (TrainResult, BertClassifier)?
+        for (k, stop) in stops.enumerated() {
+            let segment = TrainingSegment(stopAfterSteps: stop, resumeFrom: k == 0 ? nil : dir + "/c\(k - 1)", checkpointTo: dir + "/c\(k)")
+            last = try syntheticTuner(seed: 7, epochs: 3, plan: plan).run(segment)
+            XCTAssertEqual(last!.0.steps, min(stop, 48), "stop \(stop)")
+        }
+        return (last!.0, last!.1.block.values.array)
+    }
+
+    func testSegmentsThroughCheckpointsEqualTheUninterruptedRun() throws {
+        for plan in [Self.mixed, PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0.1, targets: [.value], layers: .only([1])))] {
+            let (whole, model) = try syntheticTuner(seed: 7, epochs: 3, plan: plan).run()
+            XCTAssertEqual(whole.steps, 48)
+            let dir = temporaryDirectory()
+            // Mid-epoch (7, 21), on an epoch boundary (32) and the end (a stop past it is clamped).
+            let (result, values) = try segments([7, 21, 32, 100], plan: plan, dir: dir)
+            XCTAssertEqual(values, model.block.values.array, "trained weights")
+            XCTAssertEqual(result.score, whole.score)
+            XCTAssertEqual(result.finalLoss, whole.finalLoss)
+        }
+    }
+
+    func testAMissingOrTornCheckpointStartsOverAndReachesTheSameState() throws {
+        let (_, model) = try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed).run(TrainingSegment(stopAfterSteps: 20))
+        let dir = temporaryDirectory()
+        _ = try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed).run(TrainingSegment(stopAfterSteps: 9, checkpointTo: dir + "/c"))
+        // Torn: the json no longer matches the tensors.
+        let json = try String(contentsOfFile: dir + "/c/state.json", encoding: .utf8)
+        try json.replacingOccurrences(of: "\"step\":9", with: "\"step\":8").write(toFile: dir + "/c/state.json", atomically: true, encoding: .utf8)
+        let tensors = try Data(contentsOf: URL(fileURLWithPath: dir + "/c/state.safetensors"))
+        try tensors.dropLast(4).write(to: URL(fileURLWithPath: dir + "/c/state.safetensors"))
+        XCTAssertNil(TrainingCheckpoint.read(dir + "/c", fingerprint: try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed).fingerprint).0)
+        for resume in [dir + "/c", dir + "/nowhere"] {
+            let (_, m) = try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed).run(TrainingSegment(stopAfterSteps: 20, resumeFrom: resume))
+            XCTAssertEqual(m.block.values.array, model.block.values.array, resume)
+        }
+    }
+
+    func testACheckpointOfAnotherRunIsRefused() throws {
+        let dir = temporaryDirectory()
+        _ = try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed).run(TrainingSegment(stopAfterSteps: 5, checkpointTo: dir + "/c"))
+        let other = try syntheticTuner(seed: 8, epochs: 3, plan: Self.mixed)
+        let (checkpoint, reason) = TrainingCheckpoint.read(dir + "/c", fingerprint: other.fingerprint)
+        XCTAssertNil(checkpoint)
+        XCTAssertTrue(reason.contains("another run"), reason)
+        let (_, fresh) = try other.run(TrainingSegment(stopAfterSteps: 5))
+        let (_, resumed) = try syntheticTuner(seed: 8, epochs: 3, plan: Self.mixed).run(TrainingSegment(stopAfterSteps: 5, resumeFrom: dir + "/c"))
+        XCTAssertEqual(resumed.block.values.array, fresh.block.values.array, "the other run's state was not used")
+    }
+}
