@@ -20,6 +20,9 @@ public struct TrainResult: Sendable {
     public var trainExamplesPerSecond: Double
     public var peakRSSMiB: Double
     public var seed: UInt64
+    /// The step this process continued from (a checkpoint of an earlier segment); nil when it
+    /// trained from the start.
+    public var resumedFromStep: Int?
 
     public func json(extra: [(String, JSONValue)] = []) -> JSONValue {
         func r(_ x: Double, _ digits: Double = 1e6) -> JSONValue { .number((x * digits).rounded() / digits) }
@@ -32,7 +35,7 @@ public struct TrainResult: Sendable {
             ("train_seconds", r(trainSeconds, 100)), ("eval_seconds", r(evalSeconds, 100)),
             ("train_examples_per_s", r(trainExamplesPerSecond, 100)), ("peak_rss_mib", r(peakRSSMiB, 10)),
             ("seed", .number(Int(seed))),
-        ] + extra)
+        ] + (resumedFromStep.map { [("resumed_from_step", .number($0))] } ?? []) + extra)
     }
 }
 
@@ -140,12 +143,13 @@ public final class FineTuner {
         let run = TrainingRun(tuner: self, model: model, examples: train, encodings: trainEnc, cache: trainCache)
         if let dir = segment.resumeFrom {
             let (checkpoint, reason) = TrainingCheckpoint.read(dir, fingerprint: fingerprint)
-            if let checkpoint, run.restore(checkpoint) {
+            if let checkpoint, checkpoint.step <= segment.stopAfterSteps ?? run.totalSteps, run.restore(checkpoint) {
                 progress?.report("continuing from step \(checkpoint.step) (\(dir))")
             } else {
                 progress?.report("starting over: \(reason.isEmpty ? "the checkpoint does not fit this model" : reason)")
             }
         }
+        let resumedFrom = run.step > 0 ? run.step : nil
         let start = Date()
         let stop = min(segment.stopAfterSteps ?? run.totalSteps, run.totalSteps)
         let seen = try run.train(until: stop)
@@ -159,7 +163,8 @@ public final class FineTuner {
             trainableParameters: model.trainableParameters, totalParameters: model.totalParameters,
             trainExamples: train.count, devExamples: dev.count, epochs: t.epochs, steps: run.step, finalLoss: run.lastLoss,
             trainSeconds: trainSeconds, evalSeconds: evalSeconds,
-            trainExamplesPerSecond: Double(seen) / max(trainSeconds, 1e-9), peakRSSMiB: peakRSSMiB(), seed: t.seed)
+            trainExamplesPerSecond: Double(seen) / max(trainSeconds, 1e-9), peakRSSMiB: peakRSSMiB(), seed: t.seed,
+            resumedFromStep: resumedFrom)
         return (result, model)
     }
 

@@ -29,10 +29,11 @@ public struct TrainingSegment: Sendable {
 ///
 ///     DIR/state.safetensors   values, adam_m, adam_v: the trainable block and AdamW's moments
 ///     DIR/state.json          step, AdamW's step, the position in the epoch, both generators'
-///                             states, the run's fingerprint and an FNV-1a of state.safetensors
+///                             states, the run's fingerprint, and a seal: FNV-1a over the tensors'
+///                             bytes and the json's other fields
 ///
 /// state.safetensors is written first and state.json last, each through a temporary file and a
-/// rename, so a kill leaves either the old checkpoint, or a json whose hash does not match the
+/// rename, so a kill leaves either the old checkpoint or a json whose seal does not match the
 /// tensors (refused as torn), never a silently mixed one.
 public struct TrainingCheckpoint {
     public var step: Int
@@ -57,13 +58,13 @@ public struct TrainingCheckpoint {
                                                metadata: ["format": "autopeft-checkpoint"])
         try Self.replace(dir + "/state.safetensors", with: tensors)
         func words(_ s: [UInt64]) -> JSONValue { .array(s.map { .string(String($0)) }) }
-        let json: JSONValue = .object([
+        let fields: [(key: String, value: JSONValue)] = [
             ("format", .number(1)), ("step", .number(step)), ("adam_step", .number(adamStep)), ("epoch", .number(epoch)),
             ("batch_in_epoch", .number(batchInEpoch)), ("epoch_start_rng", words(epochStartRNG)), ("dropout_rng", words(dropoutRNG)),
             ("seen", .number(seen)), ("running_loss", .number(runningLoss)), ("last_loss", .number(lastLoss.isFinite ? lastLoss : 0)),
             ("fingerprint", .string(fingerprint)),
-            ("tensors_fnv", .string(String(Self.hash(tensors), radix: 16))),
-        ])
+        ]
+        let json: JSONValue = .object(fields + [("seal", .string(Self.seal(tensors, fields)))])
         try Self.replace(dir + "/state.json", with: Data((json.serialized() + "\n").utf8))
     }
 
@@ -72,9 +73,11 @@ public struct TrainingCheckpoint {
         guard let jsonData = FileManager.default.contents(atPath: dir + "/state.json") else { return (nil, "no checkpoint in \(dir)") }
         guard let tensors = FileManager.default.contents(atPath: dir + "/state.safetensors") else { return (nil, "\(dir): no tensors") }
         do {
-            let r = JSONReader(try JSONParser.parse(bytes: [UInt8](jsonData)), file: dir + "/state.json")
+            let value = try JSONParser.parse(bytes: [UInt8](jsonData))
+            let r = JSONReader(value, file: dir + "/state.json")
             guard try r.required("fingerprint").string() == fingerprint else { return (nil, "\(dir) belongs to another run") }
-            guard try r.required("tensors_fnv").string() == String(hash(tensors), radix: 16) else {
+            guard case .object(let members) = value,
+                  try r.required("seal").string() == seal(tensors, members.filter { $0.key != "seal" }) else {
                 return (nil, "\(dir) is torn (state.json does not match state.safetensors)")
             }
             func words(_ key: String) throws -> [UInt64] { try r.required(key).array().map { UInt64(try $0.string()) ?? 0 } }
@@ -92,10 +95,12 @@ public struct TrainingCheckpoint {
         }
     }
 
-    static func hash(_ data: Data) -> UInt64 {
+    /// FNV-1a over the tensors' bytes, then the other fields as serialised.
+    static func seal(_ tensors: Data, _ fields: [(key: String, value: JSONValue)]) -> String {
         var h = FNV1a()
-        data.withUnsafeBytes { h.mix(bytes: $0) }
-        return h.value
+        tensors.withUnsafeBytes { h.mix(bytes: $0) }
+        h.mix(bytes: JSONValue.object(fields).serialized().utf8)
+        return String(h.value, radix: 16)
     }
 
     /// Writes through a temporary file and a rename (Foundation's atomic write).

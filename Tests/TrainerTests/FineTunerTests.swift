@@ -61,8 +61,9 @@ final class FineTunerTests: XCTestCase {
 }
 
 /// A fine-tuner for the synthetic task on a tiny random model (files written to a temporary folder).
-func syntheticTuner(seed: UInt64 = 0, epochs: Int = 30, lr: Double = 1e-2, plan: PEFTPlan? = nil) throws -> FineTuner {
-    let dir = temporaryDirectory()
+func syntheticTuner(seed: UInt64 = 0, epochs: Int = 30, lr: Double = 1e-2, plan: PEFTPlan? = nil,
+                    in folder: String? = nil) throws -> FineTuner {
+    let dir = folder ?? temporaryDirectory()
     FineTunerTests.writeTask(rows: 256, seed: 1, to: dir + "/train.tsv")
     FineTunerTests.writeTask(rows: 96, seed: 2, to: dir + "/dev.tsv")
     var vocab: [String: Int32] = ["[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3]

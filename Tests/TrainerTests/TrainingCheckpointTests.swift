@@ -13,50 +13,63 @@ final class TrainingCheckpointTests: XCTestCase {
         var last: (TrainResult, BertClassifier)?
         for (k, stop) in stops.enumerated() {
             let segment = TrainingSegment(stopAfterSteps: stop, resumeFrom: k == 0 ? nil : dir + "/c\(k - 1)", checkpointTo: dir + "/c\(k)")
-            last = try syntheticTuner(seed: 7, epochs: 3, plan: plan).run(segment)
+            last = try syntheticTuner(seed: 7, epochs: 3, plan: plan, in: dir).run(segment)
             XCTAssertEqual(last!.0.steps, min(stop, 48), "stop \(stop)")
+            XCTAssertEqual(last!.0.resumedFromStep, k == 0 ? nil : stops[k - 1], "segment \(k) continued from the last stop")
         }
         return (last!.0, last!.1.block.values.array)
     }
 
     func testSegmentsThroughCheckpointsEqualTheUninterruptedRun() throws {
         for plan in [Self.mixed, PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0.1, targets: [.value], layers: .only([1])))] {
-            let (whole, model) = try syntheticTuner(seed: 7, epochs: 3, plan: plan).run()
-            XCTAssertEqual(whole.steps, 48)
             let dir = temporaryDirectory()
+            let (whole, model) = try syntheticTuner(seed: 7, epochs: 3, plan: plan, in: dir).run()
+            XCTAssertEqual(whole.steps, 48)
             // Mid-epoch (7, 21), on an epoch boundary (32) and the end (a stop past it is clamped).
             let (result, values) = try segments([7, 21, 32, 100], plan: plan, dir: dir)
-            XCTAssertEqual(values, model.block.values.array, "trained weights")
+            XCTAssertTrue(values == model.block.values.array, "trained weights equal bit for bit")
             XCTAssertEqual(result.score, whole.score)
             XCTAssertEqual(result.finalLoss, whole.finalLoss)
         }
     }
 
     func testAMissingOrTornCheckpointStartsOverAndReachesTheSameState() throws {
-        let (_, model) = try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed).run(TrainingSegment(stopAfterSteps: 20))
         let dir = temporaryDirectory()
-        _ = try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed).run(TrainingSegment(stopAfterSteps: 9, checkpointTo: dir + "/c"))
-        // Torn: the json no longer matches the tensors.
+        func tuner() throws -> FineTuner { try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed, in: dir) }
+        let (_, model) = try tuner().run(TrainingSegment(stopAfterSteps: 20))
+        let (intact, _) = try tuner().run(TrainingSegment(stopAfterSteps: 9, checkpointTo: dir + "/c"))
+        XCTAssertNotNil(TrainingCheckpoint.read(dir + "/c", fingerprint: try tuner().fingerprint).0, "the checkpoint as written reads")
+        XCTAssertEqual(intact.steps, 9)
+        // Torn two ways: a json that no longer matches intact tensors, and truncated tensors.
+        try FileManager.default.copyItem(atPath: dir + "/c", toPath: dir + "/t")
         let json = try String(contentsOfFile: dir + "/c/state.json", encoding: .utf8)
+        XCTAssertTrue(json.contains("\"step\":9"))
         try json.replacingOccurrences(of: "\"step\":9", with: "\"step\":8").write(toFile: dir + "/c/state.json", atomically: true, encoding: .utf8)
-        let tensors = try Data(contentsOf: URL(fileURLWithPath: dir + "/c/state.safetensors"))
-        try tensors.dropLast(4).write(to: URL(fileURLWithPath: dir + "/c/state.safetensors"))
-        XCTAssertNil(TrainingCheckpoint.read(dir + "/c", fingerprint: try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed).fingerprint).0)
-        for resume in [dir + "/c", dir + "/nowhere"] {
-            let (_, m) = try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed).run(TrainingSegment(stopAfterSteps: 20, resumeFrom: resume))
-            XCTAssertEqual(m.block.values.array, model.block.values.array, resume)
+        let tensors = try Data(contentsOf: URL(fileURLWithPath: dir + "/t/state.safetensors"))
+        try tensors.dropLast(4).write(to: URL(fileURLWithPath: dir + "/t/state.safetensors"))
+        for torn in ["c", "t"] {
+            let (checkpoint, reason) = TrainingCheckpoint.read(dir + "/" + torn, fingerprint: try tuner().fingerprint)
+            XCTAssertNil(checkpoint, torn)
+            XCTAssertTrue(reason.contains("torn"), reason)
+        }
+        for resume in [dir + "/c", dir + "/t", dir + "/nowhere"] {
+            let (r, m) = try tuner().run(TrainingSegment(stopAfterSteps: 20, resumeFrom: resume))
+            XCTAssertNil(r.resumedFromStep, "started over")
+            XCTAssertTrue(m.block.values.array == model.block.values.array, resume)
         }
     }
 
     func testACheckpointOfAnotherRunIsRefused() throws {
         let dir = temporaryDirectory()
-        _ = try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed).run(TrainingSegment(stopAfterSteps: 5, checkpointTo: dir + "/c"))
-        let other = try syntheticTuner(seed: 8, epochs: 3, plan: Self.mixed)
+        _ = try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed, in: dir).run(TrainingSegment(stopAfterSteps: 5, checkpointTo: dir + "/c"))
+        let other = try syntheticTuner(seed: 8, epochs: 3, plan: Self.mixed, in: dir)
         let (checkpoint, reason) = TrainingCheckpoint.read(dir + "/c", fingerprint: other.fingerprint)
         XCTAssertNil(checkpoint)
         XCTAssertTrue(reason.contains("another run"), reason)
         let (_, fresh) = try other.run(TrainingSegment(stopAfterSteps: 5))
-        let (_, resumed) = try syntheticTuner(seed: 8, epochs: 3, plan: Self.mixed).run(TrainingSegment(stopAfterSteps: 5, resumeFrom: dir + "/c"))
-        XCTAssertEqual(resumed.block.values.array, fresh.block.values.array, "the other run's state was not used")
+        let (r, resumed) = try syntheticTuner(seed: 8, epochs: 3, plan: Self.mixed, in: dir)
+            .run(TrainingSegment(stopAfterSteps: 5, resumeFrom: dir + "/c"))
+        XCTAssertNil(r.resumedFromStep)
+        XCTAssertTrue(resumed.block.values.array == fresh.block.values.array, "the other run's state was not used")
     }
 }
