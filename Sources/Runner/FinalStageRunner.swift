@@ -64,7 +64,7 @@ extension FinalStage {
                     // Seed 0's model is kept and exported: the adapters users load.
                     let outcome: TrialOutcome
                     do {
-                        outcome = try evaluator.evaluate(t.candidate, seed: UInt64(seed), trial: id,
+                        outcome = try evaluator.evaluate(TrialRequest(candidate: t.candidate, seed: UInt64(seed), trial: id),
                                                          saveTo: seed == 0 ? "\(dir)/exports/trial-\(id + 1)" : nil)
                     } catch TrainerError.training(let reason) {
                         // A diverging run fails alone: recorded with the reason, the others go on.

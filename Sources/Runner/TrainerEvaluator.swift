@@ -55,15 +55,16 @@ public final class TrainerEvaluator: Evaluator {
         func report(_ line: String) { sink(prefix + line) }
     }
 
-    public func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
-        try evaluate(candidate, seed: seed, trial: trial, saveTo: nil)
+    public func evaluate(_ request: TrialRequest) throws -> TrialOutcome {
+        try evaluate(request, saveTo: nil)
     }
 
     /// Trains and scores; with `saveTo`, also keeps the trained candidate there (loadable by
     /// `autopeft predict`/`export`) and exports it as an HF PEFT or AdapterHub adapter into
     /// `saveTo/adapter` when one of those formats has the method. Returns export notes in metrics'
     /// place of nothing: errors of the export are reported, not thrown.
-    public func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int, saveTo: String?) throws -> TrialOutcome {
+    public func evaluate(_ request: TrialRequest, saveTo: String?) throws -> TrialOutcome {
+        let candidate = request.candidate, trial = request.trial
         var run = base
         run.plan = try spec.plan(candidate)
         try run.plan.validate(for: dims)
@@ -73,11 +74,20 @@ public final class TrainerEvaluator: Evaluator {
             default: break
             }
         }
-        if !fixedSeed { run.training.seed = seed }
+        if !fixedSeed { run.training.seed = request.seed }
+        var segment = TrainingSegment.whole
+        if let settings = spec.fidelity, let f = request.fidelity {
+            // Every fidelity is a prefix of the target run: train that run, stopping early.
+            run.training.trainExamples = settings.targetRows
+            run.training.epochs = settings.targetEpochs
+            segment = TrainingSegment(stopAfterShare: Double(f.examples) / Double(settings.target.examples),
+                                      resumeFrom: request.resume.flatMap { request.checkpoint(of: $0.trial) },
+                                      checkpointTo: f < settings.target ? request.checkpoint(of: trial) : nil)
+        }
         let tuner = FineTuner(config: run, weights: weights, tokenizer: tokenizer)
         let sink = TrialProgress(prefix: "  trial \(trial + 1): ", sink: progress)
         tuner.progress = sink
-        let (result, model) = try tuner.run()
+        let (result, model) = try tuner.run(segment)
         if let dir = saveTo {
             try CandidateArchive.save(model, config: run, result: result, to: dir)
             let p = run.plan
@@ -98,6 +108,8 @@ public final class TrainerEvaluator: Evaluator {
             }
         }
         var metrics = result.metrics
+        if let from = result.resumedFromStep { metrics["resumed_from_step"] = Double(from) }
+        metrics["steps"] = Double(result.steps)
         metrics["train_seconds"] = result.trainSeconds
         metrics["final_loss"] = result.finalLoss
         metrics["peak_rss_mib"] = result.peakRSSMiB

@@ -18,15 +18,16 @@ public final class WorkerEvaluator: Evaluator, @unchecked Sendable {
         self.progress = progress
     }
 
-    public func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
+    public func evaluate(_ request: TrialRequest) throws -> TrialOutcome {
+        let trial = request.trial
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         if !FileManager.default.isExecutableFile(atPath: p.executableURL!.path), let exe = Bundle.main.executablePath {
             p.executableURL = URL(fileURLWithPath: exe)
         }
-        let candidateJSON = JSONValue.object(candidate.jsonMembers(in: spec.space))
-        p.arguments = ["trial", spec.file, "--candidate", candidateJSON.serialized(), "--seed", "\(seed)", "--trial", "\(trial)",
-                       "--threads", "\(threadsPerWorker)", "--lifeline"]
+        let candidateJSON = JSONValue.object(request.candidate.jsonMembers(in: spec.space))
+        p.arguments = ["trial", spec.file, "--candidate", candidateJSON.serialized(), "--seed", "\(request.seed)", "--trial", "\(trial)",
+                       "--threads", "\(threadsPerWorker)", "--lifeline"] + Self.fidelityArguments(request)
         let out = Pipe(), err = Pipe(), lifeline = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -65,5 +66,14 @@ public final class WorkerEvaluator: Evaluator, @unchecked Sendable {
             throw Study.Failure(message: "the worker failed (exit \(p.terminationStatus)): \(last)")
         }
         return TrialOutcome(reading: try JSONParser.parse(bytes: [UInt8](data)))
+    }
+
+    /// The request's fidelity, continuation and checkpoint folder as `autopeft trial` options.
+    static func fidelityArguments(_ request: TrialRequest) -> [String] {
+        var args: [String] = []
+        if let f = request.fidelity { args += ["--examples", "\(f.examples)"] }
+        if let r = request.resume { args += ["--continues", "\(r.trial)", "--continues-examples", "\(r.fidelity.examples)"] }
+        if let c = request.checkpoints { args += ["--checkpoints", c] }
+        return args
     }
 }

@@ -7,9 +7,12 @@ import Space
 public struct TrialOutcome: Sendable {
     public var values: [String: Double]
     public var metrics: [String: Double]
-    public init(values: [String: Double], metrics: [String: Double] = [:]) {
+    /// The seconds to record for the trial when not the wall clock (synthetic `cost_seconds`).
+    public var seconds: Double?
+    public init(values: [String: Double], metrics: [String: Double] = [:], seconds: Double? = nil) {
         self.values = values
         self.metrics = metrics
+        self.seconds = seconds
     }
 }
 
@@ -23,11 +26,38 @@ public enum Candidate: Sendable {
     public var plan: PEFTPlan? { if case .plan(let p) = self { return p }; return nil }
 }
 
+/// One trial to run: the candidate and its seed, and in a multi-fidelity study the fidelity, the
+/// earlier trial of the same run it continues, and where the study keeps checkpoints.
+public struct TrialRequest: Sendable {
+    public var candidate: Candidate
+    public var seed: UInt64
+    public var trial: Int
+    /// nil: the space file's own training settings (a study without fidelities).
+    public var fidelity: Fidelity?
+    /// The earlier trial of the same run (same configuration and seed) this one continues, and its fidelity.
+    public var resume: (trial: Int, fidelity: Fidelity)?
+    /// The study's checkpoint folder: trial k's state is kept in `<folder>/trial-<k>`.
+    public var checkpoints: String?
+
+    public init(candidate: Candidate, seed: UInt64, trial: Int, fidelity: Fidelity? = nil, resume: (trial: Int, fidelity: Fidelity)? = nil,
+                checkpoints: String? = nil) {
+        self.candidate = candidate
+        self.seed = seed
+        self.trial = trial
+        self.fidelity = fidelity
+        self.resume = resume
+        self.checkpoints = checkpoints
+    }
+
+    /// Where trial `k`'s checkpoint lives, when the study keeps checkpoints.
+    public func checkpoint(of k: Int) -> String? { checkpoints.map { "\($0)/trial-\(k)" } }
+}
+
 /// Runs one trial. The search sees objectives only through this protocol, so the optimiser is
 /// tested on synthetic problems and the trainer plugs in from the CLI. Throwing marks the trial
 /// failed (with the error's description) and the search goes on.
 public protocol Evaluator {
-    func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome
+    func evaluate(_ request: TrialRequest) throws -> TrialOutcome
 }
 
 /// Evaluates the synthetic problems of a space file: the standard test problems, and the PEFT
@@ -41,23 +71,38 @@ public struct SyntheticEvaluator: Evaluator {
         self.inWorker = inWorker
     }
 
-    public func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
-        if inWorker && spec.crashTrials.contains(trial) { kill(getpid(), SIGKILL) }
-        if spec.delaySeconds > 0 { usleep(UInt32(spec.delaySeconds * 1e6)) }
-        var rng = SplitMix64(seed: seed)
+    /// With fidelities, a synthetic problem's cheap fidelity s (its share of the target's
+    /// examples) is biased towards the wrong region: coordinates x₁… are measured from 0.6·(1 − s)
+    /// instead of 0 (|xᵢ − 0.6(1 − s)|), a bias that depends on the configuration and vanishes at the
+    /// target. A trial sleeps `delay_seconds` × the share of the target it trains (less what the
+    /// trial it continues already trained).
+    public func evaluate(_ request: TrialRequest) throws -> TrialOutcome {
+        let candidate = request.candidate
+        if inWorker && spec.crashTrials.contains(request.trial) { kill(getpid(), SIGKILL) }
+        let share = fidelityShare(request.fidelity), done = fidelityShare(request.resume?.fidelity, orZero: true)
+        if spec.delaySeconds > 0 { usleep(UInt32(spec.delaySeconds * max(share - done, 0) * 1e6)) }
+        let cost = spec.costSeconds > 0 ? spec.costSeconds * max(share - done, 0) : nil
+        var rng = SplitMix64(seed: request.seed)
         switch spec.problem {
         case .synthetic(let p, _):
             guard let config = candidate.config else { throw SamplingError(message: "a synthetic problem evaluates configurations only") }
-            let f = p.evaluate(spec.space.encode(config))
-            return TrialOutcome(values: ["f1": f[0] + spec.noise * rng.normal(), "f2": f[1] + spec.noise * rng.normal()])
+            let x = spec.space.encode(config)
+            let f = p.evaluate([x[0]] + x.dropFirst().map { abs($0 - 0.6 * (1 - share)) })
+            return TrialOutcome(values: ["f1": f[0] + spec.noise * rng.normal(), "f2": f[1] + spec.noise * rng.normal()], seconds: cost)
         case .peftMock(let dims, _):
             let plan = try spec.plan(candidate)
-            let score = PEFTMock.score(plan, dims: dims) + spec.noise * rng.normal()
+            let score = PEFTMock.score(plan, dims: dims, share: share) + spec.noise * rng.normal()
             let n = Double(plan.moduleParameters(dims: dims))
-            return TrialOutcome(values: [Objective.Name.score: score, "seconds": 1 + n / 1e5], metrics: ["accuracy": score])
+            return TrialOutcome(values: [Objective.Name.score: score, "seconds": 1 + n / 1e5], metrics: ["accuracy": score], seconds: cost)
         case .training:
             throw SamplingError(message: "this space file trains real candidates; it needs the trainer's evaluator")
         }
+    }
+
+    /// A fidelity's share of the target's training (1 without fidelities; 0 for none when `orZero`).
+    func fidelityShare(_ f: Fidelity?, orZero: Bool = false) -> Double {
+        guard let f, let settings = spec.fidelity else { return orZero ? 0 : spec.evaluatedShare }
+        return Double(f.examples) / Double(settings.target.examples)
     }
 }
 
@@ -68,6 +113,14 @@ public struct SyntheticEvaluator: Evaluator {
 /// towards 0.92 from the majority rate 0.5. Different kinds pay off at different parameter
 /// costs, so the front mixes kinds and layer subsets, as in the AutoPEFT paper.
 public enum PEFTMock {
+    /// At a share s < 1 of the target's training, modules in the upper third of the layers look
+    /// better than they are and the rest worse: cheap runs reward what learns fast high up.
+    public static func score(_ plan: PEFTPlan, dims: ModelDimensions, share s: Double) -> Double {
+        let adapted = plan.adaptedLayers(layers: dims.layers)
+        let upper = Double(adapted.filter { 3 * $0 >= 2 * dims.layers }.count) / Double(max(adapted.count, 1))
+        return score(plan, dims: dims) * (0.7 + 0.3 * s) + (1 - s) * 0.1 * (upper - 0.3)
+    }
+
     public static func score(_ plan: PEFTPlan, dims: ModelDimensions) -> Double {
         let L = dims.layers
         func weight(_ l: Int) -> Double { 0.35 + 0.65 * pow(Double(l) / Double(max(L - 1, 1)), 1.5) }

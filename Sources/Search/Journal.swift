@@ -15,6 +15,8 @@ public final class Journal {
     public enum Op: String, CaseIterable, Sendable {
         case studyCreated = "study_created", trialStarted = "trial_started", trialFinished = "trial_finished"
         case trialFailed = "trial_failed", studyNote = "study_note"
+        /// Multi-fidelity: Kendall's τ between the cheapest fidelity and the target on the pairs so far.
+        case fidelityAgreement = "fidelity_agreement"
         /// `reevaluation.jsonl`: one final-stage training of a trial with one seed.
         case reevaluated
     }

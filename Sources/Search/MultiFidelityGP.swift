@@ -93,6 +93,27 @@ public struct MultiFidelityGP: Sendable {
                                          priorVariance: prior, points: m)
     }
 
+    /// The posterior covariance of the latent f at (x, z₁) and (x, z₂).
+    public func posteriorCovariance(_ x: [Double], _ z1: Double, _ z2: Double) -> Double {
+        let n = inputs.count
+        var k = Self.covariance(inputs, distances, [x, x], [z1, z2], hyperparameters, kernel)  // [n, 2]
+        let prior = Self.covariance([x], [z1], [x], [z2], hyperparameters, kernel)[0]
+        LinearAlgebra.lowerSolve(factor, n: n, &k, columns: 2)
+        var q = 0.0
+        for i in 0..<n { q += k[i * 2] * k[i * 2 + 1] }
+        return prior - q
+    }
+
+    /// The mutual information between the target's latent score g(x) and a noisy observation of
+    /// x at distance z (nats): −½ log(1 − ρ²), ρ² = cov² / (var₀ · (var_z + σₙ²)).
+    public func informationGain(at x: [Double], distance z: Double) -> Double {
+        let v0 = posteriorCovariance(x, 0, 0), vz = posteriorCovariance(x, z, z), c = posteriorCovariance(x, 0, z)
+        let noise = exp(hyperparameters.base.logNoiseVariance)
+        guard v0 > 0 else { return 0 }
+        let rho2 = min(c * c / (v0 * (vz + noise)), 1 - 1e-12)
+        return -0.5 * log(1 - rho2)
+    }
+
     /// The log marginal likelihood and its gradient with respect to `Hyperparameters.vector`
     /// (the same formulas as `GaussianProcess.logMarginalLikelihood`, with ∂K through the modulation).
     public static func logMarginalLikelihood(inputs: [[Double]], distances: [Double], targets: [Double], hyperparameters h: Hyperparameters,

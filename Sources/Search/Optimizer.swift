@@ -31,6 +31,9 @@ public struct Optimizer: Sendable {
         public var hyperparameters: [[Double]]
         /// log acquisition of each proposed configuration (NaN for the initial design).
         public var logAcquisition: [Double]
+        /// Per proposed configuration, per fidelity distance asked for: what observing it there
+        /// would tell about its target scores (nats, summed over the measured objectives).
+        public var informationGain: [[Double]] = []
     }
 
     public let space: SearchSpace
@@ -84,10 +87,12 @@ public struct Optimizer: Sendable {
     /// - Parameters:
     ///   - iteration: n in the prior's π^(β/n): BO iterations so far after the initial design (≥ 1).
     ///   - warmStarts: previously fitted hyperparameters per measured objective (extra fit starts).
+    ///   - distances: fidelity distances at which to report each proposal's information gain.
     public func ask(history: [Observation], pending: [Config], count: Int, seed: UInt64, iteration: Int = 1,
-                    warmStarts: [[Double]] = []) throws(SamplingError) -> Proposal {
+                    warmStarts: [[Double]] = [], distances: [Double] = []) throws(SamplingError) -> Proposal {
         var rng = SplitMix64(seed: seed)
-        var taboo = Set(history.map { space.key($0.config) } + pending.map { space.key($0) })
+        // Configurations observed only below the target stay proposable: promoting one is a choice.
+        var taboo = Set(history.filter { $0.distance == 0 }.map { space.key($0.config) } + pending.map { space.key($0) })
         var models = try fitModels(history, seed: seed, warmStarts: warmStarts)
         let fitted = models.map(\.surrogate.hyperparameterVector)
         // The observed front at the target fidelity in minimised units, extended by fantasies as
@@ -96,7 +101,7 @@ public struct Optimizer: Sendable {
         let normals = (0..<(objectives.count > 2 ? settings.monteCarloSamples : 0)).map { _ in objectives.map { _ in rng.normal() } }
         let priorExponent = prior == nil ? 0 : settings.priorWeight / Double(max(iteration, 1))
 
-        var chosen: [Config] = [], scores: [Double] = []
+        var chosen: [Config] = [], scores: [Double] = [], gains: [[Double]] = []
         for _ in 0..<count {
             let front = Pareto.frontIndices(points).map { points[$0] }
             let score = { (cs: [Config]) in
@@ -106,9 +111,10 @@ public struct Optimizer: Sendable {
             chosen.append(best.config)
             scores.append(best.value)
             taboo.insert(space.key(best.config))
+            let x = space.encode(best.config)
+            gains.append(distances.map { z in models.reduce(0) { $0 + $1.surrogate.informationGain(at: x, distance: z) } })
             // Kriging believer: pretend the posterior mean was observed at the pick.
             guard count > 1 else { continue }
-            let x = space.encode(best.config)
             var believed = knownValues(best.config).enumerated().map { objectives[$0.offset].minimised($0.element) }
             for k in models.indices {
                 let m = models[k].surrogate.predict([x]).mean[0]
@@ -117,7 +123,7 @@ public struct Optimizer: Sendable {
             }
             points.append(believed)
         }
-        return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores)
+        return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores, informationGain: gains)
     }
 
     /// A measured objective's model: its surrogate on standardised minimised values (y − μ) / sd.

@@ -13,10 +13,32 @@ extension Study {
         }
     }
 
+    /// What the evaluator needs to run recorded trial `id`: with fidelities, its fidelity, the trial
+    /// it continues and the study's checkpoint folder.
+    func request(_ id: Int) -> TrialRequest {
+        let t = trials[id]
+        let resume = t.continues.map { k in (trial: k, fidelity: trials[k].fidelity ?? spec.fidelity?.target ?? Fidelity(examples: 1)) }
+        return TrialRequest(candidate: t.candidate, seed: t.seed, trial: id, fidelity: t.fidelity, resume: resume,
+                            checkpoints: spec.fidelity == nil ? nil : directory + "/checkpoints")
+    }
+
+    /// Journals Kendall's τ between the cheapest fidelity and the target when a new pair finished,
+    /// and says when cheap fidelities are dropped for misleading.
+    func recordAgreement(ifMoreThan before: Int, progress: (String) -> Void) throws {
+        let a = fidelityAgreement
+        guard a.pairs.count > before else { return }
+        let dropped = cheapFidelitiesMislead
+        try journal.append(.fidelityAgreement, [("pairs", .number(a.pairs.count)), ("tau", .number(a.tau)),
+                                                ("target_only", .bool(dropped))])
+        progress(String(format: "fidelity agreement: Kendall τ %.2f on %d pairs (cheapest vs target)", a.tau, a.pairs.count)
+            + (dropped ? "; below min_tau: every further trial trains at the target" : ""))
+    }
+
     /// Runs one recorded trial and journals its result.
     func execute(_ id: Int, evaluator: any Evaluator, progress: (String) -> Void) throws {
         let t0 = Date()
-        let result = Result { try evaluator.evaluate(trials[id].candidate, seed: trials[id].seed, trial: id) }
+        let request = request(id)
+        let result = Result { try evaluator.evaluate(request) }
         try tell(id, result, seconds: Date().timeIntervalSince(t0), progress: progress)
     }
 
@@ -28,13 +50,12 @@ extension Study {
             let lock = NSLock()
             init(_ n: Int) { items = Array(repeating: nil, count: n) }
         }
-        struct Job: @unchecked Sendable { let evaluator: any Evaluator; let candidates: [(Candidate, UInt64, Int)] }
+        struct Job: @unchecked Sendable { let evaluator: any Evaluator; let requests: [TrialRequest] }
         let results = Results(ids.count)
-        let job = Job(evaluator: evaluator, candidates: ids.map { (trials[$0].candidate, trials[$0].seed, $0) })
+        let job = Job(evaluator: evaluator, requests: ids.map(request))
         DispatchQueue.concurrentPerform(iterations: ids.count) { k in
-            let (c, seed, id) = job.candidates[k]
             let t0 = Date()
-            let r = Result { try job.evaluator.evaluate(c, seed: seed, trial: id) }
+            let r = Result { try job.evaluator.evaluate(job.requests[k]) }
             results.lock.lock(); results.items[k] = (r, Date().timeIntervalSince(t0)); results.lock.unlock()
         }
         for (k, id) in ids.enumerated() {
@@ -49,6 +70,7 @@ extension Study {
         let t = trials[id]
         do {
             let outcome = try result.get()
+            let seconds = outcome.seconds ?? seconds
             let known = spec.knownValues(t.candidate)
             var values: [Double] = []
             for (j, o) in spec.objectives.enumerated() {
@@ -62,13 +84,17 @@ extension Study {
                 ("metrics", .object(outcome.metrics.sorted { $0.key < $1.key }.map { (key: $0.key, value: .number($0.value)) })),
                 ("seconds", .number(seconds)),
             ])
+            let pairsBefore = spec.fidelity == nil ? 0 : fidelityAgreement.pairs.count
             trials[id].values = values
             trials[id].metrics = outcome.metrics
             trials[id].seconds = seconds
             trials[id].status = .finished
+            if spec.fidelity != nil { try recordAgreement(ifMoreThan: pairsBefore, progress: progress) }
             let shown = zip(spec.objectives, values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
             let front = frontIDs
-            let tag = t.baseline.map { " [baseline \($0)]" } ?? (t.origin == .method ? " [\(spec.priors.methodName) choice]" : "")
+            var tag = t.baseline.map { " [baseline \($0)]" } ?? (t.origin == .method ? " [\(spec.priors.methodName) choice]" : "")
+            if let f = t.fidelity { tag += isAtTarget(t) ? " @target" : " @\(f.examples) examples" }
+            if let k = t.continues { tag += " (continues trial \(k + 1))" }
             let timing = String(format: "%.2f s, proposal %.2f s", seconds, t.proposalSeconds)
             progress("trial \(id + 1)/\(spec.trials)\(tag): \(shown) | \(timing) | HV \(Study.format(hypervolume)), front \(front.count)"
                 + (front.contains(id) ? " (new point on the front)" : ""))

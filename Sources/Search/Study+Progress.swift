@@ -25,6 +25,11 @@ extension Study {
         let done = trials.filter { $0.status != .running }.count
         let elapsed = Date().timeIntervalSince(started)
         var line = "study: \(done)/\(spec.trials) trials done, \(Self.duration(elapsed)) elapsed"
+        if let budget = spec.budgetSeconds {
+            let spent = secondsSpent
+            return line + ", \(Self.duration(spent)) of the \(Self.duration(budget)) budget spent in trials, "
+                + "\(Self.duration(max(budget - spent, 0))) left"
+        }
         let ranHere = done - trialsAtStart
         if ranHere > 0 && done < spec.trials {
             line += ", about \(Self.duration(elapsed / Double(ranHere) * Double(spec.trials - done))) left"

@@ -24,6 +24,8 @@ extension Study {
                 t.baseline = try r.optional("baseline")?.string()
                 t.origin = try r.optional("origin")?.enumValue(of: TrialRecord.Origin.self) ?? .optimizer
                 t.proposalSeconds = try r.optional("proposal_seconds")?.double() ?? 0
+                t.fidelity = try r.optional("fidelity").map { f throws(ConfigError) in try Fidelity(reading: f) }
+                t.continues = try r.optional("continues")?.int(in: 0...max(0, id - 1), what: "an earlier trial's id")
                 if let gp = try r.optional("gp") {
                     t.hyperparameters = try gp.array().map { row throws(ConfigError) in
                         try row.array().map { x throws(ConfigError) in try x.double() }
@@ -48,7 +50,7 @@ extension Study {
                     trials[id].seconds = try r.optional("seconds")?.double() ?? 0
                     trials[id].status = .finished
                 }
-            case .studyNote, .reevaluated:
+            case .studyNote, .reevaluated, .fidelityAgreement:
                 break
             }
         }

@@ -138,16 +138,20 @@ public final class Study {
 
     public var finished: [TrialRecord] { trials.filter { $0.status == .finished } }
 
-    /// Finished trials' objective values in minimisation form.
-    public var minimisedPoints: [[Double]] { finished.map { t in zip(spec.objectives, t.values).map { $0.minimised($1) } } }
+    /// The finished trials at the target fidelity: what the answer is made of (every finished
+    /// trial in a study without fidelities). Cheaper trials are evidence, not answers.
+    public var answers: [TrialRecord] { finished.filter { isAtTarget($0) } }
+
+    /// The answers' objective values in minimisation form.
+    public var minimisedPoints: [[Double]] { answers.map { t in zip(spec.objectives, t.values).map { $0.minimised($1) } } }
 
     public var hypervolume: Double {
         Hypervolume.compute(minimisedPoints, reference: zip(spec.objectives, spec.reference).map { $0.minimised($1) })
     }
 
-    /// Ids of the Pareto-optimal finished trials.
+    /// Ids of the Pareto-optimal answers.
     public var frontIDs: [Int] {
-        let f = finished
+        let f = answers
         return Pareto.frontIndices(minimisedPoints).map { f[$0].id }
     }
 
@@ -173,6 +177,11 @@ public final class Study {
             }
             try execute(unfinished, evaluator: evaluator, workers: workers, progress: progress)
             guard trials.count < spec.trials else { break }
+            if let budget = spec.budgetSeconds, secondsSpent >= budget {
+                progress("the time budget is spent (\(Self.duration(secondsSpent)) of \(Self.duration(budget)) in trials); stopping at "
+                    + "\(trials.count) trials")
+                break
+            }
             let ids = try ask(count: min(max(spec.batch, workers), spec.trials - trials.count), progress: progress)
             if ids.isEmpty { break }
             try execute(ids, evaluator: evaluator, workers: workers, progress: progress)
@@ -196,13 +205,19 @@ public final class Study {
         let seconds = Date().timeIntervalSince(t0) / Double(proposals.count)
         for prop in proposals {
             let id = trials.count
-            var t = TrialRecord(id: id, candidate: prop.candidate, seed: trialSeed(id), baseline: prop.baseline, status: .running)
+            // A continuation is the same run: it keeps the seed of the trial it continues.
+            let seed = prop.continues.map { trials[$0].seed } ?? trialSeed(id)
+            var t = TrialRecord(id: id, candidate: prop.candidate, seed: seed, baseline: prop.baseline, status: .running)
             t.proposalSeconds = seconds
             t.hyperparameters = prop.origin == .optimizer ? hyper : []
             t.origin = prop.origin
+            t.fidelity = prop.fidelity
+            t.continues = prop.continues
             var fields: [(key: String, value: JSONValue)] = [("id", .number(id))] + prop.candidate.jsonMembers(in: spec.space)
             fields += [("seed", .number(Int(t.seed))), ("origin", .string(prop.origin.rawValue))]
             if let name = prop.baseline { fields.append(("baseline", .string(name))) }
+            if let f = prop.fidelity { fields.append(("fidelity", f.json)) }
+            if let k = prop.continues { fields.append(("continues", .number(k))) }
             fields.append(("proposal_seconds", .number(seconds)))
             if !t.hyperparameters.isEmpty { fields.append(("gp", .array(hyper.map { .array($0.map { .number($0) }) }))) }
             try journal.append(.trialStarted, fields)
@@ -212,34 +227,46 @@ public final class Study {
     }
 
     /// The next `count` candidates in order of precedence: baselines not yet run, the sensitivity
-    /// method's own choice, the rest of the initial design, then the optimiser's proposals (with
-    /// the GP hyperparameters it fitted). Never a configuration already taken.
-    func propose(count: Int) throws -> (proposals: [(candidate: Candidate, baseline: String?, origin: TrialRecord.Origin)],
-                                        gp: [[Double]]) {
-        var proposals: [(candidate: Candidate, baseline: String?, origin: TrialRecord.Origin)] = []
+    /// method's own choice, the rest of the initial design, (with fidelities) the paired
+    /// evaluations, then the optimiser's proposals (with the GP hyperparameters it fitted). Never a
+    /// configuration already taken, except a promotion to a higher fidelity.
+    func propose(count: Int) throws -> (proposals: [Proposed], gp: [[Double]]) {
+        var proposals: [Proposed] = []
+        let start = startingFidelity
         var taken = Set(trials.compactMap { $0.config.map { spec.space.key($0) } })
         for (name, c) in spec.baselines where proposals.count < count && !trials.contains(where: { $0.baseline == name }) {
-            proposals.append((c, name, .baseline))
+            proposals.append(Proposed(candidate: c, baseline: name, origin: .baseline, fidelity: start))
             if let cfg = c.config { taken.insert(spec.space.key(cfg)) }
         }
         if let m = methodChoice, proposals.count < count, !trials.contains(where: { $0.origin == .method }),
            !proposals.contains(where: { $0.origin == .method }) {
-            if taken.insert(spec.space.key(m)).inserted { proposals.append((.config(m), nil, .method)) }
+            if taken.insert(spec.space.key(m)).inserted { proposals.append(Proposed(candidate: .config(m), origin: .method,
+                                                                                    fidelity: start)) }
         }
         let design = try initialDesign()
         var k = trials.filter { $0.origin == .design || $0.origin == .prior }.count
         while proposals.count < count && k < design.count {
-            if taken.insert(spec.space.key(design[k].0)).inserted { proposals.append((.config(design[k].0), nil, design[k].1)) }
+            if taken.insert(spec.space.key(design[k].0)).inserted {
+                proposals.append(Proposed(candidate: .config(design[k].0), origin: design[k].1, fidelity: start))
+            }
             k += 1
         }
+        if k >= design.count { proposals += pairProposals(count: count - proposals.count, design: design) }
         guard proposals.count < count && k >= design.count else { return (proposals, []) }
-        let history = finished.compactMap { t in t.config.map { Observation(config: $0, values: t.values) } }
+        let history = finished.compactMap { t in t.config.map { Observation(config: $0, values: t.values, distance: distance(t)) } }
         let pending = trials.filter { $0.status != .finished }.compactMap(\.config) + proposals.compactMap(\.candidate.config)
         let warm = trials.last(where: { !$0.hyperparameters.isEmpty })?.hyperparameters ?? []
         let n = max(1, trials.filter { $0.origin == .optimizer }.count + 1)
+        let levels = spec.fidelity?.levels ?? []
         let p = try optimizer.ask(history: history, pending: pending, count: count - proposals.count,
-                                  seed: spec.seed &* 1_000_003 &+ UInt64(trials.count), iteration: n, warmStarts: warm)
-        return (proposals + p.configs.map { (.config($0), nil, .optimizer) }, p.hyperparameters)
+                                  seed: spec.seed &* 1_000_003 &+ UInt64(trials.count), iteration: n, warmStarts: warm,
+                                  distances: levels.map { spec.fidelity!.distance($0) })
+        for (i, c) in p.configs.enumerated() {
+            guard spec.fidelity != nil else { proposals.append(Proposed(candidate: .config(c), origin: .optimizer)); continue }
+            let (f, continues) = chooseFidelity(c, gains: i < p.informationGain.count ? p.informationGain[i] : [])
+            proposals.append(Proposed(candidate: .config(c), origin: .optimizer, fidelity: f, continues: continues))
+        }
+        return (proposals, p.hyperparameters)
     }
 
     /// The initial design: a share drawn from the prior (when there is one), the rest a Latin

@@ -36,10 +36,21 @@ public struct StudySpec: Sendable {
     public var priors: PriorSettings
     /// The final stage (`"final"`): the fidelity and seeds of `autopeft reevaluate`.
     public var final: FinalStage
+    /// Multi-fidelity search (`"fidelity"`); nil: every trial trains at the file's own settings.
+    public var fidelity: FidelitySettings?
+    /// Stop proposing trials once this many seconds of trials are spent (`search.budget_seconds`).
+    public var budgetSeconds: Double?
     /// Synthetic problems: Gaussian noise sd added to measured values, and a sleep per trial
     /// (so that kill tests can land inside a trial).
     public var noise: Double
     public var delaySeconds: Double
+    /// Synthetic problems: the seconds a trial at the target is recorded to cost (a share of it
+    /// below the target), instead of the wall clock: budgets and cost models see the same numbers
+    /// on every machine and every run. 0: the wall clock.
+    public var costSeconds: Double
+    /// Synthetic problems without a `fidelity` section: every trial is measured as a cheap fidelity
+    /// of this share of the target (the single-cheap-fidelity arm of a comparison). 1: the target.
+    public var evaluatedShare: Double
     /// Synthetic problems: trial ids whose worker process kills itself (SIGKILL), to test that a
     /// crashed worker fails its trial only. Ignored in-process.
     public var crashTrials: [Int]
@@ -70,6 +81,8 @@ public struct StudySpec: Sendable {
         problem = evaluated.problem
         noise = evaluated.noise
         delaySeconds = evaluated.delaySeconds
+        costSeconds = evaluated.costSeconds
+        evaluatedShare = evaluated.share
         crashTrials = evaluated.crashTrials
         space = try Self.readSpace(r, problem: problem, file: file)
         objectives = try Self.readObjectives(r.optional("objectives"), problem: problem)
@@ -80,6 +93,7 @@ public struct StudySpec: Sendable {
         batch = try s?.optional("batch")?.int(in: 1...1000, what: "a batch size") ?? 1
         seed = UInt64(try s?.optional("seed")?.int(in: 0...Int(Int32.max), what: "a seed") ?? 0)
         kernel = GaussianProcess.Kernel(rawValue: try s?.optional("kernel")?.choice(["matern52", "rbf"]) ?? "matern52")!
+        budgetSeconds = try s?.optional("budget_seconds")?.double(in: 1...1e9, what: "seconds")
         reference = try Self.readReference(s?.optional("reference_point"), in: r, objectives: objectives, problem: problem,
                                            space: space, seed: seed)
         try s?.finish()
@@ -87,6 +101,7 @@ public struct StudySpec: Sendable {
         baselines = try Self.readBaselines(r.optional("baselines"), space: space, problem: problem)
         priors = try PriorSettings(reading: r.optional("priors"), trials: trials)
         final = try FinalStage(reading: r.optional("final"))
+        fidelity = try r.optional("fidelity").map { f throws(ConfigError) in try FidelitySettings(reading: f) }
         if priors.method != nil, case .synthetic = problem { throw r.error("sensitivity priors need a PEFT space",
                                                                            at: "priors.sensitivity") }
         try r.finish()
@@ -95,7 +110,7 @@ public struct StudySpec: Sendable {
     /// What is evaluated: a synthetic `problem` (with its noise, delay and crash settings), or
     /// `model` with `task` and `training`. Model paths resolve against the space file's folder.
     static func readProblem(_ r: JSONReader, directory dir: String, dimensions: ModelDimensions?) throws(ConfigError)
-        -> (problem: Problem, noise: Double, delaySeconds: Double, crashTrials: [Int]) {
+        -> (problem: Problem, noise: Double, delaySeconds: Double, costSeconds: Double, share: Double, crashTrials: [Int]) {
         let model = try r.optional("model")
         func resolve(_ p: String) -> String { p.hasPrefix("/") || dir.isEmpty ? p : dir + "/" + p }
         guard let p = try r.optional("problem") else {
@@ -104,11 +119,13 @@ public struct StudySpec: Sendable {
             let dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions)
             let task = try r.required("task")
             _ = try r.required("training"); _ = try r.optional("head")
-            return (.training(dims, labels: StudySpec.labelCount(task: task.value)), 0, 0, [])
+            return (.training(dims, labels: StudySpec.labelCount(task: task.value)), 0, 0, 0, 1, [])
         }
         let kind = try p.required("name").choice(SyntheticProblem.allCases.map(\.rawValue) + ["peft_mock"])
         let noise = try p.optional("noise")?.double(in: 0...1e6, what: "a noise standard deviation") ?? 0
         let delay = try p.optional("delay_seconds")?.double(in: 0...3600, what: "seconds") ?? 0
+        let cost = try p.optional("cost_seconds")?.double(in: 0...1e6, what: "seconds") ?? 0
+        let share = try p.optional("share")?.double(in: 0.001...1, what: "a share of the target's training") ?? 1
         var crash: [Int] = []
         if let c = try p.optional("crash_trials") { for item in try c.array() { crash.append(try item.int(in: 0...1_000_000,
             what: "a trial id")) } }
@@ -133,7 +150,7 @@ public struct StudySpec: Sendable {
         for k in ["task", "training", "head"] {
             if try r.optional(k) != nil { throw r.error("\"\(k)\" is for searches that train; a synthetic problem takes none", at: k) }
         }
-        return (problem, noise, delay, crash)
+        return (problem, noise, delay, cost, share, crash)
     }
 
     /// The space: a synthetic problem's own, or the file's `space` and `constraints` over PEFT
@@ -303,7 +320,9 @@ public struct StudySpec: Sendable {
         func strip(_ v: JSONValue) -> JSONValue {
             guard case .object(let members) = v else { return v }
             return .object(members.compactMap { m in
-                if m.key == "search", case .object(let s) = m.value { return (m.key, .object(s.filter { $0.key != "trials" })) }
+                if m.key == "search", case .object(let s) = m.value {
+                    return (m.key, .object(s.filter { $0.key != "trials" && $0.key != "budget_seconds" }))
+                }
                 if m.key == "description" || m.key == "final" { return nil }
                 return (m.key, m.value)
             })

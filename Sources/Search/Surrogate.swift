@@ -45,6 +45,18 @@ enum Surrogate: Sendable {
         }
     }
 
+    /// What observing x at fidelity distance z would tell about its target score (nats). The
+    /// single-fidelity GP knows nothing of cheap fidelities: only z = 0 informs it.
+    func informationGain(at x: [Double], distance z: Double) -> Double {
+        switch self {
+        case .single(let gp):
+            guard z == 0 else { return 0 }
+            let v = gp.predict([x]).variance[0]
+            return 0.5 * log(1 + v / exp(gp.hyperparameters.logNoiseVariance))
+        case .multiFidelity(let gp): return gp.informationGain(at: x, distance: z)
+        }
+    }
+
     /// The fitted hyperparameters, flattened (the journal's `gp` field and the next fit's warm start).
     var hyperparameterVector: [Double] {
         switch self {

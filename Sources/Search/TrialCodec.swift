@@ -25,7 +25,7 @@ extension TrialOutcome {
     public var json: JSONValue {
         func object(_ d: [String: Double]) -> JSONValue { .object(d.sorted { $0.key < $1.key }.map { (key: $0.key,
             value: .number($0.value)) }) }
-        return .object([("values", object(values)), ("metrics", object(metrics))])
+        return .object([("values", object(values)), ("metrics", object(metrics))] + (seconds.map { [("seconds", .number($0))] } ?? []))
     }
 
     /// Reads what `json` wrote; non-numeric members are ignored.
@@ -35,6 +35,8 @@ extension TrialOutcome {
             if case .object(let m)? = v[member] { for x in m { if case .number(let d, _) = x.value { out[x.key] = d } } }
             return out
         }
-        self.init(values: numbers("values"), metrics: numbers("metrics"))
+        var seconds: Double?
+        if case .number(let s, _)? = v["seconds"] { seconds = s }
+        self.init(values: numbers("values"), metrics: numbers("metrics"), seconds: seconds)
     }
 }

@@ -26,8 +26,14 @@ public struct TrialRecord: Sendable {
         /// The initial design: drawn from the prior, or the Latin hypercube.
         case prior, design
         case optimizer
+        /// A design configuration run again at the target, paired with its cheap trial.
+        case pair
     }
     public var origin: Origin = .optimizer
+    /// The fidelity the trial trained at; nil in a study without fidelities (its one setting is the target).
+    public var fidelity: Fidelity?
+    /// The trial whose checkpoint this one continued (a promotion to a higher fidelity).
+    public var continues: Int?
 
     /// The configuration, when the candidate is one of the space.
     public var config: Config? { candidate.config }

@@ -143,7 +143,7 @@ public final class FineTuner {
         let run = TrainingRun(tuner: self, model: model, examples: train, encodings: trainEnc, cache: trainCache)
         if let dir = segment.resumeFrom {
             let (checkpoint, reason) = TrainingCheckpoint.read(dir, fingerprint: fingerprint)
-            if let checkpoint, checkpoint.step <= segment.stopAfterSteps ?? run.totalSteps, run.restore(checkpoint) {
+            if let checkpoint, checkpoint.step <= segment.stop(total: run.totalSteps), run.restore(checkpoint) {
                 progress?.report("continuing from step \(checkpoint.step) (\(dir))")
             } else {
                 progress?.report("starting over: \(reason.isEmpty ? "the checkpoint does not fit this model" : reason)")
@@ -151,7 +151,7 @@ public final class FineTuner {
         }
         let resumedFrom = run.step > 0 ? run.step : nil
         let start = Date()
-        let stop = min(segment.stopAfterSteps ?? run.totalSteps, run.totalSteps)
+        let stop = segment.stop(total: run.totalSteps)
         let seen = try run.train(until: stop)
         if let dir = segment.checkpointTo { try run.checkpoint().write(to: dir) }
         let trainSeconds = Date().timeIntervalSince(start) + cacheSeconds

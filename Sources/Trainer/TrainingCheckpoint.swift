@@ -8,6 +8,8 @@ import Space
 public struct TrainingSegment: Sendable {
     /// Stop after this many optimiser steps (nil: run to the end).
     public var stopAfterSteps: Int?
+    /// Or after this share of the run's steps (rounded up, at least one step).
+    public var stopAfterShare: Double?
     /// A checkpoint of an earlier segment of the same run to continue from. When it is missing,
     /// torn or of another run, training starts over from step 0, which reaches the same state
     /// (a seed fixes the run bit for bit), only slower.
@@ -15,14 +17,22 @@ public struct TrainingSegment: Sendable {
     /// Where to write the state at the stop, for a later segment.
     public var checkpointTo: String?
 
-    public init(stopAfterSteps: Int? = nil, resumeFrom: String? = nil, checkpointTo: String? = nil) {
+    public init(stopAfterSteps: Int? = nil, stopAfterShare: Double? = nil, resumeFrom: String? = nil, checkpointTo: String? = nil) {
         self.stopAfterSteps = stopAfterSteps
+        self.stopAfterShare = stopAfterShare
         self.resumeFrom = resumeFrom
         self.checkpointTo = checkpointTo
     }
 
     /// The whole run, no checkpoint.
     public static let whole = TrainingSegment()
+
+    /// Where a run of `total` steps stops.
+    public func stop(total: Int) -> Int {
+        if let s = stopAfterSteps { return min(s, total) }
+        if let share = stopAfterShare { return min(total, max(1, Int((share * Double(total)).rounded(.up)))) }
+        return total
+    }
 }
 
 /// A run's state between two segments, in a folder:

@@ -10,7 +10,9 @@ enum Commands {
         options: [.value("out", "DIR", "the study folder"), .count("trials", "the trial budget (extends a finished study)"),
                   .flag("fresh", "start over (only into a new folder, or with --force)"),
                   .flag("force", "with --fresh: keep the old journal as journal.<time>.jsonl and start over"),
-                  .count("workers", "train N trials at once in worker processes"), .threads,
+                  .count("workers", "train N trials at once in worker processes"),
+                  .value("budget-seconds", "S", "stop proposing trials once S seconds of trials are spent (the trial count still limits)",
+                         kind: .amount), .threads,
                   .flag("no-report", "do not write the report at the end")],
         example: "autopeft search spaces/quickstart.json")
     static let report = CommandSpec(
@@ -33,7 +35,8 @@ enum Commands {
         Retrain the Pareto configurations and baselines at the space file's "final" fidelity with several
         seeds (DIR/reevaluation.jsonl; resumable), keeping seed 0's models and exports in DIR/exports.
         """,
-        options: [.count("seeds", "seeds per configuration"), .count("rows", "training rows"), .count("epochs", "training epochs"), .threads],
+        options: [.count("seeds", "seeds per configuration"), .count("rows", "training rows"), .count("epochs", "training epochs"),
+                  .threads],
         example: "autopeft reevaluate results/sst2-lora --seeds 3")
     static let train = CommandSpec(
         name: "train", arguments: ["RUN.json"],
@@ -62,7 +65,11 @@ enum Commands {
         summary: "Evaluate one candidate of the space, as worker processes do; JSON on stdout.",
         options: [.value("candidate", "JSON", "{\"config\": {...}} or {\"peft\": {...}}", required: true),
                   .value("seed", "N", "the training seed", kind: .seed),
-                  .value("trial", "K", "the trial id (for progress lines)", kind: .seed), .threads,
+                  .value("trial", "K", "the trial id (for progress lines and its checkpoint)", kind: .seed),
+                  .count("examples", "the fidelity: train the first N examples of the target run"),
+                  .value("continues", "K", "continue trial K's run from its checkpoint", kind: .seed),
+                  .count("continues-examples", "the fidelity trial K trained at"),
+                  .value("checkpoints", "DIR", "the study's checkpoint folder"), .threads,
                   .flag("lifeline", "exit when standard input closes: worker processes die with their driver, even on kill -9")],
         example: "autopeft trial spaces/quickstart.json --candidate '{\"config\": {\"lora.rank\": 4}}'")
     static let doctor = CommandSpec(

@@ -17,6 +17,7 @@ extension CLI {
         do {
             var spec = try StudySpec(file: pos[0])
             if let n = opts.integer("trials") { spec.trials = n }
+            if let s = opts.number("budget-seconds") { spec.budgetSeconds = s }
             dir = opts["out"] ?? "results/\(spec.name)"
             var trainer: TrainerEvaluator?
             if case .training = spec.problem { trainer = try TrainerEvaluator(spec: spec, progress: printErr) }

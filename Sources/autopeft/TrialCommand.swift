@@ -25,7 +25,11 @@ extension CLI {
             let evaluator: any Evaluator
             if case .training = spec.problem { evaluator = try TrainerEvaluator(spec: spec, progress: printErr) }
             else { evaluator = SyntheticEvaluator(spec: spec, inWorker: true) }
-            let o = try evaluator.evaluate(candidate, seed: seed, trial: id)
+            var request = TrialRequest(candidate: candidate, seed: seed, trial: id, fidelity: opts.integer("examples").map(Fidelity.init),
+                                       checkpoints: opts["checkpoints"])
+            if let k = opts.seed("continues"), let m = opts.integer("continues-examples") { request.resume = (Int(k),
+                Fidelity(examples: m)) }
+            let o = try evaluator.evaluate(request)
             print(o.json.serialized())
             return ExitCode.success
         } catch {

@@ -118,9 +118,9 @@ final class StudyTests: XCTestCase {
 
     struct Flaky: Evaluator {
         let inner: SyntheticEvaluator
-        func evaluate(_ candidate: Candidate, seed: UInt64, trial: Int) throws -> TrialOutcome {
-            if trial % 4 == 2 { throw Study.Failure(message: "simulated out of memory") }
-            return try inner.evaluate(candidate, seed: seed, trial: trial)
+        func evaluate(_ request: TrialRequest) throws -> TrialOutcome {
+            if request.trial % 4 == 2 { throw Study.Failure(message: "simulated out of memory") }
+            return try inner.evaluate(request)
         }
     }
 

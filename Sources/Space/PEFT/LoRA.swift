@@ -100,7 +100,8 @@ extension LoRASpec {
         guard let r = v.number("lora.rank"), r > 0 else { return nil }
         var targets: [LinearTarget] = []
         for t in v.list("lora.targets") ?? ["query", "value"] {
-            guard let lt = LinearTarget(name: t) else { throw ConfigError(path: "space.lora.targets", message: "unknown LoRA target \"\(t)\"") }
+            guard let lt = LinearTarget(name: t) else { throw ConfigError(path: "space.lora.targets",
+                                                                          message: "unknown LoRA target \"\(t)\"") }
             targets.append(lt)
         }
         guard !targets.isEmpty else { return nil }

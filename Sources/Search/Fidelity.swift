@@ -1,0 +1,97 @@
+import JSONKit
+import Foundation
+import Space
+
+/// How much training a trial gets: the first `examples` training examples of the target run
+/// (the run the space file's `fidelity.target` describes, rows × epochs), with that run's data
+/// order and learning-rate schedule. A cheap trial is therefore a prefix of the target run, and
+/// promoting its configuration continues from its checkpoint instead of starting over.
+public struct Fidelity: Sendable, Hashable, Comparable {
+    public var examples: Int
+    public init(examples: Int) { self.examples = examples }
+    public static func < (a: Fidelity, b: Fidelity) -> Bool { a.examples < b.examples }
+
+    public var json: JSONValue { .object([("examples", .number(examples))]) }
+
+    public init(reading r: JSONReader) throws(ConfigError) {
+        examples = try r.required("examples").int(in: 1...1_000_000_000, what: "a number of training examples")
+        try r.finish()
+    }
+}
+
+/// The space file's `fidelity` section: where the answer is measured and the cheaper
+/// fidelities the search may use.
+///
+///     "fidelity": {"target": {"train_examples": 4000, "epochs": 3}, "cheaper": [1000, 4000],
+///                  "target_share": 0.3, "paired": 2, "min_tau": 0.3}
+///
+/// - `target`: what the user will train at; the returned front is measured there.
+/// - `cheaper`: training examples of the target run a cheap trial stops after (ascending, each
+///   below rows × epochs).
+/// - `target_share`: the least share of the seconds spent that goes to the target (default 0.3).
+/// - `paired`: initial-design configurations also run at the target early, besides the baselines,
+///   so that the cheap fidelities' bias is learnable (default 2).
+/// - `min_tau`: below this Kendall τ between the cheapest and the target fidelity on the paired
+///   configurations (4 pairs or more), the search stops using cheap fidelities (default 0.3).
+public struct FidelitySettings: Sendable, Equatable {
+    public var targetRows: Int
+    public var targetEpochs: Int
+    public var cheaper: [Fidelity]
+    public var targetShare: Double
+    public var paired: Int
+    public var minimumTau: Double
+
+    public var target: Fidelity { Fidelity(examples: targetRows * targetEpochs) }
+    /// Every fidelity a trial may run at, cheapest first, the target last.
+    public var levels: [Fidelity] { cheaper + [target] }
+    public var cheapest: Fidelity { levels[0] }
+
+    /// How far a fidelity is from the target, in [0, 1): the share of the target's training it skips.
+    public func distance(_ f: Fidelity?) -> Double {
+        guard let f else { return 0 }
+        return max(0, 1 - Double(f.examples) / Double(target.examples))
+    }
+
+    init(reading r: JSONReader) throws(ConfigError) {
+        let t = try r.required("target")
+        targetRows = try t.required("train_examples").int(in: 1...100_000_000, what: "a row count")
+        targetEpochs = try t.required("epochs").int(in: 1...10_000, what: "an epoch count")
+        try t.finish()
+        let total = targetRows * targetEpochs
+        var cheaper: [Fidelity] = []
+        if let c = try r.optional("cheaper") {
+            for item in try c.array() {
+                let n = try item.int(in: 1...max(1, total - 1), what: "training examples below the target's \(total)")
+                if let last = cheaper.last, n <= last.examples { throw item.error("expected ascending values, got \(n) after "
+                    + "\(last.examples)") }
+                cheaper.append(Fidelity(examples: n))
+            }
+        }
+        self.cheaper = cheaper
+        targetShare = try r.optional("target_share")?.double(in: 0...1, what: "a share") ?? 0.3
+        paired = try r.optional("paired")?.int(in: 0...1000, what: "a number of configurations") ?? 2
+        minimumTau = try r.optional("min_tau")?.double(in: -1...1, what: "a Kendall τ") ?? 0.3
+        try r.finish()
+    }
+}
+
+/// Kendall's τ-b between two paired samples: (concordant − discordant) / √((n₀ − ties₁)(n₀ − ties₂)),
+/// n₀ = n(n − 1)/2. 0 when fewer than two pairs or a sample is constant.
+public func kendallTau(_ a: [Double], _ b: [Double]) -> Double {
+    let n = min(a.count, b.count)
+    guard n >= 2 else { return 0 }
+    var concordant = 0.0, discordant = 0.0, tiesA = 0.0, tiesB = 0.0
+    for i in 0..<n {
+        for j in (i + 1)..<n {
+            let da = a[i] - a[j], db = b[i] - b[j]
+            if da == 0 && db == 0 { tiesA += 1; tiesB += 1 }
+            else if da == 0 { tiesA += 1 }
+            else if db == 0 { tiesB += 1 }
+            else if (da > 0) == (db > 0) { concordant += 1 }
+            else { discordant += 1 }
+        }
+    }
+    let n0 = Double(n * (n - 1) / 2)
+    let denominator = ((n0 - tiesA) * (n0 - tiesB)).squareRoot()
+    return denominator > 0 ? (concordant - discordant) / denominator : 0
+}

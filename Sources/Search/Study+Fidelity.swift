@@ -1,0 +1,123 @@
+import JSONKit
+import Foundation
+import Space
+
+/// Multi-fidelity: which trials are the answer, what a trial costs, how well the cheapest
+/// fidelity ranks configurations, and at which fidelity the next configuration trains.
+extension Study {
+    /// True when the trial trained at the target (every trial of a study without fidelities).
+    func isAtTarget(_ t: TrialRecord) -> Bool {
+        guard let settings = spec.fidelity, let f = t.fidelity else { return true }
+        return f == settings.target
+    }
+
+    /// The trial's distance from the target fidelity (0 at the target).
+    func distance(_ t: TrialRecord) -> Double { spec.fidelity?.distance(t.fidelity) ?? 0 }
+
+    /// What a trial is, across fidelities: a baseline's name, or the configuration.
+    func identity(_ t: TrialRecord) -> String {
+        if let b = t.baseline { return "baseline:" + b }
+        return t.config.map { spec.space.key($0) } ?? t.candidate.plan.map { $0.json.serialized() } ?? ""
+    }
+
+    /// Seconds of every trial that ended, and those at the target.
+    public var secondsSpent: Double { trials.reduce(0) { $0 + ($1.status == .running ? 0 : $1.seconds) } }
+    var targetSeconds: Double { trials.filter { $0.status != .running && isAtTarget($0) }.reduce(0) { $0 + $1.seconds } }
+
+    /// The examples a trial trains itself: its fidelity less that of the trial it continues.
+    func trainedExamples(_ t: TrialRecord) -> Double {
+        guard let f = t.fidelity else { return 1 }
+        let done = t.continues.flatMap { trials[$0].fidelity?.examples } ?? 0
+        return Double(f.examples - done)
+    }
+
+    func costFeatures(_ candidate: Candidate, examples: Double) -> CostModel.Features {
+        guard let dims = spec.problem.dimensions, let plan = try? spec.plan(candidate) else { return .init(examples: examples) }
+        let lowest = plan.lowestAdaptedLayer(layers: dims.layers) ?? dims.layers
+        return .init(examples: examples, depth: Double(dims.layers - lowest) / Double(max(dims.layers, 1)),
+                     parameters: Double(plan.moduleParameters(dims: dims)))
+    }
+
+    /// The cost model fitted to the finished trials' seconds.
+    var costModel: CostModel {
+        CostModel(samples: finished.filter { $0.fidelity != nil }.map { (costFeatures($0.candidate, examples: trainedExamples($0)),
+                                                                         $0.seconds) })
+    }
+
+    /// Configurations finished at both the cheapest fidelity and the target: (cheap, target) values
+    /// of the first measured objective, and Kendall's τ between them: the smallest over the
+    /// measured objectives (an objective the fidelity does not bias must not hide one it does).
+    public var fidelityAgreement: (pairs: [(cheap: Double, target: Double, ids: (Int, Int))], tau: Double) {
+        let measured = spec.objectives.indices.filter { !spec.objectives[$0].known }
+        guard let settings = spec.fidelity, settings.cheapest != settings.target, let j = measured.first else { return ([], 0) }
+        var cheap: [String: TrialRecord] = [:], target: [String: TrialRecord] = [:]
+        for t in finished {
+            if t.fidelity == settings.cheapest, cheap[identity(t)] == nil { cheap[identity(t)] = t }
+            if isAtTarget(t), target[identity(t)] == nil { target[identity(t)] = t }
+        }
+        let keys = cheap.keys.sorted().filter { target[$0] != nil }
+        let pairs = keys.map { k in (cheap: cheap[k]!.values[j], target: target[k]!.values[j], ids: (cheap[k]!.id, target[k]!.id)) }
+        let tau = measured.map { m in kendallTau(keys.map { cheap[$0]!.values[m] }, keys.map { target[$0]!.values[m] }) }.min() ?? 0
+        return (pairs, tau)
+    }
+
+    /// With 4 pairs or more and τ below the space file's `min_tau`, cheap fidelities no longer
+    /// rank configurations as the target does: every further trial trains at the target.
+    var cheapFidelitiesMislead: Bool {
+        guard let settings = spec.fidelity else { return false }
+        let a = fidelityAgreement
+        return a.pairs.count >= 4 && a.tau < settings.minimumTau
+    }
+
+    /// The fidelity the initial design and the baselines start at: the cheapest.
+    var startingFidelity: Fidelity? { spec.fidelity.map { cheapFidelitiesMislead ? $0.target : $0.cheapest } }
+
+    /// Paired evaluations: the baselines and the first `paired` design configurations, once
+    /// finished at the cheapest fidelity, continue to the target, so the cheap fidelity's bias
+    /// is learnt from configurations of both kinds (all layers and few) early.
+    func pairProposals(count: Int, design: [(Config, TrialRecord.Origin)]) -> [Proposed] {
+        guard let settings = spec.fidelity, settings.cheapest != settings.target else { return [] }
+        let designKeys = Set(design.prefix(settings.paired).map { spec.space.key($0.0) })
+        var reached = Set(trials.filter { isAtTarget($0) }.map(identity))
+        var out: [Proposed] = []
+        for t in trials where out.count < count && t.status == .finished && t.fidelity == settings.cheapest && t.continues == nil {
+            let isPair = t.baseline != nil || t.config.map { designKeys.contains(spec.space.key($0)) } == true
+            guard isPair, reached.insert(identity(t)).inserted else { continue }
+            out.append(Proposed(candidate: t.candidate, baseline: t.baseline, origin: t.baseline != nil ? .baseline : .pair,
+                                fidelity: settings.target, continues: t.id))
+        }
+        return out
+    }
+
+    /// The fidelity at which an optimiser pick trains, and the trial it continues. The target when
+    /// cheap fidelities mislead or the target's share of the seconds is below `target_share`;
+    /// otherwise the fidelity above the pick's best so far that buys the most information about
+    /// its target score per predicted second.
+    func chooseFidelity(_ config: Config, gains: [Double]) -> (Fidelity, continues: Int?) {
+        guard let settings = spec.fidelity else { return (Fidelity(examples: 1), nil) }
+        let key = spec.space.key(config)
+        let earlier = finished.filter { $0.baseline == nil && $0.config.map { spec.space.key($0) } == key && !isAtTarget($0) }
+            .max { ($0.fidelity?.examples ?? 0) < ($1.fidelity?.examples ?? 0) }
+        let start = earlier?.fidelity?.examples ?? 0
+        let spent = secondsSpent
+        let shareLow = spent > 0 && targetSeconds / spent < settings.targetShare
+        if cheapFidelitiesMislead || shareLow { return (settings.target, earlier?.id) }
+        let model = costModel
+        var best = (value: -Double.infinity, fidelity: settings.target)
+        for (k, f) in settings.levels.enumerated() where f.examples > start && k < gains.count {
+            let seconds = model.seconds(costFeatures(.config(config), examples: Double(f.examples - start)))
+            let value = gains[k] / seconds
+            if value > best.value { best = (value, f) }
+        }
+        return (best.fidelity, earlier?.id)
+    }
+}
+
+/// A trial about to be started: what, why, and (with fidelities) where it trains.
+struct Proposed {
+    var candidate: Candidate
+    var baseline: String?
+    var origin: TrialRecord.Origin
+    var fidelity: Fidelity?
+    var continues: Int?
+}
