@@ -16,6 +16,7 @@ public enum Report {
         let doc = document(study, extras, pareto: pareto, hypervolume: hv)
         files += [("report.md", doc.markdown), ("report.html", doc.html)]
         if let sens = extras.sensitivity { files.append(("sensitivity.svg", heatMap(sens))) }
+        if let agreement = agreementPlot(study) { files.append(("fidelity.svg", agreement)) }
         try FileSystem.createDirectory(directory)
         var written: [String] = []
         for (name, text) in files {
@@ -56,7 +57,7 @@ public enum Report {
     /// For each baseline: the search trials (not baselines) that match or dominate it (same or
     /// higher score at the same or fewer parameters, in every objective).
     static func baselineComparison(_ study: Study) -> [(baseline: TrialRecord, beatenBy: [Int])] {
-        let done = study.finished
+        let done = study.answers
         return done.filter { $0.baseline != nil }.map { b in
             let pb = zip(study.spec.objectives, b.values).map { $0.minimised($1) }
             let beaters = done.filter { $0.baseline == nil }.filter { t in
@@ -142,15 +143,24 @@ public enum Report {
                            x: .init(label: unitLabel(xo), log: useLog, lower: xs.min() ?? 0, upper: xs.max() ?? 1),
                            y: .init(label: unitLabel(yo), log: false, lower: ys.min() ?? 0, upper: ys.max() ?? 1))
         let front = Set(study.frontIDs)
-        let others = done.filter { !front.contains($0.id) }
-        plot.points(others.map { ($0.values[xi], $0.values[yi]) }, color: "#8a8a8a", opacity: 0.6, legend: "trial (\(others.count))",
+        let others = done.filter { !front.contains($0.id) && study.isAtTarget($0) }
+        let atTarget = spec.fidelity == nil ? "" : " at the target"
+        plot.points(others.map { ($0.values[xi], $0.values[yi]) }, color: "#8a8a8a", opacity: 0.6,
+                    legend: "trial\(atTarget) (\(others.count))",
                     titles: others.map { "trial \($0.id + 1): \(describe(study, $0))" })
+        for (k, f) in (spec.fidelity?.cheaper ?? []).enumerated() {
+            let cheap = done.filter { $0.fidelity == f }
+            guard !cheap.isEmpty else { continue }
+            plot.points(cheap.map { ($0.values[xi], $0.values[yi]) }, color: ["#ff9f40", "#9467bd", "#8c564b", "#e377c2"][k % 4],
+                        radius: 2.5, opacity: 0.7, legend: "evidence: \(f.examples) examples (\(cheap.count))",
+                        titles: cheap.map { "trial \($0.id + 1) at \(f.examples) examples: \(describe(study, $0))" })
+        }
         let frontTrials = done.filter { front.contains($0.id) }.sorted { $0.values[xi] < $1.values[xi] }
         plot.steps(frontTrials.map { ($0.values[xi], $0.values[yi]) }, color: "#d62728")
         plot.points(frontTrials.map { ($0.values[xi], $0.values[yi]) }, color: "#d62728", radius: 5,
                     legend: "Pareto front (\(frontTrials.count))",
                     titles: frontTrials.map { "trial \($0.id + 1): \(describe(study, $0))" })
-        for t in done where t.baseline != nil {
+        for t in done where t.baseline != nil && study.isAtTarget(t) {
             plot.marker((t.values[xi], t.values[yi]), label: t.baseline!, color: "#1f77b4")
         }
         if let re = extras?.reevaluation, spec.objectives[yi].name == Objective.Name.score {
@@ -216,7 +226,8 @@ public enum Report {
         let front = Set(study.frontIDs)
         let params = spec.space.parameters.filter { if case .fixed = $0.domain { return false }; return true }
         let metricNames = Array(Set(study.trials.flatMap { $0.metrics.keys })).sorted()
-        var rows = [(["trial", "status", "baseline", "origin"] + spec.objectives.map(\.name)
+        let fidelityColumns = spec.fidelity == nil ? [] : ["fidelity_examples", "continues"]
+        var rows = [(["trial", "status", "baseline", "origin"] + fidelityColumns + spec.objectives.map(\.name)
             + ["on_front", "seconds", "proposal_seconds", "seed"]
                      + params.map(\.name) + metricNames.map { "metric." + $0 } + ["peft", "error"]).joined(separator: ",")]
         for t in study.trials {
@@ -224,6 +235,7 @@ public enum Report {
             var active = Set<String>()
             if let c = t.config, case .object(let members) = spec.space.json(c) { cfg = members; active = Set(spec.space.activeNames(c)) }
             var f = ["\(t.id + 1)", t.status.rawValue, t.baseline ?? "", t.origin.rawValue]
+            if spec.fidelity != nil { f += [t.fidelity.map { "\($0.examples)" } ?? "", t.continues.map { "\($0 + 1)" } ?? ""] }
             f += spec.objectives.indices.map { t.status == .finished ? "\(t.values[$0])" : "" }
             f += [front.contains(t.id) ? "1" : "0", String(format: "%.3f", t.seconds), String(format: "%.3f", t.proposalSeconds),
                   "\(t.seed)"]
@@ -269,6 +281,9 @@ public enum Report {
             ("trial time", String(format: "%.1f s in trials, %.1f s proposing", study.trials.reduce(0) { $0 + $1.seconds },
                                   study.trials.reduce(0) { $0 + $1.proposalSeconds })),
         ]
+        if let f = spec.fidelity {
+            rows += fidelityRows(study, f)
+        }
         if let re = extras.reevaluation {
             rows.append(("final stage", (re.settingsDescription.map { $0 + "; " } ?? "") + "\(re.runs.count) runs (autopeft reevaluate)"))
         }
@@ -276,6 +291,48 @@ public enum Report {
             rows.append(("share of the true front's hypervolume", String(format: "%.1f%%", 100 * study.hypervolume / p.optimalHypervolume)))
         }
         return rows
+    }
+
+    /// Multi-fidelity studies: the fidelities, where the seconds went, and how well the cheapest
+    /// fidelity ranked the paired configurations.
+    static func fidelityRows(_ study: Study, _ f: FidelitySettings) -> [(String, String)] {
+        let ended = study.trials.filter { $0.status != .running }
+        let perLevel = f.levels.map { level -> String in
+            let ts = ended.filter { ($0.fidelity ?? f.target) == level }
+            let name = level == f.target ? "target" : "\(level.examples) examples"
+            return "\(name): \(ts.count) trials, \(String(format: "%.0f", ts.reduce(0) { $0 + $1.seconds })) s"
+        }
+        let a = study.fidelityAgreement
+        var agreement = a.pairs.isEmpty ? "no pairs yet" : String(format: "Kendall τ %.2f on %d paired configurations", a.tau,
+                                                                  a.pairs.count)
+        if study.cheapFidelitiesMislead { agreement += String(format: " (below min_tau %.2f: later trials trained at the target "
+            + "only)", f.minimumTau) }
+        return [
+            ("fidelities", "target \(f.targetRows) rows × \(f.targetEpochs) epochs (\(f.target.examples) examples); cheaper: "
+                + (f.cheaper.isEmpty ? "none" : f.cheaper.map { "first \($0.examples) examples" }.joined(separator: ", "))
+                + "; the front is built from target trials only"),
+            ("seconds per fidelity", perLevel.joined(separator: "; ")),
+            ("cheapest vs target", agreement),
+        ]
+    }
+
+    /// The paired configurations' values at the cheapest fidelity against the target, with τ.
+    static func agreementPlot(_ study: Study) -> String? {
+        guard let f = study.spec.fidelity, let j = study.spec.objectives.firstIndex(where: { !$0.known }) else { return nil }
+        let a = study.fidelityAgreement
+        guard !a.pairs.isEmpty else { return nil }
+        let xs = a.pairs.map(\.cheap), ys = a.pairs.map(\.target)
+        let lo = min(xs.min()!, ys.min()!), hi = max(xs.max()!, ys.max()!)
+        let pad = max((hi - lo) * 0.05, 1e-6)
+        let name = study.spec.objectives[j].name
+        var plot = SVGPlot(title: String(format: "%@: %@ at %d examples vs the target (Kendall τ %.2f, %d pairs)", study.spec.name, name,
+                                         f.cheapest.examples, a.tau, a.pairs.count),
+                           x: .init(label: "\(name) at \(f.cheapest.examples) examples", lower: lo - pad, upper: hi + pad),
+                           y: .init(label: "\(name) at the target", lower: lo - pad, upper: hi + pad))
+        plot.line(from: (lo - pad, lo - pad), to: (hi + pad, hi + pad), color: "#bbb", dashed: true, legend: "equal at both")
+        plot.points(Array(zip(xs, ys)), color: "#1f77b4", radius: 4, legend: "paired configuration",
+                    titles: a.pairs.map { "trials \($0.ids.0 + 1) and \($0.ids.1 + 1)" })
+        return plot.render()
     }
 
     static func frontRows(_ study: Study) -> [TrialRecord] {
@@ -293,6 +350,10 @@ public enum Report {
         doc.add(frontTable(study, extras))
         doc.add(.figure(file: "pareto.svg", alt: "Pareto front", svg: pareto))
         doc.add(.figure(file: "hypervolume.svg", alt: "Hypervolume", svg: hypervolume))
+        if let agreement = agreementPlot(study) {
+            doc.add(.heading(level: 2, "Cheapest fidelity against the target"))
+            doc.add(.figure(file: "fidelity.svg", alt: "Cheapest fidelity against the target", svg: agreement))
+        }
         if let table = baselineTable(study, extras) {
             doc.add(.heading(level: 2, "Baselines"))
             doc.add(.paragraph([.text("A baseline is matched or dominated when a search trial (not a baseline) has the same or a "

@@ -70,6 +70,13 @@ struct SVGPlot {
         if let name { legend.append((name, color)) }
     }
 
+    /// A straight line from `a` to `b`.
+    mutating func line(from a: (Double, Double), to b: (Double, Double), color: String, dashed: Bool = false, legend name: String? = nil) {
+        body += "<line x1=\"\(SVGPlot.f(px(a.0)))\" y1=\"\(SVGPlot.f(py(a.1)))\" x2=\"\(SVGPlot.f(px(b.0)))\" y2=\"\(SVGPlot.f(py(b.1)))\" "
+            + "stroke=\"\(color)\" stroke-width=\"1.5\"\(dashed ? " stroke-dasharray=\"5,4\"" : "")/>\n"
+        if let name { legend.append((name, color)) }
+    }
+
     mutating func errorBar(x: Double, low: Double, high: Double, color: String) {
         let cx = SVGPlot.f(px(x))
         body += "<line x1=\"\(cx)\" x2=\"\(cx)\" y1=\"\(SVGPlot.f(py(low)))\" y2=\"\(SVGPlot.f(py(high)))\" stroke=\"\(color)\" "
