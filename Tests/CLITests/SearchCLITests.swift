@@ -257,12 +257,26 @@ final class SearchCLITests: XCTestCase {
     /// uninterrupted run (40 trials of ZDT1 with a 0.25 s sleep per trial); the script also asserts
     /// that most kills landed inside trials, a trial was re-run and a torn line was repaired.
     func testKillNineAtRandomMomentsLosesNothing() throws {
+        let out = try runKillTest(fidelity: false)
+        XCTAssertTrue(out.contains("40 trials finished exactly once"), out)
+    }
+
+    /// The same with a multi-fidelity study: cheap trials, paired continuations and target trials,
+    /// and the fidelities and continuations each trial records, all equal to the uninterrupted run.
+    func testKillNineDuringAMultiFidelityStudyLosesNothing() throws {
+        let out = try runKillTest(fidelity: true)
+        XCTAssertTrue(out.contains("multi-fidelity,") && out.contains("40 trials finished exactly once"), out)
+        XCTAssertFalse(out.contains("multi-fidelity, 0 continuations"), out)
+    }
+
+    func runKillTest(fidelity: Bool) throws -> String {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let p = Process()
         p.executableURL = root.appendingPathComponent("scripts/kill-test")
         p.arguments = ["20", "40"]
         var env = ProcessInfo.processInfo.environment
         env["AUTOPEFT"] = try autopeftBinary().path
+        env["FIDELITY"] = fidelity ? "1" : "0"
         p.environment = env
         let o = Pipe(), e = Pipe()
         p.standardOutput = o
@@ -272,7 +286,7 @@ final class SearchCLITests: XCTestCase {
         let err = String(decoding: e.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0, out + err)
-        XCTAssertTrue(out.contains("40 trials finished exactly once"), out + err)
         print(out)
+        return out + err
     }
 }
