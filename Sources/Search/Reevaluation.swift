@@ -73,6 +73,6 @@ public struct Reevaluation: Sendable {
 
     /// What the final stage retrains: the Pareto front's trials and every baseline, by id.
     public static func targets(_ study: Study) -> [Int] {
-        Array(Set(study.frontIDs + study.finished.filter { $0.baseline != nil }.map(\.id))).sorted()
+        Array(Set(study.frontIDs + study.answers.filter { $0.baseline != nil }.map(\.id))).sorted()
     }
 }
