@@ -17,6 +17,8 @@ public final class Journal {
         case trialFailed = "trial_failed", studyNote = "study_note"
         /// Multi-fidelity: Kendall's τ between the cheapest fidelity and the target on the pairs so far.
         case fidelityAgreement = "fidelity_agreement"
+        /// A cluster job submitted (or re-attached to) for a trial: its id and attempt.
+        case trialSubmitted = "trial_submitted"
         /// `reevaluation.jsonl`: one final-stage training of a trial with one seed.
         case reevaluated
     }

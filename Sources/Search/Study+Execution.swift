@@ -34,6 +34,11 @@ extension Study {
             + (dropped ? "; below min_tau: every further trial trains at the target" : ""))
     }
 
+    /// Journals a cluster job submitted (or re-attached to) for trial `id`; safe from any thread.
+    public func noteSubmission(trial id: Int, job: String, attempt: Int) {
+        try? journal.append(.trialSubmitted, [("id", .number(id)), ("job", .string(job)), ("attempt", .number(attempt))])
+    }
+
     /// Runs one recorded trial and journals its result.
     func execute(_ id: Int, evaluator: any Evaluator, progress: (String) -> Void) throws {
         let t0 = Date()

@@ -50,6 +50,12 @@ extension Study {
                     trials[id].seconds = try r.optional("seconds")?.double() ?? 0
                     trials[id].status = .finished
                 }
+            case .trialSubmitted:
+                let r = JSONReader(rec, path: op.rawValue, file: path)
+                let id = try r.required("id").int()
+                if trials.indices.contains(id), let job = try r.optional("job")?.string(), !trials[id].jobs.contains(job) {
+                    trials[id].jobs.append(job)
+                }
             case .studyNote, .reevaluated, .fidelityAgreement:
                 break
             }

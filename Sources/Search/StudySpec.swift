@@ -40,6 +40,8 @@ public struct StudySpec: Sendable {
     public var fidelity: FidelitySettings?
     /// Stop proposing trials once this many seconds of trials are spent (`search.budget_seconds`).
     public var budgetSeconds: Double?
+    /// The `"executor"` section (read by the executor it names; not part of the study's identity).
+    public var executor: JSONReader? { document["executor"].map { JSONReader($0, path: "executor", file: file) } }
     /// Synthetic problems: Gaussian noise sd added to measured values, and a sleep per trial
     /// (so that kill tests can land inside a trial).
     public var noise: Double
@@ -102,6 +104,7 @@ public struct StudySpec: Sendable {
         priors = try PriorSettings(reading: r.optional("priors"), trials: trials)
         final = try FinalStage(reading: r.optional("final"))
         fidelity = try r.optional("fidelity").map { f throws(ConfigError) in try FidelitySettings(reading: f) }
+        _ = try r.optional("executor")
         if priors.method != nil, case .synthetic = problem { throw r.error("sensitivity priors need a PEFT space",
                                                                            at: "priors.sensitivity") }
         try r.finish()
@@ -323,7 +326,7 @@ public struct StudySpec: Sendable {
                 if m.key == "search", case .object(let s) = m.value {
                     return (m.key, .object(s.filter { $0.key != "trials" && $0.key != "budget_seconds" }))
                 }
-                if m.key == "description" || m.key == "final" { return nil }
+                if m.key == "description" || m.key == "final" || m.key == "executor" { return nil }
                 return (m.key, m.value)
             })
         }

@@ -34,6 +34,8 @@ public struct TrialRecord: Sendable {
     public var fidelity: Fidelity?
     /// The trial whose checkpoint this one continued (a promotion to a higher fidelity).
     public var continues: Int?
+    /// Cluster jobs submitted for the trial, in order (a resubmission after a lost job adds one).
+    public var jobs: [String] = []
 
     /// The configuration, when the candidate is one of the space.
     public var config: Config? { candidate.config }

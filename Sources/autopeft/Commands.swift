@@ -12,7 +12,11 @@ enum Commands {
                   .flag("force", "with --fresh: keep the old journal as journal.<time>.jsonl and start over"),
                   .count("workers", "train N trials at once in worker processes"),
                   .value("budget-seconds", "S", "stop proposing trials once S seconds of trials are spent (the trial count still limits)",
-                         kind: .amount), .threads,
+                         kind: .amount),
+                  .value("executor", "local|slurm", "where trials run: this process (or --workers processes), or Slurm jobs "
+                         + "(the space file's \"executor\" section sets sbatch options)", kind: .choice(["local", "slurm"])),
+                  .flag("cancel-on-stop", "with --executor slurm: on Ctrl-C or SIGTERM, scancel the jobs in flight (default: "
+                        + "leave them running; the next search re-attaches)"), .threads,
                   .flag("no-report", "do not write the report at the end")],
         example: "autopeft search spaces/quickstart.json")
     static let report = CommandSpec(
@@ -69,7 +73,8 @@ enum Commands {
                   .count("examples", "the fidelity: train the first N examples of the target run"),
                   .value("continues", "K", "continue trial K's run from its checkpoint", kind: .seed),
                   .count("continues-examples", "the fidelity trial K trained at"),
-                  .value("checkpoints", "DIR", "the study's checkpoint folder"), .threads,
+                  .value("checkpoints", "DIR", "the study's checkpoint folder"),
+                  .value("result", "FILE", "also write the outcome (or the trial's error) to FILE, through a rename"), .threads,
                   .flag("lifeline", "exit when standard input closes: worker processes die with their driver, even on kill -9")],
         example: "autopeft trial spaces/quickstart.json --candidate '{\"config\": {\"lora.rank\": 4}}'")
     static let doctor = CommandSpec(

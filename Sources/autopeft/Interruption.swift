@@ -9,13 +9,16 @@ import Search
 enum Interruption {
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
-    static func stopOnSignals(resume command: String) {
+    /// `beforeExit` runs first and returns a sentence for the message (the Slurm executor cancels or
+    /// lists its jobs there).
+    static func stopOnSignals(resume command: String, beforeExit: @escaping @Sendable () -> String = { "" }) {
         for (sig, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             source.setEventHandler {
                 Journal.holdWrites()
-                let message = "\nautopeft search: stopped by \(name); every finished trial is in the journal. Resume with: \(command)\n"
+                let extra = beforeExit()
+                let message = "\nautopeft search: stopped by \(name); every finished trial is in the journal. \(extra)Resume with: \(command)\n"
                 FileHandle.standardError.write(Data(message.utf8))
                 _exit(128 + sig)
             }

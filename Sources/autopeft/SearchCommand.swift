@@ -12,7 +12,8 @@ extension CLI {
         guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
         let nThreads = threads(opts)
         BLAS.setThreads(nThreads)
-        let workers = opts.integer("workers") ?? 1
+        var workers = opts.integer("workers") ?? 1
+        var onSlurm = opts["executor"] == "slurm"
         let study: Study, evaluator: any Evaluator, dir: String
         do {
             var spec = try StudySpec(file: pos[0])
@@ -26,7 +27,16 @@ extension CLI {
                                             progress: printErr)
             }
             study = try Study(spec: spec, directory: dir, fresh: opts.flag("fresh"), force: opts.flag("force"), sensitivity: scores)
-            if workers > 1 {
+            if opts["executor"] == nil, (try? spec.executor?.optional("kind")?.string()) == "slurm" { onSlurm = true }
+            if onSlurm {
+                let settings = try spec.executor.map { r throws(ConfigError) in try SlurmEvaluator.Settings(reading: r) }
+                    ?? SlurmEvaluator.Settings()
+                workers = settings.jobs
+                struct Journaling: @unchecked Sendable { let study: Study }  // noteSubmission only appends to the journal, which locks
+                let noted = Journaling(study: study)
+                evaluator = try SlurmEvaluator(spec: spec, directory: dir, settings: settings, progress: { printErr($0) },
+                                               submitted: { noted.study.noteSubmission(trial: $0, job: $1, attempt: $2) })
+            } else if workers > 1 {
                 evaluator = WorkerEvaluator(spec: spec, workers: workers, cores: nThreads, progress: { printErr($0) })
             } else if let trainer {
                 evaluator = trainer
@@ -39,8 +49,15 @@ extension CLI {
         }
         announce(study, directory: dir, workers: workers, threads: nThreads)
         let start = Date()
-        Interruption.stopOnSignals(resume: (["autopeft", "search", pos[0], "--out", dir]
-            + (opts["workers"].map { ["--workers", $0] } ?? [])).joined(separator: " "))
+        let slurm = onSlurm
+        let resume = ["autopeft", "search", pos[0], "--out", dir] + (opts["workers"].map { ["--workers", $0] } ?? [])
+            + (slurm ? ["--executor", "slurm"] : [])
+        Interruption.stopOnSignals(resume: resume.joined(separator: " ")) {
+            guard slurm else { return "" }
+            if opts.flag("cancel-on-stop") { return "cancelled \(SlurmEvaluator.cancelInFlight()) Slurm jobs in flight (scancel). " }
+            let n = SlurmEvaluator.jobsInFlight
+            return n == 0 ? "" : "\(n) Slurm jobs keep running; resuming re-attaches to them (or scancel them). "
+        }
         do {
             try study.run(evaluator: evaluator, workers: workers) { printErr("autopeft search: " + $0) }
         } catch {

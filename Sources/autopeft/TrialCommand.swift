@@ -30,10 +30,19 @@ extension CLI {
             if let k = opts.seed("continues"), let m = opts.integer("continues-examples") { request.resume = (Int(k),
                 Fidelity(examples: m)) }
             let o = try evaluator.evaluate(request)
+            if let file = opts["result"] {
+                try Data((o.json.serialized() + "\n").utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+            }
             print(o.json.serialized())
             return ExitCode.success
         } catch {
             printErr("autopeft trial: \(error)")
+            // A cluster job's trial failed on its own terms: say so in its result, so the driver
+            // records the failure instead of submitting the job again.
+            if let file = opts["result"] {
+                let failure = JSONValue.object([("error", .string("\(error)"))]).serialized() + "\n"
+                try? Data(failure.utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+            }
             return ExitCode.failure
         }
     }

@@ -1,0 +1,171 @@
+import XCTest
+import Foundation
+
+/// The Slurm executor on a real one-node Slurm (`scripts/slurm-local start`): the tests start the
+/// cluster and fail, never skip, when it cannot start.
+final class SlurmTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    override func setUpWithError() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.root + "/scripts/slurm-local")
+        p.arguments = ["start"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            XCTFail("the local Slurm cluster did not start (scripts/slurm-local start): \(message)")
+            throw XCTSkip("no cluster")
+        }
+    }
+
+    func folder() -> String {
+        let d = NSTemporaryDirectory() + "autopeft-slurm-" + UUID().uuidString
+        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    func space(_ d: String, trials: Int, delay: Double = 0, extra: String = "") throws -> String {
+        let text = #"{"name": "slurm-test", "problem": {"name": "zdt1", "dimensions": 4, "delay_seconds": \#(delay)},"#
+            + #""search": {"trials": \#(trials), "initial": 6, "seed": 3, "batch": 2},"#
+            + #""executor": {"kind": "slurm", "jobs": 2, "poll_seconds": 0.2\#(extra)}}"#
+        try text.write(toFile: d + "/space.json", atomically: true, encoding: .utf8)
+        return d + "/space.json"
+    }
+
+    /// The journal's trials: (started record without timings, finished values) by id.
+    func trials(_ dir: String) throws -> [Int: (started: String, values: String)] {
+        var out: [Int: (started: String, values: String)] = [:]
+        for line in try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8).split(separator: "\n") {
+            guard var o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let id = o["id"] as? Int else { continue }
+            switch o["op"] as? String {
+            case "trial_started":
+                o["proposal_seconds"] = nil
+                let s = String(decoding: try JSONSerialization.data(withJSONObject: o, options: .sortedKeys), as: UTF8.self)
+                out[id, default: ("", "")].started = s
+            case "trial_finished":
+                let v = String(decoding: try JSONSerialization.data(withJSONObject: o["values"] ?? [:], options: .sortedKeys), as: UTF8.self)
+                out[id, default: ("", "")].values = v
+            default: break
+            }
+        }
+        return out
+    }
+
+    func submissions(_ dir: String) throws -> [(trial: Int, job: String)] {
+        try String(contentsOfFile: dir + "/journal.jsonl", encoding: .utf8).split(separator: "\n").compactMap { line in
+            guard let o = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], o["op"] as? String == "trial_submitted",
+                  let id = o["id"] as? Int, let job = o["job"] as? String else { return nil }
+            return (id, job)
+        }
+    }
+
+    /// 20 trials, 2 jobs in flight: the journal equals the in-process executor's with the same
+    /// batch, configuration for configuration, seed for seed and value for value; every trial's
+    /// job id is journaled and its log is in the study folder.
+    func testSlurmSearchJournalsWhatTheInProcessSearchDoes() throws {
+        let d = folder()
+        let file = try space(d, trials: 20)
+        let s = try runAutopeft(["search", file, "--out", d + "/slurm", "--no-report"])
+        XCTAssertEqual(s.code, 0, s.err)
+        let l = try runAutopeft(["search", file, "--out", d + "/local", "--executor", "local", "--no-report"])
+        XCTAssertEqual(l.code, 0, l.err)
+        let a = try trials(d + "/slurm"), b = try trials(d + "/local")
+        XCTAssertEqual(a.count, 20)
+        for id in 0..<20 {
+            XCTAssertEqual(a[id]?.started, b[id]?.started, "trial \(id) started")
+            XCTAssertEqual(a[id]?.values, b[id]?.values, "trial \(id) values")
+        }
+        let jobs = try submissions(d + "/slurm")
+        XCTAssertEqual(Set(jobs.map(\.trial)), Set(0..<20), "every trial's job is journaled")
+        XCTAssertEqual(Set(jobs.map(\.job)).count, 20, "one job per trial")
+        for id in 0..<20 { XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/slurm/slurm/trial-\(id).log"), "log of trial \(id)") }
+    }
+
+    /// A job cancelled while it runs is submitted again and the trial finishes; a trial whose jobs
+    /// keep failing is recorded failed with Slurm's reason after the retries.
+    func testACancelledJobIsSubmittedAgain() throws {
+        let d = folder()
+        let file = try space(d, trials: 4, delay: 4)
+        let p = Process()
+        p.executableURL = try autopeftBinary()
+        p.arguments = ["search", file, "--out", d + "/s", "--no-report"]
+        p.standardError = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        var cancelled: String?
+        for _ in 0..<200 where cancelled == nil {
+            usleep(100_000)
+            if let first = try? submissions(d + "/s").first, runningJobs().contains(first.job) {
+                _ = try shell("scancel", [first.job])
+                cancelled = first.job
+            }
+        }
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        XCTAssertNotNil(cancelled, "a running job was cancelled")
+        let jobs = try submissions(d + "/s")
+        let first = try XCTUnwrap(jobs.first)
+        XCTAssertEqual(jobs.filter { $0.trial == first.trial }.count, 2, "the cancelled trial was submitted again")
+        XCTAssertEqual(try trials(d + "/s").values.filter { !$0.values.isEmpty }.count, 4, "every trial finished")
+    }
+
+    /// kill -9 of the driver while jobs run, then the same command: it re-attaches to the running
+    /// jobs (no trial submitted twice while its job runs), loses nothing, and ends as an
+    /// uninterrupted run does.
+    func testADriverKilledWhileJobsRunReattaches() throws {
+        let d = folder()
+        let file = try space(d, trials: 8, delay: 3)
+        let p = Process()
+        p.executableURL = try autopeftBinary()
+        p.arguments = ["search", file, "--out", d + "/s", "--no-report"]
+        p.standardError = FileHandle.nullDevice
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        var killedWith: [String] = []
+        for _ in 0..<300 where killedWith.isEmpty {
+            usleep(100_000)
+            let jobs = (try? submissions(d + "/s")) ?? []
+            if jobs.count >= 4, Set(jobs.suffix(2).map(\.job)).isSubset(of: Set(runningJobs())) {
+                kill(p.processIdentifier, SIGKILL)
+                killedWith = jobs.suffix(2).map(\.job)
+            }
+        }
+        p.waitUntilExit()
+        XCTAssertEqual(killedWith.count, 2, "the driver was killed while two jobs ran")
+        let r = try runAutopeft(["search", file, "--out", d + "/s", "--no-report"])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertTrue(r.err.contains("re-attached"), r.err)
+        let jobs = try submissions(d + "/s")
+        for job in killedWith {
+            let trial = try XCTUnwrap(jobs.first { $0.job == job }?.trial)
+            XCTAssertEqual(Set(jobs.filter { $0.trial == trial }.map(\.job)), [job], "trial \(trial) kept its one job")
+        }
+        let reference = try runAutopeft(["search", file, "--out", d + "/reference", "--executor", "local", "--no-report"])
+        XCTAssertEqual(reference.code, 0, reference.err)
+        let a = try trials(d + "/s"), b = try trials(d + "/reference")
+        XCTAssertEqual(a.count, 8)
+        for id in 0..<8 { XCTAssertEqual(a[id]?.values, b[id]?.values, "trial \(id)") }
+    }
+
+    func runningJobs() -> [String] {
+        ((try? shell("squeue", ["-h", "-t", "RUNNING", "-o", "%i"])) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    @discardableResult
+    func shell(_ tool: String, _ args: [String]) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [tool] + args
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
