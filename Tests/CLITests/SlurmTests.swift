@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import TestSupport
 
 /// The Slurm executor on a real one-node Slurm (`scripts/slurm-local start`): the tests start the
 /// cluster and fail, never skip, when it cannot start.
@@ -149,6 +150,61 @@ final class SlurmTests: XCTestCase {
         let a = try trials(d + "/s"), b = try trials(d + "/reference")
         XCTAssertEqual(a.count, 8)
         for id in 0..<8 { XCTAssertEqual(a[id]?.values, b[id]?.values, "trial \(id)") }
+    }
+
+    /// slurmd stopped while jobs run and started again: the study still finishes every trial, as
+    /// the in-process executor does.
+    func testSlurmdStoppedAndStartedMidStudy() throws {
+        let d = folder()
+        let file = try space(d, trials: 8, delay: 2)
+        let p = Process()
+        p.executableURL = try autopeftBinary()
+        p.arguments = ["search", file, "--out", d + "/s", "--no-report"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        var bounced = false
+        for _ in 0..<300 where !bounced {
+            usleep(100_000)
+            if let jobs = try? submissions(d + "/s"), jobs.count >= 3, !runningJobs().isEmpty {
+                try shell("pkill", ["-x", "slurmd"])
+                sleep(3)
+                try shell("slurmd", [])
+                bounced = true
+            }
+        }
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertTrue(bounced, "slurmd was stopped while a job ran")
+        XCTAssertEqual(p.terminationStatus, 0, log)
+        let reference = try runAutopeft(["search", file, "--out", d + "/reference", "--executor", "local", "--no-report"])
+        XCTAssertEqual(reference.code, 0, reference.err)
+        let a = try trials(d + "/s"), b = try trials(d + "/reference")
+        XCTAssertEqual(a.count, 8)
+        for id in 0..<8 { XCTAssertEqual(a[id]?.values, b[id]?.values, "trial \(id)") }
+    }
+
+    /// A 3-trial search on the real model, each trial a Slurm job that loads MiniLM and trains.
+    func testARealMiniLMSearchRunsAsSlurmJobs() throws {
+        let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
+        let d = folder()
+        let text = """
+        {"name": "slurm-real", "model": "\(model)",
+         "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 32},
+         "training": {"epochs": 1, "batch_size": 16, "learning_rate": 0.005, "train_examples": 64, "dev_examples": 64, "seed": 0},
+         "space": {"lora": {"rank": [2, 4], "targets": {"type": "subset", "of": ["query", "value"], "min": 1}}},
+         "search": {"trials": 3, "initial": 3, "seed": 1},
+         "executor": {"kind": "slurm", "jobs": 2, "poll_seconds": 0.3, "cpus_per_task": 1}}
+        """
+        try text.write(toFile: d + "/space.json", atomically: true, encoding: .utf8)
+        let r = try runAutopeft(["search", d + "/space.json", "--out", d + "/s", "--no-report"])
+        XCTAssertEqual(r.code, 0, r.err)
+        let t = try trials(d + "/s")
+        XCTAssertEqual(t.values.filter { !$0.values.isEmpty }.count, 3, r.err)
+        XCTAssertEqual(try submissions(d + "/s").count, 3)
+        let log = try String(contentsOfFile: d + "/s/slurm/trial-0.log", encoding: .utf8)
+        XCTAssertTrue(log.contains("step"), "the job's training progress is in its log: \(log)")
     }
 
     func runningJobs() -> [String] {
