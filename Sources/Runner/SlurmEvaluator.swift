@@ -139,7 +139,8 @@ public final class SlurmEvaluator: Evaluator, @unchecked Sendable {
         let candidate = JSONValue.object(request.candidate.jsonMembers(in: spec.space)).serialized()
         let space = URL(fileURLWithPath: spec.file).standardizedFileURL.path
         let trialArgs = [exe, "trial", space, "--candidate", candidate, "--seed", "\(request.seed)", "--trial", "\(k)",
-                         "--threads", "\(settings.cpusPerTask)", "--result", path(k, "result.json")]
+                         "--threads", "\(settings.cpusPerTask)", "--result", path(k, "result.json"),
+                         "--preempt-checkpoint", path(k, "state")]
             + WorkerEvaluator.fidelityArguments(request)
         var args = ["--parsable", "--job-name", "autopeft:\(studyName):trial-\(k + 1)", "--output", path(k, "log"), "--open-mode", "append",
                     "--cpus-per-task", "\(settings.cpusPerTask)", "--signal", "B:TERM@60", "--requeue"]

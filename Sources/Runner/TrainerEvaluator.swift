@@ -22,6 +22,8 @@ public final class TrainerEvaluator: Evaluator {
     let tokenizer: WordPieceTokenizer
     let dims: ModelDimensions
     let progress: (String) -> Void
+    /// Polled before each training step; true stops the trial and saves its state (preemption).
+    public var stopRequested: (() -> Bool)?
 
     public init(spec: StudySpec, final: FinalStage? = nil, progress: @escaping (String) -> Void) throws {
         self.spec = spec
@@ -84,9 +86,11 @@ public final class TrainerEvaluator: Evaluator {
                                       resumeFrom: request.resume.flatMap { request.checkpoint(of: $0.trial) },
                                       checkpointTo: f < settings.target ? request.checkpoint(of: trial) : nil)
         }
+        segment.preemptTo = request.preemptTo
         let tuner = FineTuner(config: run, weights: weights, tokenizer: tokenizer)
         let sink = TrialProgress(prefix: "  trial \(trial + 1): ", sink: progress)
         tuner.progress = sink
+        tuner.stopRequested = stopRequested
         let (result, model) = try tuner.run(segment)
         if let dir = saveTo {
             try CandidateArchive.save(model, config: run, result: result, to: dir)

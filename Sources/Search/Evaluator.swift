@@ -38,6 +38,9 @@ public struct TrialRequest: Sendable {
     public var resume: (trial: Int, fidelity: Fidelity)?
     /// The study's checkpoint folder: trial k's state is kept in `<folder>/trial-<k>`.
     public var checkpoints: String?
+    /// Where a trial asked to stop early (a cluster's preemption) saves its state, and where the
+    /// next attempt continues from.
+    public var preemptTo: String?
 
     public init(candidate: Candidate, seed: UInt64, trial: Int, fidelity: Fidelity? = nil, resume: (trial: Int, fidelity: Fidelity)? = nil,
                 checkpoints: String? = nil) {

@@ -51,6 +51,9 @@ public final class FineTuner {
     public let weights: BertWeights
     public let tokenizer: WordPieceTokenizer
     public weak var progress: ProgressSink?
+    /// Polled before each step: true asks the run to stop, save its state (`TrainingSegment.preemptTo`)
+    /// and throw `.interrupted` (a cluster's preemption signal).
+    public var stopRequested: (() -> Bool)?
 
     public init(config: RunConfig, weights: BertWeights, tokenizer: WordPieceTokenizer) {
         self.config = config
@@ -141,11 +144,12 @@ public final class FineTuner {
         let trainCache = try prefixCache(model: model, encodings: trainEnc)
         let cacheSeconds = Date().timeIntervalSince(cacheStart)
         let run = TrainingRun(tuner: self, model: model, examples: train, encodings: trainEnc, cache: trainCache)
-        if let dir = segment.resumeFrom {
+        for dir in [segment.preemptTo, segment.resumeFrom].compactMap({ $0 }) where run.step == 0 {
+            guard FileManager.default.fileExists(atPath: dir + "/state.json") || dir == segment.resumeFrom else { continue }
             let (checkpoint, reason) = TrainingCheckpoint.read(dir, fingerprint: fingerprint)
             if let checkpoint, checkpoint.step <= segment.stop(total: run.totalSteps), run.restore(checkpoint) {
                 progress?.report("continuing from step \(checkpoint.step) (\(dir))")
-            } else {
+            } else if dir == segment.resumeFrom {
                 progress?.report("starting over: \(reason.isEmpty ? "the checkpoint does not fit this model" : reason)")
             }
         }
@@ -153,6 +157,11 @@ public final class FineTuner {
         let start = Date()
         let stop = segment.stop(total: run.totalSteps)
         let seen = try run.train(until: stop)
+        if run.step < stop {
+            guard let dir = segment.preemptTo else { throw .interrupted(step: run.step, checkpoint: "(nowhere: no preemption folder)") }
+            try run.checkpoint().write(to: dir)
+            throw .interrupted(step: run.step, checkpoint: dir)
+        }
         if let dir = segment.checkpointTo { try run.checkpoint().write(to: dir) }
         let trainSeconds = Date().timeIntervalSince(start) + cacheSeconds
         let evalStart = Date()

@@ -11,6 +11,8 @@ public enum TrainerError: Error, CustomStringConvertible, Sendable {
     case config(ConfigError)
     case model(String)
     case training(String)
+    /// Asked to stop (a cluster's preemption signal) at `step`; the state was saved to `checkpoint`.
+    case interrupted(step: Int, checkpoint: String)
 
     public var description: String {
         switch self {
@@ -19,6 +21,7 @@ public enum TrainerError: Error, CustomStringConvertible, Sendable {
         case let .config(e): return e.description
         case let .model(m): return "model: \(m)"
         case let .training(m): return "training: \(m)"
+        case let .interrupted(step, checkpoint): return "training: stopped at step \(step) when asked; the state is in \(checkpoint)"
         }
     }
 }

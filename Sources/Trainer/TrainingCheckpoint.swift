@@ -16,6 +16,9 @@ public struct TrainingSegment: Sendable {
     public var resumeFrom: String?
     /// Where to write the state at the stop, for a later segment.
     public var checkpointTo: String?
+    /// Where to save the state when asked to stop early (a preemption signal), and continue from on
+    /// the next attempt: tried before `resumeFrom`, since it is further along the same run.
+    public var preemptTo: String?
 
     public init(stopAfterSteps: Int? = nil, stopAfterShare: Double? = nil, resumeFrom: String? = nil, checkpointTo: String? = nil) {
         self.stopAfterSteps = stopAfterSteps

@@ -43,6 +43,7 @@ final class TrainingRun {
         let start = Date(), startStep = step, startSeen = seen
         var lastReport = Date.distantPast
         while step < stop {
+            if tuner.stopRequested?() == true { return seen - startSeen }
             if batches == nil {
                 epochStartRNG = dataRNG
                 batches = FineTuner.epochBatches(lengths: lengths, batchSize: t.batchSize, grouping: t.lengthGrouping, rng: &dataRNG)

@@ -17,7 +17,7 @@ enum ExitCode {
         case is ConfigError, is PEFTExport.Unsupported, is Study.Failure: return usage
         case let e as TrainerError:
             switch e {
-            case .training, .write: return failure
+            case .training, .write, .interrupted: return failure
             case .file, .data, .config, .model: return usage
             }
         default: return failure

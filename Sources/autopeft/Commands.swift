@@ -74,7 +74,9 @@ enum Commands {
                   .value("continues", "K", "continue trial K's run from its checkpoint", kind: .seed),
                   .count("continues-examples", "the fidelity trial K trained at"),
                   .value("checkpoints", "DIR", "the study's checkpoint folder"),
-                  .value("result", "FILE", "also write the outcome (or the trial's error) to FILE, through a rename"), .threads,
+                  .value("result", "FILE", "also write the outcome (or the trial's error) to FILE, through a rename"),
+                  .value("preempt-checkpoint", "DIR", "on SIGTERM save the training state in DIR and exit 143; the same command "
+                         + "continues from it"), .threads,
                   .flag("lifeline", "exit when standard input closes: worker processes die with their driver, even on kill -9")],
         example: "autopeft trial spaces/quickstart.json --candidate '{\"config\": {\"lora.rank\": 4}}'")
     static let doctor = CommandSpec(

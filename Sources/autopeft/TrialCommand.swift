@@ -23,18 +23,28 @@ extension CLI {
             let candidate = try Candidate(reading: r, space: spec.space)
             try r.finish()
             let evaluator: any Evaluator
-            if case .training = spec.problem { evaluator = try TrainerEvaluator(spec: spec, progress: printErr) }
-            else { evaluator = SyntheticEvaluator(spec: spec, inWorker: true) }
+            if case .training = spec.problem {
+                let trainer = try TrainerEvaluator(spec: spec, progress: printErr)
+                if opts["preempt-checkpoint"] != nil { trainer.stopRequested = Preemption.watch() }
+                evaluator = trainer
+            } else {
+                evaluator = SyntheticEvaluator(spec: spec, inWorker: true)
+            }
             var request = TrialRequest(candidate: candidate, seed: seed, trial: id, fidelity: opts.integer("examples").map(Fidelity.init),
                                        checkpoints: opts["checkpoints"])
-            if let k = opts.seed("continues"), let m = opts.integer("continues-examples") { request.resume = (Int(k),
-                Fidelity(examples: m)) }
+            if let k = opts.seed("continues"), let m = opts.integer("continues-examples") {
+                request.resume = (Int(k), Fidelity(examples: m))
+            }
+            request.preemptTo = opts["preempt-checkpoint"]
             let o = try evaluator.evaluate(request)
             if let file = opts["result"] {
                 try Data((o.json.serialized() + "\n").utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
             }
             print(o.json.serialized())
             return ExitCode.success
+        } catch TrainerError.interrupted(let step, let dir) {
+            printErr("autopeft trial: stopped by SIGTERM at step \(step); the state is in \(dir); the same command continues from it")
+            return 143
         } catch {
             printErr("autopeft trial: \(error)")
             // A cluster job's trial failed on its own terms: say so in its result, so the driver
@@ -61,4 +71,27 @@ func exitWhenStandardInputCloses() {
         }
     }
     watcher.start()
+}
+
+/// SIGTERM in a cluster job (Slurm sends it ahead of a preemption or a time limit, `--signal`):
+/// the training loop sees the flag at its next step, saves its state and the trial exits 143.
+enum Preemption {
+    final class Flag: @unchecked Sendable {
+        private var raised = false
+        private let lock = NSLock()
+        func raise() { lock.lock(); raised = true; lock.unlock() }
+        var isRaised: Bool { lock.lock(); defer { lock.unlock() }; return raised }
+    }
+    nonisolated(unsafe) private static var source: DispatchSourceSignal?
+
+    /// Installs the SIGTERM watcher; returns what the trainer polls.
+    static func watch() -> () -> Bool {
+        let flag = Flag()
+        signal(SIGTERM, SIG_IGN)
+        let s = DispatchSource.makeSignalSource(signal: SIGTERM, queue: .global())
+        s.setEventHandler { flag.raise() }
+        s.resume()
+        source = s
+        return { flag.isRaised }
+    }
 }

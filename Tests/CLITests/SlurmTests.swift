@@ -91,19 +91,13 @@ final class SlurmTests: XCTestCase {
     func testACancelledJobIsSubmittedAgain() throws {
         let d = folder()
         let file = try space(d, trials: 4, delay: 4)
-        let p = Process()
-        p.executableURL = try autopeftBinary()
-        p.arguments = ["search", file, "--out", d + "/s", "--no-report"]
-        p.standardError = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let (p, _) = try startSearch(file, out: d + "/s")
         var cancelled: String?
-        for _ in 0..<200 where cancelled == nil {
-            usleep(100_000)
-            if let first = try? submissions(d + "/s").first, runningJobs().contains(first.job) {
-                _ = try shell("scancel", [first.job])
-                cancelled = first.job
-            }
+        _ = try whenReady(seconds: 20) {
+            guard let first = try? submissions(d + "/s").first, runningJobs().contains(first.job) else { return false }
+            try shell("scancel", [first.job])
+            cancelled = first.job
+            return true
         }
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 0)
@@ -120,20 +114,14 @@ final class SlurmTests: XCTestCase {
     func testADriverKilledWhileJobsRunReattaches() throws {
         let d = folder()
         let file = try space(d, trials: 8, delay: 3)
-        let p = Process()
-        p.executableURL = try autopeftBinary()
-        p.arguments = ["search", file, "--out", d + "/s", "--no-report"]
-        p.standardError = FileHandle.nullDevice
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
+        let (p, _) = try startSearch(file, out: d + "/s")
         var killedWith: [String] = []
-        for _ in 0..<300 where killedWith.isEmpty {
-            usleep(100_000)
+        _ = whenReady(seconds: 30) {
             let jobs = (try? submissions(d + "/s")) ?? []
-            if jobs.count >= 4, Set(jobs.suffix(2).map(\.job)).isSubset(of: Set(runningJobs())) {
-                kill(p.processIdentifier, SIGKILL)
-                killedWith = jobs.suffix(2).map(\.job)
-            }
+            guard jobs.count >= 4, Set(jobs.suffix(2).map(\.job)).isSubset(of: Set(runningJobs())) else { return false }
+            kill(p.processIdentifier, SIGKILL)
+            killedWith = jobs.suffix(2).map(\.job)
+            return true
         }
         p.waitUntilExit()
         XCTAssertEqual(killedWith.count, 2, "the driver was killed while two jobs ran")
@@ -145,11 +133,7 @@ final class SlurmTests: XCTestCase {
             let trial = try XCTUnwrap(jobs.first { $0.job == job }?.trial)
             XCTAssertEqual(Set(jobs.filter { $0.trial == trial }.map(\.job)), [job], "trial \(trial) kept its one job")
         }
-        let reference = try runAutopeft(["search", file, "--out", d + "/reference", "--executor", "local", "--no-report"])
-        XCTAssertEqual(reference.code, 0, reference.err)
-        let a = try trials(d + "/s"), b = try trials(d + "/reference")
-        XCTAssertEqual(a.count, 8)
-        for id in 0..<8 { XCTAssertEqual(a[id]?.values, b[id]?.values, "trial \(id)") }
+        try assertSameValuesAsInProcess(file, d + "/s", count: 8)
     }
 
     /// slurmd stopped while jobs run and started again: the study still finishes every trial, as
@@ -157,32 +141,19 @@ final class SlurmTests: XCTestCase {
     func testSlurmdStoppedAndStartedMidStudy() throws {
         let d = folder()
         let file = try space(d, trials: 8, delay: 2)
-        let p = Process()
-        p.executableURL = try autopeftBinary()
-        p.arguments = ["search", file, "--out", d + "/s", "--no-report"]
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        var bounced = false
-        for _ in 0..<300 where !bounced {
-            usleep(100_000)
-            if let jobs = try? submissions(d + "/s"), jobs.count >= 3, !runningJobs().isEmpty {
-                try shell("pkill", ["-x", "slurmd"])
-                sleep(3)
-                try shell("slurmd", [])
-                bounced = true
-            }
+        let (p, err) = try startSearch(file, out: d + "/s")
+        let bounced = try whenReady(seconds: 30) {
+            guard let jobs = try? submissions(d + "/s"), jobs.count >= 3, !runningJobs().isEmpty else { return false }
+            try shell("pkill", ["-x", "slurmd"])
+            sleep(3)
+            try shell("slurmd", [])
+            return true
         }
         let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         XCTAssertTrue(bounced, "slurmd was stopped while a job ran")
         XCTAssertEqual(p.terminationStatus, 0, log)
-        let reference = try runAutopeft(["search", file, "--out", d + "/reference", "--executor", "local", "--no-report"])
-        XCTAssertEqual(reference.code, 0, reference.err)
-        let a = try trials(d + "/s"), b = try trials(d + "/reference")
-        XCTAssertEqual(a.count, 8)
-        for id in 0..<8 { XCTAssertEqual(a[id]?.values, b[id]?.values, "trial \(id)") }
+        try assertSameValuesAsInProcess(file, d + "/s", count: 8)
     }
 
     /// A 3-trial search on the real model, each trial a Slurm job that loads MiniLM and trains.
@@ -205,6 +176,36 @@ final class SlurmTests: XCTestCase {
         XCTAssertEqual(try submissions(d + "/s").count, 3)
         let log = try String(contentsOfFile: d + "/s/slurm/trial-0.log", encoding: .utf8)
         XCTAssertTrue(log.contains("step"), "the job's training progress is in its log: \(log)")
+    }
+
+    /// `autopeft search FILE --out OUT` in the background; its stderr is collected.
+    func startSearch(_ file: String, out: String) throws -> (process: Process, stderr: Pipe) {
+        let p = Process()
+        p.executableURL = try autopeftBinary()
+        p.arguments = ["search", file, "--out", out, "--no-report"]
+        let err = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        return (p, err)
+    }
+
+    /// Polls every 0.1 s (up to `seconds`) until `act` says it acted.
+    func whenReady(seconds: Double, _ act: () throws -> Bool) rethrows -> Bool {
+        for _ in 0..<Int(seconds * 10) {
+            usleep(100_000)
+            if try act() { return true }
+        }
+        return false
+    }
+
+    /// The study in `dir` holds `count` trials with the values the in-process executor gives.
+    func assertSameValuesAsInProcess(_ file: String, _ dir: String, count: Int) throws {
+        let reference = try runAutopeft(["search", file, "--out", dir + "-reference", "--executor", "local", "--no-report"])
+        XCTAssertEqual(reference.code, 0, reference.err)
+        let a = try trials(dir), b = try trials(dir + "-reference")
+        XCTAssertEqual(a.count, count)
+        for id in 0..<count { XCTAssertEqual(a[id]?.values, b[id]?.values, "trial \(id)") }
     }
 
     func runningJobs() -> [String] {
