@@ -226,3 +226,67 @@ final class SlurmTests: XCTestCase {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+/// A cluster job asked to stop (SIGTERM: Slurm's warning ahead of a preemption or a time limit)
+/// saves its training state and exits 143; the same command continues from that state and
+/// reaches the uninterrupted run's result exactly. Needs no cluster.
+final class PreemptionTests: XCTestCase {
+    func testATrialStoppedBySIGTERMContinuesToTheUninterruptedResult() throws {
+        let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
+        let d = NSTemporaryDirectory() + "autopeft-preempt-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let space = """
+        {"name": "preempt", "model": "\(model)",
+         "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 32},
+         "training": {"epochs": 2, "batch_size": 16, "learning_rate": 0.005, "train_examples": 320, "dev_examples": 64, "seed": 0},
+         "space": {"lora": {"rank": [4], "dropout": 0.1, "targets": ["query", "value"]}}}
+        """
+        try space.write(toFile: d + "/space.json", atomically: true, encoding: .utf8)
+        func trial(_ result: String, preempt: String?) throws -> Process {
+            let p = Process()
+            p.executableURL = try autopeftBinary()
+            p.arguments = ["trial", d + "/space.json", "--candidate",
+                           #"{"peft": {"lora": {"rank": 4, "alpha": 8, "dropout": 0.1, "targets": ["query", "value"]}}}"#, "--seed", "3", "--threads", "1",
+                           "--result", result] + (preempt.map { ["--preempt-checkpoint", $0] } ?? [])
+            p.standardOutput = FileHandle.nullDevice
+            return p
+        }
+        let whole = try trial(d + "/whole.json", preempt: nil)
+        whole.standardError = FileHandle.nullDevice
+        try whole.run()
+        whole.waitUntilExit()
+        XCTAssertEqual(whole.terminationStatus, 0)
+
+        let first = try trial(d + "/result.json", preempt: d + "/state")
+        let err = Pipe()
+        first.standardError = err
+        try first.run()
+        // SIGTERM once training has begun (progress lines come every 2 s) and taken a few steps.
+        var seen = ""
+        while !seen.contains("step ") && first.isRunning {
+            let chunk = err.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        usleep(1_500_000)
+        kill(first.processIdentifier, SIGTERM)
+        seen += String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        first.waitUntilExit()
+        XCTAssertEqual(first.terminationStatus, 143, seen)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/state/state.json"), seen)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: d + "/result.json"), "no result: the trial did not end")
+
+        let second = try trial(d + "/result.json", preempt: d + "/state")
+        let err2 = Pipe()
+        second.standardError = err2
+        try second.run()
+        let log = String(decoding: err2.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        second.waitUntilExit()
+        XCTAssertEqual(second.terminationStatus, 0, log)
+        XCTAssertTrue(log.contains("continuing from step"), log)
+        let a = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/whole.json"))) as? [String: Any]
+        let b = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/result.json"))) as? [String: Any]
+        XCTAssertEqual((a?["values"] as? [String: Double])?["score"], (b?["values"] as? [String: Double])?["score"])
+        XCTAssertEqual((a?["metrics"] as? [String: Double])?["final_loss"], (b?["metrics"] as? [String: Double])?["final_loss"])
+    }
+}
