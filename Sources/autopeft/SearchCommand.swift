@@ -54,9 +54,15 @@ extension CLI {
             + (slurm ? ["--executor", "slurm"] : [])
         Interruption.stopOnSignals(resume: resume.joined(separator: " ")) {
             guard slurm else { return "" }
-            if opts.flag("cancel-on-stop") { return "cancelled \(SlurmEvaluator.cancelInFlight()) Slurm jobs in flight (scancel). " }
             let n = SlurmEvaluator.jobsInFlight
-            return n == 0 ? "" : "\(n) Slurm jobs keep running; resuming re-attaches to them (or scancel them). "
+            guard n > 0 else { return "" }
+            var cancel = opts.flag("cancel-on-stop")
+            if !cancel && isatty(STDIN_FILENO) != 0 {
+                FileHandle.standardError.write(Data("\nautopeft search: cancel the \(n) Slurm jobs in flight (scancel)? [y/N] ".utf8))
+                cancel = (readLine() ?? "").lowercased().hasPrefix("y")
+            }
+            if cancel { return "cancelled \(SlurmEvaluator.cancelInFlight()) Slurm jobs in flight (scancel). " }
+            return "\(n) Slurm jobs keep running; resuming re-attaches to them (or scancel them). "
         }
         do {
             try study.run(evaluator: evaluator, workers: workers) { printErr("autopeft search: " + $0) }

@@ -204,7 +204,8 @@ final class CommandHelpTests: XCTestCase {
     func testHelpListsExactlyTheAcceptedOptions() throws {
         var listed: [String: [String]] = [:]
         for c in Self.commands { listed[c] = try options(c) }
-        XCTAssertEqual(listed["search"], ["out", "trials", "fresh", "force", "workers", "budget-seconds", "threads", "no-report"])
+        XCTAssertEqual(listed["search"], ["out", "trials", "fresh", "force", "workers", "budget-seconds", "executor", "cancel-on-stop",
+                                          "threads", "no-report"])
         let every = Set(listed.values.joined())
         let general = try runAutopeft(["help"])
         XCTAssertEqual(general.code, 0)
