@@ -18,7 +18,8 @@ enum Interruption {
             source.setEventHandler {
                 Journal.holdWrites()
                 let extra = beforeExit()
-                let message = "\nautopeft search: stopped by \(name); every finished trial is in the journal. \(extra)Resume with: \(command)\n"
+                let message = "\nautopeft search: stopped by \(name); every finished trial is in the journal. \(extra)"
+                    + "Resume with: \(command)\n"
                 FileHandle.standardError.write(Data(message.utf8))
                 _exit(128 + sig)
             }
