@@ -195,6 +195,34 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertEqual(listed.count, failed.count, md)
     }
 
+    /// A search trial built to diverge (a searched learning rate of 1e30) is recorded failed with
+    /// the reason and the step, the search goes on with the others, no finished trial carries its
+    /// values (the GP only reads finished trials), and the report lists it.
+    func testADivergingSearchTrialIsRecordedFailedWithItsStep() throws {
+        let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
+        let d = NSTemporaryDirectory() + "autopeft-diverge-search-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        try """
+        {"name": "diverge-search", "model": "\(model)",
+         "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 24},
+         "head": "mean", "training": {"epochs": 1, "batch_size": 16, "train_examples": 48, "dev_examples": 32, "max_grad_norm": 0},
+         "search": {"trials": 3, "initial": 2, "reference_point": {"score": 0, "trainable_params": 500000}},
+         "space": {"lora": {"rank": [2], "targets": ["query", "value"]}, "training": {"learning_rate": [0.005, 1e30]}}}
+        """.write(toFile: d + "/space.json", atomically: true, encoding: .utf8)
+        let s = try runAutopeft(["search", d + "/space.json", "--out", d + "/study"])
+        XCTAssertEqual(s.code, 0, s.err)
+        XCTAssertTrue(s.err.contains("FAILED: training: loss is"), s.err)
+        let journal = try String(contentsOfFile: d + "/study/journal.jsonl", encoding: .utf8)
+        let failed = journal.split(separator: "\n").filter { $0.contains("\"trial_failed\"") }
+        XCTAssertGreaterThanOrEqual(failed.count, 1, journal)
+        for f in failed { XCTAssertTrue(f.contains("at epoch 1, step ") && f.contains("1e+30"), String(f)) }
+        let finished = journal.split(separator: "\n").filter { $0.contains("\"trial_finished\"") }
+        XCTAssertEqual(finished.count + failed.count, 3, "every trial ended once")
+        XCTAssertGreaterThanOrEqual(finished.count, 1, "the others went on")
+        let md = try String(contentsOfFile: d + "/study/report.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("## Failed trials") && md.contains(": training: loss is"), md)
+    }
+
     /// The report's final scores and its "matched or dominated by" column, recomputed here from
     /// the journal and reevaluation.jsonl.
     func checkReportValues(_ md: String, study: String) throws {
