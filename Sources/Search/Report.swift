@@ -194,7 +194,7 @@ public enum Report {
         var running: [(Double, Double)] = []
         var pts: [[Double]] = []
         for t in study.trials {
-            if t.status == .finished { pts.append(zip(spec.objectives, t.values).map { $0.minimised($1) }) }
+            if t.status == .finished && study.isAtTarget(t) { pts.append(zip(spec.objectives, t.values).map { $0.minimised($1) }) }
             running.append((Double(t.id + 1), Hypervolume.compute(pts, reference: ref)))
         }
         var optimum: Double?
