@@ -43,6 +43,8 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["JSONKit", "Search"], path: "Tests/SearchTests", exclude: ["Fixtures"]),
         // Depends on the executable so that `swift test` builds the binary these tests run.
         .testTarget(name: "CLITests", dependencies: ["autopeft", "JSONKit", "Trainer", "TestSupport"], path: "Tests/CLITests", exclude: ["Fixtures"]),
+        // Seeded mutations of every input autopeft reads: a bounded run in the suite, longer with FUZZ_CASES.
+        .testTarget(name: "FuzzTests", dependencies: ["JSONKit", "Space", "Search", "Trainer", "TestSupport"], path: "Tests/FuzzTests"),
         .testTarget(
             name: "TrainerTests",
             dependencies: ["JSONKit", "Trainer", "Space", "TestSupport"],

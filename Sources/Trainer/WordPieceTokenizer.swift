@@ -67,7 +67,9 @@ public struct WordPieceTokenizer: Sendable {
             if case .bool(let b)? = cfg["strip_accents"] { strip = b }
             if case .bool(let b)? = cfg["tokenize_chinese_chars"] { chinese = b }
         }
-        try self.init(vocab: WordPieceTokenizer.readVocab(vt), lowercase: lower, stripAccents: strip, handleChineseChars: chinese)
+        let vocab = try WordPieceTokenizer.readVocab(vt)
+        do { try self.init(vocab: vocab, lowercase: lower, stripAccents: strip, handleChineseChars: chinese) }
+        catch .model(let reason) { throw .file(path: vt, message: reason) }
     }
 
     /// One token a line; the line number (from 0) is the id.
@@ -108,8 +110,10 @@ public struct WordPieceTokenizer: Sendable {
             if case .bool(let b)? = n["handle_chinese_chars"] { chinese = b }
         }
         if case .number(let d, _)? = model["max_input_chars_per_word"] { maxChars = Int(d) }
-        try self.init(vocab: vocab, lowercase: lower, stripAccents: strip, handleChineseChars: chinese,
-                      maxInputCharsPerWord: maxChars, addedTokens: added)
+        do {
+            try self.init(vocab: vocab, lowercase: lower, stripAccents: strip, handleChineseChars: chinese,
+                          maxInputCharsPerWord: maxChars, addedTokens: added)
+        } catch .model(let reason) { throw .file(path: path, message: reason) }
     }
 
     // MARK: Normalisation
