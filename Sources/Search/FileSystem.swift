@@ -5,7 +5,9 @@ import Foundation
 public struct IOFailure: Error, CustomStringConvertible {
     public let path: String
     public let reason: String
-    public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    /// The errno behind it, when the system gave one.
+    public var code: Int32 = 0
+    public init(path: String, reason: String, code: Int32 = 0) { self.path = path; self.reason = reason; self.code = code }
     public var description: String { "\(path): \(reason)" }
 }
 
@@ -20,7 +22,7 @@ public enum FileSystem {
             let err = errno
             var st = stat()
             guard err == EEXIST, stat(prefix, &st) == 0 else {
-                throw IOFailure(path: prefix, reason: "cannot create the folder: \(String(cString: strerror(err)))")
+                throw IOFailure(path: prefix, reason: "cannot create the folder: \(String(cString: strerror(err)))", code: err)
             }
             guard st.st_mode & S_IFMT == S_IFDIR else { throw IOFailure(path: prefix, reason: "is a file, not a folder") }
         }

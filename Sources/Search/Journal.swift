@@ -45,7 +45,7 @@ public final class Journal {
         self.path = path
         writable = !readOnly
         let fd = readOnly ? open(path, O_RDONLY | O_CLOEXEC) : open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw Failure(path: path, message: "cannot open the journal: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw Failure(path: path, message: "cannot open the journal: \(Self.reason(errno))") }
         guard readOnly || flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let busy = errno == EWOULDBLOCK
             close(fd)

@@ -22,7 +22,7 @@ public enum Report {
         for (name, text) in files {
             let path = directory + "/" + name
             do { try text.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-                throw Study.Failure(message: "\(path): cannot write the report: \(error.localizedDescription)")
+                throw IOFailure(path: path, reason: "cannot write the report: " + SystemErrors.explain(error, place: "the study folder"))
             }
             written.append(path)
         }

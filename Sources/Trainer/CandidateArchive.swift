@@ -1,3 +1,4 @@
+import JSONKit
 import Foundation
 import Space
 
@@ -12,7 +13,7 @@ import Space
 public enum CandidateArchive {
     public static func save(_ model: BertClassifier, config: RunConfig, result: TrainResult?, to dir: String) throws(TrainerError) {
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        catch { throw .write(path: dir, message: "cannot create the directory: \(error.localizedDescription)") }
+        catch { throw .write(path: dir, message: "cannot create the directory: " + SystemErrors.explain(error)) }
         var tensors: [(name: String, shape: [Int], values: [Float])] = model.block.views.map { v in
             (v.name, v.shape, Array(UnsafeBufferPointer(start: model.block.value(v.offset), count: v.count)))
         }
@@ -50,6 +51,6 @@ public enum CandidateArchive {
 
     static func write(_ data: Data, to path: String) throws(TrainerError) {
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
-        catch { throw .write(path: path, message: "cannot write: \(error.localizedDescription)") }
+        catch { throw .write(path: path, message: "cannot write: " + SystemErrors.explain(error)) }
     }
 }

@@ -10,7 +10,7 @@ public enum DatasetReader {
     public static func read(_ path: String, task: TaskSpec, requireLabels: Bool = true) throws(TrainerError) -> [Example] {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) }
-        catch { throw .file(path: path, message: "cannot read data file: \(error.localizedDescription)") }
+        catch { throw .file(path: path, message: "cannot read data file: " + SystemErrors.explain(error, place: "the file")) }
         var bytes = [UInt8](data)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         guard let text = String(validating: bytes, as: UTF8.self) else {

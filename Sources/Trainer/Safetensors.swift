@@ -38,7 +38,7 @@ public struct SafetensorsFile {
     public init(path: String) throws(TrainerError) {
         let data: Data
         do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
-        catch { throw .file(path: path, message: "cannot read safetensors file: \(error.localizedDescription)") }
+        catch { throw .file(path: path, message: "cannot read safetensors file: " + SystemErrors.explain(error, place: "the file")) }
         try self.init(data: data, path: path)
     }
 

@@ -65,7 +65,7 @@ public struct TrainingCheckpoint {
 
     public func write(to dir: String) throws(TrainerError) {
         do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        catch { throw .write(path: dir, message: "cannot create the checkpoint folder: \(error.localizedDescription)") }
+        catch { throw .write(path: dir, message: "cannot create the checkpoint folder: " + SystemErrors.explain(error)) }
         let n = values.count
         let tensors = SafetensorsWriter.encode([("values", [n], values), ("adam_m", [n], adamM), ("adam_v", [n], adamV)],
                                                metadata: ["format": "autopeft-checkpoint"])
@@ -119,6 +119,6 @@ public struct TrainingCheckpoint {
     /// Writes through a temporary file and a rename (Foundation's atomic write).
     static func replace(_ path: String, with data: Data) throws(TrainerError) {
         do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
-        catch { throw .write(path: path, message: "cannot write the checkpoint: \(error.localizedDescription)") }
+        catch { throw .write(path: path, message: "cannot write the checkpoint: " + SystemErrors.explain(error)) }
     }
 }

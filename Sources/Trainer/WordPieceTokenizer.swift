@@ -76,7 +76,7 @@ public struct WordPieceTokenizer: Sendable {
     public static func readVocab(_ path: String) throws(TrainerError) -> [String: Int32] {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) }
-        catch { throw .file(path: path, message: "cannot read vocabulary: \(error.localizedDescription)") }
+        catch { throw .file(path: path, message: "cannot read vocabulary: " + SystemErrors.explain(error, place: "the file")) }
         var vocab: [String: Int32] = [:]
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last == "" { lines.removeLast() }

@@ -72,6 +72,13 @@ enum CLI {
             var config = try RunConfig(contentsOf: pos[0])
             if let seed { config.training.seed = seed }
             printErr("autopeft: loading \(config.model) (BLAS kernel \(BLAS.coreName), \(nThreads) threads)")
+            // Fail before training, not after, when the candidate could not be kept.
+            if let dir = opts["save"] {
+                do { try FileSystem.createDirectory(dir) } catch {
+                    throw TrainerError.write(path: error.path, message: error.code == 0 ? error.reason
+                                             : "cannot create the folder: " + SystemErrors.explain(code: error.code))
+                }
+            }
             let tuner = try FineTuner(config: config)
             let sink = StderrProgress()
             tuner.progress = sink

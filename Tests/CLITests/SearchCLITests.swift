@@ -141,6 +141,46 @@ final class SearchCLITests: XCTestCase {
         XCTAssertEqual(Array(after.prefix(before.count)), before, "finished trials kept as they were")
     }
 
+    /// A read-only filesystem under a finished study: the report, a resumed search and a saved
+    /// candidate each stop with the system's reason and what to do (exit 1), and the journal is
+    /// unchanged. Needs root for the tmpfs (as the full-disk test).
+    func testReadOnlyFilesystemIsReportedWithWhatToDo() throws {
+        let d = folder(), mnt = d + "/ro"
+        try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
+        func sh(_ args: [String]) throws -> Int32 {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = args
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        guard getuid() == 0, try sh(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]) == 0 else {
+            try missing("mounting a tmpfs needs root")
+        }
+        defer { _ = try? sh(["umount", mnt]) }
+        let space = d + "/z.json"
+        try #"{"name": "z", "problem": {"name": "zdt1"}, "search": {"trials": 8, "initial": 5}}"#.write(toFile: space, atomically: true, encoding: .utf8)
+        let first = try runAutopeft(["search", space, "--out", mnt + "/s", "--no-report"])
+        XCTAssertEqual(first.code, 0, first.err)
+        let journal = try String(contentsOfFile: mnt + "/s/journal.jsonl", encoding: .utf8)
+        XCTAssertEqual(try sh(["mount", "-o", "remount,ro", mnt]), 0)
+        let report = try runAutopeft(["report", mnt + "/s"])
+        XCTAssertEqual(report.code, 1, report.err)
+        XCTAssertTrue(report.err.contains("cannot write the report: Read-only file system: the study folder is on a read-only filesystem"), report.err)
+        let resumed = try runAutopeft(["search", space, "--out", mnt + "/s", "--trials", "10", "--no-report"])
+        XCTAssertEqual(resumed.code, 1, resumed.err)
+        XCTAssertTrue(resumed.err.contains("Read-only file system") && resumed.err.contains("use --out on a writable one"), resumed.err)
+        if (try? RepositoryData.requireModel()) != nil {
+            let train = try runAutopeft(["train", RepositoryData.root + "/examples/sst2-quick.json", "--save", mnt + "/candidate"])
+            XCTAssertEqual(train.code, 1, train.err)
+            XCTAssertTrue(train.err.contains("read-only filesystem; write to a writable one"), train.err)
+        }
+        XCTAssertEqual(try String(contentsOfFile: mnt + "/s/journal.jsonl", encoding: .utf8), journal, "nothing finished is lost")
+    }
+
     /// Worker processes die with their driver, however it dies (SIGKILL, SIGTERM): they hold a
     /// lifeline pipe to it and exit when it closes.
     func testWorkersDoNotOutliveTheirDriver() throws {
