@@ -100,25 +100,32 @@ final class SearchCLITests: XCTestCase {
         XCTAssertEqual(a, b)
     }
 
+    /// A command's exit status, its output discarded.
+    func sh(_ args: [String]) throws -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    /// A tmpfs of `size` at `mnt` (root only: elsewhere the test is skipped, or fails under CI=true).
+    func mountTmpfs(_ mnt: String, size: String) throws {
+        guard getuid() == 0, try sh(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", mnt]) == 0 else {
+            try missing("mounting a tmpfs needs root")
+        }
+    }
+
     /// A full disk: the search stops with the system's reason and what to do (exit 1); once space
     /// is freed the same command resumes, with every finished trial kept as it was. Needs root for
     /// a 12 KiB tmpfs (CI runs as root; elsewhere the test is skipped, or fails under CI=true).
     func testFullDiskStopsClearlyAndResumesLosingNothing() throws {
         let d = folder(), mnt = d + "/small"
         try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
-        func sh(_ args: [String]) throws -> Int32 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = args
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-            return p.terminationStatus
-        }
-        guard getuid() == 0, try sh(["mount", "-t", "tmpfs", "-o", "size=12k", "tmpfs", mnt]) == 0 else {
-            try missing("mounting a small tmpfs needs root")
-        }
+        try mountTmpfs(mnt, size: "12k")
         defer { _ = try? sh(["umount", mnt]) }
         let space = d + "/z.json"
         try #"{"name": "z", "problem": {"name": "zdt1"}, "search": {"trials": 60, "initial": 5}}"#.write(toFile: space, atomically: true, encoding: .utf8)
@@ -147,19 +154,7 @@ final class SearchCLITests: XCTestCase {
     func testReadOnlyFilesystemIsReportedWithWhatToDo() throws {
         let d = folder(), mnt = d + "/ro"
         try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: true)
-        func sh(_ args: [String]) throws -> Int32 {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            p.arguments = args
-            p.standardOutput = FileHandle.nullDevice
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            p.waitUntilExit()
-            return p.terminationStatus
-        }
-        guard getuid() == 0, try sh(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt]) == 0 else {
-            try missing("mounting a tmpfs needs root")
-        }
+        try mountTmpfs(mnt, size: "1m")
         defer { _ = try? sh(["umount", mnt]) }
         let space = d + "/z.json"
         try #"{"name": "z", "problem": {"name": "zdt1"}, "search": {"trials": 8, "initial": 5}}"#.write(toFile: space, atomically: true, encoding: .utf8)
