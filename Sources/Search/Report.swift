@@ -115,6 +115,13 @@ public enum Report {
         }
     }
 
+    /// A point's tooltip: the trial, its values, its fidelity when below the target, its configuration.
+    static func tooltip(_ study: Study, _ t: TrialRecord) -> String {
+        let values = zip(study.spec.objectives, t.values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+        let fidelity = study.isAtTarget(t) ? "" : t.fidelity.map { " at \($0.examples) examples" } ?? ""
+        return "trial \(t.id + 1)\(fidelity): \(values); \(describe(study, t))"
+    }
+
     static func describe(_ study: Study, _ t: TrialRecord) -> String {
         let space = study.spec.space
         guard let config = t.config else { return "peft=" + (t.candidate.plan?.json.serialized() ?? "") }
@@ -147,19 +154,19 @@ public enum Report {
         let atTarget = spec.fidelity == nil ? "" : " at the target"
         plot.points(others.map { ($0.values[xi], $0.values[yi]) }, color: "#8a8a8a", opacity: 0.6,
                     legend: "trial\(atTarget) (\(others.count))",
-                    titles: others.map { "trial \($0.id + 1): \(describe(study, $0))" })
+                    titles: others.map { tooltip(study, $0) })
         for (k, f) in (spec.fidelity?.cheaper ?? []).enumerated() {
             let cheap = done.filter { $0.fidelity == f }
             guard !cheap.isEmpty else { continue }
             plot.points(cheap.map { ($0.values[xi], $0.values[yi]) }, color: ["#ff9f40", "#9467bd", "#8c564b", "#e377c2"][k % 4],
                         radius: 2.5, opacity: 0.7, legend: "evidence: \(f.examples) examples (\(cheap.count))",
-                        titles: cheap.map { "trial \($0.id + 1) at \(f.examples) examples: \(describe(study, $0))" })
+                        titles: cheap.map { tooltip(study, $0) })
         }
         let frontTrials = done.filter { front.contains($0.id) }.sorted { $0.values[xi] < $1.values[xi] }
         plot.steps(frontTrials.map { ($0.values[xi], $0.values[yi]) }, color: "#d62728")
         plot.points(frontTrials.map { ($0.values[xi], $0.values[yi]) }, color: "#d62728", radius: 5,
                     legend: "Pareto front (\(frontTrials.count))",
-                    titles: frontTrials.map { "trial \($0.id + 1): \(describe(study, $0))" })
+                    titles: frontTrials.map { tooltip(study, $0) })
         for t in done where t.baseline != nil && study.isAtTarget(t) {
             plot.marker((t.values[xi], t.values[yi]), label: t.baseline!, color: "#1f77b4")
         }
