@@ -1,3 +1,4 @@
+import JSONKit
 import Foundation
 import Space
 
@@ -37,6 +38,11 @@ public final class BertClassifier {
     public init(weights: BertWeights, plan: PEFTPlan, labels: Int, head: HeadInput) throws(TrainerError) {
         let c = weights.config
         do { try plan.validate(for: c.dimensions) } catch { throw .config(error) }
+        // HF BERT counts prefix tokens as past positions: they and at least [CLS] x [SEP] must fit.
+        if let p = plan.prefix, p.length > c.maxPositions - 3 {
+            throw .config(ConfigError(path: "peft.prefix.length", message: "prefix length \(p.length) leaves no room for text: this "
+                + "model has \(c.maxPositions) positions, so at most \(c.maxPositions - 3)"))
+        }
         if head == .pooler && weights.pooler == nil {
             throw .model("head \"pooler\" needs pooler.dense weights, which this checkpoint lacks; use \"cls\" or \"mean\"")
         }

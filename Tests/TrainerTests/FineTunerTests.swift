@@ -42,6 +42,14 @@ final class FineTunerTests: XCTestCase {
         XCTAssertNotEqual(ma.block.values.array, mc.block.values.array, "another seed changes init, order and dropout")
     }
 
+    /// A prefix longer than the model's positions allow is refused with its path, not trapped on.
+    func testAPrefixTooLongForThePositionsIsRefused() throws {
+        XCTAssertThrowsError(try tuner(epochs: 1, plan: PEFTPlan(prefix: PrefixSpec(length: 30))).run()) { e in
+            XCTAssertTrue("\(e)".contains("peft.prefix.length: prefix length 30 leaves no room for text"), "\(e)")
+        }
+        XCTAssertNoThrow(try tuner(epochs: 1, plan: PEFTPlan(prefix: PrefixSpec(length: 29))).run(), "32 positions hold 29 and 3 tokens")
+    }
+
     func testDivergenceIsReportedNotHidden() throws {
         XCTAssertThrowsError(try tuner(epochs: 1, lr: 1e9).run()) { e in
             XCTAssertTrue("\(e)".contains("lower the learning rate"), "\(e)")
