@@ -9,14 +9,16 @@ public enum Report {
     @discardableResult
     public static func write(_ study: Study, to directory: String) throws -> [String] {
         let extras = try Extras(directory: directory)
-        let pareto = paretoPlot(study, extras), hv = hypervolumePlot(study)
+        // Each plot is drawn once: written as its own file and inlined in report.html.
+        let plots = Plots(pareto: paretoPlot(study, extras), hypervolume: hypervolumePlot(study),
+                          sensitivity: extras.sensitivity.map(heatMap), agreement: agreementPlot(study))
         var files: [(String, String)] = [
-            ("pareto.svg", pareto), ("hypervolume.svg", hv), ("trials.csv", csv(study)),
+            ("pareto.svg", plots.pareto), ("hypervolume.svg", plots.hypervolume), ("trials.csv", csv(study)),
         ]
-        let doc = document(study, extras, pareto: pareto, hypervolume: hv)
+        let doc = document(study, extras, plots: plots)
         files += [("report.md", doc.markdown), ("report.html", doc.html)]
-        if let sens = extras.sensitivity { files.append(("sensitivity.svg", heatMap(sens))) }
-        if let agreement = agreementPlot(study) { files.append(("fidelity.svg", agreement)) }
+        if let sens = plots.sensitivity { files.append(("sensitivity.svg", sens)) }
+        if let agreement = plots.agreement { files.append(("fidelity.svg", agreement)) }
         try FileSystem.createDirectory(directory)
         var written: [String] = []
         for (name, text) in files {
@@ -348,16 +350,22 @@ public enum Report {
     }
 
     /// The report's content, rendered as report.md and report.html by `ReportDocument`.
-    static func document(_ study: Study, _ extras: Extras, pareto: String, hypervolume: String) -> ReportDocument {
+    /// The report's plots as SVG text (the optional ones when the study has what they show).
+    struct Plots {
+        var pareto: String, hypervolume: String
+        var sensitivity: String?, agreement: String?
+    }
+
+    static func document(_ study: Study, _ extras: Extras, plots: Plots) -> ReportDocument {
         let spec = study.spec
         var doc = ReportDocument(title: spec.name)
         doc.add(.heading(level: 1, "Search report: \(spec.name)"))
         doc.add(.table(header: ["", ""], rows: summaryRows(study, extras).map { [[.text($0.0)], [.text($0.1)]] }, rowHeaders: true))
         doc.add(.heading(level: 2, "Pareto front"))
         doc.add(frontTable(study, extras))
-        doc.add(.figure(file: "pareto.svg", alt: "Pareto front", svg: pareto))
-        doc.add(.figure(file: "hypervolume.svg", alt: "Hypervolume", svg: hypervolume))
-        if let agreement = agreementPlot(study) {
+        doc.add(.figure(file: "pareto.svg", alt: "Pareto front", svg: plots.pareto))
+        doc.add(.figure(file: "hypervolume.svg", alt: "Hypervolume", svg: plots.hypervolume))
+        if let agreement = plots.agreement {
             doc.add(.heading(level: 2, "Cheapest fidelity against the target"))
             doc.add(.figure(file: "fidelity.svg", alt: "Cheapest fidelity against the target", svg: agreement))
         }
@@ -367,9 +375,9 @@ public enum Report {
                 + "better value in every objective.")]))
             doc.add(table)
         }
-        if let sens = extras.sensitivity {
+        if let sens = extras.sensitivity, let svg = plots.sensitivity {
             doc.add(.heading(level: 2, "Sensitivity prior (\(sens.method.rawValue))"))
-            doc.add(.figure(file: "sensitivity.svg", alt: "Sensitivity", svg: heatMap(sens)))
+            doc.add(.figure(file: "sensitivity.svg", alt: "Sensitivity", svg: svg))
         }
         let failed = study.trials.filter { $0.status == .failed }
         if !failed.isEmpty {

@@ -36,6 +36,8 @@ public final class Study {
     /// the trials this run finished, so a resumed study does not divide by time it did not see.
     var runStarted: Date?
     var trialsAtStart = 0
+    /// The initial design, drawn once (it depends only on the space file and the prior).
+    private var design: [(Config, TrialRecord.Origin)]?
 
     /// Opens (or creates) the study in `directory`.
     /// - Parameters:
@@ -243,7 +245,8 @@ public final class Study {
             if taken.insert(spec.space.key(m)).inserted { proposals.append(Proposed(candidate: .config(m), origin: .method,
                                                                                     fidelity: start)) }
         }
-        let design = try initialDesign()
+        if design == nil { design = try initialDesign() }
+        let design = self.design ?? []
         var k = trials.filter { $0.origin == .design || $0.origin == .prior }.count
         while proposals.count < count && k < design.count {
             if taken.insert(spec.space.key(design[k].0)).inserted {
