@@ -15,10 +15,20 @@ final class SlurmTests: XCTestCase {
         let err = Pipe()
         p.standardError = err
         try p.run()
-        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
+        // Bounded: a daemon that kept the script's descriptors once made this wait forever.
+        final class Box: @unchecked Sendable { var message = "" }
+        let box = Box(), done = DispatchSemaphore(value: 0)
+        Thread {
+            box.message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            done.signal()
+        }.start()
+        guard done.wait(timeout: .now() + 180) == .success else {
+            XCTFail("scripts/slurm-local start did not return within 180 s (a daemon it started may hold its descriptors)")
+            throw XCTSkip("no cluster")
+        }
         guard p.terminationStatus == 0 else {
-            XCTFail("the local Slurm cluster did not start (scripts/slurm-local start): \(message)")
+            XCTFail("the local Slurm cluster did not start (scripts/slurm-local start): \(box.message)")
             throw XCTSkip("no cluster")
         }
     }
