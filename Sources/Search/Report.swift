@@ -293,6 +293,11 @@ public enum Report {
         if let f = spec.fidelity {
             rows += fidelityRows(study, f)
         }
+        if case .training = spec.problem {
+            let flat = study.flatScoreWarnings
+            rows.append(("flat scores", flat.isEmpty ? "none: at every fidelity, no score holds most trials (the majority-rate check)"
+                                                     : "WARNING: " + flat.joined(separator: "; WARNING: ")))
+        }
         if let re = extras.reevaluation {
             rows.append(("final stage", (re.settingsDescription.map { $0 + "; " } ?? "") + "\(re.runs.count) runs (autopeft reevaluate)"))
         }

@@ -5,18 +5,35 @@ extension Study {
     /// Low fidelity is where searches silently die: when most finished trials score within 0.5
     /// points of one another (e.g. all at the majority-class rate), say so loudly, once per five trials.
     func warnIfScoresAreFlat(_ progress: (String) -> Void) {
-        guard let j = spec.objectives.firstIndex(where: { $0.name == Objective.Name.score }), case .training = spec.problem else { return }
-        let scores = finished.map { $0.values[j] }
-        guard scores.count >= 5, scores.count % 5 == 0 else { return }
-        var counts: [Int: Int] = [:]
-        for s in scores { counts[Int((s * 200).rounded()), default: 0] += 1 }
-        if let top = counts.max(by: { $0.value < $1.value }), Double(top.value) > 0.5 * Double(scores.count) {
-            progress("WARNING: \(top.value) of \(scores.count) trials score \(String(format: "%.3f", Double(top.key) / 200)) "
-                + "(±0.005): probably the majority-class rate, i.e. nothing learned at this fidelity; raise "
-                + "training.learning_rate, rows or epochs, or the search is ranking noise")
-        }
+        guard finished.count >= 5, finished.count % 5 == 0 else { return }
+        for warning in flatScoreWarnings { progress("WARNING: " + warning) }
     }
 
+    /// Each fidelity (a study without fidelities has one) whose finished trials' scores are flat
+    /// (`flatScoreWarning`). Checked per fidelity, so that a cheap fidelity's flat scores are not
+    /// hidden among the target's, nor the target's blamed on the cheap ones.
+    public var flatScoreWarnings: [String] {
+        guard let j = spec.objectives.firstIndex(where: { $0.name == Objective.Name.score }), case .training = spec.problem else { return [] }
+        var byFidelity: [Int: (at: String, scores: [Double])] = [:]
+        for t in finished {
+            let at = spec.fidelity == nil ? "" : isAtTarget(t) ? " at the target fidelity" : " at \(t.fidelity?.examples ?? 0) examples"
+            byFidelity[t.fidelity?.examples ?? 0, default: (at, [])].scores.append(t.values[j])
+        }
+        return byFidelity.sorted { $0.key < $1.key }.compactMap { Self.flatScoreWarning(scores: $0.value.scores, at: $0.value.at) }
+    }
+
+    /// A warning when more than half of at least five scores fall within ±0.005 of one value:
+    /// probably the majority-class rate, i.e. nothing learned. `at` names the fidelity.
+    public static func flatScoreWarning(scores: [Double], at: String = "") -> String? {
+        guard scores.count >= 5 else { return nil }
+        var counts: [Int: Int] = [:]
+        for s in scores { counts[Int((s * 200).rounded()), default: 0] += 1 }
+        guard let top = counts.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }),
+              Double(top.value) > 0.5 * Double(scores.count) else { return nil }
+        return "\(top.value) of \(scores.count) trials\(at) score \(String(format: "%.3f", Double(top.key) / 200)) "
+            + "(±0.005): probably the majority-class rate, i.e. nothing learned at this fidelity; raise "
+            + "training.learning_rate, rows or epochs, or the search is ranking noise"
+    }
 
     /// The whole study's progress: trials done of the budget, seconds so far and an estimate of
     /// those left from this run's trials (trial costs differ, so it is a rough guide).

@@ -241,3 +241,64 @@ final class StudyTests: XCTestCase {
             .contains("baselines[0].config.lora.rank: 4 is not a value of lora.rank"))
     }
 }
+
+/// The majority-rate warning: when most trials at a fidelity score the same (nothing learned), the
+/// search says so, and the report keeps it; checked per fidelity.
+final class FlatScoreWarningTests: XCTestCase {
+    func testTheRule() {
+        XCTAssertNil(Study.flatScoreWarning(scores: [0.509, 0.509, 0.509, 0.509]), "fewer than five trials say nothing")
+        XCTAssertNil(Study.flatScoreWarning(scores: [0.509, 0.509, 0.80, 0.82, 0.84]), "two of five is no majority")
+        XCTAssertNil(Study.flatScoreWarning(scores: [0.509, 0.509, 0.509, 0.80, 0.82, 0.84]), "three of six is not more than half")
+        let w = try? XCTUnwrap(Study.flatScoreWarning(scores: [0.5092, 0.5088, 0.5091, 0.80, 0.84], at: " at 100 examples"))
+        XCTAssertEqual(w?.hasPrefix("3 of 5 trials at 100 examples score 0.510 (±0.005)"), true, w ?? "no warning")
+    }
+
+    /// Scores a trial by its fidelity: `flat` where the trial trains `flatAt` examples, spread otherwise.
+    struct Scores: Evaluator {
+        let flatAt: Int?
+        func evaluate(_ request: TrialRequest) throws -> TrialOutcome {
+            let spread = 0.7 + 0.01 * Double(request.trial % 20)
+            let score = request.fidelity?.examples == flatAt ? 0.5092 : spread
+            return TrialOutcome(values: ["score": score, "trainable_params": 1000 + Double(request.trial)])
+        }
+    }
+
+    func study(_ fidelity: String, in d: String) throws -> Study {
+        try FileManager.default.createDirectory(atPath: d + "/model", withIntermediateDirectories: true)
+        try #"{"hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 3, "num_attention_heads": 2}"#
+            .write(toFile: d + "/model/config.json", atomically: true, encoding: .utf8)
+        try #"{"name": "t", "model": "\#(d)/model", "task": {"name": "sst2", "train": "x", "dev": "y"},"#
+            .appending(#""training": {"train_examples": 400, "epochs": 1}, "search": {"trials": 10, "initial": 10},"#)
+            .appending(#""space": {"layers": {"type": "layer_mask"}, "lora": {"rank": [2, 4, 8]}}\#(fidelity)}"#)
+            .write(toFile: d + "/space.json", atomically: true, encoding: .utf8)
+        return try Study(spec: StudySpec(file: d + "/space.json"), directory: d + "/study")
+    }
+
+    func testACheapFidelitysFlatScoresAreNamedAndTheTargetsAreNot() throws {
+        let d = NSTemporaryDirectory() + "autopeft-flat-" + UUID().uuidString
+        let s = try study(#", "fidelity": {"target": {"train_examples": 400, "epochs": 1}, "cheaper": [100], "target_share": 0.3}"#, in: d)
+        var lines: [String] = []
+        try s.run(evaluator: Scores(flatAt: 100)) { lines.append($0) }
+        let cheap = s.finished.filter { $0.fidelity?.examples == 100 }.count
+        XCTAssertGreaterThanOrEqual(cheap, 5, "the study ran enough cheap trials for the check")
+        XCTAssertEqual(s.flatScoreWarnings.count, 1, "\(s.flatScoreWarnings)")
+        XCTAssertTrue(s.flatScoreWarnings.first?.hasPrefix("\(cheap) of \(cheap) trials at 100 examples score 0.510") == true,
+                      "\(s.flatScoreWarnings)")
+        XCTAssertTrue(lines.contains { $0.hasPrefix("WARNING: ") && $0.contains("at 100 examples") }, lines.joined(separator: "\n"))
+        let reread = try Study(readingDirectory: d + "/study")
+        XCTAssertEqual(reread.flatScoreWarnings, s.flatScoreWarnings, "the report, reading the journal, says the same")
+    }
+
+    func testSpreadScoresWarnOfNothingAndFlatOnesAlways() throws {
+        let d = NSTemporaryDirectory() + "autopeft-flat-" + UUID().uuidString
+        let spread = try study("", in: d + "/a")
+        try spread.run(evaluator: Scores(flatAt: -1)) { _ in }
+        XCTAssertEqual(spread.finished.count, 10)
+        XCTAssertEqual(spread.flatScoreWarnings, [])
+        let flat = try study("", in: d + "/b")
+        var lines: [String] = []
+        try flat.run(evaluator: Scores(flatAt: nil)) { lines.append($0) }
+        XCTAssertEqual(flat.flatScoreWarnings.first?.hasPrefix("10 of 10 trials score 0.510"), true, "\(flat.flatScoreWarnings)")
+        XCTAssertEqual(lines.filter { $0.hasPrefix("WARNING: ") }.count, 2, "once per five trials")
+    }
+}
