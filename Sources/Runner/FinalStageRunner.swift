@@ -21,12 +21,16 @@ extension FinalStage {
         let dir: String
         let seeds: Int
         let evaluator: TrainerEvaluator
+        /// Retrain the baselines off the front too (false: the front only, as when the baselines'
+        /// final-stage scores come from another study of the same task).
+        let baselines: Bool
 
-        public init(study: Study, directory: String, seeds: Int, evaluator: TrainerEvaluator) {
+        public init(study: Study, directory: String, seeds: Int, evaluator: TrainerEvaluator, baselines: Bool = true) {
             self.study = study
             self.dir = directory
             self.seeds = seeds
             self.evaluator = evaluator
+            self.baselines = baselines
         }
 
         /// Runs what is not done yet; returns the number of runs that failed in this call.
@@ -49,10 +53,10 @@ extension FinalStage {
             } else {
                 try journal.append(.studyNote, [("final", settings)])
             }
-            let targets = Reevaluation.targets(study)
+            let targets = Reevaluation.targets(study, baselines: baselines)
             let total = targets.count * seeds
             var k = 0, failed = 0
-            progress("\(targets.count) configurations (Pareto front and baselines) × \(seeds) seeds at "
+            progress("\(targets.count) configurations (Pareto front\(baselines ? " and baselines" : "")) × \(seeds) seeds at "
                 + "\(evaluator.base.training.trainExamples.map(String.init) ?? "all") rows, \(evaluator.base.training.epochs) "
                 + "epochs, max length \(evaluator.base.task.maxLength); \(done.count) runs already done")
             for id in targets {

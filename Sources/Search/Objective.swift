@@ -1,3 +1,4 @@
+import Foundation
 import Space
 
 /// One objective of a study: its name, direction, and whether it is known from the
@@ -26,6 +27,14 @@ public struct Objective: Sendable, Equatable {
 
     /// The value in minimisation form (maximised objectives are negated).
     @inlinable public func minimised(_ v: Double) -> Double { goal == .maximize ? -v : v }
+
+    /// The value as a hypervolume axis measures it, in minimisation form. With `logParameters`,
+    /// trainable parameters count by their log10: the trade-off lives across orders of magnitude
+    /// (2k against 20k parameters matters as much as 200k against 2M), which a linear axis
+    /// bounded at millions flattens to nothing at the small-module end.
+    public func hypervolumeCoordinate(_ v: Double, logParameters: Bool) -> Double {
+        logParameters && name == Name.trainableParameters ? log10(max(v, 1)) : minimised(v)
+    }
 }
 
 /// A finished trial as the optimiser sees it: the configuration and its objective values (in the

@@ -71,8 +71,27 @@ public struct Reevaluation: Sendable {
         return (m, sd, s.count)
     }
 
-    /// What the final stage retrains: the Pareto front's trials and every baseline, by id.
-    public static func targets(_ study: Study) -> [Int] {
-        Array(Set(study.frontIDs + study.answers.filter { $0.baseline != nil }.map(\.id))).sorted()
+    /// What the final stage retrains: the Pareto front's trials and, unless `baselines` is false,
+    /// every baseline (a baseline on the front is retrained either way), by id.
+    public static func targets(_ study: Study, baselines: Bool = true) -> [Int] {
+        Array(Set(study.frontIDs + (baselines ? study.answers.filter { $0.baseline != nil }.map(\.id) : []))).sorted()
+    }
+
+    /// The study's returned front measured at the final stage: the hypervolume of its trials' mean
+    /// scores (the other objectives as the trials recorded them) against the study's reference
+    /// point, trainable parameters on a log10 axis unless `logParameters` is false. Nil until
+    /// every front trial has a final-stage score: a partly measured front has no honest volume.
+    public func frontHypervolume(_ study: Study, logParameters: Bool = true) -> Double? {
+        let objectives = study.spec.objectives
+        guard let scoreIndex = objectives.firstIndex(where: { $0.name == Objective.Name.score }) else { return nil }
+        var points: [[Double]] = []
+        for id in study.frontIDs {
+            guard let mean = stats(trial: id)?.mean else { return nil }
+            var values = study.trials[id].values
+            values[scoreIndex] = mean
+            points.append(zip(objectives, values).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) })
+        }
+        let reference = zip(objectives, study.spec.reference).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) }
+        return Hypervolume.compute(points, reference: reference)
     }
 }

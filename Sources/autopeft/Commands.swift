@@ -40,7 +40,7 @@ enum Commands {
         seeds (DIR/reevaluation.jsonl; resumable), keeping seed 0's models and exports in DIR/exports.
         """,
         options: [.count("seeds", "seeds per configuration"), .count("rows", "training rows"), .count("epochs", "training epochs"),
-                  .threads],
+                  .flag("front-only", "retrain the Pareto front only, not the baselines off it"), .threads],
         example: "autopeft reevaluate results/sst2-lora --seeds 3")
     static let train = CommandSpec(
         name: "train", arguments: ["RUN.json"],

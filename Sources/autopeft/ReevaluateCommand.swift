@@ -32,14 +32,15 @@ extension CLI {
                 return ExitCode.usage
             }
             let evaluator = try TrainerEvaluator(spec: study.spec, final: final, progress: printErr)
-            let stage = FinalStage.Runner(study: study, directory: dir, seeds: final.seeds, evaluator: evaluator)
+            let frontOnly = opts.flag("front-only")
+            let stage = FinalStage.Runner(study: study, directory: dir, seeds: final.seeds, evaluator: evaluator, baselines: !frontOnly)
             let failed: Int
             do { failed = try stage.run(progress: { printErr("autopeft reevaluate: "
                 + $0) }) } catch let e as FinalStage.Runner.MixedFidelity {
                 printErr("autopeft reevaluate: \(e)")
                 return ExitCode.usage
             }
-            let targets = Reevaluation.targets(study)
+            let targets = Reevaluation.targets(study, baselines: !frontOnly)
             let re = try Reevaluation.read(directory: dir)
             let rows: [JSONValue] = targets.map { id in
                 let t = study.trials[id]
@@ -48,8 +49,16 @@ extension CLI {
                 if let s = re?.stats(trial: id) { m += [("mean", .number(s.mean)), ("sd", .number(s.sd)), ("n", .number(s.n))] }
                 return .object(m)
             }
-            print(JSONValue.object([("study", .string(study.spec.name)), ("reevaluated", .array(rows)),
-                                    ("failed_runs", .number(failed))]).serialized())
+            var summary: [(key: String, value: JSONValue)] = [("study", .string(study.spec.name)), ("reevaluated", .array(rows)),
+                                                              ("failed_runs", .number(failed))]
+            if let hv = re?.frontHypervolume(study) {
+                let reference = zip(study.spec.objectives, study.spec.reference).map { (key: $0.name, value: JSONValue.number($1)) }
+                summary.append(("front_hypervolume", .object([("value", .number(hv)), ("parameters", .string("log10")),
+                                                               ("score", .string("mean over seeds")), ("reference", .object(reference))])))
+                printErr("autopeft reevaluate: the front's hypervolume, mean score against log10 parameters (reference "
+                    + "\(reference.map { "\($0.key) \($0.value.plainText)" }.joined(separator: ", "))): \(String(format: "%.4f", hv))")
+            }
+            print(JSONValue.object(summary).serialized())
             if failed > 0 { printErr("autopeft reevaluate: \(failed) runs failed (listed in the report); the others are recorded") }
             return failed > 0 ? ExitCode.failure : ExitCode.success
         } catch {

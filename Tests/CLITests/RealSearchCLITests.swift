@@ -43,6 +43,7 @@ final class RealSearchCLITests: XCTestCase {
 
         let fm = FileManager.default
         try fm.copyItem(atPath: d + "/study", toPath: d + "/study-killed")
+        try fm.copyItem(atPath: d + "/study", toPath: d + "/study-front")
         let re = try runAutopeft(["reevaluate", d + "/study"])
         XCTAssertEqual(re.code, 0, re.err)
         let lines = try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8).split(separator: "\n")
@@ -50,6 +51,7 @@ final class RealSearchCLITests: XCTestCase {
         let targets = try XCTUnwrap(reSummary["reevaluated"] as? [[String: Any]])
         XCTAssertEqual(lines.count, 1 + 2 * targets.count, "the settings, then one line per configuration and seed")
         XCTAssertTrue(targets.allSatisfy { ($0["n"] as? Int) == 2 })
+        try checkFrontHypervolume(reSummary, searchSummary: summary, reference: (0.4, 500_000))
         // Running it again does nothing new (resumable).
         let again = try runAutopeft(["reevaluate", d + "/study"])
         XCTAssertEqual(again.code, 0, again.err)
@@ -62,6 +64,15 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertTrue(other.err.contains("holds runs at"), other.err)
 
         try checkKilledReevaluationResumes(d, uninterrupted: Self.runs(d + "/study"))
+
+        // --front-only retrains the front (a baseline on it included) and no other baseline.
+        let frontOnly = try runAutopeft(["reevaluate", d + "/study-front", "--front-only"])
+        XCTAssertEqual(frontOnly.code, 0, frontOnly.err)
+        let frontSummary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(frontOnly.out.utf8)) as? [String: Any])
+        let frontIDs = try XCTUnwrap(summary["front"] as? [[String: Any]]).compactMap { $0["id"] as? Int }
+        XCTAssertEqual(try XCTUnwrap(frontSummary["reevaluated"] as? [[String: Any]]).compactMap { $0["trial"] as? Int }.sorted(),
+                       frontIDs.sorted())
+        XCTAssertEqual(Set(try Self.runs(d + "/study-front").keys.map { Int($0.split(separator: ":")[0])! }), Set(frontIDs))
 
         let rep = try runAutopeft(["report", d + "/study"])
         XCTAssertEqual(rep.code, 0, rep.err)
@@ -110,6 +121,30 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertTrue(c.err.contains("frozen-prefix cache: reusing"), c.err)
         let sc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(c.out.utf8)) as? [String: Any])
         XCTAssertEqual(sc["score"] as? Double, sa["score"] as? Double)
+    }
+
+    /// The reevaluate summary's front hypervolume against one computed here, independently: the
+    /// search's front with each trial's mean final score, a sweep over log10 parameters.
+    func checkFrontHypervolume(_ re: [String: Any], searchSummary: [String: Any], reference: (score: Double, params: Double)) throws {
+        let rows = try XCTUnwrap(re["reevaluated"] as? [[String: Any]])
+        let front = try XCTUnwrap(searchSummary["front"] as? [[String: Any]])
+        var points: [(params: Double, score: Double)] = []
+        for f in front {
+            let id = try XCTUnwrap(f["id"] as? Int)
+            let row = try XCTUnwrap(rows.first { $0["trial"] as? Int == id }, "front trial \(id) was re-evaluated")
+            let params = try XCTUnwrap((f["values"] as? [String: Any])?["trainable_params"] as? Double)
+            points.append((log10(params), try XCTUnwrap(row["mean"] as? Double)))
+        }
+        // Sweep by parameters ascending: each point adds the strip up to the next better score.
+        var volume = 0.0, best = reference.score
+        for p in points.sorted(by: { $0.params < $1.params }) where p.score > best && p.params < log10(reference.params) {
+            volume += (log10(reference.params) - p.params) * (p.score - best)
+            best = p.score
+        }
+        let hv = try XCTUnwrap(re["front_hypervolume"] as? [String: Any])
+        XCTAssertEqual(hv["parameters"] as? String, "log10")
+        XCTAssertEqual(try XCTUnwrap(hv["value"] as? Double), volume, accuracy: 1e-12)
+        XCTAssertGreaterThan(volume, 0)
     }
 
     /// (trial, seed) → score of a study's final-stage runs, read from reevaluation.jsonl.
