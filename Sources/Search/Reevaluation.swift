@@ -84,13 +84,14 @@ public struct Reevaluation: Sendable {
     public func frontHypervolume(_ study: Study, logParameters: Bool = true) -> Double? {
         let objectives = study.spec.objectives
         guard let scoreIndex = objectives.firstIndex(where: { $0.name == Objective.Name.score }) else { return nil }
-        var points: [[Double]] = []
+        var measured: [TrialRecord] = []
         for id in study.frontIDs {
             guard let mean = stats(trial: id)?.mean else { return nil }
-            var values = study.trials[id].values
-            values[scoreIndex] = mean
-            points.append(zip(objectives, values).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) })
+            var t = study.trials[id]
+            t.values[scoreIndex] = mean
+            measured.append(t)
         }
+        let points = study.hypervolumePoints(measured, logParameters: logParameters)
         let reference = zip(objectives, study.spec.reference).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) }
         return Hypervolume.compute(points, reference: reference)
     }

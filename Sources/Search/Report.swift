@@ -199,11 +199,11 @@ public enum Report {
 
     static func hypervolumePlot(_ study: Study) -> String {
         let spec = study.spec
-        let ref = zip(spec.objectives, spec.reference).map { $0.minimised($1) }
+        let ref = zip(spec.objectives, spec.reference).map { $0.hypervolumeCoordinate($1, logParameters: true) }
         var running: [(Double, Double)] = []
         var pts: [[Double]] = []
         for t in study.trials {
-            if t.status == .finished && study.isAtTarget(t) { pts.append(zip(spec.objectives, t.values).map { $0.minimised($1) }) }
+            if t.status == .finished && study.isAtTarget(t) { pts += study.hypervolumePoints([t], logParameters: true) }
             running.append((Double(t.id + 1), Hypervolume.compute(pts, reference: ref)))
         }
         var optimum: Double?
@@ -211,7 +211,7 @@ public enum Report {
         let (lo, hi) = hypervolumeAxis(running.map(\.1), optimum: optimum)
         var plot = SVGPlot(title: "\(spec.name): hypervolume after each trial",
                            x: .init(label: "trial", lower: 1, upper: Double(max(study.trials.count, 2))),
-                           y: .init(label: "hypervolume (reference "
+                           y: .init(label: "hypervolume\(study.countsParameters ? ", log10 parameters" : "") (reference "
                                + "\(spec.reference.map { Study.format($0) }.joined(separator: ", ")))", lower: lo, upper: hi))
         // Trials before the first point on the front have no hypervolume: drawn at the axis floor.
         let shown = running.map { ($0.0, max($0.1, lo)) }
@@ -286,7 +286,8 @@ public enum Report {
              "\(study.trials.count) of \(spec.trials) (\(spec.initial) "
              + "initial\(spec.baselines.isEmpty ? "" : ", \(spec.baselines.count) baselines")); \(study.finished.count) finished, "
              + "\(failed) failed"),
-            ("hypervolume", Study.format(study.hypervolume)),
+            ("hypervolume", study.countsParameters ? "\(Study.format(study.reportedHypervolume)) against log10 parameters "
+                + "(\(Study.format(study.hypervolume)) against parameters)" : Study.format(study.hypervolume)),
             ("trial time", String(format: "%.1f s in trials, %.1f s proposing", study.trials.reduce(0) { $0 + $1.seconds },
                                   study.trials.reduce(0) { $0 + $1.proposalSeconds })),
         ]

@@ -147,8 +147,27 @@ public final class Study {
     /// The answers' objective values in minimisation form.
     public var minimisedPoints: [[Double]] { answers.map { t in zip(spec.objectives, t.values).map { $0.minimised($1) } } }
 
-    public var hypervolume: Double {
-        Hypervolume.compute(minimisedPoints, reference: zip(spec.objectives, spec.reference).map { $0.minimised($1) })
+    /// The answers' hypervolume with every objective on a linear axis.
+    public var hypervolume: Double { hypervolume(logParameters: false) }
+
+    /// Whether the study has a trainable-parameter objective, which the project's reported
+    /// hypervolume puts on a log10 axis (`Objective.hypervolumeCoordinate`).
+    public var countsParameters: Bool { spec.objectives.contains { $0.name == Objective.Name.trainableParameters } }
+
+    /// The hypervolume as reported: trainable parameters by their log10 (the reference's too),
+    /// the same as `hypervolume` in a study without them.
+    public var reportedHypervolume: Double { hypervolume(logParameters: true) }
+
+    /// The answers' hypervolume against the reference point; with `logParameters`, trainable
+    /// parameters on a log10 axis.
+    public func hypervolume(logParameters: Bool) -> Double {
+        Hypervolume.compute(hypervolumePoints(answers, logParameters: logParameters),
+                            reference: zip(spec.objectives, spec.reference).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) })
+    }
+
+    /// Trials' values as a hypervolume measures them (minimisation form, parameters optionally log10).
+    func hypervolumePoints(_ trials: [TrialRecord], logParameters: Bool) -> [[Double]] {
+        trials.map { t in zip(spec.objectives, t.values).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) } }
     }
 
     /// Ids of the Pareto-optimal answers.

@@ -119,7 +119,9 @@ extension CLI {
             ("failed", .number(study.trials.filter { $0.status == .failed }.count)),
             ("objectives", .array(spec.objectives.map { .string($0.name) })),
             ("reference_point", .array(spec.reference.map { .number($0) })),
-            ("hypervolume", .number(study.hypervolume)), ("seconds", .number(seconds)), ("front", .array(front)),
+            ("hypervolume", .number(study.hypervolume)),
+            ("hypervolume_log10_params", study.countsParameters ? .number(study.reportedHypervolume) : .null),
+            ("seconds", .number(seconds)), ("front", .array(front)),
         ])
     }
 }

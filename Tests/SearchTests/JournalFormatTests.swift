@@ -26,4 +26,26 @@ final class JournalFormatTests: XCTestCase {
         let files = try Report.write(study, to: d)
         XCTAssertTrue(files.contains { $0.hasSuffix("report.html") })
     }
+
+    /// The reported hypervolume puts trainable parameters on a log10 axis: here against a sweep
+    /// over the journal's own values, written independently of `Hypervolume`.
+    func testReportedHypervolumeIsOnLog10Parameters() throws {
+        let d = NSTemporaryDirectory() + "autopeft-format1-" + UUID().uuidString
+        try FileManager.default.copyItem(atPath: Self.fixture, toPath: d)
+        let study = try Study(readingDirectory: d)
+        XCTAssertTrue(study.countsParameters)
+        let points = study.finished.map { (params: log10($0.values[1]), score: $0.values[0]) }.sorted { $0.params < $1.params }
+        var volume = 0.0, best = 0.5
+        for p in points where p.score > best && p.params < log10(4_000_000) {
+            volume += (log10(4_000_000) - p.params) * (p.score - best)
+            best = p.score
+        }
+        XCTAssertGreaterThan(volume, 0)
+        XCTAssertEqual(study.reportedHypervolume, volume, accuracy: 1e-12)
+        XCTAssertEqual(study.hypervolume(logParameters: false), 1438080.9467610256, accuracy: 1e-9 * 1438080.9467610256)
+        try Report.write(study, to: d)
+        let md = try String(contentsOfFile: d + "/report.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("| hypervolume | \(Study.format(volume)) against log10 parameters (\(Study.format(study.hypervolume)) "
+            + "against parameters) |"), md)
+    }
 }
