@@ -21,6 +21,8 @@ public struct Optimizer: Sendable {
         public var monteCarloSamples = 128
         /// πBO exponent numerator β (the prior weighs π^(β/n) at the n-th BO iteration).
         public var priorWeight = 1.0
+        /// Trainable parameters on a log10 axis in the hypervolume the acquisition improves.
+        public var logParameters = false
         public init() {}
     }
 
@@ -97,7 +99,7 @@ public struct Optimizer: Sendable {
         let fitted = models.map(\.surrogate.hyperparameterVector)
         // The observed front at the target fidelity in minimised units, extended by fantasies as
         // the batch grows. Cheaper observations inform the models, never the front.
-        var points = history.filter { $0.distance == 0 }.map { o in zip(objectives, o.values).map { $0.minimised($1) } }
+        var points = history.filter { $0.distance == 0 }.map { coordinates($0.values) }
         let normals = (0..<(objectives.count > 2 ? settings.monteCarloSamples : 0)).map { _ in objectives.map { _ in rng.normal() } }
         let priorExponent = prior == nil ? 0 : settings.priorWeight / Double(max(iteration, 1))
 
@@ -115,7 +117,7 @@ public struct Optimizer: Sendable {
             gains.append(distances.map { z in models.reduce(0) { $0 + $1.surrogate.informationGain(at: x, distance: z) } })
             // Kriging believer: pretend the posterior mean was observed at the pick.
             guard count > 1 else { continue }
-            var believed = knownValues(best.config).enumerated().map { objectives[$0.offset].minimised($0.element) }
+            var believed = coordinates(knownValues(best.config))
             for k in models.indices {
                 let m = models[k].surrogate.predict([x]).mean[0]
                 believed[models[k].objective] = m * models[k].sd + models[k].mu
@@ -124,6 +126,12 @@ public struct Optimizer: Sendable {
             points.append(believed)
         }
         return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores, informationGain: gains)
+    }
+
+    /// Objective values (NaN for unknown ones) as the acquisition's hypervolume measures them.
+    /// Only known objectives (trainable parameters) change axis; measured ones keep theirs.
+    func coordinates(_ values: [Double]) -> [Double] {
+        zip(objectives, values).map { $0.hypervolumeCoordinate($1, logParameters: settings.logParameters && $0.known) }
     }
 
     /// A measured objective's model: its surrogate on standardised minimised values (y − μ) / sd.
@@ -171,13 +179,14 @@ public struct Optimizer: Sendable {
     func logAcquisition(_ cs: [Config], models: [ObjectiveModel], front: [[Double]], normals: [[Double]],
                         priorExponent: Double) -> [Double] {
         guard !cs.isEmpty else { return [] }
-        let ref = zip(objectives, reference).map { $0.minimised($1) }
+        let ref = coordinates(reference)
         let xs = cs.map { space.encode($0) }
         let preds = models.map { $0.surrogate.predict(xs) }
         return cs.indices.map { i -> Double in
             let known = knownValues(cs[i])
             var mean = [Double](repeating: 0, count: objectives.count), sd = mean
-            for (j, o) in objectives.enumerated() where o.known { mean[j] = o.minimised(known[j]) }
+            let knownCoordinates = coordinates(known)
+            for (j, o) in objectives.enumerated() where o.known { mean[j] = knownCoordinates[j] }
             for (k, m) in models.enumerated() {
                 mean[m.objective] = preds[k].mean[i] * m.sd + m.mu
                 sd[m.objective] = preds[k].variance[i].squareRoot() * m.sd

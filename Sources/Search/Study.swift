@@ -82,6 +82,7 @@ public final class Study {
         var created = false
         (trials, created) = try Study.replay(journal, spec: spec)
         resumed = created
+        optimizer.settings.logParameters = Study.parameterAxis(journal, spec: spec).isLog
         if !created {
             var extra: [(key: String, value: JSONValue)] = []
             if let d = spec.problem.dimensions {
@@ -93,6 +94,7 @@ public final class Study {
             try journal.append(.studyCreated, extra + [("format", .number(1)), ("name", .string(spec.name)),
                                                        ("space_hash", .string(spec.spaceHash)),
                                                ("file", .string(spaceFileFromStudy)), ("trials", .number(spec.trials)),
+                                               ("parameter_axis", .string(spec.parameterAxis.rawValue)),
                                                ("created", .string(ISO8601DateFormatter().string(from: Date()))), ("spec", spec.document)])
         }
     }
@@ -132,10 +134,20 @@ public final class Study {
         self.journal = journal
         warnings = journal.warnings
         optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference, knownValues: spec.knownValues)
+        optimizer.settings.logParameters = Study.parameterAxis(journal, spec: spec).isLog
         prior = nil
         methodChoice = nil
         (trials, resumed) = try Study.replay(journal, spec: spec)
         if case .number(let n, _)? = created["trials"] { spec.trials = max(Int(n), trials.count) }
+    }
+
+    /// The axis the study's acquisition weighs parameters on: as its journal recorded at creation;
+    /// linear for a journal written before the setting existed (so that it resumes as it began);
+    /// the space file's for a new study.
+    public static func parameterAxis(_ journal: Journal, spec: StudySpec) -> ParameterAxis {
+        guard let created = journal.records.first(where: { $0.op == .studyCreated })?.record else { return spec.parameterAxis }
+        if case .string(let recorded)? = created["parameter_axis"], let axis = ParameterAxis(rawValue: recorded) { return axis }
+        return .linear
     }
 
     public var finished: [TrialRecord] { trials.filter { $0.status == .finished } }

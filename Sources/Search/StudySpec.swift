@@ -28,6 +28,9 @@ public struct StudySpec: Sendable {
     public var batch: Int
     public var seed: UInt64
     public var kernel: GaussianProcess.Kernel
+    /// `search.parameter_axis`: how the acquisition measures trainable parameters (log10 by
+    /// default; a study whose journal predates the setting keeps its linear axis).
+    public var parameterAxis: ParameterAxis
     public var space: SearchSpace
     /// Candidates evaluated first, by name (hand-picked baselines): configurations of the space,
     /// or PEFT plans (`"peft"`) for baselines the space cannot express.
@@ -95,6 +98,7 @@ public struct StudySpec: Sendable {
         batch = try s?.optional("batch")?.int(in: 1...1000, what: "a batch size") ?? 1
         seed = UInt64(try s?.optional("seed")?.int(in: 0...Int(Int32.max), what: "a seed") ?? 0)
         kernel = GaussianProcess.Kernel(rawValue: try s?.optional("kernel")?.choice(["matern52", "rbf"]) ?? "matern52")!
+        parameterAxis = ParameterAxis(rawValue: try s?.optional("parameter_axis")?.choice(["log10", "linear"]) ?? "log10")!
         budgetSeconds = try s?.optional("budget_seconds")?.double(in: 1...1e9, what: "seconds")
         reference = try Self.readReference(s?.optional("reference_point"), in: r, objectives: objectives, problem: problem,
                                            space: space, seed: seed)
@@ -332,6 +336,15 @@ public struct StudySpec: Sendable {
         }
         return String(FNV1a.hash(canonical(strip(document)).serialized()), radix: 16)
     }
+}
+
+/// The axis on which a study's search weighs trainable parameters. On log10 (the default), the
+/// expected hypervolume improvement values 2k against 20k parameters as 200k against 2M: the
+/// axis the project reports hypervolume on. On a linear axis bounded at millions, every module
+/// far below the reference looks alike, and the search neglects the small-module end.
+public enum ParameterAxis: String, Sendable {
+    case log10, linear
+    public var isLog: Bool { self == .log10 }
 }
 
 extension StudySpec.Problem {
