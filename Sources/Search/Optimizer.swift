@@ -21,6 +21,9 @@ public struct Optimizer: Sendable {
         public var monteCarloSamples = 128
         /// πBO exponent numerator β (the prior weighs π^(β/n) at the n-th BO iteration).
         public var priorWeight = 1.0
+        /// Scale β by how far the observations bear the prior out (`priorTrust`); false keeps
+        /// πBO's fixed β/n.
+        public var priorWeightFromData = false
         /// Trainable parameters on a log10 axis in the hypervolume the acquisition improves.
         public var logParameters = false
         public init() {}
@@ -36,6 +39,8 @@ public struct Optimizer: Sendable {
         /// Per proposed configuration, per fidelity distance asked for: what observing it there
         /// would tell about its target scores (nats, summed over the measured objectives).
         public var informationGain: [[Double]] = []
+        /// The share of β the prior was given (1 with a fixed weight, 0 without a prior).
+        public var priorTrust: Double = 0
     }
 
     public let space: SearchSpace
@@ -101,7 +106,8 @@ public struct Optimizer: Sendable {
         // the batch grows. Cheaper observations inform the models, never the front.
         var points = history.filter { $0.distance == 0 }.map { coordinates($0.values) }
         let normals = (0..<(objectives.count > 2 ? settings.monteCarloSamples : 0)).map { _ in objectives.map { _ in rng.normal() } }
-        let priorExponent = prior == nil ? 0 : settings.priorWeight / Double(max(iteration, 1))
+        let trust = prior == nil ? 0 : settings.priorWeightFromData ? priorTrust(history) : 1
+        let priorExponent = settings.priorWeight * trust / Double(max(iteration, 1))
 
         var chosen: [Config] = [], scores: [Double] = [], gains: [[Double]] = []
         for _ in 0..<count {
@@ -125,7 +131,7 @@ public struct Optimizer: Sendable {
             }
             points.append(believed)
         }
-        return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores, informationGain: gains)
+        return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores, informationGain: gains, priorTrust: trust)
     }
 
     /// Objective values (NaN for unknown ones) as the acquisition's hypervolume measures them.

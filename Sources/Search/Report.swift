@@ -199,13 +199,7 @@ public enum Report {
 
     static func hypervolumePlot(_ study: Study) -> String {
         let spec = study.spec
-        let ref = zip(spec.objectives, spec.reference).map { $0.hypervolumeCoordinate($1, logParameters: true) }
-        var running: [(Double, Double)] = []
-        var pts: [[Double]] = []
-        for t in study.trials {
-            if t.status == .finished && study.isAtTarget(t) { pts += study.hypervolumePoints([t], logParameters: true) }
-            running.append((Double(t.id + 1), Hypervolume.compute(pts, reference: ref)))
-        }
+        let running = study.trials.map { t in (Double(t.id + 1), study.hypervolume(logParameters: true, trials: t.id + 1)) }
         var optimum: Double?
         if case .synthetic(let p, _) = spec.problem { optimum = p.optimalHypervolume }
         let (lo, hi) = hypervolumeAxis(running.map(\.1), optimum: optimum)

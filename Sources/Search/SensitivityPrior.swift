@@ -15,13 +15,20 @@ import Space
 ///   Gaussian of σ = 1.5 notches around it; "off" (0) is the centre when no size pays off.
 /// - Every other decision is uniform (a constant, which the acquisition's ranking ignores).
 public struct SensitivityPrior: ConfigurationPrior {
+    /// How module sizes are believed. SPT's α rule answers "how large for accuracy"; when
+    /// trainable parameters are an objective too, the front needs every size, from the smallest
+    /// up, and centring on the large sizes that pay off for accuracy pulls the search off its
+    /// small-module end. There the prior keeps its opinion on where (layers, targets, sites) and
+    /// leaves how large uniform (over sizes spaced in powers of two: uniform in log size).
+    public enum Sizes: String, Sendable { case centred, uniform }
+
     public let scores: SensitivityScores
     /// Per parameter index: probabilities per value (ordinals, categoricals) or per bit.
     enum Decision: Sendable { case bits([Double]), values([Double]), uniform }
     let decisions: [Decision]
     let space: SearchSpace
 
-    public init(scores: SensitivityScores, space: SearchSpace, dims: ModelDimensions, alpha: Double = 10) {
+    public init(scores: SensitivityScores, space: SearchSpace, dims: ModelDimensions, alpha: Double = 10, sizes: Sizes = .centred) {
         self.scores = scores
         self.space = space
         let perLayer = scores.perLayer, perTarget = scores.perTarget
@@ -36,6 +43,7 @@ public struct SensitivityPrior: ConfigurationPrior {
         }
         func benefit(layer l: Int, _ targets: [LinearTarget]) -> Double { targets.reduce(0) { $0 + scores.score(layer: l, target: $1) } }
         func centred(_ values: [Double], cost: (Double) -> Double, benefit b: Double) -> Decision {
+            guard sizes == .centred else { return .uniform }
             var centre = 0
             for (i, v) in values.enumerated() where v > 0 && cost(v) / alpha <= b { centre = i }
             if values.first.map({ $0 > 0 }) ?? false, cost(values[0]) / alpha > b { centre = 0 }

@@ -69,7 +69,7 @@ public final class Study {
         optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference, settings: settings,
                               knownValues: spec.knownValues)
         if let sensitivity, let dims = spec.problem.dimensions, spec.priors.method != nil {
-            let p = SensitivityPrior(scores: sensitivity, space: spec.space, dims: dims)
+            let p = SensitivityPrior(scores: sensitivity, space: spec.space, dims: dims, sizes: Study.priorSizes(journal, spec: spec))
             prior = p
             optimizer.prior = p
             methodChoice = try p.methodChoice(dims: dims, seed: spec.seed)
@@ -82,7 +82,6 @@ public final class Study {
         var created = false
         (trials, created) = try Study.replay(journal, spec: spec)
         resumed = created
-        optimizer.settings.logParameters = Study.parameterAxis(journal, spec: spec).isLog
         if !created {
             var extra: [(key: String, value: JSONValue)] = []
             if let d = spec.problem.dimensions {
@@ -94,9 +93,10 @@ public final class Study {
             try journal.append(.studyCreated, extra + [("format", .number(1)), ("name", .string(spec.name)),
                                                        ("space_hash", .string(spec.spaceHash)),
                                                ("file", .string(spaceFileFromStudy)), ("trials", .number(spec.trials)),
-                                               ("parameter_axis", .string(spec.parameterAxis.rawValue)),
-                                               ("created", .string(ISO8601DateFormatter().string(from: Date()))), ("spec", spec.document)])
+                                               ("created", .string(ISO8601DateFormatter().string(from: Date()))), ("spec", spec.document)]
+                               + recordedSettings)
         }
+        applyRecordedSettings()
     }
 
     /// Opens a study folder read-only (no lock): the spec from the journal's `study_created`
@@ -134,20 +134,56 @@ public final class Study {
         self.journal = journal
         warnings = journal.warnings
         optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference, knownValues: spec.knownValues)
-        optimizer.settings.logParameters = Study.parameterAxis(journal, spec: spec).isLog
         prior = nil
         methodChoice = nil
         (trials, resumed) = try Study.replay(journal, spec: spec)
         if case .number(let n, _)? = created["trials"] { spec.trials = max(Int(n), trials.count) }
+        applyRecordedSettings()
     }
 
     /// The axis the study's acquisition weighs parameters on: as its journal recorded at creation;
     /// linear for a journal written before the setting existed (so that it resumes as it began);
     /// the space file's for a new study.
     public static func parameterAxis(_ journal: Journal, spec: StudySpec) -> ParameterAxis {
-        guard let created = journal.records.first(where: { $0.op == .studyCreated })?.record else { return spec.parameterAxis }
-        if case .string(let recorded)? = created["parameter_axis"], let axis = ParameterAxis(rawValue: recorded) { return axis }
-        return .linear
+        ParameterAxis(rawValue: recorded("parameter_axis", journal, new: .string(spec.parameterAxis.rawValue),
+                                         legacy: .string(ParameterAxis.linear.rawValue)).plainText) ?? .linear
+    }
+
+    /// Whether the prior's weight is set by the data (`PriorSettings.weightFromData`), as the
+    /// journal recorded at creation; false for a journal written before the setting existed.
+    public static func priorWeightFromData(_ journal: Journal, spec: StudySpec) -> Bool {
+        recorded("prior_weight_from_data", journal, new: .bool(spec.priors.weightFromData), legacy: .bool(false)) == .bool(true)
+    }
+
+    /// How the sensitivity prior believes module sizes: uniform when trainable parameters are an
+    /// objective (`SensitivityPrior.Sizes`), as the journal recorded; centred for older journals.
+    public static func priorSizes(_ journal: Journal, spec: StudySpec) -> SensitivityPrior.Sizes {
+        SensitivityPrior.Sizes(rawValue: recorded("prior_sizes", journal, new: .string(newPriorSizes(spec).rawValue),
+                                                  legacy: .string(SensitivityPrior.Sizes.centred.rawValue)).plainText) ?? .centred
+    }
+
+    static func newPriorSizes(_ spec: StudySpec) -> SensitivityPrior.Sizes {
+        spec.objectives.contains { $0.name == Objective.Name.trainableParameters } ? .uniform : .centred
+    }
+
+    /// A search setting the journal's `study_created` record keeps: its value there; `legacy` for
+    /// a journal written before the setting existed (it resumes as it began); `new` for a study
+    /// not created yet.
+    static func recorded(_ key: String, _ journal: Journal, new: JSONValue, legacy: JSONValue) -> JSONValue {
+        guard let created = journal.records.first(where: { $0.op == .studyCreated })?.record else { return new }
+        return created[key] ?? legacy
+    }
+
+    /// The settings that `recorded` reads back, as a new study's `study_created` record keeps them.
+    var recordedSettings: [(key: String, value: JSONValue)] {
+        [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
+         ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue))]
+    }
+
+    /// The optimiser's settings that a study's journal fixes (see `recorded`).
+    func applyRecordedSettings() {
+        optimizer.settings.logParameters = Study.parameterAxis(journal, spec: spec).isLog
+        optimizer.settings.priorWeightFromData = Study.priorWeightFromData(journal, spec: spec)
     }
 
     public var finished: [TrialRecord] { trials.filter { $0.status == .finished } }
@@ -170,11 +206,12 @@ public final class Study {
     /// the same as `hypervolume` in a study without them.
     public var reportedHypervolume: Double { hypervolume(logParameters: true) }
 
-    /// The answers' hypervolume against the reference point; with `logParameters`, trainable
-    /// parameters on a log10 axis.
-    public func hypervolume(logParameters: Bool) -> Double {
-        Hypervolume.compute(hypervolumePoints(answers, logParameters: logParameters),
-                            reference: zip(spec.objectives, spec.reference).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) })
+    /// The answers' hypervolume against the reference point (of the first `trials` trials only,
+    /// when given); with `logParameters`, trainable parameters on a log10 axis.
+    public func hypervolume(logParameters: Bool, trials: Int? = nil) -> Double {
+        let shown = trials.map { k in answers.filter { $0.id < k } } ?? answers
+        return Hypervolume.compute(hypervolumePoints(shown, logParameters: logParameters),
+                                   reference: zip(spec.objectives, spec.reference).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) })
     }
 
     /// Trials' values as a hypervolume measures them (minimisation form, parameters optionally log10).

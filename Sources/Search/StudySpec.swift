@@ -370,6 +370,10 @@ public struct PriorSettings: Sendable {
     public var method: SensitivityScores.Method?
     /// πBO's β: the prior weighs π^(β/n) at the n-th BO iteration; `auto` is trials / 10.
     public var weight: Double
+    /// Scale β by how far the finished trials bear the prior out (`Optimizer.priorTrust`), so
+    /// that a misleading prior fades; false: πBO's fixed β/n. A study keeps what its journal
+    /// recorded (older journals: false).
+    public var weightFromData: Bool
     /// Share of the initial design drawn from the prior (the rest is space-filling).
     public var initialFraction: Double
     /// SPT: the top fraction of parameters counted, batches and their size.
@@ -387,6 +391,7 @@ public struct PriorSettings: Sendable {
         method = SensitivityScores.Method(rawValue: name)
         if let w = try r?.optional("weight"), case .string = w.value { _ = try w.choice(["auto"]); weight = Double(trials) / 10 }
         else { weight = try r?.optional("weight")?.double(in: 0...1e6, what: "a prior weight β") ?? Double(trials) / 10 }
+        weightFromData = try r?.optional("weight_from_data")?.bool() ?? true
         initialFraction = try r?.optional("initial_fraction")?.double(in: 0...1, what: "a fraction") ?? 0.5
         tau = try r?.optional("tau")?.double(in: 1e-6...1, what: "a fraction") ?? 0.01
         batches = try r?.optional("batches")?.int(in: 1...10_000, what: "a batch count") ?? 16
