@@ -30,12 +30,14 @@ final class ParameterAxisTests: XCTestCase {
         return try StudySpec(file: d + "/space.json")
     }
 
-    func testANewStudyRecordsItsAxisAndAnOlderJournalKeepsLinear() throws {
+    func testANewStudyRecordsItsSettingsAndAnOlderJournalKeepsItsOwn() throws {
         let d = folder()
         let study = try Study(spec: mockSpec(seed: 0, trials: 12, axis: "", in: d), directory: d + "/new")
         XCTAssertTrue(study.optimizer.settings.logParameters, "log10 by default")
         let created = try String(contentsOfFile: d + "/new/journal.jsonl", encoding: .utf8).split(separator: "\n")[0]
         XCTAssertTrue(created.contains(#""parameter_axis":"log10""#), String(created))
+        XCTAssertTrue(created.contains(#""prior_weight_from_data":true"#) && created.contains(#""prior_sizes":"uniform""#), String(created))
+        XCTAssertTrue(study.optimizer.settings.priorWeightFromData)
         XCTAssertTrue(try Study(readingDirectory: d + "/new").optimizer.settings.logParameters)
 
         let linear = try Study(spec: mockSpec(seed: 0, trials: 12, axis: "linear", in: d), directory: d + "/linear")
@@ -44,7 +46,10 @@ final class ParameterAxisTests: XCTestCase {
         // The golden format-1 journal was written before the setting: it resumes on its linear axis.
         let old = d + "/format1"
         try FileManager.default.copyItem(atPath: Self.root + "/Tests/SearchTests/Fixtures/format1-study", toPath: old)
-        XCTAssertFalse(try Study(readingDirectory: old).optimizer.settings.logParameters)
+        let reopened = try Study(readingDirectory: old)
+        XCTAssertFalse(reopened.optimizer.settings.logParameters)
+        XCTAssertFalse(reopened.optimizer.settings.priorWeightFromData, "πBO's fixed weight, as that release used")
+        XCTAssertEqual(Study.priorSizes(reopened.journal, spec: reopened.spec), .centred)
     }
 
     /// On the mock, 5 seeds × 30 trials: the log10 axis reaches a larger hypervolume against log10
