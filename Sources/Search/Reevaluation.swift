@@ -81,12 +81,14 @@ public struct Reevaluation: Sendable {
     /// scores (the other objectives as the trials recorded them) against the study's reference
     /// point, trainable parameters on a log10 axis unless `logParameters` is false. Nil until
     /// every front trial has a final-stage score: a partly measured front has no honest volume.
-    public func frontHypervolume(_ study: Study, logParameters: Bool = true) -> Double? {
+    /// With `seed`, that seed's scores instead of the means (the spread of the volume over seeds).
+    public func frontHypervolume(_ study: Study, logParameters: Bool = true, seed: Int? = nil) -> Double? {
         let objectives = study.spec.objectives
         guard let scoreIndex = objectives.firstIndex(where: { $0.name == Objective.Name.score }) else { return nil }
         var measured: [TrialRecord] = []
         for id in study.frontIDs {
-            guard let mean = stats(trial: id)?.mean else { return nil }
+            let score = seed.map { s in runs.first { $0.trial == id && $0.seed == s }?.score } ?? stats(trial: id)?.mean
+            guard let mean = score else { return nil }
             var t = study.trials[id]
             t.values[scoreIndex] = mean
             measured.append(t)

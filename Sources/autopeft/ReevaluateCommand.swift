@@ -53,8 +53,10 @@ extension CLI {
                                                               ("failed_runs", .number(failed))]
             if let hv = re?.frontHypervolume(study) {
                 let reference = zip(study.spec.objectives, study.spec.reference).map { (key: $0.name, value: JSONValue.number($1)) }
+                let perSeed = (0..<final.seeds).map { s in re?.frontHypervolume(study, seed: s).map { JSONValue.number($0) } ?? .null }
                 summary.append(("front_hypervolume", .object([("value", .number(hv)), ("parameters", .string("log10")),
-                                                               ("score", .string("mean over seeds")), ("reference", .object(reference))])))
+                                                               ("score", .string("mean over seeds")), ("per_seed", .array(perSeed)),
+                                                               ("reference", .object(reference))])))
                 printErr("autopeft reevaluate: the front's hypervolume, mean score against log10 parameters (reference "
                     + "\(reference.map { "\($0.key) \($0.value.plainText)" }.joined(separator: ", "))): \(String(format: "%.4f", hv))")
             }

@@ -51,7 +51,7 @@ final class RealSearchCLITests: XCTestCase {
         let targets = try XCTUnwrap(reSummary["reevaluated"] as? [[String: Any]])
         XCTAssertEqual(lines.count, 1 + 2 * targets.count, "the settings, then one line per configuration and seed")
         XCTAssertTrue(targets.allSatisfy { ($0["n"] as? Int) == 2 })
-        try checkFrontHypervolume(reSummary, searchSummary: summary, reference: (0.4, 500_000))
+        try checkFrontHypervolume(reSummary, searchSummary: summary, study: d + "/study", reference: (0.4, 500_000))
         // Running it again does nothing new (resumable).
         let again = try runAutopeft(["reevaluate", d + "/study"])
         XCTAssertEqual(again.code, 0, again.err)
@@ -124,27 +124,38 @@ final class RealSearchCLITests: XCTestCase {
     }
 
     /// The reevaluate summary's front hypervolume against one computed here, independently: the
-    /// search's front with each trial's mean final score, a sweep over log10 parameters.
-    func checkFrontHypervolume(_ re: [String: Any], searchSummary: [String: Any], reference: (score: Double, params: Double)) throws {
-        let rows = try XCTUnwrap(re["reevaluated"] as? [[String: Any]])
+    /// search's front with each trial's mean final score (and with each seed's), a sweep over
+    /// log10 parameters.
+    func checkFrontHypervolume(_ re: [String: Any], searchSummary: [String: Any], study: String,
+                               reference: (score: Double, params: Double)) throws {
+        let runs = try Self.runs(study)
         let front = try XCTUnwrap(searchSummary["front"] as? [[String: Any]])
-        var points: [(params: Double, score: Double)] = []
-        for f in front {
-            let id = try XCTUnwrap(f["id"] as? Int)
-            let row = try XCTUnwrap(rows.first { $0["trial"] as? Int == id }, "front trial \(id) was re-evaluated")
-            let params = try XCTUnwrap((f["values"] as? [String: Any])?["trainable_params"] as? Double)
-            points.append((log10(params), try XCTUnwrap(row["mean"] as? Double)))
+        func volume(_ score: (Int) -> Double?) throws -> Double {
+            var points: [(params: Double, score: Double)] = []
+            for f in front {
+                let id = try XCTUnwrap(f["id"] as? Int)
+                let params = try XCTUnwrap((f["values"] as? [String: Any])?["trainable_params"] as? Double)
+                points.append((log10(params), try XCTUnwrap(score(id), "front trial \(id) was re-evaluated")))
+            }
+            // Sweep by parameters ascending: each point adds the strip up to the next better score.
+            var v = 0.0, best = reference.score
+            for p in points.sorted(by: { $0.params < $1.params }) where p.score > best && p.params < log10(reference.params) {
+                v += (log10(reference.params) - p.params) * (p.score - best)
+                best = p.score
+            }
+            return v
         }
-        // Sweep by parameters ascending: each point adds the strip up to the next better score.
-        var volume = 0.0, best = reference.score
-        for p in points.sorted(by: { $0.params < $1.params }) where p.score > best && p.params < log10(reference.params) {
-            volume += (log10(reference.params) - p.params) * (p.score - best)
-            best = p.score
+        let mean = try volume { id in
+            let s = runs.filter { $0.key.hasPrefix("\(id):") }.map(\.value)
+            return s.isEmpty ? nil : s.reduce(0, +) / Double(s.count)
         }
         let hv = try XCTUnwrap(re["front_hypervolume"] as? [String: Any])
         XCTAssertEqual(hv["parameters"] as? String, "log10")
-        XCTAssertEqual(try XCTUnwrap(hv["value"] as? Double), volume, accuracy: 1e-12)
-        XCTAssertGreaterThan(volume, 0)
+        XCTAssertEqual(try XCTUnwrap(hv["value"] as? Double), mean, accuracy: 1e-12)
+        XCTAssertGreaterThan(mean, 0)
+        let perSeed = try XCTUnwrap(hv["per_seed"] as? [Double])
+        XCTAssertEqual(perSeed.count, 2, "one volume per seed")
+        for (seed, v) in perSeed.enumerated() { XCTAssertEqual(v, try volume { runs["\($0):\(seed)"] }, accuracy: 1e-12, "seed \(seed)") }
     }
 
     /// (trial, seed) → score of a study's final-stage runs, read from reevaluation.jsonl.
