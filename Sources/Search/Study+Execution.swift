@@ -101,7 +101,8 @@ extension Study {
             if let f = t.fidelity { tag += isAtTarget(t) ? " @target" : " @\(f.examples) examples" }
             if let k = t.continues { tag += " (continues trial \(k + 1))" }
             let timing = String(format: "%.2f s, proposal %.2f s", seconds, t.proposalSeconds)
-            progress("trial \(id + 1)/\(spec.trials)\(tag): \(shown) | \(timing) | HV \(Study.format(reportedHypervolume)), front \(front.count)"
+            progress("trial \(id + 1)/\(spec.trials)\(tag): \(shown) | \(timing) | HV \(Study.format(reportedHypervolume)), "
+                + "front \(front.count)"
                 + (front.contains(id) ? " (new point on the front)" : ""))
             if let line = studyProgressLine() { progress(line) }
         } catch let error as Journal.Failure {

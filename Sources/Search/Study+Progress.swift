@@ -13,7 +13,8 @@ extension Study {
     /// (`flatScoreWarning`). Checked per fidelity, so that a cheap fidelity's flat scores are not
     /// hidden among the target's, nor the target's blamed on the cheap ones.
     public var flatScoreWarnings: [String] {
-        guard let j = spec.objectives.firstIndex(where: { $0.name == Objective.Name.score }), case .training = spec.problem else { return [] }
+        guard let j = spec.objectives.firstIndex(where: { $0.name == Objective.Name.score }),
+              case .training = spec.problem else { return [] }
         var byFidelity: [Int: (at: String, scores: [Double])] = [:]
         for t in finished {
             let at = spec.fidelity == nil ? "" : isAtTarget(t) ? " at the target fidelity" : " at \(t.fidelity?.examples ?? 0) examples"

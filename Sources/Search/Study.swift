@@ -141,51 +141,6 @@ public final class Study {
         applyRecordedSettings()
     }
 
-    /// The axis the study's acquisition weighs parameters on: as its journal recorded at creation;
-    /// linear for a journal written before the setting existed (so that it resumes as it began);
-    /// the space file's for a new study.
-    public static func parameterAxis(_ journal: Journal, spec: StudySpec) -> ParameterAxis {
-        ParameterAxis(rawValue: recorded("parameter_axis", journal, new: .string(spec.parameterAxis.rawValue),
-                                         legacy: .string(ParameterAxis.linear.rawValue)).plainText) ?? .linear
-    }
-
-    /// Whether the prior's weight is set by the data (`PriorSettings.weightFromData`), as the
-    /// journal recorded at creation; false for a journal written before the setting existed.
-    public static func priorWeightFromData(_ journal: Journal, spec: StudySpec) -> Bool {
-        recorded("prior_weight_from_data", journal, new: .bool(spec.priors.weightFromData), legacy: .bool(false)) == .bool(true)
-    }
-
-    /// How the sensitivity prior believes module sizes: uniform when trainable parameters are an
-    /// objective (`SensitivityPrior.Sizes`), as the journal recorded; centred for older journals.
-    public static func priorSizes(_ journal: Journal, spec: StudySpec) -> SensitivityPrior.Sizes {
-        SensitivityPrior.Sizes(rawValue: recorded("prior_sizes", journal, new: .string(newPriorSizes(spec).rawValue),
-                                                  legacy: .string(SensitivityPrior.Sizes.centred.rawValue)).plainText) ?? .centred
-    }
-
-    static func newPriorSizes(_ spec: StudySpec) -> SensitivityPrior.Sizes {
-        spec.objectives.contains { $0.name == Objective.Name.trainableParameters } ? .uniform : .centred
-    }
-
-    /// A search setting the journal's `study_created` record keeps: its value there; `legacy` for
-    /// a journal written before the setting existed (it resumes as it began); `new` for a study
-    /// not created yet.
-    static func recorded(_ key: String, _ journal: Journal, new: JSONValue, legacy: JSONValue) -> JSONValue {
-        guard let created = journal.records.first(where: { $0.op == .studyCreated })?.record else { return new }
-        return created[key] ?? legacy
-    }
-
-    /// The settings that `recorded` reads back, as a new study's `study_created` record keeps them.
-    var recordedSettings: [(key: String, value: JSONValue)] {
-        [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
-         ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue))]
-    }
-
-    /// The optimiser's settings that a study's journal fixes (see `recorded`).
-    func applyRecordedSettings() {
-        optimizer.settings.logParameters = Study.parameterAxis(journal, spec: spec).isLog
-        optimizer.settings.priorWeightFromData = Study.priorWeightFromData(journal, spec: spec)
-    }
-
     public var finished: [TrialRecord] { trials.filter { $0.status == .finished } }
 
     /// The finished trials at the target fidelity: what the answer is made of (every finished
@@ -200,7 +155,7 @@ public final class Study {
 
     /// Whether the study has a trainable-parameter objective, which the project's reported
     /// hypervolume puts on a log10 axis (`Objective.hypervolumeCoordinate`).
-    public var countsParameters: Bool { spec.objectives.contains { $0.name == Objective.Name.trainableParameters } }
+    public var countsParameters: Bool { spec.countsParameters }
 
     /// The hypervolume as reported: trainable parameters by their log10 (the reference's too),
     /// the same as `hypervolume` in a study without them.
@@ -210,8 +165,8 @@ public final class Study {
     /// when given); with `logParameters`, trainable parameters on a log10 axis.
     public func hypervolume(logParameters: Bool, trials: Int? = nil) -> Double {
         let shown = trials.map { k in answers.filter { $0.id < k } } ?? answers
-        return Hypervolume.compute(hypervolumePoints(shown, logParameters: logParameters),
-                                   reference: zip(spec.objectives, spec.reference).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) })
+        let reference = zip(spec.objectives, spec.reference).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) }
+        return Hypervolume.compute(hypervolumePoints(shown, logParameters: logParameters), reference: reference)
     }
 
     /// Trials' values as a hypervolume measures them (minimisation form, parameters optionally log10).

@@ -308,6 +308,9 @@ public struct StudySpec: Sendable {
         }
     }
 
+    /// Whether trainable parameters are one of the objectives.
+    public var countsParameters: Bool { objectives.contains { $0.name == Objective.Name.trainableParameters } }
+
     /// A hash of the document without `search.trials`, `description` and `final` (extending a
     /// study's budget or changing its final stage is allowed; any other change is a different study).
     public var spaceHash: String { StudySpec.hash(of: document) }

@@ -1,0 +1,49 @@
+import JSONKit
+
+/// Search settings whose defaults changed over releases. A study keeps the value its journal's
+/// `study_created` record holds, so that it resumes as it began: a journal written before a
+/// setting existed gets the old behaviour, a new study the space file's (or the new default).
+extension Study {
+    /// The axis the study's acquisition weighs parameters on: as its journal recorded at creation;
+    /// linear for a journal written before the setting existed (so that it resumes as it began);
+    /// the space file's for a new study.
+    public static func parameterAxis(_ journal: Journal, spec: StudySpec) -> ParameterAxis {
+        ParameterAxis(rawValue: recorded("parameter_axis", journal, new: .string(spec.parameterAxis.rawValue),
+                                         legacy: .string(ParameterAxis.linear.rawValue)).plainText) ?? .linear
+    }
+
+    /// Whether the prior's weight is set by the data (`PriorSettings.weightFromData`), as the
+    /// journal recorded at creation; false for a journal written before the setting existed.
+    public static func priorWeightFromData(_ journal: Journal, spec: StudySpec) -> Bool {
+        recorded("prior_weight_from_data", journal, new: .bool(spec.priors.weightFromData), legacy: .bool(false)) == .bool(true)
+    }
+
+    /// How the sensitivity prior believes module sizes: uniform when trainable parameters are an
+    /// objective (`SensitivityPrior.Sizes`), as the journal recorded; centred for older journals.
+    public static func priorSizes(_ journal: Journal, spec: StudySpec) -> SensitivityPrior.Sizes {
+        SensitivityPrior.Sizes(rawValue: recorded("prior_sizes", journal, new: .string(newPriorSizes(spec).rawValue),
+                                                  legacy: .string(SensitivityPrior.Sizes.centred.rawValue)).plainText) ?? .centred
+    }
+
+    static func newPriorSizes(_ spec: StudySpec) -> SensitivityPrior.Sizes { spec.countsParameters ? .uniform : .centred }
+
+    /// A search setting the journal's `study_created` record keeps: its value there; `legacy` for
+    /// a journal written before the setting existed (it resumes as it began); `new` for a study
+    /// not created yet.
+    static func recorded(_ key: String, _ journal: Journal, new: JSONValue, legacy: JSONValue) -> JSONValue {
+        guard let created = journal.records.first(where: { $0.op == .studyCreated })?.record else { return new }
+        return created[key] ?? legacy
+    }
+
+    /// The settings that `recorded` reads back, as a new study's `study_created` record keeps them.
+    var recordedSettings: [(key: String, value: JSONValue)] {
+        [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
+         ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue))]
+    }
+
+    /// The optimiser's settings that a study's journal fixes (see `recorded`).
+    func applyRecordedSettings() {
+        optimizer.settings.logParameters = Study.parameterAxis(journal, spec: spec).isLog
+        optimizer.settings.priorWeightFromData = Study.priorWeightFromData(journal, spec: spec)
+    }
+}
