@@ -39,8 +39,6 @@ public struct Optimizer: Sendable {
         /// Per proposed configuration, per fidelity distance asked for: what observing it there
         /// would tell about its target scores (nats, summed over the measured objectives).
         public var informationGain: [[Double]] = []
-        /// The share of β the prior was given (1 with a fixed weight, 0 without a prior).
-        public var priorTrust: Double = 0
     }
 
     public let space: SearchSpace
@@ -131,7 +129,7 @@ public struct Optimizer: Sendable {
             }
             points.append(believed)
         }
-        return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores, informationGain: gains, priorTrust: trust)
+        return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores, informationGain: gains)
     }
 
     /// Objective values (NaN for unknown ones) as the acquisition's hypervolume measures them.
