@@ -85,6 +85,7 @@ public final class TrainerEvaluator: Evaluator {
             segment = TrainingSegment(stopAfterShare: Double(f.examples) / Double(settings.target.examples),
                                       resumeFrom: request.resume.flatMap { request.checkpoint(of: $0.trial) },
                                       checkpointTo: f < settings.target ? request.checkpoint(of: trial) : nil)
+            segment.coolDownShare = settings.coolDown
         }
         segment.preemptTo = request.preemptTo
         let tuner = FineTuner(config: run, weights: weights, tokenizer: tokenizer)

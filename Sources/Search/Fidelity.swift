@@ -33,6 +33,9 @@ public struct Fidelity: Sendable, Hashable, Comparable {
 ///   so that the cheap fidelities' bias is learnable (default 2).
 /// - `min_tau`: below this Kendall τ between the cheapest and the target fidelity on the paired
 ///   configurations (4 pairs or more), the search stops using cheap fidelities (default 0.3).
+/// - `cooldown`: a cheap trial is scored after this share of its steps more, the learning rate
+///   falling to zero on a branch that a promotion does not continue (default 0: scored at the
+///   stop, where the target's schedule still has a high rate).
 public struct FidelitySettings: Sendable, Equatable {
     public var targetRows: Int
     public var targetEpochs: Int
@@ -40,6 +43,9 @@ public struct FidelitySettings: Sendable, Equatable {
     public var targetShare: Double
     public var paired: Int
     public var minimumTau: Double
+    /// A cheap trial's cool-down branch, as a share of its steps (0: none; see
+    /// `TrainingSegment.coolDownShare`).
+    public var coolDown: Double
 
     public var target: Fidelity { Fidelity(examples: targetRows * targetEpochs) }
     /// Every fidelity a trial may run at, cheapest first, the target last.
@@ -50,6 +56,12 @@ public struct FidelitySettings: Sendable, Equatable {
     public func distance(_ f: Fidelity?) -> Double {
         guard let f else { return 0 }
         return max(0, 1 - Double(f.examples) / Double(target.examples))
+    }
+
+    /// The examples a trial at `f` trains when it continues a run that has seen `start`: the rest
+    /// of its prefix and, below the target, its cool-down branch (what its seconds pay for).
+    public func trainedExamples(at f: Fidelity, from start: Int) -> Double {
+        Double(f.examples - start) + (f < target ? coolDown * Double(f.examples) : 0)
     }
 
     init(reading r: JSONReader) throws(ConfigError) {
@@ -71,6 +83,7 @@ public struct FidelitySettings: Sendable, Equatable {
         targetShare = try r.optional("target_share")?.double(in: 0...1, what: "a share") ?? 0.3
         paired = try r.optional("paired")?.int(in: 0...1000, what: "a number of configurations") ?? 2
         minimumTau = try r.optional("min_tau")?.double(in: -1...1, what: "a Kendall τ") ?? 0.3
+        coolDown = try r.optional("cooldown")?.double(in: 0...1, what: "a share of a cheap trial's steps") ?? 0
         try r.finish()
     }
 }

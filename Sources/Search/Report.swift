@@ -322,6 +322,8 @@ public enum Report {
         return [
             ("fidelities", "target \(f.targetRows) rows × \(f.targetEpochs) epochs (\(f.target.examples) examples); cheaper: "
                 + (f.cheaper.isEmpty ? "none" : f.cheaper.map { "first \($0.examples) examples" }.joined(separator: ", "))
+                + (f.coolDown > 0 && !f.cheaper.isEmpty ? String(format: ", scored after a cool-down of %.0f%% of their steps more",
+                                                                  100 * f.coolDown) : "")
                 + "; the front is built from target trials only"),
             ("seconds per fidelity", perLevel.joined(separator: "; ")),
             ("cheapest vs target", agreement),

@@ -24,11 +24,11 @@ extension Study {
     public var secondsSpent: Double { trials.reduce(0) { $0 + ($1.status == .running ? 0 : $1.seconds) } }
     var targetSeconds: Double { trials.filter { $0.status != .running && isAtTarget($0) }.reduce(0) { $0 + $1.seconds } }
 
-    /// The examples a trial trains itself: its fidelity less that of the trial it continues.
+    /// The examples a trial trains itself: its fidelity less that of the trial it continues, and
+    /// its cool-down branch.
     func trainedExamples(_ t: TrialRecord) -> Double {
-        guard let f = t.fidelity else { return 1 }
-        let done = t.continues.flatMap { trials[$0].fidelity?.examples } ?? 0
-        return Double(f.examples - done)
+        guard let f = t.fidelity, let settings = spec.fidelity else { return 1 }
+        return settings.trainedExamples(at: f, from: t.continues.flatMap { trials[$0].fidelity?.examples } ?? 0)
     }
 
     func costFeatures(_ candidate: Candidate, examples: Double) -> CostModel.Features {
@@ -105,7 +105,7 @@ extension Study {
         let model = costModel
         var best = (value: -Double.infinity, fidelity: settings.target)
         for (k, f) in settings.levels.enumerated() where f.examples > start && k < gains.count {
-            let seconds = model.seconds(costFeatures(.config(config), examples: Double(f.examples - start)))
+            let seconds = model.seconds(costFeatures(.config(config), examples: settings.trainedExamples(at: f, from: start)))
             let value = gains[k] / seconds
             if value > best.value { best = (value, f) }
         }

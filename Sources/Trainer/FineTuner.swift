@@ -163,6 +163,18 @@ public final class FineTuner {
             throw .interrupted(step: run.step, checkpoint: dir)
         }
         if let dir = segment.checkpointTo { try run.checkpoint().write(to: dir) }
+        let coolDown = segment.coolDownSteps(stop: stop, total: run.totalSteps)
+        if coolDown > 0 {
+            let atStop = run.checkpoint()
+            progress?.report("cooling down: \(coolDown) steps, the learning rate to zero, for evaluation")
+            try run.coolDown(steps: coolDown)
+            if run.step < stop + coolDown {
+                // Stopped in the branch: the next attempt continues from the stop and cools down again.
+                guard let dir = segment.preemptTo else { throw .interrupted(step: stop, checkpoint: "(nowhere: no preemption folder)") }
+                try atStop.write(to: dir)
+                throw .interrupted(step: stop, checkpoint: dir)
+            }
+        }
         let trainSeconds = Date().timeIntervalSince(start) + cacheSeconds
         let evalStart = Date()
         let (metrics, _) = try evaluate(model: model, examples: dev, useCache: trainCache != nil)

@@ -19,6 +19,14 @@ public struct TrainingSegment: Sendable {
     /// Where to save the state when asked to stop early (a preemption signal), and continue from on
     /// the next attempt: tried before `resumeFrom`, since it is further along the same run.
     public var preemptTo: String?
+    /// When the segment stops before the end of the run: evaluate after a cool-down branch of
+    /// this share of the segment's steps more (rounded up), the learning rate falling linearly
+    /// from the schedule's value at the stop to zero, on the data that come next. The branch is
+    /// for evaluation only: the checkpoint for the next segment is the state at the stop, so a
+    /// continued run is the same as one never stopped. Why: a prefix of a long schedule is scored
+    /// at a learning rate near the peak, where scores rank configurations worse than after an
+    /// annealed run of the same length (bench/fidelity/agreement).
+    public var coolDownShare: Double?
 
     public init(stopAfterSteps: Int? = nil, stopAfterShare: Double? = nil, resumeFrom: String? = nil, checkpointTo: String? = nil) {
         self.stopAfterSteps = stopAfterSteps
@@ -35,6 +43,12 @@ public struct TrainingSegment: Sendable {
         if let s = stopAfterSteps { return min(s, total) }
         if let share = stopAfterShare { return min(total, max(1, Int((share * Double(total)).rounded(.up)))) }
         return total
+    }
+
+    /// The cool-down branch's steps after a stop at `stop` of `total` (0 at the end of the run).
+    public func coolDownSteps(stop: Int, total: Int) -> Int {
+        guard let share = coolDownShare, share > 0, stop < total else { return 0 }
+        return Int((share * Double(stop)).rounded(.up))
     }
 }
 

@@ -36,9 +36,10 @@ final class TrainingRun {
         dlogits = FloatBuffer(count: max(t.batchSize, 1) * tuner.config.task.spec.labelCount)
     }
 
-    /// Trains until `stop` optimiser steps have been taken in all; returns the examples this call saw.
+    /// Trains until `stop` optimiser steps have been taken in all, at the run's schedule unless
+    /// `learningRate` (of the step) is given; returns the examples this call saw.
     @discardableResult
-    func train(until stop: Int) throws(TrainerError) -> Int {
+    func train(until stop: Int, learningRate: ((Int) -> Double)? = nil) throws(TrainerError) -> Int {
         let t = tuner.config.training, spec = tuner.config.task.spec
         let start = Date(), startStep = step, startSeen = seen
         var lastReport = Date.distantPast
@@ -59,7 +60,7 @@ final class TrainingRun {
             }
             model.backward(dlogits: dlogits.pointer)
             if t.maxGradNorm > 0 { clipGradientNorm(model.block, maxNorm: Float(t.maxGradNorm)) }
-            adam.update(model.block, learningRate: Float(schedule.learningRate(step: step)))
+            adam.update(model.block, learningRate: Float(learningRate?(step) ?? schedule.learningRate(step: step)))
             step += 1
             seen += idx.count
             runningLoss = step == 1 ? loss : 0.95 * runningLoss + 0.05 * loss
@@ -77,6 +78,15 @@ final class TrainingRun {
             }
         }
         return seen - startSeen
+    }
+
+    /// Trains `steps` more with the learning rate falling linearly from the schedule's value now
+    /// to zero (the last step's rate is 1/steps of it): an annealed end for a run stopped early.
+    /// The state afterwards is a branch; a continuation starts from a checkpoint taken before.
+    @discardableResult
+    func coolDown(steps: Int) throws(TrainerError) -> Int {
+        let start = step, peak = schedule.learningRate(step: step)
+        return try train(until: start + steps) { s in peak * Double(start + steps - s) / Double(steps) }
     }
 
     /// The state now, to continue later.

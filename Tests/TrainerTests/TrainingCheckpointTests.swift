@@ -59,6 +59,45 @@ final class TrainingCheckpointTests: XCTestCase {
         }
     }
 
+    /// A cheap segment scored after a cool-down branch: the branch trains (the score is not the
+    /// plain stop's), the checkpoint is the stop's, so the continued run is still the uninterrupted
+    /// one bit for bit; a stop inside the branch saves the stop's state and the retry scores the same.
+    func testACoolDownBranchIsScoredButNotContinued() throws {
+        let dir = temporaryDirectory()
+        func tuner() throws -> FineTuner { try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed, in: dir) }
+        let (_, whole) = try tuner().run()
+        var cooled = TrainingSegment(stopAfterSteps: 10, checkpointTo: dir + "/c")
+        cooled.coolDownShare = 0.25
+        XCTAssertEqual(cooled.coolDownSteps(stop: 10, total: 48), 3, "⌈0.25 · 10⌉")
+        XCTAssertEqual(cooled.coolDownSteps(stop: 48, total: 48), 0, "no branch at the end of the run")
+        let (branch, branchModel) = try tuner().run(cooled)
+        XCTAssertEqual(branch.steps, 13)
+        XCTAssertEqual(TrainingCheckpoint.read(dir + "/c", fingerprint: try tuner().fingerprint).0?.step, 10)
+        let (_, plain) = try tuner().run(TrainingSegment(stopAfterSteps: 10))
+        XCTAssertFalse(branchModel.block.values.array == plain.block.values.array, "the branch trained")
+        let (rest, continued) = try tuner().run(TrainingSegment(resumeFrom: dir + "/c"))
+        XCTAssertEqual(rest.resumedFromStep, 10)
+        XCTAssertTrue(continued.block.values.array == whole.block.values.array, "continued from the stop, not the branch")
+
+        // Asked to stop two steps into the branch: the stop's state is saved, and the retry (from
+        // it) cools down again to the same weights.
+        var preempted = cooled
+        preempted.checkpointTo = dir + "/c2"
+        preempted.preemptTo = dir + "/p"
+        let interrupted = try tuner()
+        var calls = 0
+        interrupted.stopRequested = { calls += 1; return calls > 12 }
+        XCTAssertThrowsError(try interrupted.run(preempted)) { error in
+            guard case TrainerError.interrupted(let step, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(step, 10)
+        }
+        XCTAssertEqual(TrainingCheckpoint.read(dir + "/p", fingerprint: try tuner().fingerprint).0?.step, 10)
+        let (retried, retriedModel) = try tuner().run(preempted)
+        XCTAssertEqual(retried.resumedFromStep, 10)
+        XCTAssertTrue(retriedModel.block.values.array == branchModel.block.values.array)
+        XCTAssertEqual(retried.score, branch.score)
+    }
+
     func testACheckpointOfAnotherRunIsRefused() throws {
         let dir = temporaryDirectory()
         _ = try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed, in: dir).run(TrainingSegment(stopAfterSteps: 5, checkpointTo: dir + "/c"))
