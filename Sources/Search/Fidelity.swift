@@ -33,9 +33,9 @@ public struct Fidelity: Sendable, Hashable, Comparable {
 ///   so that the cheap fidelities' bias is learnable (default 2).
 /// - `min_tau`: below this Kendall τ between the cheapest and the target fidelity on the paired
 ///   configurations (4 pairs or more), the search stops using cheap fidelities (default 0.3).
-/// - `cooldown`: a cheap trial is scored after this share of its steps more, the learning rate
-///   falling to zero on a branch that a promotion does not continue (default 0: scored at the
-///   stop, where the target's schedule still has a high rate).
+/// - `cooldown`: a cheap trial is scored after this share of the run's steps up to its stop
+///   more, the learning rate falling to zero on a branch that a promotion does not continue
+///   (default 0: scored at the stop, where the target's schedule still has a high rate).
 public struct FidelitySettings: Sendable, Equatable {
     public var targetRows: Int
     public var targetEpochs: Int
@@ -43,7 +43,7 @@ public struct FidelitySettings: Sendable, Equatable {
     public var targetShare: Double
     public var paired: Int
     public var minimumTau: Double
-    /// A cheap trial's cool-down branch, as a share of its steps (0: none; see
+    /// A cheap trial's cool-down branch, as a share of the run's steps up to its stop (0: none; see
     /// `TrainingSegment.coolDownShare`).
     public var coolDown: Double
 

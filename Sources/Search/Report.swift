@@ -199,7 +199,7 @@ public enum Report {
 
     static func hypervolumePlot(_ study: Study) -> String {
         let spec = study.spec
-        let running = study.trials.map { t in (Double(t.id + 1), study.hypervolume(logParameters: true, trials: t.id + 1)) }
+        let running = study.reportedHypervolumeAfterEachTrial.enumerated().map { (Double($0.offset + 1), $0.element) }
         var optimum: Double?
         if case .synthetic(let p, _) = spec.problem { optimum = p.optimalHypervolume }
         let (lo, hi) = hypervolumeAxis(running.map(\.1), optimum: optimum)
@@ -227,6 +227,7 @@ public enum Report {
     static func csv(_ study: Study) -> String {
         let spec = study.spec
         let front = Set(study.frontIDs)
+        let volumes = study.reportedHypervolumeAfterEachTrial
         let params = spec.space.parameters.filter { if case .fixed = $0.domain { return false }; return true }
         let metricNames = Array(Set(study.trials.flatMap { $0.metrics.keys })).sorted()
         let fidelityColumns = spec.fidelity == nil ? [] : ["fidelity_examples", "continues"]
@@ -240,9 +241,8 @@ public enum Report {
             var f = ["\(t.id + 1)", t.status.rawValue, t.baseline ?? "", t.origin.rawValue]
             if spec.fidelity != nil { f += [t.fidelity.map { "\($0.examples)" } ?? "", t.continues.map { "\($0 + 1)" } ?? ""] }
             f += spec.objectives.indices.map { t.status == .finished ? "\(t.values[$0])" : "" }
-            // The reported hypervolume of the answers among trials 1…k, as hypervolume.svg draws it:
-            // what a benchmark reads at 10, 20 or 30 trials without computing a volume itself.
-            f += [front.contains(t.id) ? "1" : "0", "\(study.hypervolume(logParameters: true, trials: t.id + 1))",
+            // What a benchmark reads at 10, 20 or 30 trials without computing a volume itself.
+            f += [front.contains(t.id) ? "1" : "0", "\(volumes[t.id])",
                   String(format: "%.3f", t.seconds), String(format: "%.3f", t.proposalSeconds),
                   "\(t.seed)"]
             for p in params {

@@ -169,6 +169,12 @@ public final class Study {
         return Hypervolume.compute(hypervolumePoints(shown, logParameters: logParameters), reference: reference)
     }
 
+    /// The reported hypervolume (`reportedHypervolume`'s axes) of the answers among trials 1…k,
+    /// for each k: what hypervolume.svg draws and trials.csv lists.
+    public var reportedHypervolumeAfterEachTrial: [Double] {
+        trials.map { hypervolume(logParameters: true, trials: $0.id + 1) }
+    }
+
     /// Trials' values as a hypervolume measures them (minimisation form, parameters optionally log10).
     func hypervolumePoints(_ trials: [TrialRecord], logParameters: Bool) -> [[Double]] {
         trials.map { t in zip(spec.objectives, t.values).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) } }

@@ -156,25 +156,7 @@ public final class FineTuner {
         let resumedFrom = run.step > 0 ? run.step : nil
         let start = Date()
         let stop = segment.stop(total: run.totalSteps)
-        let seen = try run.train(until: stop)
-        if run.step < stop {
-            guard let dir = segment.preemptTo else { throw .interrupted(step: run.step, checkpoint: "(nowhere: no preemption folder)") }
-            try run.checkpoint().write(to: dir)
-            throw .interrupted(step: run.step, checkpoint: dir)
-        }
-        if let dir = segment.checkpointTo { try run.checkpoint().write(to: dir) }
-        let coolDown = segment.coolDownSteps(stop: stop, total: run.totalSteps)
-        if coolDown > 0 {
-            let atStop = run.checkpoint()
-            progress?.report("cooling down: \(coolDown) steps, the learning rate to zero, for evaluation")
-            try run.coolDown(steps: coolDown)
-            if run.step < stop + coolDown {
-                // Stopped in the branch: the next attempt continues from the stop and cools down again.
-                guard let dir = segment.preemptTo else { throw .interrupted(step: stop, checkpoint: "(nowhere: no preemption folder)") }
-                try atStop.write(to: dir)
-                throw .interrupted(step: stop, checkpoint: dir)
-            }
-        }
+        let seen = try trainSegment(run, segment: segment, stop: stop)
         let trainSeconds = Date().timeIntervalSince(start) + cacheSeconds
         let evalStart = Date()
         let (metrics, _) = try evaluate(model: model, examples: dev, useCache: trainCache != nil)
@@ -187,6 +169,29 @@ public final class FineTuner {
             trainExamplesPerSecond: Double(seen) / max(trainSeconds, 1e-9), peakRSSMiB: peakRSSMiB(), seed: t.seed,
             resumedFromStep: resumedFrom)
         return (result, model)
+    }
+
+    /// Trains `run` to `stop`, keeps the segment's checkpoint there and, when the segment asks for
+    /// one, cools down on a branch for evaluation; returns the examples seen. A stop requested
+    /// before the end saves the state to continue from (in the branch: the stop's) and throws.
+    func trainSegment(_ run: TrainingRun, segment: TrainingSegment, stop: Int) throws(TrainerError) -> Int {
+        func preempt(_ state: TrainingCheckpoint) throws(TrainerError) -> Never {
+            guard let dir = segment.preemptTo else { throw .interrupted(step: state.step, checkpoint: "(nowhere: no preemption folder)") }
+            try state.write(to: dir)
+            throw .interrupted(step: state.step, checkpoint: dir)
+        }
+        var seen = try run.train(until: stop)
+        if run.step < stop { try preempt(run.checkpoint()) }
+        let coolDown = segment.coolDownSteps(stop: stop, total: run.totalSteps)
+        guard segment.checkpointTo != nil || coolDown > 0 else { return seen }
+        let atStop = run.checkpoint()
+        if let dir = segment.checkpointTo { try atStop.write(to: dir) }
+        guard coolDown > 0 else { return seen }
+        progress?.report("cooling down: \(coolDown) steps, the learning rate to zero, for evaluation")
+        seen += try run.coolDown(steps: coolDown)
+        // Stopped in the branch: the next attempt continues from the stop and cools down again.
+        if run.step < stop + coolDown { try preempt(atStop) }
+        return seen
     }
 
     /// The frozen-prefix cache for a model's lowest adapted layer, when it applies and fits the limit:

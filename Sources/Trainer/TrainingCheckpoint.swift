@@ -20,7 +20,7 @@ public struct TrainingSegment: Sendable {
     /// the next attempt: tried before `resumeFrom`, since it is further along the same run.
     public var preemptTo: String?
     /// When the segment stops before the end of the run: evaluate after a cool-down branch of
-    /// this share of the segment's steps more (rounded up), the learning rate falling linearly
+    /// this share of the run's steps up to the stop (rounded up), the learning rate falling linearly
     /// from the schedule's value at the stop to zero, on the data that come next. The branch is
     /// for evaluation only: the checkpoint for the next segment is the state at the stop, so a
     /// continued run is the same as one never stopped. Why: a prefix of a long schedule is scored
