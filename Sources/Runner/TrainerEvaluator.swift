@@ -78,8 +78,11 @@ public final class TrainerEvaluator: Evaluator {
         }
         if !fixedSeed { run.training.seed = request.seed }
         var segment = TrainingSegment.whole
-        if let settings = spec.fidelity, let f = request.fidelity {
-            // Every fidelity is a prefix of the target run: train that run, stopping early.
+        if let settings = spec.fidelity, let f = request.fidelity, request.cheapRuns == .annealed, f < settings.target {
+            // An annealed cheap run: a run of its own, its schedule decaying over its own examples.
+            (run.training.trainExamples, run.training.epochs) = settings.annealedRun(f)
+        } else if let settings = spec.fidelity, let f = request.fidelity {
+            // A prefix of the target run (or the whole of it): train that run, stopping early.
             run.training.trainExamples = settings.targetRows
             run.training.epochs = settings.targetEpochs
             segment = TrainingSegment(stopAfterShare: Double(f.examples) / Double(settings.target.examples),

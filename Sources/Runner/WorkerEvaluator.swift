@@ -71,7 +71,7 @@ public final class WorkerEvaluator: Evaluator, @unchecked Sendable {
     /// The request's fidelity, continuation and checkpoint folder as `autopeft trial` options.
     static func fidelityArguments(_ request: TrialRequest) -> [String] {
         var args: [String] = []
-        if let f = request.fidelity { args += ["--examples", "\(f.examples)"] }
+        if let f = request.fidelity { args += ["--examples", "\(f.examples)", "--cheap-runs", request.cheapRuns.rawValue] }
         if let r = request.resume { args += ["--continues", "\(r.trial)", "--continues-examples", "\(r.fidelity.examples)"] }
         if let c = request.checkpoints { args += ["--checkpoints", c] }
         return args

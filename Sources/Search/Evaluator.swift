@@ -34,6 +34,9 @@ public struct TrialRequest: Sendable {
     public var trial: Int
     /// nil: the space file's own training settings (a study without fidelities).
     public var fidelity: Fidelity?
+    /// How a fidelity below the target trains (the study's `fidelity.cheap_runs`, as its journal
+    /// recorded it).
+    public var cheapRuns: CheapRuns = .prefix
     /// The earlier trial of the same run (same configuration and seed) this one continues, and its fidelity.
     public var resume: (trial: Int, fidelity: Fidelity)?
     /// The study's checkpoint folder: trial k's state is kept in `<folder>/trial-<k>`.

@@ -2,10 +2,9 @@ import JSONKit
 import Foundation
 import Space
 
-/// How much training a trial gets: the first `examples` training examples of the target run
-/// (the run the space file's `fidelity.target` describes, rows × epochs), with that run's data
-/// order and learning-rate schedule. A cheap trial is therefore a prefix of the target run, and
-/// promoting its configuration continues from its checkpoint instead of starting over.
+/// How much training a trial gets: `examples` training examples, the target (the run the space
+/// file's `fidelity.target` describes) being rows × epochs. How a cheaper trial spends them is the
+/// study's `CheapRuns`.
 public struct Fidelity: Sendable, Hashable, Comparable {
     public var examples: Int
     public init(examples: Int) { self.examples = examples }
@@ -17,6 +16,19 @@ public struct Fidelity: Sendable, Hashable, Comparable {
         examples = try r.required("examples").int(in: 1...1_000_000_000, what: "a number of training examples")
         try r.finish()
     }
+}
+
+/// How a trial below the target trains its examples.
+public enum CheapRuns: String, Sendable, CaseIterable {
+    /// The first N examples of the target run, with that run's data order and learning-rate
+    /// schedule, scored at the stop; a promotion continues from the stop's checkpoint.
+    case prefix
+    /// A run of its own over N examples (the first min(N, rows) rows of the target's sample, N / rows
+    /// epochs) with its own warm-up and decay to zero; a promotion trains the target from scratch.
+    /// Why: a prefix is scored mid-schedule at a learning rate near the peak, and ranks
+    /// configurations worse than a short annealed run (bench/fidelity/agreement, Kendall τ against
+    /// the target's 3-seed means on SST-2: prefix of 2000 examples 0.17, annealed 2000 rows 0.57).
+    case annealed
 }
 
 /// The space file's `fidelity` section: where the answer is measured and the cheaper
@@ -33,9 +45,11 @@ public struct Fidelity: Sendable, Hashable, Comparable {
 ///   so that the cheap fidelities' bias is learnable (default 2).
 /// - `min_tau`: below this Kendall τ between the cheapest and the target fidelity on the paired
 ///   configurations (4 pairs or more), the search stops using cheap fidelities (default 0.3).
-/// - `cooldown`: a cheap trial is scored after this share of the run's steps up to its stop
-///   more, the learning rate falling to zero on a branch that a promotion does not continue
-///   (default 0: scored at the stop, where the target's schedule still has a high rate).
+/// - `cheap_runs`: `"prefix"` (default) or `"annealed"`, how a cheap trial trains (`CheapRuns`).
+///   Annealed levels above the target's rows must be whole epochs of them.
+/// - `cooldown`: with prefix runs, a cheap trial is scored after this share of the run's steps up
+///   to its stop more, the learning rate falling to zero on a branch that a promotion does not
+///   continue (default 0: scored at the stop, where the target's schedule still has a high rate).
 public struct FidelitySettings: Sendable, Equatable {
     public var targetRows: Int
     public var targetEpochs: Int
@@ -46,6 +60,7 @@ public struct FidelitySettings: Sendable, Equatable {
     /// A cheap trial's cool-down branch, as a share of the run's steps up to its stop (0: none; see
     /// `TrainingSegment.coolDownShare`).
     public var coolDown: Double
+    public var cheapRuns: CheapRuns
 
     public var target: Fidelity { Fidelity(examples: targetRows * targetEpochs) }
     /// Every fidelity a trial may run at, cheapest first, the target last.
@@ -58,10 +73,21 @@ public struct FidelitySettings: Sendable, Equatable {
         return max(0, 1 - Double(f.examples) / Double(target.examples))
     }
 
-    /// The examples a trial at `f` trains when it continues a run that has seen `start`: the rest
-    /// of its prefix and, below the target, its cool-down branch (what its seconds pay for).
+    /// The examples a trial at `f` trains (what its seconds pay for) after a cheaper trial of the
+    /// same configuration trained `start`: with prefix runs, the rest of its prefix and, below the
+    /// target, its cool-down branch; with annealed runs, all of `f` (nothing is continued).
     public func trainedExamples(at f: Fidelity, from start: Int) -> Double {
-        Double(f.examples - start) + (f < target ? coolDown * Double(f.examples) : 0)
+        switch cheapRuns {
+        case .annealed: return Double(f.examples)
+        case .prefix: return Double(f.examples - start) + (f < target ? coolDown * Double(f.examples) : 0)
+        }
+    }
+
+    /// The rows and epochs of an annealed run of `f` below the target: `f` examples, at most the
+    /// target's rows per epoch (parsing ensures whole epochs).
+    public func annealedRun(_ f: Fidelity) -> (rows: Int, epochs: Int) {
+        let rows = min(f.examples, targetRows)
+        return (rows, max(1, f.examples / rows))
     }
 
     init(reading r: JSONReader) throws(ConfigError) {
@@ -83,7 +109,23 @@ public struct FidelitySettings: Sendable, Equatable {
         targetShare = try r.optional("target_share")?.double(in: 0...1, what: "a share") ?? 0.3
         paired = try r.optional("paired")?.int(in: 0...1000, what: "a number of configurations") ?? 2
         minimumTau = try r.optional("min_tau")?.double(in: -1...1, what: "a Kendall τ") ?? 0.3
-        coolDown = try r.optional("cooldown")?.double(in: 0...1, what: "a share of a cheap trial's steps") ?? 0
+        let runs = try r.optional("cheap_runs")
+        cheapRuns = try runs.map { v throws(ConfigError) in
+            let text = try v.string()
+            guard let mode = CheapRuns(rawValue: text) else { throw v.error("expected \"prefix\" or \"annealed\", got \"\(text)\"") }
+            return mode
+        } ?? .prefix
+        let cool = try r.optional("cooldown")
+        coolDown = try cool?.double(in: 0...1, what: "a share of a cheap trial's steps") ?? 0
+        if cheapRuns == .annealed {
+            if let cool, coolDown > 0 { throw cool.error("a cool-down applies to prefix cheap runs; annealed runs decay on their own") }
+            if let c = try r.optional("cheaper") {
+                for (item, f) in zip(try c.array(), cheaper) where f.examples > targetRows && f.examples % targetRows != 0 {
+                    throw item.error("an annealed cheap run above the target's \(targetRows) rows trains whole epochs of them; "
+                        + "expected a multiple of \(targetRows), got \(f.examples)")
+                }
+            }
+        }
         try r.finish()
     }
 }

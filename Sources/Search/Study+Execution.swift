@@ -18,8 +18,10 @@ extension Study {
     func request(_ id: Int) -> TrialRequest {
         let t = trials[id]
         let resume = t.continues.map { k in (trial: k, fidelity: trials[k].fidelity ?? spec.fidelity?.target ?? Fidelity(examples: 1)) }
-        return TrialRequest(candidate: t.candidate, seed: t.seed, trial: id, fidelity: t.fidelity, resume: resume,
-                            checkpoints: spec.fidelity == nil ? nil : directory + "/checkpoints")
+        var request = TrialRequest(candidate: t.candidate, seed: t.seed, trial: id, fidelity: t.fidelity, resume: resume,
+                                   checkpoints: spec.fidelity == nil ? nil : directory + "/checkpoints")
+        request.cheapRuns = spec.fidelity?.cheapRuns ?? .prefix
+        return request
     }
 
     /// Journals Kendall's τ between the cheapest fidelity and the target when a new pair finished,

@@ -84,16 +84,17 @@ extension Study {
             let isPair = t.baseline != nil || t.config.map { designKeys.contains(spec.space.key($0)) } == true
             guard isPair, reached.insert(identity(t)).inserted else { continue }
             out.append(Proposed(candidate: t.candidate, baseline: t.baseline, origin: t.baseline != nil ? .baseline : .pair,
-                                fidelity: settings.target, continues: t.id))
+                                fidelity: settings.target, promotes: t.id, cheapRuns: settings.cheapRuns))
         }
         return out
     }
 
-    /// The fidelity at which an optimiser pick trains, and the trial it continues. The target when
+    /// The fidelity at which an optimiser pick trains, and the cheaper trial of it that it promotes
+    /// (the highest finished below the target, or none). The target when
     /// cheap fidelities mislead or the target's share of the seconds is below `target_share`;
     /// otherwise the fidelity above the pick's best so far that buys the most information about
     /// its target score per predicted second.
-    func chooseFidelity(_ config: Config, gains: [Double]) -> (Fidelity, continues: Int?) {
+    func chooseFidelity(_ config: Config, gains: [Double]) -> (Fidelity, promotes: Int?) {
         guard let settings = spec.fidelity else { return (Fidelity(examples: 1), nil) }
         let key = spec.space.key(config)
         let earlier = finished.filter { $0.baseline == nil && $0.config.map { spec.space.key($0) } == key && !isAtTarget($0) }
@@ -119,5 +120,19 @@ struct Proposed {
     var baseline: String?
     var origin: TrialRecord.Origin
     var fidelity: Fidelity?
+    /// The cheaper trial of the same configuration this one promotes: it keeps that trial's seed
+    /// and, with prefix runs, continues its run.
+    var promotes: Int?
+    /// The trial whose checkpoint this one continues (prefix runs only).
     var continues: Int?
+
+    init(candidate: Candidate, baseline: String? = nil, origin: TrialRecord.Origin, fidelity: Fidelity? = nil,
+         promotes: Int? = nil, cheapRuns: CheapRuns = .prefix) {
+        self.candidate = candidate
+        self.baseline = baseline
+        self.origin = origin
+        self.fidelity = fidelity
+        self.promotes = promotes
+        continues = cheapRuns == .prefix ? promotes : nil
+    }
 }

@@ -25,6 +25,14 @@ extension Study {
                                                   legacy: .string(SensitivityPrior.Sizes.centred.rawValue)).plainText) ?? .centred
     }
 
+    /// How cheap trials train (`CheapRuns`), as the journal recorded at creation; prefix runs for a
+    /// journal written before the setting existed; nil without fidelities.
+    public static func cheapRuns(_ journal: Journal, spec: StudySpec) -> CheapRuns? {
+        guard let settings = spec.fidelity else { return nil }
+        return CheapRuns(rawValue: recorded("cheap_runs", journal, new: .string(settings.cheapRuns.rawValue),
+                                            legacy: .string(CheapRuns.prefix.rawValue)).plainText) ?? .prefix
+    }
+
     static func newPriorSizes(_ spec: StudySpec) -> SensitivityPrior.Sizes { spec.countsParameters ? .uniform : .centred }
 
     /// A search setting the journal's `study_created` record keeps: its value there; `legacy` for
@@ -39,11 +47,13 @@ extension Study {
     var recordedSettings: [(key: String, value: JSONValue)] {
         [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
          ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue))]
+            + (spec.fidelity.map { [("cheap_runs", .string($0.cheapRuns.rawValue))] } ?? [])
     }
 
     /// The optimiser's settings that a study's journal fixes (see `recorded`).
     func applyRecordedSettings() {
         optimizer.settings.logParameters = Study.parameterAxis(journal, spec: spec).isLog
         optimizer.settings.priorWeightFromData = Study.priorWeightFromData(journal, spec: spec)
+        if let runs = Study.cheapRuns(journal, spec: spec) { spec.fidelity?.cheapRuns = runs }
     }
 }

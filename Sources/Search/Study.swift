@@ -17,7 +17,7 @@ public final class Study {
         public var description: String { message }
     }
 
-    public private(set) var spec: StudySpec
+    public internal(set) var spec: StudySpec
     public let directory: String
     /// The space file as the journal records it: relative to the study folder (absolute only in
     /// journals written before that rule).
@@ -236,8 +236,9 @@ public final class Study {
         let seconds = Date().timeIntervalSince(t0) / Double(proposals.count)
         for prop in proposals {
             let id = trials.count
-            // A continuation is the same run: it keeps the seed of the trial it continues.
-            let seed = prop.continues.map { trials[$0].seed } ?? trialSeed(id)
+            // A promotion keeps the seed of the trial it promotes: with prefix runs it is the same
+            // run; with annealed runs the same data sample and initialisation (common random numbers).
+            let seed = prop.promotes.map { trials[$0].seed } ?? trialSeed(id)
             var t = TrialRecord(id: id, candidate: prop.candidate, seed: seed, baseline: prop.baseline, status: .running)
             t.proposalSeconds = seconds
             t.hyperparameters = prop.origin == .optimizer ? hyper : []
@@ -295,8 +296,9 @@ public final class Study {
                                   distances: levels.map { spec.fidelity!.distance($0) })
         for (i, c) in p.configs.enumerated() {
             guard spec.fidelity != nil else { proposals.append(Proposed(candidate: .config(c), origin: .optimizer)); continue }
-            let (f, continues) = chooseFidelity(c, gains: i < p.informationGain.count ? p.informationGain[i] : [])
-            proposals.append(Proposed(candidate: .config(c), origin: .optimizer, fidelity: f, continues: continues))
+            let (f, promotes) = chooseFidelity(c, gains: i < p.informationGain.count ? p.informationGain[i] : [])
+            proposals.append(Proposed(candidate: .config(c), origin: .optimizer, fidelity: f, promotes: promotes,
+                                      cheapRuns: spec.fidelity?.cheapRuns ?? .prefix))
         }
         return (proposals, p.hyperparameters)
     }

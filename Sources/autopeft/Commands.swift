@@ -70,7 +70,9 @@ enum Commands {
         options: [.value("candidate", "JSON", "{\"config\": {...}} or {\"peft\": {...}}", required: true),
                   .value("seed", "N", "the training seed", kind: .seed),
                   .value("trial", "K", "the trial id (for progress lines and its checkpoint)", kind: .seed),
-                  .count("examples", "the fidelity: train the first N examples of the target run"),
+                  .count("examples", "the fidelity: train N examples (below the target: as --cheap-runs says)"),
+                  .value("cheap-runs", "prefix|annealed", "below the target, the first N examples of the target run or an annealed "
+                         + "run of N examples (default: the space file's fidelity.cheap_runs)", kind: .choice(["prefix", "annealed"])),
                   .value("continues", "K", "continue trial K's run from its checkpoint", kind: .seed),
                   .count("continues-examples", "the fidelity trial K trained at"),
                   .value("checkpoints", "DIR", "the study's checkpoint folder"),

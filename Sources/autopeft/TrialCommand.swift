@@ -35,6 +35,7 @@ extension CLI {
             if let k = opts.seed("continues"), let m = opts.integer("continues-examples") {
                 request.resume = (Int(k), Fidelity(examples: m))
             }
+            request.cheapRuns = opts["cheap-runs"].flatMap(CheapRuns.init) ?? spec.fidelity?.cheapRuns ?? .prefix
             request.preemptTo = opts["preempt-checkpoint"]
             let o = try evaluator.evaluate(request)
             if let file = opts["result"] {

@@ -90,6 +90,46 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/study/exports/trial-\(id + 1)/adapter/adapter_config.json"))
     }
 
+    /// `fidelity.cheap_runs`: an annealed cheap trial of N examples is the plain run of N rows × 1
+    /// epoch (its own schedule) bit for bit, while a prefix trial stops the target run after N
+    /// examples: the same data, other steps and another score.
+    func testAnAnnealedCheapTrialIsARunOfItsOwn() throws {
+        let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
+        let d = NSTemporaryDirectory() + "autopeft-annealed-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        func space(rows: Int, epochs: Int, fidelity: String) -> String {
+            """
+            {"name": "annealed", "model": "\(model)",
+             "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 24},
+             "head": "mean",
+             "training": {"epochs": \(epochs), "batch_size": 16, "learning_rate": 5e-3, "train_examples": \(rows), "dev_examples": 64, "seed": 0},
+             "search": {"trials": 4, "reference_point": {"score": 0.4, "trainable_params": 500000}},
+             "space": {"serial_adapter": {"size": [8, 16]}}\(fidelity)}
+            """
+        }
+        try space(rows: 64, epochs: 2, fidelity: #", "fidelity": {"target": {"train_examples": 64, "epochs": 2}, "cheaper": [32], "cheap_runs": "annealed"}"#)
+            .write(toFile: d + "/mf.json", atomically: true, encoding: .utf8)
+        try space(rows: 32, epochs: 1, fidelity: "").write(toFile: d + "/plain.json", atomically: true, encoding: .utf8)
+        let candidate = #"{"config": {"serial_adapter.size": 8}}"#
+        func outcome(_ args: [String]) throws -> [String: Any] {
+            let r = try runAutopeft(["trial"] + args + ["--candidate", candidate, "--threads", "1"])
+            XCTAssertEqual(r.code, 0, r.err)
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        }
+        func values(_ o: [String: Any]) -> (score: Double?, steps: Double?) {
+            ((o["values"] as? [String: Any])?["score"] as? Double, (o["metrics"] as? [String: Any])?["steps"] as? Double)
+        }
+        let annealed = values(try outcome([d + "/mf.json", "--examples", "32"]))
+        let plain = values(try outcome([d + "/plain.json"]))
+        let prefix = values(try outcome([d + "/mf.json", "--examples", "32", "--cheap-runs", "prefix", "--checkpoints", d + "/ck"]))
+        XCTAssertEqual(annealed.steps, 2, "32 rows in batches of 16")
+        XCTAssertNotNil(annealed.score)
+        XCTAssertEqual(annealed.score, plain.score, "the plain run of 32 rows, bit for bit")
+        XCTAssertEqual(prefix.steps, 2, "the first 2 of the target run's 8 steps")
+        XCTAssertNotEqual(prefix.score, annealed.score, "a prefix is scored mid-schedule")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/ck/trial-0"), "a prefix keeps its checkpoint")
+    }
+
     /// Two processes that need the same frozen-prefix cache file at once both build it and rename
     /// it into place: both succeed with the same score, and one whole file remains, no partial one.
     func testTwoProcessesWritingTheSameCacheFile() throws {

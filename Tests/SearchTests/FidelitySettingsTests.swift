@@ -30,3 +30,40 @@ final class FidelitySettingsTests: XCTestCase {
         }
     }
 }
+
+/// `fidelity.cheap_runs`: prefixes of the target run (the default) or annealed runs of their own.
+final class CheapRunsSettingsTests: XCTestCase {
+    func settings(_ json: String) throws -> FidelitySettings {
+        try FidelitySettings(reading: JSONReader(JSONParser.parse(json), path: "fidelity"))
+    }
+
+    func testAnnealedRunsTrainWholeRunsOfTheirOwnAndPayForAllOfThem() throws {
+        let prefix = try settings(#"{"target": {"train_examples": 4000, "epochs": 3}, "cheaper": [2000, 4000]}"#)
+        XCTAssertEqual(prefix.cheapRuns, .prefix, "older space files train as they did")
+        let f = try settings(#"{"target": {"train_examples": 4000, "epochs": 3}, "cheaper": [2000, 4000, 8000], "cheap_runs": "annealed"}"#)
+        XCTAssertEqual(f.cheapRuns, .annealed)
+        XCTAssertTrue(f.annealedRun(Fidelity(examples: 2000)) == (2000, 1))
+        XCTAssertTrue(f.annealedRun(Fidelity(examples: 4000)) == (4000, 1))
+        XCTAssertTrue(f.annealedRun(Fidelity(examples: 8000)) == (4000, 2), "above the target's rows: whole epochs of them")
+        // Nothing is continued: a trial pays for all its examples whatever trained before.
+        XCTAssertEqual(f.trainedExamples(at: Fidelity(examples: 4000), from: 2000), 4000)
+        XCTAssertEqual(f.trainedExamples(at: f.target, from: 4000), 12000)
+        XCTAssertEqual(prefix.trainedExamples(at: prefix.target, from: 4000), 8000)
+    }
+
+    func testBadCheapRunSettingsAreRefusedByPath() {
+        func refused(_ json: String, at path: String, saying text: String) {
+            XCTAssertThrowsError(try settings(json)) { error in
+                let e = error as? ConfigError
+                XCTAssertEqual(e?.path, path, "\(error)")
+                XCTAssertTrue(e?.message.contains(text) == true, "\(error)")
+            }
+        }
+        refused(#"{"target": {"train_examples": 40, "epochs": 3}, "cheap_runs": "short"}"#, at: "fidelity.cheap_runs",
+                saying: #"expected "prefix" or "annealed", got "short""#)
+        refused(#"{"target": {"train_examples": 40, "epochs": 3}, "cheap_runs": "annealed", "cooldown": 0.25}"#,
+                at: "fidelity.cooldown", saying: "applies to prefix cheap runs")
+        refused(#"{"target": {"train_examples": 40, "epochs": 3}, "cheaper": [20, 60], "cheap_runs": "annealed"}"#,
+                at: "fidelity.cheaper[1]", saying: "expected a multiple of 40, got 60")
+    }
+}

@@ -56,4 +56,34 @@ final class MultiFidelityStudyTests: XCTestCase {
         XCTAssertGreaterThan(mean(multi), 0.85 * SyntheticProblem.zdt1.optimalHypervolume)
         XCTAssertGreaterThan(mean(multi), mean(target) - 0.06)
     }
+
+    /// With annealed cheap runs nothing is continued: a promotion trains the target from scratch
+    /// with the seed of the cheap trial it promotes, and pays for the whole run; the journal
+    /// records the mode, and a journal without it resumes with prefix runs, as it began.
+    func testAnnealedCheapRunsArePromotedFromScratch() throws {
+        let fidelity = #", "fidelity": {"target": {"train_examples": 1200, "epochs": 1}, "cheaper": [300], "cheap_runs": "annealed"}"#
+        let (hv, study) = try arm(problem: "", fidelity: fidelity, seed: 0)
+        XCTAssertTrue(study.trials.allSatisfy { $0.continues == nil }, "no trial continues another")
+        XCTAssertTrue(study.trials.allSatisfy { study.request($0.id).resume == nil && study.request($0.id).cheapRuns == .annealed })
+        let cheap = study.trials.filter { !study.isAtTarget($0) }
+        let promoted = study.trials.filter { t in study.isAtTarget(t) && cheap.contains { study.identity($0) == study.identity(t) } }
+        XCTAssertGreaterThanOrEqual(promoted.count, 2, "the paired configurations reach the target")
+        for t in promoted {
+            let first = try XCTUnwrap(cheap.first { study.identity($0) == study.identity(t) })
+            XCTAssertEqual(t.seed, first.seed, "trial \(t.id) keeps the seed of trial \(first.id)")
+            XCTAssertEqual(t.seconds, 1, accuracy: 1e-9, "a promotion pays for the whole target run")
+            XCTAssertEqual(study.trainedExamples(t), 1200)
+        }
+        XCTAssertTrue(cheap.allSatisfy { abs($0.seconds - 0.25) < 1e-9 })
+        XCTAssertGreaterThan(hv, 0.5 * SyntheticProblem.zdt1.optimalHypervolume, "the search still finds the target's front")
+
+        let journal = study.directory + "/journal.jsonl"
+        var lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines[0].contains(#""cheap_runs":"annealed""#), lines[0])
+        XCTAssertEqual(try Study(readingDirectory: study.directory).spec.fidelity?.cheapRuns, .annealed)
+        lines[0] = lines[0].replacingOccurrences(of: #","cheap_runs":"annealed""#, with: "")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: journal, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Study(readingDirectory: study.directory).spec.fidelity?.cheapRuns, .prefix,
+                       "a journal from before the setting resumes with prefix runs")
+    }
 }
