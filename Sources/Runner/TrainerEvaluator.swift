@@ -30,11 +30,7 @@ public final class TrainerEvaluator: Evaluator {
         self.progress = progress
         guard case .training(let dims, _) = spec.problem else { throw Study.Failure(message: "not a training study") }
         self.dims = dims
-        // The run file the trainer would read, without a plan: model, task, head, training.
-        var members: [(key: String, value: JSONValue)] = []
-        for key in ["model", "task", "head", "training"] { if let v = spec.document[key] { members.append((key, v)) } }
-        let dir = URL(fileURLWithPath: spec.directory.isEmpty ? "." : spec.directory).standardizedFileURL.path
-        var run = try RunConfig(reading: JSONReader(.object(members), file: spec.file), baseDirectory: dir)
+        var run = try Self.runConfig(spec)
         if case .object(let t)? = spec.document["training"] { fixedSeed = t.contains { $0.key == "seed" }
             && final == nil } else { fixedSeed = false }
         if let final {
@@ -48,6 +44,24 @@ public final class TrainerEvaluator: Evaluator {
         let c = try BertConfig(contentsOf: base.model + "/config.json")
         weights = try BertWeights(config: c, safetensors: SafetensorsFile(path: base.model + "/model.safetensors"))
         tokenizer = try WordPieceTokenizer(directory: base.model)
+    }
+
+    /// The run file the trainer would read for a space file, without a plan: model, task, head,
+    /// training.
+    static func runConfig(_ spec: StudySpec) throws -> RunConfig {
+        var members: [(key: String, value: JSONValue)] = []
+        for key in ["model", "task", "head", "training"] { if let v = spec.document[key] { members.append((key, v)) } }
+        let dir = URL(fileURLWithPath: spec.directory.isEmpty ? "." : spec.directory).standardizedFileURL.path
+        return try RunConfig(reading: JSONReader(.object(members), file: spec.file), baseDirectory: dir)
+    }
+
+    /// What predicting one class for every dev example scores in a training space file
+    /// (`FineTuner.constantPredictionScore`); nil for regression, or when the dev data cannot be
+    /// read (a study folder moved without them). Reads the dev file only, no weights.
+    public static func constantPredictionScore(_ spec: StudySpec) -> Double? {
+        guard case .training = spec.problem, let run = try? runConfig(spec),
+              let dev = try? FineTuner.devExamples(run) else { return nil }
+        return FineTuner.constantPredictionScore(examples: dev, task: run.task.spec)
     }
 
     final class TrialProgress: ProgressSink {

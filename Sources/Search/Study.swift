@@ -27,6 +27,9 @@ public final class Study {
     public let resumed: Bool
     /// Warnings from opening (a torn last line).
     public let warnings: [String]
+    /// What predicting one class for every dev example scores, when the caller knows it (the CLI
+    /// reads the space file's dev data): the majority-rate warning then counts trials near it.
+    public var constantPredictionScore: Double?
     let journal: Journal
     var optimizer: Optimizer
     /// The sensitivity prior and its method's own choice, when the space file asks for priors.

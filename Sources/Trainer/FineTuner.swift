@@ -95,7 +95,10 @@ public final class FineTuner {
         return rows
     }
 
-    public func devExamples() throws(TrainerError) -> [Example] {
+    public func devExamples() throws(TrainerError) -> [Example] { try Self.devExamples(config) }
+
+    /// The dev rows a run is scored on (the first `training.dev_examples`, or all).
+    public static func devExamples(_ config: RunConfig) throws(TrainerError) -> [Example] {
         var rows = try DatasetReader.read(config.task.dev, task: config.task.spec)
         if let n = config.training.devExamples { rows = Array(rows.prefix(n)) }
         guard !rows.isEmpty else { throw .file(path: config.task.dev, message: "no dev rows") }
@@ -276,6 +279,19 @@ public final class FineTuner {
         var m = ["accuracy": Metrics.accuracy(p, g), "mcc": Metrics.matthews(p, g)]
         if task.labelCount == 2 { m["f1"] = Metrics.f1(p, g) }
         return m
+    }
+}
+
+extension FineTuner {
+    /// The task's score when one class is predicted for every example, the best class: what a run
+    /// that learned nothing scores (the majority class's accuracy; for MRPC's F1, predicting
+    /// "paraphrase" everywhere). Nil for regression, where a constant has no correlation.
+    public static func constantPredictionScore(examples: [Example], task: TaskSpec) -> Double? {
+        guard !task.isRegression, !examples.isEmpty else { return nil }
+        return (0..<task.labelCount).compactMap { c -> Double? in
+            let oneHot = (0..<task.labelCount).map { Float($0 == c ? 1 : 0) }
+            return score(outputs: Array(repeating: oneHot, count: examples.count), examples: examples, task: task)[task.primaryMetric]
+        }.max()
     }
 }
 

@@ -27,6 +27,7 @@ extension CLI {
                                             progress: printErr)
             }
             study = try Study(spec: spec, directory: dir, fresh: opts.flag("fresh"), force: opts.flag("force"), sensitivity: scores)
+            study.constantPredictionScore = TrainerEvaluator.constantPredictionScore(spec)
             if opts["executor"] == nil, (try? spec.executor?.optional("kind")?.string()) == "slurm" { onSlurm = true }
             if onSlurm {
                 let settings = try spec.executor.map { r throws(ConfigError) in try SlurmEvaluator.Settings(reading: r) }
@@ -133,6 +134,7 @@ extension CLI {
         guard case let .arguments(pos, _) = parsed else { return parsed.exitCode }
         do {
             let study = try Study(readingDirectory: pos[0])
+            study.constantPredictionScore = TrainerEvaluator.constantPredictionScore(study.spec)
             for w in study.warnings { printErr("autopeft report: warning: \(w)") }
             let files = try Report.write(study, to: pos[0])
             for f in files { printErr("autopeft report: wrote \(f)") }

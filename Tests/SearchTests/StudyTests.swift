@@ -258,6 +258,22 @@ final class FlatScoreWarningTests: XCTestCase {
         XCTAssertEqual(w?.hasPrefix("3 of 5 trials at 100 examples score 0.510 (±0.005)"), true, w ?? "no warning")
     }
 
+    /// With the score of predicting one class everywhere known, trials near it count. MRPC at half
+    /// an epoch (results/mrpc-autopeft-mf, trials 1-12; F1 0.8122 predicts "paraphrase" everywhere):
+    /// 9 of 12 are within 0.005 of it, which the bins miss (6 in one, 3 in the next); and good
+    /// scores clustered far from it are no warning, which the bins would give.
+    func testTheRuleWithTheConstantPredictionsScore() {
+        let mrpc = [0.8189, 0.8209, 0.8122, 0.8154, 0.8134, 0.8122, 0.8122, 0.8122, 0.8146, 0.8122, 0.8122, 0.8182]
+        XCTAssertNil(Study.flatScoreWarning(scores: mrpc), "the bins miss it")
+        let w = Study.flatScoreWarning(scores: mrpc, at: " at 1834 examples", constant: 0.81219)
+        XCTAssertEqual(w?.hasPrefix("9 of 12 trials at 1834 examples score within 0.005 of 0.8122, what predicting one class"), true,
+                       w ?? "no warning")
+        let good = [0.835, 0.836, 0.836, 0.837, 0.836, 0.70]
+        XCTAssertNotNil(Study.flatScoreWarning(scores: good), "the bins flag a converged cluster")
+        XCTAssertNil(Study.flatScoreWarning(scores: good, constant: 0.509), "far from SST-2's majority rate: no warning")
+        XCTAssertNil(Study.flatScoreWarning(scores: Array(mrpc.prefix(4)), constant: 0.8122), "fewer than five say nothing")
+    }
+
     /// Scores a trial by its fidelity: `flat` where the trial trains `flatAt` examples, spread otherwise.
     struct Scores: Evaluator {
         let flatAt: Int?
