@@ -15,8 +15,9 @@ Rows:
 gains can be predicted at all at this fidelity.
 
 Usage: probe_summary.py OUT [SCORES]   (OUT as given to bench/priors/probe; SCORES default
-results/priors/scores, holding <task>-<method>/sensitivity-<method>.json). Writes OUT/summary.json
-and prints a Markdown table."""
+results/priors/scores, holding <task>-<method>/sensitivity-<method>.json). Prints a Markdown table
+and writes OUT/summary.json, or with SCORES given, SCORES/probe-summary.json (other scores, such as
+bench/priors/scorer_variants', are compared with the same measurements)."""
 import itertools, json, os, statistics, sys
 
 TARGETS = ["query", "key", "value", "attention.output", "intermediate", "output"]
@@ -105,7 +106,8 @@ def main():
         means = {k: [statistics.mean(v[k][i] for v in per_seed.values()) for i in range(len(v0))]
                  for k, v0 in per_seed[next(iter(per_seed))].items()}
         summary.append({"task": task, "measured_means": means, "seeds": sorted(per_seed), "fidelity": fidelity})
-    with open(os.path.join(out, "summary.json"), "w") as f:
+    target = os.path.join(scores_dir, "probe-summary.json") if len(sys.argv) > 2 else os.path.join(out, "summary.json")
+    with open(target, "w") as f:
         json.dump(summary, f, indent=1)
 
 if __name__ == "__main__":
