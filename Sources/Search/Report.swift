@@ -278,7 +278,8 @@ public enum Report {
             ("objectives",
              spec.objectives.map { "\($0.goal.rawValue) "
              + "\($0.name)\($0.known ? " (computed)" : " (measured, GP)")" }.joined(separator: "; ")),
-            ("reference point", zip(spec.objectives, spec.reference).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")),
+            ("reference point", zip(spec.objectives, spec.reference).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+                + (study.referenceWarning.map { "; WARNING: " + $0 } ?? "")),
             ("trials",
              "\(study.trials.count) of \(spec.trials) (\(spec.initial) "
              + "initial\(spec.baselines.isEmpty ? "" : ", \(spec.baselines.count) baselines")); \(study.finished.count) finished, "

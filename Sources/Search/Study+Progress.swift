@@ -25,6 +25,17 @@ extension Study {
         }
     }
 
+    /// When the reference point's score is below what predicting one class everywhere scores, a
+    /// configuration that learns nothing adds hypervolume (MRPC's F1: 0.8122 for "paraphrase"
+    /// everywhere, against a reference of 0.5), and the search is drawn to the tiniest modules that
+    /// sit there. Says so, with the value to set.
+    public var referenceWarning: String? {
+        guard let c = constantPredictionScore, let j = spec.objectives.firstIndex(where: { $0.name == Objective.Name.score }),
+              spec.objectives[j].goal == .maximize, spec.reference[j] < c else { return nil }
+        return String(format: "the reference point's score %.4g is below %.4f, what predicting one class for every dev example "
+            + "scores: configurations that learn nothing add hypervolume; set search.reference_point.score to %.4f", spec.reference[j], c, c)
+    }
+
     /// A warning when more than half of at least five scores say nothing was learned. With
     /// `constant`, what predicting one class everywhere scores on the dev set, those within ±0.005 of
     /// it count: a run stuck there scores a little off it when it flips a few examples (on MRPC at

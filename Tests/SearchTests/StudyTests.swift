@@ -274,6 +274,17 @@ final class FlatScoreWarningTests: XCTestCase {
         XCTAssertNil(Study.flatScoreWarning(scores: Array(mrpc.prefix(4)), constant: 0.8122), "fewer than five say nothing")
     }
 
+    /// A reference score below what learning nothing scores is named, with the value to set.
+    func testAReferenceBelowTheConstantPredictionIsNamed() throws {
+        let s = try study("", in: NSTemporaryDirectory() + "autopeft-ref-" + UUID().uuidString)
+        XCTAssertNil(s.referenceWarning, "unknown constant: nothing to say")
+        s.constantPredictionScore = 0.8122
+        XCTAssertEqual(s.referenceWarning, "the reference point's score 0 is below 0.8122, what predicting one class for every dev "
+            + "example scores: configurations that learn nothing add hypervolume; set search.reference_point.score to 0.8122")
+        s.constantPredictionScore = -0.2
+        XCTAssertNil(s.referenceWarning, "a reference above it is fine")
+    }
+
     /// Scores a trial by its fidelity: `flat` where the trial trains `flatAt` examples, spread otherwise.
     struct Scores: Evaluator {
         let flatAt: Int?
