@@ -78,24 +78,29 @@ public enum SPTScorer {
         var rng = RandomSource(seed: tuner.config.training.seed, stream: "spt")
         rows.shuffle(using: &rng)
         let used = Array(rows.prefix(batches * batchSize))
+        // Fewer rows than the batches ask for: as many batches as the rows fill (the last partial),
+        // recorded as such.
+        let batchesRun = min(batches, (used.count + batchSize - 1) / batchSize)
+        if batchesRun < batches {
+            progress?("SPT: \(used.count) training rows fill \(batchesRun) batches of \(batchSize), not \(batches)")
+        }
         let enc = tuner.encode(used)
         let dlogits = FloatBuffer(count: batchSize * spec.labelCount)
         var noDropout = RandomSource(seed: 0, stream: "unused")
         let start = Date()
-        for b in 0..<batches {
+        for b in 0..<batchesRun {
             let idx = Array((b * batchSize)..<min((b + 1) * batchSize, used.count))
-            guard !idx.isEmpty else { break }
             let batch = TokenBatch(idx.map { enc[$0] }, padId: tuner.tokenizer.padId)
             model.block.zeroGrads()
             let logits = model.forward(batch, training: false, rng: &noDropout)
             _ = Loss.batch(logits: logits, indices: idx, examples: used, task: spec, dlogits: dlogits.pointer)
             model.backward(dlogits: dlogits.pointer)
-            progress?(String(format: "SPT batch %d/%d (%.1f s)", b + 1, batches, Date().timeIntervalSince(start)))
+            progress?(String(format: "SPT batch %d/%d (%.1f s)", b + 1, batchesRun, Date().timeIntervalSince(start)))
         }
         let counts = acc.topCounts(tau: tau)
         return SensitivityScores(method: .spt, layers: acc.layers, targets: LinearTarget.allCases,
                                  scores: counts.map { $0.map(Double.init) },
-                                 settings: ["tau": tau, "batches": Double(batches), "batch_size": Double(batchSize),
+                                 settings: ["tau": tau, "batches": Double(batchesRun), "batch_size": Double(batchSize),
                                             "seconds": Date().timeIntervalSince(start)])
     }
 }

@@ -130,6 +130,28 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/ck/trial-0"), "a prefix keeps its checkpoint")
     }
 
+    /// SPT asked for more batches than the training rows fill scores the batches there are (it
+    /// trapped on an empty row range before), says so, and records the batches it used.
+    func testSPTWithFewerRowsThanBatchesScoresWhatThereIs() throws {
+        let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
+        let d = NSTemporaryDirectory() + "autopeft-spt-rows-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        try """
+        {"name": "spt-rows", "model": "\(model)",
+         "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 24},
+         "head": "mean", "training": {"epochs": 1, "batch_size": 16, "train_examples": 40, "seed": 0},
+         "search": {"trials": 4, "reference_point": {"score": 0.4, "trainable_params": 500000}},
+         "space": {"serial_adapter": {"size": [8, 16]}}, "priors": {"sensitivity": "spt", "batches": 8, "batch_size": 16}}
+        """.write(toFile: d + "/space.json", atomically: true, encoding: .utf8)
+        let r = try runAutopeft(["score", d + "/space.json", "--method", "spt", "--out", d + "/scores", "--threads", "1"])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertTrue(r.err.contains("40 training rows fill 3 batches of 16, not 8"), r.err)
+        let saved = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d
+            + "/scores/sensitivity-spt.json"))) as? [String: Any])
+        let settings = try XCTUnwrap((saved["scores_record"] as? [String: Any])?["settings"] as? [String: Any])
+        XCTAssertEqual(settings["batches"] as? Double, 3)
+    }
+
     /// Two processes that need the same frozen-prefix cache file at once both build it and rename
     /// it into place: both succeed with the same score, and one whole file remains, no partial one.
     func testTwoProcessesWritingTheSameCacheFile() throws {
