@@ -95,6 +95,13 @@ public struct FidelitySettings: Sendable, Equatable {
         targetRows = try t.required("train_examples").int(in: 1...100_000_000, what: "a row count")
         targetEpochs = try t.required("epochs").int(in: 1...10_000, what: "an epoch count")
         try t.finish()
+        let runs = try r.optional("cheap_runs")
+        let mode = try runs.map { v throws(ConfigError) in
+            let text = try v.string()
+            guard let mode = CheapRuns(rawValue: text) else { throw v.error("expected \"prefix\" or \"annealed\", got \"\(text)\"") }
+            return mode
+        } ?? .prefix
+        cheapRuns = mode
         let total = targetRows * targetEpochs
         var cheaper: [Fidelity] = []
         if let c = try r.optional("cheaper") {
@@ -102,6 +109,10 @@ public struct FidelitySettings: Sendable, Equatable {
                 let n = try item.int(in: 1...max(1, total - 1), what: "training examples below the target's \(total)")
                 if let last = cheaper.last, n <= last.examples { throw item.error("expected ascending values, got \(n) after "
                     + "\(last.examples)") }
+                if mode == .annealed && n > targetRows && n % targetRows != 0 {
+                    throw item.error("an annealed cheap run above the target's \(targetRows) rows trains whole epochs of them; "
+                        + "expected a multiple of \(targetRows), got \(n)")
+                }
                 cheaper.append(Fidelity(examples: n))
             }
         }
@@ -109,22 +120,10 @@ public struct FidelitySettings: Sendable, Equatable {
         targetShare = try r.optional("target_share")?.double(in: 0...1, what: "a share") ?? 0.3
         paired = try r.optional("paired")?.int(in: 0...1000, what: "a number of configurations") ?? 2
         minimumTau = try r.optional("min_tau")?.double(in: -1...1, what: "a Kendall τ") ?? 0.3
-        let runs = try r.optional("cheap_runs")
-        cheapRuns = try runs.map { v throws(ConfigError) in
-            let text = try v.string()
-            guard let mode = CheapRuns(rawValue: text) else { throw v.error("expected \"prefix\" or \"annealed\", got \"\(text)\"") }
-            return mode
-        } ?? .prefix
         let cool = try r.optional("cooldown")
         coolDown = try cool?.double(in: 0...1, what: "a share of a cheap trial's steps") ?? 0
-        if cheapRuns == .annealed {
-            if let cool, coolDown > 0 { throw cool.error("a cool-down applies to prefix cheap runs; annealed runs decay on their own") }
-            if let c = try r.optional("cheaper") {
-                for (item, f) in zip(try c.array(), cheaper) where f.examples > targetRows && f.examples % targetRows != 0 {
-                    throw item.error("an annealed cheap run above the target's \(targetRows) rows trains whole epochs of them; "
-                        + "expected a multiple of \(targetRows), got \(f.examples)")
-                }
-            }
+        if let cool, mode == .annealed, coolDown > 0 {
+            throw cool.error("a cool-down applies to prefix cheap runs; annealed runs decay on their own")
         }
         try r.finish()
     }
