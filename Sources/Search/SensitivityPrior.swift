@@ -7,7 +7,7 @@ import Space
 ///
 /// - A layer bit is on with probability ½ · (layer score / mean layer score), clamped to
 ///   [0.1, 0.9]: flat scores give the neutral ½, a layer twice as sensitive as the average is
-///   almost always on.
+///   almost always on. With `Layers.neutral`, every layer bit is ½.
 /// - A LoRA target (or an (IA)³ site / BitFit bias mapped to its matrix) likewise by its target
 ///   score relative to the mean target score.
 /// - A module size is centred on the largest value that pays off by SPT's rule (the benefit of
@@ -22,13 +22,22 @@ public struct SensitivityPrior: ConfigurationPrior {
     /// leaves how large uniform (over sizes spaced in powers of two: uniform in log size).
     public enum Sizes: String, Sendable { case centred, uniform }
 
+    /// How layers are believed. Per-layer scores were measured not to predict where modules gain
+    /// (results/priors/scorer-variants): SPT's layer order (5 ≫ 4 > 3 > 0-2) is the same under
+    /// every scorer seed, 4× the batches and 10× the top fraction, and is the opposite of where a
+    /// serial adapter gains (Spearman ρ −0.48 to −0.60); DiffoRA's flips sign with its seed. Target
+    /// scores do predict (ρ +0.60 to +0.81). `neutral` keeps the targets' opinion and puts ½ on
+    /// every layer bit; `scored` is the older belief.
+    public enum Layers: String, Sendable { case scored, neutral }
+
     public let scores: SensitivityScores
     /// Per parameter index: probabilities per value (ordinals, categoricals) or per bit.
     enum Decision: Sendable { case bits([Double]), values([Double]), uniform }
     let decisions: [Decision]
     let space: SearchSpace
 
-    public init(scores: SensitivityScores, space: SearchSpace, dims: ModelDimensions, alpha: Double = 10, sizes: Sizes = .centred) {
+    public init(scores: SensitivityScores, space: SearchSpace, dims: ModelDimensions, alpha: Double = 10, sizes: Sizes = .centred,
+                layers: Layers = .scored) {
         self.scores = scores
         self.space = space
         let perLayer = scores.perLayer, perTarget = scores.perTarget
@@ -61,7 +70,7 @@ public struct SensitivityPrior: ConfigurationPrior {
             }
             switch (p.domain, base) {
             case (.layerMask(let n, _), _):
-                ds.append(.bits((0..<n).map { l in bitProb(l < perLayer.count ? perLayer[l] : 0, maxL) }))
+                ds.append(.bits((0..<n).map { l in layers == .neutral ? 0.5 : bitProb(l < perLayer.count ? perLayer[l] : 0, maxL) }))
             case (.subset(let items, _), "lora.targets"), (.subset(let items, _), "bitfit.biases"):
                 ds.append(.bits(items.map { item in
                     guard let t = LinearTarget(name: item), let j = scores.targets.firstIndex(of: t) else { return 0.5 }

@@ -25,6 +25,14 @@ extension Study {
                                                   legacy: .string(SensitivityPrior.Sizes.centred.rawValue)).plainText) ?? .centred
     }
 
+    /// How the sensitivity prior believes layers (`SensitivityPrior.Layers`): as the space file
+    /// says for a new study (neutral by default), as the journal recorded for an older one, and
+    /// scored for a journal written before the setting existed.
+    public static func priorLayers(_ journal: Journal, spec: StudySpec) -> SensitivityPrior.Layers {
+        SensitivityPrior.Layers(rawValue: recorded("prior_layers", journal, new: .string(spec.priors.layers.rawValue),
+                                                   legacy: .string(SensitivityPrior.Layers.scored.rawValue)).plainText) ?? .scored
+    }
+
     /// How cheap trials train (`CheapRuns`), as the journal recorded at creation; prefix runs for a
     /// journal written before the setting existed; nil without fidelities.
     public static func cheapRuns(_ journal: Journal, spec: StudySpec) -> CheapRuns? {
@@ -46,7 +54,7 @@ extension Study {
     /// The settings that `recorded` reads back, as a new study's `study_created` record keeps them.
     var recordedSettings: [(key: String, value: JSONValue)] {
         [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
-         ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue))]
+         ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue)), ("prior_layers", .string(spec.priors.layers.rawValue))]
             + (spec.fidelity.map { [("cheap_runs", .string($0.cheapRuns.rawValue))] } ?? [])
     }
 

@@ -72,7 +72,8 @@ public final class Study {
         optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference, settings: settings,
                               knownValues: spec.knownValues)
         if let sensitivity, let dims = spec.problem.dimensions, spec.priors.method != nil {
-            let p = SensitivityPrior(scores: sensitivity, space: spec.space, dims: dims, sizes: Study.priorSizes(journal, spec: spec))
+            let p = SensitivityPrior(scores: sensitivity, space: spec.space, dims: dims, sizes: Study.priorSizes(journal, spec: spec),
+                                     layers: Study.priorLayers(journal, spec: spec))
             prior = p
             optimizer.prior = p
             methodChoice = try p.methodChoice(dims: dims, seed: spec.seed)

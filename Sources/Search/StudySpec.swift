@@ -379,6 +379,8 @@ public struct PriorSettings: Sendable {
     public var weightFromData: Bool
     /// Share of the initial design drawn from the prior (the rest is space-filling).
     public var initialFraction: Double
+    /// Whether per-layer scores shape the prior (`SensitivityPrior.Layers`; default neutral).
+    public var layers: SensitivityPrior.Layers
     /// SPT: the top fraction of parameters counted, batches and their size.
     public var tau: Double
     public var batches: Int
@@ -396,6 +398,8 @@ public struct PriorSettings: Sendable {
         else { weight = try r?.optional("weight")?.double(in: 0...1e6, what: "a prior weight β") ?? Double(trials) / 10 }
         weightFromData = try r?.optional("weight_from_data")?.bool() ?? true
         initialFraction = try r?.optional("initial_fraction")?.double(in: 0...1, what: "a fraction") ?? 0.5
+        let layerBelief = try r?.optional("layers")?.choice(["neutral", "scored"])
+        layers = layerBelief.flatMap(SensitivityPrior.Layers.init(rawValue:)) ?? .neutral
         tau = try r?.optional("tau")?.double(in: 1e-6...1, what: "a fraction") ?? 0.01
         batches = try r?.optional("batches")?.int(in: 1...10_000, what: "a batch count") ?? 16
         batchSize = try r?.optional("batch_size")?.int(in: 1...4096, what: "a batch size") ?? 32

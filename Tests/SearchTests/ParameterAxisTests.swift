@@ -36,7 +36,8 @@ final class ParameterAxisTests: XCTestCase {
         XCTAssertTrue(study.optimizer.settings.logParameters, "log10 by default")
         let created = try String(contentsOfFile: d + "/new/journal.jsonl", encoding: .utf8).split(separator: "\n")[0]
         XCTAssertTrue(created.contains(#""parameter_axis":"log10""#), String(created))
-        XCTAssertTrue(created.contains(#""prior_weight_from_data":true"#) && created.contains(#""prior_sizes":"uniform""#), String(created))
+        XCTAssertTrue(created.contains(#""prior_weight_from_data":true"#) && created.contains(#""prior_sizes":"uniform""#)
+                      && created.contains(#""prior_layers":"neutral""#), String(created))
         XCTAssertTrue(study.optimizer.settings.priorWeightFromData)
         XCTAssertTrue(try Study(readingDirectory: d + "/new").optimizer.settings.logParameters)
 
@@ -50,6 +51,7 @@ final class ParameterAxisTests: XCTestCase {
         XCTAssertFalse(reopened.optimizer.settings.logParameters)
         XCTAssertFalse(reopened.optimizer.settings.priorWeightFromData, "πBO's fixed weight, as that release used")
         XCTAssertEqual(Study.priorSizes(reopened.journal, spec: reopened.spec), .centred)
+        XCTAssertEqual(Study.priorLayers(reopened.journal, spec: reopened.spec), .scored, "layer scores, as that release used")
     }
 
     /// On the mock, 5 seeds × 30 trials: the log10 axis reaches a larger hypervolume against log10

@@ -51,6 +51,29 @@ final class SensitivityPriorTests: XCTestCase {
         XCTAssertGreaterThan(prior.logProbability(hi), prior.logProbability(lo))
     }
 
+    /// With neutral layers, the same scores leave every layer bit at ½ (configurations that differ
+    /// only in their layers are equally likely) and still put value above key.
+    func testNeutralLayersIgnoreTheLayerScoresButNotTheTargets() throws {
+        let s = try space()
+        let prior = SensitivityPrior(scores: scores(), space: s, dims: dims, layers: .neutral)
+        var rng = SplitMix64(seed: 1)
+        var hi = try s.sample(&rng)
+        hi.values[0] = .bits([false, false, false, false, true, true])
+        var lo = hi
+        lo.values[0] = .bits([true, true, false, false, false, false])
+        XCTAssertEqual(prior.logProbability(hi), prior.logProbability(lo), accuracy: 1e-12)
+        var layerOn = [Int](repeating: 0, count: 6), valueOn = 0, keyOn = 0
+        let n = 4000
+        for _ in 0..<n {
+            let c = try prior.sample(&rng)
+            for (l, on) in c["layers"]!.bits!.enumerated() where on { layerOn[l] += 1 }
+            if c["lora.rank"]!.number! > 0, let t = c["lora.targets"]?.bits { if t[2] { valueOn += 1 }; if t[1] { keyOn += 1 } }
+        }
+        // Each bit is on about half the time: 4000 draws put a share 5 binomial σ (0.04) from ½ out of reach.
+        for on in layerOn { XCTAssertEqual(Double(on) / Double(n), 0.5, accuracy: 0.04, "\(layerOn)") }
+        XCTAssertGreaterThan(valueOn, 2 * keyOn)
+    }
+
     /// The method's choice maximises SPT's utility: no valid random configuration beats it.
     func testMethodChoiceBeatsRandomConfigurations() throws {
         let s = try space(), sc = scores()

@@ -244,6 +244,8 @@ final class StudyTests: XCTestCase {
         XCTAssertTrue(err(#"{"task": {}}"#).contains(#"model: expected "model""#))
         XCTAssertTrue(err(#"{"problem": {"name": "peft_mock"}, "space": {"lora": {"rank": [0, 8]}}, "baselines": [{"name": "b", "config": {"lora.rank": 4}}]}"#)
             .contains("baselines[0].config.lora.rank: 4 is not a value of lora.rank"))
+        XCTAssertTrue(err(#"{"problem": {"name": "peft_mock"}, "space": {"lora": {"rank": [0, 8]}}, "priors": {"layers": "scores"}}"#)
+            .contains(#"priors.layers: expected one of "neutral", "scored", got "scores" (did you mean "scored"?)"#))
     }
 }
 
