@@ -90,6 +90,15 @@ public struct FidelitySettings: Sendable, Equatable {
         return (rows, max(1, f.examples / rows))
     }
 
+    /// How a cheaper trial of `f` trains, in words: the first `f` examples of the target's run, or
+    /// a run of its own.
+    public func cheapRunDescription(_ f: Fidelity) -> String {
+        switch cheapRuns {
+        case .prefix: return "first \(f.examples) examples"
+        case .annealed: let (rows, epochs) = annealedRun(f); return "\(rows) rows × \(epochs) epoch\(epochs == 1 ? "" : "s")"
+        }
+    }
+
     init(reading r: JSONReader) throws(ConfigError) {
         let t = try r.required("target")
         targetRows = try t.required("train_examples").int(in: 1...100_000_000, what: "a row count")

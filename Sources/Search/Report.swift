@@ -324,12 +324,7 @@ public enum Report {
             + "only)", f.minimumTau) }
         return [
             ("fidelities", "target \(f.targetRows) rows × \(f.targetEpochs) epochs (\(f.target.examples) examples); cheaper: "
-                + (f.cheaper.isEmpty ? "none" : f.cheaper.map { c in
-                    switch f.cheapRuns {
-                    case .prefix: return "first \(c.examples) examples"
-                    case .annealed: let (rows, epochs) = f.annealedRun(c); return "\(rows) rows × \(epochs) epoch\(epochs == 1 ? "" : "s")"
-                    }
-                }.joined(separator: ", ") + (f.cheapRuns == .annealed ? " (annealed runs of their own, promoted from scratch)" : ""))
+                + (f.cheaper.isEmpty ? "none" : f.cheaper.map(f.cheapRunDescription).joined(separator: ", ") + (f.cheapRuns == .annealed ? " (annealed runs of their own, promoted from scratch)" : ""))
                 + (f.coolDown > 0 && !f.cheaper.isEmpty ? String(format: ", scored after a cool-down of %.0f%% of their steps more",
                                                                   100 * f.coolDown) : "")
                 + "; the front is built from target trials only"),

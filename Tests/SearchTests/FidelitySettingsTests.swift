@@ -49,6 +49,10 @@ final class CheapRunsSettingsTests: XCTestCase {
         XCTAssertEqual(f.trainedExamples(at: Fidelity(examples: 4000), from: 2000), 4000)
         XCTAssertEqual(f.trainedExamples(at: f.target, from: 4000), 12000)
         XCTAssertEqual(prefix.trainedExamples(at: prefix.target, from: 4000), 8000)
+        // The report says which.
+        XCTAssertEqual(prefix.cheapRunDescription(Fidelity(examples: 2000)), "first 2000 examples")
+        XCTAssertEqual(f.cheapRunDescription(Fidelity(examples: 2000)), "2000 rows × 1 epoch")
+        XCTAssertEqual(f.cheapRunDescription(Fidelity(examples: 8000)), "4000 rows × 2 epochs")
     }
 
     func testBadCheapRunSettingsAreRefusedByPath() {
