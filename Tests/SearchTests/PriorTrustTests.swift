@@ -62,6 +62,9 @@ final class PriorTrustTests: XCTestCase {
             spec.seed = UInt64(seed)
             spec.trials = 30
             spec.priors.weightFromData = fromData
+            // The layer scores are the prior's opinion here (right or reversed); neutral layers,
+            // the default, would leave it none in this space.
+            spec.priors.layers = .scored
             if scores == nil { spec.priors.method = nil }
             let d = NSTemporaryDirectory() + "autopeft-trust-" + UUID().uuidString
             let study = try Study(spec: spec, directory: d, sensitivity: scores)
