@@ -283,6 +283,15 @@ final class FlatScoreWarningTests: XCTestCase {
         s.constantPredictionScore = 0.8122
         XCTAssertEqual(s.referenceWarning, "the reference point's score 0 is below 0.8122, what predicting one class for every dev "
             + "example scores: configurations that learn nothing add hypervolume; set search.reference_point.score to 0.8122")
+        // MRPC dev: 279 of 408 pairs positive, one-class F1 2p/(1 + p) = 0.812227; a reference of
+        // 0.8122 is still below it, and the advice rounds up.
+        let p = 279.0 / 408
+        s.constantPredictionScore = 2 * p / (1 + p)
+        s.spec.reference[0] = 0.8122
+        XCTAssertEqual(s.referenceWarning, "the reference point's score 0.8122 is below 0.812227, what predicting one class for every "
+            + "dev example scores: configurations that learn nothing add hypervolume; set search.reference_point.score to 0.8123")
+        s.spec.reference[0] = 0.8123
+        XCTAssertNil(s.referenceWarning, "the advised value silences it")
         s.constantPredictionScore = -0.2
         XCTAssertNil(s.referenceWarning, "a reference above it is fine")
     }
