@@ -11,7 +11,7 @@ import Foundation
 ///   ∂ℓ/∂θ = ½ tr((α αᵀ − K⁻¹) ∂K/∂θ),   ∂ℓ/∂μ = Σ α
 /// Hyperparameters are optimised in log space (lengthscales, σ², σₙ²); see `GPFit`.
 public struct GaussianProcess: Sendable {
-    public enum Kernel: String, Sendable { case matern52, rbf }
+    public enum Kernel: String, Sendable, CaseIterable { case matern52, rbf }
 
     /// Hyperparameters: log lengthscales (one per input dimension), log σ², log σₙ², μ.
     public struct Hyperparameters: Equatable, Sendable {

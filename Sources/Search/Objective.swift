@@ -5,7 +5,7 @@ import Space
 /// configuration alone (trainable parameters: computed, never modelled) or measured by a trial
 /// (score, seconds: modelled by a Gaussian process).
 public struct Objective: Sendable, Equatable {
-    public enum Goal: String, Sendable { case minimize, maximize }
+    public enum Goal: String, Sendable, CaseIterable { case minimize, maximize }
     public var name: String
     public var goal: Goal
     public var known: Bool

@@ -28,7 +28,7 @@ public struct SensitivityPrior: ConfigurationPrior {
     /// serial adapter gains (Spearman ρ −0.48 to −0.60); DiffoRA's flips sign with its seed. Target
     /// scores do predict (ρ +0.60 to +0.81). `neutral` keeps the targets' opinion and puts ½ on
     /// every layer bit; `scored` is the older belief.
-    public enum Layers: String, Sendable { case scored, neutral }
+    public enum Layers: String, Sendable, CaseIterable { case neutral, scored }
 
     public let scores: SensitivityScores
     /// Per parameter index: probabilities per value (ordinals, categoricals) or per bit.

@@ -97,8 +97,8 @@ public struct StudySpec: Sendable {
         initial = try s?.optional("initial")?.int(in: 1...100_000, what: "an initial design size") ?? min(10, trials)
         batch = try s?.optional("batch")?.int(in: 1...1000, what: "a batch size") ?? 1
         seed = UInt64(try s?.optional("seed")?.int(in: 0...Int(Int32.max), what: "a seed") ?? 0)
-        kernel = GaussianProcess.Kernel(rawValue: try s?.optional("kernel")?.choice(["matern52", "rbf"]) ?? "matern52")!
-        parameterAxis = ParameterAxis(rawValue: try s?.optional("parameter_axis")?.choice(["log10", "linear"]) ?? "log10")!
+        kernel = try s?.optional("kernel")?.enumValue(of: GaussianProcess.Kernel.self) ?? .matern52
+        parameterAxis = try s?.optional("parameter_axis")?.enumValue(of: ParameterAxis.self) ?? .log10
         budgetSeconds = try s?.optional("budget_seconds")?.double(in: 1...1e9, what: "seconds")
         reference = try Self.readReference(s?.optional("reference_point"), in: r, objectives: objectives, problem: problem,
                                            space: space, seed: seed)
@@ -193,7 +193,7 @@ public struct StudySpec: Sendable {
         for item in try o.array() {
             let n = try item.required("name").choice(available.map(\.name))
             var obj = available.first { $0.name == n }!
-            if let g = try item.optional("goal") { obj.goal = Objective.Goal(rawValue: try g.choice(["minimize", "maximize"]))! }
+            if let g = try item.optional("goal") { obj.goal = try g.enumValue(of: Objective.Goal.self) }
             try item.finish()
             if list.contains(where: { $0.name == n }) { throw item.error("objective \"\(n)\" is listed twice") }
             list.append(obj)
@@ -345,7 +345,7 @@ public struct StudySpec: Sendable {
 /// expected hypervolume improvement values 2k against 20k parameters as 200k against 2M: the
 /// axis the project reports hypervolume on. On a linear axis bounded at millions, every module
 /// far below the reference looks alike, and the search neglects the small-module end.
-public enum ParameterAxis: String, Sendable {
+public enum ParameterAxis: String, Sendable, CaseIterable {
     case log10, linear
     public var isLog: Bool { self == .log10 }
 }
@@ -398,8 +398,7 @@ public struct PriorSettings: Sendable {
         else { weight = try r?.optional("weight")?.double(in: 0...1e6, what: "a prior weight β") ?? Double(trials) / 10 }
         weightFromData = try r?.optional("weight_from_data")?.bool() ?? true
         initialFraction = try r?.optional("initial_fraction")?.double(in: 0...1, what: "a fraction") ?? 0.5
-        let layerBelief = try r?.optional("layers")?.choice(["neutral", "scored"])
-        layers = layerBelief.flatMap(SensitivityPrior.Layers.init(rawValue:)) ?? .neutral
+        layers = try r?.optional("layers")?.enumValue(of: SensitivityPrior.Layers.self) ?? .neutral
         tau = try r?.optional("tau")?.double(in: 1e-6...1, what: "a fraction") ?? 0.01
         batches = try r?.optional("batches")?.int(in: 1...10_000, what: "a batch count") ?? 16
         batchSize = try r?.optional("batch_size")?.int(in: 1...4096, what: "a batch size") ?? 32
