@@ -371,6 +371,7 @@ public enum Report {
         doc.add(.table(header: ["", ""], rows: summaryRows(study, extras).map { [[.text($0.0)], [.text($0.1)]] }, rowHeaders: true))
         doc.add(.heading(level: 2, "Pareto front"))
         doc.add(frontTable(study, extras))
+        if let note = beyondReferenceNote(study) { doc.add(.paragraph([.text(note + ".")])) }
         doc.add(.figure(file: "pareto.svg", alt: "Pareto front", svg: plots.pareto))
         doc.add(.figure(file: "hypervolume.svg", alt: "Hypervolume", svg: plots.hypervolume))
         if let agreement = plots.agreement {
@@ -424,6 +425,16 @@ public enum Report {
         return .table(header: header, rows: rows, rowHeaders: false)
     }
 
+    /// The Pareto-optimal trials the front leaves out because they are not better than the
+    /// reference point in every objective (`Study.frontIDs`), or nil when there are none.
+    static func beyondReferenceNote(_ study: Study) -> String? {
+        let ids = study.paretoBeyondReferenceIDs
+        guard !ids.isEmpty else { return nil }
+        let reference = zip(study.spec.objectives, study.spec.reference).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+        return ids.map { "trial \($0 + 1)" }.joined(separator: ", ") + " left out: Pareto-optimal, but not better than "
+            + "the reference point (\(reference)) in every objective"
+    }
+
     static func baselineTable(_ study: Study, _ extras: Extras) -> ReportDocument.Block? {
         let comparison = baselineComparison(study)
         guard !comparison.isEmpty else { return nil }
@@ -449,7 +460,7 @@ extension Report {
         let spec = study.spec
         let width = max(10, spec.objectives.map(\.name.count).max() ?? 0)
         func pad(_ s: String) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
-        var lines = ["Pareto front (\(study.frontIDs.count) points):",
+        var lines = ["Pareto front (\(study.frontIDs.count) points)\(beyondReferenceNote(study).map { "; \($0)" } ?? ""):",
                      "  trial " + spec.objectives.map { pad($0.name) }.joined(separator: " ") + "  configuration"]
         for t in frontRows(study) {
             let id = String(t.id + 1)

@@ -184,10 +184,24 @@ public final class Study {
         trials.map { t in zip(spec.objectives, t.values).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) } }
     }
 
-    /// Ids of the Pareto-optimal answers.
-    public var frontIDs: [Int] {
+    /// Ids of the Pareto-optimal answers that are better than the reference point in every
+    /// objective: the study's answer (summary, report, re-evaluation, exports). The reference is
+    /// the space file's least acceptable value per objective, so a trial at or beyond it in some
+    /// objective (on MRPC, an F1 below calling every pair a paraphrase) is no answer even when
+    /// nothing dominates it; as Ax's objective thresholds, it adds no hypervolume either. Such
+    /// trials stay in the journal and trials.csv (`paretoBeyondReferenceIDs`).
+    public var frontIDs: [Int] { paretoIDs.filter(isInsideReference) }
+
+    /// Pareto-optimal answers left out of the front because they reach or pass the reference point.
+    public var paretoBeyondReferenceIDs: [Int] { paretoIDs.filter { !isInsideReference($0) } }
+
+    private var paretoIDs: [Int] {
         let f = answers
         return Pareto.frontIndices(minimisedPoints).map { f[$0].id }
+    }
+
+    private func isInsideReference(_ id: Int) -> Bool {
+        zip(spec.objectives, zip(trials[id].values, spec.reference)).allSatisfy { o, vr in o.minimised(vr.0) < o.minimised(vr.1) }
     }
 
     func trialSeed(_ id: Int) -> UInt64 {

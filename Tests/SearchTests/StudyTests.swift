@@ -188,6 +188,36 @@ final class StudyTests: XCTestCase {
         XCTAssertLessThan(guided[0]["x0"]!.number!, 0.1)
     }
 
+    /// A trial that nothing dominates but that is not better than the reference point in every
+    /// objective is no answer: the front leaves it out and the summary and the report name it.
+    /// The Pareto set is found here by brute force, independently of `Pareto`.
+    func testTheFrontLeavesOutParetoTrialsBeyondTheReference() throws {
+        let d = folder()
+        let s = try spec(#"{"name": "z", "problem": {"name": "zdt1", "dimensions": 4}, "search": {"trials": 18, "initial": 6, "seed": 3, "reference_point": {"f1": 0.5, "f2": 11}}}"#, in: d)
+        try Study(spec: s, directory: d + "/s").run(evaluator: SyntheticEvaluator(spec: s)) { _ in }
+        let study = try Study(readingDirectory: d + "/s")
+        let done = study.finished
+        func dominates(_ u: TrialRecord, _ t: TrialRecord) -> Bool {
+            zip(u.values, t.values).allSatisfy { $0 <= $1 } && zip(u.values, t.values).contains { $0 < $1 }
+        }
+        let pareto = done.filter { t in !done.contains { dominates($0, t) } }.map(\.id).sorted()
+        let inside = pareto.filter { study.trials[$0].values[0] < 0.5 && study.trials[$0].values[1] < 11 }
+        let beyond = pareto.filter { !inside.contains($0) }
+        XCTAssertFalse(inside.isEmpty)
+        XCTAssertFalse(beyond.isEmpty, "a Pareto trial with f1 ≥ 0.5: the case under test")
+        XCTAssertEqual(study.frontIDs.sorted(), inside)
+        XCTAssertEqual(study.paretoBeyondReferenceIDs.sorted(), beyond)
+        let named = beyond.map { "trial \($0 + 1)" }.joined(separator: ", ") + " left out: Pareto-optimal, but not better than the "
+            + "reference point (f1 \(Study.format(0.5)), f2 \(Study.format(11))) in every objective"
+        XCTAssertTrue(Report.terminalSummary(study)[0].hasPrefix("Pareto front (\(inside.count) points); \(named)"),
+                      Report.terminalSummary(study)[0])
+        _ = try Report.write(study, to: d + "/s")
+        let md = try String(contentsOfFile: d + "/s/report.md", encoding: .utf8)
+        XCTAssertTrue(md.contains(named + "."), md)
+        let csv = try String(contentsOfFile: d + "/s/trials.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        XCTAssertEqual(csv.count, 18, "every trial stays in trials.csv")
+    }
+
     func testReportWritesEveryFileAndMarksTheFront() throws {
         let d = folder()
         let s = try spec(Self.zdt, in: d)
