@@ -119,7 +119,7 @@ public enum Report {
 
     /// A point's tooltip: the trial, its values, its fidelity when below the target, its configuration.
     static func tooltip(_ study: Study, _ t: TrialRecord) -> String {
-        let values = zip(study.spec.objectives, t.values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+        let values = study.namedValues(t.values)
         let fidelity = study.isAtTarget(t) ? "" : t.fidelity.map { " at \($0.examples) examples" } ?? ""
         return "trial \(t.id + 1)\(fidelity): \(values); \(describe(study, t))"
     }
@@ -278,7 +278,7 @@ public enum Report {
             ("objectives",
              spec.objectives.map { "\($0.goal.rawValue) "
              + "\($0.name)\($0.known ? " (computed)" : " (measured, GP)")" }.joined(separator: "; ")),
-            ("reference point", zip(spec.objectives, spec.reference).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+            ("reference point", study.namedValues(spec.reference)
                 + (study.referenceWarning.map { "; WARNING: " + $0 } ?? "")),
             ("trials",
              "\(study.trials.count) of \(spec.trials) (\(spec.initial) "
@@ -430,9 +430,8 @@ public enum Report {
     static func beyondReferenceNote(_ study: Study) -> String? {
         let ids = study.paretoBeyondReferenceIDs
         guard !ids.isEmpty else { return nil }
-        let reference = zip(study.spec.objectives, study.spec.reference).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
         return ids.map { "trial \($0 + 1)" }.joined(separator: ", ") + " left out: Pareto-optimal, but not better than "
-            + "the reference point (\(reference)) in every objective"
+            + "the reference point (\(study.namedValues(study.spec.reference))) in every objective"
     }
 
     static func baselineTable(_ study: Study, _ extras: Extras) -> ReportDocument.Block? {
@@ -469,9 +468,9 @@ extension Report {
                          + (t.baseline.map { "[baseline \($0)] " } ?? "") + describe(study, t))
         }
         for (b, beaters) in baselineComparison(study) {
-            let values = zip(spec.objectives, b.values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+            let values = study.namedValues(b.values)
             if let best = beaters.first.map({ study.trials[$0] }) {
-                let theirs = zip(spec.objectives, best.values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+                let theirs = study.namedValues(best.values)
                 lines.append("baseline \(b.baseline ?? ""): \(values); matched or dominated by \(beaters.count) search "
                     + "trial\(beaters.count == 1 ? "" : "s"), e.g. trial \(best.id + 1): \(theirs)")
             } else {

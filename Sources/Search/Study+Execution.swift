@@ -97,7 +97,7 @@ extension Study {
             trials[id].seconds = seconds
             trials[id].status = .finished
             if spec.fidelity != nil { try recordAgreement(ifMoreThan: pairsBefore, progress: progress) }
-            let shown = zip(spec.objectives, values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
+            let shown = namedValues(values)
             let front = frontIDs
             var tag = t.baseline.map { " [baseline \($0)]" } ?? (t.origin == .method ? " [\(spec.priors.methodName) choice]" : "")
             if let f = t.fidelity { tag += isAtTarget(t) ? " @target" : " @\(f.examples) examples" }

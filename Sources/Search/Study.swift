@@ -201,7 +201,9 @@ public final class Study {
     }
 
     private func isInsideReference(_ id: Int) -> Bool {
-        zip(spec.objectives, zip(trials[id].values, spec.reference)).allSatisfy { o, vr in o.minimised(vr.0) < o.minimised(vr.1) }
+        spec.objectives.indices.allSatisfy { k in
+            spec.objectives[k].minimised(trials[id].values[k]) < spec.objectives[k].minimised(spec.reference[k])
+        }
     }
 
     func trialSeed(_ id: Int) -> UInt64 {
@@ -340,6 +342,12 @@ public final class Study {
             if seen.insert(spec.space.key(c)).inserted { out.append((c, .design)) }
         }
         return out
+    }
+
+    /// Values in the objectives' order as progress lines and reports show them:
+    /// "score 0.8652, trainable_params 74498".
+    func namedValues(_ values: [Double]) -> String {
+        zip(spec.objectives, values).map { "\($0.name) \(Study.format($1))" }.joined(separator: ", ")
     }
 
     static func format(_ x: Double) -> String {
