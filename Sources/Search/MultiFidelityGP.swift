@@ -104,14 +104,10 @@ public struct MultiFidelityGP: Sendable {
         return prior - q
     }
 
-    /// The mutual information between the target's latent score g(x) and a noisy observation of
-    /// x at distance z (nats): −½ log(1 − ρ²), ρ² = cov² / (var₀ · (var_z + σₙ²)).
-    public func informationGain(at x: [Double], distance z: Double) -> Double {
-        let v0 = posteriorCovariance(x, 0, 0), vz = posteriorCovariance(x, z, z), c = posteriorCovariance(x, 0, z)
-        let noise = exp(hyperparameters.base.logNoiseVariance)
-        guard v0 > 0 else { return 0 }
-        let rho2 = min(c * c / (v0 * (vz + noise)), 1 - 1e-12)
-        return -0.5 * log(1 - rho2)
+    /// What a noisy observation of x at distance z is worth to its target score g(x), as `measure` counts.
+    public func worth(at x: [Double], distance z: Double, as measure: FidelityWorth) -> Double {
+        measure.value(targetVariance: posteriorCovariance(x, 0, 0), observedVariance: posteriorCovariance(x, z, z),
+                      covariance: posteriorCovariance(x, 0, z), noise: exp(hyperparameters.base.logNoiseVariance))
     }
 
     /// The log marginal likelihood and its gradient with respect to `Hyperparameters.vector`

@@ -26,6 +26,8 @@ public struct Optimizer: Sendable {
         public var priorWeightFromData = false
         /// Trainable parameters on a log10 axis in the hypervolume the acquisition improves.
         public var logParameters = false
+        /// How `Proposal.worth` counts what an observation at a fidelity tells about the target.
+        public var fidelityWorth = FidelityWorth.information
         public init() {}
     }
 
@@ -37,8 +39,8 @@ public struct Optimizer: Sendable {
         /// log acquisition of each proposed configuration (NaN for the initial design).
         public var logAcquisition: [Double]
         /// Per proposed configuration, per fidelity distance asked for: what observing it there
-        /// would tell about its target scores (nats, summed over the measured objectives).
-        public var informationGain: [[Double]] = []
+        /// is worth to its target scores (`Settings.fidelityWorth`, summed over the measured objectives).
+        public var worth: [[Double]] = []
     }
 
     public let space: SearchSpace
@@ -92,7 +94,7 @@ public struct Optimizer: Sendable {
     /// - Parameters:
     ///   - iteration: n in the prior's π^(β/n): BO iterations so far after the initial design (≥ 1).
     ///   - warmStarts: previously fitted hyperparameters per measured objective (extra fit starts).
-    ///   - distances: fidelity distances at which to report each proposal's information gain.
+    ///   - distances: fidelity distances at which to report each proposal's worth (`Proposal.worth`).
     public func ask(history: [Observation], pending: [Config], count: Int, seed: UInt64, iteration: Int = 1,
                     warmStarts: [[Double]] = [], distances: [Double] = []) throws(SamplingError) -> Proposal {
         var rng = SplitMix64(seed: seed)
@@ -107,7 +109,7 @@ public struct Optimizer: Sendable {
         let trust = prior == nil ? 0 : settings.priorWeightFromData ? priorTrust(history) : 1
         let priorExponent = settings.priorWeight * trust / Double(max(iteration, 1))
 
-        var chosen: [Config] = [], scores: [Double] = [], gains: [[Double]] = []
+        var chosen: [Config] = [], scores: [Double] = [], worth: [[Double]] = []
         for _ in 0..<count {
             let front = Pareto.frontIndices(points).map { points[$0] }
             let score = { (cs: [Config]) in
@@ -118,7 +120,7 @@ public struct Optimizer: Sendable {
             scores.append(best.value)
             taboo.insert(space.key(best.config))
             let x = space.encode(best.config)
-            gains.append(distances.map { z in models.reduce(0) { $0 + $1.surrogate.informationGain(at: x, distance: z) } })
+            worth.append(distances.map { z in models.reduce(0) { $0 + $1.surrogate.worth(at: x, distance: z, as: settings.fidelityWorth) } })
             // Kriging believer: pretend the posterior mean was observed at the pick.
             guard count > 1 else { continue }
             var believed = coordinates(knownValues(best.config))
@@ -129,7 +131,7 @@ public struct Optimizer: Sendable {
             }
             points.append(believed)
         }
-        return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores, informationGain: gains)
+        return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores, worth: worth)
     }
 
     /// Objective values (NaN for unknown ones) as the acquisition's hypervolume measures them.

@@ -92,9 +92,9 @@ extension Study {
     /// The fidelity at which an optimiser pick trains, and the cheaper trial of it that it promotes
     /// (the highest finished below the target, or none). The target when
     /// cheap fidelities mislead or the target's share of the seconds is below `target_share`;
-    /// otherwise the fidelity above the pick's best so far that buys the most information about
-    /// its target score per predicted second.
-    func chooseFidelity(_ config: Config, gains: [Double]) -> (Fidelity, promotes: Int?) {
+    /// otherwise the fidelity above the pick's best so far whose observation is worth the most
+    /// (`worth`, per level, as `FidelitySettings.worth` counts) per predicted second.
+    func chooseFidelity(_ config: Config, worth: [Double]) -> (Fidelity, promotes: Int?) {
         guard let settings = spec.fidelity else { return (Fidelity(examples: 1), nil) }
         let key = spec.space.key(config)
         let earlier = finished.filter { $0.baseline == nil && $0.config.map { spec.space.key($0) } == key && !isAtTarget($0) }
@@ -105,9 +105,9 @@ extension Study {
         if cheapFidelitiesMislead || shareLow { return (settings.target, earlier?.id) }
         let model = costModel
         var best = (value: -Double.infinity, fidelity: settings.target)
-        for (k, f) in settings.levels.enumerated() where f.examples > start && k < gains.count {
+        for (k, f) in settings.levels.enumerated() where f.examples > start && k < worth.count {
             let seconds = model.seconds(costFeatures(.config(config), examples: settings.trainedExamples(at: f, from: start)))
-            let value = gains[k] / seconds
+            let value = worth[k] / seconds
             if value > best.value { best = (value, f) }
         }
         return (best.fidelity, earlier?.id)

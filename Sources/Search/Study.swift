@@ -69,6 +69,7 @@ public final class Study {
         var settings = Optimizer.Settings()
         settings.kernel = spec.kernel
         settings.priorWeight = spec.priors.weight
+        settings.fidelityWorth = spec.fidelity?.worth ?? .information
         optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference, settings: settings,
                               knownValues: spec.knownValues)
         if let sensitivity, let dims = spec.problem.dimensions, spec.priors.method != nil {
@@ -316,7 +317,7 @@ public final class Study {
                                   distances: levels.map { spec.fidelity!.distance($0) })
         for (i, c) in p.configs.enumerated() {
             guard spec.fidelity != nil else { proposals.append(Proposed(candidate: .config(c), origin: .optimizer)); continue }
-            let (f, promotes) = chooseFidelity(c, gains: i < p.informationGain.count ? p.informationGain[i] : [])
+            let (f, promotes) = chooseFidelity(c, worth: i < p.worth.count ? p.worth[i] : [])
             proposals.append(Proposed(candidate: .config(c), origin: .optimizer, fidelity: f, promotes: promotes,
                                       cheapRuns: spec.fidelity?.cheapRuns ?? .prefix))
         }

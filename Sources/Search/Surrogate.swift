@@ -45,15 +45,15 @@ enum Surrogate: Sendable {
         }
     }
 
-    /// What observing x at fidelity distance z would tell about its target score (nats). The
-    /// single-fidelity GP knows nothing of cheap fidelities: only z = 0 informs it.
-    func informationGain(at x: [Double], distance z: Double) -> Double {
+    /// What observing x at fidelity distance z is worth to its target score, as `measure` counts.
+    /// The single-fidelity GP knows nothing of cheap fidelities: only z = 0 informs it.
+    func worth(at x: [Double], distance z: Double, as measure: FidelityWorth) -> Double {
         switch self {
         case .single(let gp):
             guard z == 0 else { return 0 }
             let v = gp.predict([x]).variance[0]
-            return 0.5 * log(1 + v / exp(gp.hyperparameters.logNoiseVariance))
-        case .multiFidelity(let gp): return gp.informationGain(at: x, distance: z)
+            return measure.value(targetVariance: v, observedVariance: v, covariance: v, noise: exp(gp.hyperparameters.logNoiseVariance))
+        case .multiFidelity(let gp): return gp.worth(at: x, distance: z, as: measure)
         }
     }
 

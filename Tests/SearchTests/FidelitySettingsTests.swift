@@ -71,3 +71,21 @@ final class CheapRunsSettingsTests: XCTestCase {
                 at: "fidelity.cheaper[1]", saying: "expected a multiple of 40, got 60")
     }
 }
+
+/// `fidelity.worth`: what an observation at a fidelity is worth per second.
+final class FidelityWorthSettingsTests: XCTestCase {
+    func settings(_ json: String) throws -> FidelitySettings {
+        try FidelitySettings(reading: JSONReader(JSONParser.parse(json), path: "fidelity"))
+    }
+
+    func testWorthIsReadAndDefaultsToInformation() throws {
+        XCTAssertEqual(try settings(#"{"target": {"train_examples": 40, "epochs": 3}}"#).worth, .information,
+                       "studies without the key choose fidelities as they did")
+        XCTAssertEqual(try settings(#"{"target": {"train_examples": 40, "epochs": 3}, "worth": "variance"}"#).worth, .variance)
+        XCTAssertThrowsError(try settings(#"{"target": {"train_examples": 40, "epochs": 3}, "worth": "varience"}"#)) { error in
+            let e = error as? ConfigError
+            XCTAssertEqual(e?.path, "fidelity.worth")
+            XCTAssertTrue(e?.message.contains(#"did you mean "variance""#) == true, "\(error)")
+        }
+    }
+}

@@ -41,6 +41,48 @@ final class MultiFidelityGPTests: XCTestCase {
         }
     }
 
+    /// An observation's worth against the GP conditioned on it (hyperparameters kept; a posterior
+    /// variance does not depend on the value observed): the variance measure is the target's
+    /// posterior variance before less after, the information measure ½ log(before / after), the
+    /// mutual information of two Gaussians. Cheap observations are worth less than the target's,
+    /// and with nearly noiseless scores the information measure values the target far above the
+    /// variance measure's bound of 1/ρ².
+    func testWorthIsWhatConditioningOnTheObservationChanges() throws {
+        let x = Self.points(10, seed: 5)
+        let z = x.indices.map { [0.0, 0.8][$0 % 2] }
+        let y = zip(x, z).map { Self.target($0) + $1 * $1 * Self.bias($0) }
+        var base = GaussianProcess.Hyperparameters(dimensions: 2, signalVariance: 1.2, noiseVariance: 1e-4, mean: 0)
+        base.logLengthscales = [log(0.3), log(0.6)]
+        let h = MultiFidelityGP.Hyperparameters(base: base, biasRatio: 1.5, power: 1.5)
+        let gp = try XCTUnwrap(MultiFidelityGP(inputs: x, distances: z, targets: y, hyperparameters: h))
+        var ratios: [FidelityWorth: Double] = [:]
+        for p in Self.points(4, seed: 6) {
+            let before = gp.predict([p]).variance[0]
+            var worth: [Double: [FidelityWorth: Double]] = [:]
+            for d in [0.0, 0.8] {
+                let after = try XCTUnwrap(MultiFidelityGP(inputs: x + [p], distances: z + [d], targets: y + [0.3],
+                                                          hyperparameters: h)).predict([p]).variance[0]
+                let variance = gp.worth(at: p, distance: d, as: .variance), information = gp.worth(at: p, distance: d, as: .information)
+                XCTAssertEqual(variance, before - after, accuracy: 1e-9 * before, "variance at z = \(d)")
+                XCTAssertEqual(information, 0.5 * log(before / after), accuracy: 1e-6, "information at z = \(d)")
+                worth[d] = [.variance: variance, .information: information]
+            }
+            for m in FidelityWorth.allCases {
+                XCTAssertLessThan(worth[0.8]![m]!, worth[0]![m]!, "\(m): a cheap observation tells less")
+                ratios[m] = max(ratios[m] ?? 0, worth[0]![m]! / worth[0.8]![m]!)
+            }
+        }
+        XCTAssertGreaterThan(ratios[.information]!, 2 * ratios[.variance]!, "\(ratios)")
+
+        let single = try XCTUnwrap(GaussianProcess(inputs: x, targets: y, hyperparameters: base))
+        let p = [0.4, 0.55]
+        let before = single.predict([p]).variance[0]
+        let after = try XCTUnwrap(GaussianProcess(inputs: x + [p], targets: y + [0], hyperparameters: base)).predict([p]).variance[0]
+        XCTAssertEqual(Surrogate.single(single).worth(at: p, distance: 0, as: .variance), before - after, accuracy: 1e-9 * before)
+        XCTAssertEqual(Surrogate.single(single).worth(at: p, distance: 0, as: .information), 0.5 * log(before / after), accuracy: 1e-6)
+        XCTAssertEqual(Surrogate.single(single).worth(at: p, distance: 0.8, as: .variance), 0, "a single-fidelity GP ignores cheap runs")
+    }
+
     func testWithAllDataAtTheTargetItIsTheSingleFidelityGP() throws {
         let x = Self.points(12, seed: 2)
         let y = x.map(Self.target)

@@ -86,4 +86,48 @@ final class MultiFidelityStudyTests: XCTestCase {
         XCTAssertEqual(try Study(readingDirectory: study.directory).spec.fidelity?.cheapRuns, .prefix,
                        "a journal from before the setting resumes with prefix runs")
     }
+
+    /// A study on the PEFT mock, whose cheap fidelity (a quarter of the target's training) is
+    /// biased mildly, as SST-2's short runs are: modules high up look better than they are
+    /// (`PEFTMock.score(_:dims:share:)`); scores carry SST-2's seed noise (sd 0.005). Returns the
+    /// hypervolume at the target (noiseless, log10 parameters) of the configurations the study
+    /// returns, and the study.
+    func mockArm(problem extra: String = "", fidelity: String = "", budget: Double, seed: Int) throws -> (hypervolume: Double, study: Study) {
+        let d = folder()
+        let text = #"{"name": "mock", "problem": {"name": "peft_mock", "cost_seconds": 1, "noise": 0.005\#(extra)}\#(fidelity), "#
+            + #""objectives": [{"name": "score", "goal": "maximize"}, {"name": "trainable_params", "goal": "minimize"}], "#
+            + #""space": {"layers": {"type": "layer_mask", "min_on": 1}, "serial_adapter": {"size": [0, 1, 4, 16, 64]}, "#
+            + #""parallel_adapter": {"size": [0, 1, 4, 16, 64]}, "prefix": {"length": [0, 1, 4, 16]}}, "#
+            + #""constraints": [{"type": "at_least_one", "of": ["serial_adapter.size", "parallel_adapter.size", "prefix.length"]}], "#
+            + #""search": {"trials": 200, "initial": 8, "seed": \#(seed), "budget_seconds": \#(budget), "#
+            + #""reference_point": {"score": 0.5, "trainable_params": 3000000}}}"#
+        try text.write(toFile: d + "/s.json", atomically: true, encoding: .utf8)
+        let spec = try StudySpec(file: d + "/s.json")
+        let study = try Study(spec: spec, directory: d + "/study")
+        try study.run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
+        let dims = try XCTUnwrap(spec.problem.dimensions)
+        let points = try study.frontIDs.map { id -> [Double] in
+            let c = study.trials[id].config!
+            return [-PEFTMock.score(try spec.plan(.config(c)), dims: dims), log10(spec.knownValues(c)[1])]
+        }
+        return (Hypervolume.compute(points, reference: [-0.5, log10(3e6)]), study)
+    }
+
+    func testMockMeasurement() throws {
+        let two = #", "fidelity": {"target": {"train_examples": 1200, "epochs": 1}, "cheaper": [300]"#
+        var sums = [Double](repeating: 0, count: 5)
+        for seed in 0..<20 {
+            let start = Date()
+            let (cheap, cs) = try mockArm(problem: #", "share": 0.25"#, budget: 6, seed: seed)
+            let (target, _) = try mockArm(budget: 16, seed: seed)
+            let (info, i) = try mockArm(fidelity: two + "}", budget: 16, seed: seed)
+            let (variance, v) = try mockArm(fidelity: two + #", "worth": "variance"}"#, budget: 16, seed: seed)
+            func share(_ s: Study) -> Double { s.targetSeconds / s.secondsSpent }
+            print(String(format: "seed %d: cheap(12 s) %.4f front %d, target %.4f, info %.4f (target share %.2f, %d trials), variance %.4f (target share %.2f, %d trials)  %.0f s",
+                         seed, cheap, cs.frontIDs.count, target, info, share(i), i.trials.count, variance, share(v), v.trials.count,
+                         Date().timeIntervalSince(start)))
+            sums[0] += cheap; sums[1] += target; sums[2] += info; sums[3] += variance; sums[4] += 6 + Double(cs.frontIDs.count)
+        }
+        print("means", sums.map { $0 / 20 })
+    }
 }
