@@ -113,21 +113,42 @@ final class MultiFidelityStudyTests: XCTestCase {
         return (Hypervolume.compute(points, reference: [-0.5, log10(3e6)]), study)
     }
 
-    func testMockMeasurement() throws {
-        let two = #", "fidelity": {"target": {"train_examples": 1200, "epochs": 1}, "cheaper": [300]"#
-        var sums = [Double](repeating: 0, count: 5)
+    /// Issue 12's acceptance on a problem shaped like SST-2 (`mockArm`), three arms timed whole:
+    /// one cheap fidelity searched for 6 s, whose front is then trained at the target (1 s a
+    /// point, counted); every trial at the target for 16 s; multi-fidelity for 16 s, with each
+    /// fidelity worth (`FidelityWorth`). Measured on this machine, mean over 20 seeds of the
+    /// target hypervolume: cheap 0.636 (15.3 s whole), target only 0.550, multi-fidelity 0.657
+    /// by information and 0.651 by variance. The mild bias lets the cheap fidelity rank well
+    /// enough that searching there beats the target alone; multi-fidelity searches there too and
+    /// trains its answer at the target as it goes, where the cheap arm spends its last seconds
+    /// retraining.
+    func testMultiFidelityBeatsOneCheapFidelityTimedWholeAndTheTargetAlone() throws {
+        let fidelity = #", "fidelity": {"target": {"train_examples": 1200, "epochs": 1}, "cheaper": [300]"#
+        var cheap: [Double] = [], target: [Double] = [], cheapSeconds: [Double] = []
+        var multi: [FidelityWorth: [Double]] = [:], targetShare: [FidelityWorth: [Double]] = [:]
         for seed in 0..<20 {
-            let start = Date()
-            let (cheap, cs) = try mockArm(problem: #", "share": 0.25"#, budget: 6, seed: seed)
-            let (target, _) = try mockArm(budget: 16, seed: seed)
-            let (info, i) = try mockArm(fidelity: two + "}", budget: 16, seed: seed)
-            let (variance, v) = try mockArm(fidelity: two + #", "worth": "variance"}"#, budget: 16, seed: seed)
-            func share(_ s: Study) -> Double { s.targetSeconds / s.secondsSpent }
-            print(String(format: "seed %d: cheap(12 s) %.4f front %d, target %.4f, info %.4f (target share %.2f, %d trials), variance %.4f (target share %.2f, %d trials)  %.0f s",
-                         seed, cheap, cs.frontIDs.count, target, info, share(i), i.trials.count, variance, share(v), v.trials.count,
-                         Date().timeIntervalSince(start)))
-            sums[0] += cheap; sums[1] += target; sums[2] += info; sums[3] += variance; sums[4] += 6 + Double(cs.frontIDs.count)
+            let (hv, study) = try mockArm(problem: #", "share": 0.25"#, budget: 6, seed: seed)
+            cheap.append(hv)
+            cheapSeconds.append(study.secondsSpent + Double(study.frontIDs.count))
+            target.append(try mockArm(budget: 16, seed: seed).hypervolume)
+            for worth in FidelityWorth.allCases {
+                let (hv, study) = try mockArm(fidelity: fidelity + #", "worth": "\#(worth.rawValue)"}"#, budget: 16, seed: seed)
+                multi[worth, default: []].append(hv)
+                targetShare[worth, default: []].append(study.targetSeconds / study.secondsSpent)
+            }
         }
-        print("means", sums.map { $0 / 20 })
+        func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
+        let measured = String(format: "target hypervolume over 20 seeds: cheap %.3f (%.1f s whole), target only %.3f", mean(cheap),
+                              mean(cheapSeconds), mean(target))
+            + FidelityWorth.allCases.map { w in
+                ", multi-fidelity by \(w.rawValue) " + String(format: "%.3f (target share %.2f, above cheap in %d seeds)", mean(multi[w]!),
+                                                                 mean(targetShare[w]!), zip(multi[w]!, cheap).filter { $0 > $1 }.count)
+            }.joined()
+        print(measured)
+        XCTAssertLessThanOrEqual(mean(cheapSeconds), 16, "timed whole, the cheap arm had no more time: " + measured)
+        for worth in FidelityWorth.allCases {
+            XCTAssertGreaterThan(mean(multi[worth]!), mean(cheap), measured)
+            XCTAssertGreaterThan(mean(multi[worth]!), mean(target) + 0.05, measured)
+        }
     }
 }
