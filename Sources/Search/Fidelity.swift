@@ -35,17 +35,18 @@ public enum CheapRuns: String, Sendable, CaseIterable {
 /// (`Study.chooseFidelity`); both measure what the observation tells about the configuration's
 /// score at the target.
 public enum FidelityWorth: String, Sendable, CaseIterable {
-    /// The mutual information between the observation and the target score (nats). Why it was
-    /// replaced: it grows without bound as the fitted noise shrinks, and only for the target (a
-    /// cheap observation's is capped by its correlation with the target), so with nearly
-    /// noiseless scores the target wins at any price. On SST-2 (results/sst2-autopeft-mf-2000,
-    /// noise variance about 0.01 of the signal's) it valued the target 6 times a 2000-example
-    /// run that cost a quarter as much: 24 of the 42 trials, 83% of the seconds, went to the target.
+    /// The mutual information between the observation and the target score (nats); the default.
+    /// It grows without bound as the fitted noise shrinks, and only for the target (a cheap
+    /// observation's is capped by its correlation with the target), so with nearly noiseless
+    /// scores the target wins at almost any price: on SST-2 (noise variance about 0.01 of the
+    /// signal's) 83-88% of the seconds went to the target (results/fidelity-replicates).
     case information
     /// The expected fall in the posterior variance of the target score, cov² / (var_z + σₙ²):
     /// at most the variance itself, so the target is worth at most 1/ρ² a cheap observation
     /// correlated ρ with it, and cheap trials win unless they are that much less informative
-    /// than they are cheaper.
+    /// than they are cheaper. Why it is not the default: on SST-2 it spent 51-65% of the seconds
+    /// at the target and tried more configurations, but its fronts were not better (two search
+    /// seeds, 1.0951 and 1.1109 against 1.1062 and 1.1172; results/fidelity-replicates).
     case variance
 
     /// The worth of a noisy observation y = f(x, z) + ε of a configuration whose target score g(x)
