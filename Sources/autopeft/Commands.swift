@@ -37,10 +37,12 @@ enum Commands {
         name: "reevaluate", arguments: ["DIR"],
         summary: """
         Retrain the Pareto configurations and baselines at the space file's "final" fidelity with several
-        seeds (DIR/reevaluation.jsonl; resumable), keeping seed 0's models and exports in DIR/exports.
+        seeds (DIR/reevaluation.jsonl; resumable), keeping seed 0's models and exports in DIR/exports,
+        then write the report again with the re-evaluated scores.
         """,
         options: [.count("seeds", "seeds per configuration"), .count("rows", "training rows"), .count("epochs", "training epochs"),
-                  .flag("front-only", "retrain the Pareto front only, not the baselines off it"), .threads],
+                  .flag("front-only", "retrain the Pareto front only, not the baselines off it"),
+                  .flag("no-report", "do not write the report again at the end"), .threads],
         example: "autopeft reevaluate results/sst2-lora --seeds 3")
     static let train = CommandSpec(
         name: "train", arguments: ["RUN.json"],

@@ -10,6 +10,7 @@ extension CLI {
     /// baselines at the space file's `final` fidelity with N seeds (0…N−1), appending each result
     /// to `DIR/reevaluation.jsonl` (resumable: finished runs are skipped). Seed 0's trained candidates
     /// are kept in `DIR/exports/trial-<k>/` with their HF PEFT or AdapterHub export in `adapter/`.
+    /// Then the report is written again with the re-evaluated scores (unless `--no-report`).
     static func reevaluate(_ args: [String]) -> Int32 {
         let parsed = Commands.reevaluate.parse(args)
         guard case let .arguments(pos, opts) = parsed else { return parsed.exitCode }
@@ -62,6 +63,18 @@ extension CLI {
             }
             print(JSONValue.object(summary).serialized())
             if failed > 0 { printErr("autopeft reevaluate: \(failed) runs failed (listed in the report); the others are recorded") }
+            // The report's front and baseline table show the re-evaluated means: rewrite it, as search does.
+            if !opts.flag("no-report") {
+                study.constantPredictionScore = TrainerEvaluator.constantPredictionScore(study.spec)
+                do {
+                    _ = try Report.write(study, to: dir)
+                    printErr("autopeft reevaluate: report: \(dir)/report.html")
+                } catch {
+                    printErr("autopeft reevaluate: the runs are recorded, but the report could not be written: \(error); "
+                        + "run autopeft report \(dir)")
+                    return ExitCode.failure
+                }
+            }
             return failed > 0 ? ExitCode.failure : ExitCode.success
         } catch {
             printErr("autopeft reevaluate: \(error)")

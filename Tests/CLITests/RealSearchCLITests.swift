@@ -73,6 +73,16 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(frontSummary["reevaluated"] as? [[String: Any]]).compactMap { $0["trial"] as? Int }.sorted(),
                        frontIDs.sorted())
         XCTAssertEqual(Set(try Self.runs(d + "/study-front").keys.map { Int($0.split(separator: ":")[0])! }), Set(frontIDs))
+        // reevaluate writes the report again: its front shows the re-evaluated means, no `report` needed.
+        XCTAssertTrue(frontOnly.err.contains("autopeft reevaluate: report: \(d)/study-front/report.html"), frontOnly.err)
+        let frontReport = try String(contentsOfFile: d + "/study-front/report.md", encoding: .utf8)
+        XCTAssertTrue(frontReport.contains("final score, mean ± sd (seeds)"), frontReport)
+        let frontRuns = try Self.runs(d + "/study-front")
+        for id in frontIDs {
+            let scores = (0..<2).compactMap { frontRuns["\(id):\($0)"] }
+            let mean = scores.reduce(0, +) / 2, sd = (scores.map { ($0 - mean) * ($0 - mean) }.reduce(0, +)).squareRoot()
+            XCTAssertTrue(frontReport.contains(String(format: "%.4f ± %.4f (2)", mean, sd)), "trial \(id + 1): \(frontReport)")
+        }
 
         let rep = try runAutopeft(["report", d + "/study"])
         XCTAssertEqual(rep.code, 0, rep.err)
