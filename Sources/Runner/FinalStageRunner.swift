@@ -55,7 +55,16 @@ extension FinalStage {
             }
             let targets = Reevaluation.targets(study, baselines: baselines)
             let total = targets.count * seeds
-            var k = 0, failed = 0
+            let todo = targets.flatMap { id in (0..<seeds).map { "\(id):\($0)" } }.filter { !done.contains($0) }.count
+            let stageStart = Date()
+            var k = 0, failed = 0, ranHere = 0
+            // Seconds used by this call and, from its pace so far, those left.
+            func pace() -> String {
+                ranHere += 1
+                let used = Date().timeIntervalSince(stageStart)
+                return "; \(Study.duration(used)) used" + (ranHere < todo
+                    ? ", about \(Study.duration(used / Double(ranHere) * Double(todo - ranHere))) left" : "")
+            }
             progress("\(targets.count) configurations (Pareto front\(baselines ? " and baselines" : "")) × \(seeds) seeds at "
                 + "\(evaluator.base.training.trainExamples.map(String.init) ?? "all") rows, \(evaluator.base.training.epochs) "
                 + "epochs, max length \(evaluator.base.task.maxLength); \(done.count) runs already done")
@@ -76,7 +85,7 @@ extension FinalStage {
                         try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)),
                                                           ("error", .string("training: \(reason)")),
                                                           ("seconds", .number(Date().timeIntervalSince(start)))])
-                        progress("\(k)/\(total): trial \(id + 1) seed \(seed): FAILED: training: \(reason)")
+                        progress("\(k)/\(total): trial \(id + 1) seed \(seed): FAILED: training: \(reason)" + pace())
                         continue
                     }
                     let score = outcome.values[Objective.Name.score] ?? .nan
@@ -88,7 +97,7 @@ extension FinalStage {
                                                       ("seconds", .number(seconds))])
                     progress("\(k)/\(total): trial \(id + 1)\(t.baseline.map { " [\($0)]" } ?? "") seed \(seed): score "
                         + "\(String(format: "%.4f", score)) (search-time \(String(format: "%.4f", t.values.first ?? .nan))) | "
-                        + "\(String(format: "%.1f", seconds)) s")
+                        + "\(String(format: "%.1f", seconds)) s" + pace())
                 }
             }
             return failed

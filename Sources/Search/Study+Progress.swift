@@ -81,7 +81,8 @@ extension Study {
         return line
     }
 
-    static func duration(_ s: Double) -> String {
+    /// Seconds as progress lines print them: "95 s", "12.5 min", "3.2 h".
+    public static func duration(_ s: Double) -> String {
         s < 120 ? String(format: "%.0f s", s) : s < 7200 ? String(format: "%.1f min", s / 60) : String(format: "%.1f h", s / 3600)
     }
 }

@@ -50,6 +50,11 @@ final class RealSearchCLITests: XCTestCase {
         let reSummary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(re.out.utf8)) as? [String: Any])
         let targets = try XCTUnwrap(reSummary["reevaluated"] as? [[String: Any]])
         XCTAssertEqual(lines.count, 1 + 2 * targets.count, "the settings, then one line per configuration and seed")
+        // Progress: each run's line says the seconds used and, until the last, about how many are left.
+        let runLines = re.err.split(separator: "\n").filter { $0.contains(" seed ") && $0.contains(": score ") }
+        XCTAssertEqual(runLines.count, 2 * targets.count, re.err)
+        XCTAssertTrue(runLines.dropLast().allSatisfy { $0.contains(" used, about ") && $0.hasSuffix(" left") }, re.err)
+        XCTAssertTrue(runLines.last.map { $0.hasSuffix(" used") } ?? false, re.err)
         XCTAssertTrue(targets.allSatisfy { ($0["n"] as? Int) == 2 })
         try checkFrontHypervolume(reSummary, searchSummary: summary, study: d + "/study", reference: (0.4, 500_000))
         // Running it again does nothing new (resumable).
