@@ -66,14 +66,7 @@ extension CLI {
             // The report's front and baseline table show the re-evaluated means: rewrite it, as search does.
             if !opts.flag("no-report") {
                 study.constantPredictionScore = TrainerEvaluator.constantPredictionScore(study.spec)
-                do {
-                    _ = try Report.write(study, to: dir)
-                    printErr("autopeft reevaluate: report: \(dir)/report.html")
-                } catch {
-                    printErr("autopeft reevaluate: the runs are recorded, but the report could not be written: \(error); "
-                        + "run autopeft report \(dir)")
-                    return ExitCode.failure
-                }
+                guard writeReport(study, to: dir, command: "reevaluate", done: "the runs are recorded") else { return ExitCode.failure }
             }
             return failed > 0 ? ExitCode.failure : ExitCode.success
         } catch {

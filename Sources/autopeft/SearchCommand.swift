@@ -72,19 +72,22 @@ extension CLI {
             return ExitCode.of(error)
         }
         for line in Report.terminalSummary(study) { printErr(line) }
-        var code = ExitCode.success
-        if !opts.flag("no-report") {
-            do {
-                _ = try Report.write(study, to: dir)
-                printErr("autopeft search: report: \(dir)/report.html")
-            } catch {
-                printErr("autopeft search: the study is complete, but its report could not be written: \(error); "
-                    + "run autopeft report \(dir)")
-                code = ExitCode.failure
-            }
-        }
+        let wrote = opts.flag("no-report") || writeReport(study, to: dir, command: "search", done: "the study is complete")
         print(summary(study, seconds: Date().timeIntervalSince(start)).serialized())
-        return code
+        return wrote ? ExitCode.success : ExitCode.failure
+    }
+
+    /// Writes DIR's report at the end of `command`; when it cannot, says what is safe (`done`) and
+    /// how to write it later, and returns false.
+    static func writeReport(_ study: Study, to dir: String, command: String, done: String) -> Bool {
+        do {
+            _ = try Report.write(study, to: dir)
+            printErr("autopeft \(command): report: \(dir)/report.html")
+            return true
+        } catch {
+            printErr("autopeft \(command): \(done), but the report could not be written: \(error); run autopeft report \(dir)")
+            return false
+        }
     }
 
     /// The first lines of a search on stderr: warnings, then what the study is and where it stands.
