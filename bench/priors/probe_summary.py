@@ -18,7 +18,17 @@ Usage: probe_summary.py OUT [SCORES]   (OUT as given to bench/priors/probe; SCOR
 results/priors/scores, holding <task>-<method>/sensitivity-<method>.json). Prints a Markdown table
 and writes OUT/summary.json, or with SCORES given, SCORES/probe-summary.json (other scores, such as
 bench/priors/scorer_variants', are compared with the same measurements)."""
-import itertools, json, os, statistics, sys
+import importlib.machinery, importlib.util, itertools, json, os, statistics, sys
+
+def load_probe():
+    """bench/priors/probe (a script without .py) as a module: its MEASURES and measure()."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "probe")
+    loader = importlib.machinery.SourceFileLoader("probe", path)
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("probe", loader))
+    loader.exec_module(module)
+    return module
+
+probe = load_probe()
 
 TARGETS = ["query", "key", "value", "attention.output", "intermediate", "output"]
 LORA_COST = {"query": 768, "key": 768, "value": 768, "attention.output": 768, "intermediate": 1920, "output": 1920}
@@ -43,10 +53,19 @@ def spearman(a, b):
     den = (sum((x - ma) ** 2 for x in ra) * sum((y - mb) ** 2 for y in rb)) ** 0.5
     return num / den if den > 0 else float("nan")
 
+def newest(lines, task):
+    """Each cell's newest line that holds the task's measure, with the measure as "gain"."""
+    cells = {}
+    for c in lines:
+        value = probe.measure(c, task)
+        if value is not None:
+            cells[(c["module"], c["layer"], c["target"], c["seed"])] = dict(c, gain=value)
+    return list(cells.values())
+
 def measured(cells, seed):
     """Per-seed vectors: lora layer means, serial per layer, lora target means, lora cells."""
-    lora = {(c["layer"], c["target"]): c["score"] for c in cells if c["module"] == "lora" and c["seed"] == seed}
-    serial = {c["layer"]: c["score"] for c in cells if c["module"] == "serial" and c["seed"] == seed}
+    lora = {(c["layer"], c["target"]): c["gain"] for c in cells if c["module"] == "lora" and c["seed"] == seed}
+    serial = {c["layer"]: c["gain"] for c in cells if c["module"] == "serial" and c["seed"] == seed}
     if len(lora) < 36 or len(serial) < 6:
         return None
     return {
@@ -78,11 +97,11 @@ def main():
         path = os.path.join(out, task, "cells.jsonl")
         if not os.path.exists(path):
             continue
-        cells = [json.loads(line) for line in open(path)]
+        cells = newest([json.loads(line) for line in open(path)], task)
         per_seed = {s: v for s in sorted({c["seed"] for c in cells}) if (v := measured(cells, s))}
         if not per_seed:
             continue
-        fidelity = {"rows": cells[0]["rows"], "epochs": cells[0]["epochs"]}
+        fidelity = {"rows": cells[0]["rows"], "epochs": cells[0]["epochs"], "measure": probe.MEASURES[task]}
         methods = {}
         for m in ("spt", "diffora"):
             p = os.path.join(scores_dir, f"{task}-{m}", f"sensitivity-{m}.json")
