@@ -122,7 +122,6 @@ enum CLI {
                 switch row.label {
                 case .classIndex(let c): return c >= 0
                 case .value(let v): return v.isFinite
-                default: return false
                 }
             }
             if labelled {
