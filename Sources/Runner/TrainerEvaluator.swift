@@ -31,8 +31,7 @@ public final class TrainerEvaluator: Evaluator {
         guard case .training(let dims, _) = spec.problem else { throw Study.Failure(message: "not a training study") }
         self.dims = dims
         var run = try Self.runConfig(spec)
-        if case .object(let t)? = spec.document["training"] { fixedSeed = t.contains { $0.key == "seed" }
-            && final == nil } else { fixedSeed = false }
+        fixedSeed = Self.fixesTheSeed(spec) && final == nil
         if let final {
             run.training.trainExamples = final.trainExamples
             if let e = final.epochs { run.training.epochs = e }
@@ -44,6 +43,36 @@ public final class TrainerEvaluator: Evaluator {
         let c = try BertConfig(contentsOf: base.model + "/config.json")
         weights = try BertWeights(config: c, safetensors: SafetensorsFile(path: base.model + "/model.safetensors"))
         tokenizer = try WordPieceTokenizer(directory: base.model)
+    }
+
+    /// True when search trial `t` trained exactly the run this (final-stage) evaluator trains for it
+    /// with `seed`: at the target fidelity, with the same rows, epochs, learning rate, maximum length
+    /// and training seed. Training is deterministic (the same bits on any thread count, in a worker
+    /// or a Slurm job, continued from a cheaper prefix or not), so the trial's recorded score is that
+    /// run's score and re-evaluation need not train it again.
+    public func searchTrainedTheFinalRun(_ t: TrialRecord, seed: Int) -> Bool {
+        guard let final, t.status == .finished, let search = try? Self.runConfig(spec) else { return false }
+        var rows = search.training.trainExamples, epochs = search.training.epochs
+        if let settings = spec.fidelity {
+            guard t.fidelity == settings.target else { return false }
+            rows = settings.targetRows
+            epochs = settings.targetEpochs
+        }
+        var searchRate = search.training.learningRate, finalRate = base.training.learningRate
+        if let rate = t.candidate.config.map(PEFTSpace.overrides)?["learning_rate"] {
+            searchRate = rate
+            if final.learningRate == nil { finalRate = rate }
+        }
+        // The search trained every trial with the file's training.seed when it gives one.
+        let searchSeed = Self.fixesTheSeed(spec) ? search.training.seed : t.seed
+        return searchSeed == UInt64(seed) && rows == base.training.trainExamples && epochs == base.training.epochs
+            && searchRate == finalRate && search.task.maxLength == base.task.maxLength
+    }
+
+    /// Whether the space file's `training.seed` fixes every search trial's training seed.
+    static func fixesTheSeed(_ spec: StudySpec) -> Bool {
+        if case .object(let t)? = spec.document["training"] { return t.contains { $0.key == "seed" } }
+        return false
     }
 
     /// The run file the trainer would read for a space file, without a plan: model, task, head,

@@ -37,12 +37,15 @@ enum Commands {
         name: "reevaluate", arguments: ["DIR"],
         summary: """
         Retrain the Pareto configurations and baselines at the space file's "final" fidelity with several
-        seeds (DIR/reevaluation.jsonl; resumable), keeping seed 0's models and exports in DIR/exports,
-        then write the report again with the re-evaluated scores.
+        seeds (DIR/reevaluation.jsonl; resumable), keeping the first trained seed's models and exports in
+        DIR/exports, then write the report again with the re-evaluated scores. A seed-0 run the search
+        already trained at these settings (a trial at the target fidelity) is taken from its journal.
         """,
         options: [.count("seeds", "seeds per configuration"), .count("rows", "training rows"), .count("epochs", "training epochs"),
                   .flag("front-only", "retrain the Pareto front only, not the baselines off it"),
-                  .flag("no-report", "do not write the report again at the end"), .threads],
+                  .flag("no-report", "do not write the report again at the end"),
+                  .flag("retrain", "train seed 0 again even where the search trained the same run (by default taken from the journal)"),
+                  .threads],
         example: "autopeft reevaluate results/sst2-lora --seeds 3")
     static let train = CommandSpec(
         name: "train", arguments: ["RUN.json"],

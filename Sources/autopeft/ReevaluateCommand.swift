@@ -8,8 +8,10 @@ import Runner
 extension CLI {
     /// `autopeft reevaluate DIR [--seeds N] [--threads N]`: retrain the Pareto configurations and the
     /// baselines at the space file's `final` fidelity with N seeds (0…N−1), appending each result
-    /// to `DIR/reevaluation.jsonl` (resumable: finished runs are skipped). Seed 0's trained candidates
-    /// are kept in `DIR/exports/trial-<k>/` with their HF PEFT or AdapterHub export in `adapter/`.
+    /// to `DIR/reevaluation.jsonl` (resumable: finished runs are skipped). A seed-0 run the search
+    /// trained at these settings is taken from the journal (`--retrain` trains it again). The first
+    /// seed trained here keeps its candidates in `DIR/exports/trial-<k>/` with their HF PEFT or
+    /// AdapterHub export in `adapter/`.
     /// Then the report is written again with the re-evaluated scores (unless `--no-report`).
     static func reevaluate(_ args: [String]) -> Int32 {
         let parsed = Commands.reevaluate.parse(args)
@@ -34,7 +36,8 @@ extension CLI {
             }
             let evaluator = try TrainerEvaluator(spec: study.spec, final: final, progress: printErr)
             let frontOnly = opts.flag("front-only")
-            let stage = FinalStage.Runner(study: study, directory: dir, seeds: final.seeds, evaluator: evaluator, baselines: !frontOnly)
+            let stage = FinalStage.Runner(study: study, directory: dir, seeds: final.seeds, evaluator: evaluator, baselines: !frontOnly,
+                                          retrain: opts.flag("retrain"))
             let failed: Int
             do { failed = try stage.run(progress: { printErr("autopeft reevaluate: "
                 + $0) }) } catch let e as FinalStage.Runner.MixedFidelity {

@@ -105,6 +105,59 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/study/exports/trial-\(id + 1)/adapter/adapter_config.json"))
     }
 
+    /// A multi-fidelity study whose final stage is its target: reevaluate takes each target trial's
+    /// seed-0 run from the journal, and those scores are the ones `--retrain` trains again, bit for
+    /// bit (continued trials included); cheaper trials on the front are trained, and every front
+    /// configuration still gets its export, from the first seed trained.
+    func testReevaluateTakesTheSearchsOwnTargetRunsAsSeedZero() throws {
+        let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
+        let d = NSTemporaryDirectory() + "autopeft-reuse-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        try """
+        {"name": "reuse", "model": "\(model)",
+         "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 24},
+         "head": "mean",
+         "training": {"epochs": 2, "batch_size": 16, "learning_rate": 5e-3, "train_examples": 64, "dev_examples": 64, "seed": 0},
+         "fidelity": {"target": {"train_examples": 64, "epochs": 2}, "cheaper": [32], "paired": 2},
+         "search": {"trials": 6, "initial": 3, "reference_point": {"score": 0.4, "trainable_params": 500000}},
+         "space": {"layers": {"type": "layer_mask"}, "serial_adapter": {"size": [8, 16]}},
+         "final": {"train_examples": 64, "epochs": 2, "seeds": 2}}
+        """.write(toFile: d + "/reuse.json", atomically: true, encoding: .utf8)
+        let search = try runAutopeft(["search", d + "/reuse.json", "--out", d + "/study", "--no-report"])
+        XCTAssertEqual(search.code, 0, search.err)
+        try FileManager.default.copyItem(atPath: d + "/study", toPath: d + "/retrained")
+        let reused = try runAutopeft(["reevaluate", d + "/study", "--front-only"])
+        XCTAssertEqual(reused.code, 0, reused.err)
+        let retrained = try runAutopeft(["reevaluate", d + "/retrained", "--front-only", "--retrain"])
+        XCTAssertEqual(retrained.code, 0, retrained.err)
+
+        // Trials at the target (128 examples: 64 rows x 2 epochs) and the reused runs.
+        var atTarget = Set<Int>(), fromSearch = Set<Int>()
+        for line in try String(contentsOfFile: d + "/study/journal.jsonl", encoding: .utf8).split(separator: "\n") {
+            let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            if o["op"] as? String == "trial_started", (o["fidelity"] as? [String: Any])?["examples"] as? Int == 128,
+               let id = o["id"] as? Int { atTarget.insert(id) }
+        }
+        for line in try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8).split(separator: "\n") {
+            let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            if o["from_search"] as? Bool == true, let id = o["trial"] as? Int {
+                XCTAssertEqual(o["seed"] as? Int, 0, String(line))
+                fromSearch.insert(id)
+            }
+        }
+        let runs = try Self.runs(d + "/study"), again = try Self.runs(d + "/retrained")
+        let front = Set(runs.keys.map { Int($0.split(separator: ":")[0])! })
+        XCTAssertFalse(fromSearch.isEmpty, "the front holds target trials: \(front), at the target \(atTarget)")
+        XCTAssertEqual(fromSearch, front.intersection(atTarget), "every front trial at the target, and only those")
+        XCTAssertEqual(runs, again, "the journal's runs are the runs --retrain trains, bit for bit")
+        XCTAssertFalse(again.isEmpty)
+        XCTAssertTrue(reused.err.contains("the search's own run at these settings (not trained again)"), reused.err)
+        XCTAssertFalse(retrained.err.contains("not trained again"), retrained.err)
+        for id in front {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/study/exports/trial-\(id + 1)/run.json"), "trial \(id + 1)'s export")
+        }
+    }
+
     /// `fidelity.cheap_runs`: an annealed cheap trial of N examples is the plain run of N rows × 1
     /// epoch (its own schedule) bit for bit, while a prefix trial stops the target run after N
     /// examples: the same data, other steps and another score.
