@@ -15,6 +15,8 @@ public final class TrainerEvaluator: Evaluator {
     public let spec: StudySpec
     /// The run every candidate starts from: model, task, head and training, without a plan.
     public let base: RunConfig
+    /// The run settings the search trained with (the space file's), before `final` overrides them.
+    let searchRun: RunConfig
     let fixedSeed: Bool
     /// The final stage's settings when re-evaluating (they override searched learning rates too).
     let final: FinalStage?
@@ -31,6 +33,7 @@ public final class TrainerEvaluator: Evaluator {
         guard case .training(let dims, _) = spec.problem else { throw Study.Failure(message: "not a training study") }
         self.dims = dims
         var run = try Self.runConfig(spec)
+        searchRun = run
         fixedSeed = Self.fixesTheSeed(spec) && final == nil
         if let final {
             run.training.trainExamples = final.trainExamples
@@ -51,7 +54,8 @@ public final class TrainerEvaluator: Evaluator {
     /// or a Slurm job, continued from a cheaper prefix or not), so the trial's recorded score is that
     /// run's score and re-evaluation need not train it again.
     public func searchTrainedTheFinalRun(_ t: TrialRecord, seed: Int) -> Bool {
-        guard let final, t.status == .finished, let search = try? Self.runConfig(spec) else { return false }
+        guard let final, t.status == .finished else { return false }
+        let search = searchRun
         var rows = search.training.trainExamples, epochs = search.training.epochs
         if let settings = spec.fidelity {
             guard t.fidelity == settings.target else { return false }
