@@ -10,8 +10,8 @@ extension FinalStage {
     /// `DIR/reevaluation.jsonl` as it finishes, so that a killed stage resumes where it stopped.
     /// Where the search itself trained a configuration's seed-0 run at these settings (a
     /// target-fidelity trial), that run is recorded from the journal (`from_search`) instead of
-    /// being trained again, unless `retrain`. The first seed trained here keeps its model in
-    /// `DIR/exports/trial-<k>/` with its adapter export. A run whose training diverges is recorded
+    /// being trained again, unless `retrain`. The first run trained here that finishes keeps its model
+    /// in `DIR/exports/trial-<k>/` with its adapter export. A run whose training diverges is recorded
     /// as failed with the reason and is not retried; the others go on.
     public struct Runner {
         /// The file already holds runs at other settings: one fidelity per file.
@@ -73,6 +73,9 @@ extension FinalStage {
                 .reduce(0, +)
             let stageStart = Date()
             var k = 0, failed = 0, ranHere = 0
+            // The first run trained here that finishes keeps its model and export (the adapters
+            // users load); a seed that diverged leaves them to the next one.
+            var exported = Set(earlier?.runs.filter { !$0.fromSearch }.map(\.trial) ?? [])
             // Seconds used by this call and, from its pace so far, those left.
             func pace() -> String {
                 ranHere += 1
@@ -98,12 +101,10 @@ extension FinalStage {
                         continue
                     }
                     let start = Date()
-                    // The first seed trained here keeps its model and export: the adapters users load.
-                    let exportSeed = reused.contains(id) ? 1 : 0
                     let outcome: TrialOutcome
                     do {
                         outcome = try evaluator.evaluate(TrialRequest(candidate: t.candidate, seed: UInt64(seed), trial: id),
-                                                         saveTo: seed == exportSeed ? "\(dir)/exports/trial-\(id + 1)" : nil)
+                                                         saveTo: exported.contains(id) ? nil : "\(dir)/exports/trial-\(id + 1)")
                     } catch TrainerError.training(let reason) {
                         // A diverging run fails alone: recorded with the reason, the others go on.
                         failed += 1
@@ -113,6 +114,7 @@ extension FinalStage {
                         progress("\(k)/\(total): trial \(id + 1) seed \(seed): FAILED: training: \(reason)" + pace())
                         continue
                     }
+                    exported.insert(id)
                     let score = outcome.values[Objective.Name.score] ?? .nan
                     let seconds = Date().timeIntervalSince(start)
                     try record(journal, trial: id, seed: seed, score: score, metrics: outcome.metrics, seconds: seconds, fromSearch: false)

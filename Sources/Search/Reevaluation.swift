@@ -10,6 +10,8 @@ public struct Reevaluation: Sendable {
         public var seed: Int
         public var score: Double
         public var seconds: Double
+        /// Taken from the search's journal (`from_search`), not trained by the final stage.
+        public var fromSearch = false
     }
     public var runs: [Run]
     /// Runs that failed (a diverging loss): recorded with the reason, not retried on resume.
@@ -44,7 +46,8 @@ public struct Reevaluation: Sendable {
                 continue
             }
             runs.append(Run(trial: trial, seed: seed, score: try r.required("score").double(),
-                            seconds: try r.optional("seconds")?.double() ?? 0))
+                            seconds: try r.optional("seconds")?.double() ?? 0,
+                            fromSearch: try r.optional("from_search")?.bool() ?? false))
         }
         self.runs = runs
     }

@@ -10,7 +10,7 @@ extension CLI {
     /// baselines at the space file's `final` fidelity with N seeds (0…N−1), appending each result
     /// to `DIR/reevaluation.jsonl` (resumable: finished runs are skipped). A seed-0 run the search
     /// trained at these settings is taken from the journal (`--retrain` trains it again). The first
-    /// seed trained here keeps its candidates in `DIR/exports/trial-<k>/` with their HF PEFT or
+    /// run trained here that finishes (a diverged seed leaves it to the next) keeps its candidates in `DIR/exports/trial-<k>/` with their HF PEFT or
     /// AdapterHub export in `adapter/`.
     /// Then the report is written again with the re-evaluated scores (unless `--no-report`).
     static func reevaluate(_ args: [String]) -> Int32 {

@@ -108,7 +108,8 @@ final class RealSearchCLITests: XCTestCase {
     /// A multi-fidelity study whose final stage is its target: reevaluate takes each target trial's
     /// seed-0 run from the journal, and those scores are the ones `--retrain` trains again, bit for
     /// bit (continued trials included); cheaper trials on the front are trained, and every front
-    /// configuration still gets its export, from the first seed trained.
+    /// configuration still gets its export, from the first seed trained that finishes (one whose seed 1
+    /// diverged, from seed 2).
     func testReevaluateTakesTheSearchsOwnTargetRunsAsSeedZero() throws {
         let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
         let d = NSTemporaryDirectory() + "autopeft-reuse-" + UUID().uuidString
@@ -126,6 +127,7 @@ final class RealSearchCLITests: XCTestCase {
         let search = try runAutopeft(["search", d + "/reuse.json", "--out", d + "/study", "--no-report"])
         XCTAssertEqual(search.code, 0, search.err)
         try FileManager.default.copyItem(atPath: d + "/study", toPath: d + "/retrained")
+        try FileManager.default.copyItem(atPath: d + "/study", toPath: d + "/diverged")
         let reused = try runAutopeft(["reevaluate", d + "/study", "--front-only"])
         XCTAssertEqual(reused.code, 0, reused.err)
         let retrained = try runAutopeft(["reevaluate", d + "/retrained", "--front-only", "--retrain"])
@@ -155,6 +157,26 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertFalse(retrained.err.contains("not trained again"), retrained.err)
         for id in front {
             XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/study/exports/trial-\(id + 1)/run.json"), "trial \(id + 1)'s export")
+        }
+
+        // A diverged run leaves the export to the next seed: the file a final stage leaves when
+        // seed 1 of every reused trial diverged (its settings line, then the failures), resumed
+        // with a third seed, exports seed 2 of those trials.
+        let note = try XCTUnwrap(try String(contentsOfFile: d + "/study/reevaluation.jsonl", encoding: .utf8)
+            .split(separator: "\n").first)
+        let failures = fromSearch.sorted().map {
+            #"{"op":"reevaluated","trial":\#($0),"seed":1,"error":"training: the loss is not finite","seconds":1}"#
+        }
+        try ([String(note)] + failures).map { $0 + "\n" }.joined().write(toFile: d + "/diverged/reevaluation.jsonl", atomically: true,
+                                                                       encoding: .utf8)
+        let resumed = try runAutopeft(["reevaluate", d + "/diverged", "--front-only", "--seeds", "3", "--no-report"])
+        XCTAssertEqual(resumed.code, 0, resumed.err)
+        let afterFailure = try Self.runs(d + "/diverged")
+        for id in front {
+            XCTAssertEqual(afterFailure["\(id):2"]?.isFinite, true, "trial \(id + 1)'s seed 2: \(afterFailure)")
+            XCTAssertEqual(afterFailure["\(id):1"]?.isNaN, fromSearch.contains(id), "seed 1 failed where it was written so: \(afterFailure)")
+            XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/diverged/exports/trial-\(id + 1)/run.json"),
+                          "trial \(id + 1) keeps an export although \(fromSearch.contains(id) ? "its seed 1 failed" : "it trained seed 0")")
         }
     }
 
