@@ -111,7 +111,7 @@ extension FinalStage {
                         try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)),
                                                           ("error", .string("training: \(reason)")),
                                                           ("seconds", .number(Date().timeIntervalSince(start)))])
-                        progress("\(k)/\(total): trial \(id + 1) seed \(seed): FAILED: training: \(reason)" + pace())
+                        progress("\(k)/\(total): \(name) seed \(seed): FAILED: training: \(reason)" + pace())
                         continue
                     }
                     exported.insert(id)

@@ -55,22 +55,21 @@ public final class TrainerEvaluator: Evaluator {
     /// run's score and re-evaluation need not train it again.
     public func searchTrainedTheFinalRun(_ t: TrialRecord, seed: Int) -> Bool {
         guard let final, t.status == .finished else { return false }
-        let search = searchRun
-        var rows = search.training.trainExamples, epochs = search.training.epochs
+        var rows = searchRun.training.trainExamples, epochs = searchRun.training.epochs
         if let settings = spec.fidelity {
             guard t.fidelity == settings.target else { return false }
             rows = settings.targetRows
             epochs = settings.targetEpochs
         }
-        var searchRate = search.training.learningRate, finalRate = base.training.learningRate
+        var searchRate = searchRun.training.learningRate, finalRate = base.training.learningRate
         if let rate = t.candidate.config.map(PEFTSpace.overrides)?["learning_rate"] {
             searchRate = rate
             if final.learningRate == nil { finalRate = rate }
         }
         // The search trained every trial with the file's training.seed when it gives one.
-        let searchSeed = Self.fixesTheSeed(spec) ? search.training.seed : t.seed
+        let searchSeed = Self.fixesTheSeed(spec) ? searchRun.training.seed : t.seed
         return searchSeed == UInt64(seed) && rows == base.training.trainExamples && epochs == base.training.epochs
-            && searchRate == finalRate && search.task.maxLength == base.task.maxLength
+            && searchRate == finalRate && searchRun.task.maxLength == base.task.maxLength
     }
 
     /// Whether the space file's `training.seed` fixes every search trial's training seed.

@@ -37,7 +37,7 @@ enum Commands {
         name: "reevaluate", arguments: ["DIR"],
         summary: """
         Retrain the Pareto configurations and baselines at the space file's "final" fidelity with several
-        seeds (DIR/reevaluation.jsonl; resumable), keeping the first trained seed's models and exports in
+        seeds (DIR/reevaluation.jsonl; resumable), keeping the first finished run's models and exports in
         DIR/exports, then write the report again with the re-evaluated scores. A seed-0 run the search
         already trained at these settings (a trial at the target fidelity) is taken from its journal.
         """,
