@@ -228,11 +228,13 @@ public enum Report {
         let spec = study.spec
         let front = Set(study.frontIDs)
         let volumes = study.reportedHypervolumeAfterEachTrial
+        let cheapestVolumes = study.cheapestFidelityHypervolumeAfterEachTrial
         let params = spec.space.parameters.filter { if case .fixed = $0.domain { return false }; return true }
         let metricNames = Array(Set(study.trials.flatMap { $0.metrics.keys })).sorted()
         let fidelityColumns = spec.fidelity == nil ? [] : ["fidelity_examples", "continues"]
         var rows = [(["trial", "status", "baseline", "origin"] + fidelityColumns + spec.objectives.map(\.name)
-            + ["on_front", "hypervolume", "seconds", "proposal_seconds", "seed"]
+            + ["on_front", "hypervolume"] + (cheapestVolumes == nil ? [] : ["cheapest_fidelity_hypervolume"])
+            + ["seconds", "proposal_seconds", "seed"]
                      + params.map(\.name) + metricNames.map { "metric." + $0 } + ["peft", "error"]).joined(separator: ",")]
         for t in study.trials {
             var cfg: [(key: String, value: JSONValue)] = []
@@ -242,9 +244,8 @@ public enum Report {
             if spec.fidelity != nil { f += [t.fidelity.map { "\($0.examples)" } ?? "", t.continues.map { "\($0 + 1)" } ?? ""] }
             f += spec.objectives.indices.map { t.status == .finished ? "\(t.values[$0])" : "" }
             // What a benchmark reads at 10, 20 or 30 trials without computing a volume itself.
-            f += [front.contains(t.id) ? "1" : "0", "\(volumes[t.id])",
-                  String(format: "%.3f", t.seconds), String(format: "%.3f", t.proposalSeconds),
-                  "\(t.seed)"]
+            f += [front.contains(t.id) ? "1" : "0", "\(volumes[t.id])"] + (cheapestVolumes.map { ["\($0[t.id])"] } ?? [])
+            f += [String(format: "%.3f", t.seconds), String(format: "%.3f", t.proposalSeconds), "\(t.seed)"]
             for p in params {
                 guard active.contains(p.name), let v = cfg.first(where: { $0.key == p.name })?.value else { f.append(""); continue }
                 switch v {

@@ -167,9 +167,11 @@ public final class Study {
     public var reportedHypervolume: Double { hypervolume(logParameters: true) }
 
     /// The answers' hypervolume against the reference point (of the first `trials` trials only,
-    /// when given); with `logParameters`, trainable parameters on a log10 axis.
-    public func hypervolume(logParameters: Bool, trials: Int? = nil) -> Double {
-        let shown = trials.map { k in answers.filter { $0.id < k } } ?? answers
+    /// when given); with `logParameters`, trainable parameters on a log10 axis. With `fidelity`,
+    /// the volume of the finished trials measured there instead of the answers.
+    public func hypervolume(logParameters: Bool, trials: Int? = nil, fidelity: Fidelity? = nil) -> Double {
+        let measured = fidelity.map { f in finished.filter { $0.fidelity == f } } ?? answers
+        let shown = trials.map { k in measured.filter { $0.id < k } } ?? measured
         let reference = zip(spec.objectives, spec.reference).map { $0.hypervolumeCoordinate($1, logParameters: logParameters) }
         return Hypervolume.compute(hypervolumePoints(shown, logParameters: logParameters), reference: reference)
     }
@@ -178,6 +180,13 @@ public final class Study {
     /// for each k: what hypervolume.svg draws and trials.csv lists.
     public var reportedHypervolumeAfterEachTrial: [Double] {
         trials.map { hypervolume(logParameters: true, trials: $0.id + 1) }
+    }
+
+    /// In a multi-fidelity study, the same at the cheapest fidelity: the volume of the trials
+    /// measured there among trials 1…k. Why: the first trials all run there, so the answers'
+    /// volume is 0 until the first promotion, yet what the search has learnt by then differs.
+    public var cheapestFidelityHypervolumeAfterEachTrial: [Double]? {
+        spec.fidelity.map { f in trials.map { hypervolume(logParameters: true, trials: $0.id + 1, fidelity: f.cheapest) } }
     }
 
     /// Trials' values as a hypervolume measures them (minimisation form, parameters optionally log10).

@@ -57,6 +57,25 @@ final class MultiFidelityStudyTests: XCTestCase {
         XCTAssertGreaterThan(mean(multi), mean(target) - 0.06)
     }
 
+    /// trials.csv of a multi-fidelity study lists, after each trial, the volume of the trials
+    /// measured at the cheapest fidelity so far (recomputed here from the trials' values), which
+    /// grows while the answers' volume is still 0 (no trial at the target yet).
+    func testReportListsTheCheapestFidelitysVolumeAfterEachTrial() throws {
+        let (_, study) = try arm(problem: "", fidelity: #", "fidelity": {"target": {"train_examples": 1200, "epochs": 1}, "cheaper": [300]}"#,
+                                 seed: 0)
+        let rows = Report.csv(study).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        let answers = try XCTUnwrap(rows[0].firstIndex(of: "hypervolume"))
+        let cheapest = try XCTUnwrap(rows[0].firstIndex(of: "cheapest_fidelity_hypervolume"))
+        XCTAssertEqual(rows.count, 1 + study.trials.count)
+        for (k, row) in rows.dropFirst().enumerated() {
+            let cheap = study.trials[...k].filter { $0.status == .finished && $0.fidelity == Fidelity(examples: 300) }
+            let expected = Hypervolume.compute(cheap.map(\.values), reference: study.spec.reference)
+            XCTAssertEqual(try XCTUnwrap(Double(row[cheapest])), expected, accuracy: 1e-12, "after trial \(k + 1)")
+        }
+        XCTAssertTrue(rows.dropFirst().contains { Double($0[answers]) == 0 && Double($0[cheapest])! > 0 },
+                      "before the first target trial only the cheapest fidelity's volume grows")
+    }
+
     /// With annealed cheap runs nothing is continued: a promotion trains the target from scratch
     /// with the seed of the cheap trial it promotes, and pays for the whole run; the journal
     /// records the mode, and a journal without it resumes with prefix runs, as it began.
