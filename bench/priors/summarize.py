@@ -19,21 +19,27 @@ def fidelity(space):
                 + ", ".join(str(c) for c in f["cheaper"]) + " examples of the target run")
     return f"{t.get('train_examples', 'all')} rows x {t['epochs']} epoch(s)"
 
-def volumes(study_dir):
-    """(trial seconds so far, hypervolume) after each trial, from trials.csv (regenerated when it
-    predates the hypervolume column)."""
+def volumes(study_dir, multi_fidelity):
+    """(trial seconds so far, hypervolume, hypervolume at the cheapest fidelity or None) after each
+    trial, from trials.csv (regenerated each time: the study may have gone on since)."""
     path = os.path.join(study_dir, "trials.csv")
-    if not os.path.exists(path) or "hypervolume" not in open(path).readline().split(","):
-        subprocess.run([".build/release/autopeft", "report", study_dir], check=True, stdout=subprocess.DEVNULL)
+    r = subprocess.run([".build/release/autopeft", "report", study_dir], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"autopeft report {study_dir} failed:\n{r.stderr}")
     used, out = 0.0, []
     for r in csv.DictReader(open(path)):
+        if r["status"] == "running":  # a study under way: its trials so far
+            break
         used += float(r["seconds"])
-        out.append((used, float(r["hypervolume"])))
+        cheapest = r.get("cheapest_fidelity_hypervolume")
+        if multi_fidelity and cheapest is None:
+            sys.exit(f"{path} has no cheapest_fidelity_hypervolume column: rebuild .build/release/autopeft")
+        out.append((used, float(r["hypervolume"]), float(cheapest) if cheapest is not None else None))
     return out
 
 def at_seconds(trace, seconds):
     """The hypervolume once `seconds` of trials were spent (the last trial finished by then)."""
-    hv = [v for used, v in trace if used <= seconds]
+    hv = [v for used, v, _ in trace if used <= seconds]
     return hv[-1] if hv else 0.0
 
 def main():
@@ -48,7 +54,7 @@ def main():
                 study = os.path.join(d, f"{task}-{prior}-s{s}")
                 if os.path.exists(os.path.join(study, "journal.jsonl")):
                     spaces[prior] = json.load(open(os.path.join(d, "spaces", f"{task}-{prior}-s{s}.json")))
-                    traces.setdefault(prior, {})[s] = volumes(study)
+                    traces.setdefault(prior, {})[s] = volumes(study, "fidelity" in spaces[prior])
         for prior, by_seed in traces.items():
             space = spaces[prior]
             ref = space["search"]["reference_point"]
@@ -61,6 +67,12 @@ def main():
                        "seeds": [s for s, v in by_seed.items() if len(v) >= k], "fidelity": fidelity(space),
                        "reference": {"score": ref["score"], "trainable_params": ref["trainable_params"],
                                      "trainable_params_axis": "log10"}}
+                cheap = [v[k - 1][2] for v in by_seed.values() if len(v) >= k]
+                if cheap and None not in cheap:
+                    # Early on a multi-fidelity study has no answer at the target (volume 0): what
+                    # it measured at the cheapest fidelity, on the same axes and reference.
+                    row.update({"hv_cheapest_fidelity_median": statistics.median(cheap),
+                                "hv_cheapest_fidelity_min": min(cheap), "hv_cheapest_fidelity_max": max(cheap)})
                 # Trials differ in cost across fidelities: also the volume after the seconds that
                 # the unguided search (prior none) took for k trials, its median over seeds.
                 none_seconds = [v[k - 1][0] for v in traces.get("none", {}).values() if len(v) >= k]
@@ -73,8 +85,9 @@ def main():
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)
         f.write("\n")
-    print("| task | prior | trials | HV median [min, max] | against none | seconds (none's, k trials) | HV then, median [min, max] | against none | seeds |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| task | prior | trials | HV median [min, max] | against none | seconds (none's, k trials) | HV then, median [min, max] "
+          "| against none | HV at the cheapest fidelity, median [min, max] | against none | seeds |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     none = {(r["task"], r["trials"]): r for r in rows if r["prior"] == "none"}
     def delta(r, key):
         base = none.get((r["task"], r["trials"]), {}).get(key)
@@ -82,9 +95,11 @@ def main():
     for r in rows:
         timed = (f"{r['equivalent_seconds']:.0f} | {r['hv_at_seconds_median']:.4f} [{r['hv_at_seconds_min']:.4f}, "
                  f"{r['hv_at_seconds_max']:.4f}]") if "equivalent_seconds" in r else " | "
+        cheap = (f"{r['hv_cheapest_fidelity_median']:.4f} [{r['hv_cheapest_fidelity_min']:.4f}, "
+                 f"{r['hv_cheapest_fidelity_max']:.4f}]") if "hv_cheapest_fidelity_median" in r else ""
         print(f"| {r['task']} | {r['prior']} | {r['trials']} | {r['hv_median']:.4f} [{r['hv_min']:.4f}, "
               f"{r['hv_max']:.4f}] | {delta(r, 'hv_median')} | {timed} | {delta(r, 'hv_at_seconds_median')} | "
-              f"{len(r['seeds'])} |")
+              f"{cheap} | {delta(r, 'hv_cheapest_fidelity_median')} | {len(r['seeds'])} |")
     for f in sorted({(r["task"], r["fidelity"]) for r in rows}):
         print(f"\n{f[0]}: {f[1]}")
 
