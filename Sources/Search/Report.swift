@@ -231,7 +231,7 @@ public enum Report {
         let cheapestVolumes = study.cheapestFidelityHypervolumeAfterEachTrial
         let params = spec.space.parameters.filter { if case .fixed = $0.domain { return false }; return true }
         let metricNames = Array(Set(study.trials.flatMap { $0.metrics.keys })).sorted()
-        let fidelityColumns = spec.fidelity == nil ? [] : ["fidelity_examples", "continues"]
+        let fidelityColumns = spec.fidelity == nil ? [] : ["fidelity_examples", "continues", "trained_examples"]
         var rows = [(["trial", "status", "baseline", "origin"] + fidelityColumns + spec.objectives.map(\.name)
             + ["on_front", "hypervolume"] + (cheapestVolumes == nil ? [] : ["cheapest_fidelity_hypervolume"])
             + ["seconds", "proposal_seconds", "seed"]
@@ -241,7 +241,11 @@ public enum Report {
             var active = Set<String>()
             if let c = t.config, case .object(let members) = spec.space.json(c) { cfg = members; active = Set(spec.space.activeNames(c)) }
             var f = ["\(t.id + 1)", t.status.rawValue, t.baseline ?? "", t.origin.rawValue]
-            if spec.fidelity != nil { f += [t.fidelity.map { "\($0.examples)" } ?? "", t.continues.map { "\($0 + 1)" } ?? ""] }
+            if spec.fidelity != nil {
+                // Trained examples: a cost that does not depend on how busy the machine was.
+                f += [t.fidelity.map { "\($0.examples)" } ?? "", t.continues.map { "\($0 + 1)" } ?? "",
+                      t.fidelity == nil ? "" : "\(Int(study.trainedExamples(t)))"]
+            }
             f += spec.objectives.indices.map { t.status == .finished ? "\(t.values[$0])" : "" }
             // What a benchmark reads at 10, 20 or 30 trials without computing a volume itself.
             f += [front.contains(t.id) ? "1" : "0", "\(volumes[t.id])"] + (cheapestVolumes.map { ["\($0[t.id])"] } ?? [])

@@ -59,7 +59,8 @@ final class MultiFidelityStudyTests: XCTestCase {
 
     /// trials.csv of a multi-fidelity study lists, after each trial, the volume of the trials
     /// measured at the cheapest fidelity so far (recomputed here from the trials' values), which
-    /// grows while the answers' volume is still 0 (no trial at the target yet).
+    /// grows while the answers' volume is still 0 (no trial at the target yet), and the examples
+    /// each trial trained itself.
     func testReportListsTheCheapestFidelitysVolumeAfterEachTrial() throws {
         let (_, study) = try arm(problem: "", fidelity: #", "fidelity": {"target": {"train_examples": 1200, "epochs": 1}, "cheaper": [300]}"#,
                                  seed: 0)
@@ -74,6 +75,15 @@ final class MultiFidelityStudyTests: XCTestCase {
         }
         XCTAssertTrue(rows.dropFirst().contains { Double($0[answers]) == 0 && Double($0[cheapest])! > 0 },
                       "before the first target trial only the cheapest fidelity's volume grows")
+        // Trained examples: the fidelity less that of the trial continued (prefix runs).
+        let (fidelity, continues, trained) = try (XCTUnwrap(rows[0].firstIndex(of: "fidelity_examples")),
+                                                  XCTUnwrap(rows[0].firstIndex(of: "continues")),
+                                                  XCTUnwrap(rows[0].firstIndex(of: "trained_examples")))
+        for row in rows.dropFirst() {
+            let start = Int(row[continues]).map { Int(rows[$0][fidelity])! } ?? 0
+            XCTAssertEqual(Int(row[trained]), Int(row[fidelity])! - start, "trial \(row[0])")
+        }
+        XCTAssertTrue(rows.dropFirst().contains { $0[continues] != "" && Int($0[trained]) == 900 }, "a promotion trains 1200 - 300")
     }
 
     /// With annealed cheap runs nothing is continued: a promotion trains the target from scratch

@@ -20,8 +20,11 @@ def fidelity(space):
     return f"{t.get('train_examples', 'all')} rows x {t['epochs']} epoch(s)"
 
 def volumes(study_dir, multi_fidelity):
-    """(trial seconds so far, hypervolume, hypervolume at the cheapest fidelity or None) after each
-    trial, from trials.csv (regenerated each time: the study may have gone on since)."""
+    """(cost so far, hypervolume, hypervolume at the cheapest fidelity or None) after each trial,
+    from trials.csv (regenerated each time: the study may have gone on since). The cost is the
+    examples trained in a multi-fidelity study, seconds otherwise. Why not seconds there: studies
+    that ran while the machine was busier took up to 1.7x longer for the same trial (SST-2's
+    2000-example trials took 31-35 s in sst2-none-s2, 42-68 s in sst2-none-s0)."""
     path = os.path.join(study_dir, "trials.csv")
     r = subprocess.run([".build/release/autopeft", "report", study_dir], capture_output=True, text=True)
     if r.returncode != 0:
@@ -30,16 +33,16 @@ def volumes(study_dir, multi_fidelity):
     for r in csv.DictReader(open(path)):
         if r["status"] == "running":  # a study under way: its trials so far
             break
-        used += float(r["seconds"])
+        used += float(r["trained_examples"] if multi_fidelity else r["seconds"])
         cheapest = r.get("cheapest_fidelity_hypervolume")
         if multi_fidelity and cheapest is None:
             sys.exit(f"{path} has no cheapest_fidelity_hypervolume column: rebuild .build/release/autopeft")
         out.append((used, float(r["hypervolume"]), float(cheapest) if cheapest is not None else None))
     return out
 
-def at_seconds(trace, seconds):
-    """The hypervolume once `seconds` of trials were spent (the last trial finished by then)."""
-    hv = [v for used, v, _ in trace if used <= seconds]
+def at_cost(trace, cost):
+    """The hypervolume once `cost` was spent (the last trial finished by then)."""
+    hv = [v for used, v, _ in trace if used <= cost]
     return hv[-1] if hv else 0.0
 
 def main():
@@ -73,19 +76,21 @@ def main():
                     # it measured at the cheapest fidelity, on the same axes and reference.
                     row.update({"hv_cheapest_fidelity_median": statistics.median(cheap),
                                 "hv_cheapest_fidelity_min": min(cheap), "hv_cheapest_fidelity_max": max(cheap)})
-                # Trials differ in cost across fidelities: also the volume after the seconds that
-                # the unguided search (prior none) took for k trials, its median over seeds.
-                none_seconds = [v[k - 1][0] for v in traces.get("none", {}).values() if len(v) >= k]
-                if none_seconds:
-                    budget = statistics.median(none_seconds)
-                    at = [at_seconds(v, budget) for v in by_seed.values()]
-                    row.update({"equivalent_seconds": budget, "hv_at_seconds_median": statistics.median(at),
-                                "hv_at_seconds_min": min(at), "hv_at_seconds_max": max(at)})
+                # Trials differ in cost across fidelities: also the volume after the cost that
+                # the unguided search (prior none) spent on k trials, its median over seeds.
+                none_cost = [v[k - 1][0] for v in traces.get("none", {}).values() if len(v) >= k]
+                budget = statistics.median(none_cost) if none_cost else None
+                # Only studies that got that far (or finished): one under way would count low.
+                at = [at_cost(v, budget) for v in by_seed.values() if budget is not None and v
+                      and (v[-1][0] >= budget or len(v) >= CHECKPOINTS[-1])]
+                if at:
+                    row.update({"equivalent_cost": budget, "cost_unit": "trained examples" if "fidelity" in space else "seconds",
+                                "hv_at_cost_median": statistics.median(at), "hv_at_cost_min": min(at), "hv_at_cost_max": max(at)})
                 rows.append(row)
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)
         f.write("\n")
-    print("| task | prior | trials | HV median [min, max] | against none | seconds (none's, k trials) | HV then, median [min, max] "
+    print("| task | prior | trials | HV median [min, max] | against none | cost (none's, k trials) | HV then, median [min, max] "
           "| against none | HV at the cheapest fidelity, median [min, max] | against none | seeds |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     none = {(r["task"], r["trials"]): r for r in rows if r["prior"] == "none"}
@@ -93,12 +98,12 @@ def main():
         base = none.get((r["task"], r["trials"]), {}).get(key)
         return f"{100 * (r[key] / base - 1):+.1f}%" if base and key in r else ""
     for r in rows:
-        timed = (f"{r['equivalent_seconds']:.0f} | {r['hv_at_seconds_median']:.4f} [{r['hv_at_seconds_min']:.4f}, "
-                 f"{r['hv_at_seconds_max']:.4f}]") if "equivalent_seconds" in r else " | "
+        timed = (f"{r['equivalent_cost']:.0f} {r['cost_unit']} | {r['hv_at_cost_median']:.4f} [{r['hv_at_cost_min']:.4f}, "
+                 f"{r['hv_at_cost_max']:.4f}]") if "equivalent_cost" in r else " | "
         cheap = (f"{r['hv_cheapest_fidelity_median']:.4f} [{r['hv_cheapest_fidelity_min']:.4f}, "
                  f"{r['hv_cheapest_fidelity_max']:.4f}]") if "hv_cheapest_fidelity_median" in r else ""
         print(f"| {r['task']} | {r['prior']} | {r['trials']} | {r['hv_median']:.4f} [{r['hv_min']:.4f}, "
-              f"{r['hv_max']:.4f}] | {delta(r, 'hv_median')} | {timed} | {delta(r, 'hv_at_seconds_median')} | "
+              f"{r['hv_max']:.4f}] | {delta(r, 'hv_median')} | {timed} | {delta(r, 'hv_at_cost_median')} | "
               f"{cheap} | {delta(r, 'hv_cheapest_fidelity_median')} | {len(r['seeds'])} |")
     for f in sorted({(r["task"], r["fidelity"]) for r in rows}):
         print(f"\n{f[0]}: {f[1]}")
