@@ -102,6 +102,20 @@ public struct SensitivityPrior: ConfigurationPrior {
         decisions = ds
     }
 
+    /// Whether the prior prefers any configuration to another: false when every decision is
+    /// uniform (layer bits at ½, sizes uniform, no targets, sites or biases to weigh), as in the
+    /// AutoPEFT space (layers and sizes only) with neutral layers and trainable parameters as an
+    /// objective. Then log π is a constant, and the acquisition ranks as without it.
+    public var hasOpinion: Bool {
+        decisions.contains { d in
+            switch d {
+            case .bits(let probs): return probs.contains { abs($0 - 0.5) > 1e-12 }
+            case .values(let probs): return probs.contains { abs($0 - probs[0]) > 1e-12 }
+            case .uniform: return false
+            }
+        }
+    }
+
     public func logProbability(_ config: Config) -> Double {
         var total = 0.0
         let active = Set(space.activeNames(config))

@@ -25,6 +25,18 @@ extension Study {
         }
     }
 
+    /// When the sensitivity prior has no opinion in this space (`SensitivityPrior.hasOpinion`), the
+    /// user asked for guidance the scores cannot give here: says so, and what still differs.
+    public var priorWarning: String? {
+        guard let prior, !prior.hasOpinion else { return nil }
+        let method = spec.priors.methodName
+        return "the \(method) prior prefers no configuration in this space (every layer bit ½"
+            + (spec.countsParameters ? ", module sizes uniform since trainable parameters are an objective" : "")
+            + ", nothing else it weighs): it steers no proposal; what differs from a search without it is \(method)'s own "
+            + "choice, tried once, and \(initialFromPrior) of the \(spec.initial) initial configurations drawn from it at random instead of "
+            + "from the Latin hypercube"
+    }
+
     /// When the reference point's score is below what predicting one class everywhere scores, a
     /// configuration that learns nothing adds hypervolume (MRPC's F1: 0.8122 for "paraphrase"
     /// everywhere, against a reference of 0.5), and the search is drawn to the tiniest modules that

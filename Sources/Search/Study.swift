@@ -333,10 +333,13 @@ public final class Study {
         return (proposals, p.hyperparameters)
     }
 
+    /// How many initial configurations a prior draws (`priors.initial_fraction` of them).
+    var initialFromPrior: Int { Int((spec.priors.initialFraction * Double(spec.initial)).rounded()) }
+
     /// The initial design: a share drawn from the prior (when there is one), the rest a Latin
     /// hypercube; each point tagged with where it came from.
     func initialDesign() throws -> [(Config, TrialRecord.Origin)] {
-        let fromPrior = prior.map { _ in Int((spec.priors.initialFraction * Double(spec.initial)).rounded()) } ?? 0
+        let fromPrior = prior == nil ? 0 : initialFromPrior
         var out: [(Config, TrialRecord.Origin)] = []
         var seen = Set<String>()
         if let prior {

@@ -93,7 +93,9 @@ extension CLI {
     /// The first lines of a search on stderr: warnings, then what the study is and where it stands.
     static func announce(_ study: Study, directory dir: String, workers: Int, threads: Int) {
         let spec = study.spec
-        for w in study.warnings + [study.referenceWarning].compactMap({ $0 }) { printErr("autopeft search: warning: \(w)") }
+        for w in study.warnings + [study.referenceWarning, study.priorWarning].compactMap({ $0 }) {
+            printErr("autopeft search: warning: \(w)")
+        }
         let done = study.trials.filter { $0.status != .running }.count
         if study.resumed {
             printErr("autopeft search: resuming the study in \(dir): \(done) trials done (\(study.finished.count) finished), "

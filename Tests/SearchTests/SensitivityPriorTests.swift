@@ -1,3 +1,4 @@
+import Foundation
 import JSONKit
 import XCTest
 import Space
@@ -72,6 +73,35 @@ final class SensitivityPriorTests: XCTestCase {
         // Each bit is on about half the time: 4000 draws put a share 5 binomial σ (0.04) from ½ out of reach.
         for on in layerOn { XCTAssertEqual(Double(on) / Double(n), 0.5, accuracy: 0.04, "\(layerOn)") }
         XCTAssertGreaterThan(valueOn, 2 * keyOn)
+    }
+
+    /// In the AutoPEFT space (one layer mask, module sizes) with neutral layers and uniform sizes,
+    /// the prior prefers nothing: log π is the same for every configuration, and a study says so.
+    /// With scored layers, or sizes centred, it has an opinion again, and no warning.
+    func testAPriorThatPrefersNothingSaysSo() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let spec = try StudySpec(file: root + "/spaces/autopeft-mock.json")
+        let dims = try XCTUnwrap(spec.problem.dimensions)
+        let scores = PEFTMock.sensitivity(dims: dims)
+        let neutral = SensitivityPrior(scores: scores, space: spec.space, dims: dims, sizes: .uniform, layers: .neutral)
+        XCTAssertFalse(neutral.hasOpinion)
+        var rng = SplitMix64(seed: 4)
+        let logs = try (0..<50).map { _ in neutral.logProbability(try spec.space.sample(&rng)) }
+        XCTAssertEqual(logs.max()! - logs.min()!, 0, accuracy: 1e-9, "one value of log π for 50 random configurations")
+        XCTAssertTrue(SensitivityPrior(scores: scores, space: spec.space, dims: dims, sizes: .uniform, layers: .scored).hasOpinion)
+        XCTAssertTrue(SensitivityPrior(scores: scores, space: spec.space, dims: dims, sizes: .centred, layers: .neutral).hasOpinion)
+
+        func warning(_ edit: (inout StudySpec) -> Void) throws -> String? {
+            var s = spec
+            edit(&s)
+            let d = NSTemporaryDirectory() + "autopeft-prior-" + UUID().uuidString
+            return try Study(spec: s, directory: d, sensitivity: s.priors.method == nil ? nil : scores).priorWarning
+        }
+        XCTAssertTrue(spec.countsParameters && spec.priors.layers == .neutral, "the defaults this test is about")
+        let w = try XCTUnwrap(try warning { _ in })
+        XCTAssertTrue(w.contains("prefers no configuration") && w.contains("5 of the 10 initial configurations"), w)
+        XCTAssertNil(try warning { $0.priors.layers = .scored })
+        XCTAssertNil(try warning { $0.priors.method = nil })
     }
 
     /// The method's choice maximises SPT's utility: no valid random configuration beats it.
