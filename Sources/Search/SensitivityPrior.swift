@@ -116,6 +116,20 @@ public struct SensitivityPrior: ConfigurationPrior {
         }
     }
 
+    /// What a prior without opinion holds constant in this space, in words, for `Study.priorWarning`:
+    /// only the decisions the space has (a space without a layer mask has no layer bits at ½).
+    var neutralDecisions: [String] {
+        var parts: [String] = []
+        if space.parameters.contains(where: { if case .layerMask = $0.domain { return true } else { return false } }) {
+            parts.append("every layer bit ½")
+        }
+        let sized = ["serial_adapter.size", "parallel_adapter.size", "prefix.length", "lora.rank"]
+        if space.parameters.contains(where: { p in sized.contains { p.name == $0 || p.name.hasPrefix($0 + "[") } }) {
+            parts.append("module sizes uniform")
+        }
+        return parts
+    }
+
     public func logProbability(_ config: Config) -> Double {
         var total = 0.0
         let active = Set(space.activeNames(config))

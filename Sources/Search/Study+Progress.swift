@@ -30,9 +30,11 @@ extension Study {
     public var priorWarning: String? {
         guard let prior, !prior.hasOpinion else { return nil }
         let method = spec.priors.methodName
-        return "the \(method) prior prefers no configuration in this space (every layer bit ½"
-            + (spec.countsParameters ? ", module sizes uniform since trainable parameters are an objective" : "")
-            + ", nothing else it weighs): it steers no proposal; what differs from a search without it is \(method)'s own "
+        let held = prior.neutralDecisions.map {
+            $0 == "module sizes uniform" && spec.countsParameters ? $0 + " since trainable parameters are an objective" : $0
+        }
+        return "the \(method) prior prefers no configuration in this space (" + (held + ["nothing else it weighs"]).joined(separator: ", ")
+            + "): it steers no proposal; what differs from a search without it is \(method)'s own "
             + "choice, tried once, and \(initialFromPrior) of the \(spec.initial) initial configurations drawn from it at random instead of "
             + "from the Latin hypercube"
     }

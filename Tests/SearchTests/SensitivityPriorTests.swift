@@ -102,6 +102,13 @@ final class SensitivityPriorTests: XCTestCase {
         XCTAssertTrue(w.contains("prefers no configuration") && w.contains("5 of the 10 initial configurations"), w)
         XCTAssertNil(try warning { $0.priors.layers = .scored })
         XCTAssertNil(try warning { $0.priors.method = nil })
+        XCTAssertTrue(w.contains("every layer bit ½, module sizes uniform since trainable parameters are an objective"), w)
+
+        // The warning names only what the space has: sizes without a layer mask have no layer bits.
+        let sizesOnly = SearchSpace(parameters: [Parameter(name: "serial_adapter.size", domain: .ordinal(values: [0, 8, 64], logScale: true))])
+        let noMask = SensitivityPrior(scores: scores, space: sizesOnly, dims: dims, sizes: .uniform, layers: .neutral)
+        XCTAssertFalse(noMask.hasOpinion)
+        XCTAssertEqual(noMask.neutralDecisions, ["module sizes uniform"])
     }
 
     /// The method's choice maximises SPT's utility: no valid random configuration beats it.
