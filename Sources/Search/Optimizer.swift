@@ -64,7 +64,13 @@ public struct Optimizer: Sendable {
 
     /// A space-filling initial design: a Latin hypercube in the encoding, decoded; points that
     /// decode to invalid or repeated configurations are replaced by uniform samples.
-    public func initialDesign(count: Int, seed: UInt64) throws(SamplingError) -> [Config] {
+    ///
+    /// - Parameter decode: how row i's point becomes a configuration (a prior's rows go through
+    ///   its quantiles, `SensitivityPrior.config(atQuantiles:)`); nil: `SearchSpace.decode` for
+    ///   every row. With it, a replacement is a uniform point of the cube mapped by it, so that
+    ///   a prior's row stays the prior's.
+    public func initialDesign(count: Int, seed: UInt64,
+                              decode: ((_ row: Int, _ point: [Double]) -> Config)? = nil) throws(SamplingError) -> [Config] {
         var rng = SplitMix64(seed: seed ^ 0x1D1_7A1)
         let d = space.dimensions
         var columns: [[Int]] = []
@@ -76,10 +82,10 @@ public struct Optimizer: Sendable {
         var out: [Config] = [], seen: Set<String> = []
         for i in 0..<count {
             let x = (0..<d).map { (Double(columns[$0][i]) + rng.unit()) / Double(count) }
-            var c = space.decode(x)
+            var c = decode?(i, x) ?? space.decode(x)
             var tries = 0
             while space.violation(c) != nil || seen.contains(space.key(c)) {
-                c = try space.sample(&rng)
+                if let decode { c = decode(i, (0..<d).map { _ in rng.unit() }) } else { c = try space.sample(&rng) }
                 tries += 1
                 if tries > 10_000 { throw SamplingError(message: "the space has fewer than \(count) distinct valid configurations") }
             }

@@ -146,6 +146,32 @@ public struct SensitivityPrior: ConfigurationPrior {
         return total
     }
 
+    /// The configuration at a point of the unit cube (the encoding's layout) read through the
+    /// prior's marginals: a bit believed on with probability q is on where its coordinate is ≥ 1 − q,
+    /// a size is the value whose cumulative probability first passes its coordinate, and every
+    /// decision the prior holds uniform decodes as `SearchSpace.decode` does. Latin-hypercube
+    /// points mapped so keep the hypercube's spread in what the prior leaves open, and follow it
+    /// where it has an opinion; with no opinion at all this is `decode`. May violate constraints.
+    public func config(atQuantiles x: [Double]) -> Config {
+        var values = space.decodedValues(x)
+        var k = 0
+        for (i, p) in space.parameters.enumerated() {
+            let slice = x[k..<(k + p.width)]
+            k += p.width
+            switch (decisions[i], p.domain) {
+            case let (.bits(probs), _):
+                values[i] = .bits(zip(probs, slice).map { q, u in u >= 1 - q })
+            case let (.values(probs), .ordinal(vals, _)):
+                var u = slice.first ?? 0, j = 0
+                while j < probs.count - 1 && u >= probs[j] { u -= probs[j]; j += 1 }
+                values[i] = .number(vals[j])
+            default:
+                break
+            }
+        }
+        return space.canonical(Config(space: space, values: values))
+    }
+
     /// A configuration drawn from the prior (redrawn until valid).
     public func sample(_ rng: inout SplitMix64) throws(SamplingError) -> Config {
         for _ in 0..<10_000 {

@@ -34,9 +34,9 @@ extension Study {
             $0 == "module sizes uniform" && spec.countsParameters ? $0 + " since trainable parameters are an objective" : $0
         }
         return "the \(method) prior prefers no configuration in this space (" + (held + ["nothing else it weighs"]).joined(separator: ", ")
-            + "): it steers no proposal; what differs from a search without it is \(method)'s own "
-            + "choice, tried once, and \(initialFromPrior) of the \(spec.initial) initial configurations drawn from it at random instead of "
-            + "from the Latin hypercube"
+            + "): it steers no proposal; what differs from a search without it is \(method)'s own choice, tried once"
+            + (initialFromPrior == 0 ? "" : ", and \(initialFromPrior) of the \(spec.initial) initial configurations drawn from it at "
+                + "random instead of from the Latin hypercube")
     }
 
     /// When the reference point's score is below what predicting one class everywhere scores, a

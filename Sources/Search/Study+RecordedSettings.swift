@@ -33,6 +33,13 @@ extension Study {
                                                    legacy: .string(SensitivityPrior.Layers.scored.rawValue)).plainText) ?? .scored
     }
 
+    /// How the prior's share of the initial design is drawn (`PriorSettings.InitialDesign`): as
+    /// the journal recorded; random for a journal written before the setting existed.
+    public static func priorDesign(_ journal: Journal, spec: StudySpec) -> PriorSettings.InitialDesign {
+        PriorSettings.InitialDesign(rawValue: recorded("prior_design", journal, new: .string(spec.priors.initialDesign.rawValue),
+                                                       legacy: .string(PriorSettings.InitialDesign.random.rawValue)).plainText) ?? .random
+    }
+
     /// How cheap trials train (`CheapRuns`), as the journal recorded at creation; prefix runs for a
     /// journal written before the setting existed; nil without fidelities.
     public static func cheapRuns(_ journal: Journal, spec: StudySpec) -> CheapRuns? {
@@ -54,7 +61,8 @@ extension Study {
     /// The settings that `recorded` reads back, as a new study's `study_created` record keeps them.
     var recordedSettings: [(key: String, value: JSONValue)] {
         [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
-         ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue)), ("prior_layers", .string(spec.priors.layers.rawValue))]
+         ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue)), ("prior_layers", .string(spec.priors.layers.rawValue)),
+         ("prior_design", .string(spec.priors.initialDesign.rawValue))]
             + (spec.fidelity.map { [("cheap_runs", .string($0.cheapRuns.rawValue))] } ?? [])
     }
 

@@ -333,23 +333,37 @@ public final class Study {
         return (proposals, p.hyperparameters)
     }
 
-    /// How many initial configurations a prior draws (`priors.initial_fraction` of them).
-    var initialFromPrior: Int { Int((spec.priors.initialFraction * Double(spec.initial)).rounded()) }
+    /// How many initial configurations a prior draws (`priors.initial_fraction` of them); none
+    /// when a stratified design's prior has no opinion (its rows would decode as the hypercube's).
+    var initialFromPrior: Int {
+        guard let prior, Study.priorDesign(journal, spec: spec) == .random || prior.hasOpinion else { return 0 }
+        return Int((spec.priors.initialFraction * Double(spec.initial)).rounded())
+    }
 
-    /// The initial design: a share drawn from the prior (when there is one), the rest a Latin
-    /// hypercube; each point tagged with where it came from.
+    /// The initial design, each point tagged with where it came from: a Latin hypercube whose
+    /// first `initialFromPrior` rows are read through the prior (`PriorSettings.InitialDesign`).
     func initialDesign() throws -> [(Config, TrialRecord.Origin)] {
-        let fromPrior = prior == nil ? 0 : initialFromPrior
+        let rows = initialFromPrior
+        if let prior, rows > 0, Study.priorDesign(journal, spec: spec) == .random { return try randomPriorDesign(prior, rows: rows) }
+        let space = spec.space
+        var decode: ((Int, [Double]) -> Config)?
+        if let prior, rows > 0 { decode = { i, x in i < rows ? prior.config(atQuantiles: x) : space.decode(x) } }
+        return try optimizer.initialDesign(count: spec.initial, seed: spec.seed, decode: decode).enumerated().map {
+            ($1, $0 < rows ? .prior : .design)
+        }
+    }
+
+    /// The design of journals written before `prior_design` existed: `rows` independent draws from
+    /// the prior, then the first rows of a hypercube of `spec.initial` points (so it resumes as it began).
+    func randomPriorDesign(_ prior: SensitivityPrior, rows: Int) throws -> [(Config, TrialRecord.Origin)] {
         var out: [(Config, TrialRecord.Origin)] = []
         var seen = Set<String>()
-        if let prior {
-            var rng = SplitMix64(seed: spec.seed ^ 0x9121_0A)
-            var attempts = 0
-            while out.count < fromPrior && attempts < 1000 {
-                attempts += 1
-                let c = try prior.sample(&rng)
-                if seen.insert(spec.space.key(c)).inserted { out.append((c, .prior)) }
-            }
+        var rng = SplitMix64(seed: spec.seed ^ 0x9121_0A)
+        var attempts = 0
+        while out.count < rows && attempts < 1000 {
+            attempts += 1
+            let c = try prior.sample(&rng)
+            if seen.insert(spec.space.key(c)).inserted { out.append((c, .prior)) }
         }
         for c in try optimizer.initialDesign(count: spec.initial, seed: spec.seed) where out.count < spec.initial {
             if seen.insert(spec.space.key(c)).inserted { out.append((c, .design)) }

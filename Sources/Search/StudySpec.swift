@@ -367,7 +367,7 @@ extension StudySpec.Problem {
 }
 
 /// `"priors": {"sensitivity": "spt" | "diffora" | "none", "weight": β | "auto", "initial_fraction": 0.5,
-/// "tau": 0.01, "batches": 16, "batch_size": 32}`.
+/// "initial_design": "stratified" | "random", "tau": 0.01, "batches": 16, "batch_size": 32}`.
 public struct PriorSettings: Sendable {
     /// nil: no priors (`"none"`).
     public var method: SensitivityScores.Method?
@@ -379,6 +379,16 @@ public struct PriorSettings: Sendable {
     public var weightFromData: Bool
     /// Share of the initial design drawn from the prior (the rest is space-filling).
     public var initialFraction: Double
+    /// How that share is drawn (`InitialDesign`). A study keeps what its journal recorded
+    /// (older journals: random).
+    public var initialDesign: InitialDesign
+    /// `stratified` (default): the prior's rows are rows of the one Latin hypercube read through
+    /// the prior's marginals, so they keep its spread where the prior is uniform (sizes, when
+    /// parameters are an objective) and a prior without opinion leaves the design as it is.
+    /// `random`: independent draws from the prior, then the first rows of a hypercube; on SST-2
+    /// those draws spread module sizes less and cost 14% of the cheap fidelity's volume at 10
+    /// trials (results/priors/mf/README.md).
+    public enum InitialDesign: String, Sendable, CaseIterable { case stratified, random }
     /// Whether per-layer scores shape the prior (`SensitivityPrior.Layers`; default neutral).
     public var layers: SensitivityPrior.Layers
     /// SPT: the top fraction of parameters counted, batches and their size.
@@ -398,6 +408,7 @@ public struct PriorSettings: Sendable {
         else { weight = try r?.optional("weight")?.double(in: 0...1e6, what: "a prior weight β") ?? Double(trials) / 10 }
         weightFromData = try r?.optional("weight_from_data")?.bool() ?? true
         initialFraction = try r?.optional("initial_fraction")?.double(in: 0...1, what: "a fraction") ?? 0.5
+        initialDesign = try r?.optional("initial_design")?.enumValue(of: InitialDesign.self) ?? .stratified
         layers = try r?.optional("layers")?.enumValue(of: SensitivityPrior.Layers.self) ?? .neutral
         tau = try r?.optional("tau")?.double(in: 1e-6...1, what: "a fraction") ?? 0.01
         batches = try r?.optional("batches")?.int(in: 1...10_000, what: "a batch count") ?? 16

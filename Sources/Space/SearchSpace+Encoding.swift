@@ -36,6 +36,12 @@ extension SearchSpace {
     /// nearest encoded value, categoricals by the largest coordinate), canonicalised. It may
     /// violate constraints: check with `violation`.
     public func decode(_ x: [Double]) -> Config {
+        canonical(Config(space: self, values: decodedValues(x)))
+    }
+
+    /// Each parameter's value nearest to its slice of `x`, before canonicalisation (inactive
+    /// parameters keep what `x` says): `decode`'s first half, for mappings that replace some values.
+    public func decodedValues(_ x: [Double]) -> [ParameterValue] {
         var values: [ParameterValue] = []
         var k = 0
         for p in parameters {
@@ -62,7 +68,7 @@ extension SearchSpace {
                 values.append(v)
             }
         }
-        return canonical(Config(space: self, values: values))
+        return values
     }
 
     static func ordinalPosition(_ x: Double, values: [Double], logScale: Bool) -> Double {

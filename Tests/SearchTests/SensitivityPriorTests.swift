@@ -97,9 +97,12 @@ final class SensitivityPriorTests: XCTestCase {
             let d = NSTemporaryDirectory() + "autopeft-prior-" + UUID().uuidString
             return try Study(spec: s, directory: d, sensitivity: s.priors.method == nil ? nil : scores).priorWarning
         }
-        XCTAssertTrue(spec.countsParameters && spec.priors.layers == .neutral, "the defaults this test is about")
+        XCTAssertTrue(spec.countsParameters && spec.priors.layers == .neutral && spec.priors.initialDesign == .stratified,
+                      "the defaults this test is about")
         let w = try XCTUnwrap(try warning { _ in })
-        XCTAssertTrue(w.contains("prefers no configuration") && w.contains("5 of the 10 initial configurations"), w)
+        XCTAssertTrue(w.contains("prefers no configuration") && !w.contains("initial configurations"), w)
+        let random = try XCTUnwrap(try warning { $0.priors.initialDesign = .random })
+        XCTAssertTrue(random.contains("5 of the 10 initial configurations drawn from it at random"), random)
         XCTAssertNil(try warning { $0.priors.layers = .scored })
         XCTAssertNil(try warning { $0.priors.method = nil })
         XCTAssertTrue(w.contains("every layer bit ½, module sizes uniform since trainable parameters are an objective"), w)
@@ -109,6 +112,69 @@ final class SensitivityPriorTests: XCTestCase {
         let noMask = SensitivityPrior(scores: scores, space: sizesOnly, dims: dims, sizes: .uniform, layers: .neutral)
         XCTAssertFalse(noMask.hasOpinion)
         XCTAssertEqual(noMask.neutralDecisions, ["module sizes uniform"])
+    }
+
+    /// A Latin hypercube of n points read through the prior: each layer bit is on in n·q of them
+    /// give or take one (q read off log π, which flipping the bit changes by log(q / (1 − q))),
+    /// where independent draws would stray by √(n·q·(1 − q)) ≈ 3; the sizes the prior holds uniform
+    /// are the hypercube's own (`SearchSpace.decode`). A prior without opinion is `decode`.
+    func testQuantilePointsFollowThePriorAndKeepTheHypercubesSpread() throws {
+        let s = try space(), n = 40
+        let prior = SensitivityPrior(scores: scores(), space: s, dims: dims, sizes: .uniform, layers: .scored)
+        var rng = SplitMix64(seed: 11)
+        let columns = (0..<s.dimensions).map { _ in
+            var perm = Array(0..<n)
+            for i in stride(from: n - 1, to: 0, by: -1) { perm.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+            return perm
+        }
+        let points = (0..<n).map { i in columns.map { (Double($0[i]) + 0.5) / Double(n) } }
+        let configs = points.map { prior.config(atQuantiles: $0) }
+        var without = try s.sample(&rng)
+        for l in 0..<6 {
+            var with = without
+            without.values[0] = .bits((0..<6).map { $0 == (l + 1) % 6 })
+            with.values[0] = .bits((0..<6).map { $0 == (l + 1) % 6 || $0 == l })
+            let q = 1 / (1 + exp(-(prior.logProbability(with) - prior.logProbability(without))))
+            let count = configs.filter { $0["layers"]!.bits![l] }.count
+            XCTAssertEqual(Double(count), Double(n) * q, accuracy: 1, "layer \(l): on in \(count) of \(n), q = \(q)")
+        }
+        for (x, c) in zip(points, configs) {
+            let plain = s.decode(x)
+            XCTAssertEqual(c["serial_adapter.size"], plain["serial_adapter.size"])
+            XCTAssertEqual(c["lora.rank"], plain["lora.rank"])
+        }
+        let flat = SensitivityPrior(scores: scores(), space: SearchSpace(parameters: [s.parameters[0], s.parameters[1]]), dims: dims,
+                                    sizes: .uniform, layers: .neutral)
+        XCTAssertFalse(flat.hasOpinion)
+        for x in points { XCTAssertEqual(flat.space.key(flat.config(atQuantiles: Array(x[0..<7]))), flat.space.key(flat.space.decode(Array(x[0..<7])))) }
+    }
+
+    /// A stratified design's prior rows are the first rows of the hypercube a search without the
+    /// prior starts from; a prior without opinion leaves that design exactly as it is (in the
+    /// AutoPEFT space with neutral layers), and the older random design draws its rows apart.
+    func testAPriorWithoutOpinionLeavesTheInitialDesignAlone() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let spec = try StudySpec(file: root + "/spaces/autopeft-mock.json")
+        let scores = PEFTMock.sensitivity(dims: try XCTUnwrap(spec.problem.dimensions))
+        func design(_ edit: (inout StudySpec) -> Void) throws -> [(Config, TrialRecord.Origin)] {
+            var s = spec
+            edit(&s)
+            let d = NSTemporaryDirectory() + "autopeft-design-" + UUID().uuidString
+            defer { try? FileManager.default.removeItem(atPath: d) }
+            return try Study(spec: s, directory: d, sensitivity: s.priors.method == nil ? nil : scores).initialDesign()
+        }
+        let plain = try design { $0.priors.method = nil }
+        let keys = plain.map { spec.space.key($0.0) }
+        XCTAssertEqual(plain.count, spec.initial)
+        let neutral = try design { _ in }
+        XCTAssertEqual(neutral.map { spec.space.key($0.0) }, keys)
+        XCTAssertTrue(neutral.allSatisfy { $0.1 == .design })
+        let guided = try design { $0.priors.layers = .scored }
+        XCTAssertEqual(guided.map(\.1), Array(repeating: .prior, count: 5) + Array(repeating: .design, count: 5))
+        XCTAssertNotEqual(guided.prefix(5).map { spec.space.key($0.0) }, Array(keys.prefix(5)), "the prior rows follow the layer scores")
+        let random = try design { $0.priors.initialDesign = .random }
+        XCTAssertEqual(random.filter { $0.1 == .prior }.count, 5)
+        XCTAssertEqual(random.suffix(5).map { spec.space.key($0.0) }, Array(keys.prefix(5)), "then the hypercube's first rows")
     }
 
     /// The method's choice maximises SPT's utility: no valid random configuration beats it.
