@@ -4,9 +4,12 @@ and 30 trials, median and range over search seeds. The volume is the one each st
 (trials.csv's "hypervolume" column, written by `autopeft report`: score against log10 trainable
 parameters, target-fidelity trials only), so this script computes no volume of its own.
 
-Usage: summarize.py DIR [--json FILE]   DIR as given to bench/priors/run; prints a Markdown table
-and writes FILE (default DIR/summary.json): a list of {"task", "prior", "trials", "hv_median",
-"hv_min", "hv_max", "seeds", "fidelity", "reference"}."""
+Usage: summarize.py DIR [DIR...] [--json FILE]   DIRs as given to bench/priors/run (a prior's
+studies under another initial design, e.g. results/priors/mf-random-design, are further arms);
+prints a Markdown table and writes FILE (default the first DIR's summary.json): a list of
+{"task", "prior", "initial_design" (prior arms: "stratified" or "random"), "trials", "hv_median",
+"hv_min", "hv_max", "seeds", "fidelity", "reference"}, with the volume at the cheapest fidelity and
+after the unguided search's cost where they apply."""
 import csv, json, os, statistics, subprocess, sys
 
 CHECKPOINTS = (10, 20, 30)
@@ -45,27 +48,41 @@ def at_cost(trace, cost):
     hv = [v for used, v, _ in trace if used <= cost]
     return hv[-1] if hv else 0.0
 
+def initial_design(study_dir, prior):
+    """How the study drew its prior's share of the initial design, as its journal recorded
+    (`prior_design`; journals written before the setting existed drew at random); None without a prior."""
+    if prior == "none":
+        return None
+    with open(os.path.join(study_dir, "journal.jsonl")) as f:
+        return json.loads(f.readline()).get("prior_design", "random")
+
 def main():
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-    d = sys.argv[1]
-    out = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else os.path.join(d, "summary.json")
+    args = [a for i, a in enumerate(sys.argv[1:], 1) if a != "--json" and sys.argv[i - 1] != "--json"]
+    out = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else os.path.join(args[0], "summary.json")
     rows = []
     for task in ("sst2", "mrpc"):
+        # (prior, initial design) -> {seed: trace}; the same prior under two designs is two arms.
         traces, spaces = {}, {}
-        for prior in ("none", "spt", "diffora"):
-            for s in range(10):
-                study = os.path.join(d, f"{task}-{prior}-s{s}")
-                if os.path.exists(os.path.join(study, "journal.jsonl")):
-                    spaces[prior] = json.load(open(os.path.join(d, "spaces", f"{task}-{prior}-s{s}.json")))
-                    traces.setdefault(prior, {})[s] = volumes(study, "fidelity" in spaces[prior])
-        for prior, by_seed in traces.items():
-            space = spaces[prior]
+        for d in args:
+            for prior in ("none", "spt", "diffora"):
+                for s in range(10):
+                    study = os.path.join(d, f"{task}-{prior}-s{s}")
+                    if os.path.exists(os.path.join(study, "journal.jsonl")):
+                        arm = (prior, initial_design(study, prior))
+                        spaces[arm] = json.load(open(os.path.join(d, "spaces", f"{task}-{prior}-s{s}.json")))
+                        traces.setdefault(arm, {})[s] = volumes(study, "fidelity" in spaces[arm])
+        order = {"none": 0, "spt": 1, "diffora": 2}
+        traces = dict(sorted(traces.items(), key=lambda a: (order[a[0][0]], a[0][1] != "stratified")))
+        for (prior, design), by_seed in traces.items():
+            space = spaces[(prior, design)]
             ref = space["search"]["reference_point"]
             for k in CHECKPOINTS:
                 hv = [v[k - 1][1] for v in by_seed.values() if len(v) >= k]
                 if not hv:
                     continue
-                row = {"task": task, "prior": prior, "trials": k, "hv_median": statistics.median(hv),
+                row = {"task": task, "prior": prior, **({"initial_design": design} if design else {}),
+                       "trials": k, "hv_median": statistics.median(hv),
                        "hv_min": min(hv), "hv_max": max(hv),
                        "seeds": [s for s, v in by_seed.items() if len(v) >= k], "fidelity": fidelity(space),
                        "reference": {"score": ref["score"], "trainable_params": ref["trainable_params"],
@@ -78,7 +95,7 @@ def main():
                                 "hv_cheapest_fidelity_min": min(cheap), "hv_cheapest_fidelity_max": max(cheap)})
                 # Trials differ in cost across fidelities: also the volume after the cost that
                 # the unguided search (prior none) spent on k trials, its median over seeds.
-                none_cost = [v[k - 1][0] for v in traces.get("none", {}).values() if len(v) >= k]
+                none_cost = [v[k - 1][0] for v in traces.get(("none", None), {}).values() if len(v) >= k]
                 budget = statistics.median(none_cost) if none_cost else None
                 # Only studies that got that far (or finished): one under way would count low.
                 at = [at_cost(v, budget) for v in by_seed.values() if budget is not None and v
@@ -102,7 +119,8 @@ def main():
                  f"{r['hv_at_cost_max']:.4f}]") if "equivalent_cost" in r else " | "
         cheap = (f"{r['hv_cheapest_fidelity_median']:.4f} [{r['hv_cheapest_fidelity_min']:.4f}, "
                  f"{r['hv_cheapest_fidelity_max']:.4f}]") if "hv_cheapest_fidelity_median" in r else ""
-        print(f"| {r['task']} | {r['prior']} | {r['trials']} | {r['hv_median']:.4f} [{r['hv_min']:.4f}, "
+        arm = r["prior"] + (f" ({r['initial_design']} design)" if "initial_design" in r else "")
+        print(f"| {r['task']} | {arm} | {r['trials']} | {r['hv_median']:.4f} [{r['hv_min']:.4f}, "
               f"{r['hv_max']:.4f}] | {delta(r, 'hv_median')} | {timed} | {delta(r, 'hv_at_cost_median')} | "
               f"{cheap} | {delta(r, 'hv_cheapest_fidelity_median')} | {len(r['seeds'])} |")
     for f in sorted({(r["task"], r["fidelity"]) for r in rows}):
