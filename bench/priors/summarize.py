@@ -103,6 +103,16 @@ def main():
                 if at:
                     row.update({"equivalent_cost": budget, "cost_unit": "trained examples" if "fidelity" in space else "seconds",
                                 "hv_at_cost_median": statistics.median(at), "hv_at_cost_min": min(at), "hv_at_cost_max": max(at)})
+                # "k trials" of a multi-fidelity study are mostly cheap ones: also the volume after
+                # what k runs at the target fidelity cost, from studies that spent that much.
+                if "fidelity" in space:
+                    target = space["fidelity"]["target"]
+                    cost = k * target["train_examples"] * target["epochs"]
+                    at = [at_cost(v, cost) for v in by_seed.values() if v and v[-1][0] >= cost]
+                    if at:
+                        row.update({"target_runs_cost": cost, "hv_at_target_runs_cost_median": statistics.median(at),
+                                    "hv_at_target_runs_cost_min": min(at), "hv_at_target_runs_cost_max": max(at),
+                                    "target_runs_cost_seeds": [s for s, v in by_seed.items() if v and v[-1][0] >= cost]})
                 rows.append(row)
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)
@@ -123,6 +133,16 @@ def main():
         print(f"| {r['task']} | {arm} | {r['trials']} | {r['hv_median']:.4f} [{r['hv_min']:.4f}, "
               f"{r['hv_max']:.4f}] | {delta(r, 'hv_median')} | {timed} | {delta(r, 'hv_at_cost_median')} | "
               f"{cheap} | {delta(r, 'hv_cheapest_fidelity_median')} | {len(r['seeds'])} |")
+    costed = [r for r in rows if "target_runs_cost" in r]
+    if costed:
+        print("\nAfter what k runs at the target fidelity cost (studies that spent that much):\n")
+        print("| task | prior | k | trained examples | HV median [min, max] | against none | seeds |")
+        print("|---|---|---|---|---|---|---|")
+        for r in costed:
+            arm = r["prior"] + (f" ({r['initial_design']} design)" if "initial_design" in r else "")
+            print(f"| {r['task']} | {arm} | {r['trials']} | {r['target_runs_cost']} | {r['hv_at_target_runs_cost_median']:.4f} "
+                  f"[{r['hv_at_target_runs_cost_min']:.4f}, {r['hv_at_target_runs_cost_max']:.4f}] | "
+                  f"{delta(r, 'hv_at_target_runs_cost_median')} | {len(r['target_runs_cost_seeds'])} |")
     for f in sorted({(r["task"], r["fidelity"]) for r in rows}):
         print(f"\n{f[0]}: {f[1]}")
 
