@@ -162,14 +162,20 @@ public struct SensitivityPrior: ConfigurationPrior {
             case let (.bits(probs), _):
                 values[i] = .bits(zip(probs, slice).map { q, u in u >= 1 - q })
             case let (.values(probs), .ordinal(vals, _)):
-                var u = slice.first ?? 0, j = 0
-                while j < probs.count - 1 && u >= probs[j] { u -= probs[j]; j += 1 }
-                values[i] = .number(vals[j])
+                values[i] = .number(vals[Self.index(atQuantile: slice.first ?? 0, of: probs)])
             default:
                 break
             }
         }
         return space.canonical(Config(space: space, values: values))
+    }
+
+    /// The first index whose cumulative probability exceeds u ∈ [0, 1) (the last one if rounding
+    /// leaves u beyond the total): the inverse CDF of a discrete distribution.
+    static func index(atQuantile u: Double, of probs: [Double]) -> Int {
+        var rest = u, k = 0
+        while k < probs.count - 1 && rest >= probs[k] { rest -= probs[k]; k += 1 }
+        return k
     }
 
     /// A configuration drawn from the prior (redrawn until valid).
@@ -182,9 +188,7 @@ public struct SensitivityPrior: ConfigurationPrior {
                 switch (decisions[i], p.domain) {
                 case let (.bits(probs), _): values[i] = .bits(probs.map { rng.unit() < $0 })
                 case let (.values(probs), .ordinal(vals, _)):
-                    var u = rng.unit(), k = 0
-                    while k < probs.count - 1 && u >= probs[k] { u -= probs[k]; k += 1 }
-                    values[i] = .number(vals[k])
+                    values[i] = .number(vals[Self.index(atQuantile: rng.unit(), of: probs)])
                 default:
                     var r = SplitMix64(seed: rng.next())
                     values[i] = (try? space.sample(&r).values[i]) ?? p.defaultValue

@@ -116,8 +116,9 @@ final class SensitivityPriorTests: XCTestCase {
 
     /// A Latin hypercube of n points read through the prior: each layer bit is on in n·q of them
     /// give or take one (q read off log π, which flipping the bit changes by log(q / (1 − q))),
-    /// where independent draws would stray by √(n·q·(1 − q)) ≈ 3; the sizes the prior holds uniform
-    /// are the hypercube's own (`SearchSpace.decode`). A prior without opinion is `decode`.
+    /// where independent draws would stray by √(n·q·(1 − q)) ≈ 3; centred sizes likewise; the sizes
+    /// the prior holds uniform are the hypercube's own (`SearchSpace.decode`). A prior without
+    /// opinion is `decode`.
     func testQuantilePointsFollowThePriorAndKeepTheHypercubesSpread() throws {
         let s = try space(), n = 40
         let prior = SensitivityPrior(scores: scores(), space: s, dims: dims, sizes: .uniform, layers: .scored)
@@ -142,6 +143,20 @@ final class SensitivityPriorTests: XCTestCase {
             let plain = s.decode(x)
             XCTAssertEqual(c["serial_adapter.size"], plain["serial_adapter.size"])
             XCTAssertEqual(c["lora.rank"], plain["lora.rank"])
+        }
+        // Centred sizes: each serial size in n·p of the points give or take one, p read off log π.
+        let centred = SensitivityPrior(scores: scores(), space: s, dims: dims, sizes: .centred, layers: .scored)
+        let sizes: [Double] = [0, 1, 2, 4, 8, 16, 32, 64, 128, 256]
+        XCTAssertEqual(s.parameters.prefix(2).map(\.name), ["layers", "serial_adapter.size"], "the order this test indexes by")
+        let logs = sizes.map { v -> Double in
+            var c = without
+            c.values[1] = .number(v)
+            return centred.logProbability(c)
+        }
+        let p = logs.map { exp($0 - logs.max()!) }, total = p.reduce(0, +)
+        let drawn = points.map { centred.config(atQuantiles: $0)["serial_adapter.size"]!.number! }
+        for (v, pv) in zip(sizes, p) {
+            XCTAssertEqual(Double(drawn.filter { $0 == v }.count), Double(n) * pv / total, accuracy: 1, "size \(v)")
         }
         let flat = SensitivityPrior(scores: scores(), space: SearchSpace(parameters: [s.parameters[0], s.parameters[1]]), dims: dims,
                                     sizes: .uniform, layers: .neutral)
