@@ -276,6 +276,8 @@ final class StudyTests: XCTestCase {
             .contains("baselines[0].config.lora.rank: 4 is not a value of lora.rank"))
         XCTAssertTrue(err(#"{"problem": {"name": "peft_mock"}, "space": {"lora": {"rank": [0, 8]}}, "priors": {"layers": "scores"}}"#)
             .contains(#"priors.layers: expected one of "neutral", "scored", got "scores" (did you mean "scored"?)"#))
+        let design = err(#"{"problem": {"name": "peft_mock"}, "space": {"lora": {"rank": [0, 8]}}, "priors": {"initial_design": "lhs"}}"#)
+        XCTAssertTrue(design.contains(#"priors.initial_design: expected one of "stratified", "random", got "lhs""#), design)
     }
 }
 
