@@ -46,26 +46,36 @@ extension FinalStage {
             !retrain && seeds > 1 && evaluator.searchTrainedTheFinalRun(study.trials[id], seed: 0)
         }
 
-        /// Runs what is not done yet; returns the number of runs that failed in this call.
-        public func run(progress: (String) -> Void) throws -> Int {
-            let journal = try Journal(path: Reevaluation.path(dir))
-            let earlier = try Reevaluation.read(directory: dir)
-            let done = Set((earlier?.runs.map { "\($0.trial):\($0.seed)" } ?? [])
-                + (earlier?.failures.map { "\($0.trial):\($0.seed)" } ?? []))
-            // One fidelity per file: record it, and refuse to mix another into it.
-            let settings: JSONValue = .object([
+        /// The settings every run of reevaluation.jsonl shares (one fidelity per file).
+        var settings: JSONValue {
+            .object([
                 ("train_examples", evaluator.base.training.trainExamples.map { .number($0) } ?? .string("all")),
                 ("epochs", .number(evaluator.base.training.epochs)), ("learning_rate", .number(evaluator.base.training.learningRate)),
                 ("max_length", .number(evaluator.base.task.maxLength)),
             ])
-            if let earlier = earlier?.settings {
-                if earlier != settings {
-                    throw MixedFidelity(message: "\(Reevaluation.path(dir)) holds runs at \(earlier.serialized()); these settings "
+        }
+
+        /// Opens reevaluation.jsonl: the runs it already holds (finished or failed), as
+        /// "trial:seed"; records these settings in a new file and refuses a file at other ones.
+        func open() throws -> (journal: Journal, earlier: Reevaluation?, done: Set<String>) {
+            let journal = try Journal(path: Reevaluation.path(dir))
+            let earlier = try Reevaluation.read(directory: dir)
+            let done = Set((earlier?.runs.map { "\($0.trial):\($0.seed)" } ?? [])
+                + (earlier?.failures.map { "\($0.trial):\($0.seed)" } ?? []))
+            if let recorded = earlier?.settings {
+                if recorded != settings {
+                    throw MixedFidelity(message: "\(Reevaluation.path(dir)) holds runs at \(recorded.serialized()); these settings "
                         + "are \(settings.serialized()). Move the file away to re-evaluate at another fidelity.")
                 }
             } else {
                 try journal.append(.studyNote, [("final", settings)])
             }
+            return (journal, earlier, done)
+        }
+
+        /// Runs what is not done yet; returns the number of runs that failed in this call.
+        public func run(progress: (String) -> Void) throws -> Int {
+            let (journal, earlier, done) = try open()
             let targets = Reevaluation.targets(study, baselines: baselines)
             let total = targets.count * seeds
             let reused = Set(targets.filter(fromSearch))
