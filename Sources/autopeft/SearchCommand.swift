@@ -29,21 +29,8 @@ extension CLI {
             study = try Study(spec: spec, directory: dir, fresh: opts.flag("fresh"), force: opts.flag("force"), sensitivity: scores)
             study.constantPredictionScore = TrainerEvaluator.constantPredictionScore(spec)
             if opts["executor"] == nil, (try? spec.executor?.optional("kind")?.string()) == "slurm" { onSlurm = true }
-            if onSlurm {
-                let settings = try spec.executor.map { r throws(ConfigError) in try SlurmEvaluator.Settings(reading: r) }
-                    ?? SlurmEvaluator.Settings()
-                workers = settings.jobs
-                struct Journaling: @unchecked Sendable { let study: Study }  // noteSubmission only appends to the journal, which locks
-                let noted = Journaling(study: study)
-                evaluator = try SlurmEvaluator(spec: spec, directory: dir, settings: settings, progress: { printErr($0) },
-                                               submitted: { noted.study.noteSubmission(trial: $0, job: $1, attempt: $2) })
-            } else if workers > 1 {
-                evaluator = WorkerEvaluator(spec: spec, workers: workers, cores: nThreads, progress: { printErr($0) })
-            } else if let trainer {
-                evaluator = trainer
-            } else {
-                evaluator = SyntheticEvaluator(spec: spec)
-            }
+            (evaluator, workers) = try searchEvaluator(study, directory: dir, onSlurm: onSlurm, workers: workers, threads: nThreads,
+                                                       trainer: trainer)
         } catch {
             printErr("autopeft search: \(error)")
             return ExitCode.of(error)
@@ -53,18 +40,8 @@ extension CLI {
         let slurm = onSlurm
         let resume = ["autopeft", "search", pos[0], "--out", dir] + (opts["workers"].map { ["--workers", $0] } ?? [])
             + (slurm ? ["--executor", "slurm"] : [])
-        Interruption.stopOnSignals(resume: resume.joined(separator: " ")) {
-            guard slurm else { return "" }
-            let n = SlurmEvaluator.jobsInFlight
-            guard n > 0 else { return "" }
-            var cancel = opts.flag("cancel-on-stop")
-            if !cancel && isatty(STDIN_FILENO) != 0 {
-                FileHandle.standardError.write(Data("\nautopeft search: cancel the \(n) Slurm jobs in flight (scancel)? [y/N] ".utf8))
-                cancel = (readLine() ?? "").lowercased().hasPrefix("y")
-            }
-            if cancel { return "cancelled \(SlurmEvaluator.cancelInFlight()) Slurm jobs in flight (scancel). " }
-            return "\(n) Slurm jobs keep running; resuming re-attaches to them (or scancel them). "
-        }
+        let cancelOnStop = opts.flag("cancel-on-stop")
+        Interruption.stopOnSignals(resume: resume.joined(separator: " ")) { slurm ? slurmJobsOnStop(cancel: cancelOnStop) : "" }
         do {
             try study.run(evaluator: evaluator, workers: workers) { printErr("autopeft search: " + $0) }
         } catch {
@@ -75,6 +52,38 @@ extension CLI {
         let wrote = opts.flag("no-report") || writeReport(study, to: dir, command: "search", done: "the study is complete")
         print(summary(study, seconds: Date().timeIntervalSince(start)).serialized())
         return wrote ? ExitCode.success : ExitCode.failure
+    }
+
+    /// What runs the search's trials, and how many at once: Slurm jobs (as many as the executor's
+    /// `jobs`), worker processes, the trainer in this process, or a synthetic problem.
+    static func searchEvaluator(_ study: Study, directory dir: String, onSlurm: Bool, workers: Int, threads: Int,
+                                trainer: TrainerEvaluator?) throws -> (any Evaluator, workers: Int) {
+        let spec = study.spec
+        if onSlurm {
+            let settings = try spec.executor.map { r throws(ConfigError) in try SlurmEvaluator.Settings(reading: r) }
+                ?? SlurmEvaluator.Settings()
+            struct Journaling: @unchecked Sendable { let study: Study }  // noteSubmission only appends to the journal, which locks
+            let noted = Journaling(study: study)
+            return (try SlurmEvaluator(spec: spec, directory: dir, settings: settings, progress: { printErr($0) },
+                                       submitted: { noted.study.noteSubmission(trial: $0, job: $1, attempt: $2) }), settings.jobs)
+        }
+        if workers > 1 { return (WorkerEvaluator(spec: spec, workers: workers, cores: threads, progress: { printErr($0) }), workers) }
+        return (trainer ?? SyntheticEvaluator(spec: spec), workers)
+    }
+
+    /// On SIGINT/SIGTERM with Slurm jobs in flight: cancels them when asked (`--cancel-on-stop`, or
+    /// yes at the prompt on a terminal), else leaves them running for a resume to re-attach to.
+    /// Returns the sentence the stop message adds.
+    static func slurmJobsOnStop(cancel asked: Bool) -> String {
+        let n = SlurmEvaluator.jobsInFlight
+        guard n > 0 else { return "" }
+        var cancel = asked
+        if !cancel && isatty(STDIN_FILENO) != 0 {
+            FileHandle.standardError.write(Data("\nautopeft search: cancel the \(n) Slurm jobs in flight (scancel)? [y/N] ".utf8))
+            cancel = (readLine() ?? "").lowercased().hasPrefix("y")
+        }
+        if cancel { return "cancelled \(SlurmEvaluator.cancelInFlight()) Slurm jobs in flight (scancel). " }
+        return "\(n) Slurm jobs keep running; resuming re-attaches to them (or scancel them). "
     }
 
     /// Writes DIR's report at the end of `command`; when it cannot, says what is safe (`done`) and
