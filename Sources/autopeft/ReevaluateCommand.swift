@@ -39,32 +39,12 @@ extension CLI {
             let stage = FinalStage.Runner(study: study, directory: dir, seeds: final.seeds, evaluator: evaluator, baselines: !frontOnly,
                                           retrain: opts.flag("retrain"))
             let failed: Int
-            do { failed = try stage.run(progress: { printErr("autopeft reevaluate: "
-                + $0) }) } catch let e as FinalStage.Runner.MixedFidelity {
+            do { failed = try stage.run(progress: { printErr("autopeft reevaluate: " + $0) }) } catch let e as FinalStage.Runner.MixedFidelity {
                 printErr("autopeft reevaluate: \(e)")
                 return ExitCode.usage
             }
-            let targets = Reevaluation.targets(study, baselines: !frontOnly)
-            let re = try Reevaluation.read(directory: dir)
-            let rows: [JSONValue] = targets.map { id in
-                let t = study.trials[id]
-                var m: [(key: String, value: JSONValue)] = [("trial", .number(id)), ("search_values", .array(t.values.map { .number($0) }))]
-                if let b = t.baseline { m.append(("baseline", .string(b))) }
-                if let s = re?.stats(trial: id) { m += [("mean", .number(s.mean)), ("sd", .number(s.sd)), ("n", .number(s.n))] }
-                return .object(m)
-            }
-            var summary: [(key: String, value: JSONValue)] = [("study", .string(study.spec.name)), ("reevaluated", .array(rows)),
-                                                              ("failed_runs", .number(failed))]
-            if let hv = re?.frontHypervolume(study) {
-                let reference = zip(study.spec.objectives, study.spec.reference).map { (key: $0.name, value: JSONValue.number($1)) }
-                let perSeed = (0..<final.seeds).map { s in re?.frontHypervolume(study, seed: s).map { JSONValue.number($0) } ?? .null }
-                summary.append(("front_hypervolume", .object([("value", .number(hv)), ("parameters", .string("log10")),
-                                                               ("score", .string("mean over seeds")), ("per_seed", .array(perSeed)),
-                                                               ("reference", .object(reference))])))
-                printErr("autopeft reevaluate: the front's hypervolume, mean score against log10 parameters (reference "
-                    + "\(reference.map { "\($0.key) \($0.value.plainText)" }.joined(separator: ", "))): \(String(format: "%.4f", hv))")
-            }
-            print(JSONValue.object(summary).serialized())
+            let summary = try reevaluationSummary(study, directory: dir, baselines: !frontOnly, seeds: final.seeds, failed: failed)
+            print(summary.serialized())
             if failed > 0 { printErr("autopeft reevaluate: \(failed) runs failed (listed in the report); the others are recorded") }
             // The report's front and baseline table show the re-evaluated means: rewrite it, as search does.
             if !opts.flag("no-report") {
@@ -76,5 +56,30 @@ extension CLI {
             printErr("autopeft reevaluate: \(error)")
             return ExitCode.of(error)
         }
+    }
+
+    /// reevaluate's stdout: per re-evaluated trial its search-time values and its final-stage mean,
+    /// sd and n; the failed runs; and the front's hypervolume (also said on stderr).
+    static func reevaluationSummary(_ study: Study, directory dir: String, baselines: Bool, seeds: Int, failed: Int) throws -> JSONValue {
+        let re = try Reevaluation.read(directory: dir)
+        let rows: [JSONValue] = Reevaluation.targets(study, baselines: baselines).map { id in
+            let t = study.trials[id]
+            var m: [(key: String, value: JSONValue)] = [("trial", .number(id)), ("search_values", .array(t.values.map { .number($0) }))]
+            if let b = t.baseline { m.append(("baseline", .string(b))) }
+            if let s = re?.stats(trial: id) { m += [("mean", .number(s.mean)), ("sd", .number(s.sd)), ("n", .number(s.n))] }
+            return .object(m)
+        }
+        var summary: [(key: String, value: JSONValue)] = [("study", .string(study.spec.name)), ("reevaluated", .array(rows)),
+                                                          ("failed_runs", .number(failed))]
+        if let hv = re?.frontHypervolume(study) {
+            let reference = zip(study.spec.objectives, study.spec.reference).map { (key: $0.name, value: JSONValue.number($1)) }
+            let perSeed = (0..<seeds).map { s in re?.frontHypervolume(study, seed: s).map { JSONValue.number($0) } ?? .null }
+            summary.append(("front_hypervolume", .object([("value", .number(hv)), ("parameters", .string("log10")),
+                                                           ("score", .string("mean over seeds")), ("per_seed", .array(perSeed)),
+                                                           ("reference", .object(reference))])))
+            printErr("autopeft reevaluate: the front's hypervolume, mean score against log10 parameters (reference "
+                + "\(reference.map { "\($0.key) \($0.value.plainText)" }.joined(separator: ", "))): \(String(format: "%.4f", hv))")
+        }
+        return .object(summary)
     }
 }
