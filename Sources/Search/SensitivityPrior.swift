@@ -40,17 +40,38 @@ public struct SensitivityPrior: ConfigurationPrior {
                 layers: Layers = .scored) {
         self.scores = scores
         self.space = space
-        let perLayer = scores.perLayer, perTarget = scores.perTarget
-        // Relative to the mean, so that flat (uninformative) scores give the neutral 1/2.
-        let maxL = max(perLayer.reduce(0, +) / Double(max(perLayer.count, 1)), 1e-12)
-        let maxT = max(perTarget.reduce(0, +) / Double(max(perTarget.count, 1)), 1e-12)
-        func bitProb(_ s: Double, _ mean: Double) -> Double { min(0.9, max(0.1, 0.5 * max(0, s) / mean)) }
-        // Mean over layers of the benefit a module kind's covered matrices offer.
-        func meanBenefit(_ targets: [LinearTarget]) -> Double {
-            (0..<scores.layers).reduce(0.0) { acc, l in acc + targets.reduce(0) { $0
-                + scores.score(layer: l, target: $1) } } / Double(max(scores.layers, 1))
+        let belief = Belief(scores: scores, dims: dims, alpha: alpha, sizes: sizes, layers: layers)
+        decisions = space.parameters.map(belief.decision)
+    }
+
+    /// How the scores become one decision's probabilities (the rules of the type's comment).
+    struct Belief {
+        let scores: SensitivityScores, dims: ModelDimensions, alpha: Double, sizes: Sizes, layers: Layers
+        /// Mean layer and target scores: probabilities are relative to them, so that flat
+        /// (uninformative) scores give the neutral ½.
+        let meanLayer: Double, meanTarget: Double
+
+        init(scores: SensitivityScores, dims: ModelDimensions, alpha: Double, sizes: Sizes, layers: Layers) {
+            (self.scores, self.dims, self.alpha, self.sizes, self.layers) = (scores, dims, alpha, sizes, layers)
+            meanLayer = max(scores.perLayer.reduce(0, +) / Double(max(scores.perLayer.count, 1)), 1e-12)
+            meanTarget = max(scores.perTarget.reduce(0, +) / Double(max(scores.perTarget.count, 1)), 1e-12)
         }
-        func benefit(layer l: Int, _ targets: [LinearTarget]) -> Double { targets.reduce(0) { $0 + scores.score(layer: l, target: $1) } }
+
+        func bitProbability(_ score: Double, mean: Double) -> Double { min(0.9, max(0.1, 0.5 * max(0, score) / mean)) }
+
+        func targetProbability(_ t: LinearTarget?) -> Double {
+            guard let t, let j = scores.targets.firstIndex(of: t) else { return 0.5 }
+            return bitProbability(scores.perTarget[j], mean: meanTarget)
+        }
+
+        /// What a module kind's covered matrices offer in layer l, or in an average layer.
+        func benefit(layer l: Int?, _ targets: [LinearTarget]) -> Double {
+            func at(_ l: Int) -> Double { targets.reduce(0) { $0 + scores.score(layer: l, target: $1) } }
+            if let l { return at(l) }
+            return (0..<scores.layers).reduce(0.0) { $0 + at($1) } / Double(max(scores.layers, 1))
+        }
+
+        /// A discrete Gaussian (σ = 1.5 notches) on the largest size whose cost / α the benefit covers.
         func centred(_ values: [Double], cost: (Double) -> Double, benefit b: Double) -> Decision {
             guard sizes == .centred else { return .uniform }
             var centre = 0
@@ -60,46 +81,40 @@ public struct SensitivityPrior: ConfigurationPrior {
             let total = w.reduce(0, +)
             return .values(w.map { $0 / total })
         }
-        var ds: [Decision] = []
-        for p in space.parameters {
-            let name = p.name
-            var base = name, layer: Int?
-            if let open = name.firstIndex(of: "["), let l = Int(name[name.index(after: open)...].dropLast()) {
-                base = String(name[..<open])
+
+        func decision(for p: Parameter) -> Decision {
+            var base = p.name, layer: Int?
+            if let open = p.name.firstIndex(of: "["), let l = Int(p.name[p.name.index(after: open)...].dropLast()) {
+                base = String(p.name[..<open])
                 layer = l
             }
             switch (p.domain, base) {
             case (.layerMask(let n, _), _):
-                ds.append(.bits((0..<n).map { l in layers == .neutral ? 0.5 : bitProb(l < perLayer.count ? perLayer[l] : 0, maxL) }))
+                let perLayer = scores.perLayer
+                return .bits((0..<n).map { l in
+                    layers == .neutral ? 0.5 : bitProbability(l < perLayer.count ? perLayer[l] : 0, mean: meanLayer)
+                })
             case (.subset(let items, _), "lora.targets"), (.subset(let items, _), "bitfit.biases"):
-                ds.append(.bits(items.map { item in
-                    guard let t = LinearTarget(name: item), let j = scores.targets.firstIndex(of: t) else { return 0.5 }
-                    return bitProb(perTarget[j], maxT)
-                }))
+                return .bits(items.map { targetProbability(LinearTarget(name: $0)) })
             case (.subset(let items, _), "ia3.sites"):
-                ds.append(.bits(items.map { item in
-                    let t = IA3Spec.Site(rawValue: item)?.chargedTarget ?? .intermediate
-                    return bitProb(perTarget[scores.targets.firstIndex(of: t) ?? 0], maxT)
-                }))
+                return .bits(items.map { targetProbability(IA3Spec.Site(rawValue: $0)?.chargedTarget ?? .intermediate) })
             case (.ordinal(let values, _), "serial_adapter.size"):
-                let b = layer.map { benefit(layer: $0, [.output]) } ?? meanBenefit([.output])
-                ds.append(centred(values, cost: { dims.bottleneckParameters(size: $0) }, benefit: b))
+                return centred(values, cost: { dims.bottleneckParameters(size: $0) }, benefit: benefit(layer: layer, [.output]))
             case (.ordinal(let values, _), "parallel_adapter.size"):
-                let b = layer.map { benefit(layer: $0, [.intermediate, .output]) } ?? meanBenefit([.intermediate, .output])
-                ds.append(centred(values, cost: { dims.bottleneckParameters(size: $0) }, benefit: b))
+                return centred(values, cost: { dims.bottleneckParameters(size: $0) },
+                               benefit: benefit(layer: layer, [.intermediate, .output]))
             case (.ordinal(let values, _), "prefix.length"):
-                ds.append(centred(values, cost: { dims.prefixParameters(length: $0) }, benefit: meanBenefit([.key, .value])))
+                return centred(values, cost: { dims.prefixParameters(length: $0) }, benefit: benefit(layer: nil, [.key, .value]))
             case (.ordinal(let values, _), "lora.rank"):
                 // The best single H×H target per layer, on average: cost r·(H + H).
-                let b = (0..<scores.layers).reduce(0.0) { acc, l in acc + [LinearTarget.query, .key, .value,
-                                                                           .attentionOutput].map { scores.score(layer: l,
-                                                                           target: $0) }.max()! } / Double(max(scores.layers, 1))
-                ds.append(centred(values, cost: { dims.loraParameters(rank: $0, target: .query) }, benefit: b))
+                let best = (0..<scores.layers).reduce(0.0) { acc, l in
+                    acc + [LinearTarget.query, .key, .value, .attentionOutput].map { scores.score(layer: l, target: $0) }.max()!
+                } / Double(max(scores.layers, 1))
+                return centred(values, cost: { dims.loraParameters(rank: $0, target: .query) }, benefit: best)
             default:
-                ds.append(.uniform)
+                return .uniform
             }
         }
-        decisions = ds
     }
 
     /// Whether the prior prefers any configuration to another: false when every decision is
