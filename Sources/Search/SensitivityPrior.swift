@@ -82,6 +82,9 @@ public struct SensitivityPrior: ConfigurationPrior {
             return .values(w.map { $0 / total })
         }
 
+        /// The parameters `decision(for:)` centres by SPT's rule (per layer as `name[l]`).
+        static let sizeParameters = ["serial_adapter.size", "parallel_adapter.size", "prefix.length", "lora.rank"]
+
         func decision(for p: Parameter) -> Decision {
             var base = p.name, layer: Int?
             if let open = p.name.firstIndex(of: "["), let l = Int(p.name[p.name.index(after: open)...].dropLast()) {
@@ -131,18 +134,11 @@ public struct SensitivityPrior: ConfigurationPrior {
         }
     }
 
-    /// What a prior without opinion holds constant in this space, in words, for `Study.priorWarning`:
-    /// only the decisions the space has (a space without a layer mask has no layer bits at ½).
-    var neutralDecisions: [String] {
-        var parts: [String] = []
-        if space.parameters.contains(where: { if case .layerMask = $0.domain { return true } else { return false } }) {
-            parts.append("every layer bit ½")
-        }
-        let sized = ["serial_adapter.size", "parallel_adapter.size", "prefix.length", "lora.rank"]
-        if space.parameters.contains(where: { p in sized.contains { p.name == $0 || p.name.hasPrefix($0 + "[") } }) {
-            parts.append("module sizes uniform")
-        }
-        return parts
+    /// What a prior without opinion holds constant in this space, for `Study.priorWarning`: only
+    /// the decisions the space has (a space without a layer mask has no layer bits at ½).
+    var neutralDecisions: (layerBits: Bool, sizes: Bool) {
+        (space.parameters.contains { if case .layerMask = $0.domain { return true } else { return false } },
+         space.parameters.contains { p in Belief.sizeParameters.contains { p.name == $0 || p.name.hasPrefix($0 + "[") } })
     }
 
     public func logProbability(_ config: Config) -> Double {

@@ -30,9 +30,9 @@ extension Study {
     public var priorWarning: String? {
         guard let prior, !prior.hasOpinion else { return nil }
         let method = spec.priors.methodName
-        let held = prior.neutralDecisions.map {
-            $0 == "module sizes uniform" && spec.countsParameters ? $0 + " since trainable parameters are an objective" : $0
-        }
+        let neutral = prior.neutralDecisions
+        let held = (neutral.layerBits ? ["every layer bit ½"] : [])
+            + (neutral.sizes ? ["module sizes uniform" + (spec.countsParameters ? " since trainable parameters are an objective" : "")] : [])
         return "the \(method) prior prefers no configuration in this space (" + (held + ["nothing else it weighs"]).joined(separator: ", ")
             + "): it steers no proposal; what differs from a search without it is \(method)'s own choice, tried once"
             + (initialFromPrior == 0 ? "" : ", and \(initialFromPrior) of the \(spec.initial) initial configurations drawn from it at "

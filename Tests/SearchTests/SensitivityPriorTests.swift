@@ -111,7 +111,8 @@ final class SensitivityPriorTests: XCTestCase {
         let sizesOnly = SearchSpace(parameters: [Parameter(name: "serial_adapter.size", domain: .ordinal(values: [0, 8, 64], logScale: true))])
         let noMask = SensitivityPrior(scores: scores, space: sizesOnly, dims: dims, sizes: .uniform, layers: .neutral)
         XCTAssertFalse(noMask.hasOpinion)
-        XCTAssertEqual(noMask.neutralDecisions, ["module sizes uniform"])
+        XCTAssertFalse(noMask.neutralDecisions.layerBits)
+        XCTAssertTrue(noMask.neutralDecisions.sizes)
     }
 
     /// A Latin hypercube of n points read through the prior: each layer bit is on in n·q of them

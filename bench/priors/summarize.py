@@ -56,6 +56,10 @@ def initial_design(study_dir, prior):
     with open(os.path.join(study_dir, "journal.jsonl")) as f:
         return json.loads(f.readline()).get("prior_design", "random")
 
+def arm(row):
+    """A row's arm as the tables name it: the prior, and for a prior its initial design."""
+    return row["prior"] + (f" ({row['initial_design']} design)" if "initial_design" in row else "")
+
 def main():
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
     args = [a for i, a in enumerate(sys.argv[1:], 1) if a != "--json" and sys.argv[i - 1] != "--json"]
@@ -69,9 +73,9 @@ def main():
                 for s in range(10):
                     study = os.path.join(d, f"{task}-{prior}-s{s}")
                     if os.path.exists(os.path.join(study, "journal.jsonl")):
-                        arm = (prior, initial_design(study, prior))
-                        spaces[arm] = json.load(open(os.path.join(d, "spaces", f"{task}-{prior}-s{s}.json")))
-                        traces.setdefault(arm, {})[s] = volumes(study, "fidelity" in spaces[arm])
+                        key = (prior, initial_design(study, prior))
+                        spaces[key] = json.load(open(os.path.join(d, "spaces", f"{task}-{prior}-s{s}.json")))
+                        traces.setdefault(key, {})[s] = volumes(study, "fidelity" in spaces[key])
         order = {"none": 0, "spt": 1, "diffora": 2}
         traces = dict(sorted(traces.items(), key=lambda a: (order[a[0][0]], a[0][1] != "stratified")))
         for (prior, design), by_seed in traces.items():
@@ -129,8 +133,7 @@ def main():
                  f"{r['hv_at_cost_max']:.4f}]") if "equivalent_cost" in r else " | "
         cheap = (f"{r['hv_cheapest_fidelity_median']:.4f} [{r['hv_cheapest_fidelity_min']:.4f}, "
                  f"{r['hv_cheapest_fidelity_max']:.4f}]") if "hv_cheapest_fidelity_median" in r else ""
-        arm = r["prior"] + (f" ({r['initial_design']} design)" if "initial_design" in r else "")
-        print(f"| {r['task']} | {arm} | {r['trials']} | {r['hv_median']:.4f} [{r['hv_min']:.4f}, "
+        print(f"| {r['task']} | {arm(r)} | {r['trials']} | {r['hv_median']:.4f} [{r['hv_min']:.4f}, "
               f"{r['hv_max']:.4f}] | {delta(r, 'hv_median')} | {timed} | {delta(r, 'hv_at_cost_median')} | "
               f"{cheap} | {delta(r, 'hv_cheapest_fidelity_median')} | {len(r['seeds'])} |")
     costed = [r for r in rows if "target_runs_cost" in r]
@@ -139,8 +142,7 @@ def main():
         print("| task | prior | k | trained examples | HV median [min, max] | against none | seeds |")
         print("|---|---|---|---|---|---|---|")
         for r in costed:
-            arm = r["prior"] + (f" ({r['initial_design']} design)" if "initial_design" in r else "")
-            print(f"| {r['task']} | {arm} | {r['trials']} | {r['target_runs_cost']} | {r['hv_at_target_runs_cost_median']:.4f} "
+            print(f"| {r['task']} | {arm(r)} | {r['trials']} | {r['target_runs_cost']} | {r['hv_at_target_runs_cost_median']:.4f} "
                   f"[{r['hv_at_target_runs_cost_min']:.4f}, {r['hv_at_target_runs_cost_max']:.4f}] | "
                   f"{delta(r, 'hv_at_target_runs_cost_median')} | {len(r['target_runs_cost_seeds'])} |")
     for f in sorted({(r["task"], r["fidelity"]) for r in rows}):
