@@ -118,6 +118,8 @@ extension CLI {
     }
 
     /// The machine-readable result of a search: budget, hypervolume and the Pareto front.
+    /// `seconds` is this run's wall clock; `trial_seconds` the whole study's trials, across resumes,
+    /// as the journal records them.
     static func summary(_ study: Study, seconds: Double) -> JSONValue {
         let spec = study.spec
         let front = study.frontIDs.map { id -> JSONValue in
@@ -136,7 +138,7 @@ extension CLI {
             ("reference_point", .array(spec.reference.map { .number($0) })),
             ("hypervolume", .number(study.hypervolume)),
             ("hypervolume_log10_params", study.countsParameters ? .number(study.reportedHypervolume) : .null),
-            ("seconds", .number(seconds)), ("front", .array(front)),
+            ("seconds", .number(seconds)), ("trial_seconds", .number(study.secondsSpent)), ("front", .array(front)),
         ])
     }
 }

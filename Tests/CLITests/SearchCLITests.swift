@@ -14,7 +14,9 @@ final class SearchCLITests: XCTestCase {
     func testSearchThenResumeThenReport() throws {
         let d = folder()
         let space = d + "/zdt2.json"
-        try #"{"name": "zdt2", "problem": {"name": "zdt2"}, "search": {"trials": 14, "initial": 6}}"#.write(toFile: space, atomically: true, encoding: .utf8)
+        // Each trial is recorded to cost 10 s, so the study's trial seconds are known exactly.
+        try #"{"name": "zdt2", "problem": {"name": "zdt2", "cost_seconds": 10}, "search": {"trials": 14, "initial": 6}}"#
+            .write(toFile: space, atomically: true, encoding: .utf8)
         let r = try runAutopeft(["search", space, "--out", d + "/study"])
         XCTAssertEqual(r.code, 0, r.err)
         XCTAssertTrue(r.err.contains("new study \"zdt2\""), r.err)
@@ -30,11 +32,16 @@ final class SearchCLITests: XCTestCase {
         XCTAssertEqual(summary["finished"] as? Int, 14)
         XCTAssertGreaterThan(summary["hypervolume"] as? Double ?? 0, 0)
         XCTAssertFalse((summary["front"] as? [Any] ?? []).isEmpty)
+        XCTAssertEqual(summary["trial_seconds"] as? Double, 140)
 
         let again = try runAutopeft(["search", space, "--out", d + "/study", "--trials", "16"])
         XCTAssertEqual(again.code, 0, again.err)
         XCTAssertTrue(again.err.contains("resuming the study in \(d)/study: 14 trials done"), again.err)
         XCTAssertTrue(again.err.contains("trial 16/16"), again.err)
+        // A resumed run's summary counts the whole study's trials, and its own wall clock apart.
+        let resumed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(again.out.utf8)) as? [String: Any])
+        XCTAssertEqual(resumed["trial_seconds"] as? Double, 160)
+        XCTAssertLessThan(resumed["seconds"] as? Double ?? .infinity, 160)
 
         let fresh = try runAutopeft(["search", space, "--out", d + "/study", "--fresh"])
         XCTAssertEqual(fresh.code, 2)
