@@ -77,63 +77,73 @@ extension FinalStage {
         public func run(progress: (String) -> Void) throws -> Int {
             let (journal, earlier, done) = try open()
             let targets = Reevaluation.targets(study, baselines: baselines)
-            let total = targets.count * seeds
             let reused = Set(targets.filter(fromSearch))
-            let todo = targets.map { id in (0..<seeds).filter { !(($0 == 0 && reused.contains(id)) || done.contains("\(id):\($0)")) }.count }
-                .reduce(0, +)
-            let stageStart = Date()
-            var k = 0, failed = 0, ranHere = 0
+            let runs = targets.flatMap { id in (0..<seeds).map { (id: id, seed: $0) } }
+            let todo = runs.filter { !done.contains("\($0.id):\($0.seed)") && !($0.seed == 0 && reused.contains($0.id)) }
+            var pace = Pace(todo: todo.count)
+            var failed = 0
             // The first run trained here that finishes keeps its model and export (the adapters
             // users load); a seed that diverged leaves them to the next one.
             var exported = Set(earlier?.runs.filter { !$0.fromSearch }.map(\.trial) ?? [])
-            // Seconds used by this call and, from its pace so far, those left.
-            func pace() -> String {
-                ranHere += 1
-                let used = Date().timeIntervalSince(stageStart)
-                return "; \(Study.duration(used)) used" + (ranHere < todo
-                    ? ", about \(Study.duration(used / Double(ranHere) * Double(todo - ranHere))) left" : "")
-            }
             progress("\(targets.count) configurations (Pareto front\(baselines ? " and baselines" : "")) × \(seeds) seeds at "
                 + "\(evaluator.base.training.trainExamples.map(String.init) ?? "all") rows, \(evaluator.base.training.epochs) "
                 + "epochs, max length \(evaluator.base.task.maxLength); \(done.count) runs already done")
-            let scoreIndex = study.spec.objectives.firstIndex { $0.name == Objective.Name.score } ?? 0
-            for id in targets {
+            for (k, (id, seed)) in runs.enumerated() where !done.contains("\(id):\(seed)") {
                 let t = study.trials[id]
-                let name = "trial \(id + 1)\(t.baseline.map { " [\($0)]" } ?? "")"
-                for seed in 0..<seeds {
-                    k += 1
-                    if done.contains("\(id):\(seed)") { continue }
-                    if seed == 0 && reused.contains(id) {
-                        let score = t.values.indices.contains(scoreIndex) ? t.values[scoreIndex] : .nan
-                        try record(journal, trial: id, seed: 0, score: score, metrics: t.metrics, seconds: 0, fromSearch: true)
-                        progress("\(k)/\(total): \(name) seed 0: score \(String(format: "%.4f", score)), the search's own run "
-                            + "at these settings (not trained again)")
-                        continue
-                    }
-                    let start = Date()
-                    let outcome: TrialOutcome
-                    do {
-                        outcome = try evaluator.evaluate(TrialRequest(candidate: t.candidate, seed: UInt64(seed), trial: id),
-                                                         saveTo: exported.contains(id) ? nil : "\(dir)/exports/trial-\(id + 1)")
-                    } catch TrainerError.training(let reason) {
-                        // A diverging run fails alone: recorded with the reason, the others go on.
-                        failed += 1
-                        try journal.append(.reevaluated, [("trial", .number(id)), ("seed", .number(seed)),
-                                                          ("error", .string("training: \(reason)")),
-                                                          ("seconds", .number(Date().timeIntervalSince(start)))])
-                        progress("\(k)/\(total): \(name) seed \(seed): FAILED: training: \(reason)" + pace())
-                        continue
-                    }
-                    exported.insert(id)
-                    let score = outcome.values[Objective.Name.score] ?? .nan
-                    let seconds = Date().timeIntervalSince(start)
-                    try record(journal, trial: id, seed: seed, score: score, metrics: outcome.metrics, seconds: seconds, fromSearch: false)
-                    progress("\(k)/\(total): \(name) seed \(seed): score "
-                        + "\(String(format: "%.4f", score)) (search-time \(String(format: "%.4f", t.values.first ?? .nan))) | "
-                        + "\(String(format: "%.1f", seconds)) s" + pace())
+                let name = "\(k + 1)/\(runs.count): trial \(id + 1)\(t.baseline.map { " [\($0)]" } ?? "") seed \(seed)"
+                if seed == 0 && reused.contains(id) {
+                    try record(journal, trial: id, seed: 0, score: searchScore(t), metrics: t.metrics, seconds: 0, fromSearch: true)
+                    progress("\(name): score \(String(format: "%.4f", searchScore(t))), the search's own run at these settings "
+                        + "(not trained again)")
+                    continue
                 }
+                let outcome = try train(t, seed: seed, journal: journal,
+                                        exportTo: exported.contains(id) ? nil : "\(dir)/exports/trial-\(id + 1)")
+                if outcome.failed { failed += 1 } else { exported.insert(id) }
+                progress("\(name): \(outcome.line)" + pace.next())
             }
             return failed
+        }
+
+        /// Trains one run and records it. A diverging run is recorded as failed, with the reason,
+        /// so that it fails alone and the others go on. Returns its progress line.
+        func train(_ t: TrialRecord, seed: Int, journal: Journal, exportTo: String?) throws -> (line: String, failed: Bool) {
+            let start = Date()
+            let outcome: TrialOutcome
+            do {
+                outcome = try evaluator.evaluate(TrialRequest(candidate: t.candidate, seed: UInt64(seed), trial: t.id),
+                                                 saveTo: exportTo)
+            } catch TrainerError.training(let reason) {
+                try journal.append(.reevaluated, [("trial", .number(t.id)), ("seed", .number(seed)),
+                                                  ("error", .string("training: \(reason)")),
+                                                  ("seconds", .number(Date().timeIntervalSince(start)))])
+                return ("FAILED: training: \(reason)", true)
+            }
+            let score = outcome.values[Objective.Name.score] ?? .nan
+            let seconds = Date().timeIntervalSince(start)
+            try record(journal, trial: t.id, seed: seed, score: score, metrics: outcome.metrics, seconds: seconds, fromSearch: false)
+            return ("score \(String(format: "%.4f", score)) (search-time \(String(format: "%.4f", searchScore(t)))) | "
+                + "\(String(format: "%.1f", seconds)) s", false)
+        }
+
+        /// The score the search measured for a trial (NaN where it has none).
+        func searchScore(_ t: TrialRecord) -> Double {
+            let index = study.spec.objectives.firstIndex { $0.name == Objective.Name.score } ?? 0
+            return t.values.indices.contains(index) ? t.values[index] : .nan
+        }
+
+        /// Seconds used by this call and, from its pace so far, those left.
+        struct Pace {
+            let todo: Int
+            let start = Date()
+            var ran = 0
+
+            mutating func next() -> String {
+                ran += 1
+                let used = Date().timeIntervalSince(start)
+                let left = ran < todo ? ", about \(Study.duration(used / Double(ran) * Double(todo - ran))) left" : ""
+                return "; \(Study.duration(used)) used" + left
+            }
         }
 
         /// Appends one finished run to reevaluation.jsonl; `fromSearch` marks a run taken from the journal.
