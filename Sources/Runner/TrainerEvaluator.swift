@@ -109,10 +109,28 @@ public final class TrainerEvaluator: Evaluator {
 
     /// Trains and scores; with `saveTo`, also keeps the trained candidate there (loadable by
     /// `autopeft predict`/`export`) and exports it as an HF PEFT or AdapterHub adapter into
-    /// `saveTo/adapter` when one of those formats has the method. Returns export notes in metrics'
-    /// place of nothing: errors of the export are reported, not thrown.
+    /// `saveTo/adapter` when one of those formats holds its modules.
     public func evaluate(_ request: TrialRequest, saveTo: String?) throws -> TrialOutcome {
-        let candidate = request.candidate, trial = request.trial
+        let (run, segment) = try runSettings(request)
+        let tuner = FineTuner(config: run, weights: weights, tokenizer: tokenizer)
+        tuner.progress = TrialProgress(prefix: "  trial \(request.trial + 1): ", sink: progress)
+        tuner.stopRequested = stopRequested
+        let (result, model) = try tuner.run(segment)
+        if let dir = saveTo { try keep(model, config: run, result: result, in: dir, trial: request.trial) }
+        var metrics = result.metrics
+        if let from = result.resumedFromStep { metrics["resumed_from_step"] = Double(from) }
+        metrics["steps"] = Double(result.steps)
+        metrics["train_seconds"] = result.trainSeconds
+        metrics["final_loss"] = result.finalLoss
+        metrics["peak_rss_mib"] = result.peakRSSMiB
+        return TrialOutcome(values: [Objective.Name.score: result.score, "seconds": result.trainSeconds + result.evalSeconds],
+                            metrics: metrics)
+    }
+
+    /// The run a request trains: its candidate's plan, seed and learning rate, and the part of the
+    /// target run that its fidelity stands for.
+    func runSettings(_ request: TrialRequest) throws -> (RunConfig, TrainingSegment) {
+        let candidate = request.candidate
         var run = base
         run.plan = try spec.plan(candidate)
         try run.plan.validate(for: dims)
@@ -133,42 +151,33 @@ public final class TrainerEvaluator: Evaluator {
             run.training.epochs = settings.targetEpochs
             segment = TrainingSegment(stopAfterShare: Double(f.examples) / Double(settings.target.examples),
                                       resumeFrom: request.resume.flatMap { request.checkpoint(of: $0.trial) },
-                                      checkpointTo: f < settings.target ? request.checkpoint(of: trial) : nil)
+                                      checkpointTo: f < settings.target ? request.checkpoint(of: request.trial) : nil)
             segment.coolDownShare = settings.coolDown
         }
         segment.preemptTo = request.preemptTo
-        let tuner = FineTuner(config: run, weights: weights, tokenizer: tokenizer)
-        let sink = TrialProgress(prefix: "  trial \(trial + 1): ", sink: progress)
-        tuner.progress = sink
-        tuner.stopRequested = stopRequested
-        let (result, model) = try tuner.run(segment)
-        if let dir = saveTo {
-            try CandidateArchive.save(model, config: run, result: result, to: dir)
-            let p = run.plan
-            let adapters = p.serialAdapter != nil || p.parallelAdapter != nil
-            let mixed = adapters && (p.lora != nil || p.prefix != nil || p.ia3 != nil || p.bitfit != nil
-                || (p.serialAdapter != nil && p.parallelAdapter != nil))
-            if mixed {
-                progress("  trial \(trial + 1): no single HF PEFT / AdapterHub format holds this mix of modules; kept as an "
-                    + "autopeft candidate in \(dir)")
-            } else {
-                do {
-                    let notes = adapters ? try AdapterHubExport.export(model, config: run, to: dir
-                        + "/adapter") : try PEFTExport.export(model, config: run, to: dir + "/adapter")
-                    for n in notes { progress("  trial \(trial + 1): export note: \(n)") }
-                } catch {
-                    progress("  trial \(trial + 1): export failed: \(error)")
-                }
-            }
+        return (run, segment)
+    }
+
+    /// Keeps a trained candidate in `dir` and exports its adapter into `dir/adapter` where a single
+    /// format holds its modules. An export that fails is reported, not thrown: the candidate is kept.
+    func keep(_ model: BertClassifier, config run: RunConfig, result: TrainResult, in dir: String, trial: Int) throws {
+        try CandidateArchive.save(model, config: run, result: result, to: dir)
+        let p = run.plan
+        let adapters = p.serialAdapter != nil || p.parallelAdapter != nil
+        let mixed = adapters && (p.lora != nil || p.prefix != nil || p.ia3 != nil || p.bitfit != nil
+            || (p.serialAdapter != nil && p.parallelAdapter != nil))
+        if mixed {
+            progress("  trial \(trial + 1): no single HF PEFT / AdapterHub format holds this mix of modules; kept as an "
+                + "autopeft candidate in \(dir)")
+            return
         }
-        var metrics = result.metrics
-        if let from = result.resumedFromStep { metrics["resumed_from_step"] = Double(from) }
-        metrics["steps"] = Double(result.steps)
-        metrics["train_seconds"] = result.trainSeconds
-        metrics["final_loss"] = result.finalLoss
-        metrics["peak_rss_mib"] = result.peakRSSMiB
-        return TrialOutcome(values: [Objective.Name.score: result.score, "seconds": result.trainSeconds + result.evalSeconds],
-                            metrics: metrics)
+        do {
+            let notes = adapters ? try AdapterHubExport.export(model, config: run, to: dir + "/adapter")
+                : try PEFTExport.export(model, config: run, to: dir + "/adapter")
+            for n in notes { progress("  trial \(trial + 1): export note: \(n)") }
+        } catch {
+            progress("  trial \(trial + 1): export failed: \(error)")
+        }
     }
 
     /// Sensitivity scores of the space file's model and task (SPT now; DiffoRA by `DiffoRAScorer`).
