@@ -114,6 +114,7 @@ extension Study {
             try journal.append(.trialFailed, [("id", .number(id)), ("error", .string(message)), ("seconds", .number(seconds))])
             trials[id].status = .failed
             trials[id].error = message
+            trials[id].seconds = seconds
             progress("trial \(id + 1)/\(spec.trials): FAILED: \(message)")
             if let line = studyProgressLine() { progress(line) }
         }

@@ -38,6 +38,7 @@ extension Study {
                 let r = JSONReader(rec, path: op.rawValue, file: path)
                 let id = try r.required("id").int()
                 guard trials.indices.contains(id) else { throw Failure(message: "\(path): result for unknown trial \(id)") }
+                trials[id].seconds = try r.optional("seconds")?.double() ?? 0
                 if op == .trialFailed {
                     trials[id].status = .failed
                     trials[id].error = try r.optional("error")?.string()
@@ -47,7 +48,6 @@ extension Study {
                     if let m = try r.optional("metrics"), case .object(let members) = m.value {
                         for mm in members { if case .number(let x, _) = mm.value { trials[id].metrics[mm.key] = x } }
                     }
-                    trials[id].seconds = try r.optional("seconds")?.double() ?? 0
                     trials[id].status = .finished
                 }
             case .trialSubmitted:

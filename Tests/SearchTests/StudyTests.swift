@@ -139,6 +139,20 @@ final class StudyTests: XCTestCase {
         XCTAssertEqual(reread.trials.filter { $0.status == .failed }.count, 4)
     }
 
+    /// A failed trial's seconds were spent: they count in the study's seconds (and so against
+    /// `budget_seconds`), live and after a resume.
+    func testAFailedTrialsSecondsAreSpent() throws {
+        struct OutOfMemory: Error {}
+        let d = folder()
+        let study = try Study(spec: try spec(Self.zdt, in: d), directory: d + "/s")
+        let ids = try study.ask(count: 2) { _ in }
+        try study.tell(ids[0], .failure(OutOfMemory()), seconds: 7) { _ in }
+        try study.tell(ids[1], .success(TrialOutcome(values: ["f1": 0.5, "f2": 0.5])), seconds: 3) { _ in }
+        XCTAssertEqual(study.trials.map(\.status), [.failed, .finished])
+        XCTAssertEqual(study.secondsSpent, 10)
+        XCTAssertEqual(try Study(readingDirectory: d + "/s").secondsSpent, 10)
+    }
+
     /// In a space of 12 configurations the study proposes each once and then stops, with a note.
     func testSmallSpaceIsExhaustedWithoutRepeats() throws {
         let d = folder()
