@@ -17,21 +17,8 @@ extension Study {
                         + "change when resuming); run with --out NEW_DIR, or --fresh --force to start over")
                 }
             case .trialStarted:
-                let r = JSONReader(rec, path: "trial_started", file: path)
-                let id = try r.required("id").int()
-                let candidate = try Candidate(reading: r, space: spec.space)
-                var t = TrialRecord(id: id, candidate: candidate, seed: UInt64(try r.required("seed").int()), status: .running)
-                t.baseline = try r.optional("baseline")?.string()
-                t.origin = try r.optional("origin")?.enumValue(of: TrialRecord.Origin.self) ?? .optimizer
-                t.proposalSeconds = try r.optional("proposal_seconds")?.double() ?? 0
-                t.fidelity = try r.optional("fidelity").map { f throws(ConfigError) in try Fidelity(reading: f) }
-                t.continues = try r.optional("continues")?.int(in: 0...max(0, id - 1), what: "an earlier trial's id")
-                if let gp = try r.optional("gp") {
-                    t.hyperparameters = try gp.array().map { row throws(ConfigError) in
-                        try row.array().map { x throws(ConfigError) in try x.double() }
-                    }
-                }
-                guard id == trials.count else { throw Failure(message: "\(path): trial ids out of order at trial \(id); the "
+                let t = try startedTrial(JSONReader(rec, path: "trial_started", file: path), spec: spec)
+                guard t.id == trials.count else { throw Failure(message: "\(path): trial ids out of order at trial \(t.id); the "
                     + "journal is corrupt") }
                 trials.append(t)
             case .trialFinished, .trialFailed:
@@ -61,5 +48,23 @@ extension Study {
             }
         }
         return (trials, created)
+    }
+
+    /// A trial as its `trial_started` record describes it, still running.
+    static func startedTrial(_ r: JSONReader, spec: StudySpec) throws -> TrialRecord {
+        let id = try r.required("id").int()
+        let candidate = try Candidate(reading: r, space: spec.space)
+        var t = TrialRecord(id: id, candidate: candidate, seed: UInt64(try r.required("seed").int()), status: .running)
+        t.baseline = try r.optional("baseline")?.string()
+        t.origin = try r.optional("origin")?.enumValue(of: TrialRecord.Origin.self) ?? .optimizer
+        t.proposalSeconds = try r.optional("proposal_seconds")?.double() ?? 0
+        t.fidelity = try r.optional("fidelity").map { f throws(ConfigError) in try Fidelity(reading: f) }
+        t.continues = try r.optional("continues")?.int(in: 0...max(0, id - 1), what: "an earlier trial's id")
+        if let gp = try r.optional("gp") {
+            t.hyperparameters = try gp.array().map { row throws(ConfigError) in
+                try row.array().map { x throws(ConfigError) in try x.double() }
+            }
+        }
+        return t
     }
 }
