@@ -113,9 +113,11 @@ public final class TrainerEvaluator: Evaluator {
     public func evaluate(_ request: TrialRequest, saveTo: String?) throws -> TrialOutcome {
         let (run, segment) = try runSettings(request)
         let tuner = FineTuner(config: run, weights: weights, tokenizer: tokenizer)
-        tuner.progress = TrialProgress(prefix: "  trial \(request.trial + 1): ", sink: progress)
+        // The tuner holds its progress sink weakly: this local keeps it alive through the run.
+        let sink = TrialProgress(prefix: "  trial \(request.trial + 1): ", sink: progress)
+        tuner.progress = sink
         tuner.stopRequested = stopRequested
-        let (result, model) = try tuner.run(segment)
+        let (result, model) = try withExtendedLifetime(sink) { try tuner.run(segment) }
         if let dir = saveTo { try keep(model, config: run, result: result, in: dir, trial: request.trial) }
         var metrics = result.metrics
         if let from = result.resumedFromStep { metrics["resumed_from_step"] = Double(from) }

@@ -37,6 +37,8 @@ final class RealSearchCLITests: XCTestCase {
         XCTAssertEqual(r.code, 0, r.err)
         XCTAssertTrue(r.err.contains("trial 1/5 [baseline prefix 4]"), r.err)
         XCTAssertTrue(r.err.contains("trial 3/5 [spt choice]"), r.err)
+        // Each trial's training shows its progress (the last step always).
+        XCTAssertTrue((1...5).allSatisfy { r.err.contains("  trial \($0): epoch 1/1  step ") }, r.err)
         let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
         XCTAssertEqual(summary["finished"] as? Int, 5, r.err)
         XCTAssertTrue(FileManager.default.fileExists(atPath: d + "/study/sensitivity-spt.json"))
