@@ -25,18 +25,7 @@ public enum AdapterHubExport {
         let name = parallel ? "parallel_adapter" : "serial_adapter"
         let c = model.config, H = c.hiddenSize
         let sizes = spec.resolve(count: c.layers)
-        var factors: [(key: String, value: JSONValue)] = []
-        var tensors: [(name: String, shape: [Int], values: [Float])] = []
-        for (l, m) in sizes {
-            factors.append((String(l), H % m == 0 ? .number(H / m) : .number(Double(H) / (Double(m) + 0.5))))
-            let src = "encoder.layer.\(l).\(parallel ? "parallel" : "serial")_adapter"
-            let dst = "bert.encoder.layer.\(l).output.adapters.\(name)"
-            for (s, d) in [("down.weight", "adapter_down.0.weight"), ("down.bias", "adapter_down.0.bias"),
-                           ("up.weight", "adapter_up.weight"), ("up.bias", "adapter_up.bias")] {
-                let t = PEFTExport.tensor(model, src + "." + s)
-                tensors.append((dst + "." + d, t.shape, t.values))
-            }
-        }
+        var (factors, tensors) = layerTensors(model, sizes: sizes, parallel: parallel)
         factors.append(("default", factors.first?.value ?? .number(16)))
         let leaveOut = (0..<c.layers).filter { l in !sizes.contains { $0.layer == l } }
         let bn = bnConfig(factors: factors, leaveOut: leaveOut, parallel: parallel, scale: spec.scale)
@@ -57,13 +46,40 @@ public enum AdapterHubExport {
             notes.append("The candidate's head is \"\(model.head.rawValue)\"; BertForSequenceClassification applies the pooler, "
                 + "so logits differ. Train with \"head\": \"pooler\" for an exact export.")
         }
-        let readme = """
+        try (readme(config: config, labels: model.labels, notes: notes) + "\n").write(toFile: dir + "/README.md", atomically: true,
+                                                                                     encoding: .utf8)
+        return notes
+    }
+
+    /// Each adapted layer's `reduction_factor` and its tensors under AdapterHub's names.
+    static func layerTensors(_ model: BertClassifier, sizes: [(layer: Int, size: Int)], parallel: Bool)
+        -> (factors: [(key: String, value: JSONValue)], tensors: [(name: String, shape: [Int], values: [Float])]) {
+        let H = model.config.hiddenSize
+        let name = parallel ? "parallel_adapter" : "serial_adapter"
+        var factors: [(key: String, value: JSONValue)] = []
+        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        for (l, m) in sizes {
+            factors.append((String(l), H % m == 0 ? .number(H / m) : .number(Double(H) / (Double(m) + 0.5))))
+            let src = "encoder.layer.\(l).\(parallel ? "parallel" : "serial")_adapter"
+            let dst = "bert.encoder.layer.\(l).output.adapters.\(name)"
+            for (s, d) in [("down.weight", "adapter_down.0.weight"), ("down.bias", "adapter_down.0.bias"),
+                           ("up.weight", "adapter_up.weight"), ("up.bias", "adapter_up.bias")] {
+                let t = PEFTExport.tensor(model, src + "." + s)
+                tensors.append((dst + "." + d, t.shape, t.values))
+            }
+        }
+        return (factors, tensors)
+    }
+
+    /// How to load the export in Python, with the export's notes.
+    static func readme(config: RunConfig, labels: Int, notes: [String]) -> String {
+        """
         # autopeft export (AdapterHub `adapters`)
 
             import adapters
             from safetensors.torch import load_file
             from transformers import BertForSequenceClassification
-            model = BertForSequenceClassification.from_pretrained("\(config.model)", num_labels=\(model.labels))
+            model = BertForSequenceClassification.from_pretrained("\(config.model)", num_labels=\(labels))
             adapters.init(model)
             name = model.load_adapter("<this folder>", use_safetensors=True)
             model.set_active_adapters(name)
@@ -71,8 +87,6 @@ public enum AdapterHubExport {
 
         \(PEFTExport.exportNotes(notes))
         """
-        try (readme + "\n").write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
-        return notes
     }
 
     /// The `BnConfig` that states autopeft's computation (see the type's comment).
