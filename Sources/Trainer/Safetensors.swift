@@ -63,31 +63,7 @@ public struct SafetensorsFile {
                 if case .object(let ms) = v { for (k, mv) in ms { if case .string(let s) = mv { metadata[k] = s } } }
                 continue
             }
-            guard case .string(let dt)? = v["dtype"], let dtype = DType(rawValue: dt) else {
-                throw fail("tensor \"\(name)\": missing or unknown dtype \(v["dtype"]?.kindDescription ?? "(none)")")
-            }
-            guard case .array(let shapeV)? = v["shape"] else { throw fail("tensor \"\(name)\": missing shape") }
-            var shape: [Int] = []
-            for s in shapeV {
-                guard case .number(let d, _) = s, d >= 0, d == d.rounded(), d < 1e12 else {
-                    throw fail("tensor \"\(name)\": shape entries must be non-negative integers")
-                }
-                shape.append(Int(d))
-            }
-            guard case .array(let offs)? = v["data_offsets"], offs.count == 2,
-                  case .number(let b, _) = offs[0], case .number(let e, _) = offs[1], b >= 0, e >= b, e < 1e15 else {
-                throw fail("tensor \"\(name)\": data_offsets must be [begin, end] with begin <= end")
-            }
-            let range = Int(b)..<Int(e)
-            let expected = shape.reduce(1, *) * dtype.size
-            guard range.count == expected else {
-                throw fail("tensor \"\(name)\": \(range.count) bytes for shape \(shape) of \(dt) (expected \(expected))")
-            }
-            guard range.upperBound <= dataLen else {
-                throw fail("tensor \"\(name)\": bytes \(range.lowerBound)..<\(range.upperBound) run past the data section of "
-                    + "\(dataLen) bytes (truncated file?)")
-            }
-            tensors[name] = TensorInfo(name: name, dtype: dtype, shape: shape, range: range)
+            tensors[name] = try Self.tensorInfo(name, v, dataLength: dataLen, fail: fail)
         }
         let sorted = tensors.values.sorted { $0.range.lowerBound < $1.range.lowerBound }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.range.upperBound > b.range.lowerBound && !a.range.isEmpty
@@ -99,6 +75,42 @@ public struct SafetensorsFile {
         self.metadata = metadata
         self.data = data
         self.dataStart = dataStart
+    }
+
+    /// One tensor's header entry, checked against the data section's length.
+    static func tensorInfo(_ name: String, _ v: JSONValue, dataLength dataLen: Int,
+                           fail: (String) -> TrainerError) throws(TrainerError) -> TensorInfo {
+        guard case .string(let dt)? = v["dtype"], let dtype = DType(rawValue: dt) else {
+            throw fail("tensor \"\(name)\": missing or unknown dtype \(v["dtype"]?.kindDescription ?? "(none)")")
+        }
+        guard case .array(let shapeV)? = v["shape"] else { throw fail("tensor \"\(name)\": missing shape") }
+        var shape: [Int] = []
+        for s in shapeV {
+            guard case .number(let d, _) = s, d >= 0, d == d.rounded(), d < 1e12 else {
+                throw fail("tensor \"\(name)\": shape entries must be non-negative integers")
+            }
+            shape.append(Int(d))
+        }
+        guard case .array(let offs)? = v["data_offsets"], offs.count == 2,
+              case .number(let b, _) = offs[0], case .number(let e, _) = offs[1], b >= 0, e >= b, e < 1e15 else {
+            throw fail("tensor \"\(name)\": data_offsets must be [begin, end] with begin <= end")
+        }
+        let range = Int(b)..<Int(e)
+        // Checked arithmetic: a hostile shape must not overflow (and trap) before it is refused.
+        var expected = dtype.size
+        for d in shape {
+            let (product, overflow) = expected.multipliedReportingOverflow(by: d)
+            guard !overflow, product < 1 << 50 else { throw fail("tensor \"\(name)\": shape \(shape) is too large") }
+            expected = product
+        }
+        guard range.count == expected else {
+            throw fail("tensor \"\(name)\": \(range.count) bytes for shape \(shape) of \(dt) (expected \(expected))")
+        }
+        guard range.upperBound <= dataLen else {
+            throw fail("tensor \"\(name)\": bytes \(range.lowerBound)..<\(range.upperBound) run past the data section of "
+                + "\(dataLen) bytes (truncated file?)")
+        }
+        return TensorInfo(name: name, dtype: dtype, shape: shape, range: range)
     }
 
     /// The tensor `name` converted to Float32 (F32, F16 and BF16 are accepted).

@@ -4,7 +4,7 @@ import XCTest
 final class SafetensorsTests: XCTestCase {
     func write(_ data: Data) -> String {
         let p = temporaryDirectory() + "/t.safetensors"
-        FileManager.default.createFile(atPath: p, contents: data)
+        XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: data), p)
         return p
     }
 
@@ -43,6 +43,13 @@ final class SafetensorsTests: XCTestCase {
         var bad = good
         bad[8] = UInt8(ascii: "x")
         XCTAssertTrue(message(bad).contains("not valid JSON"))
+        // A shape whose size overflows is refused, not trapped on.
+        var huge = Array(#"{"t":{"dtype":"F32","shape":[100000000000,100000000000],"data_offsets":[0,4]}}"#.utf8)
+        while huge.count % 8 != 0 { huge.append(0x20) }
+        var hugeFile = Data(), n = UInt64(huge.count).littleEndian
+        withUnsafeBytes(of: &n) { hugeFile.append(contentsOf: $0) }
+        hugeFile.append(contentsOf: huge + [0, 0, 0, 0])
+        XCTAssertTrue(message(hugeFile).contains("tensor \"t\": shape [100000000000, 100000000000] is too large"), message(hugeFile))
         let wrongShape = try SafetensorsFile(path: write(good))
         XCTAssertThrowsError(try wrongShape.floats("a", shape: [2, 3])) { XCTAssertTrue("\($0)".contains("expected [2, 3]")) }
         XCTAssertThrowsError(try wrongShape.floats("missing")) { XCTAssertTrue("\($0)".contains("missing tensor \"missing\"")) }
