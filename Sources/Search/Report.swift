@@ -173,19 +173,24 @@ public enum Report {
             plot.marker((t.values[xi], t.values[yi]), label: t.baseline!, color: "#1f77b4")
         }
         if let re = extras?.reevaluation, spec.objectives[yi].name == Objective.Name.score {
-            var pts: [(Double, Double)] = []
-            for id in Reevaluation.targets(study) {
-                guard let st = re.stats(trial: id) else { continue }
-                let x = study.trials[id].values[xi]
-                plot.errorBar(x: x, low: st.mean - st.sd, high: st.mean + st.sd, color: "#2ca02c")
-                pts.append((x, st.mean))
-            }
-            plot.points(pts, color: "#2ca02c", radius: 4, legend: "re-evaluated at final fidelity (mean ± sd)")
+            plotReevaluation(re, of: study, x: xi, on: &plot)
         }
         let r = (spec.reference[xi], spec.reference[yi])
         let inside = (xs + [r.0]).min()! >= plot.x.lower && r.0 <= plot.x.upper && r.1 >= plot.y.lower && r.1 <= plot.y.upper
         if inside { plot.marker(r, label: "reference point", color: "#555", shape: "cross") }
         return plot.render()
+    }
+
+    /// The final stage's scores (mean ± sd over seeds) over the search's trials they re-evaluate.
+    static func plotReevaluation(_ re: Reevaluation, of study: Study, x xi: Int, on plot: inout SVGPlot) {
+        var pts: [(Double, Double)] = []
+        for id in Reevaluation.targets(study) {
+            guard let st = re.stats(trial: id) else { continue }
+            let x = study.trials[id].values[xi]
+            plot.errorBar(x: x, low: st.mean - st.sd, high: st.mean + st.sd, color: "#2ca02c")
+            pts.append((x, st.mean))
+        }
+        plot.points(pts, color: "#2ca02c", radius: 4, legend: "re-evaluated at final fidelity (mean ± sd)")
     }
 
     /// The hypervolume plot's y range: from a little below the first non-zero value (not from 0,
