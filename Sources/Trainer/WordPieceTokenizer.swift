@@ -95,7 +95,14 @@ public struct WordPieceTokenizer: Sendable {
             throw .file(path: path, message: "model.type must be \"WordPiece\" with a vocab object")
         }
         var vocab: [String: Int32] = [:]
-        for (k, v) in vm { if case .number(let d, _) = v { vocab[k] = Int32(d) } }
+        for (k, v) in vm {
+            // Checked: an id out of Int32's range must be refused, not trapped on.
+            guard case .number(let d, _) = v, let id = Int32(exactly: d), id >= 0 else {
+                throw .file(path: path, message: "model.vocab[\"\(k)\"] must be a token id (an integer from 0 to \(Int32.max)), "
+                    + "got \(v.serialized())")
+            }
+            vocab[k] = id
+        }
         var lower = true, strip: Bool? = nil, chinese = true, maxChars = 100
         var added: [String] = []
         if case .array(let items)? = root["added_tokens"] {
@@ -109,7 +116,12 @@ public struct WordPieceTokenizer: Sendable {
             if case .bool(let b)? = n["strip_accents"] { strip = b }
             if case .bool(let b)? = n["handle_chinese_chars"] { chinese = b }
         }
-        if case .number(let d, _)? = model["max_input_chars_per_word"] { maxChars = Int(d) }
+        if let m = model["max_input_chars_per_word"] {
+            guard case .number(let d, _) = m, let n = Int(exactly: d), n >= 1 else {
+                throw .file(path: path, message: "model.max_input_chars_per_word must be a positive integer, got \(m.serialized())")
+            }
+            maxChars = n
+        }
         do {
             try self.init(vocab: vocab, lowercase: lower, stripAccents: strip, handleChineseChars: chinese,
                           maxInputCharsPerWord: maxChars, addedTokens: added)

@@ -36,6 +36,20 @@ final class TokenizerTests: XCTestCase {
         XCTAssertEqual(fromJSON.encode(text, maxLength: 32), fromTxt.encode(text, maxLength: 32))
     }
 
+    /// A tokenizer.json with an id or a limit out of range is refused with the field (it trapped).
+    func testBadTokenizerJSONNamesTheField() throws {
+        let path = temporaryDirectory() + "/tokenizer.json"
+        func message(_ model: String) throws -> String {
+            try #"{"model": {"type": "WordPiece", \#(model)}}"#.write(toFile: path, atomically: true, encoding: .utf8)
+            do { _ = try WordPieceTokenizer(tokenizerJSON: path); return "no error" } catch { return "\(error)" }
+        }
+        let id = try message(#""vocab": {"[UNK]": 0, "a": 1e10}"#)
+        XCTAssertTrue(id.contains(path) && id.contains(#"model.vocab["a"] must be a token id"#) && id.contains("got 1e10"), id)
+        XCTAssertTrue(try message(#""vocab": {"a": 1.5}"#).contains("must be a token id"))
+        let limit = try message(#""vocab": {"[UNK]": 0}, "max_input_chars_per_word": 1e30"#)
+        XCTAssertTrue(limit.contains("model.max_input_chars_per_word must be a positive integer, got 1e30"), limit)
+    }
+
     func testWordPieceRules() throws {
         let vocab: [String: Int32] = ["[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "un": 4, "##aff": 5, "##able": 6, "a": 7, "!": 8]
         let tok = try WordPieceTokenizer(vocab: vocab, maxInputCharsPerWord: 10)
