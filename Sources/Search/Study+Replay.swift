@@ -54,7 +54,8 @@ extension Study {
     static func startedTrial(_ r: JSONReader, spec: StudySpec) throws -> TrialRecord {
         let id = try r.required("id").int()
         let candidate = try Candidate(reading: r, space: spec.space)
-        var t = TrialRecord(id: id, candidate: candidate, seed: UInt64(try r.required("seed").int()), status: .running)
+        let seed = try r.required("seed").int(in: 0...Int(UInt32.max), what: "a trial seed")
+        var t = TrialRecord(id: id, candidate: candidate, seed: UInt64(seed), status: .running)
         t.baseline = try r.optional("baseline")?.string()
         t.origin = try r.optional("origin")?.enumValue(of: TrialRecord.Origin.self) ?? .optimizer
         t.proposalSeconds = try r.optional("proposal_seconds")?.double() ?? 0

@@ -153,6 +153,22 @@ final class StudyTests: XCTestCase {
         XCTAssertEqual(try Study(readingDirectory: d + "/s").secondsSpent, 10)
     }
 
+    /// A journal whose trial seed is not one the study could have drawn (31 bits) is refused with
+    /// the file and the field, not trapped on (a negative seed trapped).
+    func testACorruptTrialSeedIsAClearError() throws {
+        let d = folder()
+        let study = try Study(spec: try spec(Self.zdt, in: d), directory: d + "/s")
+        _ = try study.ask(count: 1) { _ in }
+        let journal = d + "/s/journal.jsonl"
+        let text = try String(contentsOfFile: journal, encoding: .utf8)
+        let corrupt = text.replacingOccurrences(of: #"("op":"trial_started".*"seed":)[0-9]+"#, with: "$1-1", options: .regularExpression)
+        XCTAssertNotEqual(corrupt, text)
+        try corrupt.write(toFile: journal, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try Study(readingDirectory: d + "/s")) {
+            XCTAssertTrue("\($0)".contains(journal) && "\($0)".contains("trial_started.seed") && "\($0)".contains("a trial seed"), "\($0)")
+        }
+    }
+
     /// In a space of 12 configurations the study proposes each once and then stops, with a note.
     func testSmallSpaceIsExhaustedWithoutRepeats() throws {
         let d = folder()
