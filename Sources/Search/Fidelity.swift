@@ -18,6 +18,20 @@ public struct Fidelity: Sendable, Hashable, Comparable {
     }
 }
 
+/// What a trial costs where the search weighs fidelities against each other (the choice of
+/// fidelity and `target_share`).
+public enum FidelityCost: String, Sendable, CaseIterable {
+    /// The examples the trial trains: the same on every machine and under any load, so a study
+    /// replays the same trials anywhere. Between the levels of one configuration, what the fidelity
+    /// choice compares, its per-example price cancels; left out is the fixed evaluation pass.
+    case examples
+    /// Seconds predicted by `CostModel`, fitted to the journal's wall-clock seconds: journals
+    /// written before `examples` existed. Why it was replaced: a trial slowed by load or a pause
+    /// (one 872-s first-epoch trial on MRPC, in results/priors/mf) bends the fit, and the choice
+    /// of fidelity, which hinged on ties of 2%, went with it.
+    case seconds
+}
+
 /// How a trial below the target trains its examples.
 public enum CheapRuns: String, Sendable, CaseIterable {
     /// The first N examples of the target run, with that run's data order and learning-rate
@@ -31,7 +45,7 @@ public enum CheapRuns: String, Sendable, CaseIterable {
     case annealed
 }
 
-/// What a trial at a fidelity is worth, per second it costs, to the choice of fidelity
+/// What a trial at a fidelity is worth, per example it trains, to the choice of fidelity
 /// (`Study.chooseFidelity`); both measure what the observation tells about the configuration's
 /// score at the target.
 public enum FidelityWorth: String, Sendable, CaseIterable {
@@ -70,13 +84,16 @@ public enum FidelityWorth: String, Sendable, CaseIterable {
 /// - `target`: what the user will train at; the returned front is measured there.
 /// - `cheaper`: training examples of the target run a cheap trial stops after (ascending, each
 ///   below rows × epochs).
-/// - `target_share`: the least share of the seconds spent that goes to the target (default 0.3).
+/// - `target_share`: the least share of the examples trained that goes to the target (default 0.3).
+/// - `cheap_streak`: at most this many optimiser trials in a row train below the target; the next
+///   one trains at the target (default 3). The answer is measured at the target only: a search that
+///   keeps learning at cheap fidelities stops improving it.
 /// - `paired`: initial-design configurations also run at the target early, besides the baselines,
 ///   so that the cheap fidelities' bias is learnable (default 2).
 /// - `min_tau`: below this Kendall τ between the cheapest and the target fidelity on the paired
 ///   configurations (4 pairs or more), the search stops using cheap fidelities (default 0.3).
 /// - `worth`: `"variance"` or `"information"` (default), what an observation at a fidelity is
-///   worth per second (`FidelityWorth`).
+///   worth per example trained (`FidelityWorth`).
 /// - `cheap_runs`: `"prefix"` (default) or `"annealed"`, how a cheap trial trains (`CheapRuns`).
 ///   Annealed levels above the target's rows must be whole epochs of them.
 /// - `cooldown`: with prefix runs, a cheap trial is scored after this share of the run's steps up
@@ -87,6 +104,11 @@ public struct FidelitySettings: Sendable, Equatable {
     public var targetEpochs: Int
     public var cheaper: [Fidelity]
     public var targetShare: Double
+    /// The most optimiser trials in a row below the target (nil: no limit, as journals written
+    /// before the setting existed).
+    public var cheapStreak: Int?
+    /// What a trial costs the choices between fidelities (the journal fixes it: `FidelityCost`).
+    public var cost: FidelityCost = .examples
     public var paired: Int
     public var minimumTau: Double
     /// A cheap trial's cool-down branch, as a share of the run's steps up to its stop (0: none; see
@@ -160,6 +182,7 @@ public struct FidelitySettings: Sendable, Equatable {
         }
         self.cheaper = cheaper
         targetShare = try r.optional("target_share")?.double(in: 0...1, what: "a share") ?? 0.3
+        cheapStreak = try r.optional("cheap_streak")?.int(in: 0...1000, what: "a number of trials") ?? 3
         paired = try r.optional("paired")?.int(in: 0...1000, what: "a number of configurations") ?? 2
         minimumTau = try r.optional("min_tau")?.double(in: -1...1, what: "a Kendall τ") ?? 0.3
         worth = try r.optional("worth")?.enumValue(of: FidelityWorth.self) ?? .information

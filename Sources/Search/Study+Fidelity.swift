@@ -38,7 +38,24 @@ extension Study {
                      parameters: Double(plan.moduleParameters(dims: dims)))
     }
 
-    /// The cost model fitted to the finished trials' seconds.
+    /// What the trial cost, as the study prices trials (`FidelitySettings.cost`).
+    func cost(_ t: TrialRecord) -> Double {
+        spec.fidelity?.cost == .seconds ? t.seconds : trainedExamples(t)
+    }
+
+    /// The cost of every trial that ended, and the target's share of it.
+    var targetShareOfCost: Double {
+        let ended = trials.filter { $0.status != .running }
+        let spent = ended.reduce(0) { $0 + cost($1) }
+        return spent > 0 ? ended.filter { isAtTarget($0) }.reduce(0) { $0 + cost($1) } / spent : 1
+    }
+
+    /// The optimiser's trials in a row, the last ones, that train below the target.
+    var cheapStreak: Int {
+        trials.filter { $0.origin == .optimizer }.reversed().prefix { !isAtTarget($0) }.count
+    }
+
+    /// The cost model fitted to the finished trials' seconds (`FidelityCost.seconds`: older journals).
     var costModel: CostModel {
         CostModel(samples: finished.filter { $0.fidelity != nil }.map { (costFeatures($0.candidate, examples: trainedExamples($0)),
                                                                          $0.seconds) })
@@ -90,24 +107,25 @@ extension Study {
     }
 
     /// The fidelity at which an optimiser pick trains, and the cheaper trial of it that it promotes
-    /// (the highest finished below the target, or none). The target when
-    /// cheap fidelities mislead or the target's share of the seconds is below `target_share`;
-    /// otherwise the fidelity above the pick's best so far whose observation is worth the most
-    /// (`worth`, per level, as `FidelitySettings.worth` counts) per predicted second.
-    func chooseFidelity(_ config: Config, worth: [Double]) -> (Fidelity, promotes: Int?) {
+    /// (the highest finished below the target, or none). The target when cheap fidelities mislead,
+    /// when the target's share of the cost is below `target_share`, or when `streak` optimiser
+    /// trials in a row (with those proposed alongside) already train below the target
+    /// (`cheap_streak`); otherwise the fidelity above the pick's best so far whose observation is
+    /// worth the most (`worth`, per level, as `FidelitySettings.worth` counts) per unit of cost.
+    func chooseFidelity(_ config: Config, worth: [Double], streak: Int) -> (Fidelity, promotes: Int?) {
         guard let settings = spec.fidelity else { return (Fidelity(examples: 1), nil) }
         let key = spec.space.key(config)
         let earlier = finished.filter { $0.baseline == nil && $0.config.map { spec.space.key($0) } == key && !isAtTarget($0) }
             .max { ($0.fidelity?.examples ?? 0) < ($1.fidelity?.examples ?? 0) }
         let start = earlier?.fidelity?.examples ?? 0
-        let spent = secondsSpent
-        let shareLow = spent > 0 && targetSeconds / spent < settings.targetShare
-        if cheapFidelitiesMislead || shareLow { return (settings.target, earlier?.id) }
-        let model = costModel
+        let streakEnds = settings.cheapStreak.map { streak >= $0 } ?? false
+        if cheapFidelitiesMislead || targetShareOfCost < settings.targetShare || streakEnds { return (settings.target, earlier?.id) }
+        let model = settings.cost == .seconds ? costModel : nil
         var best = (value: -Double.infinity, fidelity: settings.target)
         for (k, f) in settings.levels.enumerated() where f.examples > start && k < worth.count {
-            let seconds = model.seconds(costFeatures(.config(config), examples: settings.trainedExamples(at: f, from: start)))
-            let value = worth[k] / seconds
+            let examples = settings.trainedExamples(at: f, from: start)
+            let price = model.map { $0.seconds(costFeatures(.config(config), examples: examples)) } ?? examples
+            let value = worth[k] / price
             if value > best.value { best = (value, f) }
         }
         return (best.fidelity, earlier?.id)

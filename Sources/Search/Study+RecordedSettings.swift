@@ -48,6 +48,18 @@ extension Study {
                                             legacy: .string(CheapRuns.prefix.rawValue)).plainText) ?? .prefix
     }
 
+    /// How a multi-fidelity study prices trials (`FidelityCost`) and limits cheap streaks, as the
+    /// journal recorded at creation; seconds and no limit for a journal written before the settings
+    /// existed; nil without fidelities.
+    public static func fidelityPolicy(_ journal: Journal, spec: StudySpec) -> (cost: FidelityCost, cheapStreak: Int?)? {
+        guard let settings = spec.fidelity else { return nil }
+        let cost = FidelityCost(rawValue: recorded("fidelity_cost", journal, new: .string(FidelityCost.examples.rawValue),
+                                                   legacy: .string(FidelityCost.seconds.rawValue)).plainText) ?? .seconds
+        let streak = recorded("cheap_streak", journal, new: settings.cheapStreak.map { .number($0) } ?? .null, legacy: .null)
+        guard case .number(let n, _) = streak, let limit = Int(exactly: n), limit >= 0 else { return (cost, nil) }
+        return (cost, limit)
+    }
+
     static func newPriorSizes(_ spec: StudySpec) -> SensitivityPrior.Sizes { spec.countsParameters ? .uniform : .centred }
 
     /// A search setting the journal's `study_created` record keeps: its value there; `legacy` for
@@ -63,7 +75,8 @@ extension Study {
         [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
          ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue)), ("prior_layers", .string(spec.priors.layers.rawValue)),
          ("prior_design", .string(spec.priors.initialDesign.rawValue))]
-            + (spec.fidelity.map { [("cheap_runs", .string($0.cheapRuns.rawValue))] } ?? [])
+            + (spec.fidelity.map { [("cheap_runs", .string($0.cheapRuns.rawValue)), ("fidelity_cost", .string(FidelityCost.examples.rawValue)),
+                                    ("cheap_streak", $0.cheapStreak.map { .number($0) } ?? .null)] } ?? [])
     }
 
     /// The optimiser's settings that a study's journal fixes (see `recorded`).
@@ -71,5 +84,9 @@ extension Study {
         optimizer.settings.logParameters = Study.parameterAxis(journal, spec: spec).isLog
         optimizer.settings.priorWeightFromData = Study.priorWeightFromData(journal, spec: spec)
         if let runs = Study.cheapRuns(journal, spec: spec) { spec.fidelity?.cheapRuns = runs }
+        if let policy = Study.fidelityPolicy(journal, spec: spec) {
+            spec.fidelity?.cost = policy.cost
+            spec.fidelity?.cheapStreak = policy.cheapStreak
+        }
     }
 }

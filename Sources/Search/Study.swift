@@ -324,9 +324,11 @@ public final class Study {
         let p = try optimizer.ask(history: history, pending: pending, count: count - proposals.count,
                                   seed: spec.seed &* 1_000_003 &+ UInt64(trials.count), iteration: n, warmStarts: warm,
                                   distances: levels.map { spec.fidelity!.distance($0) })
+        var streak = cheapStreak
         for (i, c) in p.configs.enumerated() {
             guard spec.fidelity != nil else { proposals.append(Proposed(candidate: .config(c), origin: .optimizer)); continue }
-            let (f, promotes) = chooseFidelity(c, worth: i < p.worth.count ? p.worth[i] : [])
+            let (f, promotes) = chooseFidelity(c, worth: i < p.worth.count ? p.worth[i] : [], streak: streak)
+            streak = f == spec.fidelity?.target ? 0 : streak + 1
             proposals.append(Proposed(candidate: .config(c), origin: .optimizer, fidelity: f, promotes: promotes,
                                       cheapRuns: spec.fidelity?.cheapRuns ?? .prefix))
         }

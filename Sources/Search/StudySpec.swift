@@ -50,7 +50,7 @@ public struct StudySpec: Sendable {
     public var noise: Double
     public var delaySeconds: Double
     /// Synthetic problems: the seconds a trial at the target is recorded to cost (a share of it
-    /// below the target), instead of the wall clock: budgets and cost models see the same numbers
+    /// below the target), instead of the wall clock: budgets see the same numbers
     /// on every machine and every run. 0: the wall clock.
     public var costSeconds: Double
     /// Synthetic problems without a `fidelity` section: every trial is measured as a cheap fidelity
