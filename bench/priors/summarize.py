@@ -4,12 +4,14 @@ and 30 trials, median and range over search seeds. The volume is the one each st
 (trials.csv's "hypervolume" column, written by `autopeft report`: score against log10 trainable
 parameters, target-fidelity trials only), so this script computes no volume of its own.
 
-Usage: summarize.py DIR [DIR...] [--json FILE]   DIRs as given to bench/priors/run (a prior's
-studies under another initial design, e.g. results/priors/mf-random-design, are further arms);
-prints a Markdown table and writes FILE (default the first DIR's summary.json): a list of
-{"task", "prior", "initial_design" (prior arms: "stratified" or "random"), "trials", "hv_median",
-"hv_min", "hv_max", "seeds", "fidelity", "reference"}, with the volume at the cheapest fidelity and
-after the unguided search's cost where they apply."""
+Usage: summarize.py DIR [DIR...] [--json FILE]   DIRs as given to bench/priors/run (studies under
+another initial design or fidelity pricing, e.g. results/priors/mf-random-design and
+results/priors/mf-seconds-cost, are further arms, each compared with the unguided arm of its
+pricing); prints a Markdown table and writes FILE (default the first DIR's summary.json): a list
+of {"task", "prior", "initial_design" (prior arms: "stratified" or "random"), "fidelity_cost"
+(multi-fidelity: "examples" or "seconds"), "trials", "hv_median", "hv_min", "hv_max", "seeds",
+"fidelity", "reference"}, with the volume at the cheapest fidelity and after the unguided search's
+cost where they apply."""
 import csv, json, os, statistics, subprocess, sys
 
 CHECKPOINTS = (10, 20, 30)
@@ -48,17 +50,22 @@ def at_cost(trace, cost):
     hv = [v for used, v, _ in trace if used <= cost]
     return hv[-1] if hv else 0.0
 
-def initial_design(study_dir, prior):
-    """How the study drew its prior's share of the initial design, as its journal recorded
-    (`prior_design`; journals written before the setting existed drew at random); None without a prior."""
-    if prior == "none":
-        return None
+def arm_key(study_dir, prior, multi_fidelity):
+    """(prior, initial design, fidelity pricing) as the study's journal recorded them at creation:
+    the design of its prior's share of the initial design (`prior_design`; journals written before
+    the setting existed drew at random; None without a prior) and how a multi-fidelity study priced
+    trials (`fidelity_cost`; before the setting existed, fitted seconds; None without fidelities)."""
     with open(os.path.join(study_dir, "journal.jsonl")) as f:
-        return json.loads(f.readline()).get("prior_design", "random")
+        created = json.loads(f.readline())
+    design = None if prior == "none" else created.get("prior_design", "random")
+    return prior, design, created.get("fidelity_cost", "seconds") if multi_fidelity else None
 
 def arm(row):
-    """A row's arm as the tables name it: the prior, and for a prior its initial design."""
-    return row["prior"] + (f" ({row['initial_design']} design)" if "initial_design" in row else "")
+    """A row's arm as the tables name it: the prior, for a prior its initial design, and fidelities
+    priced in seconds (the older policy) where they were."""
+    notes = ([f"{row['initial_design']} design"] if "initial_design" in row else []) \
+        + (["seconds-priced"] if row.get("fidelity_cost") == "seconds" else [])
+    return row["prior"] + (f" ({', '.join(notes)})" if notes else "")
 
 def main():
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -66,26 +73,29 @@ def main():
     out = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else os.path.join(args[0], "summary.json")
     rows = []
     for task in ("sst2", "mrpc"):
-        # (prior, initial design) -> {seed: trace}; the same prior under two designs is two arms.
+        # (prior, initial design, pricing) -> {seed: trace}; the same prior under two designs or
+        # pricings is two arms.
         traces, spaces = {}, {}
         for d in args:
             for prior in ("none", "spt", "diffora"):
                 for s in range(10):
                     study = os.path.join(d, f"{task}-{prior}-s{s}")
                     if os.path.exists(os.path.join(study, "journal.jsonl")):
-                        key = (prior, initial_design(study, prior))
-                        spaces[key] = json.load(open(os.path.join(d, "spaces", f"{task}-{prior}-s{s}.json")))
-                        traces.setdefault(key, {})[s] = volumes(study, "fidelity" in spaces[key])
+                        space = json.load(open(os.path.join(d, "spaces", f"{task}-{prior}-s{s}.json")))
+                        key = arm_key(study, prior, "fidelity" in space)
+                        spaces[key] = space
+                        traces.setdefault(key, {})[s] = volumes(study, "fidelity" in space)
         order = {"none": 0, "spt": 1, "diffora": 2}
-        traces = dict(sorted(traces.items(), key=lambda a: (order[a[0][0]], a[0][1] != "stratified")))
-        for (prior, design), by_seed in traces.items():
-            space = spaces[(prior, design)]
+        traces = dict(sorted(traces.items(), key=lambda a: (a[0][2] == "seconds", order[a[0][0]], a[0][1] != "stratified")))
+        for (prior, design, pricing), by_seed in traces.items():
+            space = spaces[(prior, design, pricing)]
             ref = space["search"]["reference_point"]
             for k in CHECKPOINTS:
                 hv = [v[k - 1][1] for v in by_seed.values() if len(v) >= k]
                 if not hv:
                     continue
                 row = {"task": task, "prior": prior, **({"initial_design": design} if design else {}),
+                       **({"fidelity_cost": pricing} if pricing else {}),
                        "trials": k, "hv_median": statistics.median(hv),
                        "hv_min": min(hv), "hv_max": max(hv),
                        "seeds": [s for s, v in by_seed.items() if len(v) >= k], "fidelity": fidelity(space),
@@ -99,7 +109,7 @@ def main():
                                 "hv_cheapest_fidelity_min": min(cheap), "hv_cheapest_fidelity_max": max(cheap)})
                 # Trials differ in cost across fidelities: also the volume after the cost that
                 # the unguided search (prior none) spent on k trials, its median over seeds.
-                none_cost = [v[k - 1][0] for v in traces.get(("none", None), {}).values() if len(v) >= k]
+                none_cost = [v[k - 1][0] for v in traces.get(("none", None, pricing), {}).values() if len(v) >= k]
                 budget = statistics.median(none_cost) if none_cost else None
                 # Only studies that got that far (or finished): one under way would count low.
                 at = [at_cost(v, budget) for v in by_seed.values() if budget is not None and v
@@ -124,9 +134,9 @@ def main():
     print("| task | prior | trials | HV median [min, max] | against none | cost (none's, k trials) | HV then, median [min, max] "
           "| against none | HV at the cheapest fidelity, median [min, max] | against none | seeds |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    none = {(r["task"], r["trials"]): r for r in rows if r["prior"] == "none"}
+    none = {(r["task"], r.get("fidelity_cost"), r["trials"]): r for r in rows if r["prior"] == "none"}
     def delta(r, key):
-        base = none.get((r["task"], r["trials"]), {}).get(key)
+        base = none.get((r["task"], r.get("fidelity_cost"), r["trials"]), {}).get(key)
         return f"{100 * (r[key] / base - 1):+.1f}%" if base and key in r else ""
     for r in rows:
         timed = (f"{r['equivalent_cost']:.0f} {r['cost_unit']} | {r['hv_at_cost_median']:.4f} [{r['hv_at_cost_min']:.4f}, "
