@@ -60,7 +60,7 @@ final class CLITests: XCTestCase {
         let dir = NSTemporaryDirectory() + "autopeft-cli-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let p = dir + "/run.json"
-        FileManager.default.createFile(atPath: p, contents: Data(#"{"model": "nope", "task": {"name": "sst2", "train": "t", "dev": "d"}}"#.utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data(#"{"model": "nope", "task": {"name": "sst2", "train": "t", "dev": "d"}}"#.utf8)))
         let r = try run(["train", p, "--threads", "1"])
         XCTAssertEqual(r.code, 2)
         XCTAssertTrue(r.err.contains("model directory not found"), r.err)

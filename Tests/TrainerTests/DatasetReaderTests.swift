@@ -4,7 +4,7 @@ import XCTest
 final class DatasetReaderTests: XCTestCase {
     func file(_ name: String, _ text: String) -> String {
         let p = temporaryDirectory() + "/" + name
-        FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data(text.utf8)), p)
         return p
     }
 

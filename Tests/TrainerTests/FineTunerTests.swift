@@ -17,7 +17,7 @@ final class FineTunerTests: XCTestCase {
             ws.insert(cue, at: Int(rng.next() % UInt64(ws.count + 1)))
             text += ws.joined(separator: " ") + "\t\(positive ? 1 : 0)\n"
         }
-        FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(text.utf8)), path)
     }
 
     func tuner(seed: UInt64 = 0, epochs: Int = 30, lr: Double = 1e-2, plan: PEFTPlan? = nil) throws -> FineTuner {

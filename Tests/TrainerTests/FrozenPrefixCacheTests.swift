@@ -82,7 +82,7 @@ final class FrozenPrefixCacheFileTests: XCTestCase {
         let dir = temporaryDirectory() + "/cache"
         _ = try tuner(cacheDir: dir).run()
         for f in try FileManager.default.contentsOfDirectory(atPath: dir) {
-            FileManager.default.createFile(atPath: dir + "/" + f, contents: Data(repeating: 7, count: 4096))
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + f, contents: Data(repeating: 7, count: 4096)))
         }
         XCTAssertThrowsError(try tuner(cacheDir: dir).run()) { e in
             XCTAssertTrue("\(e)".contains("does not match these rows"), "\(e)")

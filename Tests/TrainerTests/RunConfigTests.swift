@@ -5,7 +5,7 @@ import Space
 final class RunConfigTests: XCTestCase {
     func parse(_ json: String) throws -> RunConfig {
         let p = temporaryDirectory() + "/run.json"
-        FileManager.default.createFile(atPath: p, contents: Data(json.utf8))
+        XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data(json.utf8)), p)
         return try RunConfig(contentsOf: p)
     }
 
