@@ -22,6 +22,16 @@ final class FidelitySettingsTests: XCTestCase {
         XCTAssertEqual(plain.trainedExamples(at: Fidelity(examples: 2000), from: 0), 2000)
     }
 
+    func testCheapStreakIsReadDefaultsToThreeAndIsRefusedByPath() throws {
+        XCTAssertEqual(try settings(#"{"target": {"train_examples": 40, "epochs": 3}}"#).cheapStreak, 3)
+        XCTAssertEqual(try settings(#"{"target": {"train_examples": 40, "epochs": 3}, "cheap_streak": 0}"#).cheapStreak, 0)
+        XCTAssertThrowsError(try settings(#"{"target": {"train_examples": 40, "epochs": 3}, "cheap_streak": -1}"#)) { error in
+            let e = error as? ConfigError
+            XCTAssertEqual(e?.path, "fidelity.cheap_streak")
+            XCTAssertTrue(e?.message.contains("a number of trials") == true, "\(error)")
+        }
+    }
+
     func testACoolDownOutsideZeroToOneIsRefusedByPath() {
         XCTAssertThrowsError(try settings(#"{"target": {"train_examples": 40, "epochs": 1}, "cooldown": 1.5}"#)) { error in
             let e = error as? ConfigError
