@@ -20,9 +20,8 @@ extension Study {
         return t.config.map { spec.space.key($0) } ?? t.candidate.plan.map { $0.json.serialized() } ?? ""
     }
 
-    /// Seconds of every trial that ended, and those at the target.
+    /// Seconds of every trial that ended.
     public var secondsSpent: Double { trials.reduce(0) { $0 + ($1.status == .running ? 0 : $1.seconds) } }
-    var targetSeconds: Double { trials.filter { $0.status != .running && isAtTarget($0) }.reduce(0) { $0 + $1.seconds } }
 
     /// The examples a trial trains itself: its fidelity less that of the trial it continues, and
     /// its cool-down branch.
@@ -51,7 +50,7 @@ extension Study {
     }
 
     /// The optimiser's trials in a row, the last ones, that train below the target.
-    var cheapStreak: Int {
+    var currentCheapStreak: Int {
         trials.filter { $0.origin == .optimizer }.reversed().prefix { !isAtTarget($0) }.count
     }
 

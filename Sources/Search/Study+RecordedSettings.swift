@@ -53,7 +53,7 @@ extension Study {
     /// existed; nil without fidelities.
     public static func fidelityPolicy(_ journal: Journal, spec: StudySpec) -> (cost: FidelityCost, cheapStreak: Int?)? {
         guard let settings = spec.fidelity else { return nil }
-        let cost = FidelityCost(rawValue: recorded("fidelity_cost", journal, new: .string(FidelityCost.examples.rawValue),
+        let cost = FidelityCost(rawValue: recorded("fidelity_cost", journal, new: .string(settings.cost.rawValue),
                                                    legacy: .string(FidelityCost.seconds.rawValue)).plainText) ?? .seconds
         let streak = recorded("cheap_streak", journal, new: settings.cheapStreak.map { .number($0) } ?? .null, legacy: .null)
         guard case .number(let n, _) = streak, let limit = Int(exactly: n), limit >= 0 else { return (cost, nil) }
@@ -75,7 +75,7 @@ extension Study {
         [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
          ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue)), ("prior_layers", .string(spec.priors.layers.rawValue)),
          ("prior_design", .string(spec.priors.initialDesign.rawValue))]
-            + (spec.fidelity.map { [("cheap_runs", .string($0.cheapRuns.rawValue)), ("fidelity_cost", .string(FidelityCost.examples.rawValue)),
+            + (spec.fidelity.map { [("cheap_runs", .string($0.cheapRuns.rawValue)), ("fidelity_cost", .string($0.cost.rawValue)),
                                     ("cheap_streak", $0.cheapStreak.map { .number($0) } ?? .null)] } ?? [])
     }
 

@@ -324,7 +324,7 @@ public final class Study {
         let p = try optimizer.ask(history: history, pending: pending, count: count - proposals.count,
                                   seed: spec.seed &* 1_000_003 &+ UInt64(trials.count), iteration: n, warmStarts: warm,
                                   distances: levels.map { spec.fidelity!.distance($0) })
-        var streak = cheapStreak
+        var streak = currentCheapStreak
         for (i, c) in p.configs.enumerated() {
             guard spec.fidelity != nil else { proposals.append(Proposed(candidate: .config(c), origin: .optimizer)); continue }
             let (f, promotes) = chooseFidelity(c, worth: i < p.worth.count ? p.worth[i] : [], streak: streak)

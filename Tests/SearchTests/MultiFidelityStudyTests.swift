@@ -165,7 +165,7 @@ final class MultiFidelityStudyTests: XCTestCase {
             for worth in FidelityWorth.allCases {
                 let (hv, study) = try mockArm(fidelity: fidelity + #", "worth": "\#(worth.rawValue)"}"#, budget: 16, seed: seed)
                 multi[worth, default: []].append(hv)
-                targetShare[worth, default: []].append(study.targetSeconds / study.secondsSpent)
+                targetShare[worth, default: []].append(study.targetShareOfCost)
             }
         }
         func mean(_ x: [Double]) -> Double { x.reduce(0, +) / Double(x.count) }
