@@ -50,13 +50,9 @@ public struct GaussianProcess: Sendable {
 
     /// Conditions the GP on data; nil when K cannot be factorised (non-finite data).
     public init?(inputs: [[Double]], targets: [Double], hyperparameters h: Hyperparameters, kernel: Kernel = .matern52) {
-        let n = inputs.count
-        var k = GaussianProcess.covariance(inputs, inputs, h, kernel)
-        let noise = exp(h.logNoiseVariance)
-        for i in 0..<n { k[i * n + i] += noise }
-        guard let (l, jitter) = LinearAlgebra.cholesky(k, n: n) else { return nil }
-        var a = targets.map { $0 - h.mean }
-        LinearAlgebra.choleskySolve(l, n: n, &a, columns: 1)
+        guard let (l, a, jitter) = LinearAlgebra.condition(
+            covariance: GaussianProcess.covariance(inputs, inputs, h, kernel), n: inputs.count,
+            noise: exp(h.logNoiseVariance), targets: targets, mean: h.mean) else { return nil }
         self.kernel = kernel
         self.inputs = inputs
         self.targets = targets

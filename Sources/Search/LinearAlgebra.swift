@@ -26,6 +26,20 @@ public enum LinearAlgebra {
         }
     }
 
+    /// Conditions a Gaussian process with prior covariance K [n, n], noise variance σ² and constant
+    /// mean m on targets y: the factor L of K + σ²I (and the jitter it needed, see `cholesky`) and
+    /// α = (K + σ²I)⁻¹ (y − m), from which the posterior mean and variance follow. nil when K + σ²I
+    /// cannot be factorised (non-finite data).
+    public static func condition(covariance k: [Double], n: Int, noise: Double, targets: [Double], mean: Double)
+        -> (factor: [Double], alpha: [Double], jitter: Double)? {
+        var k = k
+        for i in 0..<n { k[i * n + i] += noise }
+        guard let (l, jitter) = cholesky(k, n: n) else { return nil }
+        var alpha = targets.map { $0 - mean }
+        choleskySolve(l, n: n, &alpha, columns: 1)
+        return (l, alpha, jitter)
+    }
+
     /// Solves (L Lᵀ) X = B for B [n, m] in place.
     public static func choleskySolve(_ l: [Double], n: Int, _ b: inout [Double], columns m: Int) {
         var lc = l

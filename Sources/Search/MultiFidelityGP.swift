@@ -50,13 +50,9 @@ public struct MultiFidelityGP: Sendable {
     /// Conditions on data; nil when K cannot be factorised (non-finite data).
     public init?(inputs: [[Double]], distances: [Double], targets: [Double], hyperparameters h: Hyperparameters,
                  kernel: GaussianProcess.Kernel = .matern52) {
-        let n = inputs.count
-        var k = Self.covariance(inputs, distances, inputs, distances, h, kernel)
-        let noise = exp(h.base.logNoiseVariance)
-        for i in 0..<n { k[i * n + i] += noise }
-        guard let (l, _) = LinearAlgebra.cholesky(k, n: n) else { return nil }
-        var a = targets.map { $0 - h.base.mean }
-        LinearAlgebra.choleskySolve(l, n: n, &a, columns: 1)
+        guard let (l, a, _) = LinearAlgebra.condition(
+            covariance: Self.covariance(inputs, distances, inputs, distances, h, kernel), n: inputs.count,
+            noise: exp(h.base.logNoiseVariance), targets: targets, mean: h.base.mean) else { return nil }
         self.kernel = kernel
         self.inputs = inputs
         self.distances = distances
