@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"], path: "Tests/JSONKitTests"),
         .testTarget(name: "SpaceTests", dependencies: ["JSONKit", "Space"], path: "Tests/SpaceTests"),
-        .testTarget(name: "SearchTests", dependencies: ["JSONKit", "Search"], path: "Tests/SearchTests", exclude: ["Fixtures"]),
+        .testTarget(name: "SearchTests", dependencies: ["JSONKit", "Search", "TestSupport"], path: "Tests/SearchTests", exclude: ["Fixtures"]),
         // Depends on the executable so that `swift test` builds the binary these tests run.
         .testTarget(name: "CLITests", dependencies: ["autopeft", "JSONKit", "Trainer", "TestSupport"], path: "Tests/CLITests", exclude: ["Fixtures"]),
         // Seeded mutations of every input autopeft reads: a bounded run in the suite, longer with FUZZ_CASES.

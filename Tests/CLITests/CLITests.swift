@@ -57,8 +57,7 @@ final class CLITests: XCTestCase {
     }
 
     func testMissingModelDirectoryIsAClearError() throws {
-        let dir = NSTemporaryDirectory() + "autopeft-cli-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let dir = scratchDirectory("cli")
         let p = dir + "/run.json"
         XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data(#"{"model": "nope", "task": {"name": "sst2", "train": "t", "dev": "d"}}"#.utf8)))
         let r = try run(["train", p, "--threads", "1"])
@@ -143,8 +142,7 @@ final class KernelAgreementTests: XCTestCase {
 /// checked before anything is written.
 final class ExitCodeTests: XCTestCase {
     func testTypicalFailuresOfEachCommand() throws {
-        let d = NSTemporaryDirectory() + "autopeft-exit-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let d = scratchDirectory("exit")
         let space = d + "/z.json"
         try #"{"name": "z", "problem": {"name": "zdt1"}, "search": {"trials": 3, "initial": 2}}"#.write(toFile: space, atomically: true, encoding: .utf8)
         let ok = try runAutopeft(["search", space, "--out", d + "/study"])

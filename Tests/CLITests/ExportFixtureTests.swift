@@ -18,7 +18,7 @@ final class ExportFixtureTests: XCTestCase {
 
     func check(_ kind: String, format: String) throws {
         let d = Self.fixtures + "/" + kind
-        let out = NSTemporaryDirectory() + "autopeft-export-" + UUID().uuidString
+        let out = scratchDirectory("export")
         let e = try runAutopeft(["export", d + "/candidate", "--out", out])
         XCTAssertEqual(e.code, 0, "\(kind): \(e.err)")
         let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(e.out.utf8)) as? [String: Any], kind)
@@ -87,8 +87,7 @@ final class ExportFixtureTests: XCTestCase {
             ("LoRA with (IA)3", #"{"lora": {"rank": 2, "targets": ["query"]}, "ia3": {}}"#, "a PEFT adapter holds one method; this candidate combines 2"),
         ]
         for (name, peft, reason) in cases {
-            let d = NSTemporaryDirectory() + "autopeft-refusal-" + UUID().uuidString
-            try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+            let d = scratchDirectory("refusal")
             try """
             {"model": "\(Self.root)/models/all-MiniLM-L6-v2",
              "task": {"format": "glue", "name": "sst2", "train": "\(Self.root)/data/glue/SST-2/dev.tsv", "dev": "\(Self.root)/data/glue/SST-2/dev.tsv", "max_length": 16},

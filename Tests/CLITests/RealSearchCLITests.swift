@@ -9,8 +9,7 @@ final class RealSearchCLITests: XCTestCase {
 
     func testTinyRealSearchEndToEnd() throws {
         let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
-        let d = NSTemporaryDirectory() + "autopeft-real-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let d = scratchDirectory("real")
         let space = d + "/tiny.json"
         try """
         {"name": "tiny", "model": "\(model)",
@@ -114,8 +113,7 @@ final class RealSearchCLITests: XCTestCase {
     /// diverged, from seed 2).
     func testReevaluateTakesTheSearchsOwnTargetRunsAsSeedZero() throws {
         let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
-        let d = NSTemporaryDirectory() + "autopeft-reuse-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let d = scratchDirectory("reuse")
         try """
         {"name": "reuse", "model": "\(model)",
          "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 24},
@@ -187,8 +185,7 @@ final class RealSearchCLITests: XCTestCase {
     /// examples: the same data, other steps and another score.
     func testAnAnnealedCheapTrialIsARunOfItsOwn() throws {
         let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
-        let d = NSTemporaryDirectory() + "autopeft-annealed-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let d = scratchDirectory("annealed")
         func space(rows: Int, epochs: Int, fidelity: String) -> String {
             """
             {"name": "annealed", "model": "\(model)",
@@ -226,8 +223,7 @@ final class RealSearchCLITests: XCTestCase {
     /// trapped on an empty row range before), says so, and records the batches it used.
     func testSPTWithFewerRowsThanBatchesScoresWhatThereIs() throws {
         let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
-        let d = NSTemporaryDirectory() + "autopeft-spt-rows-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let d = scratchDirectory("spt-rows")
         try """
         {"name": "spt-rows", "model": "\(model)",
          "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 24},
@@ -248,8 +244,7 @@ final class RealSearchCLITests: XCTestCase {
     /// it into place: both succeed with the same score, and one whole file remains, no partial one.
     func testTwoProcessesWritingTheSameCacheFile() throws {
         let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
-        let d = NSTemporaryDirectory() + "autopeft-cache-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let d = scratchDirectory("cache")
         try """
         {"model": "\(model)", "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 32},
          "peft": {"lora": {"rank": 2, "targets": ["query", "value"], "layers": [4, 5]}}, "head": "mean",
@@ -356,8 +351,7 @@ final class RealSearchCLITests: XCTestCase {
     /// and the final stage (96 rows) meets an infinite squared error.
     func testDivergingFinalStageRunsFailAlone() throws {
         let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
-        let d = NSTemporaryDirectory() + "autopeft-diverge-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let d = scratchDirectory("diverge")
         let rows = try String(contentsOfFile: glue + "/STS-B/train.tsv", encoding: .utf8).split(separator: "\n").prefix(97).map(String.init)
         let poisoned = rows.enumerated().map { i, row -> String in
             guard i > 64 else { return row }
@@ -400,8 +394,7 @@ final class RealSearchCLITests: XCTestCase {
     /// values (the GP only reads finished trials), and the report lists it.
     func testADivergingSearchTrialIsRecordedFailedWithItsStep() throws {
         let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
-        let d = NSTemporaryDirectory() + "autopeft-diverge-search-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let d = scratchDirectory("diverge-search")
         try """
         {"name": "diverge-search", "model": "\(model)",
          "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 24},

@@ -25,8 +25,7 @@ final class ReportBrowserTests: XCTestCase {
 
     func testReportLoadsWithoutErrorsAndDrawsEveryPlot() throws {
         let browser = try chromium()
-        let d = NSTemporaryDirectory() + "autopeft-browser-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let d = scratchDirectory("browser")
         try #"{"name": "browser", "problem": {"name": "zdt1", "dimensions": 3}, "search": {"trials": 12, "initial": 6, "seed": 1}}"#
             .write(toFile: d + "/space.json", atomically: true, encoding: .utf8)
         let s = try runAutopeft(["search", d + "/space.json", "--out", d + "/study"])

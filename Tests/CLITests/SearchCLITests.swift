@@ -5,11 +5,7 @@ import Foundation
 /// `autopeft search` and `autopeft report` end to end on synthetic problems, and the kill test.
 final class SearchCLITests: XCTestCase {
 
-    func folder() -> String {
-        let d = NSTemporaryDirectory() + "autopeft-search-cli-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func folder() -> String { scratchDirectory("search-cli") }
 
     func testSearchThenResumeThenReport() throws {
         let d = folder()

@@ -33,11 +33,7 @@ final class SlurmTests: XCTestCase {
         }
     }
 
-    func folder() -> String {
-        let d = NSTemporaryDirectory() + "autopeft-slurm-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func folder() -> String { scratchDirectory("slurm") }
 
     func space(_ d: String, trials: Int, delay: Double = 0, extra: String = "") throws -> String {
         let text = #"{"name": "slurm-test", "problem": {"name": "zdt1", "dimensions": 4, "delay_seconds": \#(delay)},"#
@@ -243,8 +239,7 @@ final class SlurmTests: XCTestCase {
 final class PreemptionTests: XCTestCase {
     func testATrialStoppedBySIGTERMContinuesToTheUninterruptedResult() throws {
         let model = try RepositoryData.requireModel(), glue = try RepositoryData.requireGLUE()
-        let d = NSTemporaryDirectory() + "autopeft-preempt-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let d = scratchDirectory("preempt")
         let space = """
         {"name": "preempt", "model": "\(model)",
          "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 32},

@@ -80,11 +80,7 @@ final class FuzzTests: XCTestCase {
         return b
     }
 
-    func folder() -> String {
-        let d = NSTemporaryDirectory() + "autopeft-fuzz-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func folder() -> String { scratchDirectory("fuzz") }
 
     /// Space files: parse, then sample, encode, count and plan a few configurations of what parses.
     func testMutatedSpaceFiles() throws {

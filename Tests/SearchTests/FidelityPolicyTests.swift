@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import JSONKit
 import Space
@@ -7,11 +8,7 @@ import Space
 /// How a multi-fidelity study prices trials and bounds its cheap streaks (`FidelityCost`,
 /// `FidelitySettings.cheapStreak`), on the SST-2-shaped mock of `MultiFidelityStudyTests`.
 final class FidelityPolicyTests: XCTestCase {
-    func folder() -> String {
-        let d = NSTemporaryDirectory() + "autopeft-policy-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func folder() -> String { scratchDirectory("policy") }
 
     /// Records `factor` times the inner evaluator's seconds for trial `slow`: a trial that a loaded
     /// machine or a pause (SIGSTOP) slowed down.

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 @testable import Search
 
@@ -11,7 +12,7 @@ final class JournalFormatTests: XCTestCase {
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/format1-study").path
 
     func testFormat1StudyFromAnEarlierReleaseReadsAndRenders() throws {
-        let d = NSTemporaryDirectory() + "autopeft-format1-" + UUID().uuidString
+        let d = scratchDirectory("format1")
         try FileManager.default.copyItem(atPath: Self.fixture, toPath: d)
         let study = try Study(readingDirectory: d)
         XCTAssertTrue(study.warnings.isEmpty, "\(study.warnings)")
@@ -30,7 +31,7 @@ final class JournalFormatTests: XCTestCase {
     /// The reported hypervolume puts trainable parameters on a log10 axis: here against a sweep
     /// over the journal's own values, written independently of `Hypervolume`.
     func testReportedHypervolumeIsOnLog10Parameters() throws {
-        let d = NSTemporaryDirectory() + "autopeft-format1-" + UUID().uuidString
+        let d = scratchDirectory("format1")
         try FileManager.default.copyItem(atPath: Self.fixture, toPath: d)
         let study = try Study(readingDirectory: d)
         XCTAssertTrue(study.countsParameters)

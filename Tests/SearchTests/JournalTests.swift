@@ -1,12 +1,12 @@
 import XCTest
+import TestSupport
 import Foundation
 import Space
 @testable import Search
 
 final class JournalTests: XCTestCase {
     func path() -> String {
-        let d = NSTemporaryDirectory() + "autopeft-journal-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        let d = scratchDirectory("journal")
         return d + "/journal.jsonl"
     }
 

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import JSONKit
 import Space
@@ -11,11 +12,7 @@ import Space
 final class MultiFidelityStudyTests: XCTestCase {
     static let budget = 16.0
 
-    func folder() -> String {
-        let d = NSTemporaryDirectory() + "autopeft-mf-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func folder() -> String { scratchDirectory("mf") }
 
     /// Runs a study of the given extra problem settings and fidelity section; returns the
     /// hypervolume at the target of the configurations it returns as its front.

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import JSONKit
 @testable import Search
@@ -8,11 +9,7 @@ import JSONKit
 final class ParameterAxisTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    func folder() -> String {
-        let d = NSTemporaryDirectory() + "autopeft-axis-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func folder() -> String { scratchDirectory("axis") }
 
     /// The AutoPEFT space on the PEFT mock (exact MiniLM parameter counts, synthetic score) with
     /// the given seed, trial count and axis ("" leaves the default).

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import JSONKit
 import Space
@@ -68,7 +69,7 @@ final class PriorTrustTests: XCTestCase {
             // the default, would leave it none in this space.
             spec.priors.layers = .scored
             if scores == nil { spec.priors.method = nil }
-            let d = NSTemporaryDirectory() + "autopeft-trust-" + UUID().uuidString
+            let d = scratchDirectory("trust")
             let study = try Study(spec: spec, directory: d, sensitivity: scores)
             try study.run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
             return [10, 20, 30].map { study.hypervolume(logParameters: true, trials: $0) }

@@ -1,6 +1,7 @@
 import Foundation
 import JSONKit
 import XCTest
+import TestSupport
 import Space
 @testable import Search
 
@@ -94,7 +95,7 @@ final class SensitivityPriorTests: XCTestCase {
         func warning(_ edit: (inout StudySpec) -> Void) throws -> String? {
             var s = spec
             edit(&s)
-            let d = NSTemporaryDirectory() + "autopeft-prior-" + UUID().uuidString
+            let d = scratchDirectory("prior")
             return try Study(spec: s, directory: d, sensitivity: s.priors.method == nil ? nil : scores).priorWarning
         }
         XCTAssertTrue(spec.countsParameters && spec.priors.layers == .neutral && spec.priors.initialDesign == .stratified,
@@ -175,7 +176,7 @@ final class SensitivityPriorTests: XCTestCase {
         func design(_ edit: (inout StudySpec) -> Void) throws -> [(Config, TrialRecord.Origin)] {
             var s = spec
             edit(&s)
-            let d = NSTemporaryDirectory() + "autopeft-design-" + UUID().uuidString
+            let d = scratchDirectory("design")
             defer { try? FileManager.default.removeItem(atPath: d) }
             return try Study(spec: s, directory: d, sensitivity: s.priors.method == nil ? nil : scores).initialDesign()
         }

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 #if canImport(FoundationXML)
 import FoundationXML
@@ -7,11 +8,7 @@ import Space
 @testable import Search
 
 final class StudyTests: XCTestCase {
-    func folder() -> String {
-        let d = NSTemporaryDirectory() + "autopeft-study-" + UUID().uuidString
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func folder() -> String { scratchDirectory("study") }
 
     func spec(_ text: String, in dir: String) throws -> StudySpec {
         let file = dir + "/space.json"
@@ -340,7 +337,7 @@ final class FlatScoreWarningTests: XCTestCase {
 
     /// A reference score below what learning nothing scores is named, with the value to set.
     func testAReferenceBelowTheConstantPredictionIsNamed() throws {
-        let s = try study("", in: NSTemporaryDirectory() + "autopeft-ref-" + UUID().uuidString)
+        let s = try study("", in: scratchDirectory("ref"))
         XCTAssertNil(s.referenceWarning, "unknown constant: nothing to say")
         s.constantPredictionScore = 0.8122
         XCTAssertEqual(s.referenceWarning, "the reference point's score 0 is below 0.8122, what predicting one class for every dev "
@@ -380,7 +377,7 @@ final class FlatScoreWarningTests: XCTestCase {
     }
 
     func testACheapFidelitysFlatScoresAreNamedAndTheTargetsAreNot() throws {
-        let d = NSTemporaryDirectory() + "autopeft-flat-" + UUID().uuidString
+        let d = scratchDirectory("flat")
         let s = try study(#", "fidelity": {"target": {"train_examples": 400, "epochs": 1}, "cheaper": [100], "target_share": 0.3}"#, in: d)
         var lines: [String] = []
         try s.run(evaluator: Scores(flatAt: 100)) { lines.append($0) }
@@ -395,7 +392,7 @@ final class FlatScoreWarningTests: XCTestCase {
     }
 
     func testSpreadScoresWarnOfNothingAndFlatOnesAlways() throws {
-        let d = NSTemporaryDirectory() + "autopeft-flat-" + UUID().uuidString
+        let d = scratchDirectory("flat")
         let spread = try study("", in: d + "/a")
         try spread.run(evaluator: Scores(flatAt: -1)) { _ in }
         XCTAssertEqual(spread.finished.count, 10)

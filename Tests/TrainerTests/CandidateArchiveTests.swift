@@ -1,5 +1,6 @@
 import JSONKit
 import XCTest
+import TestSupport
 import Space
 @testable import Trainer
 
@@ -43,7 +44,7 @@ func writeHFModel(_ w: BertWeights, vocab: [String: Int32], to dir: String) thro
 final class CandidateArchiveTests: XCTestCase {
     func testSaveLoadPredictGivesTheSameOutputs() throws {
         let base = try syntheticTuner(epochs: 2)
-        let modelDir = temporaryDirectory()
+        let modelDir = scratchDirectory("trainer")
         try writeHFModel(base.weights, vocab: base.tokenizer.vocab, to: modelDir)
         var cfg = base.config
         cfg.model = modelDir
@@ -56,7 +57,7 @@ final class CandidateArchiveTests: XCTestCase {
         let (result, model) = try tuner.run()
         let dev = try tuner.devExamples()
         let before = try tuner.predict(model: model, examples: dev)
-        let dir = temporaryDirectory() + "/candidate"
+        let dir = scratchDirectory("trainer") + "/candidate"
         try CandidateArchive.save(model, config: cfg, result: result, to: dir)
         let (loadedConfig, loadedTuner, loaded) = try CandidateArchive.load(dir)
         XCTAssertEqual(loadedConfig, cfg, "run.json round-trips")
@@ -81,7 +82,7 @@ final class UnlabeledPredictionTests: XCTestCase {
         let words = FineTunerTests.words
         var vocab: [String: Int32] = ["[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3]
         for w in words { vocab[w] = Int32(vocab.count) }
-        let modelDir = temporaryDirectory()
+        let modelDir = scratchDirectory("trainer")
         let cfg = BertConfig(vocabSize: vocab.count, hiddenSize: 16, layers: 2, heads: 2, intermediateSize: 32, maxPositions: 32,
                              layerNormEps: 1e-5)
         try writeHFModel(BertWeights.random(config: cfg, seed: 5), vocab: vocab, to: modelDir)
@@ -91,7 +92,7 @@ final class UnlabeledPredictionTests: XCTestCase {
              (0..<4).map { _ in words[Int(rng.next() % UInt64(words.count))] }.joined(separator: " "))
         }
         for layout in GLUELayouts.all {
-            let dir = temporaryDirectory()
+            let dir = scratchDirectory("trainer")
             try layout.labelledFile(texts).write(toFile: dir + "/dev.tsv", atomically: true, encoding: .utf8)
             try layout.unlabeledFile(texts).write(toFile: dir + "/test.tsv", atomically: true, encoding: .utf8)
             var t = TrainingSettings()

@@ -1,9 +1,10 @@
 import XCTest
+import TestSupport
 @testable import Trainer
 
 final class DatasetReaderTests: XCTestCase {
     func file(_ name: String, _ text: String) -> String {
-        let p = temporaryDirectory() + "/" + name
+        let p = scratchDirectory("trainer") + "/" + name
         XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data(text.utf8)), p)
         return p
     }

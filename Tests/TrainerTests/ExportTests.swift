@@ -1,5 +1,6 @@
 import JSONKit
 import XCTest
+import TestSupport
 import Space
 @testable import Trainer
 
@@ -23,7 +24,7 @@ final class ExportTests: XCTestCase {
 
     func testLoRAExportNamesShapesAndConfig() throws {
         let (m, run) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.query, .output], layers: .only([1, 2]))))
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory("trainer")
         XCTAssertEqual(try PEFTExport.export(m, config: run, to: dir), [])
         let (st, cfg) = try files(dir, "adapter_model.safetensors")
         XCTAssertEqual(st.tensors["base_model.model.bert.encoder.layer.1.attention.self.query.lora_A.weight"]?.shape, [2, 12])
@@ -38,7 +39,7 @@ final class ExportTests: XCTestCase {
 
     func testPiSSAExportsAsRank2r() throws {
         let (m, run) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.value], initialization: .pissa)))
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory("trainer")
         XCTAssertEqual(try PEFTExport.export(m, config: run, to: dir).count, 1)
         let (st, cfg) = try files(dir, "adapter_model.safetensors")
         XCTAssertEqual(st.tensors["base_model.model.bert.encoder.layer.0.attention.self.value.lora_A.weight"]?.shape, [4, 12])
@@ -48,13 +49,13 @@ final class ExportTests: XCTestCase {
 
     func testIA3AndPrefixLayouts() throws {
         let (m, run) = try model(PEFTPlan(ia3: IA3Spec()))
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory("trainer")
         _ = try PEFTExport.export(m, config: run, to: dir)
         let (st, _) = try files(dir, "adapter_model.safetensors")
         XCTAssertEqual(st.tensors["base_model.model.bert.encoder.layer.2.attention.self.key.ia3_l"]?.shape, [12, 1])
         XCTAssertEqual(st.tensors["base_model.model.bert.encoder.layer.2.output.dense.ia3_l"]?.shape, [1, 20])
         let (p, prun) = try model(PEFTPlan(prefix: PrefixSpec(length: 3, projection: 5)))
-        let pdir = temporaryDirectory()
+        let pdir = scratchDirectory("trainer")
         _ = try PEFTExport.export(p, config: prun, to: pdir)
         let (pst, pcfg) = try files(pdir, "adapter_model.safetensors")
         XCTAssertEqual(pst.tensors["prompt_embeddings"]?.shape, [3, 3 * 2 * 12])
@@ -64,7 +65,7 @@ final class ExportTests: XCTestCase {
 
     func testAdapterHubLayout() throws {
         let (m, run) = try model(PEFTPlan(serialAdapter: AdapterSpec(perLayer: [4, 0, 5])))
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory("trainer")
         _ = try AdapterHubExport.export(m, config: run, to: dir)
         let (st, cfg) = try files(dir, "adapter.safetensors")
         XCTAssertEqual(st.tensors["bert.encoder.layer.0.output.adapters.serial_adapter.adapter_down.0.weight"]?.shape, [4, 12])
@@ -82,12 +83,12 @@ final class ExportTests: XCTestCase {
     func testInexpressibleCandidatesAreRefusedWithTheReason() throws {
         let (m, run) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query]), ia3: IA3Spec()))
         XCTAssertThrowsError(try PEFTExport.export(m, config: run,
-                                                   to: temporaryDirectory())) { XCTAssertTrue("\($0)".contains("combines 2")) }
+                                                   to: scratchDirectory("trainer"))) { XCTAssertTrue("\($0)".contains("combines 2")) }
         let (p, prun) = try model(PEFTPlan(prefix: PrefixSpec(length: 2, layers: .only([1]))))
         XCTAssertThrowsError(try PEFTExport.export(p, config: prun,
-                                                   to: temporaryDirectory())) { XCTAssertTrue("\($0)".contains("covers every layer")) }
+                                                   to: scratchDirectory("trainer"))) { XCTAssertTrue("\($0)".contains("covers every layer")) }
         let (h, hrun) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query])), head: .mean)
-        XCTAssertTrue(try PEFTExport.export(h, config: hrun, to: temporaryDirectory()).first?.contains("pooler") ?? false,
+        XCTAssertTrue(try PEFTExport.export(h, config: hrun, to: scratchDirectory("trainer")).first?.contains("pooler") ?? false,
                       "the head mismatch is noted")
     }
 }

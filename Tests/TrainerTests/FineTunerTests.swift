@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Space
 @testable import Trainer
 
@@ -71,7 +72,7 @@ final class FineTunerTests: XCTestCase {
 /// A fine-tuner for the synthetic task on a tiny random model (files written to a temporary folder).
 func syntheticTuner(seed: UInt64 = 0, epochs: Int = 30, lr: Double = 1e-2, plan: PEFTPlan? = nil,
                     in folder: String? = nil) throws -> FineTuner {
-    let dir = folder ?? temporaryDirectory()
+    let dir = folder ?? scratchDirectory("trainer")
     FineTunerTests.writeTask(rows: 256, seed: 1, to: dir + "/train.tsv")
     FineTunerTests.writeTask(rows: 96, seed: 2, to: dir + "/dev.tsv")
     var vocab: [String: Int32] = ["[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3]

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Space
 @testable import Trainer
 
@@ -54,7 +55,7 @@ final class FrozenPrefixCacheFileTests: XCTestCase {
     }
 
     func testFileIsWrittenOnceThenReusedWithIdenticalResults() throws {
-        let dir = temporaryDirectory() + "/cache"
+        let dir = scratchDirectory("trainer") + "/cache"
         let (a, ma) = try tuner(cacheDir: dir).run()
         let files = try FileManager.default.contentsOfDirectory(atPath: dir)
         XCTAssertEqual(files.count, 2, "one train and one dev cache: \(files)")
@@ -79,7 +80,7 @@ final class FrozenPrefixCacheFileTests: XCTestCase {
     }
 
     func testStaleFileIsRefused() throws {
-        let dir = temporaryDirectory() + "/cache"
+        let dir = scratchDirectory("trainer") + "/cache"
         _ = try tuner(cacheDir: dir).run()
         for f in try FileManager.default.contentsOfDirectory(atPath: dir) {
             XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + f, contents: Data(repeating: 7, count: 4096)))

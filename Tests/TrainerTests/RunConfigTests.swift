@@ -1,10 +1,11 @@
 import XCTest
+import TestSupport
 import Space
 @testable import Trainer
 
 final class RunConfigTests: XCTestCase {
     func parse(_ json: String) throws -> RunConfig {
-        let p = temporaryDirectory() + "/run.json"
+        let p = scratchDirectory("trainer") + "/run.json"
         XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data(json.utf8)), p)
         return try RunConfig(contentsOf: p)
     }

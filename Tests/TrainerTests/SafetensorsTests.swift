@@ -1,9 +1,10 @@
 import XCTest
+import TestSupport
 @testable import Trainer
 
 final class SafetensorsTests: XCTestCase {
     func write(_ data: Data) -> String {
-        let p = temporaryDirectory() + "/t.safetensors"
+        let p = scratchDirectory("trainer") + "/t.safetensors"
         XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: data), p)
         return p
     }

@@ -13,9 +13,3 @@ enum Repo {
     static func requireModel() throws -> String { try RepositoryData.requireModel() }
     static func requireGLUE() throws -> String { try RepositoryData.requireGLUE() }
 }
-
-func temporaryDirectory() -> String {
-    let d = NSTemporaryDirectory() + "autopeft-test-" + UUID().uuidString
-    try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-    return d
-}

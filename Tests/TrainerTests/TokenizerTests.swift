@@ -1,5 +1,6 @@
 import JSONKit
 import XCTest
+import TestSupport
 import Space
 @testable import Trainer
 
@@ -38,7 +39,7 @@ final class TokenizerTests: XCTestCase {
 
     /// A tokenizer.json with an id or a limit out of range is refused with the field (it trapped).
     func testBadTokenizerJSONNamesTheField() throws {
-        let path = temporaryDirectory() + "/tokenizer.json"
+        let path = scratchDirectory("trainer") + "/tokenizer.json"
         func message(_ model: String) throws -> String {
             try #"{"model": {"type": "WordPiece", \#(model)}}"#.write(toFile: path, atomically: true, encoding: .utf8)
             do { _ = try WordPieceTokenizer(tokenizerJSON: path); return "no error" } catch { return "\(error)" }

@@ -1,4 +1,5 @@
 import XCTest
+import TestSupport
 import Foundation
 import Space
 @testable import Trainer
@@ -22,7 +23,7 @@ final class TrainingCheckpointTests: XCTestCase {
 
     func testSegmentsThroughCheckpointsEqualTheUninterruptedRun() throws {
         for plan in [Self.mixed, PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0.1, targets: [.value], layers: .only([1])))] {
-            let dir = temporaryDirectory()
+            let dir = scratchDirectory("trainer")
             let (whole, model) = try syntheticTuner(seed: 7, epochs: 3, plan: plan, in: dir).run()
             XCTAssertEqual(whole.steps, 48)
             // Mid-epoch (7, 21), on an epoch boundary (32) and the end (a stop past it is clamped).
@@ -34,7 +35,7 @@ final class TrainingCheckpointTests: XCTestCase {
     }
 
     func testAMissingOrTornCheckpointStartsOverAndReachesTheSameState() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory("trainer")
         func tuner() throws -> FineTuner { try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed, in: dir) }
         let (_, model) = try tuner().run(TrainingSegment(stopAfterSteps: 20))
         let (intact, _) = try tuner().run(TrainingSegment(stopAfterSteps: 9, checkpointTo: dir + "/c"))
@@ -63,7 +64,7 @@ final class TrainingCheckpointTests: XCTestCase {
     /// plain stop's), the checkpoint is the stop's, so the continued run is still the uninterrupted
     /// one bit for bit; a stop inside the branch saves the stop's state and the retry scores the same.
     func testACoolDownBranchIsScoredButNotContinued() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory("trainer")
         func tuner() throws -> FineTuner { try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed, in: dir) }
         let (_, whole) = try tuner().run()
         var cooled = TrainingSegment(stopAfterSteps: 10, checkpointTo: dir + "/c")
@@ -99,7 +100,7 @@ final class TrainingCheckpointTests: XCTestCase {
     }
 
     func testACheckpointOfAnotherRunIsRefused() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory("trainer")
         _ = try syntheticTuner(seed: 7, epochs: 3, plan: Self.mixed, in: dir).run(TrainingSegment(stopAfterSteps: 5, checkpointTo: dir + "/c"))
         let other = try syntheticTuner(seed: 8, epochs: 3, plan: Self.mixed, in: dir)
         let (checkpoint, reason) = TrainingCheckpoint.read(dir + "/c", fingerprint: other.fingerprint)
