@@ -77,22 +77,73 @@ extension Study {
     }
 
     /// The whole study's progress: trials done of the budget, seconds so far and an estimate of
-    /// those left from this run's trials (trial costs differ, so it is a rough guide).
+    /// those left (`secondsLeft`).
     func studyProgressLine() -> String? {
         guard let started = runStarted else { return nil }
         let done = trials.filter { $0.status != .running }.count
         let elapsed = Date().timeIntervalSince(started)
-        var line = "study: \(done)/\(spec.trials) trials done, \(Self.duration(elapsed)) elapsed"
+        let line = "study: \(done)/\(spec.trials) trials done, \(Self.duration(elapsed)) elapsed"
         if let budget = spec.budgetSeconds {
             let spent = secondsSpent
             return line + ", \(Self.duration(spent)) of the \(Self.duration(budget)) budget spent in trials, "
                 + "\(Self.duration(max(budget - spent, 0))) left"
         }
-        let ranHere = done - trialsAtStart
-        if ranHere > 0 && done < spec.trials {
-            line += ", about \(Self.duration(elapsed / Double(ranHere) * Double(spec.trials - done))) left"
+        guard let left = secondsLeft(elapsed: elapsed) else { return line }
+        return line + (left.lowerBound == left.upperBound ? ", about \(Self.duration(left.lowerBound)) left"
+            : ", \(Self.duration(left.lowerBound)) to \(Self.duration(left.upperBound)) left, as the fidelities to come fall")
+    }
+
+    /// Seconds the trials to come should take: what this run's trials took per trial, or with
+    /// fidelities per trained example (a target trial trains several cheap ones' examples), times
+    /// what is left (`examplesLeft`). nil before this run has ended a trial, or when none is left.
+    /// Trials alike in examples still differ in seconds (module size, evaluation): a guide.
+    func secondsLeft(elapsed: Double) -> ClosedRange<Double>? {
+        let endedHere = trials.filter { $0.status != .running && !endedAtStart.contains($0.id) }
+        let trialsLeft = spec.trials - trials.filter { $0.status != .running }.count
+        guard !endedHere.isEmpty, trialsLeft > 0 else { return nil }
+        guard let examples = examplesLeft() else {
+            let s = elapsed / Double(endedHere.count) * Double(trialsLeft)
+            return s...s
         }
-        return line
+        let perExample = elapsed / max(endedHere.reduce(0) { $0 + trainedExamples($1) }, 1)
+        return perExample * examples.lowerBound...perExample * examples.upperBound
+    }
+
+    /// The examples a multi-fidelity study's trials to come should train (nil without fidelities).
+    /// What is scheduled counts as it will run: the trials under way; baselines, the method's
+    /// choice and design rows not begun, at the starting fidelity; baselines and paired design rows
+    /// not yet promoted, to the target. Each optimiser trial left trains the mean of the study's
+    /// optimiser trials once 4 have ended (one figure). Before, a range: at least the cheapest
+    /// cycle the policy allows (`cheap_streak` fresh trials at the cheapest fidelity, then a
+    /// promotion to the target), at most a fresh run at the target each.
+    func examplesLeft() -> ClosedRange<Double>? {
+        guard let settings = spec.fidelity else { return nil }
+        var notBegun = max(spec.trials - trials.count, 0)
+        func take(_ n: Int) -> Double { let k = min(max(n, 0), notBegun); notBegun -= k; return Double(k) }
+        let start = startingFidelity ?? settings.cheapest
+        let designRows = design?.count ?? spec.initial
+        let baselinesLeft = spec.baselines.filter { b in !trials.contains { $0.baseline == b.name } }.count
+        let methodLeft = methodChoice != nil && !trials.contains { $0.origin == .method } ? 1 : 0
+        let designLeft = designRows - trials.filter { $0.origin == .design || $0.origin == .prior }.count
+        var known = trials.filter { $0.status == .running }.reduce(0) { $0 + trainedExamples($1) }
+        known += take(baselinesLeft + methodLeft + designLeft) * settings.trainedExamples(at: start, from: 0)
+        if start != settings.target {
+            let promoted = trials.filter { $0.origin == .pair || ($0.baseline != nil && isAtTarget($0)) }.count
+            known += take(spec.baselines.count + min(settings.paired, designRows) - promoted)
+                * settings.trainedExamples(at: settings.target, from: start.examples)
+        }
+        let optimiserLeft = Double(notBegun)
+        let ended = trials.filter { $0.origin == .optimizer && $0.status != .running }
+        if ended.count >= 4 {
+            let e = known + optimiserLeft * ended.reduce(0) { $0 + trainedExamples($1) } / Double(ended.count)
+            return e...e
+        }
+        let fresh = settings.trainedExamples(at: settings.target, from: 0)
+        let cheap = settings.trainedExamples(at: settings.cheapest, from: 0)
+        let cycle = cheapFidelitiesMislead ? fresh : settings.cheapStreak.map {
+            (Double($0) * cheap + settings.trainedExamples(at: settings.target, from: settings.cheapest.examples)) / Double($0 + 1)
+        } ?? cheap
+        return known + optimiserLeft * min(cycle, fresh)...known + optimiserLeft * fresh
     }
 
     /// Seconds as progress lines print them: "95 s", "12.5 min", "3.2 h".

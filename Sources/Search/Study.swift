@@ -38,9 +38,10 @@ public final class Study {
     /// When this process's `run` started, and how many trials were done then: the ETA counts only
     /// the trials this run finished, so a resumed study does not divide by time it did not see.
     var runStarted: Date?
-    var trialsAtStart = 0
+    /// The trials that had ended when this run began: the others' seconds measure this machine now.
+    var endedAtStart: Set<Int> = []
     /// The initial design, drawn once (it depends only on the space file and the prior).
-    private var design: [(Config, TrialRecord.Origin)]?
+    private(set) var design: [(Config, TrialRecord.Origin)]?
 
     /// Opens (or creates) the study in `directory`.
     /// - Parameters:
@@ -228,7 +229,7 @@ public final class Study {
     ///   from several threads, as the worker-process evaluator is); 1 runs them one by one.
     public func run(evaluator: any Evaluator, workers: Int = 1, progress: (String) -> Void) throws {
         runStarted = Date()
-        trialsAtStart = trials.filter { $0.status != .running }.count
+        endedAtStart = Set(trials.filter { $0.status != .running }.map(\.id))
         while true {
             // Re-run trials that started but never finished, with their recorded seed.
             let unfinished = trials.filter { $0.status == .running }.map(\.id)

@@ -26,6 +26,13 @@ final class FidelityPolicyTests: XCTestCase {
     /// A 30-trial multi-fidelity study of the mock (target 1200 examples, cheaper 300); `fidelity`
     /// adds settings to the fidelity section.
     func study(seed: Int, fidelity extra: String = "", slow: Int = -1, factor: Double = 1) throws -> Study {
+        let study = try unrun(seed: seed, fidelity: extra)
+        try study.run(evaluator: Slowed(inner: SyntheticEvaluator(spec: study.spec), slow: slow, factor: factor)) { _ in }
+        return study
+    }
+
+    /// The same study, not yet run.
+    func unrun(seed: Int, fidelity extra: String = "") throws -> Study {
         let d = folder()
         let text = #"{"name": "policy", "problem": {"name": "peft_mock", "cost_seconds": 1, "noise": 0.005}, "#
             + #""fidelity": {"target": {"train_examples": 1200, "epochs": 1}, "cheaper": [300]\#(extra)}, "#
@@ -36,10 +43,7 @@ final class FidelityPolicyTests: XCTestCase {
             + #""search": {"trials": 30, "initial": 8, "seed": \#(seed), "#
             + #""reference_point": {"score": 0.5, "trainable_params": 3000000}}}"#
         try text.write(toFile: d + "/s.json", atomically: true, encoding: .utf8)
-        let spec = try StudySpec(file: d + "/s.json")
-        let study = try Study(spec: spec, directory: d + "/study")
-        try study.run(evaluator: Slowed(inner: SyntheticEvaluator(spec: spec), slow: slow, factor: factor)) { _ in }
-        return study
+        return try Study(spec: try StudySpec(file: d + "/s.json"), directory: d + "/study")
     }
 
     /// What a study did: each trial's configuration and fidelity, in order.
@@ -78,6 +82,49 @@ final class FidelityPolicyTests: XCTestCase {
         }
         XCTAssertTrue(limited.allSatisfy { $0 <= 3 }, "\(limited)")
         XCTAssertGreaterThan(unlimited.max() ?? 0, 3, "\(unlimited)")
+    }
+
+    /// The examples the trials to come will train (`Study.examplesLeft`, which the progress line's
+    /// time left multiplies by the seconds per example): the study is stopped after k trials, asked,
+    /// and run on to its 30. Where the answer is a range (before 4 optimiser trials have ended), the
+    /// examples trained afterwards fall inside it. Where it is one figure, it is nearer than what
+    /// the progress line said before: the examples so far per trial, times the trials left (the
+    /// design's cheap trials made that about half the truth early on).
+    func testTheExamplesLeftFollowTheSchedule() throws {
+        let stops = [1, 4, 8, 12, 14, 16, 18, 20, 22, 24, 26, 28]
+        var rangeChecks = 0, pointError = 0.0, perTrialError = 0.0, lines: [String] = []
+        for seed in 0..<3 {
+            let s = try unrun(seed: seed)
+            let evaluator = SyntheticEvaluator(spec: s.spec)
+            var asked: [(k: Int, left: ClosedRange<Double>, perTrial: Double)] = []
+            for k in stops {
+                s.spec.trials = k
+                try s.run(evaluator: evaluator) { _ in }
+                s.spec.trials = 30
+                let sofar = s.trials.reduce(0) { $0 + s.trainedExamples($1) }
+                asked.append((k, try XCTUnwrap(s.examplesLeft()), sofar / Double(k) * Double(30 - k)))
+            }
+            try s.run(evaluator: evaluator) { _ in }
+            XCTAssertEqual(s.trials.count, 30)
+            for (k, left, perTrial) in asked {
+                let actual = s.trials[k...].reduce(0) { $0 + s.trainedExamples($1) }
+                lines.append(String(format: "seed %d after %2d: estimate %6.0f-%6.0f, per trial %6.0f, trained %6.0f", seed, k,
+                                    left.lowerBound, left.upperBound, perTrial, actual))
+                if left.lowerBound < left.upperBound {
+                    XCTAssertTrue(left.contains(actual), lines.last!)
+                    rangeChecks += 1
+                } else {
+                    pointError += abs(left.lowerBound - actual) / actual
+                    perTrialError += abs(perTrial - actual) / actual
+                }
+            }
+        }
+        let points = Double(3 * stops.count - rangeChecks)
+        print(lines.joined(separator: "\n") + String(format: "\nmean relative error where one figure: %.2f (per trial: %.2f)",
+                                                     pointError / points, perTrialError / points))
+        XCTAssertGreaterThan(rangeChecks, 6, "the range is checked at several stops")
+        XCTAssertGreaterThan(pointError, 0, "some stops give one figure")
+        XCTAssertLessThan(pointError, perTrialError, "one figure is nearer than examples per trial times the trials left")
     }
 
     /// A new study records the examples cost and its streak limit; a journal written before they
