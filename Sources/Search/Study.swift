@@ -35,10 +35,10 @@ public final class Study {
     /// The sensitivity prior and its method's own choice, when the space file asks for priors.
     public let prior: SensitivityPrior?
     let methodChoice: Config?
-    /// When this process's `run` started, and how many trials were done then: the ETA counts only
-    /// the trials this run finished, so a resumed study does not divide by time it did not see.
+    /// When this process's `run` started, and the trials that had ended by then: the time left
+    /// (`secondsLeft`) is paced by the trials this run ended, so a resumed study does not divide by
+    /// time it did not see.
     var runStarted: Date?
-    /// The trials that had ended when this run began: the others' seconds measure this machine now.
     var endedAtStart: Set<Int> = []
     /// The initial design, drawn once (it depends only on the space file and the prior).
     private(set) var design: [(Config, TrialRecord.Origin)]?
