@@ -2,9 +2,9 @@ import Foundation
 import Space
 
 /// The price of a trial in journals written before fidelities were priced in examples
-/// (`FidelityCost.seconds`; they resume as they began). Seconds a trial will take, fitted to the
-/// journal's seconds: a fixed part plus a part per
-/// training example, which grows with how deep backward runs (the share of layers from the
+/// (`FidelityCost.seconds`; they resume as they began), and, without the module features, the
+/// progress line's time left (`Study.trialSeconds`). Seconds a trial will take, fitted to the
+/// journal's seconds: a fixed part plus a part per training example, which grows with how deep backward runs (the share of layers from the
 /// lowest adapted one up) and with the trainable parameters:
 ///
 ///     seconds ≈ β₀ + Δ · (β₁ + β₂ · depth + β₃ · parameters / 10⁶)

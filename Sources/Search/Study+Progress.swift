@@ -93,20 +93,40 @@ extension Study {
             : ", \(Self.duration(left.lowerBound)) to \(Self.duration(left.upperBound)) left, as the fidelities to come fall")
     }
 
-    /// Seconds the trials to come should take: what this run's trials took per trial, or with
-    /// fidelities per trained example (a target trial trains several cheap ones' examples), times
-    /// what is left (`examplesLeft`). nil before this run has ended a trial, or when none is left.
-    /// Trials alike in examples still differ in seconds (module size, evaluation): a guide.
+    /// Seconds the trials to come should take, from what this run's trials took: per trial, or with
+    /// fidelities per trial and per trained example (`trialSeconds`) times what is left
+    /// (`examplesLeft`). nil before this run has ended a trial, or when none is left. Trials alike
+    /// in examples still differ in seconds (module size, depth): a guide.
     func secondsLeft(elapsed: Double) -> ClosedRange<Double>? {
         let endedHere = trials.filter { $0.status != .running && !endedAtStart.contains($0.id) }
-        let trialsLeft = spec.trials - trials.filter { $0.status != .running }.count
+        let trialsLeft = Double(spec.trials - trials.filter { $0.status != .running }.count)
         guard !endedHere.isEmpty, trialsLeft > 0 else { return nil }
         guard let examples = examplesLeft() else {
-            let s = elapsed / Double(endedHere.count) * Double(trialsLeft)
+            let s = elapsed / Double(endedHere.count) * trialsLeft
             return s...s
         }
-        let perExample = elapsed / max(endedHere.reduce(0) { $0 + trainedExamples($1) }, 1)
-        return perExample * examples.lowerBound...perExample * examples.upperBound
+        // The model's shape comes from every finished trial; its scale from this run's wall clock
+        // per modelled second (the machine's speed, proposals, parallel workers), so a resumed
+        // study is paced by the time it saw.
+        let model = trialSeconds
+        let modelled = endedHere.reduce(0) { $0 + model.seconds(.init(examples: trainedExamples($1), depth: 0)) }
+        let wall = elapsed / max(modelled, 1e-9)
+        func seconds(_ e: Double) -> Double { wall * trialsLeft * model.seconds(.init(examples: e / trialsLeft, depth: 0)) }
+        return seconds(examples.lowerBound)...seconds(examples.upperBound)
+    }
+
+    /// Seconds per trial as a fixed part (evaluation, the prefix cache, loading) plus a part per
+    /// trained example, fitted to the finished trials (`CostModel` without module features: the
+    /// trials to come are not chosen yet). A cheap trial spends a larger share of its seconds in the
+    /// fixed part, so one rate per example, measured on the design's cheap trials, overprices the
+    /// target runs (SST-2: 7.6 s of a 28 s first-fidelity trial). Trials slower than 3× the median
+    /// seconds per example are left out: a pause or a loaded machine, which the fit would read as a
+    /// fixed part of every trial (as the seconds-priced fidelity policy did).
+    var trialSeconds: CostModel {
+        let samples = finished.map { (features: CostModel.Features(examples: trainedExamples($0), depth: 0), seconds: $0.seconds) }
+        let rates = samples.map { $0.seconds / max($0.features.examples, 1) }.sorted()
+        let median = rates.isEmpty ? 0 : rates[rates.count / 2]
+        return CostModel(samples: samples.filter { $0.seconds / max($0.features.examples, 1) <= 3 * median })
     }
 
     /// The examples a multi-fidelity study's trials to come should train (nil without fidelities).

@@ -11,14 +11,17 @@ final class FidelityPolicyTests: XCTestCase {
     func folder() -> String { scratchDirectory("policy") }
 
     /// Records `factor` times the inner evaluator's seconds for trial `slow`: a trial that a loaded
-    /// machine or a pause (SIGSTOP) slowed down.
+    /// machine or a pause (SIGSTOP) slowed down. Every trial also records `fixed` seconds more, the
+    /// part of a real trial that does not grow with the examples (evaluation, loading).
     struct Slowed: Evaluator {
         let inner: SyntheticEvaluator
-        let slow: Int
-        let factor: Double
+        var slow = -1
+        var factor = 1.0
+        var fixed = 0.0
         func evaluate(_ request: TrialRequest) throws -> TrialOutcome {
             var outcome = try inner.evaluate(request)
             if request.trial == slow { outcome.seconds = (outcome.seconds ?? 1) * factor }
+            outcome.seconds = (outcome.seconds ?? 1) + fixed
             return outcome
         }
     }
@@ -125,6 +128,56 @@ final class FidelityPolicyTests: XCTestCase {
         XCTAssertGreaterThan(rangeChecks, 6, "the range is checked at several stops")
         XCTAssertGreaterThan(pointError, 0, "some stops give one figure")
         XCTAssertLessThan(pointError, perTrialError, "one figure is nearer than examples per trial times the trials left")
+    }
+
+    /// The seconds the trials to come will take (`Study.secondsLeft`) when each trial spends 0.2 s
+    /// outside training as well, as a real one does (SST-2: 7.6 s of a 28 s first-fidelity trial).
+    /// The study is stopped after k trials, asked with its trials' seconds as the wall clock, and run
+    /// on to its 30. Early on, when the trials so far are the design's cheap ones, one rate per
+    /// example prices the target runs to come too high; fitted per trial and per example, the
+    /// range still holds the seconds taken and its middle is nearer them. Once trials of both kinds
+    /// have ended (one figure), the two agree.
+    func testTheSecondsLeftCountAFixedPartPerTrial() throws {
+        let stops = [6, 8, 12, 16, 20, 24, 28]
+        var errors = (range: (fitted: 0.0, perExample: 0.0, n: 0), point: (fitted: 0.0, perExample: 0.0, n: 0)), lines: [String] = []
+        func middle(_ r: ClosedRange<Double>) -> Double { (r.lowerBound + r.upperBound) / 2 }
+        for seed in 0..<3 {
+            let s = try unrun(seed: seed)
+            let evaluator = Slowed(inner: SyntheticEvaluator(spec: s.spec), fixed: 0.2)
+            var asked: [(k: Int, left: ClosedRange<Double>, perExample: ClosedRange<Double>)] = []
+            var before = 0
+            for k in stops {
+                s.spec.trials = k
+                try s.run(evaluator: evaluator) { _ in }
+                s.spec.trials = 30
+                let here = s.trials[before..<k]
+                let elapsed = here.reduce(0) { $0 + $1.seconds }, rate = elapsed / here.reduce(0) { $0 + s.trainedExamples($1) }
+                let examples = try XCTUnwrap(s.examplesLeft())
+                asked.append((k, try XCTUnwrap(s.secondsLeft(elapsed: elapsed)), rate * examples.lowerBound...rate * examples.upperBound))
+                before = k
+            }
+            try s.run(evaluator: evaluator) { _ in }
+            for (k, left, old) in asked {
+                let actual = s.trials[k...].reduce(0) { $0 + $1.seconds }
+                lines.append(String(format: "seed %d after %2d: %5.1f-%5.1f s, per example %5.1f-%5.1f s, took %5.1f s", seed, k,
+                                    left.lowerBound, left.upperBound, old.lowerBound, old.upperBound, actual))
+                let fitted = abs(middle(left) - actual) / actual, perExample = abs(middle(old) - actual) / actual
+                if left.lowerBound < left.upperBound {
+                    XCTAssertTrue(left.contains(actual), lines.last!)
+                    errors.range = (errors.range.fitted + fitted, errors.range.perExample + perExample, errors.range.n + 1)
+                } else {
+                    errors.point = (errors.point.fitted + fitted, errors.point.perExample + perExample, errors.point.n + 1)
+                }
+            }
+        }
+        let range = (errors.range.fitted / Double(errors.range.n), errors.range.perExample / Double(errors.range.n))
+        let point = (errors.point.fitted / Double(errors.point.n), errors.point.perExample / Double(errors.point.n))
+        print(lines.joined(separator: "\n") + String(format: "\nmean relative error of the range's middle: %.3f (one rate per example: "
+            + "%.3f); where one figure: %.3f (%.3f)", range.0, range.1, point.0, point.1))
+        XCTAssertGreaterThan(errors.range.n, 2, "the range is checked at several stops")
+        XCTAssertGreaterThan(errors.point.n, 6, "most stops give one figure")
+        XCTAssertLessThan(range.0, range.1, "early on, a part per trial and one per example are nearer than one rate per example")
+        XCTAssertEqual(point.0, point.1, accuracy: 0.02, "with trials of both kinds ended, the two agree")
     }
 
     /// A new study records the examples cost and its streak limit; a journal written before they
