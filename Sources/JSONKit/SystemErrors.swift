@@ -36,4 +36,21 @@ public enum SystemErrors {
     public static func explain(_ error: Error, place: String = "the folder") -> String {
         posixCode(error).map { explain(code: $0, place: place) } ?? error.localizedDescription
     }
+
+    /// Why a file cannot be read, in the user's terms (`reason`, without the path, which the caller's
+    /// error names).
+    public struct Unreadable: Error {
+        public let reason: String
+    }
+
+    /// The bytes of the file at `path`. A folder given for a file is named as such: Foundation reports
+    /// it only as "The operation could not be completed" (NSFileReadUnknownError).
+    public static func readFile(_ path: String, mapped: Bool = false) throws(Unreadable) -> Data {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+            throw Unreadable(reason: "it is a folder; expected a file")
+        }
+        do { return try Data(contentsOf: URL(fileURLWithPath: path), options: mapped ? .alwaysMapped : []) }
+        catch { throw Unreadable(reason: explain(error, place: "the file")) }
+    }
 }

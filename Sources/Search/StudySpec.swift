@@ -62,9 +62,8 @@ public struct StudySpec: Sendable {
 
     /// Parses and validates a space file.
     public init(file: String) throws(ConfigError) {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw ConfigError(file: file, path: "", message: "cannot read the space file")
-        }
+        let data: Data
+        do { data = try SystemErrors.readFile(file) } catch { throw ConfigError(file: file, path: "", message: "cannot read the space file: " + error.reason) }
         let doc: JSONValue
         do { doc = try JSONParser.parse(bytes: [UInt8](data)) } catch {
             throw ConfigError(file: file, path: "", message: "\(error)")

@@ -9,8 +9,7 @@ import Space
 public enum DatasetReader {
     public static func read(_ path: String, task: TaskSpec, requireLabels: Bool = true) throws(TrainerError) -> [Example] {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) }
-        catch { throw .file(path: path, message: "cannot read data file: " + SystemErrors.explain(error, place: "the file")) }
+        do { data = try SystemErrors.readFile(path) } catch { throw .file(path: path, message: "cannot read data file: " + error.reason) }
         var bytes = [UInt8](data)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes.removeFirst(3) }
         guard let text = String(validating: bytes, as: UTF8.self) else {

@@ -37,8 +37,8 @@ public struct SafetensorsFile {
 
     public init(path: String) throws(TrainerError) {
         let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped) }
-        catch { throw .file(path: path, message: "cannot read safetensors file: " + SystemErrors.explain(error, place: "the file")) }
+        do { data = try SystemErrors.readFile(path, mapped: true) }
+        catch { throw .file(path: path, message: "cannot read safetensors file: " + error.reason) }
         try self.init(data: data, path: path)
     }
 

@@ -74,9 +74,9 @@ public struct WordPieceTokenizer: Sendable {
 
     /// One token a line; the line number (from 0) is the id.
     public static func readVocab(_ path: String) throws(TrainerError) -> [String: Int32] {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) }
-        catch { throw .file(path: path, message: "cannot read vocabulary: " + SystemErrors.explain(error, place: "the file")) }
+        let data: Data
+        do { data = try SystemErrors.readFile(path) } catch { throw .file(path: path, message: "cannot read vocabulary: " + error.reason) }
+        guard let text = String(validating: data, as: UTF8.self) else { throw .file(path: path, message: "the vocabulary is not valid UTF-8") }
         var vocab: [String: Int32] = [:]
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last == "" { lines.removeLast() }
@@ -88,9 +88,7 @@ public struct WordPieceTokenizer: Sendable {
     }
 
     init(tokenizerJSON path: String) throws(TrainerError) {
-        let root: JSONValue
-        do { root = try JSONParser.parse(String(contentsOfFile: path, encoding: .utf8)) }
-        catch { throw .file(path: path, message: "cannot read tokenizer.json: \(error)") }
+        let root = try readJSONFile(path, what: "tokenizer.json")
         guard let model = root["model"], case .string("WordPiece")? = model["type"], case .object(let vm)? = model["vocab"] else {
             throw .file(path: path, message: "model.type must be \"WordPiece\" with a vocab object")
         }

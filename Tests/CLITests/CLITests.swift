@@ -56,6 +56,18 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(r.out, "", "stdout stays clean on errors")
     }
 
+    /// A folder where a file belongs is named as such, not as "The operation could not be
+    /// completed" (DatasetReaderTests checks a data file).
+    func testAFolderGivenForAFileIsAClearError() throws {
+        let dir = scratchDirectory("cli")
+        for args in [["train", dir], ["search", dir], ["score", dir]] {
+            let r = try run(args)
+            XCTAssertEqual(r.code, 2, args[0])
+            XCTAssertTrue(r.err.contains("\(dir): cannot read ") && r.err.contains("file: it is a folder; expected a file"), r.err)
+            XCTAssertEqual(r.out, "", "stdout stays clean on errors")
+        }
+    }
+
     func testMissingModelDirectoryIsAClearError() throws {
         let dir = scratchDirectory("cli")
         let p = dir + "/run.json"

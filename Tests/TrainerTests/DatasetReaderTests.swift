@@ -83,6 +83,10 @@ final class DatasetReaderTests: XCTestCase {
         XCTAssertThrowsError(try DatasetReader.read(q, task: TaskSpec.glue("sst2")!)) { e in
             XCTAssertEqual("\(e)", "\(q):2: label \"yes\" is not one of \"0\", \"1\"")
         }
+        let folder = scratchDirectory("trainer")
+        XCTAssertThrowsError(try DatasetReader.read(folder, task: TaskSpec.glue("sst2")!)) { e in
+            XCTAssertEqual("\(e)", "\(folder): cannot read data file: it is a folder; expected a file")
+        }
         let r = file("bad.tsv", "index\tgenre\tf\ty\to\ts1\ts2\tsentence1\tsentence2\tscore\n0\tg\tf\t2012\t1\tx\ty\ta\tb\tfive\n")
         XCTAssertThrowsError(try DatasetReader.read(r, task: TaskSpec.glue("stsb")!)) { e in
             XCTAssertTrue("\(e)".hasSuffix(":2: expected a numeric regression target, got \"five\""), "\(e)")

@@ -29,9 +29,8 @@ extension ModelDimensions {
     /// Reads the sizes from a Hugging Face `config.json` (`hidden_size`, `intermediate_size`,
     /// `num_hidden_layers`, `num_attention_heads`), ignoring every other key.
     public init(configFile path: String) throws(ConfigError) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError(file: path, path: "", message: "cannot read the model's config.json")
-        }
+        let data: Data
+        do { data = try SystemErrors.readFile(path) } catch { throw ConfigError(file: path, path: "", message: "cannot read the model's config.json: " + error.reason) }
         let value: JSONValue
         do { value = try JSONParser.parse(bytes: [UInt8](data)) } catch {
             throw ConfigError(file: path, path: "", message: "not valid JSON: \(error)")
