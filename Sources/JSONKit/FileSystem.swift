@@ -22,7 +22,7 @@ public enum FileSystem {
             let err = errno
             var st = stat()
             guard err == EEXIST, stat(prefix, &st) == 0 else {
-                throw IOFailure(path: prefix, reason: "cannot create the folder: \(String(cString: strerror(err)))", code: err)
+                throw IOFailure(path: prefix, reason: "cannot create the folder: " + SystemErrors.explain(code: err), code: err)
             }
             guard st.st_mode & S_IFMT == S_IFDIR else { throw IOFailure(path: prefix, reason: "is a file, not a folder") }
         }

@@ -30,7 +30,7 @@ public enum SensitivityStore {
             throw Study.Failure(message: "sensitivity scores need a PEFT space")
         }
         let seconds = Date().timeIntervalSince(start)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(directory)
         var members: [(key: String, value: JSONValue)] = [("scores_record", scores.json), ("seconds", .number(seconds))] + extra
         if let dims = spec.problem.dimensions {
             let prior = SensitivityPrior(scores: scores, space: spec.space, dims: dims)
@@ -38,7 +38,8 @@ public enum SensitivityStore {
             members.append(("choice", spec.space.json(choice)))
             if let n = spec.space.parameterCount?(choice) { members.append(("choice_trainable_params", .number(n))) }
         }
-        try (JSONValue.object(members).serialized() + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        do { try (JSONValue.object(members).serialized() + "\n").write(toFile: path, atomically: true, encoding: .utf8) }
+        catch { throw IOFailure(path: path, reason: "cannot write the scores: " + SystemErrors.explain(error)) }
         printErr("autopeft: \(method) scores saved to \(path) (\(String(format: "%.1f", seconds)) s)")
         return scores
     }

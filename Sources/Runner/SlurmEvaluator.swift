@@ -84,7 +84,7 @@ public final class SlurmEvaluator: Evaluator, @unchecked Sendable {
         studyName = spec.name
         self.progress = progress
         self.submitted = submitted
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try FileSystem.createDirectory(folder)
         guard Self.which("sbatch") != nil, Self.which("squeue") != nil else {
             throw Study.Failure(message: "--executor slurm needs sbatch and squeue on the PATH (a Slurm login node)")
         }

@@ -33,21 +33,20 @@ public enum AdapterHubExport {
                                       ("hidden_size", .number(H)), ("model_class", .string("BertForSequenceClassification")),
                                       ("model_name", .string(config.model)), ("model_type", .string("bert")), ("name", .string(name)),
                                       ("version", .string("adapters.1.2.0"))])
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]).write(to: URL(fileURLWithPath: dir + "/adapter.safetensors"))
+        try OutputFiles.createFolder(dir)
+        try OutputFiles.write(SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]), to: dir + "/adapter.safetensors")
         // Keys "weight" and "bias": the file loads straight into model.classifier.
         let head = PEFTExport.classifier(model, prefix: "").map {
             ($0.name.replacingOccurrences(of: "classifier.", with: ""), $0.shape, $0.values)
         }
-        try SafetensorsWriter.encode(head, metadata: ["format": "pt"]).write(to: URL(fileURLWithPath: dir + "/classifier.safetensors"))
-        try (cfg.serialized() + "\n").write(toFile: dir + "/adapter_config.json", atomically: true, encoding: .utf8)
+        try OutputFiles.write(SafetensorsWriter.encode(head, metadata: ["format": "pt"]), to: dir + "/classifier.safetensors")
+        try OutputFiles.write(cfg.serialized() + "\n", to: dir + "/adapter_config.json")
         var notes: [String] = []
         if model.head != .pooler {
             notes.append("The candidate's head is \"\(model.head.rawValue)\"; BertForSequenceClassification applies the pooler, "
                 + "so logits differ. Train with \"head\": \"pooler\" for an exact export.")
         }
-        try (readme(config: config, labels: model.labels, notes: notes) + "\n").write(toFile: dir + "/README.md", atomically: true,
-                                                                                     encoding: .utf8)
+        try OutputFiles.write(readme(config: config, labels: model.labels, notes: notes) + "\n", to: dir + "/README.md")
         return notes
     }
 

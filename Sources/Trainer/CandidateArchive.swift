@@ -12,8 +12,7 @@ import Space
 /// `load` rebuilds the classifier on the same frozen model and restores the tensors.
 public enum CandidateArchive {
     public static func save(_ model: BertClassifier, config: RunConfig, result: TrainResult?, to dir: String) throws(TrainerError) {
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        catch { throw .write(path: dir, message: "cannot create the directory: " + SystemErrors.explain(error)) }
+        try OutputFiles.createFolder(dir)
         var tensors: [(name: String, shape: [Int], values: [Float])] = model.block.views.map { v in
             (v.name, v.shape, Array(UnsafeBufferPointer(start: model.block.value(v.offset), count: v.count)))
         }
@@ -23,10 +22,10 @@ public enum CandidateArchive {
                 tensors.append(("encoder.layer.\(layer.index).\(t.modulePath).pissa_residual", [m.outFeatures, m.inFeatures], r.array))
             }
         }
-        try write(SafetensorsWriter.encode(tensors, metadata: ["format": "autopeft-candidate", "version": "1"]), to: dir
+        try OutputFiles.write(SafetensorsWriter.encode(tensors, metadata: ["format": "autopeft-candidate", "version": "1"]), to: dir
             + "/adapter.safetensors")
-        try write(Data((config.json.serialized() + "\n").utf8), to: dir + "/run.json")
-        if let result { try write(Data((result.json().serialized() + "\n").utf8), to: dir + "/result.json") }
+        try OutputFiles.write(config.json.serialized() + "\n", to: dir + "/run.json")
+        if let result { try OutputFiles.write(result.json().serialized() + "\n", to: dir + "/result.json") }
     }
 
     /// Rebuilds a saved candidate: its run configuration, the frozen model and the trained tensors.
@@ -47,10 +46,5 @@ public enum CandidateArchive {
             }
         }
         return (config, tuner, model)
-    }
-
-    static func write(_ data: Data, to path: String) throws(TrainerError) {
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
-        catch { throw .write(path: path, message: "cannot write: " + SystemErrors.explain(error)) }
     }
 }

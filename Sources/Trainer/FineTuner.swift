@@ -213,8 +213,7 @@ public final class FineTuner {
             progress?.report("frozen-prefix cache: layers 0-\(L - 1) once for \(encodings.count) rows (\(bytes >> 20) MiB in memory)")
             return FrozenPrefixCache(model: model, encodings: encodings, layer: L, padId: tokenizer.padId, precision: t.cachePrecision)
         }
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        catch { throw .write(path: dir, message: "cannot create the cache directory: " + SystemErrors.explain(error)) }
+        try OutputFiles.createFolder(dir)
         let path = dir + "/prefix-L\(L)-\(cacheKey(encodings: encodings, layer: L)).\(t.cachePrecision.rawValue)"
         let existed = FileManager.default.fileExists(atPath: path)
         progress?.report("frozen-prefix cache: \(existed ? "reusing" : "writing") \(path) (\(bytes >> 20) MiB, layers 0-\(L - 1))")

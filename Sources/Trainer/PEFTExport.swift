@@ -37,10 +37,9 @@ public enum PEFTExport {
                              + "autopeft's. "
                          + "Train with \"head\": \"pooler\" for an exact export.")
         }
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        try SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]).write(to: URL(fileURLWithPath: dir
-            + "/adapter_model.safetensors"))
-        try (cfg.serialized() + "\n").write(toFile: dir + "/adapter_config.json", atomically: true, encoding: .utf8)
+        try OutputFiles.createFolder(dir)
+        try OutputFiles.write(SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]), to: dir + "/adapter_model.safetensors")
+        try OutputFiles.write(cfg.serialized() + "\n", to: dir + "/adapter_config.json")
         let readme = """
         # autopeft export (HF PEFT)
 
@@ -53,7 +52,7 @@ public enum PEFTExport {
 
         \(exportNotes(notes))
         """
-        try (readme + "\n").write(toFile: dir + "/README.md", atomically: true, encoding: .utf8)
+        try OutputFiles.write(readme + "\n", to: dir + "/README.md")
         return notes
     }
 

@@ -78,12 +78,11 @@ public struct TrainingCheckpoint {
     public var values: [Float], adamM: [Float], adamV: [Float]
 
     public func write(to dir: String) throws(TrainerError) {
-        do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        catch { throw .write(path: dir, message: "cannot create the checkpoint folder: " + SystemErrors.explain(error)) }
+        try OutputFiles.createFolder(dir)
         let n = values.count
         let tensors = SafetensorsWriter.encode([("values", [n], values), ("adam_m", [n], adamM), ("adam_v", [n], adamV)],
                                                metadata: ["format": "autopeft-checkpoint"])
-        try Self.replace(dir + "/state.safetensors", with: tensors)
+        try OutputFiles.write(tensors, to: dir + "/state.safetensors")
         func words(_ s: [UInt64]) -> JSONValue { .array(s.map { .string(String($0)) }) }
         let fields: [(key: String, value: JSONValue)] = [
             ("format", .number(1)), ("step", .number(step)), ("adam_step", .number(adamStep)), ("epoch", .number(epoch)),
@@ -92,7 +91,7 @@ public struct TrainingCheckpoint {
             ("fingerprint", .string(fingerprint)),
         ]
         let json: JSONValue = .object(fields + [("seal", .string(Self.seal(tensors, fields)))])
-        try Self.replace(dir + "/state.json", with: Data((json.serialized() + "\n").utf8))
+        try OutputFiles.write(json.serialized() + "\n", to: dir + "/state.json")
     }
 
     /// The checkpoint in `dir`, or nil (with the reason) when it is missing, torn or not of this run.
@@ -128,11 +127,5 @@ public struct TrainingCheckpoint {
         tensors.withUnsafeBytes { h.mix(bytes: $0) }
         h.mix(bytes: JSONValue.object(fields).serialized().utf8)
         return String(h.value, radix: 16)
-    }
-
-    /// Writes through a temporary file and a rename (Foundation's atomic write).
-    static func replace(_ path: String, with data: Data) throws(TrainerError) {
-        do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) }
-        catch { throw .write(path: path, message: "cannot write the checkpoint: " + SystemErrors.explain(error)) }
     }
 }

@@ -37,6 +37,21 @@ final class ExportTests: XCTestCase {
                        "a regex: the name output.dense alone would also match attention.output.dense")
     }
 
+    /// An export folder that cannot be made is an error naming the path in the way and why, from
+    /// both exporters (before, Foundation's error object was printed whole).
+    func testAFileInTheWayOfTheExportFolderIsNamed() throws {
+        let dir = scratchDirectory("trainer")
+        try "not a folder".write(toFile: dir + "/file", atomically: true, encoding: .utf8)
+        let (lora, run) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.query])))
+        XCTAssertThrowsError(try PEFTExport.export(lora, config: run, to: dir + "/file/export")) {
+            XCTAssertEqual("\($0)", "\(dir)/file: is a file, not a folder")
+        }
+        let (serial, srun) = try model(PEFTPlan(serialAdapter: AdapterSpec(size: 4)))
+        XCTAssertThrowsError(try AdapterHubExport.export(serial, config: srun, to: dir + "/file")) {
+            XCTAssertEqual("\($0)", "\(dir)/file: is a file, not a folder")
+        }
+    }
+
     func testPiSSAExportsAsRank2r() throws {
         let (m, run) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.value], initialization: .pissa)))
         let dir = scratchDirectory("trainer")
