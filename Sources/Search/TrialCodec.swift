@@ -16,7 +16,8 @@ extension Candidate {
     /// Reads the `peft` or `config` member of an object (errors carry its JSON path).
     public init(reading r: JSONReader, space: SearchSpace) throws {
         if let p = try r.optional("peft") { self = .plan(try PEFTPlan(reading: p)) }
-        else { self = .config(try space.config(reading: r.required("config"))) }
+        else if let c = try r.optional("config") { self = .config(try space.config(reading: c)) }
+        else { throw r.error("expected \"config\" (a configuration of the space) or \"peft\" (a PEFT plan)") }
     }
 }
 

@@ -18,7 +18,8 @@ extension CLI {
         let seed = opts.seed("seed") ?? 0, id = Int(opts.seed("trial") ?? 0)
         do {
             let spec = try StudySpec(file: pos[0])
-            let v = try JSONParser.parse(text)
+            let v: JSONValue
+            do { v = try JSONParser.parse(text) } catch { throw ConfigError(file: "--candidate", path: "", message: "\(error)") }
             let r = JSONReader(v, path: "candidate")
             let candidate = try Candidate(reading: r, space: spec.space)
             try r.finish()
@@ -39,7 +40,8 @@ extension CLI {
             request.preemptTo = opts["preempt-checkpoint"]
             let o = try evaluator.evaluate(request)
             if let file = opts["result"] {
-                try Data((o.json.serialized() + "\n").utf8).write(to: URL(fileURLWithPath: file), options: .atomic)
+                do { try Data((o.json.serialized() + "\n").utf8).write(to: URL(fileURLWithPath: file), options: .atomic) }
+                catch { throw IOFailure(path: file, reason: "cannot write the result: " + SystemErrors.explain(error)) }
             }
             print(o.json.serialized())
             return ExitCode.success

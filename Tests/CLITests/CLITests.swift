@@ -181,6 +181,8 @@ final class ExitCodeTests: XCTestCase {
             (["score", space, "--budget", "-5"], 2, "--budget expects a positive number"),
             (["train", space, "--threads", "0"], 2, "--threads expects a positive integer"),
             (["trial", space, "--candidate", "{}", "--trial", "-1"], 2, "--trial expects a non-negative integer"),
+            (["trial", space, "--candidate", "{"], 1, "--candidate: line 1, column 2: expected a string key"),
+            (["trial", space, "--candidate", #"{"x": 1}"#], 1, #"candidate: expected "config" (a configuration of the space) or "peft""#),
             (["predict", d + "/nowhere", "--data", d + "/x.tsv"], 2, "nowhere"),
             (["predict", d + "/nowhere"], 2, "autopeft predict: missing --data FILE"),
             (["export", d + "/nowhere", "--out", d + "/e"], 2, "nowhere"),
