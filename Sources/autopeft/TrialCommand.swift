@@ -18,11 +18,7 @@ extension CLI {
         let seed = opts.seed("seed") ?? 0, id = Int(opts.seed("trial") ?? 0)
         do {
             let spec = try StudySpec(file: pos[0])
-            let v: JSONValue
-            do { v = try JSONParser.parse(text) } catch { throw ConfigError(file: "--candidate", path: "", message: "\(error)") }
-            let r = JSONReader(v, path: "candidate")
-            let candidate = try Candidate(reading: r, space: spec.space)
-            try r.finish()
+            let candidate = try readCandidate(text, space: spec.space)
             let evaluator: any Evaluator
             if case .training = spec.problem {
                 let trainer = try TrainerEvaluator(spec: spec, progress: printErr)
@@ -59,6 +55,16 @@ extension CLI {
             return ExitCode.failure
         }
     }
+}
+
+/// The `--candidate` argument: `{"config": {...}}` or `{"peft": {...}}`, every key known.
+private func readCandidate(_ text: String, space: SearchSpace) throws -> Candidate {
+    let v: JSONValue
+    do { v = try JSONParser.parse(text) } catch { throw ConfigError(file: "--candidate", path: "", message: "\(error)") }
+    let r = JSONReader(v, path: "candidate")
+    let candidate = try Candidate(reading: r, space: space)
+    try r.finish()
+    return candidate
 }
 
 /// A worker's lifeline: the driver holds the write end of the worker's standard input and never
