@@ -31,8 +31,9 @@ public final class Journal {
 
     public let path: String
     private let fd: Int32
-    /// Records read when the journal was opened, in order.
-    public private(set) var records: [(op: Op, record: JSONValue)] = []
+    /// Records read when the journal was opened, in order, then those appended, each with its line
+    /// number (from 1), so that an error in a record can name its line.
+    public private(set) var records: [(op: Op, record: JSONValue, line: Int)] = []
     /// Warnings from opening (a torn last line).
     public private(set) var warnings: [String] = []
 
@@ -91,7 +92,7 @@ public final class Journal {
                               message: "line \(lineNo) is not a journal record (expected a JSON object with an \"op\" of "
                               + "\(Op.allCases.map(\.rawValue).joined(separator: ", "))); the journal is corrupt")
             }
-            records.append((op, value))
+            records.append((op, value, lineNo))
             lineStart = end! + 1
         }
     }
@@ -133,6 +134,6 @@ public final class Journal {
             throw Failure(path: path, message: "cannot append to the journal: " + Self.reason(n < 0 ? errno : EIO))
         }
         guard fsync(fd) == 0 else { throw Failure(path: path, message: "cannot fsync the journal: " + Self.reason(errno)) }
-        records.append((op, record))
+        records.append((op, record, (records.last?.line ?? 0) + 1))
     }
 }

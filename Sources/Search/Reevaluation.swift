@@ -35,11 +35,11 @@ public struct Reevaluation: Sendable {
 
     init(journal: Journal) throws {
         var runs: [Run] = []
-        for (op, rec) in journal.records where op == .studyNote {
+        for (op, rec, _) in journal.records where op == .studyNote {
             if let f = rec["final"] { settings = f }
         }
-        for (op, rec) in journal.records where op == .reevaluated {
-            let r = JSONReader(rec, path: "reevaluated", file: journal.path)
+        for (op, rec, line) in journal.records where op == .reevaluated {
+            let r = JSONReader(rec, path: "reevaluated", file: "\(journal.path):\(line)")
             let trial = try r.required("trial").int(), seed = try r.required("seed").int()
             if let e = try r.optional("error") {
                 failures.append(FailedRun(trial: trial, seed: seed, error: try e.string()))

@@ -7,13 +7,13 @@ extension Study {
     static func replay(_ journal: Journal, spec: StudySpec) throws -> ([TrialRecord], Bool) {
         var trials: [TrialRecord] = []
         var created = false
-        let path = journal.path
-        for (op, rec) in journal.records {
+        for (op, rec, line) in journal.records {
+            let path = "\(journal.path):\(line)"
             switch op {
             case .studyCreated:
                 created = true
                 if let doc = rec["spec"], StudySpec.hash(of: doc) != spec.spaceHash {
-                    throw Failure(message: "\(path) belongs to a study made from a different space file (only search.trials may "
+                    throw Failure(message: "\(journal.path) belongs to a study made from a different space file (only search.trials may "
                         + "change when resuming); run with --out NEW_DIR, or --fresh --force to start over")
                 }
             case .trialStarted:

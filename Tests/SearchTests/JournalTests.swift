@@ -21,6 +21,7 @@ final class JournalTests: XCTestCase {
         let j = try Journal(path: p)
         XCTAssertEqual(j.records.map(\.op), [.studyCreated, .trialStarted, .trialFinished])
         XCTAssertEqual(j.records[2].record["values"], .array([.number(0.5)]))
+        XCTAssertEqual(j.records.map(\.line), [1, 2, 3])
         XCTAssertEqual(j.warnings, [])
     }
 
@@ -44,7 +45,29 @@ final class JournalTests: XCTestCase {
         }
         let j = try Journal(path: p)
         XCTAssertEqual(j.records.map(\.op), [.studyCreated, .trialStarted, .trialFinished])
+        XCTAssertEqual(j.records.map(\.line), [1, 2, 3], "the torn line was cut off, so the append took its place")
         XCTAssertEqual(j.warnings, [])
+    }
+
+    /// A record that parses but says the wrong thing (a trial id that is not a number, a result for
+    /// a trial never started) is named by the journal's line, as a data file's errors are.
+    func testABadRecordNamesItsLine() throws {
+        let d = scratchDirectory("journal")
+        try #"{"name": "z", "problem": {"name": "zdt1"}, "search": {"trials": 6, "initial": 5}}"#
+            .write(toFile: d + "/z.json", atomically: true, encoding: .utf8)
+        let study = try Study(spec: StudySpec(file: d + "/z.json"), directory: d + "/s")
+        try study.run(evaluator: SyntheticEvaluator(spec: study.spec)) { _ in }
+        let journal = d + "/s/journal.jsonl"
+        let lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+        let k = try XCTUnwrap(lines.lastIndex { $0.contains("\"trial_finished\"") })
+        for (id, says) in [(#""x""#, #"trial_finished.id: expected an integer, got "x""#), ("99", "result for unknown trial 99")] {
+            var bad = lines
+            bad[k] = bad[k].replacingOccurrences(of: #""id":[0-9]+"#, with: "\"id\":" + id, options: .regularExpression)
+            try (bad.joined(separator: "\n") + "\n").write(toFile: journal, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try Study(readingDirectory: d + "/s")) {
+                XCTAssertTrue("\($0)".contains("journal.jsonl:\(k + 1): " + says), "\($0)")
+            }
+        }
     }
 
     func testCorruptMiddleLineFailsLoudly() throws {
