@@ -108,7 +108,8 @@ extension CLI {
         let done = study.trials.filter { $0.status != .running }.count
         if study.resumed {
             printErr("autopeft search: resuming the study in \(dir): \(done) trials done (\(study.finished.count) finished), "
-                + "\(study.trials.count - done) to re-run, budget \(spec.trials) (use --fresh to start over)")
+                + "\(study.trials.count - done) to re-run, budget \(spec.trials) (use --fresh to start over)"
+                + (done >= spec.trials ? "; the budget is spent, so nothing runs: raise --trials to search on" : ""))
         } else {
             let objectives = spec.objectives.map { "\($0.goal.rawValue) \($0.name)" }.joined(separator: ", ")
             printErr("autopeft search: new study \"\(spec.name)\" in \(dir): \(spec.trials) trials (\(spec.baselines.count) baselines, "

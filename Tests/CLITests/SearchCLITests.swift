@@ -34,6 +34,12 @@ final class SearchCLITests: XCTestCase {
         XCTAssertEqual(again.code, 0, again.err)
         XCTAssertTrue(again.err.contains("resuming the study in \(d)/study: 14 trials done"), again.err)
         XCTAssertTrue(again.err.contains("trial 16/16"), again.err)
+        XCTAssertFalse(again.err.contains("the budget is spent"), again.err)
+        let spent = try runAutopeft(["search", space, "--out", d + "/study", "--trials", "10", "--no-report"])
+        XCTAssertEqual(spent.code, 0, spent.err)
+        XCTAssertTrue(spent.err.contains("16 trials done (16 finished), 0 to re-run, budget 10 (use --fresh to start over); the budget "
+            + "is spent, so nothing runs: raise --trials to search on"), spent.err)
+        XCTAssertFalse(spent.err.contains("trial 11/"), spent.err)
         // A resumed run's summary counts the whole study's trials, and its own wall clock apart.
         let resumed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(again.out.utf8)) as? [String: Any])
         XCTAssertEqual(resumed["trial_seconds"] as? Double, 160)
