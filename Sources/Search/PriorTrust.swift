@@ -29,3 +29,26 @@ extension Optimizer {
         return min(1, max(0, (weighted + Self.priorPseudoCount) / (count + Self.priorPseudoCount)))
     }
 }
+
+extension Study {
+    /// The weight of `prior` (the study's own, or one rebuilt from its scores for a report) at
+    /// each optimiser trial's proposal, replayed from the journal: the trust (`Optimizer.priorTrust`
+    /// over the trials finished before it) and the exponent of π it gave, β · trust / n. A replay
+    /// sees the trials a single worker would have seen; with several workers some of them were
+    /// still running when the trial was proposed.
+    func priorWeightAtProposals(_ prior: SensitivityPrior) -> [Int: (trust: Double, exponent: Double)] {
+        var optimizer = self.optimizer
+        optimizer.prior = prior
+        var out: [Int: (trust: Double, exponent: Double)] = [:]
+        var n = 0
+        for t in trials where t.origin == .optimizer {
+            n += 1
+            let history = trials[..<t.id].filter { $0.status == .finished }.compactMap { s in
+                s.config.map { Observation(config: $0, values: s.values, distance: distance(s)) }
+            }
+            let trust = optimizer.settings.priorWeightFromData ? optimizer.priorTrust(history) : 1
+            out[t.id] = (trust, optimizer.settings.priorWeight * trust / Double(n))
+        }
+        return out
+    }
+}

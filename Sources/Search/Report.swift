@@ -13,7 +13,7 @@ public enum Report {
         let plots = Plots(pareto: paretoPlot(study, extras), hypervolume: hypervolumePlot(study),
                           sensitivity: extras.sensitivity.map(heatMap), agreement: agreementPlot(study))
         var files: [(String, String)] = [
-            ("pareto.svg", plots.pareto), ("hypervolume.svg", plots.hypervolume), ("trials.csv", csv(study)),
+            ("pareto.svg", plots.pareto), ("hypervolume.svg", plots.hypervolume), ("trials.csv", csv(study, extras)),
         ]
         let doc = document(study, extras, plots: plots)
         files += [("report.md", doc.markdown), ("report.html", doc.html)]
@@ -229,7 +229,7 @@ public enum Report {
         s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
-    static func csv(_ study: Study) -> String {
+    static func csv(_ study: Study, _ extras: Extras = .empty) -> String {
         let spec = study.spec
         let front = Set(study.frontIDs)
         let volumes = study.reportedHypervolumeAfterEachTrial
@@ -237,8 +237,10 @@ public enum Report {
         let params = spec.space.parameters.filter { if case .fixed = $0.domain { return false }; return true }
         let metricNames = Array(Set(study.trials.flatMap { $0.metrics.keys })).sorted()
         let fidelityColumns = spec.fidelity == nil ? [] : ["fidelity_examples", "continues", "trained_examples"]
+        let priorWeights = study.reportedPrior(extras).map(study.priorWeightAtProposals)
         var rows = [(["trial", "status", "baseline", "origin"] + fidelityColumns + spec.objectives.map(\.name)
             + ["on_front", "hypervolume"] + (cheapestVolumes == nil ? [] : ["cheapest_fidelity_hypervolume"])
+            + (priorWeights == nil ? [] : ["prior_trust", "prior_exponent"])
             + ["seconds", "proposal_seconds", "seed"]
                      + params.map(\.name) + metricNames.map { "metric." + $0 } + ["peft", "error"]).joined(separator: ",")]
         for t in study.trials {
@@ -254,6 +256,11 @@ public enum Report {
             f += spec.objectives.indices.map { t.status == .finished ? "\(t.values[$0])" : "" }
             // What a benchmark reads at 10, 20 or 30 trials without computing a volume itself.
             f += [front.contains(t.id) ? "1" : "0", "\(volumes[t.id])"] + (cheapestVolumes.map { ["\($0[t.id])"] } ?? [])
+            if let priorWeights {
+                // How much the prior steered this proposal (optimiser trials only), as replayed.
+                let w = priorWeights[t.id]
+                f += [w.map { String(format: "%.4f", $0.trust) } ?? "", w.map { String(format: "%.4f", $0.exponent) } ?? ""]
+            }
             f += [String(format: "%.3f", t.seconds), String(format: "%.3f", t.proposalSeconds), "\(t.seed)"]
             for p in params {
                 guard active.contains(p.name), let v = cfg.first(where: { $0.key == p.name })?.value else { f.append(""); continue }
@@ -302,6 +309,7 @@ public enum Report {
         if let f = spec.fidelity {
             rows += fidelityRows(study, f)
         }
+        if let row = priorRow(study, extras) { rows.append(row) }
         if case .training = spec.problem {
             let flat = study.flatScoreWarnings
             let none = study.constantPredictionScore.map { String(format: "none: at every fidelity, most trials score more than 0.005 "
@@ -316,6 +324,22 @@ public enum Report {
             rows.append(("share of the true front's hypervolume", String(format: "%.1f%%", 100 * study.hypervolume / p.optimalHypervolume)))
         }
         return rows
+    }
+
+    /// Studies with a sensitivity prior: how much it steered the optimiser, first and last
+    /// (`Study.priorWeightAtProposals`; per trial in trials.csv).
+    static func priorRow(_ study: Study, _ extras: Extras) -> (String, String)? {
+        guard let prior = study.reportedPrior(extras) else { return nil }
+        let method = study.spec.priors.methodName
+        guard prior.hasOpinion else { return ("prior", "\(method): prefers no configuration in this space, so it steered no proposal") }
+        let weights = study.priorWeightAtProposals(prior).sorted { $0.key < $1.key }
+        guard let first = weights.first, let last = weights.last else { return ("prior", "\(method): no optimiser trial yet") }
+        let earned = study.optimizer.settings.priorWeightFromData
+        return ("prior", "\(method), π^(β·trust/n) with β = \(Study.format(study.optimizer.settings.priorWeight))"
+            + (earned ? ", trust earned from the trials (Kendall τ of log π against dominance, shrunk by "
+                + "\(Int(Optimizer.priorPseudoCount)) pseudo-observations)" : ", trust fixed at 1")
+            + String(format: ": trust %.2f and exponent %.3f at trial %d, %.2f and %.3f at trial %d", first.value.trust,
+                     first.value.exponent, first.key + 1, last.value.trust, last.value.exponent, last.key + 1))
     }
 
     /// Multi-fidelity studies: the fidelities, where the seconds went, and how well the cheapest
@@ -488,5 +512,13 @@ extension Report {
             }
         }
         return lines
+    }
+}
+
+extension Study {
+    /// The prior a report describes: the study's own, or, for a study opened to report on it,
+    /// one rebuilt from the scores in its folder.
+    func reportedPrior(_ extras: Report.Extras) -> SensitivityPrior? {
+        prior ?? extras.sensitivity.flatMap { Study.prior($0, journal: journal, spec: spec) }
     }
 }

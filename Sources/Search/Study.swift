@@ -67,15 +67,8 @@ public final class Study {
         }
         journal = try Journal(path: path)
         warnings = journal.warnings
-        var settings = Optimizer.Settings()
-        settings.kernel = spec.kernel
-        settings.priorWeight = spec.priors.weight
-        settings.fidelityWorth = spec.fidelity?.worth ?? .information
-        optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference, settings: settings,
-                              knownValues: spec.knownValues)
-        if let sensitivity, let dims = spec.problem.dimensions, spec.priors.method != nil {
-            let p = SensitivityPrior(scores: sensitivity, space: spec.space, dims: dims, sizes: Study.priorSizes(journal, spec: spec),
-                                     layers: Study.priorLayers(journal, spec: spec))
+        optimizer = Study.optimizer(spec)
+        if let sensitivity, let dims = spec.problem.dimensions, let p = Study.prior(sensitivity, journal: journal, spec: spec) {
             prior = p
             optimizer.prior = p
             methodChoice = try p.methodChoice(dims: dims, seed: spec.seed)
@@ -139,12 +132,31 @@ public final class Study {
         self.directory = directory
         self.journal = journal
         warnings = journal.warnings
-        optimizer = Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference, knownValues: spec.knownValues)
+        optimizer = Study.optimizer(spec)
         prior = nil
         methodChoice = nil
         (trials, resumed) = try Study.replay(journal, spec: spec)
         if case .number(let n, _)? = created["trials"] { spec.trials = max(Int(n), trials.count) }
         applyRecordedSettings()
+    }
+
+    /// The optimiser the space file describes (settings a journal fixes come after:
+    /// `applyRecordedSettings`).
+    static func optimizer(_ spec: StudySpec) -> Optimizer {
+        var settings = Optimizer.Settings()
+        settings.kernel = spec.kernel
+        settings.priorWeight = spec.priors.weight
+        settings.fidelityWorth = spec.fidelity?.worth ?? .information
+        return Optimizer(space: spec.space, objectives: spec.objectives, reference: spec.reference, settings: settings,
+                         knownValues: spec.knownValues)
+    }
+
+    /// The sensitivity prior a study steers by, from its scores and the prior settings its journal
+    /// fixes; nil when the space file asks for no prior or is not a PEFT space.
+    static func prior(_ scores: SensitivityScores, journal: Journal, spec: StudySpec) -> SensitivityPrior? {
+        guard let dims = spec.problem.dimensions, spec.priors.method != nil else { return nil }
+        return SensitivityPrior(scores: scores, space: spec.space, dims: dims, sizes: Study.priorSizes(journal, spec: spec),
+                                layers: Study.priorLayers(journal, spec: spec))
     }
 
     public var finished: [TrialRecord] { trials.filter { $0.status == .finished } }

@@ -92,4 +92,48 @@ final class PriorTrustTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(median("right earned", 2), 0.99 * median("none", 2), "a right prior costs nothing late")
         XCTAssertGreaterThan(median("right earned", 0), 1.03 * median("none", 0), "a right prior gets there sooner")
     }
+
+    /// What the report says of the prior's weight (`Study.priorWeightAtProposals`, trials.csv's
+    /// `prior_trust` and `prior_exponent`) is what the optimiser weighed at each proposal: the
+    /// study is stopped before each optimiser trial and its trust computed from the trials it has
+    /// then. On the mock a reversed prior ends with less trust than the right one.
+    func testTheReportedPriorWeightIsWhatTheOptimiserUsed() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        var spec = try StudySpec(file: root + "/spaces/autopeft-mock.json")
+        spec.trials = 24
+        spec.priors.layers = .scored
+        let right = PEFTMock.sensitivity(dims: try XCTUnwrap(spec.problem.dimensions))
+        let wrong = SensitivityScores(method: .mock, layers: right.layers, targets: right.targets, scores: right.scores.reversed())
+        var last: [String: Double] = [:]
+        for (name, scores) in [("right", right), ("wrong", wrong)] {
+            let study = try Study(spec: spec, directory: scratchDirectory("trust"), sensitivity: scores)
+            let evaluator = SyntheticEvaluator(spec: spec)
+            var expected: [Int: Double] = [:]
+            for k in 1...24 {
+                study.spec.trials = k
+                try study.run(evaluator: evaluator) { _ in }
+                // What the optimiser weighs when it proposes trial k + 1 (id k), were it one.
+                let history = study.finished.compactMap { t in t.config.map { Observation(config: $0, values: t.values, distance: 0) } }
+                expected[k] = study.optimizer.priorTrust(history)
+            }
+            let replayed = study.priorWeightAtProposals(try XCTUnwrap(study.prior))
+            let optimiserTrials = study.trials.filter { $0.origin == .optimizer }.map(\.id)
+            XCTAssertGreaterThan(optimiserTrials.count, 5)
+            XCTAssertEqual(Set(replayed.keys), Set(optimiserTrials))
+            for (n, id) in optimiserTrials.enumerated() {
+                let trust = try XCTUnwrap(expected[id]), r = try XCTUnwrap(replayed[id])
+                XCTAssertEqual(r.trust, trust, accuracy: 1e-12, "\(name), trial \(id + 1)")
+                XCTAssertEqual(r.exponent, spec.priors.weight * trust / Double(n + 1), accuracy: 1e-12, "\(name), trial \(id + 1)")
+            }
+            let rows = Report.csv(study).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+            let column = try XCTUnwrap(rows[0].firstIndex(of: "prior_trust"))
+            let lastID = try XCTUnwrap(optimiserTrials.last)
+            XCTAssertEqual(Double(rows[lastID + 1][column]) ?? -1, try XCTUnwrap(replayed[lastID]).trust, accuracy: 5e-5)
+            let design = try XCTUnwrap(study.trials.first { $0.origin == .design || $0.origin == .prior }).id
+            XCTAssertEqual(rows[design + 1][column], "", "a design row has no prior weight")
+            last[name] = replayed[lastID]?.trust
+        }
+        print("trust at the last optimiser trial: right \(last["right"]!), wrong \(last["wrong"]!)")
+        XCTAssertGreaterThan(last["right"]!, last["wrong"]!)
+    }
 }
