@@ -237,7 +237,8 @@ public enum Report {
         let params = spec.space.parameters.filter { if case .fixed = $0.domain { return false }; return true }
         let metricNames = Array(Set(study.trials.flatMap { $0.metrics.keys })).sorted()
         let fidelityColumns = spec.fidelity == nil ? [] : ["fidelity_examples", "continues", "trained_examples"]
-        let priorWeights = study.reportedPrior(extras).map(study.priorWeightAtProposals)
+        // A prior without opinion (log π constant) steers nothing, whatever its weight: no columns.
+        let priorWeights = study.reportedPrior(extras).flatMap { $0.hasOpinion ? study.priorWeightAtProposals($0) : nil }
         var rows = [(["trial", "status", "baseline", "origin"] + fidelityColumns + spec.objectives.map(\.name)
             + ["on_front", "hypervolume"] + (cheapestVolumes == nil ? [] : ["cheapest_fidelity_hypervolume"])
             + (priorWeights == nil ? [] : ["prior_trust", "prior_exponent"])

@@ -11,7 +11,9 @@ pricing); prints a Markdown table and writes FILE (default the first DIR's summa
 of {"task", "prior", "initial_design" (prior arms: "stratified" or "random"), "fidelity_cost"
 (multi-fidelity: "examples" or "seconds"), "trials", "hv_median", "hv_min", "hv_max", "seeds",
 "fidelity", "reference"}, with the volume at the cheapest fidelity and after the unguided search's
-cost where they apply."""
+cost where they apply, and the prior's earned trust (trials.csv's prior_trust) where the report has it.
+       summarize.py --table-from FILE   prints the tables of a summary FILE already written (the
+README's table, made from results/priors/summary.json)."""
 import csv, json, os, statistics, subprocess, sys
 
 CHECKPOINTS = (10, 20, 30)
@@ -25,8 +27,8 @@ def fidelity(space):
     return f"{t.get('train_examples', 'all')} rows x {t['epochs']} epoch(s)"
 
 def volumes(study_dir, multi_fidelity):
-    """(cost so far, hypervolume, hypervolume at the cheapest fidelity or None) after each trial,
-    from trials.csv (regenerated each time: the study may have gone on since). The cost is the
+    """(cost so far, hypervolume, hypervolume at the cheapest fidelity or None, the prior's trust
+    at the latest optimiser trial or None) after each trial, from trials.csv (regenerated each time: the study may have gone on since). The cost is the
     examples trained in a multi-fidelity study, seconds otherwise. Why not seconds there: studies
     that ran while the machine was busier took up to 1.7x longer for the same trial (SST-2's
     2000-example trials took 31-35 s in sst2-none-s2, 42-68 s in sst2-none-s0)."""
@@ -34,7 +36,7 @@ def volumes(study_dir, multi_fidelity):
     r = subprocess.run([".build/release/autopeft", "report", study_dir], capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"autopeft report {study_dir} failed:\n{r.stderr}")
-    used, out = 0.0, []
+    used, trust, out = 0.0, None, []
     for r in csv.DictReader(open(path)):
         if r["status"] == "running":  # a study under way: its trials so far
             break
@@ -42,12 +44,14 @@ def volumes(study_dir, multi_fidelity):
         cheapest = r.get("cheapest_fidelity_hypervolume")
         if multi_fidelity and cheapest is None:
             sys.exit(f"{path} has no cheapest_fidelity_hypervolume column: rebuild .build/release/autopeft")
-        out.append((used, float(r["hypervolume"]), float(cheapest) if cheapest is not None else None))
+        # The earned weight's trust when this trial was proposed (reports since 2026-12-04).
+        trust = float(r["prior_trust"]) if r.get("prior_trust") else trust
+        out.append((used, float(r["hypervolume"]), float(cheapest) if cheapest is not None else None, trust))
     return out
 
 def at_cost(trace, cost):
     """The hypervolume once `cost` was spent (the last trial finished by then)."""
-    hv = [v for used, v, _ in trace if used <= cost]
+    hv = [v for used, v, *_ in trace if used <= cost]
     return hv[-1] if hv else 0.0
 
 def arm_key(study_dir, prior, multi_fidelity):
@@ -69,6 +73,9 @@ def arm(row):
 
 def main():
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    if "--table-from" in sys.argv:
+        print_tables(json.load(open(sys.argv[sys.argv.index("--table-from") + 1])))
+        return
     args = [a for i, a in enumerate(sys.argv[1:], 1) if a != "--json" and sys.argv[i - 1] != "--json"]
     out = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else os.path.join(args[0], "summary.json")
     rows = []
@@ -101,6 +108,11 @@ def main():
                        "seeds": [s for s, v in by_seed.items() if len(v) >= k], "fidelity": fidelity(space),
                        "reference": {"score": ref["score"], "trainable_params": ref["trainable_params"],
                                      "trainable_params_axis": "log10"}}
+                trust = [v[k - 1][3] for v in by_seed.values() if len(v) >= k and v[k - 1][3] is not None]
+                if trust:
+                    # How far the trials bore the prior out when the optimiser last asked by trial k.
+                    row.update({"prior_trust_median": statistics.median(trust), "prior_trust_min": min(trust),
+                                "prior_trust_max": max(trust)})
                 cheap = [v[k - 1][2] for v in by_seed.values() if len(v) >= k]
                 if cheap and None not in cheap:
                     # Early on a multi-fidelity study has no answer at the target (volume 0): what
@@ -131,6 +143,10 @@ def main():
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)
         f.write("\n")
+    print_tables(rows)
+
+def print_tables(rows):
+    """The Markdown tables of a summary's rows (what main wrote, or --table-from FILE read)."""
     print("| task | prior | trials | HV median [min, max] | against none | cost (none's, k trials) | HV then, median [min, max] "
           "| against none | HV at the cheapest fidelity, median [min, max] | against none | seeds |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
@@ -155,6 +171,14 @@ def main():
             print(f"| {r['task']} | {arm(r)} | {r['trials']} | {r['target_runs_cost']} | {r['hv_at_target_runs_cost_median']:.4f} "
                   f"[{r['hv_at_target_runs_cost_min']:.4f}, {r['hv_at_target_runs_cost_max']:.4f}] | "
                   f"{delta(r, 'hv_at_target_runs_cost_median')} | {len(r['target_runs_cost_seeds'])} |")
+    trusted = [r for r in rows if "prior_trust_median" in r]
+    if trusted:
+        print("\nThe prior's earned trust when the optimiser last proposed by trial k (trials.csv's prior_trust):\n")
+        print("| task | prior | k | trust median [min, max] | seeds |")
+        print("|---|---|---|---|---|")
+        for r in trusted:
+            print(f"| {r['task']} | {arm(r)} | {r['trials']} | {r['prior_trust_median']:.2f} [{r['prior_trust_min']:.2f}, "
+                  f"{r['prior_trust_max']:.2f}] | {len(r['seeds'])} |")
     for f in sorted({(r["task"], r["fidelity"]) for r in rows}):
         print(f"\n{f[0]}: {f[1]}")
 
