@@ -10,6 +10,7 @@ results/priors/mf-seconds-cost, are further arms, each compared with the unguide
 pricing); prints a Markdown table and writes FILE (default the first DIR's summary.json): a list
 of {"task", "prior", "initial_design" (prior arms: "stratified" or "random"), "fidelity_cost"
 (multi-fidelity: "examples" or "seconds"), "trials", "hv_median", "hv_min", "hv_max", "seeds",
+"hv_by_seed" (for the table of each prior against the unguided study of its search seed),
 "fidelity", "reference"}, with the volume at the cheapest fidelity and after the unguided search's
 cost where they apply, and the prior's earned trust (trials.csv's prior_trust) where the report has it.
        summarize.py --table-from FILE   prints the tables of a summary FILE already written (the
@@ -105,7 +106,9 @@ def main():
                        **({"fidelity_cost": pricing} if pricing else {}),
                        "trials": k, "hv_median": statistics.median(hv),
                        "hv_min": min(hv), "hv_max": max(hv),
-                       "seeds": [s for s, v in by_seed.items() if len(v) >= k], "fidelity": fidelity(space),
+                       "seeds": [s for s, v in by_seed.items() if len(v) >= k],
+                       "hv_by_seed": {str(s): v[k - 1][1] for s, v in sorted(by_seed.items()) if len(v) >= k},
+                       "fidelity": fidelity(space),
                        "reference": {"score": ref["score"], "trainable_params": ref["trainable_params"],
                                      "trainable_params_axis": "log10"}}
                 trust = [v[k - 1][3] for v in by_seed.values() if len(v) >= k and v[k - 1][3] is not None]
@@ -171,6 +174,24 @@ def print_tables(rows):
             print(f"| {r['task']} | {arm(r)} | {r['trials']} | {r['target_runs_cost']} | {r['hv_at_target_runs_cost_median']:.4f} "
                   f"[{r['hv_at_target_runs_cost_min']:.4f}, {r['hv_at_target_runs_cost_max']:.4f}] | "
                   f"{delta(r, 'hv_at_target_runs_cost_median')} | {len(r['target_runs_cost_seeds'])} |")
+    # The same search seed draws the same initial design but for the prior's share of it: each
+    # prior against the unguided study of its own seed.
+    paired = []
+    for r in rows:
+        base = none.get((r["task"], r.get("fidelity_cost"), r["trials"]))
+        if r["prior"] == "none" or not base or "hv_by_seed" not in r:
+            continue
+        diffs = {s: 100 * (v / base["hv_by_seed"][s] - 1) for s, v in r["hv_by_seed"].items()
+                 if base["hv_by_seed"].get(s)}
+        if diffs:
+            paired.append((r, diffs))
+    if paired:
+        print("\nEach prior against the unguided study of the same search seed (HV change, %):\n")
+        print("| task | prior | trials | per seed | median |")
+        print("|---|---|---|---|---|")
+        for r, diffs in paired:
+            print(f"| {r['task']} | {arm(r)} | {r['trials']} | " + ", ".join(f"s{s} {d:+.1f}" for s, d in sorted(diffs.items()))
+                  + f" | {statistics.median(diffs.values()):+.1f} |")
     trusted = [r for r in rows if "prior_trust_median" in r]
     if trusted:
         print("\nThe prior's earned trust when the optimiser last proposed by trial k (trials.csv's prior_trust):\n")
