@@ -148,6 +148,14 @@ def main():
         f.write("\n")
     print_tables(rows)
 
+def table(title, columns, lines):
+    """A titled Markdown table, or nothing when it has no lines."""
+    if lines:
+        print(f"\n{title}\n")
+        print("| " + " | ".join(columns) + " |")
+        print("|" + "---|" * len(columns))
+        print("\n".join(lines))
+
 def print_tables(rows):
     """The Markdown tables of a summary's rows (what main wrote, or --table-from FILE read)."""
     print("| task | prior | trials | HV median [min, max] | against none | cost (none's, k trials) | HV then, median [min, max] "
@@ -165,15 +173,12 @@ def print_tables(rows):
         print(f"| {r['task']} | {arm(r)} | {r['trials']} | {r['hv_median']:.4f} [{r['hv_min']:.4f}, "
               f"{r['hv_max']:.4f}] | {delta(r, 'hv_median')} | {timed} | {delta(r, 'hv_at_cost_median')} | "
               f"{cheap} | {delta(r, 'hv_cheapest_fidelity_median')} | {len(r['seeds'])} |")
-    costed = [r for r in rows if "target_runs_cost" in r]
-    if costed:
-        print("\nAfter what k runs at the target fidelity cost (studies that spent that much):\n")
-        print("| task | prior | k | trained examples | HV median [min, max] | against none | seeds |")
-        print("|---|---|---|---|---|---|---|")
-        for r in costed:
-            print(f"| {r['task']} | {arm(r)} | {r['trials']} | {r['target_runs_cost']} | {r['hv_at_target_runs_cost_median']:.4f} "
-                  f"[{r['hv_at_target_runs_cost_min']:.4f}, {r['hv_at_target_runs_cost_max']:.4f}] | "
-                  f"{delta(r, 'hv_at_target_runs_cost_median')} | {len(r['target_runs_cost_seeds'])} |")
+    table("After what k runs at the target fidelity cost (studies that spent that much):",
+          ["task", "prior", "k", "trained examples", "HV median [min, max]", "against none", "seeds"],
+          [f"| {r['task']} | {arm(r)} | {r['trials']} | {r['target_runs_cost']} | {r['hv_at_target_runs_cost_median']:.4f} "
+           f"[{r['hv_at_target_runs_cost_min']:.4f}, {r['hv_at_target_runs_cost_max']:.4f}] | "
+           f"{delta(r, 'hv_at_target_runs_cost_median')} | {len(r['target_runs_cost_seeds'])} |"
+           for r in rows if "target_runs_cost" in r])
     # The same search seed draws the same initial design but for the prior's share of it: each
     # prior against the unguided study of its own seed.
     paired = []
@@ -185,21 +190,14 @@ def print_tables(rows):
                  if base["hv_by_seed"].get(s)}
         if diffs:
             paired.append((r, diffs))
-    if paired:
-        print("\nEach prior against the unguided study of the same search seed (HV change, %):\n")
-        print("| task | prior | trials | per seed | median |")
-        print("|---|---|---|---|---|")
-        for r, diffs in paired:
-            print(f"| {r['task']} | {arm(r)} | {r['trials']} | " + ", ".join(f"s{s} {d:+.1f}" for s, d in sorted(diffs.items()))
-                  + f" | {statistics.median(diffs.values()):+.1f} |")
-    trusted = [r for r in rows if "prior_trust_median" in r]
-    if trusted:
-        print("\nThe prior's earned trust when the optimiser last proposed by trial k (trials.csv's prior_trust):\n")
-        print("| task | prior | k | trust median [min, max] | seeds |")
-        print("|---|---|---|---|---|")
-        for r in trusted:
-            print(f"| {r['task']} | {arm(r)} | {r['trials']} | {r['prior_trust_median']:.2f} [{r['prior_trust_min']:.2f}, "
-                  f"{r['prior_trust_max']:.2f}] | {len(r['seeds'])} |")
+    table("Each prior against the unguided study of the same search seed (HV change, %):",
+          ["task", "prior", "trials", "per seed", "median"],
+          [f"| {r['task']} | {arm(r)} | {r['trials']} | " + ", ".join(f"s{s} {d:+.1f}" for s, d in sorted(diffs.items()))
+           + f" | {statistics.median(diffs.values()):+.1f} |" for r, diffs in paired])
+    table("The prior's earned trust when the optimiser last proposed by trial k (trials.csv's prior_trust):",
+          ["task", "prior", "k", "trust median [min, max]", "seeds"],
+          [f"| {r['task']} | {arm(r)} | {r['trials']} | {r['prior_trust_median']:.2f} [{r['prior_trust_min']:.2f}, "
+           f"{r['prior_trust_max']:.2f}] | {len(r['seeds'])} |" for r in rows if "prior_trust_median" in r])
     for f in sorted({(r["task"], r["fidelity"]) for r in rows}):
         print(f"\n{f[0]}: {f[1]}")
 
