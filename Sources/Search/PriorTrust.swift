@@ -52,3 +52,19 @@ extension Study {
         return out
     }
 }
+
+/// A sensitivity prior and how much it steered each optimiser proposal
+/// (`Study.priorWeightAtProposals`), replayed once per report: the replay refits nothing but
+/// costs O(n²) trust computations.
+struct PriorSteering {
+    let prior: SensitivityPrior
+    /// Trust and exponent per optimiser trial; empty when the prior prefers nothing, since then it
+    /// steered no proposal whatever its weight.
+    let weights: [Int: (trust: Double, exponent: Double)]
+
+    init?(_ study: Study, prior: SensitivityPrior?) {
+        guard let prior else { return nil }
+        self.prior = prior
+        weights = prior.hasOpinion ? study.priorWeightAtProposals(prior) : [:]
+    }
+}

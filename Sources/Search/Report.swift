@@ -8,7 +8,7 @@ public enum Report {
     /// Writes the files into `directory` and returns their paths.
     @discardableResult
     public static func write(_ study: Study, to directory: String) throws -> [String] {
-        let extras = try Extras(directory: directory)
+        let extras = try Extras(directory: directory, study: study)
         // Each plot is drawn once: written as its own file and inlined in report.html.
         let plots = Plots(pareto: paretoPlot(study, extras), hypervolume: hypervolumePlot(study),
                           sensitivity: extras.sensitivity.map(heatMap), agreement: agreementPlot(study))
@@ -31,17 +31,18 @@ public enum Report {
         return written
     }
 
-    /// What a study folder may hold besides the journal: final-stage results, sensitivity scores,
-    /// exported adapters.
+    /// What a study folder may hold besides the journal (final-stage results, sensitivity scores,
+    /// exported adapters), and how much the prior steered, replayed once for every part that shows it.
     struct Extras {
         var reevaluation: Reevaluation?
         var sensitivity: SensitivityScores?
         var exports: [Int: String] = [:]
+        var priorSteering: PriorSteering?
 
-        static let empty = Extras()
-        private init() {}
+        /// A study without a folder: its own prior, if any.
+        init(study: Study) { priorSteering = PriorSteering(study, prior: study.prior) }
 
-        init(directory: String) throws {
+        init(directory: String, study: Study) throws {
             reevaluation = try Reevaluation.read(directory: directory)
             let fm = FileManager.default
             for m in SensitivityScores.Method.measured.map(\.rawValue) {
@@ -53,6 +54,7 @@ public enum Report {
             for name in (try? fm.contentsOfDirectory(atPath: directory + "/exports")) ?? [] {
                 if name.hasPrefix("trial-"), let k = Int(name.dropFirst(6)) { exports[k - 1] = "exports/" + name }
             }
+            priorSteering = PriorSteering(study, prior: study.reportedPrior(sensitivity))
         }
     }
 
@@ -229,7 +231,8 @@ public enum Report {
         s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
-    static func csv(_ study: Study, _ extras: Extras = .empty) -> String {
+    static func csv(_ study: Study, _ extras: Extras? = nil) -> String {
+        let extras = extras ?? Extras(study: study)
         let spec = study.spec
         let front = Set(study.frontIDs)
         let volumes = study.reportedHypervolumeAfterEachTrial
@@ -238,7 +241,7 @@ public enum Report {
         let metricNames = Array(Set(study.trials.flatMap { $0.metrics.keys })).sorted()
         let fidelityColumns = spec.fidelity == nil ? [] : ["fidelity_examples", "continues", "trained_examples"]
         // A prior without opinion (log π constant) steers nothing, whatever its weight: no columns.
-        let priorWeights = study.reportedPrior(extras).flatMap { $0.hasOpinion ? study.priorWeightAtProposals($0) : nil }
+        let priorWeights = extras.priorSteering.flatMap { $0.prior.hasOpinion ? $0.weights : nil }
         var rows = [(["trial", "status", "baseline", "origin"] + fidelityColumns + spec.objectives.map(\.name)
             + ["on_front", "hypervolume"] + (cheapestVolumes == nil ? [] : ["cheapest_fidelity_hypervolume"])
             + (priorWeights == nil ? [] : ["prior_trust", "prior_exponent"])
@@ -330,10 +333,12 @@ public enum Report {
     /// Studies with a sensitivity prior: how much it steered the optimiser, first and last
     /// (`Study.priorWeightAtProposals`; per trial in trials.csv).
     static func priorRow(_ study: Study, _ extras: Extras) -> (String, String)? {
-        guard let prior = study.reportedPrior(extras) else { return nil }
+        guard let steering = extras.priorSteering else { return nil }
         let method = study.spec.priors.methodName
-        guard prior.hasOpinion else { return ("prior", "\(method): prefers no configuration in this space, so it steered no proposal") }
-        let weights = study.priorWeightAtProposals(prior).sorted { $0.key < $1.key }
+        guard steering.prior.hasOpinion else {
+            return ("prior", "\(method): prefers no configuration in this space, so it steered no proposal")
+        }
+        let weights = steering.weights.sorted { $0.key < $1.key }
         guard let first = weights.first, let last = weights.last else { return ("prior", "\(method): no optimiser trial yet") }
         let earned = study.optimizer.settings.priorWeightFromData
         return ("prior", "\(method), π^(β·trust/n) with β = \(Study.format(study.optimizer.settings.priorWeight))"
@@ -519,7 +524,7 @@ extension Report {
 extension Study {
     /// The prior a report describes: the study's own, or, for a study opened to report on it,
     /// one rebuilt from the scores in its folder.
-    func reportedPrior(_ extras: Report.Extras) -> SensitivityPrior? {
-        prior ?? extras.sensitivity.flatMap { Study.prior($0, journal: journal, spec: spec) }
+    func reportedPrior(_ sensitivity: SensitivityScores?) -> SensitivityPrior? {
+        prior ?? sensitivity.flatMap { Study.prior($0, journal: journal, spec: spec) }
     }
 }
