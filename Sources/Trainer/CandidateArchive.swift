@@ -30,6 +30,11 @@ public enum CandidateArchive {
 
     /// Rebuilds a saved candidate: its run configuration, the frozen model and the trained tensors.
     public static func load(_ dir: String) throws(TrainerError) -> (RunConfig, FineTuner, BertClassifier) {
+        // A folder without the two files is most likely a study folder or a typo: say what is expected.
+        for name in ["run.json", "adapter.safetensors"] where !FileManager.default.fileExists(atPath: dir + "/" + name) {
+            throw .file(path: dir, message: "not a saved candidate: no \(name) in it (save one with autopeft train --save DIR; "
+                + "a study keeps its front's in exports/trial-K after autopeft reevaluate)")
+        }
         let config = try RunConfig(contentsOf: dir + "/run.json")
         let tuner = try FineTuner(config: config)
         let model = try BertClassifier(weights: tuner.weights, plan: config.plan, labels: config.task.spec.labelCount, head: config.head)

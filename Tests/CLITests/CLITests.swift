@@ -183,9 +183,10 @@ final class ExitCodeTests: XCTestCase {
             (["trial", space, "--candidate", "{}", "--trial", "-1"], 2, "--trial expects a non-negative integer"),
             (["trial", space, "--candidate", "{"], 1, "--candidate: line 1, column 2: expected a string key"),
             (["trial", space, "--candidate", #"{"x": 1}"#], 1, #"candidate: expected "config" (a configuration of the space) or "peft""#),
-            (["predict", d + "/nowhere", "--data", d + "/x.tsv"], 2, "nowhere"),
+            (["predict", d + "/nowhere", "--data", d + "/x.tsv"], 2, "/nowhere: not a saved candidate: no run.json in it"),
             (["predict", d + "/nowhere"], 2, "autopeft predict: missing --data FILE"),
-            (["export", d + "/nowhere", "--out", d + "/e"], 2, "nowhere"),
+            (["export", d + "/nowhere", "--out", d + "/e"], 2, "/nowhere: not a saved candidate: no run.json in it"),
+            (["export", d + "/study", "--out", d + "/e"], 2, "/study: not a saved candidate: no run.json in it (save one with"),
             (["doctor", "extra"], 2, "takes no arguments"),
         ]
         for c in cases {
