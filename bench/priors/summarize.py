@@ -81,72 +81,81 @@ def main():
     out = sys.argv[sys.argv.index("--json") + 1] if "--json" in sys.argv else os.path.join(args[0], "summary.json")
     rows = []
     for task in ("sst2", "mrpc"):
-        # (prior, initial design, pricing) -> {seed: trace}; the same prior under two designs or
-        # pricings is two arms.
-        traces, spaces = {}, {}
-        for d in args:
-            for prior in ("none", "spt", "diffora"):
-                for s in range(10):
-                    study = os.path.join(d, f"{task}-{prior}-s{s}")
-                    if os.path.exists(os.path.join(study, "journal.jsonl")):
-                        space = json.load(open(os.path.join(d, "spaces", f"{task}-{prior}-s{s}.json")))
-                        key = arm_key(study, prior, "fidelity" in space)
-                        spaces[key] = space
-                        traces.setdefault(key, {})[s] = volumes(study, "fidelity" in space)
-        order = {"none": 0, "spt": 1, "diffora": 2}
-        traces = dict(sorted(traces.items(), key=lambda a: (a[0][2] == "seconds", order[a[0][0]], a[0][1] != "stratified")))
-        for (prior, design, pricing), by_seed in traces.items():
-            space = spaces[(prior, design, pricing)]
-            ref = space["search"]["reference_point"]
-            for k in CHECKPOINTS:
-                hv = [v[k - 1][1] for v in by_seed.values() if len(v) >= k]
-                if not hv:
-                    continue
-                row = {"task": task, "prior": prior, **({"initial_design": design} if design else {}),
-                       **({"fidelity_cost": pricing} if pricing else {}),
-                       "trials": k, "hv_median": statistics.median(hv),
-                       "hv_min": min(hv), "hv_max": max(hv),
-                       "seeds": [s for s, v in by_seed.items() if len(v) >= k],
-                       "hv_by_seed": {str(s): v[k - 1][1] for s, v in sorted(by_seed.items()) if len(v) >= k},
-                       "fidelity": fidelity(space),
-                       "reference": {"score": ref["score"], "trainable_params": ref["trainable_params"],
-                                     "trainable_params_axis": "log10"}}
-                trust = [v[k - 1][3] for v in by_seed.values() if len(v) >= k and v[k - 1][3] is not None]
-                if trust:
-                    # How far the trials bore the prior out when the optimiser last asked by trial k.
-                    row.update({"prior_trust_median": statistics.median(trust), "prior_trust_min": min(trust),
-                                "prior_trust_max": max(trust)})
-                cheap = [v[k - 1][2] for v in by_seed.values() if len(v) >= k]
-                if cheap and None not in cheap:
-                    # Early on a multi-fidelity study has no answer at the target (volume 0): what
-                    # it measured at the cheapest fidelity, on the same axes and reference.
-                    row.update({"hv_cheapest_fidelity_median": statistics.median(cheap),
-                                "hv_cheapest_fidelity_min": min(cheap), "hv_cheapest_fidelity_max": max(cheap)})
-                # Trials differ in cost across fidelities: also the volume after the cost that
-                # the unguided search (prior none) spent on k trials, its median over seeds.
-                none_cost = [v[k - 1][0] for v in traces.get(("none", None, pricing), {}).values() if len(v) >= k]
-                budget = statistics.median(none_cost) if none_cost else None
-                # Only studies that got that far (or finished): one under way would count low.
-                at = [at_cost(v, budget) for v in by_seed.values() if budget is not None and v
-                      and (v[-1][0] >= budget or len(v) >= CHECKPOINTS[-1])]
-                if at:
-                    row.update({"equivalent_cost": budget, "cost_unit": "trained examples" if "fidelity" in space else "seconds",
-                                "hv_at_cost_median": statistics.median(at), "hv_at_cost_min": min(at), "hv_at_cost_max": max(at)})
-                # "k trials" of a multi-fidelity study are mostly cheap ones: also the volume after
-                # what k runs at the target fidelity cost, from studies that spent that much.
-                if "fidelity" in space:
-                    target = space["fidelity"]["target"]
-                    cost = k * target["train_examples"] * target["epochs"]
-                    at = [at_cost(v, cost) for v in by_seed.values() if v and v[-1][0] >= cost]
-                    if at:
-                        row.update({"target_runs_cost": cost, "hv_at_target_runs_cost_median": statistics.median(at),
-                                    "hv_at_target_runs_cost_min": min(at), "hv_at_target_runs_cost_max": max(at),
-                                    "target_runs_cost_seeds": [s for s, v in by_seed.items() if v and v[-1][0] >= cost]})
-                rows.append(row)
+        traces, spaces = arm_traces(task, args)
+        for key, by_seed in traces.items():
+            rows += [row for k in CHECKPOINTS if (row := checkpoint_row(task, key, k, by_seed, spaces[key], traces))]
     with open(out, "w") as f:
         json.dump(rows, f, indent=1)
         f.write("\n")
     print_tables(rows)
+
+def arm_traces(task, dirs):
+    """The task's studies in DIRs by arm, (prior, initial design, pricing) -> {seed: trace} (the
+    same prior under two designs or pricings is two arms), in the tables' order, and each arm's
+    space file."""
+    traces, spaces = {}, {}
+    for d in dirs:
+        for prior in ("none", "spt", "diffora"):
+            for s in range(10):
+                study = os.path.join(d, f"{task}-{prior}-s{s}")
+                if os.path.exists(os.path.join(study, "journal.jsonl")):
+                    space = json.load(open(os.path.join(d, "spaces", f"{task}-{prior}-s{s}.json")))
+                    key = arm_key(study, prior, "fidelity" in space)
+                    spaces[key] = space
+                    traces.setdefault(key, {})[s] = volumes(study, "fidelity" in space)
+    order = {"none": 0, "spt": 1, "diffora": 2}
+    return dict(sorted(traces.items(), key=lambda a: (a[0][2] == "seconds", order[a[0][0]], a[0][1] != "stratified"))), spaces
+
+def checkpoint_row(task, key, k, by_seed, space, traces):
+    """An arm's summary row after k trials (None when no seed got that far): the volume, the
+    volume at the cheapest fidelity, after the unguided search's cost and after k target runs'
+    cost, each as median and range over seeds (and by seed where the paired table reads it)."""
+    prior, design, pricing = key
+    ref = space["search"]["reference_point"]
+    hv = [v[k - 1][1] for v in by_seed.values() if len(v) >= k]
+    if not hv:
+        return None
+    row = {"task": task, "prior": prior, **({"initial_design": design} if design else {}),
+           **({"fidelity_cost": pricing} if pricing else {}),
+           "trials": k, "hv_median": statistics.median(hv),
+           "hv_min": min(hv), "hv_max": max(hv),
+           "seeds": [s for s, v in by_seed.items() if len(v) >= k],
+           "hv_by_seed": {str(s): v[k - 1][1] for s, v in sorted(by_seed.items()) if len(v) >= k},
+           "fidelity": fidelity(space),
+           "reference": {"score": ref["score"], "trainable_params": ref["trainable_params"],
+                         "trainable_params_axis": "log10"}}
+    trust = [v[k - 1][3] for v in by_seed.values() if len(v) >= k and v[k - 1][3] is not None]
+    if trust:
+        # How far the trials bore the prior out when the optimiser last asked by trial k.
+        row.update({"prior_trust_median": statistics.median(trust), "prior_trust_min": min(trust),
+                    "prior_trust_max": max(trust)})
+    cheap = [v[k - 1][2] for v in by_seed.values() if len(v) >= k]
+    if cheap and None not in cheap:
+        # Early on a multi-fidelity study has no answer at the target (volume 0): what
+        # it measured at the cheapest fidelity, on the same axes and reference.
+        row.update({"hv_cheapest_fidelity_median": statistics.median(cheap),
+                    "hv_cheapest_fidelity_min": min(cheap), "hv_cheapest_fidelity_max": max(cheap)})
+    # Trials differ in cost across fidelities: also the volume after the cost that
+    # the unguided search (prior none) spent on k trials, its median over seeds.
+    none_cost = [v[k - 1][0] for v in traces.get(("none", None, pricing), {}).values() if len(v) >= k]
+    budget = statistics.median(none_cost) if none_cost else None
+    # Only studies that got that far (or finished): one under way would count low.
+    at = [at_cost(v, budget) for v in by_seed.values() if budget is not None and v
+          and (v[-1][0] >= budget or len(v) >= CHECKPOINTS[-1])]
+    if at:
+        row.update({"equivalent_cost": budget, "cost_unit": "trained examples" if "fidelity" in space else "seconds",
+                    "hv_at_cost_median": statistics.median(at), "hv_at_cost_min": min(at), "hv_at_cost_max": max(at)})
+    # "k trials" of a multi-fidelity study are mostly cheap ones: also the volume after
+    # what k runs at the target fidelity cost, from studies that spent that much.
+    if "fidelity" in space:
+        target = space["fidelity"]["target"]
+        cost = k * target["train_examples"] * target["epochs"]
+        at = [at_cost(v, cost) for v in by_seed.values() if v and v[-1][0] >= cost]
+        if at:
+            row.update({"target_runs_cost": cost, "hv_at_target_runs_cost_median": statistics.median(at),
+                        "hv_at_target_runs_cost_min": min(at), "hv_at_target_runs_cost_max": max(at),
+                        "target_runs_cost_seeds": [s for s, v in by_seed.items() if v and v[-1][0] >= cost]})
+    return row
 
 def table(title, columns, lines):
     """A titled Markdown table, or nothing when it has no lines."""
