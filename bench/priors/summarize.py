@@ -150,11 +150,11 @@ def checkpoint_row(task, key, k, by_seed, space, traces):
     if "fidelity" in space:
         target = space["fidelity"]["target"]
         cost = k * target["train_examples"] * target["epochs"]
-        at = [at_cost(v, cost) for v in by_seed.values() if v and v[-1][0] >= cost]
+        at = {str(s): at_cost(v, cost) for s, v in sorted(by_seed.items()) if v and v[-1][0] >= cost}
         if at:
-            row.update({"target_runs_cost": cost, "hv_at_target_runs_cost_median": statistics.median(at),
-                        "hv_at_target_runs_cost_min": min(at), "hv_at_target_runs_cost_max": max(at),
-                        "target_runs_cost_seeds": [s for s, v in by_seed.items() if v and v[-1][0] >= cost]})
+            row.update({"target_runs_cost": cost, "hv_at_target_runs_cost_median": statistics.median(at.values()),
+                        "hv_at_target_runs_cost_min": min(at.values()), "hv_at_target_runs_cost_max": max(at.values()),
+                        "target_runs_cost_seeds": [int(s) for s in at], "hv_at_target_runs_cost_by_seed": at})
     return row
 
 def table(title, columns, lines):
@@ -189,20 +189,20 @@ def print_tables(rows):
            f"{delta(r, 'hv_at_target_runs_cost_median')} | {len(r['target_runs_cost_seeds'])} |"
            for r in rows if "target_runs_cost" in r])
     # The same search seed draws the same initial design but for the prior's share of it: each
-    # prior against the unguided study of its own seed.
-    paired = []
-    for r in rows:
-        base = none.get((r["task"], r.get("fidelity_cost"), r["trials"]))
-        if r["prior"] == "none" or not base or "hv_by_seed" not in r:
-            continue
-        diffs = {s: 100 * (v / base["hv_by_seed"][s] - 1) for s, v in r["hv_by_seed"].items()
-                 if base["hv_by_seed"].get(s)}
-        if diffs:
-            paired.append((r, diffs))
-    table("Each prior against the unguided study of the same search seed (HV change, %):",
-          ["task", "prior", "trials", "per seed", "median"],
-          [f"| {r['task']} | {arm(r)} | {r['trials']} | " + ", ".join(f"s{s} {d:+.1f}" for s, d in sorted(diffs.items()))
-           + f" | {statistics.median(diffs.values()):+.1f} |" for r, diffs in paired])
+    # prior against the unguided study of its own seed, after k trials and after k target runs' cost.
+    for by_seed, title in (("hv_by_seed", "Each prior against the unguided study of the same search seed (HV change, %):"),
+                           ("hv_at_target_runs_cost_by_seed", "The same after what k runs at the target cost (HV change, %):")):
+        paired = []
+        for r in rows:
+            base = none.get((r["task"], r.get("fidelity_cost"), r["trials"]))
+            if r["prior"] == "none" or not base or by_seed not in r or by_seed not in base:
+                continue
+            diffs = {s: 100 * (v / base[by_seed][s] - 1) for s, v in r[by_seed].items() if base[by_seed].get(s)}
+            if diffs:
+                paired.append((r, diffs))
+        table(title, ["task", "prior", "k", "per seed", "median"],
+              [f"| {r['task']} | {arm(r)} | {r['trials']} | " + ", ".join(f"s{s} {d:+.1f}" for s, d in sorted(diffs.items()))
+               + f" | {statistics.median(diffs.values()):+.1f} |" for r, diffs in paired])
     table("The prior's earned trust when the optimiser last proposed by trial k (trials.csv's prior_trust):",
           ["task", "prior", "k", "trust median [min, max]", "seeds"],
           [f"| {r['task']} | {arm(r)} | {r['trials']} | {r['prior_trust_median']:.2f} [{r['prior_trust_min']:.2f}, "
