@@ -51,6 +51,10 @@ public enum SystemErrors {
             throw Unreadable(reason: "it is a folder; expected a file")
         }
         do { return try Data(contentsOf: URL(fileURLWithPath: path), options: mapped ? .alwaysMapped : []) }
-        catch { throw Unreadable(reason: explain(error, place: "the file")) }
+        catch {
+            // The caller names the path; for a read the system's own words ("No such file or
+            // directory", "Permission denied") say the rest.
+            throw Unreadable(reason: posixCode(error).map { String(cString: strerror($0)) } ?? error.localizedDescription)
+        }
     }
 }
