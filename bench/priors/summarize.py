@@ -55,6 +55,18 @@ def at_cost(trace, cost):
     hv = [v for used, v, *_ in trace if used <= cost]
     return hv[-1] if hv else 0.0
 
+def mean_until(trace, cost):
+    """The hypervolume averaged over the first `cost` spent (each trial's volume counts from the
+    cost at which it finished): an anytime measure, where a point reading jumps with a trial that
+    finishes just before or after `cost`."""
+    area, last_used, last_hv = 0.0, 0.0, 0.0
+    for used, v, *_ in trace:
+        if used > cost:
+            break
+        area += last_hv * (used - last_used)
+        last_used, last_hv = used, v
+    return (area + last_hv * (cost - last_used)) / cost
+
 def arm_key(study_dir, prior, multi_fidelity):
     """(prior, initial design, fidelity pricing) as the study's journal recorded them at creation:
     the design of its prior's share of the initial design (`prior_design`; journals written before
@@ -151,7 +163,10 @@ def checkpoint_row(task, key, k, by_seed, space, traces):
         target = space["fidelity"]["target"]
         cost = k * target["train_examples"] * target["epochs"]
         at = {str(s): at_cost(v, cost) for s, v in sorted(by_seed.items()) if v and v[-1][0] >= cost}
+        mean = {s: mean_until(by_seed[int(s)], cost) for s in at}
         if at:
+            row.update({"hv_mean_to_target_runs_cost_median": statistics.median(mean.values()),
+                        "hv_mean_to_target_runs_cost_by_seed": mean})
             row.update({"target_runs_cost": cost, "hv_at_target_runs_cost_median": statistics.median(at.values()),
                         "hv_at_target_runs_cost_min": min(at.values()), "hv_at_target_runs_cost_max": max(at.values()),
                         "target_runs_cost_seeds": [int(s) for s in at], "hv_at_target_runs_cost_by_seed": at})
@@ -191,7 +206,9 @@ def print_tables(rows):
     # The same search seed draws the same initial design but for the prior's share of it: each
     # prior against the unguided study of its own seed, after k trials and after k target runs' cost.
     for by_seed, title in (("hv_by_seed", "Each prior against the unguided study of the same search seed (HV change, %):"),
-                           ("hv_at_target_runs_cost_by_seed", "The same after what k runs at the target cost (HV change, %):")):
+                           ("hv_at_target_runs_cost_by_seed", "The same after what k runs at the target cost (HV change, %):"),
+                           ("hv_mean_to_target_runs_cost_by_seed",
+                            "The same, HV averaged over the trained examples up to what k runs at the target cost (%):")):
         paired = []
         for r in rows:
             base = none.get((r["task"], r.get("fidelity_cost"), r["trials"]))
