@@ -35,9 +35,10 @@ public enum DiffoRAScorer {
             let heldOutLoss = net.gateStep(step: step)
             if step % 5 == 4 || step == steps - 1 {
                 let gammas = net.logits.map { Double(GatedSupernet.sigmoid($0)) }
-                progress?(String(format: "DiffoRA step %d/%d  train loss %.4f  held-out loss %.4f  gates %.3f…%.3f  %.1f s",
-                                 step + 1, steps, trainLoss, heldOutLoss, gammas.min() ?? 0, gammas.max() ?? 0,
-                                 Date().timeIntervalSince(start)))
+                let elapsed = Date().timeIntervalSince(start)
+                progress?(String(format: "DiffoRA step %d/%d  train loss %.4f  held-out loss %.4f  gates %.3f…%.3f  %.1f s  ETA %@",
+                                 step + 1, steps, trainLoss, heldOutLoss, gammas.min() ?? 0, gammas.max() ?? 0, elapsed,
+                                 formatDuration(elapsed / Double(step + 1) * Double(steps - step - 1))))
             }
         }
         let dims = tuner.weights.config.dimensions

@@ -95,7 +95,9 @@ public enum SPTScorer {
             let logits = model.forward(batch, training: false, rng: &noDropout)
             _ = Loss.batch(logits: logits, indices: idx, examples: used, task: spec, dlogits: dlogits.pointer)
             model.backward(dlogits: dlogits.pointer)
-            progress?(String(format: "SPT batch %d/%d (%.1f s)", b + 1, batchesRun, Date().timeIntervalSince(start)))
+            let elapsed = Date().timeIntervalSince(start)
+            progress?(String(format: "SPT batch %d/%d (%.1f s, ETA %@)", b + 1, batchesRun, elapsed,
+                             formatDuration(elapsed / Double(b + 1) * Double(batchesRun - b - 1))))
         }
         let counts = acc.topCounts(tau: tau)
         return SensitivityScores(method: .spt, layers: acc.layers, targets: LinearTarget.allCases,

@@ -28,6 +28,12 @@ final class RealSearchCLITests: XCTestCase {
         let score = try runAutopeft(["score", space, "--method", "diffora", "--out", d + "/scores"])
         XCTAssertEqual(score.code, 0, score.err)
         XCTAssertTrue(score.out.contains("diffora scores") && score.out.contains("diffora choice in this space"), score.out)
+        // The supernet's progress shows the time left; the last step (always shown) has none left.
+        let steps = score.err.split(separator: "\n").filter { $0.contains("DiffoRA step ") }
+        let last = try XCTUnwrap(steps.last, score.err)
+        XCTAssertTrue(steps.allSatisfy { $0.contains(" s  ETA ") } && last.hasSuffix("ETA 0m00s"), score.err)
+        let counts = try XCTUnwrap(last.split(separator: " ").first { $0.contains("/") }).split(separator: "/")
+        XCTAssertEqual(counts.first, counts.last, "the last line is the last step: \(last)")
         let saved = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d
             + "/scores/sensitivity-diffora.json"))) as? [String: Any])
         XCTAssertEqual((saved["gates"] as? [Any])?.count, 6 * 3, "LoRA on query and value, and a serial adapter, in 6 layers")
