@@ -251,18 +251,30 @@ public final class FineTuner {
     }
 
     /// The model's outputs [rows × labels] (logits, or the regression value) in the examples' order.
-    public func predict(model: BertClassifier, examples: [Example], useCache: Bool = false) throws(TrainerError) -> [[Float]] {
+    /// With `progress`, the rows done, their rate and the time left every 2 seconds and at the end
+    /// (for `autopeft predict` on a large file; a trial's dev evaluation stays quiet).
+    public func predict(model: BertClassifier, examples: [Example], useCache: Bool = false,
+                        progress: ProgressSink? = nil) throws(TrainerError) -> [[Float]] {
         let enc = encode(examples)
         let cache = useCache ? try prefixCache(model: model, encodings: enc) : nil
         let order = enc.indices.sorted { enc[$0].ids.count < enc[$1].ids.count }
         var outputs = [[Float]](repeating: [], count: examples.count)
         var rng = RandomSource(seed: 0)
         let C = model.labels
+        let start = Date()
+        var lastReport = start
         for s in stride(from: 0, to: order.count, by: config.training.evalBatchSize) {
             let idx = Array(order[s..<min(s + config.training.evalBatchSize, order.count)])
             let logits = model.forward(TokenBatch(idx.map { enc[$0] }, padId: tokenizer.padId), training: false, rng: &rng,
                                        cache: cache, rows: idx)
             for (r, i) in idx.enumerated() { outputs[i] = Array(UnsafeBufferPointer(start: logits + r * C, count: C)) }
+            let done = s + idx.count, now = Date()
+            if let progress, now.timeIntervalSince(lastReport) >= 2 || done == order.count {
+                lastReport = now
+                let elapsed = now.timeIntervalSince(start)
+                progress.report(String(format: "rows %d/%d  %.1f rows/s  ETA %@", done, order.count, Double(done) / elapsed,
+                                       formatDuration(elapsed / Double(done) * Double(order.count - done))))
+            }
         }
         return outputs
     }

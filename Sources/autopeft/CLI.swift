@@ -105,7 +105,7 @@ enum CLI {
             let (config, tuner, model) = try CandidateArchive.load(pos[0])
             let spec = config.task.spec
             let rows = try DatasetReader.read(data, task: spec, requireLabels: false)
-            let outputs = try tuner.predict(model: model, examples: rows)
+            let outputs = try tuner.predict(model: model, examples: rows, progress: StderrProgress(prefix: "autopeft predict: "))
             var out = ""
             for (i, o) in outputs.enumerated() {
                 var m: [(key: String, value: JSONValue)] = [("row", .number(i))]

@@ -55,6 +55,9 @@ final class ExportFixtureTests: XCTestCase {
         // autopeft's logits against HF's for the same rows.
         let p = try runAutopeft(["predict", d + "/candidate", "--data", d + "/rows.tsv", "--threads", "1"])
         XCTAssertEqual(p.code, 0, "\(kind): \(p.err)")
+        // Progress on stderr, the last line at every row with none left; stdout holds only the rows.
+        XCTAssertTrue(p.err.split(separator: "\n").contains { $0.hasPrefix("autopeft predict: rows 8/8 ") && $0.hasSuffix("ETA 0m00s") },
+                      "\(kind): \(p.err)")
         let ours = try p.out.split(separator: "\n").map { line -> [Double] in
             let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
             return try XCTUnwrap(o["logits"] as? [Double])
