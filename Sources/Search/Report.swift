@@ -335,17 +335,19 @@ public enum Report {
     static func priorRow(_ study: Study, _ extras: Extras) -> (String, String)? {
         guard let steering = extras.priorSteering else { return nil }
         let method = study.spec.priors.methodName
+        // The method's own choice is a trial either way: what sets such a study apart from one without a prior.
+        let own = study.trials.first { $0.origin == .method }.map { "; its own choice was trial \($0.id + 1)" } ?? ""
         guard steering.prior.hasOpinion else {
-            return ("prior", "\(method): prefers no configuration in this space, so it steered no proposal")
+            return ("prior", "\(method): prefers no configuration in this space, so it steered no proposal" + own)
         }
         let weights = steering.weights.sorted { $0.key < $1.key }
-        guard let first = weights.first, let last = weights.last else { return ("prior", "\(method): no optimiser trial yet") }
+        guard let first = weights.first, let last = weights.last else { return ("prior", "\(method): no optimiser trial yet" + own) }
         let earned = study.optimizer.settings.priorWeightFromData
         return ("prior", "\(method), π^(β·trust/n) with β = \(Study.format(study.optimizer.settings.priorWeight))"
             + (earned ? ", trust earned from the trials (Kendall τ of log π against dominance, shrunk by "
                 + "\(Int(Optimizer.priorPseudoCount)) pseudo-observations)" : ", trust fixed at 1")
             + String(format: ": trust %.2f and exponent %.3f at trial %d, %.2f and %.3f at trial %d", first.value.trust,
-                     first.value.exponent, first.key + 1, last.value.trust, last.value.exponent, last.key + 1))
+                     first.value.exponent, first.key + 1, last.value.trust, last.value.exponent, last.key + 1) + own)
     }
 
     /// Multi-fidelity studies: the fidelities, where the seconds went, and how well the cheapest

@@ -131,6 +131,12 @@ final class PriorTrustTests: XCTestCase {
             XCTAssertEqual(Double(rows[lastID + 1][column]) ?? -1, try XCTUnwrap(replayed[lastID]).trust, accuracy: 5e-5)
             let design = try XCTUnwrap(study.trials.first { $0.origin == .design || $0.origin == .prior }).id
             XCTAssertEqual(rows[design + 1][column], "", "a design row has no prior weight")
+            // The report's summary row: the same trust at the last optimiser trial, and the method's own trial.
+            let row = try XCTUnwrap(Report.summaryRows(study, Report.Extras(study: study)).first { $0.0 == "prior" }).1
+            let method = try XCTUnwrap(study.trials.first { $0.origin == .method }).id
+            XCTAssertTrue(row.contains(String(format: "%.2f and ", try XCTUnwrap(replayed[lastID]).trust) + String(format: "%.3f at trial %d",
+                          try XCTUnwrap(replayed[lastID]).exponent, lastID + 1)), row)
+            XCTAssertTrue(row.hasSuffix("; its own choice was trial \(method + 1)"), row)
             last[name] = replayed[lastID]?.trust
         }
         print("trust at the last optimiser trial: right \(last["right"]!), wrong \(last["wrong"]!)")
