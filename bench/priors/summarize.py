@@ -11,8 +11,10 @@ pricing); prints a Markdown table and writes FILE (default the first DIR's summa
 of {"task", "prior", "initial_design" (prior arms: "stratified" or "random"), "fidelity_cost"
 (multi-fidelity: "examples" or "seconds"), "trials", "hv_median", "hv_min", "hv_max", "seeds",
 "hv_by_seed" (for the table of each prior against the unguided study of its search seed),
-"fidelity", "reference"}, with the volume at the cheapest fidelity and after the unguided search's
-cost where they apply, and the prior's earned trust (trials.csv's prior_trust) where the report has it.
+"fidelity", "reference"}, with the volume at the cheapest fidelity, after the unguided search's
+cost and after what k target runs cost (median, range and by seed, and averaged over the examples
+up to that cost) where they apply, and the prior's earned trust (trials.csv's prior_trust) where
+the report has it.
        summarize.py --table-from FILE   prints the tables of a summary FILE already written (the
 README's table, made from results/priors/summary.json)."""
 import csv, json, os, statistics, subprocess, sys
