@@ -88,6 +88,8 @@ def arm(row):
 
 def main():
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+    if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
+        sys.exit(__doc__)
     if "--table-from" in sys.argv:
         print_tables(json.load(open(sys.argv[sys.argv.index("--table-from") + 1])))
         return
