@@ -89,7 +89,8 @@ def arm(row):
 def main():
     os.chdir(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
     if len(sys.argv) < 2 or sys.argv[1] in ("-h", "--help"):
-        sys.exit(__doc__)
+        print(__doc__, file=sys.stdout if len(sys.argv) > 1 else sys.stderr)
+        sys.exit(0 if len(sys.argv) > 1 else 2)
     if "--table-from" in sys.argv:
         print_tables(json.load(open(sys.argv[sys.argv.index("--table-from") + 1])))
         return
