@@ -28,10 +28,11 @@ public struct CostModel: Sendable {
     let coefficients: [Double]?
     let secondsPerExample: Double
 
-    public init(samples: [(features: Features, seconds: Double)]) {
+    /// Fits the samples; with `fitted` false (or fewer than 5 samples), one rate per example.
+    public init(samples: [(features: Features, seconds: Double)], fitted: Bool = true) {
         let examples = samples.reduce(0) { $0 + $1.features.examples }, seconds = samples.reduce(0) { $0 + $1.seconds }
         secondsPerExample = examples > 0 ? seconds / examples : 1e-3
-        guard samples.count >= 5 else { coefficients = nil; return }
+        guard fitted, samples.count >= 5 else { coefficients = nil; return }
         // Normal equations (XᵀX + λI) β = Xᵀy, by Cholesky.
         let p = 4
         var xtx = [Double](repeating: 0, count: p * p), xty = [Double](repeating: 0, count: p)
@@ -44,6 +45,10 @@ public struct CostModel: Sendable {
         LinearAlgebra.choleskySolve(l, n: p, &xty, columns: 1)
         coefficients = xty.allSatisfy(\.isFinite) ? xty : nil
     }
+
+    /// Whether more examples never cost fewer seconds: no part of the fit is negative. Noisy
+    /// seconds (a loaded machine during the cheap trials) can fit a negative rate per example.
+    public var isMonotone: Bool { coefficients?.allSatisfy { $0 >= 0 } ?? true }
 
     /// Predicted seconds (at least a hundredth of the per-example estimate, so costs stay positive).
     public func seconds(_ f: Features) -> Double {

@@ -112,7 +112,11 @@ extension Study {
         let modelled = endedHere.reduce(0) { $0 + model.seconds(.init(examples: trainedExamples($1), depth: 0)) }
         let wall = elapsed / max(modelled, 1e-9)
         func seconds(_ e: Double) -> Double { wall * trialsLeft * model.seconds(.init(examples: e / trialsLeft, depth: 0)) }
-        return seconds(examples.lowerBound)...seconds(examples.upperBound)
+        let low = seconds(examples.lowerBound), high = seconds(examples.upperBound)
+        // The model is monotone (`trialSeconds`) and the clock finite; the checks keep a progress
+        // line from ever trapping a search.
+        guard low.isFinite, high.isFinite else { return nil }
+        return min(low, high)...max(low, high)
     }
 
     /// Seconds per trial as a fixed part (evaluation, the prefix cache, loading) plus a part per
@@ -121,12 +125,15 @@ extension Study {
     /// fixed part, so one rate per example, measured on the design's cheap trials, overprices the
     /// target runs (SST-2: 7.6 s of a 28 s first-fidelity trial). Trials slower than 3× the median
     /// seconds per example are left out: a pause or a loaded machine, which the fit would read as a
-    /// fixed part of every trial (as the seconds-priced fidelity policy did).
+    /// fixed part of every trial (as the seconds-priced fidelity policy did). A fit in which more
+    /// examples cost fewer seconds is noise, not a model: one rate per example then.
     var trialSeconds: CostModel {
         let samples = finished.map { (features: CostModel.Features(examples: trainedExamples($0), depth: 0), seconds: $0.seconds) }
         let rates = samples.map { $0.seconds / max($0.features.examples, 1) }.sorted()
         let median = rates.isEmpty ? 0 : rates[rates.count / 2]
-        return CostModel(samples: samples.filter { $0.seconds / max($0.features.examples, 1) <= 3 * median })
+        let kept = samples.filter { $0.seconds / max($0.features.examples, 1) <= 3 * median }
+        let fit = CostModel(samples: kept)
+        return fit.isMonotone ? fit : CostModel(samples: kept, fitted: false)
     }
 
     /// The examples a multi-fidelity study's trials to come should train (nil without fidelities).

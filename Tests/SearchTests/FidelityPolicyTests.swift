@@ -180,6 +180,35 @@ final class FidelityPolicyTests: XCTestCase {
         XCTAssertEqual(point.0, point.1, accuracy: 0.02, "with trials of both kinds ended, the two agree")
     }
 
+    /// Seconds that fall as the examples trained rise (a machine loaded during the cheap trials and
+    /// idle for the target's) fit a negative rate per example, which priced the larger end of the
+    /// range below the smaller and trapped the search on its progress line (seen once under load in
+    /// RealSearchCLITests). The time left then uses one rate per example: after every trial a range
+    /// in order, finite and not negative.
+    func testSecondsThatFallWithTheExamplesGiveARangeNotATrap() throws {
+        struct Falling: Evaluator {
+            let inner: SyntheticEvaluator
+            func evaluate(_ request: TrialRequest) throws -> TrialOutcome {
+                var outcome = try inner.evaluate(request)
+                outcome.seconds = 3 - 2 * Double(request.fidelity?.examples ?? 1200) / 1200
+                return outcome
+            }
+        }
+        let s = try unrun(seed: 0)
+        let evaluator = Falling(inner: SyntheticEvaluator(spec: s.spec))
+        var checked = 0
+        for k in 1...30 {
+            s.spec.trials = k
+            try s.run(evaluator: evaluator) { _ in }
+            s.spec.trials = 30
+            let fit = CostModel(samples: s.finished.map { (features: .init(examples: s.trainedExamples($0), depth: 0), seconds: $0.seconds) })
+            guard k < 30, let left = s.secondsLeft(elapsed: s.trials.reduce(0) { $0 + $1.seconds }) else { continue }
+            XCTAssertTrue(left.lowerBound.isFinite && left.upperBound.isFinite && left.lowerBound >= 0, "after \(k): \(left)")
+            if !fit.isMonotone { checked += 1 }
+        }
+        XCTAssertGreaterThan(checked, 5, "the falling seconds fit a negative rate at most stops")
+    }
+
     /// A new study records the examples cost and its streak limit; a journal written before they
     /// existed resumes as it began: priced in seconds, without a limit.
     func testTheJournalFixesThePolicy() throws {
