@@ -35,6 +35,7 @@ extension Study {
             + (neutral.sizes ? ["module sizes uniform" + (spec.countsParameters ? " since trainable parameters are an objective" : "")] : [])
         return "the \(method) prior prefers no configuration in this space (" + (held + ["nothing else it weighs"]).joined(separator: ", ")
             + "): it steers no proposal; what differs from a search without it is \(method)'s own choice, tried once"
+            + (Study.methodTrial(journal, spec: spec) == .design ? " in place of the initial design's last configuration" : "")
             + (initialFromPrior == 0 ? "" : ", and \(initialFromPrior) of the \(spec.initial) initial configurations drawn from it at "
                 + "random instead of from the Latin hypercube")
     }
@@ -150,8 +151,9 @@ extension Study {
         let start = startingFidelity ?? settings.cheapest
         let designRows = design?.count ?? spec.initial
         let baselinesLeft = spec.baselines.filter { b in !trials.contains { $0.baseline == b.name } }.count
-        let methodLeft = methodChoice != nil && !trials.contains { $0.origin == .method } ? 1 : 0
-        let designLeft = designRows - trials.filter { $0.origin == .design || $0.origin == .prior }.count
+        let methodLeft = methodChoice != nil && Study.methodTrial(journal, spec: spec) == .extra
+            && !trials.contains { $0.origin == .method } ? 1 : 0
+        let designLeft = designRows - designTrialCount
         var known = trials.filter { $0.status == .running }.reduce(0) { $0 + trainedExamples($1) }
         known += take(baselinesLeft + methodLeft + designLeft) * settings.trainedExamples(at: start, from: 0)
         if start != settings.target {

@@ -1,5 +1,15 @@
 import JSONKit
 
+/// Where a study with a sensitivity prior tries the method's own choice.
+/// - `design`: as a row of the initial design, in place of the prior's last row (or, where the
+///   prior prefers nothing, the hypercube's last), so that a guided study reaches its optimiser,
+///   and its first target trials, at the same trial as an unguided one. As an extra trial it put
+///   every prior arm of the prior benchmark's seeds 0 and 1 behind the unguided one after what 10
+///   target runs cost: each later step of the front came one trial later
+///   (results/priors/mf/README.md).
+/// - `extra`: a trial of its own before the design (journals written before the setting existed).
+public enum MethodTrial: String, Sendable { case design, extra }
+
 /// Search settings whose defaults changed over releases. A study keeps the value its journal's
 /// `study_created` record holds, so that it resumes as it began: a journal written before a
 /// setting existed gets the old behaviour, a new study the space file's (or the new default).
@@ -40,6 +50,13 @@ extension Study {
                                                        legacy: .string(PriorSettings.InitialDesign.random.rawValue)).plainText) ?? .random
     }
 
+    /// Where the sensitivity method's own choice runs (`MethodTrial`), as the journal recorded at
+    /// creation; an extra trial for a journal written before the setting existed.
+    public static func methodTrial(_ journal: Journal, spec: StudySpec) -> MethodTrial {
+        MethodTrial(rawValue: recorded("method_trial", journal, new: .string(MethodTrial.design.rawValue),
+                                       legacy: .string(MethodTrial.extra.rawValue)).plainText) ?? .extra
+    }
+
     /// How cheap trials train (`CheapRuns`), as the journal recorded at creation; prefix runs for a
     /// journal written before the setting existed; nil without fidelities.
     public static func cheapRuns(_ journal: Journal, spec: StudySpec) -> CheapRuns? {
@@ -74,7 +91,7 @@ extension Study {
     var recordedSettings: [(key: String, value: JSONValue)] {
         [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
          ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue)), ("prior_layers", .string(spec.priors.layers.rawValue)),
-         ("prior_design", .string(spec.priors.initialDesign.rawValue))]
+         ("prior_design", .string(spec.priors.initialDesign.rawValue)), ("method_trial", .string(MethodTrial.design.rawValue))]
             + (spec.fidelity.map { [("cheap_runs", .string($0.cheapRuns.rawValue)), ("fidelity_cost", .string($0.cost.rawValue)),
                                     ("cheap_streak", $0.cheapStreak.map { .number($0) } ?? .null)] } ?? [])
     }

@@ -235,8 +235,8 @@ public final class Study {
     }
 
     /// Runs trials until `spec.trials` are done (finished or failed), resuming unfinished ones first.
-    /// Order: baselines, the sensitivity method's own choice, the initial design (part drawn from
-    /// the prior), then the optimiser. `progress` receives one line per event.
+    /// Order: baselines, the initial design (part drawn from the prior, one row the sensitivity
+    /// method's own choice), then the optimiser. `progress` receives one line per event.
     /// - Parameter workers: trials of a batch evaluated at once (the evaluator must be safe to call
     ///   from several threads, as the worker-process evaluator is); 1 runs them one by one.
     public func run(evaluator: any Evaluator, workers: Int = 1, progress: (String) -> Void) throws {
@@ -301,8 +301,9 @@ public final class Study {
         return proposals.indices.map { trials.count - proposals.count + $0 }
     }
 
-    /// The next `count` candidates in order of precedence: baselines not yet run, the sensitivity
-    /// method's own choice, the rest of the initial design, (with fidelities) the paired
+    /// The next `count` candidates in order of precedence: baselines not yet run, (journals that
+    /// keep it apart, `MethodTrial.extra`) the sensitivity method's own choice, the rest of the
+    /// initial design, (with fidelities) the paired
     /// evaluations, then the optimiser's proposals (with the GP hyperparameters it fitted). Never a
     /// configuration already taken, except a promotion to a higher fidelity.
     func propose(count: Int) throws -> (proposals: [Proposed], gp: [[Double]]) {
@@ -313,14 +314,14 @@ public final class Study {
             proposals.append(Proposed(candidate: c, baseline: name, origin: .baseline, fidelity: start))
             if let cfg = c.config { taken.insert(spec.space.key(cfg)) }
         }
-        if let m = methodChoice, proposals.count < count, !trials.contains(where: { $0.origin == .method }),
-           !proposals.contains(where: { $0.origin == .method }) {
+        if let m = methodChoice, Study.methodTrial(journal, spec: spec) == .extra, proposals.count < count,
+           !trials.contains(where: { $0.origin == .method }), !proposals.contains(where: { $0.origin == .method }) {
             if taken.insert(spec.space.key(m)).inserted { proposals.append(Proposed(candidate: .config(m), origin: .method,
                                                                                     fidelity: start)) }
         }
         if design == nil { design = try initialDesign() }
         let design = self.design ?? []
-        var k = trials.filter { $0.origin == .design || $0.origin == .prior }.count
+        var k = designTrialCount
         while proposals.count < count && k < design.count {
             if taken.insert(spec.space.key(design[k].0)).inserted {
                 proposals.append(Proposed(candidate: .config(design[k].0), origin: design[k].1, fidelity: start))
@@ -355,17 +356,36 @@ public final class Study {
         return Int((spec.priors.initialFraction * Double(spec.initial)).rounded())
     }
 
+    /// The trials begun from the initial design (the method's own trial among them when it is a
+    /// design row, `MethodTrial.design`).
+    var designTrialCount: Int {
+        let methodInDesign = Study.methodTrial(journal, spec: spec) == .design
+        return trials.filter { $0.origin == .design || $0.origin == .prior || (methodInDesign && $0.origin == .method) }.count
+    }
+
     /// The initial design, each point tagged with where it came from: a Latin hypercube whose
-    /// first `initialFromPrior` rows are read through the prior (`PriorSettings.InitialDesign`).
+    /// first `initialFromPrior` rows are read through the prior (`PriorSettings.InitialDesign`),
+    /// with the method's own choice in place of the prior's last row (`MethodTrial.design`).
     func initialDesign() throws -> [(Config, TrialRecord.Origin)] {
         let rows = initialFromPrior
-        if let prior, rows > 0, Study.priorDesign(journal, spec: spec) == .random { return try randomPriorDesign(prior, rows: rows) }
-        let space = spec.space
-        var decode: ((Int, [Double]) -> Config)?
-        if let prior, rows > 0 { decode = { i, x in i < rows ? prior.config(atQuantiles: x) : space.decode(x) } }
-        return try optimizer.initialDesign(count: spec.initial, seed: spec.seed, decode: decode).enumerated().map {
-            ($1, $0 < rows ? .prior : .design)
+        var design: [(Config, TrialRecord.Origin)]
+        if let prior, rows > 0, Study.priorDesign(journal, spec: spec) == .random {
+            design = try randomPriorDesign(prior, rows: rows)
+        } else {
+            let space = spec.space
+            var decode: ((Int, [Double]) -> Config)?
+            if let prior, rows > 0 { decode = { i, x in i < rows ? prior.config(atQuantiles: x) : space.decode(x) } }
+            design = try optimizer.initialDesign(count: spec.initial, seed: spec.seed, decode: decode).enumerated().map {
+                ($1, $0 < rows ? .prior : .design)
+            }
         }
+        guard let m = methodChoice, Study.methodTrial(journal, spec: spec) == .design, !design.isEmpty else { return design }
+        // A row that is already the method's choice becomes its trial; otherwise the method's choice
+        // takes the prior's last row, or, where the prior drew none, the hypercube's last.
+        let key = spec.space.key(m)
+        let place = design.firstIndex { spec.space.key($0.0) == key } ?? (design.lastIndex { $0.1 == .prior } ?? design.count - 1)
+        design[place] = (m, .method)
+        return design
     }
 
     /// The design of journals written before `prior_design` existed: `rows` independent draws from

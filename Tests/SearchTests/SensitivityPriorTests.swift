@@ -166,32 +166,76 @@ final class SensitivityPriorTests: XCTestCase {
         for x in points { XCTAssertEqual(flat.space.key(flat.config(atQuantiles: Array(x[0..<7]))), flat.space.key(flat.space.decode(Array(x[0..<7])))) }
     }
 
-    /// A stratified design's prior rows are the first rows of the hypercube a search without the
-    /// prior starts from; a prior without opinion leaves that design exactly as it is (in the
-    /// AutoPEFT space with neutral layers), and the older random design draws its rows apart.
-    func testAPriorWithoutOpinionLeavesTheInitialDesignAlone() throws {
+    /// A prior's share of the initial design reads rows of the hypercube a search without a prior
+    /// starts from through the prior, and the method's own choice takes the place of the prior's
+    /// last row (`MethodTrial.design`). A prior without opinion (the AutoPEFT space with neutral
+    /// layers) leaves that design as it is but for its last row, the method's choice; the older
+    /// random design draws its rows apart.
+    func testAPriorWithoutOpinionLeavesTheInitialDesignButForTheMethodsRow() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
         let spec = try StudySpec(file: root + "/spaces/autopeft-mock.json")
         let scores = PEFTMock.sensitivity(dims: try XCTUnwrap(spec.problem.dimensions))
-        func design(_ edit: (inout StudySpec) -> Void) throws -> [(Config, TrialRecord.Origin)] {
+        func design(_ edit: (inout StudySpec) -> Void) throws -> (rows: [(Config, TrialRecord.Origin)], method: String?) {
             var s = spec
             edit(&s)
             let d = scratchDirectory("design")
             defer { try? FileManager.default.removeItem(atPath: d) }
-            return try Study(spec: s, directory: d, sensitivity: s.priors.method == nil ? nil : scores).initialDesign()
+            let study = try Study(spec: s, directory: d, sensitivity: s.priors.method == nil ? nil : scores)
+            return (try study.initialDesign(), study.methodChoice.map { s.space.key($0) })
         }
         let plain = try design { $0.priors.method = nil }
-        let keys = plain.map { spec.space.key($0.0) }
-        XCTAssertEqual(plain.count, spec.initial)
+        let keys = plain.rows.map { spec.space.key($0.0) }
+        XCTAssertEqual(plain.rows.count, spec.initial)
+        XCTAssertNil(plain.method)
         let neutral = try design { _ in }
-        XCTAssertEqual(neutral.map { spec.space.key($0.0) }, keys)
-        XCTAssertTrue(neutral.allSatisfy { $0.1 == .design })
+        XCTAssertEqual(neutral.rows.dropLast().map { spec.space.key($0.0) }, Array(keys.dropLast()))
+        XCTAssertTrue(neutral.rows.dropLast().allSatisfy { $0.1 == .design })
+        XCTAssertEqual(neutral.rows.last?.1, .method)
+        XCTAssertEqual(neutral.rows.last.map { spec.space.key($0.0) }, try XCTUnwrap(neutral.method))
         let guided = try design { $0.priors.layers = .scored }
-        XCTAssertEqual(guided.map(\.1), Array(repeating: .prior, count: 5) + Array(repeating: .design, count: 5))
-        XCTAssertNotEqual(guided.prefix(5).map { spec.space.key($0.0) }, Array(keys.prefix(5)), "the prior rows follow the layer scores")
+        XCTAssertEqual(guided.rows.map(\.1), Array(repeating: .prior, count: 4) + [.method] + Array(repeating: .design, count: 5))
+        XCTAssertEqual(spec.space.key(guided.rows[4].0), guided.method)
+        XCTAssertNotEqual(guided.rows.prefix(4).map { spec.space.key($0.0) }, Array(keys.prefix(4)), "the prior rows follow the layer scores")
+        XCTAssertEqual(guided.rows.suffix(5).map { spec.space.key($0.0) }, Array(keys.suffix(5)), "the hypercube's rows after the prior's")
         let random = try design { $0.priors.initialDesign = .random }
-        XCTAssertEqual(random.filter { $0.1 == .prior }.count, 5)
-        XCTAssertEqual(random.suffix(5).map { spec.space.key($0.0) }, Array(keys.prefix(5)), "then the hypercube's first rows")
+        XCTAssertEqual(random.rows.map(\.1), Array(repeating: .prior, count: 4) + [.method] + Array(repeating: .design, count: 5))
+        XCTAssertEqual(random.rows.suffix(5).map { spec.space.key($0.0) }, Array(keys.prefix(5)), "then the hypercube's first rows")
+    }
+
+    /// With the method's choice a row of the design, a guided study reaches its optimiser at the
+    /// same trial as an unguided one; a journal written before `method_trial` existed keeps the
+    /// choice as an extra trial before the design when it resumes.
+    func testTheMethodsTrialCostsNoExtraTrial() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        var spec = try StudySpec(file: root + "/spaces/autopeft-mock.json")
+        spec.priors.layers = .scored
+        let scores = PEFTMock.sensitivity(dims: try XCTUnwrap(spec.problem.dimensions))
+        let before = spec.baselines.count + spec.initial
+        spec.trials = before + 2
+        func origins(_ s: StudySpec, legacy: Bool = false) throws -> [TrialRecord.Origin] {
+            let d = scratchDirectory("method")
+            if legacy {
+                // The study_created record as journals wrote it before the setting existed.
+                _ = try Study(spec: s, directory: d, sensitivity: scores)
+                let path = d + "/journal.jsonl"
+                let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+                let first = lines[0].replacingOccurrences(of: #","method_trial":"design""#, with: "")
+                XCTAssertNotEqual(first, String(lines[0]), "the new study records method_trial")
+                try ([first] + lines.dropFirst().map(String.init)).joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+            }
+            let study = try Study(spec: s, directory: d, sensitivity: s.priors.method == nil ? nil : scores)
+            XCTAssertEqual(Study.methodTrial(study.journal, spec: s), legacy ? .extra : .design)
+            try study.run(evaluator: SyntheticEvaluator(spec: s)) { _ in }
+            return study.trials.map(\.origin)
+        }
+        var unguided = spec
+        unguided.priors.method = nil
+        let plain = try origins(unguided), guided = try origins(spec), legacy = try origins(spec, legacy: true)
+        XCTAssertEqual(plain.firstIndex(of: .optimizer), before)
+        XCTAssertEqual(guided.firstIndex(of: .optimizer), before, "\(guided)")
+        XCTAssertEqual(guided.filter { $0 == .method }.count, 1)
+        XCTAssertEqual(legacy.firstIndex(of: .method), spec.baselines.count, "right after the baselines")
+        XCTAssertEqual(legacy.firstIndex(of: .optimizer), before + 1, "one trial later: \(legacy)")
     }
 
     /// The method's choice maximises SPT's utility: no valid random configuration beats it.
