@@ -8,8 +8,8 @@ Usage: summarize.py DIR [DIR...] [--json FILE]   DIRs as given to bench/priors/r
 another initial design or fidelity pricing, e.g. results/priors/mf-random-design and
 results/priors/mf-seconds-cost, are further arms, each compared with the unguided arm of its
 pricing); prints a Markdown table and writes FILE (default the first DIR's summary.json): a list
-of {"task", "prior", "initial_design" (prior arms: "stratified" or "random"), "fidelity_cost"
-(multi-fidelity: "examples" or "seconds"), "trials", "hv_median", "hv_min", "hv_max", "seeds",
+of {"task", "prior", "initial_design" (prior arms: "stratified" or "random"), "method_trial"
+(prior arms: "design" or "extra"), "fidelity_cost" (multi-fidelity: "examples" or "seconds"), "trials", "hv_median", "hv_min", "hv_max", "seeds",
 "hv_by_seed" (for the table of each prior against the unguided study of its search seed),
 "fidelity", "reference"}, with the volume at the cheapest fidelity, after the unguided search's
 cost and after what k target runs cost (median, range and by seed, and averaged over the examples
@@ -70,19 +70,23 @@ def mean_until(trace, cost):
     return (area + last_hv * (cost - last_used)) / cost
 
 def arm_key(study_dir, prior, multi_fidelity):
-    """(prior, initial design, fidelity pricing) as the study's journal recorded them at creation:
-    the design of its prior's share of the initial design (`prior_design`; journals written before
-    the setting existed drew at random; None without a prior) and how a multi-fidelity study priced
-    trials (`fidelity_cost`; before the setting existed, fitted seconds; None without fidelities)."""
+    """(prior, initial design, fidelity pricing, method trial) as the study's journal recorded them
+    at creation: the design of its prior's share of the initial design (`prior_design`; journals
+    written before the setting existed drew at random; None without a prior), how a multi-fidelity
+    study priced trials (`fidelity_cost`; before the setting existed, fitted seconds; None without
+    fidelities) and where the method's own choice ran (`method_trial`: "design" as a design row,
+    "extra" as a trial of its own, as journals before the setting did; None without a prior)."""
     with open(os.path.join(study_dir, "journal.jsonl")) as f:
         created = json.loads(f.readline())
     design = None if prior == "none" else created.get("prior_design", "random")
-    return prior, design, created.get("fidelity_cost", "seconds") if multi_fidelity else None
+    method = None if prior == "none" else created.get("method_trial", "extra")
+    return prior, design, created.get("fidelity_cost", "seconds") if multi_fidelity else None, method
 
 def arm(row):
     """A row's arm as the tables name it: the prior, for a prior its initial design, and fidelities
     priced in seconds (the older policy) where they were."""
     notes = ([f"{row['initial_design']} design"] if "initial_design" in row else []) \
+        + (["method's choice a design row"] if row.get("method_trial") == "design" else []) \
         + (["seconds-priced"] if row.get("fidelity_cost") == "seconds" else [])
     return row["prior"] + (f" ({', '.join(notes)})" if notes else "")
 
@@ -121,19 +125,20 @@ def arm_traces(task, dirs):
                     spaces[key] = space
                     traces.setdefault(key, {})[s] = volumes(study, "fidelity" in space)
     order = {"none": 0, "spt": 1, "diffora": 2}
-    return dict(sorted(traces.items(), key=lambda a: (a[0][2] == "seconds", order[a[0][0]], a[0][1] != "stratified"))), spaces
+    return dict(sorted(traces.items(), key=lambda a: (a[0][2] == "seconds", order[a[0][0]], a[0][1] != "stratified",
+                                                      a[0][3] == "design"))), spaces
 
 def checkpoint_row(task, key, k, by_seed, space, traces):
     """An arm's summary row after k trials (None when no seed got that far): the volume, the
     volume at the cheapest fidelity, after the unguided search's cost and after k target runs'
     cost, each as median and range over seeds (and by seed where the paired table reads it)."""
-    prior, design, pricing = key
+    prior, design, pricing, method = key
     ref = space["search"]["reference_point"]
     hv = [v[k - 1][1] for v in by_seed.values() if len(v) >= k]
     if not hv:
         return None
     row = {"task": task, "prior": prior, **({"initial_design": design} if design else {}),
-           **({"fidelity_cost": pricing} if pricing else {}),
+           **({"fidelity_cost": pricing} if pricing else {}), **({"method_trial": method} if method else {}),
            "trials": k, "hv_median": statistics.median(hv),
            "hv_min": min(hv), "hv_max": max(hv),
            "seeds": [s for s, v in by_seed.items() if len(v) >= k],
@@ -154,7 +159,7 @@ def checkpoint_row(task, key, k, by_seed, space, traces):
                     "hv_cheapest_fidelity_min": min(cheap), "hv_cheapest_fidelity_max": max(cheap)})
     # Trials differ in cost across fidelities: also the volume after the cost that
     # the unguided search (prior none) spent on k trials, its median over seeds.
-    none_cost = [v[k - 1][0] for v in traces.get(("none", None, pricing), {}).values() if len(v) >= k]
+    none_cost = [v[k - 1][0] for v in traces.get(("none", None, pricing, None), {}).values() if len(v) >= k]
     budget = statistics.median(none_cost) if none_cost else None
     # Only studies that got that far (or finished): one under way would count low.
     at = [at_cost(v, budget) for v in by_seed.values() if budget is not None and v
