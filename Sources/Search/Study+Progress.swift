@@ -70,7 +70,8 @@ extension Study {
                 + "predicting one class for every dev example scores: " + advice
         }
         var counts: [Int: Int] = [:]
-        for s in scores { counts[Int((s * 200).rounded()), default: 0] += 1 }
+        // Scores are finite (a trial's values are checked when it ends); bounded too, so the bin fits an Int.
+        for s in scores where abs(s) < 1e12 { counts[Int((s * 200).rounded()), default: 0] += 1 }
         guard let top = counts.max(by: { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }),
               Double(top.value) > 0.5 * Double(scores.count) else { return nil }
         return "\(top.value) of \(scores.count) trials\(at) score \(String(format: "%.3f", Double(top.key) / 200)) "

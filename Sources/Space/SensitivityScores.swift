@@ -88,7 +88,13 @@ extension SensitivityScores {
         var rows: [[Double]] = []
         for row in try r.required("scores").array() {
             var v: [Double] = []
-            for x in try row.array() { v.append(try x.double()) }
+            // Counts (SPT) and gates (DiffoRA) are never negative; the report's heat map and the prior
+            // take square roots and logarithms of them.
+            for x in try row.array() {
+                let score = try x.double()
+                guard score >= 0 else { throw x.error("expected a non-negative score, got \(score)") }
+                v.append(score)
+            }
             if v.count != ts.count { throw row.error("expected \(ts.count) scores, one per target") }
             rows.append(v)
         }

@@ -238,6 +238,18 @@ final class SensitivityPriorTests: XCTestCase {
         XCTAssertEqual(legacy.firstIndex(of: .optimizer), before + 1, "one trial later: \(legacy)")
     }
 
+    /// Scores are counts (SPT) or gates (DiffoRA): a negative one, in a hand-edited or foreign
+    /// sensitivity file, is refused with its JSON path instead of trapping the report's heat map
+    /// (the square root of a negative, converted to a colour) or skewing the prior.
+    func testANegativeScoreIsRefusedWithItsPath() throws {
+        let text = #"{"method": "spt", "layers": 2, "targets": ["query", "value"], "scores": [[3, 0], [1.5, -2]]}"#
+        XCTAssertThrowsError(try SensitivityScores(reading: JSONReader(JSONParser.parse(text), path: "", file: "sensitivity-spt.json"))) {
+            XCTAssertEqual("\($0)", "sensitivity-spt.json: scores[1][1]: expected a non-negative score, got -2.0")
+        }
+        let fine = try SensitivityScores(reading: JSONReader(JSONParser.parse(text.replacingOccurrences(of: "-2", with: "2")), path: ""))
+        XCTAssertEqual(fine.scores, [[3, 0], [1.5, 2]])
+    }
+
     /// The method's choice maximises SPT's utility: no valid random configuration beats it.
     func testMethodChoiceBeatsRandomConfigurations() throws {
         let s = try space(), sc = scores()

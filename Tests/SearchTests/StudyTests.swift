@@ -317,6 +317,8 @@ final class FlatScoreWarningTests: XCTestCase {
         XCTAssertNil(Study.flatScoreWarning(scores: [0.509, 0.509, 0.509, 0.80, 0.82, 0.84]), "three of six is not more than half")
         let w = try? XCTUnwrap(Study.flatScoreWarning(scores: [0.5092, 0.5088, 0.5091, 0.80, 0.84], at: " at 100 examples"))
         XCTAssertEqual(w?.hasPrefix("3 of 5 trials at 100 examples score 0.510 (±0.005)"), true, w ?? "no warning")
+        // An objective of any size (a user's own, in the millions) is binned without overflowing an Int.
+        XCTAssertNil(Study.flatScoreWarning(scores: [1e300, 2e300, 3e300, 4e300, 5e300]))
     }
 
     /// With the score of predicting one class everywhere known, trials near it count. MRPC at half
