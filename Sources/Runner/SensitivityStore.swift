@@ -14,7 +14,9 @@ public enum SensitivityStore {
         if !fresh, let data = FileManager.default.contents(atPath: path) {
             let v = try JSONParser.parse(bytes: [UInt8](data))
             printErr("autopeft: using the \(method) scores in \(path)")
-            return try SensitivityScores(reading: JSONReader(v, path: "", file: path).required("scores_record"))
+            let scores = try SensitivityScores(reading: JSONReader(v, path: "", file: path).required("scores_record"))
+            try Study.checkScores(scores, file: path, spec: spec)
+            return scores
         }
         let scores: SensitivityScores
         var extra: [(key: String, value: JSONValue)] = []

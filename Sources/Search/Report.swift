@@ -48,7 +48,9 @@ public enum Report {
             for m in SensitivityScores.Method.measured.map(\.rawValue) {
                 let p = directory + "/sensitivity-\(m).json"
                 if let data = fm.contents(atPath: p), let v = try? JSONParser.parse(bytes: [UInt8](data)) {
-                    sensitivity = try SensitivityScores(reading: JSONReader(v, path: "", file: p).required("scores_record"))
+                    let scores = try SensitivityScores(reading: JSONReader(v, path: "", file: p).required("scores_record"))
+                    try Study.checkScores(scores, file: p, spec: study.spec)
+                    sensitivity = scores
                 }
             }
             for name in (try? fm.contentsOfDirectory(atPath: directory + "/exports")) ?? [] {

@@ -151,6 +151,15 @@ public final class Study {
                          knownValues: spec.knownValues)
     }
 
+    /// Scores kept in a study folder (`file`), checked against the space's model: scores are per
+    /// layer of one model, and read for another depth they would leave layers at zero or weigh
+    /// layers that do not exist.
+    public static func checkScores(_ scores: SensitivityScores, file: String, spec: StudySpec) throws {
+        guard let dims = spec.problem.dimensions, scores.layers != dims.layers else { return }
+        throw Failure(message: "\(file): scores for \(scores.layers) layers, but the space's model has \(dims.layers) (scores of "
+            + "another model?); delete the file to compute them again")
+    }
+
     /// The sensitivity prior a study steers by, from its scores and the prior settings its journal
     /// fixes; nil when the space file asks for no prior or is not a PEFT space.
     static func prior(_ scores: SensitivityScores, journal: Journal, spec: StudySpec) -> SensitivityPrior? {

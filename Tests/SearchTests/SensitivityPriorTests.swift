@@ -250,6 +250,21 @@ final class SensitivityPriorTests: XCTestCase {
         XCTAssertEqual(fine.scores, [[3, 0], [1.5, 2]])
     }
 
+    /// Scores kept in a study folder are per layer of the space's model: another model's (two
+    /// layers for the mock's six) are refused by name, where they would leave four layers at zero.
+    func testScoresOfAnotherModelAreRefused() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        let spec = try StudySpec(file: root + "/spaces/autopeft-mock.json")
+        let dims = try XCTUnwrap(spec.problem.dimensions)
+        let own = PEFTMock.sensitivity(dims: dims)
+        XCTAssertNoThrow(try Study.checkScores(own, file: "s.json", spec: spec))
+        let other = SensitivityScores(method: own.method, layers: 2, targets: own.targets, scores: Array(own.scores.prefix(2)))
+        XCTAssertThrowsError(try Study.checkScores(other, file: "s.json", spec: spec)) {
+            XCTAssertEqual("\($0)", "s.json: scores for 2 layers, but the space's model has \(dims.layers) (scores of another model?); "
+                + "delete the file to compute them again")
+        }
+    }
+
     /// The method's choice maximises SPT's utility: no valid random configuration beats it.
     func testMethodChoiceBeatsRandomConfigurations() throws {
         let s = try space(), sc = scores()
