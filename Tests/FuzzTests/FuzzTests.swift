@@ -6,8 +6,8 @@ import TestSupport
 @testable import Search
 @testable import Trainer
 
-/// Seeded mutations of every input autopeft reads: space files, run files, data rows, journals,
-/// safetensors headers, config.json, vocab.txt. Each case must be accepted or refused with an
+/// Seeded mutations of every input autopeft reads: space files, run files, sensitivity files, data
+/// rows, journals, safetensors headers, config.json, vocab.txt. Each case must be accepted or refused with an
 /// error that names where and what; a trap ends the test process, a hang its time limit.
 /// `FUZZ_CASES=N swift test --filter FuzzTests` runs N cases per kind (default 400).
 final class FuzzTests: XCTestCase {
@@ -105,6 +105,35 @@ final class FuzzTests: XCTestCase {
         }
         print("fuzz, space files: \(tally)")
         XCTAssertEqual(tally.unnamed, [], "refusals that name neither the file nor what was expected")
+    }
+
+    /// Sensitivity files (what a study folder keeps, `sensitivity-<method>.json`): parse, check
+    /// against the space's model, then what the search and the report compute from them: the prior
+    /// over a few configurations, the method's choice and the heat map.
+    func testMutatedSensitivityFiles() throws {
+        let scoresDir = Self.root + "/results/priors/mf/scores"
+        let files = ["mrpc-spt/sensitivity-spt.json", "mrpc-diffora/sensitivity-diffora.json", "sst2-spt/sensitivity-spt.json"]
+        let spaces = ["spaces/mrpc-mixed-mf.json", "spaces/mrpc-mixed-mf.json", "spaces/sst2-autopeft-mf-2000.json"]
+        let dims = ModelDimensions(hiddenSize: 384, intermediateSize: 1536, layers: 6, heads: 12)
+        var tally = Tally()
+        for k in 0..<Self.cases {
+            let path = scoresDir + "/" + files[k % files.count], spacePath = Self.root + "/" + spaces[k % files.count]
+            let spec = try StudySpec(document: try JSONParser.parse(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: spacePath)))),
+                                     file: spacePath, dimensions: dims)
+            let original = try JSONParser.parse(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: path))))
+            tally.record({
+                let doc = k % 3 != 2 ? self.mutate(original) : try JSONParser.parse(bytes: self.mangle(Array(original.serialized().utf8)))
+                let scores = try SensitivityScores(reading: JSONReader(doc, path: "", file: path).required("scores_record"))
+                try Study.checkScores(scores, file: path, spec: spec)
+                let prior = SensitivityPrior(scores: scores, space: spec.space, dims: dims)
+                var r = SplitMix64(seed: UInt64(k))
+                for _ in 0..<3 { _ = prior.logProbability(try spec.space.sample(&r)) }
+                if k % 8 == 0 { _ = try prior.methodChoice(dims: dims, seed: UInt64(k)) }  // the slow part: one case in 8
+                _ = Report.heatMap(scores)
+            }, mustName: [path, "expected", "line"])
+        }
+        print("fuzz, sensitivity files: \(tally)")
+        XCTAssertEqual(tally.unnamed, [])
     }
 
     /// Run files: parse and validate the plan.
