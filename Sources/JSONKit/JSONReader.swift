@@ -70,14 +70,17 @@ public final class JSONReader {
 
     public func int(in range: ClosedRange<Int>, what: String = "an integer") throws(ConfigError) -> Int {
         guard case .number(let d, _) = value, d == d.rounded(), abs(d) < 1e15, range.contains(Int(d)) else {
-            throw error("expected \(what) in \(range.lowerBound)...\(range.upperBound), got \(value.kindDescription)")
+            // An open-ended range reads as a bound, not as 9223372036854775807.
+            let bounds = range.upperBound == Int.max ? "≥ \(range.lowerBound)" : "in \(range.lowerBound)...\(range.upperBound)"
+            throw error("expected \(what) \(bounds), got \(value.kindDescription)")
         }
         return Int(d)
     }
 
     public func double(in range: ClosedRange<Double>, what: String = "a number") throws(ConfigError) -> Double {
         guard case .number(let d, _) = value, range.contains(d) else {
-            throw error("expected \(what) in [\(range.lowerBound), \(range.upperBound)], got \(value.kindDescription)")
+            let bounds = range.upperBound == .greatestFiniteMagnitude ? "≥ \(range.lowerBound)" : "in [\(range.lowerBound), \(range.upperBound)]"
+            throw error("expected \(what) \(bounds), got \(value.kindDescription)")
         }
         return d
     }

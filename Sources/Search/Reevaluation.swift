@@ -40,7 +40,7 @@ public struct Reevaluation: Sendable {
         }
         for (op, rec, line) in journal.records where op == .reevaluated {
             let r = JSONReader(rec, path: "reevaluated", file: "\(journal.path):\(line)")
-            let trial = try r.required("trial").int(), seed = try r.required("seed").int()
+            let trial = try r.required("trial").int(in: 0...Int.max, what: "a trial id"), seed = try r.required("seed").int(in: 0...Int.max, what: "a seed")
             if let e = try r.optional("error") {
                 failures.append(FailedRun(trial: trial, seed: seed, error: try e.string()))
                 continue

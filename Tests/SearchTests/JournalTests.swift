@@ -70,6 +70,22 @@ final class JournalTests: XCTestCase {
         }
     }
 
+    /// The final stage's file (`reevaluation.jsonl`) names the line and field of a record that
+    /// cannot be a run: a negative trial id or seed.
+    func testABadReevaluationRecordNamesItsLine() throws {
+        let d = scratchDirectory("reevaluation")
+        let good = #"{"op":"reevaluated","trial":3,"seed":1,"score":0.8,"seconds":2}"#
+        for (record, says) in [(good.replacingOccurrences(of: #""trial":3"#, with: #""trial":-4"#), "reevaluated.trial: expected a trial id ≥ 0, got -4"),
+                               (good.replacingOccurrences(of: #""seed":1"#, with: #""seed":-1"#), "reevaluated.seed: expected a seed ≥ 0, got -1")] {
+            try ("{\"op\":\"study_note\"}\n" + good + "\n" + record + "\n").write(toFile: d + "/reevaluation.jsonl", atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try Reevaluation.read(directory: d)) {
+                XCTAssertEqual("\($0)", d + "/reevaluation.jsonl:3: " + says)
+            }
+        }
+        try ("{\"op\":\"study_note\"}\n" + good + "\n").write(toFile: d + "/reevaluation.jsonl", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Reevaluation.read(directory: d)?.stats(trial: 3)?.mean, 0.8)
+    }
+
     func testCorruptMiddleLineFailsLoudly() throws {
         let p = path()
         try "{\"op\":\"study_created\"}\nnot json\n{\"op\":\"study_note\"}\n".write(toFile: p, atomically: true, encoding: .utf8)
