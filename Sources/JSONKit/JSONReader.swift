@@ -79,8 +79,7 @@ public final class JSONReader {
 
     public func double(in range: ClosedRange<Double>, what: String = "a number") throws(ConfigError) -> Double {
         guard case .number(let d, _) = value, range.contains(d) else {
-            let bounds = range.upperBound == .greatestFiniteMagnitude ? "≥ \(range.lowerBound)" : "in [\(range.lowerBound), \(range.upperBound)]"
-            throw error("expected \(what) \(bounds), got \(value.kindDescription)")
+            throw error("expected \(what) in [\(range.lowerBound), \(range.upperBound)], got \(value.kindDescription)")
         }
         return d
     }

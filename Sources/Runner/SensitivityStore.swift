@@ -11,11 +11,8 @@ public enum SensitivityStore {
     public static func scores(spec: StudySpec, directory: String, method: SensitivityScores.Method, trainer: TrainerEvaluator?, fresh: Bool,
                               progress printErr: (String) -> Void) throws -> SensitivityScores {
         let path = directory + "/sensitivity-\(method.rawValue).json"
-        if !fresh, let data = FileManager.default.contents(atPath: path) {
-            let v = try JSONParser.parse(bytes: [UInt8](data))
+        if !fresh, let scores = try Study.readScores(file: path, spec: spec) {
             printErr("autopeft: using the \(method) scores in \(path)")
-            let scores = try SensitivityScores(reading: JSONReader(v, path: "", file: path).required("scores_record"))
-            try Study.checkScores(scores, file: path, spec: spec)
             return scores
         }
         let scores: SensitivityScores

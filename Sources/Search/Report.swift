@@ -46,12 +46,7 @@ public enum Report {
             reevaluation = try Reevaluation.read(directory: directory)
             let fm = FileManager.default
             for m in SensitivityScores.Method.measured.map(\.rawValue) {
-                let p = directory + "/sensitivity-\(m).json"
-                if let data = fm.contents(atPath: p), let v = try? JSONParser.parse(bytes: [UInt8](data)) {
-                    let scores = try SensitivityScores(reading: JSONReader(v, path: "", file: p).required("scores_record"))
-                    try Study.checkScores(scores, file: p, spec: study.spec)
-                    sensitivity = scores
-                }
+                if let scores = try Study.readScores(file: directory + "/sensitivity-\(m).json", spec: study.spec) { sensitivity = scores }
             }
             for name in (try? fm.contentsOfDirectory(atPath: directory + "/exports")) ?? [] {
                 if name.hasPrefix("trial-"), let k = Int(name.dropFirst(6)) { exports[k - 1] = "exports/" + name }

@@ -151,6 +151,22 @@ public final class Study {
                          knownValues: spec.knownValues)
     }
 
+    /// The scores a study folder keeps in `file` (`sensitivity-<method>.json`), read and checked
+    /// (`checkScores`); nil when there is no such file. The search reuses them on resume, the
+    /// report replays the prior from them: one reading, so both refuse the same files.
+    public static func readScores(file: String, spec: StudySpec) throws -> SensitivityScores? {
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        let data: Data
+        do { data = try SystemErrors.readFile(file) } catch {
+            throw ConfigError(file: file, path: "", message: "cannot read the sensitivity scores: " + error.reason)
+        }
+        let doc: JSONValue
+        do { doc = try JSONParser.parse(bytes: [UInt8](data)) } catch { throw ConfigError(file: file, path: "", message: "\(error)") }
+        let scores = try SensitivityScores(reading: JSONReader(doc, path: "", file: file).required("scores_record"))
+        try checkScores(scores, file: file, spec: spec)
+        return scores
+    }
+
     /// Scores kept in a study folder (`file`), checked against the space's model: scores are per
     /// layer of one model, and read for another depth they would leave layers at zero or weigh
     /// layers that do not exist.
