@@ -38,7 +38,7 @@ public enum DiffoRAScorer {
                 let elapsed = Date().timeIntervalSince(start)
                 progress?(String(format: "DiffoRA step %d/%d  train loss %.4f  held-out loss %.4f  gates %.3f…%.3f  %.1f s  ETA %@",
                                  step + 1, steps, trainLoss, heldOutLoss, gammas.min() ?? 0, gammas.max() ?? 0, elapsed,
-                                 formatDuration(elapsed / Double(step + 1) * Double(steps - step - 1))))
+                                 formatTimeLeft(elapsed: elapsed, done: step + 1, left: steps - step - 1)))
             }
         }
         let dims = tuner.weights.config.dimensions

@@ -273,7 +273,7 @@ public final class FineTuner {
                 lastReport = now
                 let elapsed = now.timeIntervalSince(start)
                 progress.report(String(format: "rows %d/%d  %.1f rows/s  ETA %@", done, order.count, Double(done) / elapsed,
-                                       formatDuration(elapsed / Double(done) * Double(order.count - done))))
+                                       formatTimeLeft(elapsed: elapsed, done: done, left: order.count - done)))
             }
         }
         return outputs
@@ -311,6 +311,11 @@ public func peakRSSMiB() -> Double {
     var u = rusage()
     getrusage(Int32(RUSAGE_SELF.rawValue), &u)
     return Double(u.ru_maxrss) / 1024
+}
+
+/// The time left, paced by the work done so far: `done` units took `elapsed` seconds, `left` remain.
+public func formatTimeLeft(elapsed: Double, done: Int, left: Int) -> String {
+    formatDuration(elapsed / Double(max(done, 1)) * Double(left))
 }
 
 public func formatDuration(_ s: Double) -> String {

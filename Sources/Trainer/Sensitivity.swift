@@ -97,7 +97,7 @@ public enum SPTScorer {
             model.backward(dlogits: dlogits.pointer)
             let elapsed = Date().timeIntervalSince(start)
             progress?(String(format: "SPT batch %d/%d (%.1f s, ETA %@)", b + 1, batchesRun, elapsed,
-                             formatDuration(elapsed / Double(b + 1) * Double(batchesRun - b - 1))))
+                             formatTimeLeft(elapsed: elapsed, done: b + 1, left: batchesRun - b - 1)))
         }
         let counts = acc.topCounts(tau: tau)
         return SensitivityScores(method: .spt, layers: acc.layers, targets: LinearTarget.allCases,

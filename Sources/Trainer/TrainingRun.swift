@@ -72,9 +72,9 @@ final class TrainingRun {
             if now.timeIntervalSince(lastReport) >= 2 || step == stop {
                 lastReport = now
                 let elapsed = now.timeIntervalSince(start)
-                let eta = elapsed / Double(step - startStep) * Double(stop - step)
                 tuner.progress?.report(String(format: "epoch %d/%d  step %d/%d  loss %.4f  %.1f ex/s  ETA %@", shownEpoch,
-                                              t.epochs, step, stop, runningLoss, Double(seen - startSeen) / elapsed, formatDuration(eta)))
+                                              t.epochs, step, stop, runningLoss, Double(seen - startSeen) / elapsed,
+                                              formatTimeLeft(elapsed: elapsed, done: step - startStep, left: stop - step)))
             }
         }
         return seen - startSeen
