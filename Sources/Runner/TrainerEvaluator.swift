@@ -17,7 +17,9 @@ public final class TrainerEvaluator: Evaluator {
     public let base: RunConfig
     /// The run settings the search trained with (the space file's), before `final` overrides them.
     let searchRun: RunConfig
-    let fixedSeed: Bool
+    /// Whether every trial trains with the space file's `training.seed` (when it gives one) rather
+    /// than its request's seed. A re-evaluation, or `autopeft trial --training-seed`, sets it false.
+    public var usesTheFilesSeed: Bool
     /// The final stage's settings when re-evaluating (they override searched learning rates too).
     let final: FinalStage?
     let weights: BertWeights
@@ -34,7 +36,7 @@ public final class TrainerEvaluator: Evaluator {
         self.dims = dims
         var run = try Self.runConfig(spec)
         searchRun = run
-        fixedSeed = Self.fixesTheSeed(spec) && final == nil
+        usesTheFilesSeed = Self.fixesTheSeed(spec) && final == nil
         if let final {
             run.training.trainExamples = final.trainExamples
             if let e = final.epochs { run.training.epochs = e }
@@ -142,7 +144,7 @@ public final class TrainerEvaluator: Evaluator {
             default: break
             }
         }
-        if !fixedSeed { run.training.seed = request.seed }
+        if !usesTheFilesSeed { run.training.seed = request.seed }
         var segment = TrainingSegment.whole
         if let settings = spec.fidelity, let f = request.fidelity, request.cheapRuns == .annealed, f < settings.target {
             // An annealed cheap run: a run of its own, its schedule decaying over its own examples.

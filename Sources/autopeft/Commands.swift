@@ -73,7 +73,10 @@ enum Commands {
         name: "trial", arguments: ["SPACE.json"],
         summary: "Evaluate one candidate of the space, as worker processes do; JSON on stdout.",
         options: [.value("candidate", "JSON", "{\"config\": {...}} or {\"peft\": {...}}", required: true),
-                  .value("seed", "N", "the training seed", kind: .seed),
+                  .value("seed", "N", "the trial's seed: its training seed unless the space file's training.seed fixes every "
+                         + "trial's, as in a search", kind: .seed),
+                  .value("training-seed", "N", "train with seed N whatever the space file's training.seed says (the same "
+                         + "candidate under another training seed, as reevaluate trains it)", kind: .seed),
                   .value("trial", "K", "the trial id (for progress lines and its checkpoint)", kind: .seed),
                   .count("examples", "the fidelity: train N examples (below the target: as --cheap-runs says)"),
                   .value("cheap-runs", "prefix|annealed", "below the target, the first N examples of the target run or an annealed "

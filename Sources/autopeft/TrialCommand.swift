@@ -8,20 +8,24 @@ import Runner
 extension CLI {
     /// `autopeft trial SPACE.json --candidate JSON --seed S [--trial K] [--threads N]`: evaluate one
     /// candidate of a space (`{"config": {...}}` or `{"peft": {...}}`); one JSON line on stdout with
-    /// its measured values and metrics. What worker processes run.
+    /// its measured values and metrics. What worker processes run. `--seed` is the trial's seed,
+    /// which a search's `training.seed` overrides (common random numbers); `--training-seed` trains
+    /// with the seed given in any case.
     static func trial(_ args: [String]) -> Int32 {
         let parsed = Commands.trial.parse(args)
         guard case let .arguments(pos, opts) = parsed, let text = opts["candidate"] else { return parsed.exitCode }
         let nThreads = threads(opts)
         BLAS.setThreads(nThreads)
         if opts["lifeline"] != nil { exitWhenStandardInputCloses() }
-        let seed = opts.seed("seed") ?? 0, id = Int(opts.seed("trial") ?? 0)
+        let trainingSeed = opts.seed("training-seed")
+        let seed = trainingSeed ?? opts.seed("seed") ?? 0, id = Int(opts.seed("trial") ?? 0)
         do {
             let spec = try StudySpec(file: pos[0])
             let candidate = try readCandidate(text, space: spec.space)
             let evaluator: any Evaluator
             if case .training = spec.problem {
                 let trainer = try TrainerEvaluator(spec: spec, progress: printErr)
+                if trainingSeed != nil { trainer.usesTheFilesSeed = false }
                 if opts["preempt-checkpoint"] != nil { trainer.stopRequested = Preemption.watch() }
                 evaluator = trainer
             } else {
