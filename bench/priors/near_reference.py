@@ -5,7 +5,8 @@ On MRPC every study's front is LoRA r8 q,v plus a few 1-2k-parameter modules who
 0.006 of the reference 0.8123 (what predicting "paraphrase" for every pair scores), so whether a
 study gains volume beyond the baseline turns on those modules' single runs. This trains each such
 module that a study ran at the target with further training seeds and prints, per module, the
-search's run, the other seeds' and their mean and standard deviation.
+search's run (the space file's training seed), the other seeds' and their mean and standard
+deviation.
 
 Usage: near_reference.py [--seeds 1,2] [--jobs 2] [--out FILE] STUDY:TRIAL [STUDY:TRIAL ...]
   STUDY is a study folder of bench/priors/run (its space file is DIR/../spaces/NAME.json), TRIAL
@@ -47,7 +48,8 @@ def trial_record(study, trial):
     return started, finished
 
 def run(binary, space, config, seed, name):
-    cmd = [binary, "trial", space, "--candidate", json.dumps({"config": config}), "--seed", str(seed), "--threads", "1"]
+    # --training-seed, not --seed: the space file's training.seed fixes every trial's seed otherwise.
+    cmd = [binary, "trial", space, "--candidate", json.dumps({"config": config}), "--training-seed", str(seed), "--threads", "1"]
     print(f"near_reference.py: {name} seed {seed}: training", file=sys.stderr, flush=True)
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
@@ -82,14 +84,14 @@ def main():
             f.write(json.dumps(rec) + "\n")
             f.flush()
             done[(study, trial, s)] = rec
-    print("| study | trial | params | search's run (its seed) | " + " | ".join(f"seed {s}" for s in seeds)
+    print("| study | trial | params | search's run | " + " | ".join(f"seed {s}" for s in seeds)
           + " | mean ± sd, all runs |")
     print("|---|---|---|---|" + "---|" * len(seeds) + "---|")
     for study, trial, started, finished in modules:
         first, params = finished["values"]["score"], int(finished["values"]["trainable_params"])
         others = [done[(study, trial, s)]["score"] for s in seeds]
         allruns = [first] + others
-        print(f"| {os.path.basename(study)} | {trial} | {params:,} | {first:.4f} ({started['seed']}) | "
+        print(f"| {os.path.basename(study)} | {trial} | {params:,} | {first:.4f} | "
               + " | ".join(f"{x:.4f}" for x in others)
               + f" | {statistics.mean(allruns):.4f} ± {statistics.stdev(allruns):.4f} |")
 
