@@ -15,7 +15,9 @@ let package = Package(
         .systemLibrary(name: "CLAPACK", path: "Sources/CLAPACK"),
         // JSON values, the parser, the path-aware reader and its input-error type; the shared hash and generator.
         .target(name: "JSONKit", path: "Sources/JSONKit"),
-        .target(name: "Space", dependencies: ["JSONKit"], path: "Sources/Space"),
+        // Space's canonical forms and encodings run in every proposal's inner loop: optimised in debug too.
+        .target(name: "Space", dependencies: ["JSONKit"], path: "Sources/Space",
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(
             name: "Search", dependencies: ["JSONKit", "Space", "CLAPACK"], path: "Sources/Search",
             swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]
@@ -36,13 +38,16 @@ let package = Package(
         .executableTarget(name: "autopeft", dependencies: ["JSONKit", "Trainer", "Space", "Search", "Runner"], path: "Sources/autopeft"),
         .executableTarget(name: "bench-trainer", dependencies: ["JSONKit", "Trainer", "Space"], path: "bench/trainer", exclude: ["run"]),
         .executableTarget(name: "bench-search", dependencies: ["JSONKit", "Search", "Space"], path: "bench/search", exclude: ["run", "summarize.py", "workers"]),
+        // Whole studies arm against arm over seeds: bench/sweeps/run prints the tables, the suite runs them at fewer seeds.
+        .target(name: "SearchArms", dependencies: ["JSONKit", "Space", "Search"], path: "bench/sweeps/arms"),
+        .executableTarget(name: "bench-sweeps", dependencies: ["Search", "SearchArms"], path: "bench/sweeps/cli"),
         // What tests share: the repository's model and data, skipped or (in CI) failed when missing.
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"], path: "Tests/JSONKitTests"),
         .testTarget(name: "SpaceTests", dependencies: ["JSONKit", "Space"], path: "Tests/SpaceTests"),
-        .testTarget(name: "SearchTests", dependencies: ["JSONKit", "Search", "TestSupport"], path: "Tests/SearchTests", exclude: ["Fixtures"]),
+        .testTarget(name: "SearchTests", dependencies: ["JSONKit", "Search", "SearchArms", "TestSupport"], path: "Tests/SearchTests", exclude: ["Fixtures"]),
         // Depends on the executable so that `swift test` builds the binary these tests run.
-        .testTarget(name: "CLITests", dependencies: ["autopeft", "JSONKit", "Trainer", "TestSupport"], path: "Tests/CLITests", exclude: ["Fixtures"]),
+        .testTarget(name: "CLITests", dependencies: ["autopeft", "JSONKit", "Trainer", "Search", "Runner", "TestSupport"], path: "Tests/CLITests", exclude: ["Fixtures"]),
         // Seeded mutations of every input autopeft reads: a bounded run in the suite, longer with FUZZ_CASES.
         .testTarget(name: "FuzzTests", dependencies: ["JSONKit", "Space", "Search", "Trainer", "TestSupport"], path: "Tests/FuzzTests"),
         .testTarget(

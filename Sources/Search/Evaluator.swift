@@ -97,7 +97,8 @@ public struct SyntheticEvaluator: Evaluator {
             return TrialOutcome(values: ["f1": f[0] + spec.noise * rng.normal(), "f2": f[1] + spec.noise * rng.normal()], seconds: cost)
         case .peftMock(let dims, _):
             let plan = try spec.plan(candidate)
-            let score = PEFTMock.score(plan, dims: dims, share: share) + spec.noise * rng.normal()
+            var score = PEFTMock.score(plan, dims: dims, share: share) + spec.noise * rng.normal()
+            if let sd = spec.cheapNoise, share < 1 { score = 0.5 + sd * rng.normal() }
             let n = Double(plan.moduleParameters(dims: dims))
             return TrialOutcome(values: [Objective.Name.score: score, "seconds": 1 + n / 1e5], metrics: ["accuracy": score], seconds: cost)
         case .training:

@@ -11,7 +11,7 @@ import Space
 /// tolerates a torn last line (it is reported, then cut off so the next append starts on a
 /// fresh line) and refuses a corrupt line elsewhere, naming it.
 public final class Journal {
-    /// The record kinds (contract: see ARCHITECTURE §7).
+    /// The record kinds (a contract: docs/search.md, "The journal and the report").
     public enum Op: String, CaseIterable, Sendable {
         case studyCreated = "study_created", trialStarted = "trial_started", trialFinished = "trial_finished"
         case trialFailed = "trial_failed", studyNote = "study_note"

@@ -39,15 +39,26 @@ public struct Objective: Sendable, Equatable {
 
 /// A finished trial as the optimiser sees it: the configuration and its objective values (in the
 /// study's objective order, in the user's units and directions).
+///
+/// A baseline given as a PEFT plan is observed where the encoding holds it (`point`, off the
+/// grid: serial 48 between 32 and 64) and stands for its nearest configuration (`config`) in
+/// the local search; unless it is that configuration (`exact`), the configuration stays
+/// proposable.
 public struct Observation: Sendable {
     public var config: Config
     public var values: [Double]
     /// How far the trial's fidelity is from the study's target, in [0, 1] (0: at the target).
     public var distance: Double
-    public init(config: Config, values: [Double], distance: Double = 0) {
+    /// The encoded point when it is not `config`'s own (a plan's, `PEFTSpace.point(of:)`).
+    public var point: [Double]?
+    /// Whether the observation is of `config` itself (false for a plan near it).
+    public var exact: Bool
+    public init(config: Config, values: [Double], distance: Double = 0, point: [Double]? = nil, exact: Bool = true) {
         self.config = config
         self.values = values
         self.distance = distance
+        self.point = point
+        self.exact = exact
     }
 }
 

@@ -28,6 +28,10 @@ public struct Optimizer: Sendable {
         public var logParameters = false
         /// How `Proposal.worth` counts what an observation at a fidelity tells about the target.
         public var fidelityWorth = FidelityWorth.information
+        /// Local search also starts at the best neighbour of each incumbent (`incumbents`), as SMAC's
+        /// and BoTorch's local searches do, so the region that works is refined even where random
+        /// samples score higher (proposal rules 2; false keeps older studies' proposals).
+        public var incumbentStarts = false
         public init() {}
     }
 
@@ -105,7 +109,7 @@ public struct Optimizer: Sendable {
                     warmStarts: [[Double]] = [], distances: [Double] = []) throws(SamplingError) -> Proposal {
         var rng = SplitMix64(seed: seed)
         // Configurations observed only below the target stay proposable: promoting one is a choice.
-        var taboo = Set(history.filter { $0.distance == 0 }.map { space.key($0.config) } + pending.map { space.key($0) })
+        var taboo = Set(history.filter { $0.distance == 0 && $0.exact }.map { space.key($0.config) } + pending.map { space.key($0) })
         var models = try fitModels(history, seed: seed, warmStarts: warmStarts)
         let fitted = models.map(\.surrogate.hyperparameterVector)
         // The observed front at the target fidelity in minimised units, extended by fantasies as
@@ -121,7 +125,8 @@ public struct Optimizer: Sendable {
             let score = { (cs: [Config]) in
                 self.logAcquisition(cs, models: models, front: front, normals: normals, priorExponent: priorExponent)
             }
-            guard let best = try optimiseAcquisition(score, front: history.map(\.config) + chosen, taboo: taboo, rng: &rng) else { break }
+            guard let best = try optimiseAcquisition(score, front: history.map(\.config) + chosen, taboo: taboo,
+                                                     incumbents: settings.incumbentStarts ? incumbents(history) : [], rng: &rng) else { break }
             chosen.append(best.config)
             scores.append(best.value)
             taboo.insert(space.key(best.config))
@@ -157,7 +162,7 @@ public struct Optimizer: Sendable {
     /// fit is deterministic, so the result does not depend on the threads).
     func fitModels(_ history: [Observation], seed: UInt64, warmStarts: [[Double]]) throws(SamplingError) -> [ObjectiveModel] {
         let measured = objectives.indices.filter { !objectives[$0].known }
-        let inputs = history.map { space.encode($0.config) }, distances = history.map(\.distance)
+        let inputs = history.map { $0.point ?? space.encode($0.config) }, distances = history.map(\.distance)
         // Distinct slots written by distinct threads, through a raw buffer (no copy-on-write).
         struct Slots: @unchecked Sendable { let fits: UnsafeMutableBufferPointer<Surrogate?> }
         let slots = Slots(fits: .allocate(capacity: measured.count))
@@ -215,10 +220,26 @@ public struct Optimizer: Sendable {
         }
     }
 
+    /// The observations local search starts around, best first: the observed front at the target
+    /// (baselines included where they are in the history) by the first measured objective, then
+    /// the best others in it; each configuration once.
+    func incumbents(_ history: [Observation]) -> [Config] {
+        let atTarget = history.filter { $0.distance == 0 }
+        let front = Set(Pareto.frontIndices(atTarget.map { coordinates($0.values) }))
+        guard let j = objectives.indices.first(where: { !objectives[$0].known }) else { return [] }
+        let order = atTarget.indices.sorted { a, b in
+            front.contains(a) != front.contains(b) ? front.contains(a)
+                : objectives[j].minimised(atTarget[a].values[j]) < objectives[j].minimised(atTarget[b].values[j])
+        }
+        var seen = Set<String>()
+        return order.map { atTarget[$0].config }.filter { seen.insert(space.key($0)).inserted }
+    }
+
     /// Maximises a batch-scored acquisition: score random samples and the neighbours of the
-    /// current Pareto set, then hill-climb from the best few by one-change moves (reals move by
-    /// a step that shrinks from 0.1 to 0.001 of their range when no move improves).
-    func optimiseAcquisition(_ score: ([Config]) -> [Double], front: [Config], taboo: Set<String>,
+    /// observed configurations, then hill-climb from the best few, and from the best neighbour of
+    /// each incumbent, by one-change moves (reals move by a step that shrinks from 0.1 to 0.001 of
+    /// their range when no move improves).
+    func optimiseAcquisition(_ score: ([Config]) -> [Double], front: [Config], taboo: Set<String>, incumbents: [Config] = [],
                              rng: inout SplitMix64) throws(SamplingError) -> (config: Config, value: Double)? {
         var pool: [Config] = [], seen = taboo
         func add(_ c: Config) { if seen.insert(space.key(c)).inserted { pool.append(c) } }
@@ -229,8 +250,16 @@ public struct Optimizer: Sendable {
         let order = pool.indices.sorted { values[$0] > values[$1] }
         var best = (config: pool[order[0]], value: values[order[0]])
         let hasReals = space.parameters.contains { if case .real = $0.domain { return true }; return false }
-        for start in order.prefix(settings.localStarts) {
-            var current = (config: pool[start], value: values[start])
+        // Half the starts (at most) go around incumbents, so a proposal costs what it did.
+        let around = Array(incumbents.prefix(settings.localStarts / 2))
+        var starts = order.prefix(settings.localStarts - around.count).map { (config: pool[$0], value: values[$0]) }
+        for incumbent in around {
+            let moves = space.neighbours(of: incumbent).filter { !taboo.contains(space.key($0)) }
+            let v = score(moves)
+            if let i = v.indices.max(by: { v[$0] < v[$1] }) { starts.append((moves[i], v[i])) }
+        }
+        for start in starts {
+            var current = start
             var step = 0.1
             for _ in 0..<60 {
                 let moves = space.neighbours(of: current.config, realStep: step).filter { !taboo.contains(space.key($0)) }

@@ -2,7 +2,7 @@ import JSONKit
 import Foundation
 import Space
 
-/// Writes a study's report (ARCHITECTURE §8; file names are a contract): `report.md`,
+/// Writes a study's report (file names are a contract: docs/search.md, "The journal and the report"): `report.md`,
 /// `report.html` (standalone, SVG inline), `pareto.svg`, `hypervolume.svg` and `trials.csv`.
 public enum Report {
     /// Writes the files into `directory` and returns their paths.
@@ -52,19 +52,6 @@ public enum Report {
                 if name.hasPrefix("trial-"), let k = Int(name.dropFirst(6)) { exports[k - 1] = "exports/" + name }
             }
             priorSteering = PriorSteering(study, prior: study.reportedPrior(sensitivity))
-        }
-    }
-
-    /// For each baseline: the search trials (not baselines) that match or dominate it (same or
-    /// higher score at the same or fewer parameters, in every objective).
-    static func baselineComparison(_ study: Study) -> [(baseline: TrialRecord, beatenBy: [Int])] {
-        let done = study.answers
-        return done.filter { $0.baseline != nil }.map { b in
-            let pb = zip(study.spec.objectives, b.values).map { $0.minimised($1) }
-            let beaters = done.filter { $0.baseline == nil }.filter { t in
-                zip(zip(study.spec.objectives, t.values).map { $0.minimised($1) }, pb).allSatisfy { $0 <= $1 }
-            }.map(\.id)
-            return (b, beaters)
         }
     }
 
@@ -420,7 +407,8 @@ public enum Report {
         if let table = baselineTable(study, extras) {
             doc.add(.heading(level: 2, "Baselines"))
             doc.add(.paragraph([.text("A baseline is matched or dominated when a search trial (not a baseline) has the same or a "
-                + "better value in every objective.")]))
+                + "better value in every objective; the verdict names the front point that does with the fewest "
+                + "\(spec.objectives.last?.name ?? "parameters"), or says by how much the search missed it.")]))
             doc.add(table)
         }
         if let sens = extras.sensitivity, let svg = plots.sensitivity {
@@ -474,16 +462,16 @@ public enum Report {
     }
 
     static func baselineTable(_ study: Study, _ extras: Extras) -> ReportDocument.Block? {
-        let comparison = baselineComparison(study)
-        guard !comparison.isEmpty else { return nil }
+        let verdicts = study.baselineVerdicts
+        guard !verdicts.isEmpty else { return nil }
         let spec = study.spec, reevaluated = extras.reevaluation != nil
-        let header = ["baseline"] + spec.objectives.map(\.name) + (reevaluated ? ["final score"] : []) + ["matched or dominated by"]
-        let rows = comparison.map { b, beaters -> [ReportDocument.Cell] in
+        let header = ["baseline"] + spec.objectives.map(\.name) + (reevaluated ? ["final score"] : []) + ["verdict"]
+        let rows = verdicts.map { v -> [ReportDocument.Cell] in
+            let b = v.baseline
             var row: [ReportDocument.Cell] = [[.text("\(b.baseline ?? "") (trial \(b.id + 1))")]]
             row += b.values.map { [.text(Study.format($0))] }
             if reevaluated { row.append(finalScore(extras, b.id)) }
-            let shown = beaters.prefix(6).map { "trial \($0 + 1)" }.joined(separator: ", ") + (beaters.count > 6 ? ", …" : "")
-            row.append(beaters.isEmpty ? [.strong("not matched")] : [.text(shown)])
+            row.append(v.isMatched ? [.text(study.describe(v))] : [.strong(study.describe(v))])
             return row
         }
         return .table(header: header, rows: rows, rowHeaders: false)
@@ -492,8 +480,8 @@ public enum Report {
 
 extension Report {
     /// What a finished search says last on stderr: the Pareto front as a short table (one line a
-    /// point, sorted by the x objective), then one line per baseline saying whether a search trial
-    /// matched or dominated it.
+    /// point, sorted by the x objective), then one line per baseline: the front point that matches
+    /// or dominates it, or by how much the search missed it (`BaselineVerdict`).
     public static func terminalSummary(_ study: Study) -> [String] {
         let spec = study.spec
         let width = max(10, spec.objectives.map(\.name.count).max() ?? 0)
@@ -506,15 +494,8 @@ extension Report {
                          + t.values.map { pad(Study.format($0)) }.joined(separator: " ") + "  "
                          + (t.baseline.map { "[baseline \($0)] " } ?? "") + describe(study, t))
         }
-        for (b, beaters) in baselineComparison(study) {
-            let values = study.namedValues(b.values)
-            if let best = beaters.first.map({ study.trials[$0] }) {
-                let theirs = study.namedValues(best.values)
-                lines.append("baseline \(b.baseline ?? ""): \(values); matched or dominated by \(beaters.count) search "
-                    + "trial\(beaters.count == 1 ? "" : "s"), e.g. trial \(best.id + 1): \(theirs)")
-            } else {
-                lines.append("baseline \(b.baseline ?? ""): \(values); not matched by any search trial")
-            }
+        for v in study.baselineVerdicts {
+            lines.append("baseline \(v.baseline.baseline ?? ""): \(study.namedValues(v.baseline.values)); " + study.describe(v))
         }
         return lines
     }

@@ -6,7 +6,7 @@ import Space
 /// fidelity ranks configurations, and at which fidelity the next configuration trains.
 extension Study {
     /// True when the trial trained at the target (every trial of a study without fidelities).
-    func isAtTarget(_ t: TrialRecord) -> Bool {
+    public func isAtTarget(_ t: TrialRecord) -> Bool {
         guard let settings = spec.fidelity, let f = t.fidelity else { return true }
         return f == settings.target
     }
@@ -17,7 +17,12 @@ extension Study {
     /// What a trial is, across fidelities: a baseline's name, or the configuration.
     func identity(_ t: TrialRecord) -> String {
         if let b = t.baseline { return "baseline:" + b }
-        return t.config.map { spec.space.key($0) } ?? t.candidate.plan.map { $0.json.serialized() } ?? ""
+        return identity(t.candidate)
+    }
+
+    /// What a candidate is: its configuration's key, or its plan's JSON.
+    func identity(_ c: Candidate) -> String {
+        c.config.map { spec.space.key($0) } ?? c.plan.map { $0.json.serialized() } ?? ""
     }
 
     /// Seconds of every trial that ended.
@@ -43,7 +48,7 @@ extension Study {
     }
 
     /// The cost of every trial that ended, and the target's share of it.
-    var targetShareOfCost: Double {
+    public var targetShareOfCost: Double {
         let ended = trials.filter { $0.status != .running }
         let spent = ended.reduce(0) { $0 + cost($1) }
         return spent > 0 ? ended.filter { isAtTarget($0) }.reduce(0) { $0 + cost($1) } / spent : 1
@@ -97,10 +102,44 @@ extension Study {
         var reached = Set(trials.filter { isAtTarget($0) }.map(identity))
         var out: [Proposed] = []
         for t in trials where out.count < count && t.status == .finished && t.fidelity == settings.cheapest && t.continues == nil {
-            let isPair = t.baseline != nil || t.config.map { designKeys.contains(spec.space.key($0)) } == true
+            let isPair = t.baseline != nil || t.origin == .start || t.config.map { designKeys.contains(spec.space.key($0)) } == true
             guard isPair, reached.insert(identity(t)).inserted else { continue }
             out.append(Proposed(candidate: t.candidate, baseline: t.baseline, origin: t.baseline != nil ? .baseline : .pair,
                                 fidelity: settings.target, promotes: t.id, cheapRuns: settings.cheapRuns))
+        }
+        return out
+    }
+
+    /// A design at the target when the cheaper fidelities are dropped (`cheapFidelitiesMislead`,
+    /// after the design or part-way): until the target holds as many configurations as the
+    /// initial design has rows (`spec.initial`, baselines counted), configurations trained only
+    /// below it are promoted there, the design's rows first (in design order, so the points stay
+    /// space-filling), then the best of the others at the cheaper fidelity. Without it the
+    /// optimiser went on from the few pairs it had at the target (on an unseen GLUE task, two
+    /// points that both scored 0) and learnt nothing worth knowing; with it the model at the
+    /// target starts from as many points as a target-only study's design gives it. Promotions
+    /// continue their cheap runs (prefix runs), so the design costs less than fresh runs.
+    /// Proposal rules 2 (`Study.proposalRules`).
+    func targetDesignProposals(count: Int, design: [(Config, TrialRecord.Origin)], pending: [Proposed]) -> [Proposed] {
+        guard count > 0, let settings = spec.fidelity, settings.cheapest != settings.target, cheapFidelitiesMislead,
+              Study.proposalRules(journal) >= 2 else { return [] }
+        var reached = Set(trials.filter { isAtTarget($0) && $0.status != .failed }.map(identity))
+        for p in pending where p.fidelity == settings.target { reached.insert(p.baseline.map { "baseline:" + $0 } ?? identity(p.candidate)) }
+        guard reached.count < spec.initial else { return [] }
+        let designKeys = design.map { spec.space.key($0.0) }
+        let measured = spec.objectives.firstIndex { !$0.known } ?? 0
+        func rank(_ t: TrialRecord) -> (Int, Double) {
+            let k = t.config.flatMap { designKeys.firstIndex(of: spec.space.key($0)) } ?? (t.baseline != nil ? -1 : designKeys.count)
+            return (k, spec.objectives[measured].minimised(t.values[measured]))
+        }
+        let candidates = finished.filter { !isAtTarget($0) }.sorted { rank($0) < rank($1) }
+        var out: [Proposed] = []
+        for t in candidates where out.count < count && reached.count < spec.initial {
+            guard reached.insert(identity(t)).inserted else { continue }
+            let promotes = finished.filter { !isAtTarget($0) && identity($0) == identity(t) }
+                .max { ($0.fidelity?.examples ?? 0) < ($1.fidelity?.examples ?? 0) } ?? t
+            out.append(Proposed(candidate: t.candidate, baseline: t.baseline, origin: t.baseline != nil ? .baseline : .pair,
+                                fidelity: settings.target, promotes: promotes.id, cheapRuns: settings.cheapRuns))
         }
         return out
     }

@@ -47,8 +47,7 @@ extension Study {
     public var referenceWarning: String? {
         guard let c = constantPredictionScore, let j = spec.objectives.firstIndex(where: { $0.name == Objective.Name.score }),
               spec.objectives[j].goal == .maximize, spec.reference[j] < c else { return nil }
-        // The advice rounds up, so that following it silences the warning (MRPC's one-class F1 is 0.812227).
-        let advised = (c * 1e4 - 1e-9).rounded(.up) / 1e4
+        let advised = Study.referenceAbove(c)
         return String(format: "the reference point's score %.6g is below %.6g, what predicting one class for every dev example "
             + "scores: configurations that learn nothing add hypervolume; set search.reference_point.score to %.4f", spec.reference[j], c,
                       advised)

@@ -1,4 +1,5 @@
 import JSONKit
+import Space
 
 /// Where a study with a sensitivity prior tries the method's own choice.
 /// - `design`: as a row of the initial design, in place of the prior's last row (or, where the
@@ -77,6 +78,61 @@ extension Study {
         return (cost, limit)
     }
 
+    /// The space file as this study reads it: the reference point (`referencePoint`) and the
+    /// equivalence of configurations (`maskFollowsModules`) as the journal fixes them.
+    public static func recordedSpec(_ spec: StudySpec, journal: Journal, constant: Double?) -> StudySpec {
+        var spec = spec
+        spec.reference = referencePoint(journal, spec: spec, constant: constant)
+        if maskFollowsModules(journal) {
+            spec.space = PEFTSpace.withLayerMaskFollowingModules(spec.space)
+            spec.baselines = spec.baselines.map { b in (b.name, b.candidate.config.map { .config(spec.space.canonical($0)) } ?? b.candidate) }
+        }
+        return spec
+    }
+
+    /// The rules a study's proposals follow, as its journal recorded at creation; 1 for a journal
+    /// written before they were numbered, so that it resumes as it began. Rules 2:
+    /// - the shared layer mask counts only while a module that uses it is on
+    ///   (`PEFTSpace.withLayerMaskFollowingModules`), so configurations that differ only there are one;
+    /// - baselines given as PEFT plans inform the model (`baselinesInModel`);
+    /// - the acquisition's local search also starts around the incumbents (`Optimizer.Settings.incumbentStarts`);
+    /// - when the cheaper fidelities are dropped, the target gets a design of its own first
+    ///   (`Study.targetDesignProposals`);
+    /// - the initial design gives half its rows to single modules (`PEFTSpace.singleModuleRows`).
+    public static func proposalRules(_ journal: Journal) -> Int {
+        guard case .number(let n, _) = recorded("proposal_rules", journal, new: .number(2), legacy: .number(1)) else { return 1 }
+        return Int(n)
+    }
+
+    /// Whether the shared layer mask counts only while a module that uses it is on: rules 2.
+    public static func maskFollowsModules(_ journal: Journal) -> Bool { proposalRules(journal) >= 2 }
+
+    /// Whether baselines given as PEFT plans inform the model at their points of the space
+    /// (`Study.observations`): from proposal rules 2 on.
+    public static func baselinesInModel(_ journal: Journal) -> Bool { proposalRules(journal) >= 2 }
+
+    /// The hypervolume's reference point: as the journal recorded at creation; the space file's for
+    /// a journal written before it was recorded. A new study takes the space file's, except that
+    /// without `search.reference_point.score` the score's reference is what predicting one class
+    /// for every dev example scores (`constant`, when known; `referenceAbove`): a configuration
+    /// that learns nothing is then no answer and adds no volume, where the old default of 0 made
+    /// every classification study warn about itself.
+    public static func referencePoint(_ journal: Journal, spec: StudySpec, constant: Double?) -> [Double] {
+        var new = spec.reference
+        if !spec.scoreReferenceGiven, let c = constant, let j = spec.objectives.firstIndex(where: { $0.name == Objective.Name.score }),
+           spec.objectives[j].goal == .maximize {
+            new[j] = max(new[j], referenceAbove(c))
+        }
+        let value = recorded("reference_point", journal, new: .array(new.map { .number($0) }), legacy: .null)
+        guard case .array(let items) = value, items.count == spec.reference.count else { return spec.reference }
+        let numbers = items.compactMap { item -> Double? in if case .number(let x, _) = item { return x } else { return nil } }
+        return numbers.count == items.count ? numbers : spec.reference
+    }
+
+    /// The score just above `constant` at 4 decimals: the reference the default takes and the
+    /// warning advises (MRPC's one-class F1 0.812227 gives 0.8123).
+    static func referenceAbove(_ constant: Double) -> Double { (constant * 1e4 - 1e-9).rounded(.up) / 1e4 }
+
     static func newPriorSizes(_ spec: StudySpec) -> SensitivityPrior.Sizes { spec.countsParameters ? .uniform : .centred }
 
     /// A search setting the journal's `study_created` record keeps: its value there; `legacy` for
@@ -91,7 +147,8 @@ extension Study {
     var recordedSettings: [(key: String, value: JSONValue)] {
         [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
          ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue)), ("prior_layers", .string(spec.priors.layers.rawValue)),
-         ("prior_design", .string(spec.priors.initialDesign.rawValue)), ("method_trial", .string(MethodTrial.design.rawValue))]
+         ("prior_design", .string(spec.priors.initialDesign.rawValue)), ("method_trial", .string(MethodTrial.design.rawValue)),
+         ("reference_point", .array(spec.reference.map { .number($0) })), ("proposal_rules", .number(2))]
             + (spec.fidelity.map { [("cheap_runs", .string($0.cheapRuns.rawValue)), ("fidelity_cost", .string($0.cost.rawValue)),
                                     ("cheap_streak", $0.cheapStreak.map { .number($0) } ?? .null)] } ?? [])
     }
@@ -100,6 +157,7 @@ extension Study {
     func applyRecordedSettings() {
         optimizer.settings.logParameters = Study.parameterAxis(journal, spec: spec).isLog
         optimizer.settings.priorWeightFromData = Study.priorWeightFromData(journal, spec: spec)
+        optimizer.settings.incumbentStarts = Study.proposalRules(journal) >= 2
         if let runs = Study.cheapRuns(journal, spec: spec) { spec.fidelity?.cheapRuns = runs }
         if let policy = Study.fidelityPolicy(journal, spec: spec) {
             spec.fidelity?.cost = policy.cost

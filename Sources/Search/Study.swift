@@ -2,7 +2,7 @@ import JSONKit
 import Foundation
 import Space
 
-/// A search as an ask/tell loop over its journal (ARCHITECTURE §1, §7).
+/// A search as an ask/tell loop over its journal (docs/architecture.md, docs/search.md).
 ///
 /// The journal is the single source of truth: opening a study replays it; every proposal is
 /// written (`trial_started`, fsync) before the trial runs and every result (`trial_finished` or
@@ -40,6 +40,9 @@ public final class Study {
     /// time it did not see.
     var runStarted: Date?
     var endedAtStart: Set<Int> = []
+    /// Whether baselines given as plans inform the model (`Study.baselinesInModel`, from the
+    /// journal); tests turn it off to measure what it is worth.
+    lazy var baselinesInModel = Study.baselinesInModel(journal)
     /// The initial design, drawn once (it depends only on the space file and the prior).
     private(set) var design: [(Config, TrialRecord.Origin)]?
 
@@ -49,9 +52,12 @@ public final class Study {
     ///     case the old journal is kept beside the new one as `journal.<time>.jsonl`.
     ///   - sensitivity: the scores behind a `"priors"` setting (computed by the caller, saved in the
     ///     study folder so that a resumed study uses the same ones).
+    ///   - constantPredictionScore: what predicting one class everywhere scores on the dev set, when
+    ///     the caller knows it: a new study's default score reference (`referencePoint`).
     public init(spec: StudySpec, directory: String, fresh: Bool = false, force: Bool = false,
-                sensitivity: SensitivityScores? = nil) throws {
-        self.spec = spec
+                sensitivity: SensitivityScores? = nil, constantPredictionScore: Double? = nil) throws {
+        var spec = spec
+        self.constantPredictionScore = constantPredictionScore
         self.directory = directory
         spaceFileFromStudy = StudyPaths.relative(spec.file, from: directory)
         let fm = FileManager.default
@@ -67,6 +73,8 @@ public final class Study {
         }
         journal = try Journal(path: path)
         warnings = journal.warnings
+        spec = Study.recordedSpec(spec, journal: journal, constant: constantPredictionScore)
+        self.spec = spec
         optimizer = Study.optimizer(spec)
         if let sensitivity, let dims = spec.problem.dimensions, let p = Study.prior(sensitivity, journal: journal, spec: spec) {
             prior = p
@@ -128,7 +136,7 @@ public final class Study {
                                        layers: try r.required("num_hidden_layers").int(),
                                        heads: try r.required("num_attention_heads").int())
         }
-        spec = try StudySpec(document: doc, file: file, dimensions: recorded)
+        spec = Study.recordedSpec(try StudySpec(document: doc, file: file, dimensions: recorded), journal: journal, constant: nil)
         self.directory = directory
         self.journal = journal
         warnings = journal.warnings
@@ -339,6 +347,14 @@ public final class Study {
             proposals.append(Proposed(candidate: c, baseline: name, origin: .baseline, fidelity: start))
             if let cfg = c.config { taken.insert(spec.space.key(cfg)) }
         }
+        taken.formUnion(exactPlanKeys)
+        for c in spec.starting where proposals.count < count {
+            let id = identity(c)
+            guard !trials.contains(where: { $0.origin == .start && identity($0.candidate) == id }),
+                  !proposals.contains(where: { $0.origin == .start && identity($0.candidate) == id }) else { continue }
+            if let cfg = c.config, !taken.insert(spec.space.key(cfg)).inserted { continue }
+            proposals.append(Proposed(candidate: c, origin: .start, fidelity: start))
+        }
         if let m = methodChoice, Study.methodTrial(journal, spec: spec) == .extra, proposals.count < count,
            !trials.contains(where: { $0.origin == .method }), !proposals.contains(where: { $0.origin == .method }) {
             if taken.insert(spec.space.key(m)).inserted { proposals.append(Proposed(candidate: .config(m), origin: .method,
@@ -354,8 +370,9 @@ public final class Study {
             k += 1
         }
         if k >= design.count { proposals += pairProposals(count: count - proposals.count, design: design) }
+        if k >= design.count { proposals += targetDesignProposals(count: count - proposals.count, design: design, pending: proposals) }
         guard proposals.count < count && k >= design.count else { return (proposals, []) }
-        let history = finished.compactMap { t in t.config.map { Observation(config: $0, values: t.values, distance: distance(t)) } }
+        let history = observations
         let pending = trials.filter { $0.status != .finished }.compactMap(\.config) + proposals.compactMap(\.candidate.config)
         let warm = trials.last(where: { !$0.hyperparameters.isEmpty })?.hyperparameters ?? []
         let n = max(1, trials.filter { $0.origin == .optimizer }.count + 1)
@@ -372,6 +389,30 @@ public final class Study {
                                       cheapRuns: spec.fidelity?.cheapRuns ?? .prefix))
         }
         return (proposals, p.hyperparameters)
+    }
+
+    /// The finished trials as the optimiser sees them: their configurations, and, in studies that
+    /// keep baselines in the model (`baselinesInModel`), the baselines given as PEFT plans at their
+    /// points of the space (`PEFTSpace.point(of:)`); a plan the space cannot hold is left out.
+    var observations: [Observation] {
+        let plans = baselinesInModel
+        return finished.compactMap { t in
+            if let c = t.config { return Observation(config: c, values: t.values, distance: distance(t)) }
+            guard plans, let p = planPoint(t.candidate) else { return nil }
+            return Observation(config: p.nearest, values: t.values, distance: distance(t), point: p.encoding, exact: p.exact)
+        }
+    }
+
+    /// Where a candidate given as a plan sits in the space, when it does.
+    func planPoint(_ candidate: Candidate) -> PEFTSpace.PlanPoint? {
+        guard let plan = candidate.plan, let dims = spec.problem.dimensions else { return nil }
+        return PEFTSpace.point(of: plan, learningRate: spec.fileLearningRate, in: spec.space, layers: dims.layers)
+    }
+
+    /// The keys of configurations that a trial given as a plan trained exactly: never proposed again.
+    var exactPlanKeys: [String] {
+        guard baselinesInModel else { return [] }
+        return trials.compactMap { t in planPoint(t.candidate).flatMap { $0.exact ? spec.space.key($0.nearest) : nil } }
     }
 
     /// How many initial configurations a prior draws (`priors.initial_fraction` of them); none
@@ -400,6 +441,14 @@ public final class Study {
             let space = spec.space
             var decode: ((Int, [Double]) -> Config)?
             if let prior, rows > 0 { decode = { i, x in i < rows ? prior.config(atQuantiles: x) : space.decode(x) } }
+            if Study.proposalRules(journal) >= 2, spec.problem.dimensions != nil {
+                // Every other row of the hypercube's (not the prior's) keeps one method only (`PEFTSpace.singleModule`).
+                let inner = decode ?? { _, x in space.decode(x) }
+                decode = { i, x in
+                    let c = inner(i, x)
+                    return i >= rows && (i - rows) % 2 == 1 ? PEFTSpace.singleModule(c, preferred: (i - rows) / 2, in: space) : c
+                }
+            }
             design = try optimizer.initialDesign(count: spec.initial, seed: spec.seed, decode: decode).enumerated().map {
                 ($1, $0 < rows ? .prior : .design)
             }

@@ -2,7 +2,7 @@ import JSONKit
 import Foundation
 import Space
 
-/// A parsed, validated space file (ARCHITECTURE §3): what to search, on what, and how long.
+/// A parsed, validated space file (docs/search.md, "The space file"): what to search, on what, and how long.
 public struct StudySpec: Sendable {
     /// What trials evaluate.
     public enum Problem: Sendable {
@@ -23,6 +23,10 @@ public struct StudySpec: Sendable {
     public var problem: Problem
     public var objectives: [Objective]
     public var reference: [Double]
+    /// Whether the space file gives `search.reference_point.score`. Without it, a new study on a
+    /// classification task sets the score's reference to what predicting one class scores
+    /// (`Study.referencePoint`).
+    public var scoreReferenceGiven: Bool
     public var trials: Int
     public var initial: Int
     public var batch: Int
@@ -35,6 +39,9 @@ public struct StudySpec: Sendable {
     /// Candidates evaluated first, by name (hand-picked baselines): configurations of the space,
     /// or PEFT plans (`"peft"`) for baselines the space cannot express.
     public var baselines: [(name: String, candidate: Candidate)]
+    /// Starting configurations (`"start"`, as Optuna's `enqueue_trial`): run right after the
+    /// baselines, before the initial design; like every trial they inform the model.
+    public var starting: [Candidate]
     /// Sensitivity priors (`"priors"`).
     public var priors: PriorSettings
     /// The final stage (`"final"`): the fidelity and seeds of `autopeft reevaluate`.
@@ -56,6 +63,10 @@ public struct StudySpec: Sendable {
     /// Synthetic problems without a `fidelity` section: every trial is measured as a cheap fidelity
     /// of this share of the target (the single-cheap-fidelity arm of a comparison). 1: the target.
     public var evaluatedShare: Double
+    /// The PEFT mock: below the target fidelity the score carries no signal, only the majority
+    /// rate plus Gaussian noise of this sd (a cheap fidelity that ranks nothing). nil: the mock's
+    /// usual bias at cheap fidelities.
+    public var cheapNoise: Double?
     /// Synthetic problems: trial ids whose worker process kills itself (SIGKILL), to test that a
     /// crashed worker fails its trial only. Ignored in-process.
     public var crashTrials: [Int]
@@ -87,6 +98,7 @@ public struct StudySpec: Sendable {
         delaySeconds = evaluated.delaySeconds
         costSeconds = evaluated.costSeconds
         evaluatedShare = evaluated.share
+        cheapNoise = evaluated.cheapNoise
         crashTrials = evaluated.crashTrials
         space = try Self.readSpace(r, problem: problem, file: file)
         objectives = try Self.readObjectives(r.optional("objectives"), problem: problem)
@@ -99,11 +111,13 @@ public struct StudySpec: Sendable {
         kernel = try s?.optional("kernel")?.enumValue(of: GaussianProcess.Kernel.self) ?? .matern52
         parameterAxis = try s?.optional("parameter_axis")?.enumValue(of: ParameterAxis.self) ?? .log10
         budgetSeconds = try s?.optional("budget_seconds")?.double(in: 1...1e9, what: "seconds")
-        reference = try Self.readReference(s?.optional("reference_point"), in: r, objectives: objectives, problem: problem,
-                                           space: space, seed: seed)
+        let referenceReader = try s?.optional("reference_point")
+        scoreReferenceGiven = try referenceReader?.optional(Objective.Name.score) != nil
+        reference = try Self.readReference(referenceReader, in: r, objectives: objectives, problem: problem, space: space, seed: seed)
         try s?.finish()
 
         baselines = try Self.readBaselines(r.optional("baselines"), space: space, problem: problem)
+        starting = try Self.readCandidates(r.optional("start"), space: space, problem: problem, named: false).map(\.candidate)
         priors = try PriorSettings(reading: r.optional("priors"), trials: trials)
         final = try FinalStage(reading: r.optional("final"))
         fidelity = try r.optional("fidelity").map { f throws(ConfigError) in try FidelitySettings(reading: f) }
@@ -116,7 +130,8 @@ public struct StudySpec: Sendable {
     /// What is evaluated: a synthetic `problem` (with its noise, delay and crash settings), or
     /// `model` with `task` and `training`. Model paths resolve against the space file's folder.
     static func readProblem(_ r: JSONReader, directory dir: String, dimensions: ModelDimensions?) throws(ConfigError)
-        -> (problem: Problem, noise: Double, delaySeconds: Double, costSeconds: Double, share: Double, crashTrials: [Int]) {
+        -> (problem: Problem, noise: Double, delaySeconds: Double, costSeconds: Double, share: Double, crashTrials: [Int],
+            cheapNoise: Double?) {
         let model = try r.optional("model")
         func resolve(_ p: String) -> String { p.hasPrefix("/") || dir.isEmpty ? p : dir + "/" + p }
         guard let p = try r.optional("problem") else {
@@ -125,13 +140,14 @@ public struct StudySpec: Sendable {
             let dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions)
             let task = try r.required("task")
             _ = try r.required("training"); _ = try r.optional("head")
-            return (.training(dims, labels: StudySpec.labelCount(task: task.value)), 0, 0, 0, 1, [])
+            return (.training(dims, labels: StudySpec.labelCount(task: task.value)), 0, 0, 0, 1, [], nil)
         }
         let kind = try p.required("name").choice(SyntheticProblem.allCases.map(\.rawValue) + ["peft_mock"])
         let noise = try p.optional("noise")?.double(in: 0...1e6, what: "a noise standard deviation") ?? 0
         let delay = try p.optional("delay_seconds")?.double(in: 0...3600, what: "seconds") ?? 0
         let cost = try p.optional("cost_seconds")?.double(in: 0...1e6, what: "seconds") ?? 0
         let share = try p.optional("share")?.double(in: 0.001...1, what: "a share of the target's training") ?? 1
+        let cheapNoise = try p.optional("cheap_noise")?.double(in: 0...1e6, what: "a noise standard deviation")
         var crash: [Int] = []
         if let c = try p.optional("crash_trials") { for item in try c.array() { crash.append(try item.int(in: 0...1_000_000,
             what: "a trial id")) } }
@@ -156,7 +172,7 @@ public struct StudySpec: Sendable {
         for k in ["task", "training", "head"] {
             if try r.optional(k) != nil { throw r.error("\"\(k)\" is for searches that train; a synthetic problem takes none", at: k) }
         }
-        return (problem, noise, delay, cost, share, crash)
+        return (problem, noise, delay, cost, share, crash, cheapNoise)
     }
 
     /// The space: a synthetic problem's own, or the file's `space` and `constraints` over PEFT
@@ -224,24 +240,33 @@ public struct StudySpec: Sendable {
     /// `baselines`: named candidates evaluated first, each a configuration of the space or a PEFT plan.
     static func readBaselines(_ b: JSONReader?, space: SearchSpace, problem: Problem) throws(ConfigError)
         -> [(name: String, candidate: Candidate)] {
-        var baselines: [(name: String, candidate: Candidate)] = []
+        try readCandidates(b, space: space, problem: problem, named: true).map { ($0.name ?? "", $0.candidate) }
+    }
+
+    /// Baselines (`named`: each with a distinct `name`) or starting configurations (a `name` is
+    /// optional): each a `config` of the space or a `peft` plan, as in run files.
+    static func readCandidates(_ b: JSONReader?, space: SearchSpace, problem: Problem, named: Bool) throws(ConfigError)
+        -> [(name: String?, candidate: Candidate)] {
+        var out: [(name: String?, candidate: Candidate)] = []
         for item in try b?.array() ?? [] {
-            let n = try item.required("name").string()
-            if baselines.contains(where: { $0.name == n }) { throw item.error("baseline \"\(n)\" is named twice", at: item.path + ".name") }
+            let n = named ? try item.required("name").string() : try item.optional("name")?.string()
+            if let n, named, out.contains(where: { $0.name == n }) {
+                throw item.error("baseline \"\(n)\" is named twice", at: item.path + ".name")
+            }
             if let c = try item.optional("config") {
-                baselines.append((n, .config(try space.config(reading: c))))
+                out.append((n, .config(try space.config(reading: c))))
             } else if let pr = try item.optional("peft") {
                 guard let dims = problem.dimensions else { throw pr.error("a synthetic problem takes configurations, not PEFT plans") }
                 let plan = try PEFTPlan(reading: pr)
                 try plan.validate(for: dims)
-                baselines.append((n, .plan(plan)))
+                out.append((n, .plan(plan)))
             } else {
                 throw item.error("expected \"config\" (a configuration of the space) or \"peft\" (a PEFT plan, as in run files)",
                                  at: item.path + ".config")
             }
             try item.finish()
         }
-        return baselines
+        return out
     }
 
     static func dimensions(_ modelDirectory: String, fallback: ModelDimensions?) throws(ConfigError) -> ModelDimensions {
@@ -278,6 +303,13 @@ public struct StudySpec: Sendable {
         var best = 1.0
         for _ in 0..<2000 { if let c = try? space.sample(&rng), let n = space.parameterCount?(c) { best = max(best, n) } }
         return best
+    }
+
+    /// The learning rate a candidate trains at when its configuration sets none (a `"peft"`
+    /// baseline): the file's `training.learning_rate`; nil for synthetic problems.
+    public var fileLearningRate: Double? {
+        if case .number(let x, _)? = document["training"]?["learning_rate"] { return x }
+        return nil
     }
 
     /// Values of the known objectives of a configuration (NaN for measured ones).

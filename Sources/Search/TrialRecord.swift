@@ -21,6 +21,8 @@ public struct TrialRecord: Sendable {
     /// Where a candidate came from, as the journal spells it.
     public enum Origin: String, CaseIterable, Sendable {
         case baseline
+        /// A starting configuration of the space file (`"start"`).
+        case start
         /// The sensitivity method's own choice.
         case method
         /// The initial design: drawn from the prior, or the Latin hypercube.

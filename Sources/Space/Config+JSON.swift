@@ -24,12 +24,14 @@ extension SearchSpace {
     /// The configuration a JSON object describes. Fixed parameters may be omitted; every other
     /// parameter must be given (inactive ones may be omitted too). The result is canonical.
     public func config(reading r: JSONReader) throws(ConfigError) -> Config {
-        var values: [ParameterValue] = []
+        var values: [ParameterValue] = [], deferred: [Int] = []
         for (i, p) in parameters.enumerated() {
             values.append(p.defaultValue)
             guard let v = try r.optional(p.name) else {
                 if case .fixed = p.domain { continue }
                 if !isActive(i, in: values) { continue }
+                // Active unless a later parameter says otherwise (the layer mask of modules that are off).
+                if p.condition?.clauses.contains(where: { (index[$0.parameter] ?? 0) > i }) == true { deferred.append(i); continue }
                 throw r.error("missing parameter \"\(p.name)\"", at: r.path.isEmpty ? p.name : "\(r.path).\(p.name)")
             }
             let value: ParameterValue
@@ -56,6 +58,10 @@ extension SearchSpace {
         }
         try r.finish()
         let c = canonical(Config(space: self, values: values))
+        for i in deferred where isActive(i, in: c.values) {
+            let name = parameters[i].name
+            throw r.error("missing parameter \"\(name)\"", at: r.path.isEmpty ? name : "\(r.path).\(name)")
+        }
         if let why = violation(c) { throw r.error("the configuration breaks a constraint: \(why)") }
         return c
     }

@@ -8,14 +8,15 @@ import JSONKit
 ///   `lora.alpha` (default 2 × rank), `lora.dropout`, `lora.init` (`kaiming` | `pissa`).
 /// - `serial_adapter.size` / `parallel_adapter.size` (switch), or per-layer
 ///   `….size[l]`; `parallel_adapter.scale` (default 4).
-/// - `prefix.length` (switch), `prefix.projection` (0 or absent = flat prefixes).
+/// - `prefix.length` (switch), `prefix.projection` (0 or absent = flat prefixes),
+///   `prefix.positions` (`"zero"`, the default, or `"shifted"`, the form HF PEFT loads).
 /// - `ia3.sites`, `bitfit.biases` (subsets; on when non-empty).
 /// - `training.learning_rate`: searched or fixed training settings, returned by `overrides`.
 public enum PEFTSpace {
     static let fixedNames: [String] = [
         "layers", "lora.rank", "lora.targets", "lora.alpha", "lora.dropout", "lora.init", "lora.layers",
         "serial_adapter.size", "serial_adapter.layers", "parallel_adapter.size", "parallel_adapter.layers", "parallel_adapter.scale",
-        "prefix.length", "prefix.projection", "prefix.layers", "ia3.sites", "ia3.layers", "bitfit.biases", "bitfit.layers",
+        "prefix.length", "prefix.projection", "prefix.layers", "prefix.positions", "ia3.sites", "ia3.layers", "bitfit.biases", "bitfit.layers",
         "training.learning_rate",
     ]
 

@@ -42,7 +42,7 @@ extension SearchSpace {
                 values.append(p.defaultValue)
                 values[i] = isActive(i, in: values) ? sampleValue(p, &rng) : p.defaultValue
             }
-            let c = Config(space: self, values: values)
+            let c = canonical(Config(space: self, values: values))
             if violation(c) == nil { return c }
         }
         throw SamplingError(message: "no valid configuration in \(maxAttempts) random draws: the constraints leave (almost) "

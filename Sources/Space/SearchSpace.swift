@@ -88,16 +88,34 @@ public enum ParameterValue: Sendable, Hashable {
     public var choice: String? { if case .choice(let s) = self { return s }; return nil }
 }
 
-/// "This parameter matters only when `parameter` takes one of `values`" (or, negated, none of them).
+/// "This parameter matters only when `parameter` takes one of `values`" (or, negated, none of
+/// them); with `alternatives`, "… or when any of these holds" (the layer mask matters when any
+/// module that uses it is on).
 public struct Condition: Sendable, Equatable {
     public var parameter: String
     public var values: [ParameterValue]
     public var negated: Bool
+    /// Further clauses, each on one parameter: the condition holds when its own clause or any of
+    /// these holds.
+    public var alternatives: [Condition]
 
-    public init(parameter: String, values: [ParameterValue], negated: Bool) {
+    public init(parameter: String, values: [ParameterValue], negated: Bool, alternatives: [Condition] = []) {
         self.parameter = parameter
         self.values = values
         self.negated = negated
+        self.alternatives = alternatives
+    }
+
+    /// "Any of these holds": nil for none.
+    public static func anyOf(_ clauses: [Condition]) -> Condition? {
+        guard var first = clauses.first else { return nil }
+        first.alternatives += clauses.dropFirst()
+        return first
+    }
+
+    /// Every clause, each on one parameter, the condition's own first.
+    public var clauses: [Condition] {
+        [Condition(parameter: parameter, values: values, negated: negated)] + alternatives.flatMap(\.clauses)
     }
 
     func holds(_ v: ParameterValue?) -> Bool {
@@ -140,11 +158,28 @@ public struct SearchSpace: Sendable {
     /// Total encoding dimensions.
     public var dimensions: Int { parameters.reduce(0) { $0 + $1.width } }
 
-    /// Whether parameter `i` is active in `values` (its condition holds, transitively).
-    public func isActive(_ i: Int, in values: [ParameterValue]) -> Bool {
+    /// Whether parameter `i` is active in `values`: some clause of its condition holds on a
+    /// parameter that is itself active. A space file's own conditions refer to earlier
+    /// parameters; implicit ones (the layer mask's, on the modules declared after it) may refer
+    /// to later ones, never in a cycle; the depth bound keeps a cycle from recursing forever all
+    /// the same. `values` may stop short (a configuration being drawn or read in order): a clause
+    /// on a parameter beyond it counts as holding, so the value is drawn or read, and the
+    /// canonical form decides once every value is there.
+    public func isActive(_ i: Int, in values: [ParameterValue]) -> Bool { isActive(i, in: values, depth: 0) }
+
+    private func isActive(_ i: Int, in values: [ParameterValue], depth: Int) -> Bool {
         guard let c = parameters[i].condition else { return true }
-        guard let j = index[c.parameter], j < i else { return false }
-        return isActive(j, in: values) && c.holds(values[j])
+        guard depth < parameters.count else { return false }
+        return holds(c, for: i, in: values, depth: depth)
+    }
+
+    /// Whether a clause of `c` (its own, or one of its alternatives') holds for parameter `i`.
+    private func holds(_ c: Condition, for i: Int, in values: [ParameterValue], depth: Int) -> Bool {
+        if let j = index[c.parameter], j != i {
+            if j >= values.count { return true }
+            if c.holds(values[j]) && isActive(j, in: values, depth: depth + 1) { return true }
+        }
+        return c.alternatives.contains { holds($0, for: i, in: values, depth: depth) }
     }
 
     /// The configuration with every inactive parameter reset to its default.

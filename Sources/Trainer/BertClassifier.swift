@@ -38,8 +38,8 @@ public final class BertClassifier {
     public init(weights: BertWeights, plan: PEFTPlan, labels: Int, head: HeadInput) throws(TrainerError) {
         let c = weights.config
         do { try plan.validate(for: c.dimensions) } catch { throw .config(error) }
-        // HF BERT counts prefix tokens as past positions: they and at least [CLS] x [SEP] must fit.
-        if let p = plan.prefix, p.length > c.maxPositions - 3 {
+        // A shifted prefix (HF BERT's past positions) and at least [CLS] x [SEP] must fit.
+        if let p = plan.prefix, p.positionOffset > c.maxPositions - 3 {
             throw .config(ConfigError(path: "peft.prefix.length", message: "prefix length \(p.length) leaves no room for text: this "
                 + "model has \(c.maxPositions) positions, so at most \(c.maxPositions - 3)"))
         }
@@ -103,9 +103,9 @@ public final class BertClassifier {
         }
     }
 
-    /// Where token positions start: HF BERT counts a prefix as past tokens, so with prefix tuning
-    /// the first real token sits at position P (as in PEFT); 0 otherwise.
-    public var positionOffset: Int { plan.prefix?.length ?? 0 }
+    /// Where token positions start: 0, or after a shifted prefix (`PrefixSpec.positions`: HF BERT
+    /// counts a prefix as past tokens, as PEFT does).
+    public var positionOffset: Int { plan.prefix?.positionOffset ?? 0 }
 
     /// The count of trainable scalars the trainer allocated (must equal the plan's analytic count).
     public var trainableParameters: Int { block.count }

@@ -9,7 +9,8 @@ import Space
 ///                                    plus PiSSA residual weights (`….pissa_residual`)
 ///     DIR/result.json                the training result
 ///
-/// `load` rebuilds the classifier on the same frozen model and restores the tensors.
+/// `load` rebuilds the classifier on the same frozen model and restores the tensors. Version 2
+/// writes a prefix's `positions`; a version 1 candidate's prefix was trained shifted.
 public enum CandidateArchive {
     public static func save(_ model: BertClassifier, config: RunConfig, result: TrainResult?, to dir: String) throws(TrainerError) {
         try OutputFiles.createFolder(dir)
@@ -22,7 +23,7 @@ public enum CandidateArchive {
                 tensors.append(("encoder.layer.\(layer.index).\(t.modulePath).pissa_residual", [m.outFeatures, m.inFeatures], r.array))
             }
         }
-        try OutputFiles.write(SafetensorsWriter.encode(tensors, metadata: ["format": "autopeft-candidate", "version": "1"]), to: dir
+        try OutputFiles.write(SafetensorsWriter.encode(tensors, metadata: ["format": "autopeft-candidate", "version": "2"]), to: dir
             + "/adapter.safetensors")
         try OutputFiles.write(config.json.serialized() + "\n", to: dir + "/run.json")
         if let result { try OutputFiles.write(result.json().serialized() + "\n", to: dir + "/result.json") }
@@ -35,7 +36,12 @@ public enum CandidateArchive {
             throw .file(path: dir, message: "not a saved candidate: no \(name) in it (save one with autopeft train --save DIR; "
                 + "a study keeps its front's in exports/trial-K after autopeft reevaluate)")
         }
-        let config = try RunConfig(contentsOf: dir + "/run.json")
+        var config = try RunConfig(contentsOf: dir + "/run.json")
+        // Version 1 candidates (saved before prefixes had `positions`) trained theirs shifted, HF BERT's way.
+        if config.plan.prefix != nil, let text = try? String(contentsOfFile: dir + "/run.json", encoding: .utf8),
+           let doc = try? JSONParser.parse(text), doc["peft"]?["prefix"]?["positions"] == nil {
+            config.plan.prefix?.positions = .shifted
+        }
         let tuner = try FineTuner(config: config)
         let model = try BertClassifier(weights: tuner.weights, plan: config.plan, labels: config.task.spec.labelCount, head: config.head)
         let file = try SafetensorsFile(path: dir + "/adapter.safetensors")

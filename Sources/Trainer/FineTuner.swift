@@ -75,9 +75,9 @@ public final class FineTuner {
         try self.init(config: config, weights: w, tokenizer: WordPieceTokenizer(directory: dir))
     }
 
-    /// Encodes examples at the task's max length, capped by the model's positions (less a prefix).
+    /// Encodes examples at the task's max length, capped by the model's positions (less a shifted prefix).
     public func encode(_ examples: [Example]) -> [WordPieceTokenizer.Encoding] {
-        let maxLen = min(config.task.maxLength, weights.config.maxPositions - (config.plan.prefix?.length ?? 0))
+        let maxLen = min(config.task.maxLength, weights.config.maxPositions - (config.plan.prefix?.positionOffset ?? 0))
         return examples.map { tokenizer.encode($0.textA, $0.textB, maxLength: maxLen) }
     }
 
@@ -233,7 +233,7 @@ public final class FineTuner {
             mix(UInt64(((a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0) * 1000))
         }
         mix(UInt64(layer))
-        mix(UInt64(config.plan.prefix?.length ?? 0))  // shifts every position
+        mix(UInt64(config.plan.prefix?.positionOffset ?? 0))  // shifts every position
         for e in encodings {
             mix(UInt64(e.ids.count))
             for (i, t) in zip(e.ids, e.typeIds) { mix(UInt64(UInt32(bitPattern: i)) | UInt64(UInt32(bitPattern: t)) << 32) }

@@ -157,6 +157,11 @@ public enum PEFTExport {
 
     static func prefix(_ model: BertClassifier, config: RunConfig) throws -> ([(name: String, shape: [Int], values: [Float])], JSONValue) {
         let spec = model.plan.prefix!, c = model.config, H = c.hiddenSize, P = spec.length
+        guard spec.positions == .shifted else {
+            throw Unsupported(reason: "this prefix was trained with the real tokens' positions from 0, and HF PEFT shifts them by the "
+                + "prefix length (it ignores position_ids for prefixes), so its logits would differ; keep the candidate (--save) "
+                + "and use autopeft predict, or train with \"positions\": \"shifted\" for an HF PEFT prefix")
+        }
         guard spec.layers.resolve(count: c.layers).count == c.layers else {
             throw Unsupported(reason: "HF PEFT prefix tuning covers every layer; this prefix is in layers "
                 + "\(spec.layers.resolve(count: c.layers))")

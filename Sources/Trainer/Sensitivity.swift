@@ -63,7 +63,7 @@ public final class SensitivityAccumulator {
     }
 }
 
-/// SPT sensitivity scoring (ARCHITECTURE §6): squared gradients of the mean loss over `batches`
+/// SPT sensitivity scoring (docs/real-searches.md, "Sensitivity priors"): squared gradients of the mean loss over `batches`
 /// batches of `batchSize` training rows, with a fresh head and dropout off, counted per weight
 /// matrix against the global top-τ.
 public enum SPTScorer {

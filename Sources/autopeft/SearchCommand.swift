@@ -26,8 +26,8 @@ extension CLI {
                 try SensitivityStore.scores(spec: spec, directory: dir, method: $0, trainer: trainer, fresh: opts.flag("fresh"),
                                             progress: printErr)
             }
-            study = try Study(spec: spec, directory: dir, fresh: opts.flag("fresh"), force: opts.flag("force"), sensitivity: scores)
-            study.constantPredictionScore = TrainerEvaluator.constantPredictionScore(spec)
+            study = try Study(spec: spec, directory: dir, fresh: opts.flag("fresh"), force: opts.flag("force"), sensitivity: scores,
+                              constantPredictionScore: TrainerEvaluator.constantPredictionScore(spec))
             if opts["executor"] == nil, (try? spec.executor?.optional("kind")?.string()) == "slurm" { onSlurm = true }
             (evaluator, workers) = try searchEvaluator(study, directory: dir, onSlurm: onSlurm, workers: workers, threads: nThreads,
                                                        trainer: trainer)

@@ -357,6 +357,41 @@ final class FlatScoreWarningTests: XCTestCase {
         XCTAssertNil(s.referenceWarning, "a reference above it is fine")
     }
 
+    /// Without `search.reference_point.score`, a new study whose caller knows what predicting one
+    /// class scores takes that (rounded up) as the score's reference, so it warns of nothing; the
+    /// journal keeps it for resumes and reports. A given reference is kept (and warned of), and a
+    /// journal written before the reference was recorded keeps the old default of 0.
+    func testTheDefaultScoreReferenceIsWhatOneClassScores() throws {
+        let d = scratchDirectory("ref-default")
+        _ = try study("", in: d)
+        let spec = try StudySpec(file: d + "/space.json")
+        XCTAssertFalse(spec.scoreReferenceGiven)
+        let mrpc = 2 * (279.0 / 408) / (1 + 279.0 / 408)
+        try {   // the study (and its lock) ends with this block
+            let s = try Study(spec: spec, directory: d + "/new", constantPredictionScore: mrpc)
+            XCTAssertEqual(s.spec.reference[0], 0.8123)
+            XCTAssertNil(s.referenceWarning)
+        }()
+        XCTAssertEqual(try Study(readingDirectory: d + "/new").spec.reference[0], 0.8123, "the report's study reads it back")
+        XCTAssertEqual(try Study(spec: spec, directory: d + "/new", constantPredictionScore: 0.3).spec.reference[0], 0.8123,
+                       "a resume keeps what the study began with")
+
+        // A journal from before the record: the space file's default, 0.
+        let journal = d + "/new/journal.jsonl"
+        var lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[0] = lines[0].replacingOccurrences(of: #","reference_point":[0.8123,"#, with: #","old_reference":[0.8123,"#)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: journal, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try Study(readingDirectory: d + "/new").spec.reference[0], 0)
+
+        // A reference the space file gives is the study's, and still named when it is too low.
+        let given = try String(contentsOfFile: d + "/space.json", encoding: .utf8)
+            .replacingOccurrences(of: #""initial": 10}"#, with: #""initial": 10, "reference_point": {"score": 0.5}}"#)
+        try given.write(toFile: d + "/given.json", atomically: true, encoding: .utf8)
+        let g = try Study(spec: StudySpec(file: d + "/given.json"), directory: d + "/given", constantPredictionScore: mrpc)
+        XCTAssertEqual(g.spec.reference[0], 0.5)
+        XCTAssertNotNil(g.referenceWarning)
+    }
+
     /// Scores a trial by its fidelity: `flat` where the trial trains `flatAt` examples, spread otherwise.
     struct Scores: Evaluator {
         let flatAt: Int?

@@ -69,7 +69,7 @@ final class ExportTests: XCTestCase {
         let (st, _) = try files(dir, "adapter_model.safetensors")
         XCTAssertEqual(st.tensors["base_model.model.bert.encoder.layer.2.attention.self.key.ia3_l"]?.shape, [12, 1])
         XCTAssertEqual(st.tensors["base_model.model.bert.encoder.layer.2.output.dense.ia3_l"]?.shape, [1, 20])
-        let (p, prun) = try model(PEFTPlan(prefix: PrefixSpec(length: 3, projection: 5)))
+        let (p, prun) = try model(PEFTPlan(prefix: PrefixSpec(length: 3, projection: 5, positions: .shifted)))
         let pdir = scratchDirectory("trainer")
         _ = try PEFTExport.export(p, config: prun, to: pdir)
         let (pst, pcfg) = try files(pdir, "adapter_model.safetensors")
@@ -99,9 +99,14 @@ final class ExportTests: XCTestCase {
         let (m, run) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query]), ia3: IA3Spec()))
         XCTAssertThrowsError(try PEFTExport.export(m, config: run,
                                                    to: scratchDirectory("trainer"))) { XCTAssertTrue("\($0)".contains("combines 2")) }
-        let (p, prun) = try model(PEFTPlan(prefix: PrefixSpec(length: 2, layers: .only([1]))))
+        let (p, prun) = try model(PEFTPlan(prefix: PrefixSpec(length: 2, layers: .only([1]), positions: .shifted)))
         XCTAssertThrowsError(try PEFTExport.export(p, config: prun,
                                                    to: scratchDirectory("trainer"))) { XCTAssertTrue("\($0)".contains("covers every layer")) }
+        // A prefix trained with positions from 0 (the default) is not what HF PEFT computes: refused, with why.
+        let (z, zrun) = try model(PEFTPlan(prefix: PrefixSpec(length: 2)))
+        XCTAssertThrowsError(try PEFTExport.export(z, config: zrun, to: scratchDirectory("trainer"))) {
+            XCTAssertTrue("\($0)".contains("positions from 0") && "\($0)".contains("ignores position_ids"), "\($0)")
+        }
         let (h, hrun) = try model(PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query])), head: .mean)
         XCTAssertTrue(try PEFTExport.export(h, config: hrun, to: scratchDirectory("trainer")).first?.contains("pooler") ?? false,
                       "the head mismatch is noted")

@@ -43,12 +43,25 @@ final class FineTunerTests: XCTestCase {
         XCTAssertNotEqual(ma.block.values.array, mc.block.values.array, "another seed changes init, order and dropout")
     }
 
-    /// A prefix longer than the model's positions allow is refused with its path, not trapped on.
+    /// A shifted prefix longer than the model's positions allow is refused with its path, not
+    /// trapped on; a prefix whose tokens take no positions (the default) needs none.
     func testAPrefixTooLongForThePositionsIsRefused() throws {
-        XCTAssertThrowsError(try tuner(epochs: 1, plan: PEFTPlan(prefix: PrefixSpec(length: 30))).run()) { e in
+        XCTAssertThrowsError(try tuner(epochs: 1, plan: PEFTPlan(prefix: PrefixSpec(length: 30, positions: .shifted))).run()) { e in
             XCTAssertTrue("\(e)".contains("peft.prefix.length: prefix length 30 leaves no room for text"), "\(e)")
         }
-        XCTAssertNoThrow(try tuner(epochs: 1, plan: PEFTPlan(prefix: PrefixSpec(length: 29))).run(), "32 positions hold 29 and 3 tokens")
+        XCTAssertNoThrow(try tuner(epochs: 1, plan: PEFTPlan(prefix: PrefixSpec(length: 29, positions: .shifted))).run(),
+                         "32 positions hold 29 and 3 tokens")
+        XCTAssertNoThrow(try tuner(epochs: 1, plan: PEFTPlan(prefix: PrefixSpec(length: 40))).run(), "the prefix takes no positions")
+    }
+
+    /// Positions from 0 and shifted differ only in where the real tokens' position embeddings
+    /// start (0, or the prefix length P): the same seed trains to other weights.
+    func testPrefixPositionsStartAtZeroUnlessShifted() throws {
+        let (_, zero) = try tuner(epochs: 1, plan: PEFTPlan(prefix: PrefixSpec(length: 4))).run()
+        let (_, shifted) = try tuner(epochs: 1, plan: PEFTPlan(prefix: PrefixSpec(length: 4, positions: .shifted))).run()
+        XCTAssertEqual(zero.positionOffset, 0)
+        XCTAssertEqual(shifted.positionOffset, 4)
+        XCTAssertNotEqual(zero.block.values.array, shifted.block.values.array, "other positions, other training")
     }
 
     func testDivergenceIsReportedNotHidden() throws {

@@ -72,3 +72,10 @@ extension BitFitSpec {
         self.init(biases: biases, layers: v.selection("bitfit"))
     }
 }
+
+extension BitFitSpec {
+    /// The inverse of `init?(searched:)`.
+    func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
+        ["bitfit.biases": .items(biases.map(\.rawValue)), "bitfit.layers": .layers(layers.resolve(count: count))]
+    }
+}

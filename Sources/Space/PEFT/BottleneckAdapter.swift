@@ -135,3 +135,19 @@ extension AdapterSpec {
         }
     }
 }
+
+extension AdapterSpec {
+    /// The inverse of `init?(searched:placement:)`: one size (the largest where layers differ, so
+    /// the point is not exact), or per-layer sizes, and the layers that hold an adapter.
+    func searchedValues(layers count: Int, placement: Placement) -> [String: PEFTSpace.PlanValue] {
+        let key = placement.key
+        let resolved = resolve(count: count)
+        let sizes = Set(resolved.map(\.size))
+        var out: [String: PEFTSpace.PlanValue] = ["\(key).size": .number(Double(sizes.max() ?? 0)),
+                                                  "\(key).layers": .layers(resolved.map(\.layer))]
+        if sizes.count > 1 { out["\(key).size"] = .inexact(.number(Double(sizes.max() ?? 0))) }
+        for l in 0..<count { out["\(key).size[\(l)]"] = .number(Double(resolved.first { $0.layer == l }?.size ?? 0)) }
+        if placement == .parallel { out["\(key).scale"] = .number(scale) }
+        return out
+    }
+}

@@ -68,3 +68,10 @@ extension IA3Spec {
         self.init(sites: sites, layers: v.selection("ia3"))
     }
 }
+
+extension IA3Spec {
+    /// The inverse of `init?(searched:)`.
+    func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
+        ["ia3.sites": .items(sites.map(\.rawValue)), "ia3.layers": .layers(layers.resolve(count: count))]
+    }
+}

@@ -114,3 +114,12 @@ extension LoRASpec {
                   targets: targets, layers: v.selection("lora"), initialization: ini)
     }
 }
+
+extension LoRASpec {
+    /// The inverse of `init?(searched:)`: the values a space's `lora.*` parameters take for this
+    /// spec (`PEFTSpace.point(of:)`).
+    func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
+        ["lora.rank": .number(Double(rank)), "lora.targets": .items(targets.map(\.rawValue)), "lora.alpha": .number(alpha),
+         "lora.dropout": .number(dropout), "lora.init": .items([initialization.rawValue]), "lora.layers": .layers(layers.resolve(count: count))]
+    }
+}

@@ -1,0 +1,79 @@
+import XCTest
+import TestSupport
+import Foundation
+import JSONKit
+import Space
+@testable import Search
+import SearchArms
+
+/// Baselines given as PEFT plans inform the model at their points of the space
+/// (`PEFTSpace.point(of:)`, `Study.observations`).
+final class BaselinesInModelTests: XCTestCase {
+    func spec(_ text: String) throws -> StudySpec {
+        let d = scratchDirectory("baselines")
+        try text.write(toFile: d + "/s.json", atomically: true, encoding: .utf8)
+        return try StudySpec(file: d + "/s.json")
+    }
+
+    static let mock = #"{"problem": {"name": "peft_mock"}, "space": {"layers": {"type": "layer_mask", "min_on": 1}, "#
+        + #""serial_adapter": {"size": [0, 8, 32, 128]}, "lora": {"rank": [0, 4, 8], "targets": {"type": "subset", "of": ["query", "key", "value"], "min": 1}}}}"#
+
+    func testAPlanSitsWhereTheEncodingHoldsIt() throws {
+        let space = PEFTSpace.withLayerMaskFollowingModules(try spec(Self.mock).space)
+        // Serial 48 in every layer: between 32 and 64 on the size's log axis, all layers on, LoRA off.
+        let serial48 = try XCTUnwrap(PEFTSpace.point(of: PEFTPlan(serialAdapter: AdapterSpec(size: 48)), learningRate: nil, in: space,
+                                                     layers: 6))
+        let s32 = try space.config(reading: JSONReader(JSONParser.parse(
+            #"{"layers": [0, 1, 2, 3, 4, 5], "serial_adapter.size": 32, "lora.rank": 0, "lora.targets": ["query"]}"#), path: ""))
+        let s128 = try space.config(reading: JSONReader(JSONParser.parse(
+            #"{"layers": [0, 1, 2, 3, 4, 5], "serial_adapter.size": 128, "lora.rank": 0, "lora.targets": ["query"]}"#), path: ""))
+        let (a, b) = (space.encode(s32), space.encode(s128))
+        let k = try XCTUnwrap(zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }?.offset, "the size's coordinate")
+        XCTAssertEqual(serial48.encoding[k], a[k] + (b[k] - a[k]) * log(48.0 / 32) / log(128.0 / 32), accuracy: 1e-12,
+                       "48 on the log axis between 32 and 128")
+        XCTAssertEqual(serial48.encoding.enumerated().filter { $0.offset != k }.map(\.element),
+                       a.enumerated().filter { $0.offset != k }.map(\.element), "every other coordinate as serial 32's")
+        XCTAssertFalse(serial48.exact)
+        // LoRA r8 q,v in every layer with the space's alpha (2 × rank) is a point of the space: exact.
+        let lora = PEFTPlan(lora: LoRASpec(rank: 8, alpha: 16, targets: [.query, .value]))
+        let p = try XCTUnwrap(PEFTSpace.point(of: lora, learningRate: nil, in: space, layers: 6))
+        XCTAssertTrue(p.exact)
+        XCTAssertEqual(p.encoding, space.encode(p.nearest))
+        let same = try XCTUnwrap(try PEFTSpace.plan(p.nearest, in: space, layers: 6).lora)
+        XCTAssertEqual([same.rank, Int(same.alpha)], [8, 16])
+        XCTAssertEqual(same.targets, [.query, .value])
+        XCTAssertEqual(same.layers.resolve(count: 6), Array(0..<6))
+        // With PEFT's run-file alpha (the rank) it is the same point, but not that configuration.
+        let alpha8 = PEFTPlan(lora: LoRASpec(rank: 8, alpha: 8, targets: [.query, .value]))
+        XCTAssertFalse(try XCTUnwrap(PEFTSpace.point(of: alpha8, learningRate: nil, in: space, layers: 6)).exact)
+        // A prefix: the space has none, so the plan is no point of it.
+        XCTAssertNil(PEFTSpace.point(of: PEFTPlan(prefix: PrefixSpec(length: 8)), learningRate: nil, in: space, layers: 6))
+    }
+
+    /// The union space on the mock (every method may be off) with the four usual baselines as
+    /// plans (LoRA r8 q,v; serial 48; parallel 64; prefix 16), after the baselines and the design:
+    /// the score model fitted with the baselines predicts each baseline's point within a fraction
+    /// of the error of the model fitted without them (what "informs the surrogate" means), for
+    /// every baseline and seed.
+    func testBaselinesInformTheScoreModel() throws {
+        let baselines = #", "baselines": [{"name": "LoRA r8 q,v", "peft": {"lora": {"rank": 8, "alpha": 16, "targets": ["query", "value"]}}}, "#
+            + #"{"name": "serial 48", "peft": {"serial_adapter": {"size": 48}}}, {"name": "parallel 64", "peft": {"parallel_adapter": {"size": 64}}}, "#
+            + #"{"name": "prefix 16", "peft": {"prefix": {"length": 16}}}]"#
+        for seed in 0..<3 {
+            let spec = try spec(EquivalenceTests.unionSpace(trials: 12, seed: seed, extra: baselines))
+            let study = try Study(spec: spec, directory: scratchDirectory("baselines") + "/study")
+            try study.run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
+            let with = study.observations, without = with.filter(\.exact)
+            XCTAssertEqual(with.count - without.count, 4, "every baseline is in the model")
+            func error(_ history: [Observation], at o: Observation) throws -> Double {
+                let m = try XCTUnwrap(study.optimizer.fitModels(history, seed: 1, warmStarts: []).first)
+                let predicted = m.surrogate.predict([try XCTUnwrap(o.point)]).mean[0] * m.sd + m.mu
+                return abs(predicted - (-o.values[0]))
+            }
+            for o in with where !o.exact {
+                let (a, b) = (try error(with, at: o), try error(without, at: o))
+                XCTAssertLessThan(a, 0.5 * b, "seed \(seed): error at a baseline's point with it \(a), without \(b)")
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import XCTest
+import TestSupport
+import Foundation
+import JSONKit
+import Space
+@testable import Search
+
+/// Configurations that train the same candidate are one: the shared layer mask is inactive while
+/// every module that uses it is off (`PEFTSpace.withLayerMaskFollowingModules`), so key, encoding,
+/// taboo list and front all see one configuration.
+final class EquivalenceTests: XCTestCase {
+    /// The union space a user writes (every method may be off, the layer mask, the learning rate),
+    /// on the PEFT mock with noise, `trials` trials.
+    static func unionSpace(trials: Int, seed: Int = 0, extra: String = "") -> String {
+        #"{"name": "union", "problem": {"name": "peft_mock", "noise": 0.01}, "#
+            + #""objectives": [{"name": "score", "goal": "maximize"}, {"name": "trainable_params", "goal": "minimize"}], "#
+            + #""search": {"trials": \#(trials), "initial": 8, "seed": \#(seed)}, "#
+            + #""space": {"layers": {"type": "layer_mask", "min_on": 1}, "#
+            + #""lora": {"rank": [0, 2, 4, 8, 16], "targets": {"type": "subset", "of": ["query", "key", "value", "intermediate"], "min": 1}}, "#
+            + #""serial_adapter": {"size": [0, 8, 32, 128]}, "parallel_adapter": {"size": [0, 8, 32, 128]}, "#
+            + #""prefix": {"length": [0, 4, 16]}, "ia3": {"sites": {"type": "subset", "of": ["key", "value", "intermediate"]}}, "#
+            + #""bitfit": {"biases": {"type": "subset", "of": ["query", "intermediate"]}}, "#
+            + #""training": {"learning_rate": [0.001, 0.002, 0.005]}}\#(extra)}"#
+    }
+
+    func spec(_ text: String) throws -> StudySpec {
+        let d = scratchDirectory("equivalence")
+        try text.write(toFile: d + "/s.json", atomically: true, encoding: .utf8)
+        return try StudySpec(file: d + "/s.json")
+    }
+
+    func config(_ space: SearchSpace, _ json: String) throws -> Config {
+        try space.config(reading: JSONReader(JSONParser.parse(json), path: "config"))
+    }
+
+    func testTheMaskOfModulesThatAreOffIsInactive() throws {
+        let space = PEFTSpace.withLayerMaskFollowingModules(try spec(Self.unionSpace(trials: 10)).space)
+        let off = #""lora.rank": 0, "serial_adapter.size": 0, "parallel_adapter.size": 0, "prefix.length": 0, "ia3.sites": [], "bitfit.biases": [], "training.learning_rate": 0.005"#
+        let a = try config(space, #"{"layers": [5], "# + off + "}"), b = try config(space, #"{"layers": [0, 1], "# + off + "}")
+        XCTAssertEqual(space.key(a), space.key(b), "only the head trains in both")
+        XCTAssertEqual(space.encode(a), space.encode(b))
+        XCTAssertFalse(space.activeNames(a).contains("layers"))
+        let on = off.replacingOccurrences(of: #""ia3.sites": []"#, with: #""ia3.sites": ["value"]"#)
+        let c = try config(space, #"{"layers": [5], "# + on + "}"), d = try config(space, #"{"layers": [0, 1], "# + on + "}")
+        XCTAssertNotEqual(space.key(c), space.key(d), "(IA)³ uses the mask")
+        XCTAssertTrue(space.activeNames(c).contains("layers"))
+        // Each neighbour of the head-only configuration turns a module on or changes the learning
+        // rate: none is the same candidate with another mask.
+        for n in space.neighbours(of: a) {
+            XCTAssertFalse(n["training.learning_rate"] == a["training.learning_rate"] && !space.activeNames(n).contains("layers"),
+                           space.json(n).serialized())
+        }
+    }
+
+    func testTheMaskStaysWhereAModuleIsAlwaysOnOrHasItsOwnLayers() throws {
+        let always = try spec(#"{"problem": {"name": "peft_mock"}, "space": {"layers": {"type": "layer_mask"}, "#
+            + #""lora": {"rank": [4, 8]}, "prefix": {"length": [0, 4]}}}"#).space
+        XCTAssertNil(PEFTSpace.withLayerMaskFollowingModules(always).parameter("layers")?.condition, "LoRA is always on")
+        let own = try spec(#"{"problem": {"name": "peft_mock"}, "space": {"layers": {"type": "layer_mask"}, "#
+            + #""lora": {"rank": [0, 8], "layers": {"type": "layer_mask"}}, "prefix": {"length": [0, 4]}}}"#).space
+        let cond = try XCTUnwrap(PEFTSpace.withLayerMaskFollowingModules(own).parameter("layers")?.condition)
+        XCTAssertEqual(cond.clauses.map(\.parameter), ["prefix.length"], "LoRA has its own layers")
+    }
+
+    /// A whole study in the union space: no two trials share a canonical key (the head-only
+    /// configuration once, whatever its mask), and every trial's configuration is canonical.
+    func testNoConfigurationIsEvaluatedTwice() throws {
+        let spec = try spec(Self.unionSpace(trials: 40))
+        let study = try Study(spec: spec, directory: scratchDirectory("equivalence") + "/study")
+        try study.run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
+        let keys = study.trials.compactMap { $0.config.map { study.spec.space.key($0) } }
+        XCTAssertEqual(keys.count, 40)
+        XCTAssertEqual(Set(keys).count, keys.count, "a configuration evaluated twice")
+        for t in study.trials { XCTAssertEqual(t.config, t.config.map { study.spec.space.canonical($0) }, "trial \(t.id)") }
+        XCTAssertTrue(Study.maskFollowsModules(study.journal))
+    }
+
+    /// A journal written before the rule keeps the keys it had: the mask stays active there.
+    func testAnOlderJournalKeepsItsKeys() throws {
+        let spec = try spec(Self.unionSpace(trials: 4))
+        let d = scratchDirectory("equivalence") + "/study"
+        try Study(spec: spec, directory: d).run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
+        let journal = d + "/journal.jsonl"
+        var lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[0] = lines[0].replacingOccurrences(of: #","proposal_rules":2"#, with: "")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: journal, atomically: true, encoding: .utf8)
+        let old = try Study(readingDirectory: d)
+        XCTAssertFalse(Study.maskFollowsModules(old.journal))
+        XCTAssertNil(old.spec.space.parameter("layers")?.condition)
+        XCTAssertEqual(old.trials.count, 4, "it replays")
+    }
+
+    /// Drawn uniformly, the union space turns on about five methods at once; half the initial
+    /// design keeps one method only, cycling through them, so the design covers the
+    /// configurations practice uses. Counted over 5 seeds' designs of 8 rows.
+    func testHalfTheDesignKeepsOneMethod() throws {
+        let switches = ["lora.rank", "serial_adapter.size", "parallel_adapter.size", "prefix.length", "ia3.sites", "bitfit.biases"]
+        var single = 0, rows = 0, methods = Set<String>(), hypercubeSingles = 0
+        for seed in 0..<5 {
+            let spec = try spec(Self.unionSpace(trials: 8, seed: seed))
+            let study = try Study(spec: spec, directory: scratchDirectory("equivalence") + "/study")
+            let space = study.spec.space
+            for (k, (c, _)) in try study.initialDesign().enumerated() {
+                let on = switches.filter { n in c[n].map { v in space.activeNames(c).contains(n) && v != .number(0)
+                    && v != .bits(v.bits?.map { _ in false } ?? []) } ?? false }
+                rows += 1
+                if on.count == 1 { single += 1; if k % 2 == 1 { methods.formUnion(on) } }
+                if k % 2 == 0 && on.count == 1 { hypercubeSingles += 1 }
+            }
+        }
+        print("single-method rows: \(single) of \(rows) (hypercube rows: \(hypercubeSingles)); methods alone: \(methods.sorted())")
+        XCTAssertGreaterThanOrEqual(single, rows / 2 - 2, "half the rows, but where a row had fewer than two methods on")
+        XCTAssertGreaterThanOrEqual(methods.count, 4, "the single-method rows cycle through the methods")
+    }
+}
