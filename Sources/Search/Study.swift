@@ -438,17 +438,9 @@ public final class Study {
         if let prior, rows > 0, Study.priorDesign(journal, spec: spec) == .random {
             design = try randomPriorDesign(prior, rows: rows)
         } else {
-            let space = spec.space
-            var decode: ((Int, [Double]) -> Config)?
-            if let prior, rows > 0 { decode = { i, x in i < rows ? prior.config(atQuantiles: x) : space.decode(x) } }
-            if Study.proposalRules(journal) >= 2, spec.problem.dimensions != nil {
-                // Every other row of the hypercube's (not the prior's) keeps one method only (`PEFTSpace.singleModule`).
-                let inner = decode ?? { _, x in space.decode(x) }
-                decode = { i, x in
-                    let c = inner(i, x)
-                    return i >= rows && (i - rows) % 2 == 1 ? PEFTSpace.singleModule(c, preferred: (i - rows) / 2, in: space) : c
-                }
-            }
+            let row = hypercubeRow, space = spec.space
+            var decode = row
+            if let prior, rows > 0 { decode = { i, x in i < rows ? prior.config(atQuantiles: x) : row?(i, x) ?? space.decode(x) } }
             design = try optimizer.initialDesign(count: spec.initial, seed: spec.seed, decode: decode).enumerated().map {
                 ($1, $0 < rows ? .prior : .design)
             }
@@ -460,6 +452,18 @@ public final class Study {
         let place = design.firstIndex { spec.space.key($0.0) == key } ?? (design.lastIndex { $0.1 == .prior } ?? design.count - 1)
         design[place] = (m, .method)
         return design
+    }
+
+    /// How row i of the hypercube becomes a configuration, where it is not `SearchSpace.decode`
+    /// (nil): with proposal rules 2 in a PEFT space, every odd row keeps one method only
+    /// (`PEFTSpace.singleModule`), cycling through the methods.
+    var hypercubeRow: ((Int, [Double]) -> Config)? {
+        guard Study.proposalRules(journal) >= 2, spec.problem.dimensions != nil else { return nil }
+        let space = spec.space
+        return { i, x in
+            let c = space.decode(x)
+            return i % 2 == 1 ? PEFTSpace.singleModule(c, preferred: i / 2, in: space) : c
+        }
     }
 
     /// The design of journals written before `prior_design` existed: `rows` independent draws from
@@ -474,7 +478,7 @@ public final class Study {
             let c = try prior.sample(&rng)
             if seen.insert(spec.space.key(c)).inserted { out.append((c, .prior)) }
         }
-        for c in try optimizer.initialDesign(count: spec.initial, seed: spec.seed) where out.count < spec.initial {
+        for c in try optimizer.initialDesign(count: spec.initial, seed: spec.seed, decode: hypercubeRow) where out.count < spec.initial {
             if seen.insert(spec.space.key(c)).inserted { out.append((c, .design)) }
         }
         return out
