@@ -495,7 +495,8 @@ extension Report {
                          + (t.baseline.map { "[baseline \($0)] " } ?? "") + describe(study, t))
         }
         for v in study.baselineVerdicts {
-            lines.append("baseline \(v.baseline.baseline ?? ""): \(study.namedValues(v.baseline.values)); " + study.describe(v))
+            lines.append("baseline \(v.baseline.baseline ?? ""): \(study.namedValues(v.baseline.values))")
+            lines.append("  " + study.describe(v))
         }
         return lines
     }

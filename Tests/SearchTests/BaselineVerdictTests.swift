@@ -31,7 +31,8 @@ final class BaselineVerdictTests: XCTestCase {
             let b = v.baseline
             let beaters = searched.filter { $0.values[0] >= b.values[0] && $0.values[1] <= b.values[1] }.map(\.id)
             XCTAssertEqual(v.matchedBy, beaters, b.baseline ?? "")
-            let line = try XCTUnwrap(summary.first { $0.hasPrefix("baseline \(b.baseline ?? ""):") }, summary.joined(separator: "\n"))
+            let at = try XCTUnwrap(summary.firstIndex { $0.hasPrefix("baseline \(b.baseline ?? ""):") }, summary.joined(separator: "\n"))
+            let line = summary[at + 1]   // the verdict, on the line after the baseline's values
             if let named = v.frontMatches.first {
                 counts.matched += 1
                 XCTAssertTrue(front.contains(named), "the named point is on the front")
