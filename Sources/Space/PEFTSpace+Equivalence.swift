@@ -49,14 +49,26 @@ extension PEFTSpace {
 }
 
 extension PEFTSpace {
+    /// The modules of `space` that a switch can turn on and off.
+    public static func switchableModules(_ space: SearchSpace) -> Int {
+        switches.filter { _, name in
+            switch space.parameter(name)?.domain {
+            case .ordinal(let v, _)?: return v.contains(0) && v.contains { $0 != 0 }
+            case .integer(let lo, let hi, _)?: return lo <= 0 && hi > 0
+            case .subset(_, 0)?: return true
+            default: return false
+            }
+        }.count
+    }
+
     /// `config` with every module but one turned off: the `preferred`-th of the modules on in it
     /// (counting round), so that rows asking for successive indices cycle through the methods.
     /// Unchanged when fewer than two modules are on, or when a switch cannot be turned off.
     ///
     /// Why: drawn uniformly, a union space (six methods, each with 0 among its sizes) turns on
     /// about five methods at once, so a design of 8 rows almost never holds the single-method
-    /// configurations practice uses (LoRA alone, an adapter alone). Half the design's rows are
-    /// made single-method with this (proposal rules 2).
+    /// configurations practice uses (LoRA alone, an adapter alone). A quarter of such a design's
+    /// rows are made single-method with this (proposal rules 2, `Study.hypercubeRow`).
     public static func singleModule(_ config: Config, preferred: Int, in space: SearchSpace) -> Config {
         let on = switches.compactMap { _, name -> Int? in
             guard let i = space.parameters.firstIndex(where: { $0.name == name }), space.isActive(i, in: config.values),
