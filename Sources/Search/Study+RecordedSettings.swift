@@ -98,7 +98,7 @@ extension Study {
     /// - the acquisition's local search also starts around the incumbents (`Optimizer.Settings.incumbentStarts`);
     /// - when the cheaper fidelities are dropped, the target gets a design of its own first
     ///   (`Study.targetDesignProposals`);
-    /// - the initial design gives half its rows to single modules (`PEFTSpace.singleModuleRows`).
+    /// - in spaces of four or more methods, a quarter of the initial design keeps one method (`Study.hypercubeRow`).
     public static func proposalRules(_ journal: Journal) -> Int {
         guard case .number(let n, _) = recorded("proposal_rules", journal, new: .number(2), legacy: .number(1)) else { return 1 }
         return Int(n)
