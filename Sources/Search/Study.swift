@@ -43,7 +43,7 @@ public final class Study {
     /// Whether baselines given as plans inform the model (`Study.baselinesInModel`, from the
     /// journal); tests turn it off to measure what it is worth.
     lazy var baselinesInModel = Study.baselinesInModel(journal)
-    /// Whether the design keeps every other row to one method (`hypercubeRow`); tests turn it off.
+    /// Whether the design keeps some rows to one method (`hypercubeRow`); tests turn it off.
     var singleMethodRows = true
     /// The initial design, drawn once (it depends only on the space file and the prior).
     private(set) var design: [(Config, TrialRecord.Origin)]?
