@@ -31,6 +31,32 @@ public enum PEFTSpace {
                 if let m = didYouMean(base, among: fixedNames) { msg = "unknown PEFT parameter (did you mean \"\(m)\"?)" }
                 throw ConfigError(file: file, path: "\(path).\(p.name)", message: msg)
             }
+            try checkItems(p, file: file, path: "\(path).\(p.name)")
+        }
+    }
+
+    /// The items a LoRA target, (IA)³ site or BitFit bias list may hold, by parameter name.
+    static let itemNames: [String: [String]] = [
+        "lora.targets": LinearTarget.allCases.map(\.rawValue), "ia3.sites": IA3Spec.Site.allCases.map(\.rawValue),
+        "bitfit.biases": BitFitSpec.Bias.allCases.map(\.rawValue),
+    ]
+
+    /// Every item a subset or fixed list offers must be one the method knows, so that a misspelt
+    /// site fails the space file, not every trial that draws it.
+    static func checkItems(_ p: Parameter, file: String?, path: String) throws(ConfigError) {
+        guard let known = itemNames[p.name] else { return }
+        let items: [String]
+        switch p.domain {
+        case .subset(let of, _): items = of
+        case .fixed(.strings(let s)): items = s
+        case .fixed(.choice(let s)): items = [s]
+        case .categorical(let c): items = c
+        default: return
+        }
+        for item in items where !known.contains(item) && !(p.name == "lora.targets" && LinearTarget(name: item) != nil) {
+            var msg = "unknown item \"\(item)\"; expected one of \(known.joined(separator: ", "))"
+            if let m = didYouMean(item, among: known) { msg += " (did you mean \"\(m)\"?)" }
+            throw ConfigError(file: file, path: path, message: msg)
         }
     }
 

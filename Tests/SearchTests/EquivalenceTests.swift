@@ -18,7 +18,7 @@ final class EquivalenceTests: XCTestCase {
             + #""space": {"layers": {"type": "layer_mask", "min_on": 1}, "#
             + #""lora": {"rank": [0, 2, 4, 8, 16], "targets": {"type": "subset", "of": ["query", "key", "value", "intermediate"], "min": 1}}, "#
             + #""serial_adapter": {"size": [0, 8, 32, 128]}, "parallel_adapter": {"size": [0, 8, 32, 128]}, "#
-            + #""prefix": {"length": [0, 4, 16]}, "ia3": {"sites": {"type": "subset", "of": ["key", "value", "intermediate"]}}, "#
+            + #""prefix": {"length": [0, 4, 16]}, "ia3": {"sites": {"type": "subset", "of": ["key", "value", "feedforward"]}}, "#
             + #""bitfit": {"biases": {"type": "subset", "of": ["query", "intermediate"]}}, "#
             + #""training": {"learning_rate": [0.001, 0.002, 0.005]}}\#(extra)}"#
     }

@@ -83,6 +83,19 @@ final class SearchSpaceTests: XCTestCase {
         XCTAssertNoThrow(try PEFTSpace.check(parse(Self.autoPEFT), file: "s.json"))
     }
 
+    /// A site, bias or target the method does not know fails the space file (not every trial that
+    /// draws it), with the known names; HF's full module names are LoRA targets too.
+    func testUnknownSitesBiasesAndTargetsAreCaught() throws {
+        let s = try parse(#"{"ia3": {"sites": {"type": "subset", "of": ["key", "value", "intermediate"]}}}"#)
+        XCTAssertThrowsError(try PEFTSpace.check(s, file: "s.json")) { e in
+            XCTAssertEqual("\(e)", #"s.json: space.ia3.sites: unknown item "intermediate"; expected one of key, value, feedforward"#)
+        }
+        let b = try parse(#"{"bitfit": {"biases": {"type": "subset", "of": ["qurey"]}}}"#)
+        XCTAssertThrowsError(try PEFTSpace.check(b, file: "s.json")) { e in XCTAssertTrue("\(e)".contains(#"(did you mean "query"?)"#), "\(e)") }
+        XCTAssertNoThrow(try PEFTSpace.check(parse(#"{"lora": {"rank": [4], "targets": ["attention.self.query", "value"]}}"#), file: "s.json"))
+        XCTAssertNoThrow(try PEFTSpace.check(parse(Self.mixed), file: "s.json"))
+    }
+
     static let mixed = """
     { "lora": { "rank": [0, 2, 4, 8, 16, 32],
                 "targets": { "type": "subset", "of": ["query", "key", "value", "attention.output", "intermediate", "output"], "min": 1 },
