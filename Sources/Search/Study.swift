@@ -460,7 +460,7 @@ public final class Study {
     /// (nil): with proposal rules 2, in a PEFT space of four or more methods that can each be off,
     /// every fourth row keeps one method only (`PEFTSpace.singleModule`), cycling through them.
     /// Why a quarter, and only there: drawn uniformly, such a union space turns on about five of six
-    /// methods at once, and 8 rows hold almost never a method alone (0 of 20 hypercube rows in
+    /// methods at once, and 8 rows hold almost never a method alone (0 of 60 hypercube rows in
     /// `EquivalenceTests`); with three methods a tenth of the rows already are, and on the mock
     /// (which rewards stacking) making half the rows single-method cost 0.05 of target
     /// hypervolume (0.500 against 0.549 over 20 seeds), so it is not done there.
