@@ -8,9 +8,9 @@ import Runner
 extension CLI {
     /// `autopeft trial SPACE.json --candidate JSON --seed S [--trial K] [--threads N]`: evaluate one
     /// candidate of a space (`{"config": {...}}` or `{"peft": {...}}`); one JSON line on stdout with
-    /// its measured values and metrics. What worker processes run. `--seed` is the trial's seed,
-    /// which a search's `training.seed` overrides (common random numbers); `--training-seed` trains
-    /// with the seed given in any case.
+    /// its measured values and metrics, and its known objectives' values under `known`. What worker
+    /// processes run. `--seed` is the trial's seed, which a search's `training.seed` overrides (common
+    /// random numbers); `--training-seed` trains with the seed given in any case.
     static func trial(_ args: [String]) -> Int32 {
         let parsed = Commands.trial.parse(args)
         guard case let .arguments(pos, opts) = parsed, let text = opts["candidate"] else { return parsed.exitCode }
@@ -43,7 +43,7 @@ extension CLI {
                 do { try Data((o.json.serialized() + "\n").utf8).write(to: URL(fileURLWithPath: file), options: .atomic) }
                 catch { throw IOFailure(path: file, reason: "cannot write the result: " + SystemErrors.explain(error)) }
             }
-            print(o.json.serialized())
+            print(withKnownValues(o.json, spec: spec, candidate: candidate).serialized())
             return ExitCode.success
         } catch TrainerError.interrupted(let step, let dir) {
             printErr("autopeft trial: stopped by SIGTERM at step \(step); the state is in \(dir); the same command continues from it")
@@ -59,6 +59,17 @@ extension CLI {
             return ExitCode.failure
         }
     }
+}
+
+/// The outcome's JSON with `known`: the candidate's known objectives (trainable parameters), so
+/// that a harness driving `autopeft trial` needs no second count. Drivers read only `values`,
+/// `metrics` and `seconds`, so a worker's result means what it did.
+private func withKnownValues(_ outcome: JSONValue, spec: StudySpec, candidate: Candidate) -> JSONValue {
+    guard case .object(var members) = outcome else { return outcome }
+    let known = zip(spec.objectives, spec.knownValues(candidate)).filter { $0.1.isFinite }
+    guard !known.isEmpty else { return outcome }
+    members.append(("known", .object(known.map { (key: $0.0.name, value: .number($0.1)) })))
+    return .object(members)
 }
 
 /// The `--candidate` argument: `{"config": {...}}` or `{"peft": {...}}`, every key known.

@@ -30,6 +30,9 @@ final class TrialSeedTests: XCTestCase {
             p.waitUntilExit()
             XCTAssertEqual(p.terminationStatus, 0, "trial \(seedOptions)")
             let json = try JSONSerialization.jsonObject(with: data) as? [String: Any]
+            // Its known objective by hand: rank 4 × (384 in + 384 out) × 2 targets × 6 layers, and
+            // the head's 384 × 2 + 2.
+            XCTAssertEqual((json?["known"] as? [String: Double])?["trainable_params"], Double(4 * 768 * 2 * 6 + 770))
             return try XCTUnwrap((json?["metrics"] as? [String: Double])?["final_loss"], "trial \(seedOptions): \(String(decoding: data, as: UTF8.self))")
         }
         let fileSeed = try finalLoss(["--seed", "3"])

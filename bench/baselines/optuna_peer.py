@@ -72,7 +72,7 @@ def main():
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     sampler = optuna.samplers.TPESampler(multivariate=True, group=True, seed=a.seed)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    spent = sum(t["seconds"] for t in done)
+    spent = sum(t.get("trial_seconds", t["seconds"]) for t in done)
     for t in done:   # replay: the same questions get the same answers, so a resumed run is the run it would have been
         trial = study.ask()
         suggest(trial, space)
@@ -81,15 +81,17 @@ def main():
         trial = study.ask()
         config = suggest(trial, space)
         result, seconds, err = run_trial(a.autopeft, a.space, config, seed=trial.number, examples=examples)
-        spent += seconds
-        values = [result["values"]["score"], result["values"]["trainable_params"]] if result else None
+        # The budget counts what the search's counts: each trial's own seconds (its `seconds` value), not the
+        # process's start-up around it; a failed trial counts its wall time.
+        spent += result["values"]["seconds"] if result else seconds
+        values = [result["values"]["score"], result["known"]["trainable_params"]] if result else None
         if values:
             study.tell(trial, values)
         else:
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         with open(trials_file, "a") as f:
             f.write(json.dumps({"number": trial.number, "config": config, "values": values, "seconds": seconds,
-                                "error": err}) + "\n")
+                                "trial_seconds": result["values"]["seconds"] if result else seconds, "error": err}) + "\n")
         print(f"optuna trial {trial.number}: {values} in {seconds:.0f} s; {spent:.0f} of {a.budget_seconds:.0f} s spent",
               file=sys.stderr, flush=True)
     done = [json.loads(l) for l in open(trials_file)]
