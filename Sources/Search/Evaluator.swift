@@ -97,7 +97,8 @@ public struct SyntheticEvaluator: Evaluator {
             return TrialOutcome(values: ["f1": f[0] + spec.noise * rng.normal(), "f2": f[1] + spec.noise * rng.normal()], seconds: cost)
         case .peftMock(let dims, _):
             let plan = try spec.plan(candidate)
-            var score = PEFTMock.score(plan, dims: dims, share: share) + spec.noise * rng.normal()
+            var score = PEFTMock.score(plan, dims: dims, share: share) + (spec.loraBonus?.bonus(plan, dims: dims) ?? 0)
+                + spec.noise * rng.normal()
             if let sd = spec.cheapNoise, share < 1 { score = 0.5 + sd * rng.normal() }
             let n = Double(plan.moduleParameters(dims: dims))
             return TrialOutcome(values: [Objective.Name.score: score, "seconds": 1 + n / 1e5], metrics: ["accuracy": score], seconds: cost)
@@ -147,6 +148,41 @@ public enum PEFTMock {
         // Many kinds at once interfere slightly.
         let kinds = [plan.lora != nil, plan.serialAdapter != nil, plan.parallelAdapter != nil, plan.prefix != nil].filter { $0 }.count
         return 0.5 + 0.42 * (1 - exp(-capacity / 8)) - 0.01 * Double(max(kinds - 1, 0))
+    }
+
+    /// A good region of the mock: LoRA on exactly `targets` scores `bonus` more, in proportion to
+    /// the share of layers it adapts. It is an interaction (the targets together, not each), so a
+    /// space-filling design or a model of main effects rarely lands on it: a baseline there is how
+    /// a search learns of it.
+    public struct LoRABonus: Sendable {
+        public var targets: Set<LinearTarget>
+        public var bonus: Double
+
+        public init(targets: Set<LinearTarget>, bonus: Double) {
+            self.targets = targets
+            self.bonus = bonus
+        }
+
+        /// `{"targets": [...], "bonus": x}`.
+        public init(reading r: JSONReader) throws(ConfigError) {
+            var targets: Set<LinearTarget> = []
+            let list = try r.required("targets")
+            for (i, t) in try list.array().enumerated() {
+                guard let target = LinearTarget(name: try t.string()) else {
+                    throw list.error("expected a LoRA target (\(LinearTarget.allCases.map(\.rawValue).joined(separator: ", ")))", at: "\(i)")
+                }
+                targets.insert(target)
+            }
+            if targets.isEmpty { throw list.error("expected at least one target") }
+            bonus = try r.required("bonus").double(in: 0...1, what: "a score bonus")
+            self.targets = targets
+            try r.finish()
+        }
+
+        public func bonus(_ plan: PEFTPlan, dims: ModelDimensions) -> Double {
+            guard let lora = plan.lora, lora.rank > 0, Set(lora.targets) == targets else { return 0 }
+            return bonus * Double(lora.layers.resolve(count: dims.layers).count) / Double(max(dims.layers, 1))
+        }
     }
 
     /// Stand-in sensitivity scores for the mock (so that priors run without a model): the mock's

@@ -32,6 +32,11 @@ public struct Optimizer: Sendable {
         /// and BoTorch's local searches do, so the region that works is refined even where random
         /// samples score higher (proposal rules 2; false keeps older studies' proposals).
         public var incumbentStarts = false
+        /// The models also see each configuration's trainable parameters (log10, `modelInput`): a
+        /// known objective is a known function of the configuration, and capacity is what a score
+        /// follows most, so a corner of the space no trial has visited is predicted from trials of
+        /// its size rather than from the mean of all (proposal rules 3).
+        public var parameterFeature = false
         public init() {}
     }
 
@@ -130,7 +135,7 @@ public struct Optimizer: Sendable {
             chosen.append(best.config)
             scores.append(best.value)
             taboo.insert(space.key(best.config))
-            let x = space.encode(best.config)
+            let x = modelInput(best.config)
             worth.append(distances.map { z in models.reduce(0) { $0 + $1.surrogate.worth(at: x, distance: z, as: settings.fidelityWorth) } })
             // Kriging believer: pretend the posterior mean was observed at the pick.
             guard count > 1 else { continue }
@@ -143,6 +148,24 @@ public struct Optimizer: Sendable {
             points.append(believed)
         }
         return Proposal(configs: chosen, hyperparameters: fitted, logAcquisition: scores, worth: worth)
+    }
+
+    /// What the models see of a configuration: its encoding, then, with `parameterFeature`, its
+    /// trainable parameters on a log10 axis scaled so that 10 and the reference's count span [0, 1].
+    func modelInput(_ config: Config) -> [Double] {
+        space.encode(config) + parameterCoordinate(knownValues(config))
+    }
+
+    /// An observation's model input: a baseline's point where it has one (`Observation.point`).
+    func modelInput(_ o: Observation) -> [Double] {
+        (o.point ?? space.encode(o.config)) + parameterCoordinate(o.values)
+    }
+
+    private func parameterCoordinate(_ values: [Double]) -> [Double] {
+        guard settings.parameterFeature,
+              let j = objectives.firstIndex(where: { $0.known && $0.name == Objective.Name.trainableParameters }),
+              j < values.count, values[j].isFinite, reference[j] > 10 else { return [] }
+        return [(log10(max(values[j], 1)) - 1) / (log10(reference[j]) - 1)]
     }
 
     /// Objective values (NaN for unknown ones) as the acquisition's hypervolume measures them.
@@ -162,7 +185,7 @@ public struct Optimizer: Sendable {
     /// fit is deterministic, so the result does not depend on the threads).
     func fitModels(_ history: [Observation], seed: UInt64, warmStarts: [[Double]]) throws(SamplingError) -> [ObjectiveModel] {
         let measured = objectives.indices.filter { !objectives[$0].known }
-        let inputs = history.map { $0.point ?? space.encode($0.config) }, distances = history.map(\.distance)
+        let inputs = history.map(modelInput), distances = history.map(\.distance)
         // Distinct slots written by distinct threads, through a raw buffer (no copy-on-write).
         struct Slots: @unchecked Sendable { let fits: UnsafeMutableBufferPointer<Surrogate?> }
         let slots = Slots(fits: .allocate(capacity: measured.count))
@@ -197,7 +220,7 @@ public struct Optimizer: Sendable {
                         priorExponent: Double) -> [Double] {
         guard !cs.isEmpty else { return [] }
         let ref = coordinates(reference)
-        let xs = cs.map { space.encode($0) }
+        let xs = cs.map(modelInput)
         let preds = models.map { $0.surrogate.predict(xs) }
         return cs.indices.map { i -> Double in
             let known = knownValues(cs[i])

@@ -87,6 +87,7 @@ extension Study {
             spec.space = PEFTSpace.withLayerMaskFollowingModules(spec.space)
             spec.baselines = spec.baselines.map { b in (b.name, b.candidate.config.map { .config(spec.space.canonical($0)) } ?? b.candidate) }
         }
+        spec.space.inactiveSetsEncodeEmpty = proposalRules(journal) >= 3
         return spec
     }
 
@@ -99,8 +100,16 @@ extension Study {
     /// - when the cheaper fidelities are dropped, the target gets a design of its own first
     ///   (`Study.targetDesignProposals`);
     /// - in spaces of four or more methods, a quarter of the initial design keeps one method (`Study.hypercubeRow`).
+    ///
+    /// Rules 3: inactive layer masks and subsets encode as empty (`SearchSpace.inactiveSetsEncodeEmpty`).
+    /// Under rules 2 "every method off" encoded with all layers on, one coordinate from each
+    /// every-layer baseline, so the model predicted the baselines' scores for it and the acquisition
+    /// spent its trials on the smallest modules.
+    public static let currentProposalRules = 3
+
     public static func proposalRules(_ journal: Journal) -> Int {
-        guard case .number(let n, _) = recorded("proposal_rules", journal, new: .number(2), legacy: .number(1)) else { return 1 }
+        guard case .number(let n, _) = recorded("proposal_rules", journal, new: .number(Double(currentProposalRules)),
+                                                legacy: .number(1)) else { return 1 }
         return Int(n)
     }
 
@@ -148,7 +157,7 @@ extension Study {
         [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
          ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue)), ("prior_layers", .string(spec.priors.layers.rawValue)),
          ("prior_design", .string(spec.priors.initialDesign.rawValue)), ("method_trial", .string(MethodTrial.design.rawValue)),
-         ("reference_point", .array(spec.reference.map { .number($0) })), ("proposal_rules", .number(2))]
+         ("reference_point", .array(spec.reference.map { .number($0) })), ("proposal_rules", .number(Double(Study.currentProposalRules)))]
             + (spec.fidelity.map { [("cheap_runs", .string($0.cheapRuns.rawValue)), ("fidelity_cost", .string($0.cost.rawValue)),
                                     ("cheap_streak", $0.cheapStreak.map { .number($0) } ?? .null)] } ?? [])
     }
@@ -158,6 +167,7 @@ extension Study {
         optimizer.settings.logParameters = Study.parameterAxis(journal, spec: spec).isLog
         optimizer.settings.priorWeightFromData = Study.priorWeightFromData(journal, spec: spec)
         optimizer.settings.incumbentStarts = Study.proposalRules(journal) >= 2
+        optimizer.settings.parameterFeature = Study.proposalRules(journal) >= 3
         if let runs = Study.cheapRuns(journal, spec: spec) { spec.fidelity?.cheapRuns = runs }
         if let policy = Study.fidelityPolicy(journal, spec: spec) {
             spec.fidelity?.cost = policy.cost

@@ -67,6 +67,8 @@ public struct StudySpec: Sendable {
     /// rate plus Gaussian noise of this sd (a cheap fidelity that ranks nothing). nil: the mock's
     /// usual bias at cheap fidelities.
     public var cheapNoise: Double?
+    /// The PEFT mock: a good region, LoRA on exactly some targets (`PEFTMock.LoRABonus`). nil: none.
+    public var loraBonus: PEFTMock.LoRABonus?
     /// Synthetic problems: trial ids whose worker process kills itself (SIGKILL), to test that a
     /// crashed worker fails its trial only. Ignored in-process.
     public var crashTrials: [Int]
@@ -99,6 +101,7 @@ public struct StudySpec: Sendable {
         costSeconds = evaluated.costSeconds
         evaluatedShare = evaluated.share
         cheapNoise = evaluated.cheapNoise
+        loraBonus = evaluated.loraBonus
         crashTrials = evaluated.crashTrials
         space = try Self.readSpace(r, problem: problem, file: file)
         objectives = try Self.readObjectives(r.optional("objectives"), problem: problem)
@@ -131,7 +134,7 @@ public struct StudySpec: Sendable {
     /// `model` with `task` and `training`. Model paths resolve against the space file's folder.
     static func readProblem(_ r: JSONReader, directory dir: String, dimensions: ModelDimensions?) throws(ConfigError)
         -> (problem: Problem, noise: Double, delaySeconds: Double, costSeconds: Double, share: Double, crashTrials: [Int],
-            cheapNoise: Double?) {
+            cheapNoise: Double?, loraBonus: PEFTMock.LoRABonus?) {
         let model = try r.optional("model")
         func resolve(_ p: String) -> String { p.hasPrefix("/") || dir.isEmpty ? p : dir + "/" + p }
         guard let p = try r.optional("problem") else {
@@ -140,7 +143,7 @@ public struct StudySpec: Sendable {
             let dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions)
             let task = try r.required("task")
             _ = try r.required("training"); _ = try r.optional("head")
-            return (.training(dims, labels: StudySpec.labelCount(task: task.value)), 0, 0, 0, 1, [], nil)
+            return (.training(dims, labels: StudySpec.labelCount(task: task.value)), 0, 0, 0, 1, [], nil, nil)
         }
         let kind = try p.required("name").choice(SyntheticProblem.allCases.map(\.rawValue) + ["peft_mock"])
         let noise = try p.optional("noise")?.double(in: 0...1e6, what: "a noise standard deviation") ?? 0
@@ -148,6 +151,7 @@ public struct StudySpec: Sendable {
         let cost = try p.optional("cost_seconds")?.double(in: 0...1e6, what: "seconds") ?? 0
         let share = try p.optional("share")?.double(in: 0.001...1, what: "a share of the target's training") ?? 1
         let cheapNoise = try p.optional("cheap_noise")?.double(in: 0...1e6, what: "a noise standard deviation")
+        let loraBonus = try p.optional("lora_bonus").map { b throws(ConfigError) in try PEFTMock.LoRABonus(reading: b) }
         var crash: [Int] = []
         if let c = try p.optional("crash_trials") { for item in try c.array() { crash.append(try item.int(in: 0...1_000_000,
             what: "a trial id")) } }
@@ -172,7 +176,8 @@ public struct StudySpec: Sendable {
         for k in ["task", "training", "head"] {
             if try r.optional(k) != nil { throw r.error("\"\(k)\" is for searches that train; a synthetic problem takes none", at: k) }
         }
-        return (problem, noise, delay, cost, share, crash, cheapNoise)
+        if loraBonus != nil, case .synthetic = problem { throw p.error("\"lora_bonus\" is for the PEFT mock", at: "lora_bonus") }
+        return (problem, noise, delay, cost, share, crash, cheapNoise, loraBonus)
     }
 
     /// The space: a synthetic problem's own, or the file's `space` and `constraints` over PEFT

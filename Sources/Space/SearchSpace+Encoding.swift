@@ -4,17 +4,20 @@ import Foundation
 ///
 /// Layer masks and subsets are 0/1 per bit; ordinals are placed by their (log) value between the
 /// smallest and the largest; categoricals are one-hot; integers and reals map their (log) range
-/// onto [0, 1]. Inactive parameters encode their default, so equal canonical configurations
-/// encode equally. `decode(encode(c)) == canonical(c)`.
+/// onto [0, 1]. Inactive parameters encode their default (inactive masks and subsets: nothing
+/// chosen, with `inactiveSetsEncodeEmpty`), so equal canonical configurations encode equally.
+/// `decode(encode(c)) == canonical(c)`.
 extension SearchSpace {
     public func encode(_ config: Config) -> [Double] {
         let c = canonical(config)
+        let active = inactiveSetsEncodeEmpty ? activeNames(c) : []
         var out: [Double] = []
         out.reserveCapacity(dimensions)
         for (p, v) in zip(parameters, c.values) {
             switch (p.domain, v) {
             case (.layerMask, .bits(let b)), (.subset, .bits(let b)):
-                out += b.map { $0 ? 1 : 0 }
+                let empty = inactiveSetsEncodeEmpty && !active.contains(p.name)
+                out += b.map { $0 && !empty ? 1 : 0 }
             case let (.ordinal(values, logScale), .number(x)):
                 out.append(Self.ordinalPosition(x, values: values, logScale: logScale))
             case let (.categorical(choices), .choice(s)):

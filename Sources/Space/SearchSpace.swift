@@ -141,6 +141,11 @@ public struct SearchSpace: Sendable {
     /// Counts the trainable parameters of a configuration (PEFT spaces); needed by
     /// `.trainableParameters` constraints. Not part of equality.
     public var parameterCount: (@Sendable (Config) -> Double?)?
+    /// Inactive layer masks and subsets encode as empty (no layer, no site) instead of their
+    /// default: "no module on" then sits beside "a module in few layers", not beside the
+    /// every-layer configurations (the baselines) that a default of all layers would place it on.
+    /// Not part of equality (keys and canonical forms do not change).
+    public var inactiveSetsEncodeEmpty = false
     let index: [String: Int]
 
     public init(parameters: [Parameter], constraints: [Constraint] = [], parameterCount: (@Sendable (Config) -> Double?)? = nil) {

@@ -44,6 +44,14 @@ final class EquivalenceTests: XCTestCase {
         let c = try config(space, #"{"layers": [5], "# + on + "}"), d = try config(space, #"{"layers": [0, 1], "# + on + "}")
         XCTAssertNotEqual(space.key(c), space.key(d), "(IA)³ uses the mask")
         XCTAssertTrue(space.activeNames(c).contains("layers"))
+        // Proposal rules 3: inactive masks and subsets encode as nothing chosen, and decode back.
+        var empty = space
+        empty.inactiveSetsEncodeEmpty = true
+        let x = empty.encode(a)
+        XCTAssertEqual(Array(x[0..<6]), Array(repeating: 0, count: 6), "no layer is adapted")
+        XCTAssertEqual(Array(x[7..<11]), Array(repeating: 0, count: 4), "no LoRA target")
+        XCTAssertEqual(Array(empty.encode(c)[0..<6]), [0, 0, 0, 0, 0, 1], "an active mask encodes its layers")
+        XCTAssertEqual(empty.key(empty.decode(x)), empty.key(a))
         // Each neighbour of the head-only configuration turns a module on or changes the learning
         // rate: none is the same candidate with another mask.
         for n in space.neighbours(of: a) {
@@ -82,7 +90,7 @@ final class EquivalenceTests: XCTestCase {
         try Study(spec: spec, directory: d).run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
         let journal = d + "/journal.jsonl"
         var lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
-        lines[0] = lines[0].replacingOccurrences(of: #","proposal_rules":2"#, with: "")
+        lines[0] = lines[0].replacingOccurrences(of: #","proposal_rules":3"#, with: "")
         try (lines.joined(separator: "\n") + "\n").write(toFile: journal, atomically: true, encoding: .utf8)
         let old = try Study(readingDirectory: d)
         XCTAssertFalse(Study.maskFollowsModules(old.journal))
