@@ -7,17 +7,9 @@ import Space
 ///
 /// Follows Hugging Face `tokenizers` (BertNormalizer, BertPreTokenizer, WordPiece,
 /// TemplateProcessing, LongestFirst truncation) token for token; the test suite
-/// checks this on a committed fixture made by `tools/make_tokenizer_fixture.py`.
-public struct WordPieceTokenizer: Sendable {
-    /// Token ids and token-type ids of one encoded example (no padding).
-    public struct Encoding: Equatable, Sendable {
-        public var ids: [Int32]
-        public var typeIds: [Int32]
-        public init(ids: [Int32], typeIds: [Int32]) {
-            self.ids = ids
-            self.typeIds = typeIds
-        }
-    }
+/// checks this on a committed fixture made by `tools/make_fixtures.py`.
+public struct WordPieceTokenizer: TextTokenizer {
+    public typealias Encoding = TokenEncoding
 
     public let vocab: [String: Int32]
     public let lowercase: Bool
@@ -271,18 +263,9 @@ public struct WordPieceTokenizer: Sendable {
         }
         var tb = tokenize(b)
         let budget = max(0, maxLength - 3)
-        if ta.count + tb.count > budget {
-            // tokenizers' LongestFirst: the shorter keeps what it can; if both must shrink,
-            // the (first-listed when equal) shorter gets floor(budget/2), the other the rest.
-            var n1 = ta.count, n2 = tb.count
-            let swapped = n1 > n2
-            if swapped { swap(&n1, &n2) }
-            n2 = n1 > budget ? n1 : max(n1, budget - n1)
-            if n1 + n2 > budget { n1 = budget / 2; n2 = n1 + budget % 2 }
-            if swapped { swap(&n1, &n2) }
-            if ta.count > n1 { ta.removeLast(ta.count - n1) }
-            if tb.count > n2 { tb.removeLast(tb.count - n2) }
-        }
+        let (n1, n2) = Tokenizers.longestFirst(ta.count, tb.count, budget: budget)
+        ta.removeLast(ta.count - n1)
+        tb.removeLast(tb.count - n2)
         let ids = [clsId] + ta + [sepId] + tb + [sepId]
         let types = [Int32](repeating: 0, count: ta.count + 2) + [Int32](repeating: 1, count: tb.count + 1)
         return Encoding(ids: ids, typeIds: types)
