@@ -23,7 +23,7 @@ public final class TrainerEvaluator: Evaluator {
     /// The final stage's settings when re-evaluating (they override searched learning rates too).
     let final: FinalStage?
     let weights: BertWeights
-    let tokenizer: WordPieceTokenizer
+    let tokenizer: any TextTokenizer
     let dims: ModelDimensions
     let progress: (String) -> Void
     /// Polled before each training step; true stops the trial and saves its state (preemption).
@@ -47,7 +47,7 @@ public final class TrainerEvaluator: Evaluator {
         self.final = final
         let c = try BertConfig(contentsOf: base.model + "/config.json")
         weights = try BertWeights(config: c, safetensors: SafetensorsFile(path: base.model + "/model.safetensors"))
-        tokenizer = try WordPieceTokenizer(directory: base.model)
+        tokenizer = try Tokenizers.load(directory: base.model)
     }
 
     /// True when search trial `t` trained exactly the run this (final-stage) evaluator trains for it

@@ -16,6 +16,7 @@ import Space
 /// without an adapter go to `leave_out`.
 public enum AdapterHubExport {
     public static func export(_ model: BertClassifier, config: RunConfig, to dir: String) throws -> [String] {
+        try PEFTExport.refuseOtherFamilies(model)
         let plan = model.plan
         guard plan.lora == nil, plan.prefix == nil, plan.ia3 == nil, plan.bitfit == nil,
               (plan.serialAdapter == nil) != (plan.parallelAdapter == nil), let spec = plan.serialAdapter ?? plan.parallelAdapter else {

@@ -39,9 +39,9 @@ public final class BertClassifier {
         let c = weights.config
         do { try plan.validate(for: c.dimensions) } catch { throw .config(error) }
         // A shifted prefix (HF BERT's past positions) and at least [CLS] x [SEP] must fit.
-        if let p = plan.prefix, p.positionOffset > c.maxPositions - 3 {
+        if let p = plan.prefix, p.positionOffset > c.usablePositions - 3 {
             throw .config(ConfigError(path: "peft.prefix.length", message: "prefix length \(p.length) leaves no room for text: this "
-                + "model has \(c.maxPositions) positions, so at most \(c.maxPositions - 3)"))
+                + "model has \(c.usablePositions) positions for text, so at most \(c.usablePositions - 3)"))
         }
         if head == .pooler && weights.pooler == nil {
             throw .model("head \"pooler\" needs pooler.dense weights, which this checkpoint lacks; use \"cls\" or \"mean\"")
@@ -103,9 +103,9 @@ public final class BertClassifier {
         }
     }
 
-    /// Where token positions start: 0, or after a shifted prefix (`PrefixSpec.positions`: HF BERT
-    /// counts a prefix as past tokens, as PEFT does).
-    public var positionOffset: Int { plan.prefix?.positionOffset ?? 0 }
+    /// Where token positions start: the family's first position (`BertConfig.positionBase`), after
+    /// a shifted prefix (`PrefixSpec.positions`: HF counts a prefix as past tokens, as PEFT does).
+    public var positionOffset: Int { config.positionBase + (plan.prefix?.positionOffset ?? 0) }
 
     /// The count of trainable scalars the trainer allocated (must equal the plan's analytic count).
     public var trainableParameters: Int { block.count }

@@ -2,8 +2,20 @@ import JSONKit
 import Foundation
 import Space
 
+/// The encoder families that share BERT's block (post-LayerNorm, exact GELU, absolute positions),
+/// by `config.json`'s `model_type`.
+public enum EncoderFamily: String, CaseIterable, Sendable {
+    case bert, roberta
+}
+
 /// The fields of a Hugging Face BERT-family `config.json` that the encoder needs.
 public struct BertConfig: Equatable, Sendable {
+    public var family: EncoderFamily = .bert
+    /// The position of the first token: 0 in BERT; RoBERTa counts real tokens from
+    /// `pad_token_id + 1` (its position ids are `padding_idx + 1 + t`).
+    public var positionBase = 0
+    /// Positions a text may take: `maxPositions − positionBase`.
+    public var usablePositions: Int { maxPositions - positionBase }
     public var vocabSize: Int
     public var hiddenSize: Int
     public var layers: Int
@@ -43,9 +55,7 @@ public struct BertConfig: Equatable, Sendable {
         let root = try readJSONFile(path, what: "config.json")
         let r = JSONReader(root, file: path)
         do throws(ConfigError) {
-            if let mt = try r.optional("model_type")?.string(), !["bert"].contains(mt) {
-                throw r.error("model_type \"\(mt)\" is not supported; expected \"bert\"", at: "model_type")
-            }
+            let family = try Self.readFamily(r)
             if let act = try r.optional("hidden_act")?.string(), act != "gelu" {
                 throw r.error("hidden_act \"\(act)\" is not supported; expected \"gelu\" (exact erf GELU)", at: "hidden_act")
             }
@@ -65,9 +75,27 @@ public struct BertConfig: Equatable, Sendable {
                 attentionDropout: Float(try r.optional("attention_probs_dropout_prob")?.double(in: 0...0.99) ?? 0.1),
                 classifierDropout: (try r.optional("classifier_dropout")?.double(in: 0...0.99)).map { Float($0) }
             )
+            self.family = family
+            if family == .roberta { positionBase = try (r.optional("pad_token_id")?.int(in: 0...10_000_000) ?? 1) + 1 }
+            if usablePositions < 3 {
+                throw r.error("max_position_embeddings \(maxPositions) leaves fewer than 3 positions for text", at: "max_position_embeddings")
+            }
         } catch { throw .config(error) }
         guard hiddenSize % heads == 0 else {
             throw .file(path: path, message: "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(heads)")
         }
+    }
+
+    /// `model_type` (BERT when absent); an unsupported one is refused with the supported list,
+    /// and XLM-R with the reason.
+    static func readFamily(_ r: JSONReader) throws(ConfigError) -> EncoderFamily {
+        guard let mt = try r.optional("model_type")?.string() else { return .bert }
+        if let f = EncoderFamily(rawValue: mt) { return f }
+        let supported = EncoderFamily.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        if mt == "xlm-roberta" {
+            throw r.error("model_type \"xlm-roberta\" needs a SentencePiece Unigram tokenizer, which autopeft does not implement; "
+                + "supported: \(supported)", at: "model_type")
+        }
+        throw r.error("model_type \"\(mt)\" is not supported; supported: \(supported)", at: "model_type")
     }
 }

@@ -60,9 +60,11 @@ public final class BertWeights {
         self.pooler = pooler
     }
 
-    /// Loads `model.safetensors` with tensor names as HF writes them, with or without a `bert.` prefix.
+    /// Loads `model.safetensors` with tensor names as HF writes them, with or without the family's
+    /// prefix (`bert.`, `roberta.`).
     public convenience init(config c: BertConfig, safetensors file: SafetensorsFile) throws(TrainerError) {
-        let prefix = file.tensors["bert.embeddings.word_embeddings.weight"] != nil ? "bert." : ""
+        let family = c.family.rawValue + "."
+        let prefix = file.tensors[family + "embeddings.word_embeddings.weight"] != nil ? family : ""
         let H = c.hiddenSize, I = c.intermediateSize
         func lin(_ name: String, _ inF: Int, _ outF: Int) throws(TrainerError) -> LinearWeights {
             LinearWeights(weight: try file.floats(prefix + name + ".weight", shape: [outF, inF]),

@@ -49,13 +49,13 @@ public protocol ProgressSink: AnyObject {
 public final class FineTuner {
     public let config: RunConfig
     public let weights: BertWeights
-    public let tokenizer: WordPieceTokenizer
+    public let tokenizer: any TextTokenizer
     public weak var progress: ProgressSink?
     /// Polled before each step: true asks the run to stop, save its state (`TrainingSegment.preemptTo`)
     /// and throw `.interrupted` (a cluster's preemption signal).
     public var stopRequested: (() -> Bool)?
 
-    public init(config: RunConfig, weights: BertWeights, tokenizer: WordPieceTokenizer) {
+    public init(config: RunConfig, weights: BertWeights, tokenizer: any TextTokenizer) {
         self.config = config
         self.weights = weights
         self.tokenizer = tokenizer
@@ -72,12 +72,12 @@ public final class FineTuner {
         }
         let c = try BertConfig(contentsOf: dir + "/config.json")
         let w = try BertWeights(config: c, safetensors: SafetensorsFile(path: dir + "/model.safetensors"))
-        try self.init(config: config, weights: w, tokenizer: WordPieceTokenizer(directory: dir))
+        try self.init(config: config, weights: w, tokenizer: Tokenizers.load(directory: dir))
     }
 
     /// Encodes examples at the task's max length, capped by the model's positions (less a shifted prefix).
     public func encode(_ examples: [Example]) -> [WordPieceTokenizer.Encoding] {
-        let maxLen = min(config.task.maxLength, weights.config.maxPositions - (config.plan.prefix?.positionOffset ?? 0))
+        let maxLen = min(config.task.maxLength, weights.config.usablePositions - (config.plan.prefix?.positionOffset ?? 0))
         return examples.map { tokenizer.encode($0.textA, $0.textB, maxLength: maxLen) }
     }
 

@@ -17,7 +17,17 @@ public enum PEFTExport {
         public var description: String { "cannot export to HF PEFT: \(reason)" }
     }
 
+    /// The exports write BERT's module names and `BertForSequenceClassification`'s head; for another
+    /// family they would load into the wrong modules, so they are refused until they follow it.
+    static func refuseOtherFamilies(_ model: BertClassifier) throws {
+        guard model.config.family == .bert else {
+            throw Unsupported(reason: "exports are written for the BERT family; this model is \(model.config.family.rawValue), whose "
+                + "module names and classification head they do not write yet (save the candidate with --save and use autopeft predict)")
+        }
+    }
+
     public static func export(_ model: BertClassifier, config: RunConfig, to dir: String) throws -> [String] {
+        try refuseOtherFamilies(model)
         let plan = model.plan
         let kinds = [plan.lora != nil, plan.serialAdapter != nil, plan.parallelAdapter != nil, plan.prefix != nil,
                      plan.ia3 != nil, plan.bitfit != nil].filter { $0 }.count

@@ -98,6 +98,24 @@ final class EquivalenceTests: XCTestCase {
         XCTAssertEqual(old.trials.count, 4, "it replays")
     }
 
+    /// A journal written under rules 2 resumes under rules 2: inactive masks encode as their default
+    /// and the models do not see the parameter count, so its proposals are the ones it would have made.
+    func testARules2JournalKeepsItsEncodingAndModelInputs() throws {
+        let spec = try spec(Self.unionSpace(trials: 4))
+        let d = scratchDirectory("equivalence") + "/study"
+        try Study(spec: spec, directory: d).run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
+        let journal = d + "/journal.jsonl"
+        var lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines[0] = lines[0].replacingOccurrences(of: #","proposal_rules":3"#, with: #","proposal_rules":2"#)
+        try (lines.joined(separator: "\n") + "\n").write(toFile: journal, atomically: true, encoding: .utf8)
+        let old = try Study(readingDirectory: d)
+        XCTAssertEqual(Study.proposalRules(old.journal), 2)
+        XCTAssertTrue(Study.maskFollowsModules(old.journal))
+        XCTAssertFalse(old.spec.space.inactiveSetsEncodeEmpty)
+        XCTAssertFalse(old.optimizer.settings.parameterFeature)
+        XCTAssertEqual(old.trials.count, 4, "it replays")
+    }
+
     /// Drawn uniformly, the union space turns on about five methods at once; a quarter of the
     /// initial design keeps one method only, cycling through them, so the design covers the
     /// configurations practice uses. Counted over 10 seeds' designs of 8 rows.

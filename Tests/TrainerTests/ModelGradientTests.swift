@@ -17,9 +17,19 @@ final class ModelGradientTests: XCTestCase {
         return TokenBatch(encs, padId: 0)
     }
 
-    func check(plan: PEFTPlan, head: HeadInput, labels: Int, dropout: Bool = true, file: StaticString = #filePath,
-               line: UInt = #line) throws {
-        var cfg = Self.tiny
+    /// The tiny model as RoBERTa: positions from 2, one token type.
+    static var tinyRoberta: BertConfig {
+        var c = tiny
+        c.family = .roberta
+        c.positionBase = 2
+        c.maxPositions = 18
+        c.typeVocabSize = 1
+        return c
+    }
+
+    func check(plan: PEFTPlan, head: HeadInput, labels: Int, dropout: Bool = true, config: BertConfig = tiny,
+               file: StaticString = #filePath, line: UInt = #line) throws {
+        var cfg = config
         if !dropout { cfg.hiddenDropout = 0; cfg.attentionDropout = 0 }
         let weights = BertWeights.random(config: cfg, seed: 7)
         let model = try BertClassifier(weights: weights, plan: plan, labels: labels, head: head)
@@ -28,7 +38,8 @@ final class ModelGradientTests: XCTestCase {
         // values: at 0.5 some points had softmax so peaked that no ε resolved the curvature).
         var r = RandomSource(seed: 3)
         for i in 0..<model.block.count { model.block.values[i] = Float(r.nextGaussian()) * 0.2 }
-        let batch = Self.batch()
+        var batch = Self.batch()
+        if cfg.typeVocabSize == 1 { batch.typeIds = batch.typeIds.map { _ in 0 } }
         let targetsC = [1, 0, labels - 1]
         let targetsR: [Float] = [0.3, -1.2, 2.0]
         let dlogits = FloatBuffer(count: batch.batch * labels)
@@ -95,6 +106,22 @@ final class ModelGradientTests: XCTestCase {
             for head in [HeadInput.pooler, .mean] {
                 try check(plan: plan, head: head, labels: 2)
             }
+        }
+    }
+
+    /// The RoBERTa family runs the same block from other positions: every method, alone and
+    /// combined, checked on it too.
+    func testEachModuleOnRoBERTa() throws {
+        let plans = [PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0.1, targets: LinearTarget.allCases)),
+                     PEFTPlan(serialAdapter: AdapterSpec(size: 4, layers: .only([1, 2]))),
+                     PEFTPlan(parallelAdapter: AdapterSpec(size: 3, layers: .all, scale: 4)),
+                     PEFTPlan(prefix: PrefixSpec(length: 2, layers: .only([0, 2]))),
+                     PEFTPlan(prefix: PrefixSpec(length: 2, positions: .shifted)),
+                     PEFTPlan(ia3: IA3Spec(layers: .all)), PEFTPlan(bitfit: BitFitSpec(layers: .only([1, 2]))),
+                     PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.value]), serialAdapter: AdapterSpec(size: 2),
+                              prefix: PrefixSpec(length: 2), ia3: IA3Spec(sites: [.key]), bitfit: BitFitSpec(biases: [.value]))]
+        for plan in plans {
+            for head in [HeadInput.cls, .mean] { try check(plan: plan, head: head, labels: 2, config: Self.tinyRoberta) }
         }
     }
 
