@@ -29,8 +29,7 @@ public enum PEFTExport {
     public static func export(_ model: BertClassifier, config: RunConfig, to dir: String) throws -> [String] {
         try refuseOtherFamilies(model)
         let plan = model.plan
-        let kinds = [plan.lora != nil, plan.serialAdapter != nil, plan.parallelAdapter != nil, plan.prefix != nil,
-                     plan.ia3 != nil, plan.bitfit != nil].filter { $0 }.count
+        let kinds = plan.methods.count
         guard kinds == 1 else {
             throw Unsupported(reason: kinds == 0 ? "the candidate trains only the head" :
                 "a PEFT adapter holds one method; this candidate combines \(kinds) (save it with --save and use autopeft predict)")

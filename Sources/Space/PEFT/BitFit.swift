@@ -50,7 +50,7 @@ extension BitFitSpec {
         .object([("biases", .array(biases.map { .string($0.rawValue) })), ("layers", layers.json)])
     }
 
-    func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
+    public func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
         try layers.validate(for: dims, path: path + ".layers")
     }
 
@@ -78,4 +78,9 @@ extension BitFitSpec {
     func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
         ["bitfit.biases": .items(biases.map(\.rawValue)), "bitfit.layers": .layers(layers.resolve(count: count))]
     }
+}
+
+extension BitFitSpec: PEFTMethodSpec {
+    public var key: String { "bitfit" }
+    public func adaptedLayers(count: Int) -> [Int] { layers.resolve(count: count) }
 }

@@ -85,7 +85,7 @@ extension AdapterSpec {
     }
 
     /// Sizes at most 4 × hidden, one size per layer when per-layer, layers in range.
-    func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
+    public func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
         let limit = 4 * dims.hiddenSize
         switch sizes {
         case let .uniform(m, layers):

@@ -48,7 +48,7 @@ extension IA3Spec {
         .object([("sites", .array(sites.map { .string($0.rawValue) })), ("layers", layers.json)])
     }
 
-    func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
+    public func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
         try layers.validate(for: dims, path: path + ".layers")
     }
 
@@ -74,4 +74,9 @@ extension IA3Spec {
     func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
         ["ia3.sites": .items(sites.map(\.rawValue)), "ia3.layers": .layers(layers.resolve(count: count))]
     }
+}
+
+extension IA3Spec: PEFTMethodSpec {
+    public var key: String { "ia3" }
+    public func adaptedLayers(count: Int) -> [Int] { layers.resolve(count: count) }
 }

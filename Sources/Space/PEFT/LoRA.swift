@@ -68,7 +68,7 @@ extension LoRASpec {
     }
 
     /// A positive rank no larger than any target matrix, at least one target, layers in range.
-    func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
+    public func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
         if rank < 1 { throw ConfigError(path: path + ".rank", message: "expected a positive rank, got \(rank)") }
         if targets.isEmpty { throw ConfigError(path: path + ".targets", message: "expected at least one target") }
         for t in targets {
@@ -122,4 +122,9 @@ extension LoRASpec {
         ["lora.rank": .number(Double(rank)), "lora.targets": .items(targets.map(\.rawValue)), "lora.alpha": .number(alpha),
          "lora.dropout": .number(dropout), "lora.init": .items([initialization.rawValue]), "lora.layers": .layers(layers.resolve(count: count))]
     }
+}
+
+extension LoRASpec: PEFTMethodSpec {
+    public var key: String { "lora" }
+    public func adaptedLayers(count: Int) -> [Int] { layers.resolve(count: count) }
 }

@@ -28,42 +28,37 @@ public struct PEFTPlan: Equatable, Sendable {
         [(AdapterSpec.Placement.serial, serialAdapter), (.parallel, parallelAdapter)].compactMap { p, a in a.map { (p, $0) } }
     }
 
+    /// The methods present, in the plan's one order: LoRA, serial, parallel, prefix, (IA)³, BitFit.
+    /// Every sum, list and JSON over methods follows it, so it must not change.
+    public var methods: [any PEFTMethodSpec] {
+        var out: [any PEFTMethodSpec] = []
+        if let lora { out.append(lora) }
+        for (placement, spec) in adapters { out.append(PlacedAdapter(placement: placement, spec: spec)) }
+        if let prefix { out.append(prefix) }
+        if let ia3 { out.append(ia3) }
+        if let bitfit { out.append(bitfit) }
+        return out
+    }
+
     /// Checks the plan against a model's dimensions (layers in range, rank not larger than the matrix).
     public func validate(for dims: ModelDimensions) throws(ConfigError) {
-        try lora?.validate(for: dims, path: "peft.lora")
-        for (placement, a) in adapters { try a.validate(for: dims, path: "peft." + placement.key) }
-        try prefix?.validate(for: dims, path: "peft.prefix")
-        try ia3?.validate(for: dims, path: "peft.ia3")
-        try bitfit?.validate(for: dims, path: "peft.bitfit")
+        for m in methods { try m.validate(for: dims, path: "peft." + m.key) }
     }
 
     /// Trainable scalars the PEFT modules add, computed from the dimensions alone.
     public func moduleParameters(dims: ModelDimensions) -> Int {
-        (lora?.parameters(dims: dims) ?? 0) + adapters.reduce(0) { $0 + $1.spec.parameters(dims: dims) }
-            + (prefix?.parameters(dims: dims) ?? 0) + (ia3?.parameters(dims: dims) ?? 0) + (bitfit?.parameters(dims: dims) ?? 0)
+        methods.reduce(0) { $0 + $1.parameters(dims: dims) }
     }
 
     /// The matrices the plan's modules act on, each with the module parameters charged to it, in
-    /// method order (LoRA, serial, parallel, prefix, (IA)³, BitFit), then layer order. Sums over
-    /// it follow this order, so it must not change.
+    /// method order (`methods`), then layer order. Sums over it follow this order, so it must not change.
     public func charges(dims: ModelDimensions) -> [PEFTCharge] {
-        var out = lora?.charges(dims: dims) ?? []
-        for (placement, a) in adapters { out += a.charges(dims: dims, placement: placement) }
-        out += prefix?.charges(dims: dims) ?? []
-        out += ia3?.charges(dims: dims) ?? []
-        out += bitfit?.charges(dims: dims) ?? []
-        return out
+        methods.flatMap { $0.charges(dims: dims) }
     }
 
     /// Every layer that holds a trainable module.
     public func adaptedLayers(layers count: Int) -> Set<Int> {
-        var s = Set<Int>()
-        if let lora { s.formUnion(lora.layers.resolve(count: count)) }
-        for (_, a) in adapters { s.formUnion(a.resolve(count: count).map(\.layer)) }
-        if let prefix { s.formUnion(prefix.layers.resolve(count: count)) }
-        if let ia3 { s.formUnion(ia3.layers.resolve(count: count)) }
-        if let bitfit { s.formUnion(bitfit.layers.resolve(count: count)) }
-        return s
+        methods.reduce(into: Set<Int>()) { $0.formUnion($1.adaptedLayers(count: count)) }
     }
 
     /// Trainable scalars of the whole candidate: modules plus the head (`labels × hidden + labels`).
@@ -96,12 +91,6 @@ extension PEFTPlan {
 
     /// The plan as the `peft` object of a run file (parses back to an equal plan).
     public var json: JSONValue {
-        var members: [(key: String, value: JSONValue)] = []
-        if let lora { members.append(("lora", lora.json)) }
-        for (placement, a) in adapters { members.append((placement.key, a.json(placement: placement))) }
-        if let prefix { members.append(("prefix", prefix.json)) }
-        if let ia3 { members.append(("ia3", ia3.json)) }
-        if let bitfit { members.append(("bitfit", bitfit.json)) }
-        return .object(members)
+        .object(methods.map { (key: $0.key, value: $0.json) })
     }
 }

@@ -67,7 +67,7 @@ extension PrefixSpec {
         return .object(m)
     }
 
-    func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
+    public func validate(for dims: ModelDimensions, path: String) throws(ConfigError) {
         try layers.validate(for: dims, path: path + ".layers")
     }
 
@@ -101,4 +101,9 @@ extension PrefixSpec {
         ["prefix.length": .number(Double(length)), "prefix.projection": .number(Double(projection ?? 0)),
          "prefix.layers": .layers(layers.resolve(count: count)), "prefix.positions": .items([positions.rawValue])]
     }
+}
+
+extension PrefixSpec: PEFTMethodSpec {
+    public var key: String { "prefix" }
+    public func adaptedLayers(count: Int) -> [Int] { layers.resolve(count: count) }
 }
