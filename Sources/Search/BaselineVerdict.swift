@@ -49,6 +49,19 @@ extension Study {
         }
     }
 
+    /// What the `n`-th optimiser trial aims at. From proposal rules 4, every third one aims at a
+    /// baseline the search has not matched yet, in turn by trial order: the smallest configuration
+    /// that beats it is what a user asks of the search, and a hypervolume on a log axis draws the
+    /// other trials to the smallest modules (where each decade is as wide as any other). The others,
+    /// and every trial once all baselines are matched, aim at the hypervolume.
+    func baselineGoal(iteration n: Int) -> Optimizer.Goal {
+        guard baselineTurns, n % 3 == 0 else { return .hypervolume }
+        let open = baselineVerdicts.filter { !$0.isMatched }
+        guard !open.isEmpty else { return .hypervolume }
+        let b = open[(n / 3 - 1) % open.count].baseline
+        return .beat(values: b.values, start: b.config ?? planPoint(b.candidate)?.nearest)
+    }
+
     /// The verdict in words, as the terminal summary and the report say it (trial numbers from 1).
     public func describe(_ v: BaselineVerdict) -> String {
         if let named = v.frontMatches.first {

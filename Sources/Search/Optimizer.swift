@@ -40,6 +40,16 @@ public struct Optimizer: Sendable {
         public init() {}
     }
 
+    /// What a proposal aims at.
+    public enum Goal: Sendable {
+        /// The expected hypervolume improvement (with the prior's weight): the study's objective.
+        case hypervolume
+        /// A configuration no worse than a baseline in every known objective (not larger) whose
+        /// first measured objective beats the baseline's: log expected improvement over it, −∞ for
+        /// a larger configuration. Local search starts at `start` (the baseline's point) first.
+        case beat(values: [Double], start: Config?)
+    }
+
     /// What `ask` returns.
     public struct Proposal: Sendable {
         public var configs: [Config]
@@ -111,7 +121,7 @@ public struct Optimizer: Sendable {
     ///   - warmStarts: previously fitted hyperparameters per measured objective (extra fit starts).
     ///   - distances: fidelity distances at which to report each proposal's worth (`Proposal.worth`).
     public func ask(history: [Observation], pending: [Config], count: Int, seed: UInt64, iteration: Int = 1,
-                    warmStarts: [[Double]] = [], distances: [Double] = []) throws(SamplingError) -> Proposal {
+                    warmStarts: [[Double]] = [], distances: [Double] = [], goal: Goal = .hypervolume) throws(SamplingError) -> Proposal {
         var rng = SplitMix64(seed: seed)
         // Configurations observed only below the target stay proposable: promoting one is a choice.
         var taboo = Set(history.filter { $0.distance == 0 && $0.exact }.map { space.key($0.config) } + pending.map { space.key($0) })
@@ -127,11 +137,23 @@ public struct Optimizer: Sendable {
         var chosen: [Config] = [], scores: [Double] = [], worth: [[Double]] = []
         for _ in 0..<count {
             let front = Pareto.frontIndices(points).map { points[$0] }
-            let score = { (cs: [Config]) in
+            let hypervolume = { (cs: [Config]) in
                 self.logAcquisition(cs, models: models, front: front, normals: normals, priorExponent: priorExponent)
             }
-            guard let best = try optimiseAcquisition(score, front: history.map(\.config) + chosen, taboo: taboo,
-                                                     incumbents: settings.incumbentStarts ? incumbents(history) : [], rng: &rng) else { break }
+            let around = settings.incumbentStarts ? incumbents(history) : []
+            var found: (config: Config, value: Double)?
+            if case let .beat(values, start) = goal {
+                let beat = { (cs: [Config]) in self.logImprovement(cs, models: models, over: values) }
+                found = try optimiseAcquisition(beat, front: history.map(\.config) + chosen, taboo: taboo,
+                                                incumbents: (start.map { [$0] } ?? []) + around, rng: &rng)
+                // Nothing as small can be proposed: the hypervolume's pick instead.
+                if found.map({ $0.value == -.infinity }) ?? false { found = nil }
+            }
+            if found == nil {
+                found = try optimiseAcquisition(hypervolume, front: history.map(\.config) + chosen, taboo: taboo, incumbents: around,
+                                                rng: &rng)
+            }
+            guard let best = found else { break }
             chosen.append(best.config)
             scores.append(best.value)
             taboo.insert(space.key(best.config))
@@ -243,6 +265,19 @@ public struct Optimizer: Sendable {
         }
     }
 
+    /// log E[(t − y)⁺] of the first measured objective y over a baseline's t (minimised units), for
+    /// configurations no larger than the baseline in every known objective; −∞ for the others.
+    func logImprovement(_ cs: [Config], models: [ObjectiveModel], over target: [Double]) -> [Double] {
+        guard !cs.isEmpty, let m = models.first else { return cs.map { _ in -.infinity } }
+        let t = objectives[m.objective].minimised(target[m.objective])
+        let pred = m.surrogate.predict(cs.map(modelInput))
+        return cs.indices.map { i -> Double in
+            let known = knownValues(cs[i])
+            for (k, o) in objectives.enumerated() where o.known && !(o.minimised(known[k]) <= o.minimised(target[k])) { return -.infinity }
+            return ExpectedHypervolumeImprovement.logPsi(t, pred.mean[i] * m.sd + m.mu, pred.variance[i].squareRoot() * m.sd)
+        }
+    }
+
     /// The observations local search starts around, best first: the observed front at the target
     /// (baselines included where they are in the history) by the first measured objective, then
     /// the best others in it; each configuration once.
@@ -274,7 +309,8 @@ public struct Optimizer: Sendable {
         var best = (config: pool[order[0]], value: values[order[0]])
         let hasReals = space.parameters.contains { if case .real = $0.domain { return true }; return false }
         // Half the starts (at most) go around incumbents, so a proposal costs what it did.
-        let around = Array(incumbents.prefix(settings.localStarts / 2))
+        var seenIncumbents = Set<String>()
+        let around = Array(incumbents.filter { seenIncumbents.insert(space.key($0)).inserted }.prefix(settings.localStarts / 2))
         var starts = order.prefix(settings.localStarts - around.count).map { (config: pool[$0], value: values[$0]) }
         for incumbent in around {
             let moves = space.neighbours(of: incumbent).filter { !taboo.contains(space.key($0)) }

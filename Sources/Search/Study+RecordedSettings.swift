@@ -105,7 +105,9 @@ extension Study {
     /// Under rules 2 "every method off" encoded with all layers on, one coordinate from each
     /// every-layer baseline, so the model predicted the baselines' scores for it and the acquisition
     /// spent its trials on the smallest modules.
-    public static let currentProposalRules = 3
+    ///
+    /// Rules 4: every third optimiser trial aims at a baseline not yet matched (`baselineGoal`).
+    public static let currentProposalRules = 4
 
     public static func proposalRules(_ journal: Journal) -> Int {
         guard case .number(let n, _) = recorded("proposal_rules", journal, new: .number(Double(currentProposalRules)),

@@ -43,6 +43,9 @@ public final class Study {
     /// Whether baselines given as plans inform the model (`Study.baselinesInModel`, from the
     /// journal); tests turn it off to measure what it is worth.
     lazy var baselinesInModel = Study.baselinesInModel(journal)
+    /// Whether every third optimiser trial aims at an unmatched baseline (`baselineGoal`, proposal
+    /// rules 4); tests turn it off to measure what it is worth.
+    lazy var baselineTurns = Study.proposalRules(journal) >= 4
     /// Whether the design keeps some rows to one method (`hypercubeRow`); tests turn it off.
     var singleMethodRows = true
     /// The initial design, drawn once (it depends only on the space file and the prior).
@@ -381,7 +384,7 @@ public final class Study {
         let levels = spec.fidelity?.levels ?? []
         let p = try optimizer.ask(history: history, pending: pending, count: count - proposals.count,
                                   seed: spec.seed &* 1_000_003 &+ UInt64(trials.count), iteration: n, warmStarts: warm,
-                                  distances: levels.map { spec.fidelity!.distance($0) })
+                                  distances: levels.map { spec.fidelity!.distance($0) }, goal: baselineGoal(iteration: n))
         var streak = currentCheapStreak
         for (i, c) in p.configs.enumerated() {
             guard spec.fidelity != nil else { proposals.append(Proposed(candidate: .config(c), origin: .optimizer)); continue }
