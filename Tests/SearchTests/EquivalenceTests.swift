@@ -83,16 +83,22 @@ final class EquivalenceTests: XCTestCase {
         XCTAssertTrue(Study.maskFollowsModules(study.journal))
     }
 
-    /// A journal written before the rule keeps the keys it had: the mask stays active there.
-    func testAnOlderJournalKeepsItsKeys() throws {
+    /// A 4-trial study of the union space whose journal then says `rules` (a `study_created`
+    /// member, or "" for none) instead of the current proposal rules, reopened from its folder.
+    func studyRecorded(withRules rules: String) throws -> Study {
         let spec = try spec(Self.unionSpace(trials: 4))
         let d = scratchDirectory("equivalence") + "/study"
         try Study(spec: spec, directory: d).run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
         let journal = d + "/journal.jsonl"
         var lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
-        lines[0] = lines[0].replacingOccurrences(of: #","proposal_rules":\#(Study.currentProposalRules)"#, with: "")
+        lines[0] = lines[0].replacingOccurrences(of: #","proposal_rules":\#(Study.currentProposalRules)"#, with: rules)
         try (lines.joined(separator: "\n") + "\n").write(toFile: journal, atomically: true, encoding: .utf8)
-        let old = try Study(readingDirectory: d)
+        return try Study(readingDirectory: d)
+    }
+
+    /// A journal written before the rule keeps the keys it had: the mask stays active there.
+    func testAnOlderJournalKeepsItsKeys() throws {
+        let old = try studyRecorded(withRules: "")
         XCTAssertFalse(Study.maskFollowsModules(old.journal))
         XCTAssertNil(old.spec.space.parameter("layers")?.condition)
         XCTAssertEqual(old.trials.count, 4, "it replays")
@@ -101,14 +107,7 @@ final class EquivalenceTests: XCTestCase {
     /// A journal written under rules 2 resumes under rules 2: inactive masks encode as their default
     /// and the models do not see the parameter count, so its proposals are the ones it would have made.
     func testARules2JournalKeepsItsEncodingAndModelInputs() throws {
-        let spec = try spec(Self.unionSpace(trials: 4))
-        let d = scratchDirectory("equivalence") + "/study"
-        try Study(spec: spec, directory: d).run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
-        let journal = d + "/journal.jsonl"
-        var lines = try String(contentsOfFile: journal, encoding: .utf8).split(separator: "\n").map(String.init)
-        lines[0] = lines[0].replacingOccurrences(of: #","proposal_rules":\#(Study.currentProposalRules)"#, with: #","proposal_rules":2"#)
-        try (lines.joined(separator: "\n") + "\n").write(toFile: journal, atomically: true, encoding: .utf8)
-        let old = try Study(readingDirectory: d)
+        let old = try studyRecorded(withRules: #","proposal_rules":2"#)
         XCTAssertEqual(Study.proposalRules(old.journal), 2)
         XCTAssertTrue(Study.maskFollowsModules(old.journal))
         XCTAssertFalse(old.spec.space.inactiveSetsEncodeEmpty)
