@@ -120,6 +120,8 @@ public struct Optimizer: Sendable {
     ///   - iteration: n in the prior's π^(β/n): BO iterations so far after the initial design (≥ 1).
     ///   - warmStarts: previously fitted hyperparameters per measured objective (extra fit starts).
     ///   - distances: fidelity distances at which to report each proposal's worth (`Proposal.worth`).
+    ///   - goal: what the proposals aim at (`Goal`); when no configuration can serve a baseline's
+    ///     goal (none is as small), the hypervolume's pick is taken instead.
     public func ask(history: [Observation], pending: [Config], count: Int, seed: UInt64, iteration: Int = 1,
                     warmStarts: [[Double]] = [], distances: [Double] = [], goal: Goal = .hypervolume) throws(SamplingError) -> Proposal {
         var rng = SplitMix64(seed: seed)
