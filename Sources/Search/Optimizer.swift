@@ -176,8 +176,8 @@ public struct Optimizer: Sendable {
 
     /// What the models see of a configuration: its encoding, then, with `parameterFeature`, its
     /// trainable parameters on a log10 axis scaled so that 10 and the reference's count span [0, 1].
-    func modelInput(_ config: Config) -> [Double] {
-        space.encode(config) + parameterCoordinate(knownValues(config))
+    func modelInput(_ config: Config, known: [Double]? = nil) -> [Double] {
+        space.encode(config) + parameterCoordinate(known ?? knownValues(config))
     }
 
     /// An observation's model input: a baseline's point where it has one (`Observation.point`).
@@ -244,10 +244,12 @@ public struct Optimizer: Sendable {
                         priorExponent: Double) -> [Double] {
         guard !cs.isEmpty else { return [] }
         let ref = coordinates(reference)
-        let xs = cs.map(modelInput)
+        // The known values are counted once per candidate: the model input and the front both use them.
+        let knowns = cs.map(knownValues)
+        let xs = cs.indices.map { modelInput(cs[$0], known: knowns[$0]) }
         let preds = models.map { $0.surrogate.predict(xs) }
         return cs.indices.map { i -> Double in
-            let known = knownValues(cs[i])
+            let known = knowns[i]
             var mean = [Double](repeating: 0, count: objectives.count), sd = mean
             let knownCoordinates = coordinates(known)
             for (j, o) in objectives.enumerated() where o.known { mean[j] = knownCoordinates[j] }
@@ -272,9 +274,10 @@ public struct Optimizer: Sendable {
     func logImprovement(_ cs: [Config], models: [ObjectiveModel], over target: [Double]) -> [Double] {
         guard !cs.isEmpty, let m = models.first else { return cs.map { _ in -.infinity } }
         let t = objectives[m.objective].minimised(target[m.objective])
-        let pred = m.surrogate.predict(cs.map(modelInput))
+        let knowns = cs.map(knownValues)
+        let pred = m.surrogate.predict(cs.indices.map { modelInput(cs[$0], known: knowns[$0]) })
         return cs.indices.map { i -> Double in
-            let known = knownValues(cs[i])
+            let known = knowns[i]
             for (k, o) in objectives.enumerated() where o.known && !(o.minimised(known[k]) <= o.minimised(target[k])) { return -.infinity }
             return ExpectedHypervolumeImprovement.logPsi(t, pred.mean[i] * m.sd + m.mu, pred.variance[i].squareRoot() * m.sd)
         }
