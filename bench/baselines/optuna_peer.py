@@ -61,10 +61,13 @@ def main():
     import optuna
     ap = argparse.ArgumentParser()
     ap.add_argument("space"); ap.add_argument("out")
-    ap.add_argument("--seed", type=int, default=0); ap.add_argument("--budget-seconds", type=float, default=900)
+    ap.add_argument("--seed", type=int, default=0); ap.add_argument("--budget-seconds", type=float,
+                                                                  help="default: the space file's search.budget_seconds")
     ap.add_argument("--autopeft", default=".build/release/autopeft")
     a = ap.parse_args()
     space = json.load(open(a.space))
+    if a.budget_seconds is None:
+        a.budget_seconds = float(space["search"]["budget_seconds"])
     examples = space["fidelity"]["target"]["train_examples"]
     os.makedirs(a.out, exist_ok=True)
     trials_file, front_file = os.path.join(a.out, "trials.jsonl"), os.path.join(a.out, "front.jsonl")

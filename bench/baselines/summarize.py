@@ -7,7 +7,9 @@ points only, reference score 0 and 3M parameters), each baseline's verdict, and 
 A baseline is matched when a searched front point's 3-seed mean is at least the baseline's 3-seed mean with at
 most its trainable parameters; otherwise the table gives the miss (the best searched mean at no more parameters,
 minus the baseline's). Repeats: trials of one configuration at one fidelity beyond the first, counted from the
-journal (a promotion to another fidelity is not a repeat).
+journal (a promotion to another fidelity is not a repeat). A study re-evaluated with `--front-only` takes its
+task's baselines from the study that retrained them (the same runs: a baseline's training does not depend on the
+search seed).
 """
 import glob, json, math, os, sys
 from collections import defaultdict
@@ -88,7 +90,11 @@ def main():
         task, seed = os.path.basename(study).rsplit("-s", 1)
         searched, baselines, repeats = ours(study)
         rows.append({"task": task, "seed": int(seed), "search": "new", "hv": hypervolume(pareto(searched)),
-                     "verdicts": verdicts(pareto(searched), baselines), "repeats": repeats, "baselines": baselines})
+                     "repeats": repeats, "baselines": baselines, "searched": searched})
+    for r in rows:   # a front-only study: its task's baselines from the study that retrained them all
+        full = max((o["baselines"] for o in rows if o["task"] == r["task"]), key=len, default={})
+        r["baselines"] = {**full, **r["baselines"]}
+        r["verdicts"] = verdicts(pareto(r.pop("searched")), r["baselines"])
     for folder in sorted(glob.glob(os.path.join(out, "*-optuna-s*"))):
         if not os.path.exists(os.path.join(folder, "front.jsonl")):
             continue
