@@ -32,8 +32,10 @@ public final class BertClassifier {
     var scratch = BackwardScratch()
     var lastBatch = 0, lastLength = 0, lastTraining = false, lastLengths: [Int] = []
 
+    /// The PEFT modules attached to the layers (and the model-level ones), in declaration order.
+    let modules: [any PEFTModule]
     /// Prefix tuning's prefixes (flat or through its MLP); nil without prefix tuning.
-    let prefixTuning: PrefixTuning?
+    var prefixTuning: PrefixTuning? { modules.lazy.compactMap { $0 as? PrefixTuning }.first }
 
     public init(weights: BertWeights, plan: PEFTPlan, labels: Int, head: HeadInput) throws(TrainerError) {
         let c = weights.config
@@ -50,28 +52,12 @@ public final class BertClassifier {
         self.plan = plan
         self.labels = labels
         self.head = head
-        let H = c.hiddenSize, count = c.layers
         layers = weights.layers.enumerated().map { EncoderLayer(index: $0.offset, weights: $0.element, config: c) }
-        if let spec = plan.lora {
-            for l in spec.layers.resolve(count: count) {
-                for t in spec.targets {
-                    layers[l].addLoRA(LoRALinear(target: t, layer: l, spec: spec, dims: c.dimensions, block: block))
-                }
-            }
-        }
-        for (placement, a) in plan.adapters {
-            for (l, m) in a.resolve(count: count) {
-                layers[l].addAdapter(BottleneckAdapter(placement: placement, layer: l, size: m, hidden: H,
-                                                       scale: placement == .serial ? 1 : Float(a.scale), block: block))
-            }
-        }
-        if let spec = plan.ia3 { for l in spec.layers.resolve(count: count) { layers[l].addIA3(spec.sites, block: block) } }
-        if let spec = plan.bitfit { for l in spec.layers.resolve(count: count) { layers[l].addBitFit(spec.biases, block: block) } }
-        if let spec = plan.prefix { prefixTuning = PrefixTuning(spec: spec, dims: c.dimensions, block: block) } else { prefixTuning = nil }
+        modules = TrainerMethods.attach(plan, to: layers, dims: c.dimensions, block: block)
         classifierW = block.declare("classifier.weight", shape: [labels, c.hiddenSize])
         classifierB = block.declare("classifier.bias", shape: [labels])
         block.seal()
-        prefixTuning?.bind(layers, block: block)
+        for m in modules { m.bind(to: layers, block: block) }
         lowestTrainableLayer = plan.lowestAdaptedLayer(layers: c.layers) ?? c.layers
         hidden = (0...c.layers).map { _ in GrowableBuffer() }
     }
@@ -80,26 +66,22 @@ public final class BertClassifier {
     /// (IA)³ vectors at 1, BitFit biases at their pretrained values, prefixes N(0, 1) as PEFT's
     /// embedding, the classifier N(0, 0.02²) with zero bias as HF does.
     public func initialize(seed: UInt64) throws(TrainerError) {
+        // The modules' order of random draws (`InitSlot`); ties keep declaration order.
+        let ordered = modules.indices.sorted { (modules[$0].initSlot, $0) < (modules[$1].initSlot, $1) }.map { modules[$0] }
+        func weights(_ m: any PEFTModule) -> LayerWeights? { layers.indices.contains(m.initSlot.layer) ? layers[m.initSlot.layer].w : nil }
         var rng = RandomSource(seed: seed, stream: "init")
-        for layer in layers {
-            for t in LinearTarget.allCases { try layer.lora[t]?.initialize(block: block, rng: &rng, weight: layer.weights(t)) }
-        }
+        for m in ordered where m.initSlot.stream == .base { try m.initialize(block: block, rng: &rng, weights: weights(m)) }
         let w = block.value(classifierW)
         for j in 0..<(labels * config.hiddenSize) { w[j] = Float(0.02 * rng.nextGaussian()) }
         block.value(classifierB).update(repeating: 0, count: labels)
         var rest = RandomSource(seed: seed, stream: "init-modules")
-        for layer in layers {
-            layer.serial?.initialize(block: block, rng: &rest)
-            layer.parallel?.initialize(block: block, rng: &rest)
-            layer.initialize(block: block)
-        }
-        prefixTuning?.initialize(block: block, hidden: config.hiddenSize, rng: &rest)
+        for m in ordered where m.initSlot.stream == .modules { try m.initialize(block: block, rng: &rest, weights: weights(m)) }
     }
 
     /// Which ReLU units of the adapters were active in the last forward (see `BottleneckAdapter`).
     public var activationSignature: UInt64 {
         layers.reduce(0) { h, l in
-            [l.serial, l.parallel].compactMap { $0 }.reduce(h) { ($0 &* 31) ^ $1.activationSignature }
+            l.attachments.sublayerAdapters.reduce(h) { ($0 &* 31) ^ $1.activationSignature }
         }
     }
 
@@ -138,7 +120,7 @@ public final class BertClassifier {
         lastBatch = B; lastLength = T; lastTraining = training; lastLengths = batch.lengths
         let vp = valid.ensure(N)
         batch.valid.withUnsafeBufferPointer { vp.update(from: $0.baseAddress!, count: N) }
-        prefixTuning?.forward(block: block, hidden: H)
+        for m in modules { m.forward(block: block) }
         let start: Int
         if let cache {
             cache.gather(rows: rows, length: T, into: hidden[cache.layer].ensure(N * H))
@@ -259,6 +241,6 @@ public final class BertClassifier {
                                block: block, scratch: &scratch)
             swap(&dh, &dnext)
         }
-        prefixTuning?.backward(block: block, hidden: H)
+        for m in modules { m.backward(block: block) }
     }
 }

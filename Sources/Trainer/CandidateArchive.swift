@@ -19,7 +19,7 @@ public enum CandidateArchive {
         }
         for layer in model.layers {
             for t in LinearTarget.allCases {
-                guard let m = layer.lora[t], let r = m.residual else { continue }
+                guard let m = layer.lora(t), let r = m.residual else { continue }
                 tensors.append(("encoder.layer.\(layer.index).\(t.modulePath).pissa_residual", [m.outFeatures, m.inFeatures], r.array))
             }
         }
@@ -51,7 +51,7 @@ public enum CandidateArchive {
         }
         for layer in model.layers {
             for t in LinearTarget.allCases {
-                guard let m = layer.lora[t], m.initialization == .pissa else { continue }
+                guard let m = layer.lora(t), m.initialization == .pissa else { continue }
                 let name = "encoder.layer.\(layer.index).\(t.modulePath).pissa_residual"
                 m.setResidual(FloatBuffer(try file.floats(name, shape: [m.outFeatures, m.inFeatures])))
             }

@@ -1,27 +1,24 @@
 import Space
 
-/// One BERT layer (post-LayerNorm) with its PEFT modules and saved activations.
+/// One BERT layer (post-LayerNorm) with the PEFT modules attached to it and saved activations.
 ///
 /// Shapes, N = B·T tokens, H hidden, I intermediate, P prefix length:
-///   x [N, H] → q, k, v [N, H] (k, v scaled by (IA)³ l_k, l_v)
+///   x [N, H] → q, k, v [N, H] (k, v scaled at their scale sites)
 ///   → with a prefix, keys/values [B·(P+T), H] = [prefix; k] per row
 ///   → ctx [N, H] → ao [N, H] (attention.output.dense, dropped in place)
-///   res1 = ao + x → h1 = LN1(res1) → inter [N, I] → g = GELU(inter) (· l_ff) [N, I]
-///   → fo [N, H] (output.dense, dropped) → fo += serial(fo) → fo += s·parallel(h1)
+///   res1 = ao + x → h1 = LN1(res1) → inter [N, I] → g = GELU(inter) (scaled at the feed-forward site) [N, I]
+///   → fo [N, H] (output.dense, dropped) → fo += each sublayer adapter (reading fo, or h1)
 ///   res2 = fo + h1 → out = LN2(res2) [N, H]
-/// LoRA sits beside any of the six linear maps; BitFit replaces the frozen biases by trainable ones.
+/// Beside each of the six linear maps, attached modules add to its output; any bias and LayerNorm
+/// shift may be replaced by a trainable one (`LayerAttachments`).
 public final class EncoderLayer {
     public let index: Int
     let w: LayerWeights
     let config: BertConfig
-    /// LoRA modules of this layer, by target.
-    public private(set) var lora: [LinearTarget: LoRALinear] = [:]
-    public private(set) var serial: BottleneckAdapter?
-    public private(set) var parallel: BottleneckAdapter?
-    var ia3 = IA3Vectors()
-    var bitfit = BitFitBiases()
-    /// Set by the model's `PrefixTuning` when this layer has a prefix.
-    var prefix: LayerPrefix?
+    /// The PEFT modules attached to this layer, by site (`TrainerMethod`s attach them).
+    var attachments = LayerAttachments()
+    /// The prefix prepended to this layer's keys and values, if any.
+    var prefix: LayerPrefix? { attachments.prefix }
 
     // Saved activations (grow-only; sized for the largest batch seen).
     var q = GrowableBuffer(), k = GrowableBuffer(), v = GrowableBuffer()
@@ -45,50 +42,28 @@ public final class EncoderLayer {
         self.config = config
     }
 
-    func addLoRA(_ m: LoRALinear) { lora[m.target] = m }
-    func addAdapter(_ a: BottleneckAdapter) {
-        switch a.placement {
-        case .serial: serial = a
-        case .parallel: parallel = a
-        }
-    }
-
-    func addIA3(_ sites: [IA3Spec.Site], block: ParameterBlock) {
-        ia3 = IA3Vectors(layer: index, sites: sites, dims: config.dimensions, block: block)
-    }
-
-    func addBitFit(_ biases: [BitFitSpec.Bias], block: ParameterBlock) {
-        bitfit = BitFitBiases(layer: index, biases: biases, dims: config.dimensions, block: block)
-    }
-
-    /// Sets (IA)³ vectors to 1 and BitFit biases to the pretrained values.
-    func initialize(block: ParameterBlock) {
-        ia3.initialize(block: block)
-        bitfit.initialize(block: block, pretrained: w)
-    }
-
     func weights(_ t: LinearTarget) -> LinearWeights { w.linear(t) }
 
     private func linear(_ target: LinearTarget, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                         n: Int, block: ParameterBlock, training: Bool, rng: inout RandomSource) {
         let lw = weights(target)
-        Linear.forward(out: out, inp: inp, weight: lora[target]?.frozenWeight ?? lw.weight.pointer,
-                       bias: bitfit.value(.init(target), frozen: lw.bias, block: block), rows: n,
+        Linear.forward(out: out, inp: inp, weight: attachments.weight(target, frozen: lw.weight.pointer),
+                       bias: attachments.bias(BiasSite(target), frozen: lw.bias, block: block), rows: n,
                        inFeatures: lw.inFeatures, outFeatures: lw.outFeatures)
-        lora[target]?.forward(y: out, x: inp, rows: n, block: block, training: training, rng: &rng)
+        for m in attachments.linear[target] ?? [] { m.forward(y: out, x: inp, rows: n, block: block, training: training, rng: &rng) }
     }
 
     private func linearBackward(_ target: LinearTarget, dout: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool, n: Int, block: ParameterBlock) {
         let lw = weights(target)
-        bitfit.backward(target, dout: dout, rows: n, columns: lw.outFeatures, block: block)
+        attachments.linearBiasBackward(target, dout: dout, rows: n, columns: lw.outFeatures, block: block)
         sensitivity?.accumulate(layer: index, target: target, dout: dout, x: x, rows: n, inFeatures: lw.inFeatures,
                                 outFeatures: lw.outFeatures)
         if let dx {
-            Linear.backwardInput(dinp: dx, dout: dout, weight: lora[target]?.frozenWeight ?? lw.weight.pointer, rows: n,
+            Linear.backwardInput(dinp: dx, dout: dout, weight: attachments.weight(target, frozen: lw.weight.pointer), rows: n,
                                  inFeatures: lw.inFeatures, outFeatures: lw.outFeatures, accumulate: accumulate)
         }
-        lora[target]?.backward(dy: dout, x: x, dx: dx, rows: n, block: block)
+        for m in attachments.linear[target] ?? [] { m.backward(dy: dout, x: x, dx: dx, rows: n, block: block) }
     }
 
     /// Runs the layer on x [B·T, H], writing out [B·T, H].
@@ -104,13 +79,14 @@ public final class EncoderLayer {
         linear(.query, out: qp, inp: x, n: N, block: block, training: training, rng: &rng)
         linear(.key, out: kp, inp: x, n: N, block: block, training: training, rng: &rng)
         linear(.value, out: vp, inp: x, n: N, block: block, training: training, rng: &rng)
-        ia3.forward(.key, kp, rows: N, block: block)
-        ia3.forward(.value, vp, rows: N, block: block)
+        attachments.scales[.key]?.forward(kp, rows: N, block: block)
+        attachments.scales[.value]?.forward(vp, rows: N, block: block)
         var keys = UnsafePointer(kp), values = UnsafePointer(vp), valid = keyValid
-        if prefix != nil {
-            prefix!.forward(k: kp, v: vp, keyValid: keyValid, batch: B, length: T, hidden: H)
-            keys = UnsafePointer(prefix!.keys.pointer); values = UnsafePointer(prefix!.values.pointer)
-            valid = UnsafePointer(prefix!.valid.pointer)
+        if attachments.prefix != nil {
+            attachments.prefix!.forward(k: kp, v: vp, keyValid: keyValid, batch: B, length: T, hidden: H)
+            let p = attachments.prefix!
+            keys = UnsafePointer(p.keys.pointer); values = UnsafePointer(p.values.pointer)
+            valid = UnsafePointer(p.valid.pointer)
         }
 
         let pp = probs.ensure(shape.probsCount)
@@ -125,22 +101,21 @@ public final class EncoderLayer {
         let r1 = res1.ensure(N * H)
         for j in 0..<(N * H) { r1[j] = aop[j] + x[j] }
         let h1p = h1.ensure(N * H)
-        let beta1 = bitfit.value(.attentionNorm, frozen: w.attentionNorm.beta, block: block)
+        let beta1 = attachments.bias(.attentionNorm, frozen: w.attentionNorm.beta, block: block)
         LayerNorm.forward(out: h1p, mean: mean1.ensure(N), rstd: rstd1.ensure(N), inp: r1, gamma: w.attentionNorm.gamma.pointer,
                           beta: beta1, rows: N, channels: H, eps: config.layerNormEps)
 
         let ip = inter.ensure(N * I), gp = g.ensure(N * I)
         linear(.intermediate, out: ip, inp: h1p, n: N, block: block, training: training, rng: &rng)
         GELU.forward(out: gp, inp: ip, count: N * I)
-        ia3.forward(.feedforward, gp, rows: N, block: block)
+        attachments.scales[.feedforward]?.forward(gp, rows: N, block: block)
         let fop = fo.ensure(N * H)
         linear(.output, out: fop, inp: gp, n: N, block: block, training: training, rng: &rng)
         if pHidden > 0 { Dropout.forward(out: fop, inp: fop, mask: foMask.ensure(N * H), count: N * H, p: pHidden, rng: &rng) }
-        serial?.forward(x: fop, y: fop, rows: N, block: block)
-        parallel?.forward(x: h1p, y: fop, rows: N, block: block)
+        for a in attachments.sublayerAdapters { a.forward(x: a.readsSublayerInput ? h1p : fop, y: fop, rows: N, block: block) }
         let r2 = res2.ensure(N * H)
         for j in 0..<(N * H) { r2[j] = fop[j] + h1p[j] }
-        let beta2 = bitfit.value(.outputNorm, frozen: w.outputNorm.beta, block: block)
+        let beta2 = attachments.bias(.outputNorm, frozen: w.outputNorm.beta, block: block)
         LayerNorm.forward(out: out, mean: mean2.ensure(N), rstd: rstd2.ensure(N), inp: r2, gamma: w.outputNorm.gamma.pointer,
                           beta: beta2, rows: N, channels: H, eps: config.layerNormEps)
     }
@@ -156,25 +131,26 @@ public final class EncoderLayer {
         let pHidden = trainingPass ? config.hiddenDropout : 0
         let pAttn = trainingPass ? config.attentionDropout : 0
 
-        // out = LN2(res2), res2 = fo + h1, fo = drop(dense(g)) (+ serial) (+ parallel)
+        // out = LN2(res2), res2 = fo + h1, fo = drop(dense(g)) (+ each sublayer adapter)
         let dres2 = s.a.ensure(N * H)
-        LayerNorm.backward(dinp: dres2, dgamma: nil, dbeta: bitfit.gradient(of: .outputNorm, block: block), dout: dout,
+        LayerNorm.backward(dinp: dres2, dgamma: nil, dbeta: attachments.biasGradient(.outputNorm, block: block), dout: dout,
                            inp: res2.pointer, mean: mean2.pointer, rstd: rstd2.pointer, gamma: w.outputNorm.gamma.pointer,
                            rows: N, channels: H)
         let dh1 = s.b.ensure(N * H)
         dh1.update(from: dres2, count: N * H)
         let dfo = dres2
-        parallel?.backward(dy: dfo, dx: dh1, rows: N, block: block)
-        serial?.backward(dy: dfo, dx: dfo, rows: N, block: block)
+        for a in attachments.sublayerAdapters.reversed() {
+            a.backward(dy: dfo, dx: a.readsSublayerInput ? dh1 : dfo, rows: N, block: block)
+        }
         if pHidden > 0 { Dropout.backward(dinp: dfo, dout: dfo, mask: foMask.pointer, count: N * H, p: pHidden) }
         let dg = s.c.ensure(N * I)
         linearBackward(.output, dout: dfo, x: g.pointer, dx: dg, accumulate: false, n: N, block: block)
-        ia3.backward(.feedforward, dg, rows: N, block: block)
+        attachments.scales[.feedforward]?.backward(dg, rows: N, block: block)
         GELU.backward(dinp: dg, inp: inter.pointer, dout: dg, count: N * I)
         linearBackward(.intermediate, dout: dg, x: h1.pointer, dx: dh1, accumulate: true, n: N, block: block)
         // h1 = LN1(res1), res1 = drop(ao) + x
         let dres1 = s.a.pointer
-        LayerNorm.backward(dinp: dres1, dgamma: nil, dbeta: bitfit.gradient(of: .attentionNorm, block: block), dout: dh1,
+        LayerNorm.backward(dinp: dres1, dgamma: nil, dbeta: attachments.biasGradient(.attentionNorm, block: block), dout: dh1,
                            inp: res1.pointer, mean: mean1.pointer, rstd: rstd1.pointer, gamma: w.attentionNorm.gamma.pointer,
                            rows: N, channels: H)
         if let dx { dx.update(from: dres1, count: N * H) }
@@ -184,15 +160,15 @@ public final class EncoderLayer {
         linearBackward(.attentionOutput, dout: dao, x: ctx.pointer, dx: dctx, accumulate: false, n: N, block: block)
         // attention (keys and values include the prefix rows when there is one)
         let dq = s.q.ensure(N * H), dk = s.k.ensure(N * H), dv = s.v.ensure(N * H)
-        let hasPrefix = prefix != nil
+        let prefix = attachments.prefix, hasPrefix = prefix != nil
         let dkf = hasPrefix ? s.kFull.ensure(B * (P + T) * H) : dk, dvf = hasPrefix ? s.vFull.ensure(B * (P + T) * H) : dv
         Attention.backward(dq: dq, dk: dkf, dv: dvf, dctx: dctx, probs: probs.pointer, dropped: dropped.pointer,
                            mask: pAttn > 0 ? attnMask.pointer : nil, q: q.pointer,
                            k: prefix?.keys.pointer ?? k.pointer, v: prefix?.values.pointer ?? v.pointer,
                            shape: shape, dropout: pAttn, scratch: s.attn.ensure(Attention.scratchCount(shape)))
         prefix?.backward(dKeys: dkf, dValues: dvf, dkRows: dk, dvRows: dv, batch: B, length: T, hidden: H)
-        ia3.backward(.key, dk, rows: N, block: block)
-        ia3.backward(.value, dv, rows: N, block: block)
+        attachments.scales[.key]?.backward(dk, rows: N, block: block)
+        attachments.scales[.value]?.backward(dv, rows: N, block: block)
         // q, k, v = x W{q,k,v}ᵀ + b (+ LoRA); dx already holds the residual path's gradient.
         for (t, d) in [(LinearTarget.query, dq), (.key, dk), (.value, dv)] {
             linearBackward(t, dout: d, x: x, dx: dx, accumulate: true, n: N, block: block)

@@ -93,7 +93,7 @@ public enum PEFTExport {
         var out: [(name: String, shape: [Int], values: [Float])] = []
         for l in layers {
             for t in spec.targets {
-                guard let m = model.layers[l].lora[t] else { continue }
+                guard let m = model.layers[l].lora(t) else { continue }
                 let base = "encoder.layer.\(l).\(t.modulePath)"
                 var a = tensor(model, base + ".lora_A"), b = tensor(model, base + ".lora_B")
                 if pissa {
@@ -168,29 +168,38 @@ public enum PEFTExport {
         let spec = model.plan.prefix!, c = model.config, H = c.hiddenSize, P = spec.length
         guard spec.positions == .shifted else {
             throw Unsupported(reason: "this prefix was trained with the real tokens' positions from 0, and HF PEFT shifts them by the "
-                + "prefix length (it ignores position_ids for prefixes), so its logits would differ; keep the candidate (--save) "
-                + "and use autopeft predict, or train with \"positions\": \"shifted\" for an HF PEFT prefix")
+                + "prefix length (it ignores position_ids for prefixes), so its logits would differ; export it to AdapterHub (as "
+                + "autopeft export does), or train with \"positions\": \"shifted\" for an HF PEFT prefix")
         }
         guard spec.layers.resolve(count: c.layers).count == c.layers else {
             throw Unsupported(reason: "HF PEFT prefix tuning covers every layer; this prefix is in layers "
                 + "\(spec.layers.resolve(count: c.layers))")
         }
-        model.prefixTuning?.forward(block: model.block, hidden: H)
-        var emb = [Float](repeating: 0, count: P * c.layers * 2 * H)
-        for l in 0..<c.layers {
-            let k = model.layers[l].prefix!.k, v = model.layers[l].prefix!.v
-            for t in 0..<P {
-                for j in 0..<H {
-                    emb[t * c.layers * 2 * H + l * 2 * H + j] = k[t * H + j]
-                    emb[t * c.layers * 2 * H + l * 2 * H + H + j] = v[t * H + j]
-                }
-            }
-        }
+        let emb = prefixTable(model, layers: Array(0..<c.layers))
         let out = [("prompt_embeddings", [P, c.layers * 2 * H], emb)] + classifier(model, prefix: "base_model.")
         var cfg = base(config, "PREFIX_TUNING")
         cfg += [("num_virtual_tokens", .number(P)), ("num_layers", .number(c.layers)), ("token_dim", .number(H)),
                 ("num_attention_heads", .number(c.heads)), ("encoder_hidden_size", .number(H)), ("num_transformer_submodules", .number(1)),
                 ("prefix_projection", .bool(false))]
         return (out, .object(cfg))
+    }
+
+    /// The prefixes of `layers` as one [P, layers·2·H] table, row t holding each layer's key then
+    /// value (the MLP, if any, evaluated): the layout of HF PEFT's `prompt_embeddings` and of
+    /// AdapterHub's flat `control_trans`.
+    static func prefixTable(_ model: BertClassifier, layers: [Int]) -> [Float] {
+        let H = model.config.hiddenSize, P = model.plan.prefix?.length ?? 0, width = layers.count * 2 * H
+        model.prefixTuning?.forward(block: model.block, hidden: H)
+        var table = [Float](repeating: 0, count: P * width)
+        for (i, l) in layers.enumerated() {
+            let k = model.layers[l].prefix!.k, v = model.layers[l].prefix!.v
+            for t in 0..<P {
+                for j in 0..<H {
+                    table[t * width + i * 2 * H + j] = k[t * H + j]
+                    table[t * width + i * 2 * H + H + j] = v[t * H + j]
+                }
+            }
+        }
+        return table
     }
 }

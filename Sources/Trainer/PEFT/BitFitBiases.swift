@@ -5,47 +5,43 @@ import Space
 ///
 /// Init: the pretrained values, so the layer starts unchanged. A linear map's bias b [out] enters
 /// as y = x Wᵀ + b, so db += Σ_rows dy; a LayerNorm shift's gradient comes from LayerNorm's
-/// backward (its dbeta), which the layer points at `gradient(of:)`.
-struct BitFitBiases {
+/// backward (its dbeta). The layer does both through its attachments' bias sites.
+final class BitFitBiases: PEFTModule {
+    let layer: Int
     /// Offsets of this layer's trainable biases in the parameter block.
-    private(set) var offsets: [BitFitSpec.Bias: Int] = [:]
-
-    /// No trainable biases: the layer has no BitFit.
-    init() {}
+    let offsets: [(bias: BiasSite, offset: Int)]
 
     /// Declares the biases of layer `layer`, named as the model's own parameters.
-    init(layer: Int, biases: [BitFitSpec.Bias], dims: ModelDimensions, block: ParameterBlock) {
-        for b in biases { offsets[b] = block.declare("encoder.layer.\(layer).\(b.parameterPath)", shape: [dims.bitfitParameters(b)]) }
-    }
-
-    /// Copies the pretrained values in.
-    func initialize(block: ParameterBlock, pretrained: LayerWeights) {
-        for (b, off) in offsets {
-            let src = pretrained.bias(b)
-            block.value(off).update(from: src.pointer, count: src.count)
+    init(layer: Int, biases: [BiasSite], dims: ModelDimensions, block: ParameterBlock) {
+        self.layer = layer
+        offsets = biases.map { b in
+            (b, block.declare("encoder.layer.\(layer).\(b.parameterPath)", shape: [dims.bitfitParameters(b)]))
         }
     }
 
-    /// The bias to use for `bias`: the trainable copy when there is one, else `frozen`.
-    func value(_ bias: BitFitSpec.Bias, frozen: FloatBuffer, block: ParameterBlock) -> UnsafePointer<Float> {
-        offsets[bias].map { UnsafePointer(block.value($0)) } ?? UnsafePointer(frozen.pointer)
-    }
+    /// No random draws: after the layer's adapters and (IA)³ vectors.
+    var initSlot: InitSlot { InitSlot(stream: .modules, layer: layer, rank: 3) }
 
-    /// Where `bias`'s gradient accumulates; nil when it is frozen.
-    func gradient(of bias: BitFitSpec.Bias, block: ParameterBlock) -> UnsafeMutablePointer<Float>? {
-        offsets[bias].map { block.grad($0) }
-    }
-
-    /// db += Σ_rows dout for a linear map's trainable bias (nothing when it is frozen).
-    func backward(_ target: LinearTarget, dout: UnsafePointer<Float>, rows n: Int, columns c: Int, block: ParameterBlock) {
-        guard let db = gradient(of: BitFitSpec.Bias(target), block: block) else { return }
-        for i in 0..<n { let r = dout + i * c; for j in 0..<c { db[j] += r[j] } }
+    /// Copies the pretrained values in.
+    func initialize(block: ParameterBlock, rng: inout RandomSource, weights: LayerWeights?) {
+        for (b, off) in offsets {
+            let src = weights!.bias(b)
+            block.value(off).update(from: src.pointer, count: src.count)
+        }
     }
 }
 
-extension BitFitSpec.Bias {
-    /// The bias of a linear map.
-    init(_ target: LinearTarget) { self.init(rawValue: target.rawValue)! }
+/// BitFit's trainer side: each chosen layer's chosen biases become trainable.
+enum BitFitMethod: TrainerMethod {
+    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+                       block: ParameterBlock) -> [any PEFTModule] {
+        guard let spec = plan.bitfit else { return [] }
+        return spec.layers.resolve(count: layers.count).map { l in
+            let m = BitFitBiases(layer: l, biases: spec.biases, dims: dims, block: block)
+            for (b, off) in m.offsets { layers[l].attachments.biases[b] = off }
+            return m
+        }
+    }
 }
 
 extension LayerWeights {
@@ -61,8 +57,8 @@ extension LayerWeights {
         }
     }
 
-    /// The pretrained value of a bias BitFit can train.
-    func bias(_ b: BitFitSpec.Bias) -> FloatBuffer {
+    /// The pretrained value of a bias site.
+    func bias(_ b: BiasSite) -> FloatBuffer {
         switch b {
         case .attentionNorm: return attentionNorm.beta
         case .outputNorm: return outputNorm.beta

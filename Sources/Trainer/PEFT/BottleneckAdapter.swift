@@ -8,7 +8,7 @@ import Space
 /// Init: W_d Kaiming-uniform (bound 1/√H), W_u, b_d, b_u zero, so the adapter starts as identity.
 /// Backward with dy [N, H]:
 ///   dW_u += s·dyᵀ z;  db_u += s·Σ dy;  dz = s·dy W_u ⊙ [zpre > 0];  dW_d += dzᵀ x;  db_d += Σ dz;  dx += dz W_d
-public final class BottleneckAdapter {
+public final class BottleneckAdapter: SublayerAdapter, PEFTModule {
     public typealias Placement = AdapterSpec.Placement
     public let placement: Placement
     public let layer: Int
@@ -38,6 +38,15 @@ public final class BottleneckAdapter {
         downB = block.declare(base + ".down.bias", shape: [size])
         upW = block.declare(base + ".up.weight", shape: [hidden, size])
         upB = block.declare(base + ".up.bias", shape: [hidden])
+    }
+
+    var readsSublayerInput: Bool { placement == .parallel }
+
+    /// Adapters draw from the stream "init-modules", layer by layer, the serial one first.
+    var initSlot: InitSlot { InitSlot(stream: .modules, layer: layer, rank: placement == .serial ? 0 : 1) }
+
+    func initialize(block: ParameterBlock, rng: inout RandomSource, weights: LayerWeights?) {
+        initialize(block: block, rng: &rng)
     }
 
     public func initialize(block: ParameterBlock, rng: inout RandomSource) {
@@ -80,5 +89,24 @@ public final class BottleneckAdapter {
         if let dx {
             BLAS.gemm(transA: false, transB: false, m: n, n: H, k: m, a: d, lda: m, b: block.value(downW), ldb: H, beta: 1, c: dx, ldc: H)
         }
+    }
+}
+
+/// The bottleneck adapters' trainer side: serial adapters read the feed-forward output, parallel
+/// ones its input (scaled by `scale`); both add to the output. In a layer with both, the serial
+/// adapter runs first.
+enum BottleneckAdapterMethod: TrainerMethod {
+    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+                       block: ParameterBlock) -> [any PEFTModule] {
+        var modules: [any PEFTModule] = []
+        for (placement, a) in plan.adapters {
+            for (l, m) in a.resolve(count: layers.count) {
+                let adapter = BottleneckAdapter(placement: placement, layer: l, size: m, hidden: dims.hiddenSize,
+                                                scale: placement == .serial ? 1 : Float(a.scale), block: block)
+                layers[l].attachments.sublayerAdapters.append(adapter)
+                modules.append(adapter)
+            }
+        }
+        return modules
     }
 }

@@ -1,50 +1,61 @@
 import Space
 
-/// (IA)³ in one layer: learned vectors that scale keys, values and the FFN's inner activation.
+/// One (IA)³ vector: a learned vector that scales an activation (keys, values or the FFN's inner
+/// activation) column-wise.
 ///
-/// Shapes: l_k, l_v [H], l_ff [I]; the scaled activation x [N, c] (c = H or I) is kept unscaled
-/// in `raw` for backward. Init: every l = 1, so the layer starts unchanged.
-/// Forward: x ← x ⊙ l (column-wise). Backward with d [N, c]: dl += Σ_rows d ⊙ raw; d ← d ⊙ l.
-struct IA3Vectors {
-    /// Offsets of this layer's vectors in the parameter block, by site.
-    private(set) var offsets: [IA3Spec.Site: Int] = [:]
-    private var widths: [IA3Spec.Site: Int] = [:]
-    private var raw: [IA3Spec.Site: GrowableBuffer] = [:]
+/// Shapes: l [c] (c = H for keys and values, I for the FFN); the scaled activation x [N, c] is kept
+/// unscaled in `raw` for backward. Init: l = 1, so the layer starts unchanged.
+/// Forward: x ← x ⊙ l. Backward with d [N, c]: dl += Σ_rows d ⊙ raw; d ← d ⊙ l.
+final class IA3Vector: ActivationScale, PEFTModule {
+    let layer: Int
+    let offset: Int, width: Int
+    private var raw = GrowableBuffer()
 
-    /// No vectors: the layer has no (IA)³.
-    init() {}
-
-    /// Declares the vectors of `sites` in layer `layer`, named as PEFT names them.
-    init(layer: Int, sites: [IA3Spec.Site], dims: ModelDimensions, block: ParameterBlock) {
-        for s in sites {
-            let n = dims.ia3Parameters(s)
-            offsets[s] = block.declare("encoder.layer.\(layer).\(s.modulePath).ia3_l", shape: [n])
-            widths[s] = n
-            raw[s] = GrowableBuffer()
-        }
+    /// Declares the vector of `site` in layer `layer`, named as PEFT names it.
+    init(layer: Int, site: ScaleSite, dims: ModelDimensions, block: ParameterBlock) {
+        self.layer = layer
+        width = dims.ia3Parameters(site)
+        offset = block.declare("encoder.layer.\(layer).\(site.modulePath).ia3_l", shape: [width])
     }
 
-    /// Sets every vector to 1.
-    func initialize(block: ParameterBlock) {
-        for (s, off) in offsets { block.value(off).update(repeating: 1, count: widths[s]!) }
+    /// No random draws: after the layer's adapters.
+    var initSlot: InitSlot { InitSlot(stream: .modules, layer: layer, rank: 2) }
+
+    func initialize(block: ParameterBlock, rng: inout RandomSource, weights: LayerWeights?) {
+        block.value(offset).update(repeating: 1, count: width)
     }
 
-    /// Scales `x` [rows, width] by the site's vector, if this layer has one.
-    mutating func forward(_ site: IA3Spec.Site, _ x: UnsafeMutablePointer<Float>, rows n: Int, block: ParameterBlock) {
-        guard let off = offsets[site], let c = widths[site] else { return }
-        let keep = raw[site]!.ensure(n * c)
+    func forward(_ x: UnsafeMutablePointer<Float>, rows n: Int, block: ParameterBlock) {
+        let c = width
+        let keep = raw.ensure(n * c)
         keep.update(from: x, count: n * c)
-        let l = block.value(off)
+        let l = block.value(offset)
         for i in 0..<n { let r = x + i * c; for j in 0..<c { r[j] *= l[j] } }
     }
 
-    /// dl += Σ_rows d ⊙ raw, then d ← d ⊙ l, if this layer has a vector at `site`.
-    func backward(_ site: IA3Spec.Site, _ d: UnsafeMutablePointer<Float>, rows n: Int, block: ParameterBlock) {
-        guard let off = offsets[site], let c = widths[site] else { return }
-        let l = block.value(off), dl = block.grad(off), x0 = raw[site]!.pointer
+    func backward(_ d: UnsafeMutablePointer<Float>, rows n: Int, block: ParameterBlock) {
+        let c = width
+        let l = block.value(offset), dl = block.grad(offset), x0 = raw.pointer
         for i in 0..<n {
             let r = d + i * c, x = x0 + i * c
             for j in 0..<c { dl[j] += r[j] * x[j]; r[j] *= l[j] }
         }
+    }
+}
+
+/// (IA)³'s trainer side: a vector at each chosen site of each chosen layer.
+enum IA3Method: TrainerMethod {
+    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+                       block: ParameterBlock) -> [any PEFTModule] {
+        guard let spec = plan.ia3 else { return [] }
+        var modules: [any PEFTModule] = []
+        for l in spec.layers.resolve(count: layers.count) {
+            for s in spec.sites {
+                let v = IA3Vector(layer: l, site: s, dims: dims, block: block)
+                layers[l].attachments.scales[s] = v
+                modules.append(v)
+            }
+        }
+        return modules
     }
 }

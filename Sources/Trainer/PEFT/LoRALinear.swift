@@ -7,7 +7,7 @@ import Space
 /// Saved for backward: xd = dropout(x) [N, in] (only with dropout), u = xd Aᵀ [N, r].
 /// Backward with dy [N, out]:
 ///   dB += s · dyᵀ u;  du = s · dy B;  dA += duᵀ xd;  dx += dropout'(du A)
-public final class LoRALinear {
+public final class LoRALinear: LinearAttachment, PEFTModule {
     public let target: LinearTarget
     public let layer: Int
     public let rank: Int, inFeatures: Int, outFeatures: Int
@@ -17,7 +17,7 @@ public final class LoRALinear {
     public let initialization: LoRASpec.Initialization
     /// PiSSA only: this candidate's residual W − s·B·A [out, in], used in place of the shared frozen W.
     public private(set) var residual: FloatBuffer?
-    var frozenWeight: UnsafeMutablePointer<Float>? { residual?.pointer }
+    var replacementWeight: UnsafeMutablePointer<Float>? { residual?.pointer }
     /// Restores a saved PiSSA residual (loading a candidate).
     func setResidual(_ r: FloatBuffer) { residual = r }
     private var xd = GrowableBuffer()
@@ -40,6 +40,13 @@ public final class LoRALinear {
         let base = "encoder.layer.\(layer).\(target.modulePath)"
         offsetA = block.declare(base + ".lora_A", shape: [spec.rank, i])
         offsetB = block.declare(base + ".lora_B", shape: [o, spec.rank])
+    }
+
+    /// LoRA draws from the stream "init", layer by layer, in target order (before the classifier).
+    var initSlot: InitSlot { InitSlot(stream: .base, layer: layer, rank: LinearTarget.allCases.firstIndex(of: target)!) }
+
+    func initialize(block: ParameterBlock, rng: inout RandomSource, weights: LayerWeights?) throws(TrainerError) {
+        try initialize(block: block, rng: &rng, weight: weights!.linear(target))
     }
 
     /// PEFT's default init: A ~ U(−1/√in, 1/√in) (kaiming_uniform with a = √5), B = 0.
@@ -119,5 +126,29 @@ public final class LoRALinear {
             BLAS.gemm(transA: false, transB: false, m: n, n: inFeatures, k: rank, a: dup, lda: rank,
                       b: block.value(offsetA), ldb: inFeatures, beta: 1, c: dx, ldc: inFeatures)
         }
+    }
+}
+
+/// LoRA's trainer side: a `LoRALinear` beside each target map of each chosen layer.
+enum LoRAMethod: TrainerMethod {
+    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+                       block: ParameterBlock) -> [any PEFTModule] {
+        guard let spec = plan.lora else { return [] }
+        var modules: [any PEFTModule] = []
+        for l in spec.layers.resolve(count: layers.count) {
+            for t in spec.targets {
+                let m = LoRALinear(target: t, layer: l, spec: spec, dims: dims, block: block)
+                layers[l].attachments.linear[t, default: []].append(m)
+                modules.append(m)
+            }
+        }
+        return modules
+    }
+}
+
+extension EncoderLayer {
+    /// The LoRA module beside `target`, if any.
+    func lora(_ target: LinearTarget) -> LoRALinear? {
+        attachments.linear[target]?.lazy.compactMap { $0 as? LoRALinear }.first
     }
 }

@@ -8,8 +8,8 @@ import Space
 /// layers: E [P, H] → Linear(H, p) → tanh → Linear(p, 2·H·nL), sliced per layer (init: E N(0, 1),
 /// the linears nn.Linear's U(−1/√fan_in, 1/√fan_in)). Layer level (`LayerPrefix`): the
 /// concatenation [prefix; k] per batch row in forward and its split in backward.
-final class PrefixTuning {
-    let length: Int, layers: [Int]
+final class PrefixTuning: PEFTModule {
+    let length: Int, layers: [Int], hidden: Int
     private var flat: [(layer: Int, k: Int, v: Int)] = []
     private var projection: Projection?
 
@@ -25,6 +25,7 @@ final class PrefixTuning {
     init(spec: PrefixSpec, dims: ModelDimensions, block: ParameterBlock) {
         let H = dims.hiddenSize, P = spec.length
         length = P
+        hidden = H
         layers = spec.layers.resolve(count: dims.layers)
         guard let p = spec.projection else {
             flat = layers.map { l in
@@ -47,16 +48,29 @@ final class PrefixTuning {
     }
 
     /// Points each chosen layer at its prefix rows and their gradients (after the block is sealed).
-    func bind(_ model: [EncoderLayer], block: ParameterBlock) {
+    func bind(to model: [EncoderLayer], block: ParameterBlock) {
         for (l, k, v) in flat {
-            model[l].prefix = LayerPrefix(length: length, k: block.value(k), v: block.value(v), dk: block.grad(k), dv: block.grad(v))
+            model[l].attachments.prefix = LayerPrefix(length: length, k: block.value(k), v: block.value(v), dk: block.grad(k), dv: block.grad(v))
         }
         guard let pp = projection else { return }
         for (i, l) in layers.enumerated() {
-            model[l].prefix = LayerPrefix(length: length, k: pp.k[i].pointer, v: pp.v[i].pointer, dk: pp.dk[i].pointer,
+            model[l].attachments.prefix = LayerPrefix(length: length, k: pp.k[i].pointer, v: pp.v[i].pointer, dk: pp.dk[i].pointer,
                                           dv: pp.dv[i].pointer)
         }
     }
+
+    /// The prefixes draw from the stream "init-modules" after every layer's modules.
+    var initSlot: InitSlot { InitSlot(stream: .modules, layer: Int.max, rank: 0) }
+
+    func initialize(block: ParameterBlock, rng: inout RandomSource, weights: LayerWeights?) {
+        initialize(block: block, hidden: hidden, rng: &rng)
+    }
+
+    /// Runs the MLP before the layers' forward (see `forward(block:hidden:)`).
+    func forward(block: ParameterBlock) { forward(block: block, hidden: hidden) }
+
+    /// Runs the MLP's backward after the layers' (see `backward(block:hidden:)`).
+    func backward(block: ParameterBlock) { backward(block: block, hidden: hidden) }
 
     func initialize(block: ParameterBlock, hidden H: Int, rng: inout RandomSource) {
         for (_, k, v) in flat {
@@ -113,6 +127,16 @@ final class PrefixTuning {
                               rows: P, inFeatures: H, outFeatures: p)
         Linear.backwardInput(dinp: block.grad(pp.embedding), dout: dh, weight: block.value(pp.w1), rows: P, inFeatures: H, outFeatures: p,
                              accumulate: true)
+    }
+}
+
+/// Prefix tuning's trainer side: the prefixes (and their MLP) for the whole model, bound to each
+/// chosen layer's attention once the block is sealed.
+enum PrefixMethod: TrainerMethod {
+    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+                       block: ParameterBlock) -> [any PEFTModule] {
+        guard let spec = plan.prefix else { return [] }
+        return [PrefixTuning(spec: spec, dims: dims, block: block)]
     }
 }
 
