@@ -8,15 +8,16 @@
 #               (tools/hf_export_logits.py), and the versions that computed them
 # Python: as tools/verify_exports.sh. PYTHON (default ~/peers-venv/bin/python: torch 2.13 CPU,
 # transformers 5.24, PEFT 0.21.2) for LoRA, PiSSA and (IA)³; PREFIX_PYTHONPATH (transformers 4.57.1 +
-# PEFT 0.17.1) for prefixes; ADAPTERS_PYTHONPATH (transformers 4.51.3 + adapters 1.2.0) for bottleneck adapters.
+# PEFT 0.17.1) for HF PEFT prefixes; ADAPTERS_PYTHONPATH (transformers 4.51.3 + adapters 1.2.0) for bottleneck
+# adapters and the AdapterHub prefix (adapterhub-prefix: positions from 0, an MLP, some layers).
 #   tools/make_export_fixtures.sh        (run from anywhere; release build)
 #   KINDS="serial parallel" tools/make_export_fixtures.sh    (remake some kinds only; the others' Pythons need not be set)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-$HOME/peers-venv/bin/python}
-KINDS=${KINDS:-lora pissa ia3 prefix prefixmlp serial parallel}
+KINDS=${KINDS:-lora pissa ia3 prefix prefixmlp serial parallel adapterhub-prefix}
 case " $KINDS " in *" prefix"*) : "${PREFIX_PYTHONPATH:?set PREFIX_PYTHONPATH to a folder with transformers 4.57.1 and peft 0.17.1}" ;; esac
-case " $KINDS " in *" serial "*|*" parallel "*) : "${ADAPTERS_PYTHONPATH:?set ADAPTERS_PYTHONPATH to a folder with transformers 4.51.3 and adapters 1.2.0}" ;; esac
+case " $KINDS " in *" serial "*|*" parallel "*|*" adapterhub-prefix "*) : "${ADAPTERS_PYTHONPATH:?set ADAPTERS_PYTHONPATH to a folder with transformers 4.51.3 and adapters 1.2.0}" ;; esac
 swift build -c release --product autopeft >&2
 bin=.build/release/autopeft
 root=Tests/CLITests/Fixtures/exports
@@ -47,7 +48,7 @@ os.remove(os.path.join(d, "export", "README.md"))
 PY
   head -n 9 data/glue/SST-2/dev.tsv > "$d/rows.tsv"
   pp=""
-  case $kind in prefix*) pp=$PREFIX_PYTHONPATH ;; serial|parallel) pp=$ADAPTERS_PYTHONPATH ;; esac
+  case $kind in prefix*) pp=$PREFIX_PYTHONPATH ;; serial|parallel|adapterhub-prefix) pp=$ADAPTERS_PYTHONPATH ;; esac
   PYTHONPATH=$pp "$PY" tools/hf_export_logits.py models/all-MiniLM-L6-v2 "$d/export" "$d/rows.tsv" 48 > "$d/hf.json"
   echo "$kind: $(du -sh "$d" | cut -f1)" >&2
 done

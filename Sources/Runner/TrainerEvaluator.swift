@@ -167,9 +167,8 @@ public final class TrainerEvaluator: Evaluator {
     func keep(_ model: BertClassifier, config run: RunConfig, result: TrainResult, in dir: String, trial: Int) throws {
         try CandidateArchive.save(model, config: run, result: result, to: dir)
         let p = run.plan
-        let adapters = p.serialAdapter != nil || p.parallelAdapter != nil
-        let mixed = adapters && (p.lora != nil || p.prefix != nil || p.ia3 != nil || p.bitfit != nil
-            || (p.serialAdapter != nil && p.parallelAdapter != nil))
+        let adapters = AdapterHubExport.isFormat(for: p)
+        let mixed = p.methods.count > 1
         if mixed {
             progress("  trial \(trial + 1): no single HF PEFT / AdapterHub format holds this mix of modules; kept as an "
                 + "autopeft candidate in \(dir)")

@@ -2,40 +2,56 @@ import JSONKit
 import Foundation
 import Space
 
-/// Writes a serial or parallel bottleneck adapter in the AdapterHub `adapters` layout:
-/// `adapter_config.json` (a `BnConfig`), `adapter.safetensors` with
-/// `bert.encoder.layer.<l>.output.adapters.<name>.adapter_down.0.*` / `adapter_up.*`, and the
-/// classifier in `classifier.safetensors` (BertForSequenceClassification's head is not part of an adapter).
+/// Writes a candidate in the AdapterHub `adapters` layout: `adapter_config.json`, `adapter.safetensors`
+/// and the classifier in `classifier.safetensors` (BertForSequenceClassification's head is not part of
+/// an adapter). It holds one of:
 ///
-/// The config states autopeft's computation exactly: the serial adapter reads the FFN output and
-/// the residual LayerNorm follows (`original_ln_before: false`, `original_ln_after: true`,
-/// `residual_before_ln: true`; note that AdapterHub's `SeqBnConfig` default has
-/// `original_ln_before: true`, a different function); the parallel adapter reads the FFN input
-/// (`is_parallel: true`, `scaling`). Sizes become per-layer `reduction_factor`s
-/// (H/m, or H/(m + ½) when m does not divide H, since AdapterHub floors H // factor), layers
-/// without an adapter go to `leave_out`.
+/// - a serial or parallel bottleneck adapter (a `BnConfig`), tensors
+///   `bert.encoder.layer.<l>.output.adapters.<name>.adapter_down.0.*` / `adapter_up.*`. The config
+///   states autopeft's computation exactly: the serial adapter reads the FFN output and the residual
+///   LayerNorm follows (`original_ln_before: false`, `original_ln_after: true`,
+///   `residual_before_ln: true`; note that AdapterHub's `SeqBnConfig` default has
+///   `original_ln_before: true`, a different function); the parallel adapter reads the FFN input
+///   (`is_parallel: true`, `scaling`). Sizes become per-layer `reduction_factor`s (H/m, or H/(m + ½)
+///   when m does not divide H, since AdapterHub floors H // factor), layers without an adapter go to
+///   `leave_out`;
+/// - a prefix whose real tokens keep their positions (`"positions": "zero"`, the default), as a flat
+///   `PrefixTuningConfig`: AdapterHub adds the prefix inside attention and leaves positions alone, as
+///   autopeft does. The MLP, if any, is evaluated into the prefixes; layers without one go to
+///   `leave_out`.
 public enum AdapterHubExport {
+    /// What one export writes besides the classifier: the adapter's name, its config and tensors.
+    struct Adapter {
+        var name: String
+        var config: [(key: String, value: JSONValue)]
+        var tensors: [(name: String, shape: [Int], values: [Float])]
+    }
+
+    /// Whether exports of this plan go to AdapterHub rather than HF PEFT: any bottleneck adapter (HF
+    /// PEFT has none; a mix is refused here, naming this format), or one prefix at positions from 0.
+    public static func isFormat(for plan: PEFTPlan) -> Bool {
+        plan.serialAdapter != nil || plan.parallelAdapter != nil || (plan.methods.count == 1 && plan.prefix?.positions == .zero)
+    }
+
     public static func export(_ model: BertClassifier, config: RunConfig, to dir: String) throws -> [String] {
         try PEFTExport.refuseOtherFamilies(model)
         let plan = model.plan
-        guard plan.lora == nil, plan.prefix == nil, plan.ia3 == nil, plan.bitfit == nil,
-              (plan.serialAdapter == nil) != (plan.parallelAdapter == nil), let spec = plan.serialAdapter ?? plan.parallelAdapter else {
-            throw PEFTExport.Unsupported(reason: "the AdapterHub export takes one serial or one parallel bottleneck adapter alone")
+        let adapter: Adapter
+        if plan.methods.count == 1, let spec = plan.prefix {
+            adapter = try prefix(model, spec: spec)
+        } else if plan.methods.count == 1, let spec = plan.serialAdapter ?? plan.parallelAdapter {
+            adapter = bottleneck(model, spec: spec, parallel: plan.parallelAdapter != nil)
+        } else {
+            throw PEFTExport.Unsupported(reason: "the AdapterHub export takes one serial or one parallel bottleneck adapter alone, "
+                + "or one prefix alone")
         }
-        let parallel = plan.parallelAdapter != nil
-        let name = parallel ? "parallel_adapter" : "serial_adapter"
-        let c = model.config, H = c.hiddenSize
-        let sizes = spec.resolve(count: c.layers)
-        var (factors, tensors) = layerTensors(model, sizes: sizes, parallel: parallel)
-        factors.append(("default", factors.first?.value ?? .number(16)))
-        let leaveOut = (0..<c.layers).filter { l in !sizes.contains { $0.layer == l } }
-        let bn = bnConfig(factors: factors, leaveOut: leaveOut, parallel: parallel, scale: spec.scale)
-        let cfg: JSONValue = .object([("config", .object(bn)),
-                                      ("hidden_size", .number(H)), ("model_class", .string("BertForSequenceClassification")),
-                                      ("model_name", .string(config.model)), ("model_type", .string("bert")), ("name", .string(name)),
+        let c = model.config
+        let cfg: JSONValue = .object([("config", .object(adapter.config)),
+                                      ("hidden_size", .number(c.hiddenSize)), ("model_class", .string("BertForSequenceClassification")),
+                                      ("model_name", .string(config.model)), ("model_type", .string("bert")), ("name", .string(adapter.name)),
                                       ("version", .string("adapters.1.2.0"))])
         try OutputFiles.createFolder(dir)
-        try OutputFiles.write(SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]), to: dir + "/adapter.safetensors")
+        try OutputFiles.write(SafetensorsWriter.encode(adapter.tensors, metadata: ["format": "pt"]), to: dir + "/adapter.safetensors")
         // Keys "weight" and "bias": the file loads straight into model.classifier.
         let head = PEFTExport.classifier(model, prefix: "").map {
             ($0.name.replacingOccurrences(of: "classifier.", with: ""), $0.shape, $0.values)
@@ -49,6 +65,41 @@ public enum AdapterHubExport {
         }
         try OutputFiles.write(readme(config: config, labels: model.labels, notes: notes) + "\n", to: dir + "/README.md")
         return notes
+    }
+
+    /// A serial or parallel bottleneck adapter as a `BnConfig` (see the type's comment).
+    static func bottleneck(_ model: BertClassifier, spec: AdapterSpec, parallel: Bool) -> Adapter {
+        let c = model.config
+        let sizes = spec.resolve(count: c.layers)
+        var (factors, tensors) = layerTensors(model, sizes: sizes, parallel: parallel)
+        factors.append(("default", factors.first?.value ?? .number(16)))
+        let leaveOut = (0..<c.layers).filter { l in !sizes.contains { $0.layer == l } }
+        return Adapter(name: parallel ? "parallel_adapter" : "serial_adapter",
+                       config: bnConfig(factors: factors, leaveOut: leaveOut, parallel: parallel, scale: spec.scale), tensors: tensors)
+    }
+
+    /// A prefix as a flat `PrefixTuningConfig`: one `control_trans` of [P, n·2·H] for the n layers
+    /// that have it (row t: each layer's key, then its value), saved under every name AdapterHub's
+    /// `save_adapter` gives it (the pool's, and each layer's alias of the pool).
+    static func prefix(_ model: BertClassifier, spec: PrefixSpec) throws -> Adapter {
+        guard spec.positions == .zero else {
+            throw PEFTExport.Unsupported(reason: "this prefix was trained with the real tokens' positions shifted by its length, as HF "
+                + "BERT counts past tokens; AdapterHub leaves positions alone, so its logits would differ. Shifted prefixes "
+                + "export to HF PEFT")
+        }
+        let c = model.config, name = "prefix_tuning"
+        let layers = spec.layers.resolve(count: c.layers)
+        let table = PEFTExport.prefixTable(model, layers: layers)
+        let path = "prefix_tunings.\(name).self_prefix.control_trans"
+        let tensors = ["bert.prefix_tuning." + path] + (0..<c.layers).map { "bert.encoder.layer.\($0).attention.self.prefix_tuning.pool." + path }
+        let config: [(key: String, value: JSONValue)] = [
+            ("architecture", .string("prefix_tuning")), ("encoder_prefix", .bool(true)), ("cross_prefix", .bool(true)),
+            ("leave_out", .array((0..<c.layers).filter { !layers.contains($0) }.map { .number($0) })), ("flat", .bool(true)),
+            ("prefix_length", .number(spec.length)), ("bottleneck_size", .number(512)), ("non_linearity", .string("tanh")),
+            ("dropout", .number(0, text: "0.0")), ("use_gating", .bool(false)), ("shared_gating", .bool(true)),
+            ("init_weights_seed", .null),
+        ]
+        return Adapter(name: name, config: config, tensors: tensors.map { ($0, [table.count], table) })
     }
 
     /// Each adapted layer's `reduction_factor` and its tensors under AdapterHub's names.

@@ -141,7 +141,7 @@ enum CLI {
         guard case let .arguments(pos, opts) = parsed, let out = opts["out"] else { return parsed.exitCode }
         do {
             let (config, _, model) = try CandidateArchive.load(pos[0])
-            let adapters = model.plan.serialAdapter != nil || model.plan.parallelAdapter != nil
+            let adapters = AdapterHubExport.isFormat(for: model.plan)
             let notes = adapters ? try AdapterHubExport.export(model, config: config, to: out) : try PEFTExport.export(model,
                 config: config, to: out)
             for n in notes { printErr("autopeft export: note: \(n)") }

@@ -78,6 +78,8 @@ final class ExportFixtureTests: XCTestCase {
     func testPrefixWithProjection() throws { try requireModel(); try check("prefixmlp", format: "hf-peft") }
     func testSerialAdapter() throws { try requireModel(); try check("serial", format: "adapterhub") }
     func testParallelAdapter() throws { try requireModel(); try check("parallel", format: "adapterhub") }
+    /// A prefix at positions from 0 (an MLP, layers 0, 2 and 5), which AdapterHub computes as autopeft does.
+    func testPrefixAtPositionsFromZeroInAdapterHub() throws { try requireModel(); try check("adapterhub-prefix", format: "adapterhub") }
 
     /// Candidates no single adapter format holds are refused with the reason (exit 2), and nothing
     /// is written.

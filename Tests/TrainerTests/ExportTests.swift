@@ -111,4 +111,45 @@ final class ExportTests: XCTestCase {
         XCTAssertTrue(try PEFTExport.export(h, config: hrun, to: scratchDirectory("trainer")).first?.contains("pooler") ?? false,
                       "the head mismatch is noted")
     }
+
+    /// A prefix trained with positions from 0 goes to AdapterHub (which leaves positions alone) as a
+    /// flat `control_trans` over the layers that have it; a shifted one goes to HF PEFT and is refused
+    /// here with why. tools/verify_exports.sh and ExportFixtureTests check the logits in `adapters`.
+    func testAdapterHubHoldsAPrefixAtPositionsFromZero() throws {
+        XCTAssertTrue(AdapterHubExport.isFormat(for: PEFTPlan(prefix: PrefixSpec(length: 2))))
+        XCTAssertFalse(AdapterHubExport.isFormat(for: PEFTPlan(prefix: PrefixSpec(length: 2, positions: .shifted))))
+        XCTAssertFalse(AdapterHubExport.isFormat(for: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query]),
+                                                               prefix: PrefixSpec(length: 2))))
+        let (s, srun) = try model(PEFTPlan(prefix: PrefixSpec(length: 2, positions: .shifted)))
+        XCTAssertThrowsError(try AdapterHubExport.export(s, config: srun, to: scratchDirectory("trainer"))) {
+            XCTAssertTrue("\($0)".contains("Shifted prefixes export to HF PEFT"), "\($0)")
+        }
+        let (m, run) = try model(PEFTPlan(prefix: PrefixSpec(length: 2, layers: .only([0, 2]))))
+        let dir = scratchDirectory("trainer")
+        XCTAssertEqual(try AdapterHubExport.export(m, config: run, to: dir), [])
+        let (st, file) = try files(dir, "adapter.safetensors")
+        guard case .object(let top) = file, case .object(let cfg)? = top.first(where: { $0.key == "config" })?.value else {
+            return XCTFail("adapter_config.json has no config object")
+        }
+        let config = Dictionary(uniqueKeysWithValues: cfg.map { ($0.key, $0.value) })
+        XCTAssertEqual(config["leave_out"], .array([.number(1)]))
+        XCTAssertEqual(config["flat"], .bool(true))
+        XCTAssertEqual(config["prefix_length"], .number(2))
+        let name = "bert.prefix_tuning.prefix_tunings.prefix_tuning.self_prefix.control_trans"
+        let table = try st.floats(name)
+        XCTAssertEqual(table.count, 2 * 2 * 2 * 12, "P × 2 layers × (key, value) × H")
+        XCTAssertEqual(st.tensors.count, 1 + 3, "the pool's name and each layer's alias")
+        XCTAssertEqual(try st.floats("bert.encoder.layer.1.attention.self.prefix_tuning.pool.prefix_tunings.prefix_tuning.self_prefix."
+                                     + "control_trans"), table)
+        // Row t holds layer 0's key and value, then layer 2's: read back from the layers' own prefixes.
+        for (i, l) in [0, 2].enumerated() {
+            let p = try XCTUnwrap(m.layers[l].prefix)
+            for t in 0..<2 {
+                for j in 0..<12 {
+                    XCTAssertEqual(table[t * 48 + i * 24 + j], p.k[t * 12 + j])
+                    XCTAssertEqual(table[t * 48 + i * 24 + 12 + j], p.v[t * 12 + j])
+                }
+            }
+        }
+    }
 }
