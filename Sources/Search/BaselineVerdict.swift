@@ -55,15 +55,27 @@ extension Study {
     /// other trials to the smallest modules (where each decade is as wide as any other). The others,
     /// and every trial once all baselines are matched, aim at the hypervolume.
     func baselineGoal(iteration n: Int) -> Optimizer.Goal {
-        guard baselineTurns, n % 3 == 0 else { return .hypervolume }
-        let open = baselineVerdicts.filter { !$0.isMatched }
-        guard !open.isEmpty else { return .hypervolume }
-        let b = open[(n / 3 - 1) % open.count].baseline
+        guard let b = baselineAim(iteration: n) else { return .hypervolume }
         return .beat(values: b.values, start: b.config ?? planPoint(b.candidate)?.nearest)
     }
 
-    /// The verdict in words, as the terminal summary and the report say it (trial numbers from 1).
+    /// The unmatched baseline the `n`-th optimiser trial aims at (see `baselineGoal`), if any.
+    func baselineAim(iteration n: Int) -> TrialRecord? {
+        guard baselineTurns, n % 3 == 0 else { return nil }
+        let open = baselineVerdicts.filter { !$0.isMatched }
+        guard !open.isEmpty else { return nil }
+        return open[(n / 3 - 1) % open.count].baseline
+    }
+
+    /// The verdict in words, as the terminal summary and the report say it (trial numbers from 1),
+    /// with the optimiser trials that aimed at the baseline (`baselineAim`), if any.
     public func describe(_ v: BaselineVerdict) -> String {
+        let aimed = trials.filter { $0.aim != nil && $0.aim == v.baseline.baseline }.map { "\($0.id + 1)" }
+        guard !aimed.isEmpty else { return verdictText(v) }
+        return verdictText(v) + "; \(aimed.count == 1 ? "trial" : "trials") \(aimed.joined(separator: ", ")) aimed at it"
+    }
+
+    func verdictText(_ v: BaselineVerdict) -> String {
         if let named = v.frontMatches.first {
             let others = v.matchedBy.count - 1
             return "matched or dominated by front trial \(named + 1) (\(namedValues(trials[named].values)))"

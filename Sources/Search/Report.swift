@@ -226,7 +226,7 @@ public enum Report {
         let fidelityColumns = spec.fidelity == nil ? [] : ["fidelity_examples", "continues", "trained_examples"]
         // A prior without opinion (log π constant) steers nothing, whatever its weight: no columns.
         let priorWeights = extras.priorSteering.flatMap { $0.prior.hasOpinion ? $0.weights : nil }
-        var rows = [(["trial", "status", "baseline", "origin"] + fidelityColumns + spec.objectives.map(\.name)
+        var rows = [(["trial", "status", "baseline", "origin", "aims_at"] + fidelityColumns + spec.objectives.map(\.name)
             + ["on_front", "hypervolume"] + (cheapestVolumes == nil ? [] : ["cheapest_fidelity_hypervolume"])
             + (priorWeights == nil ? [] : ["prior_trust", "prior_exponent"])
             + ["seconds", "proposal_seconds", "seed"]
@@ -235,7 +235,7 @@ public enum Report {
             var cfg: [(key: String, value: JSONValue)] = []
             var active = Set<String>()
             if let c = t.config, case .object(let members) = spec.space.json(c) { cfg = members; active = Set(spec.space.activeNames(c)) }
-            var f = ["\(t.id + 1)", t.status.rawValue, t.baseline ?? "", t.origin.rawValue]
+            var f = ["\(t.id + 1)", t.status.rawValue, t.baseline ?? "", t.origin.rawValue, t.aim ?? ""]
             if spec.fidelity != nil {
                 // Trained examples: a cost that does not depend on how busy the machine was.
                 f += [t.fidelity.map { "\($0.examples)" } ?? "", t.continues.map { "\($0 + 1)" } ?? "",

@@ -102,6 +102,7 @@ extension Study {
             var tag = t.baseline.map { " [baseline \($0)]" } ?? (t.origin == .method ? " [\(spec.priors.methodName) choice]" : "")
             if let f = t.fidelity { tag += isAtTarget(t) ? " @target" : " @\(f.examples) examples" }
             if let k = t.continues { tag += " (continues trial \(k + 1))" }
+            if let b = t.aim { tag += " (aims at baseline \(b))" }
             let timing = String(format: "%.2f s, proposal %.2f s", seconds, t.proposalSeconds)
             progress("trial \(id + 1)/\(spec.trials)\(tag): \(shown) | \(timing) | HV \(Study.format(reportedHypervolume)), "
                 + "front \(front.count)"

@@ -181,10 +181,13 @@ struct Proposed {
     var promotes: Int?
     /// The trial whose checkpoint this one continues (prefix runs only).
     var continues: Int?
+    /// The baseline an optimiser proposal aims to beat (`Study.baselineAim`).
+    var aim: String?
 
     init(candidate: Candidate, baseline: String? = nil, origin: TrialRecord.Origin, fidelity: Fidelity? = nil,
-         promotes: Int? = nil, cheapRuns: CheapRuns = .prefix) {
+         promotes: Int? = nil, cheapRuns: CheapRuns = .prefix, aim: String? = nil) {
         self.candidate = candidate
+        self.aim = aim
         self.baseline = baseline
         self.origin = origin
         self.fidelity = fidelity

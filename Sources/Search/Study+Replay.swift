@@ -61,6 +61,7 @@ extension Study {
         t.proposalSeconds = try r.optional("proposal_seconds")?.double() ?? 0
         t.fidelity = try r.optional("fidelity").map { f throws(ConfigError) in try Fidelity(reading: f) }
         t.continues = try r.optional("continues")?.int(in: 0...max(0, id - 1), what: "an earlier trial's id")
+        t.aim = try r.optional("aims_at")?.string()
         if let gp = try r.optional("gp") {
             t.hyperparameters = try gp.array().map { row throws(ConfigError) in
                 try row.array().map { x throws(ConfigError) in try x.double() }

@@ -326,11 +326,13 @@ public final class Study {
             t.origin = prop.origin
             t.fidelity = prop.fidelity
             t.continues = prop.continues
+            t.aim = prop.aim
             var fields: [(key: String, value: JSONValue)] = [("id", .number(id))] + prop.candidate.jsonMembers(in: spec.space)
             fields += [("seed", .number(Int(t.seed))), ("origin", .string(prop.origin.rawValue))]
             if let name = prop.baseline { fields.append(("baseline", .string(name))) }
             if let f = prop.fidelity { fields.append(("fidelity", f.json)) }
             if let k = prop.continues { fields.append(("continues", .number(k))) }
+            if let name = prop.aim { fields.append(("aims_at", .string(name))) }
             fields.append(("proposal_seconds", .number(seconds)))
             if !t.hyperparameters.isEmpty { fields.append(("gp", .array(hyper.map { .array($0.map { .number($0) }) }))) }
             try journal.append(.trialStarted, fields)
@@ -385,13 +387,14 @@ public final class Study {
         let p = try optimizer.ask(history: history, pending: pending, count: count - proposals.count,
                                   seed: spec.seed &* 1_000_003 &+ UInt64(trials.count), iteration: n, warmStarts: warm,
                                   distances: levels.map { spec.fidelity!.distance($0) }, goal: baselineGoal(iteration: n))
+        let aim = baselineAim(iteration: n)?.baseline
         var streak = currentCheapStreak
         for (i, c) in p.configs.enumerated() {
-            guard spec.fidelity != nil else { proposals.append(Proposed(candidate: .config(c), origin: .optimizer)); continue }
+            guard spec.fidelity != nil else { proposals.append(Proposed(candidate: .config(c), origin: .optimizer, aim: aim)); continue }
             let (f, promotes) = chooseFidelity(c, worth: i < p.worth.count ? p.worth[i] : [], streak: streak)
             streak = f == spec.fidelity?.target ? 0 : streak + 1
             proposals.append(Proposed(candidate: .config(c), origin: .optimizer, fidelity: f, promotes: promotes,
-                                      cheapRuns: spec.fidelity?.cheapRuns ?? .prefix))
+                                      cheapRuns: spec.fidelity?.cheapRuns ?? .prefix, aim: aim))
         }
         return (proposals, p.hyperparameters)
     }

@@ -36,6 +36,8 @@ public struct TrialRecord: Sendable {
     public var fidelity: Fidelity?
     /// The trial whose checkpoint this one continued (a promotion to a higher fidelity).
     public var continues: Int?
+    /// The baseline this optimiser trial aimed to beat (`aims_at`; proposal rules 4), if any.
+    public var aim: String?
     /// Cluster jobs submitted for the trial, in order (a resubmission after a lost job adds one).
     public var jobs: [String] = []
 

@@ -153,4 +153,35 @@ final class BaselinesInModelTests: XCTestCase {
             XCTAssertLessThan(with, without, "seed \(seed): the turns did not help")
         }
     }
+
+    /// A trial that aimed at a baseline says so: in the journal (`aims_at`, replayed on reopening),
+    /// and only on every third optimiser trial, naming a baseline that was unmatched when it was asked.
+    func testTrialsThatAimAtABaselineAreRecorded() throws {
+        let spec = try spec(EquivalenceTests.unionSpace(trials: 30, seed: 0, extra: Self.usualBaselines))
+        let dir = scratchDirectory("baselines") + "/study"
+        let study = try Study(spec: spec, directory: dir)
+        try study.run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
+        let names = Set(study.trials.compactMap(\.baseline))
+        let optimiser = study.trials.filter { $0.origin == .optimizer }
+        XCTAssertGreaterThanOrEqual(optimiser.count, 9)
+        for (k, t) in optimiser.enumerated() where (k + 1) % 3 != 0 {
+            XCTAssertNil(t.aim, "optimiser trial \(k + 1) (trial \(t.id + 1)) is not a baseline's turn")
+        }
+        let aimed = optimiser.compactMap(\.aim)
+        XCTAssertFalse(aimed.isEmpty, "no trial aimed at a baseline")
+        XCTAssertTrue(Set(aimed).isSubset(of: names), "\(aimed)")
+        for t in study.trials where t.origin != .optimizer { XCTAssertNil(t.aim) }
+        for t in study.trials where t.aim != nil {   // unmatched when asked: no earlier trial matched it
+            let b = try XCTUnwrap(study.trials.first { $0.baseline == t.aim })
+            let earlier = study.trials.prefix(t.id).filter { $0.baseline == nil && $0.status == .finished }
+            XCTAssertFalse(earlier.contains { $0.values[0] >= b.values[0] && $0.values[1] <= b.values[1] },
+                           "trial \(t.id + 1) aimed at \(t.aim!), which an earlier trial had matched")
+        }
+        let reopened = try Study(readingDirectory: dir)
+        XCTAssertEqual(reopened.trials.map(\.aim), study.trials.map(\.aim))
+        let first = try XCTUnwrap(optimiser.first { $0.aim != nil })
+        let verdict = try XCTUnwrap(study.baselineVerdicts.first { $0.baseline.baseline == first.aim })
+        XCTAssertTrue(study.describe(verdict).contains("\(first.id + 1)") && study.describe(verdict).contains("aimed at it"),
+                      study.describe(verdict))
+    }
 }

@@ -255,12 +255,12 @@ final class StudyTests: XCTestCase {
                        ["pareto.svg", "hypervolume.svg", "trials.csv", "report.md", "report.html"])
         let csv = try String(contentsOfFile: d + "/s/trials.csv", encoding: .utf8).split(separator: "\n")
         XCTAssertEqual(csv.count, 1 + 18)
-        XCTAssertTrue(csv[0].hasPrefix("trial,status,baseline,origin,f1,f2,on_front,hypervolume,seconds,proposal_seconds,seed,x0,x1,x2,x3"),
+        XCTAssertTrue(csv[0].hasPrefix("trial,status,baseline,origin,aims_at,f1,f2,on_front,hypervolume,seconds,proposal_seconds,seed,x0,x1,x2,x3"),
                       String(csv[0]))
-        XCTAssertEqual(csv.dropFirst().filter { $0.split(separator: ",", omittingEmptySubsequences: false)[6] == "1" }.count,
+        XCTAssertEqual(csv.dropFirst().filter { $0.split(separator: ",", omittingEmptySubsequences: false)[7] == "1" }.count,
                        study.frontIDs.count)
         // The hypervolume column never falls, and after the last trial it is the study's.
-        let volumes = csv.dropFirst().map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[7])! }
+        let volumes = csv.dropFirst().map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[8])! }
         XCTAssertEqual(volumes, volumes.sorted())
         XCTAssertEqual(volumes.last!, study.hypervolume, accuracy: 1e-12)
         XCTAssertLessThan(volumes.first!, volumes.last!)
