@@ -231,7 +231,7 @@ public final class TrainerEvaluator: Evaluator {
             case .categorical(let c)?: targets = c.compactMap(LinearTarget.init(name:))
             default: break
             }
-            plan.lora = LoRASpec(rank: r, alpha: Double(2 * r), targets: targets)
+            plan.lora = LoRASpec(rank: r, alpha: LoRASpec.defaultAlpha(rank: r), targets: targets)
         }
         if let m = middle("serial_adapter.size") { plan.serialAdapter = AdapterSpec(size: m) }
         if let m = middle("parallel_adapter.size") { plan.parallelAdapter = AdapterSpec(size: m, scale: 4) }

@@ -24,7 +24,12 @@ final class PEFTPlanTests: XCTestCase {
         let p = try plan(#"{"lora": {"rank": 4, "targets": ["intermediate.dense", "output"], "layers": [4, 5]}}"#)
         XCTAssertEqual(p.moduleParameters(dims: minilm), 2 * (4 * (384 + 1536) * 2))
         XCTAssertEqual(p.lowestAdaptedLayer(layers: 6), 4)
-        XCTAssertEqual(p.lora?.alpha, 4, "alpha defaults to the rank")
+        XCTAssertEqual(p.lora?.alpha, 8, "alpha defaults to 2 × rank in run files, as in spaces (issue 39: one default)")
+        let space = try SearchSpace(reading: JSONReader(try JSONParser.parse(#"{"lora": {"rank": [4]}}"#), path: "space", file: "s.json"),
+                                    constraints: nil, layers: 6)
+        var rng = SplitMix64(seed: 0)
+        let searched = try PEFTSpace.plan(space.sample(&rng), in: space, layers: 6)
+        XCTAssertEqual(searched.lora?.alpha, p.lora?.alpha, "a space's default alpha is the run file's")
     }
 
     func testErrorsNamePaths() throws {

@@ -1,7 +1,7 @@
 import JSONKit
 /// LoRA: `W x + (alpha/r) · B A dropout(x)` on chosen linear targets in chosen layers.
 ///
-/// Run-file JSON (`peft.lora`): `rank`, `alpha` (default: the rank), `dropout` (0), `targets`,
+/// Run-file JSON (`peft.lora`): `rank`, `alpha` (default 2 × rank, `defaultAlpha`), `dropout` (0), `targets`,
 /// `layers` (all), `init` (`"kaiming"` or `"pissa"`). Charges: r·(in + out) to each target.
 /// Trainer: `Sources/Trainer/PEFT/LoRALinear.swift`.
 public struct LoRASpec: Equatable, Sendable {
@@ -27,6 +27,10 @@ public struct LoRASpec: Equatable, Sendable {
 
     /// The factor applied to `B A x`.
     public var scaling: Double { alpha / Double(rank) }
+
+    /// The alpha a run file, a space or a supernet gets when it names none: twice the rank (a
+    /// scaling of 2), the common choice of LoRA practice (rank 8, alpha 16).
+    public static func defaultAlpha(rank: Int) -> Double { Double(2 * rank) }
 }
 
 extension ModelDimensions {
@@ -40,7 +44,7 @@ extension ModelDimensions {
 extension LoRASpec {
     public init(reading l: JSONReader) throws(ConfigError) {
         let rank = try l.required("rank").int(in: 1...65536, what: "a positive rank")
-        let alpha = try l.optional("alpha")?.double() ?? Double(rank)
+        let alpha = try l.optional("alpha")?.double() ?? LoRASpec.defaultAlpha(rank: rank)
         let dropout = try l.optional("dropout")?.double(in: 0...0.99, what: "a dropout probability") ?? 0
         var targets: [LinearTarget] = []
         for t in try l.required("targets").array() {
@@ -110,7 +114,7 @@ extension LoRASpec {
         guard let ini = Initialization(rawValue: initName) else {
             throw ConfigError(path: "space.lora.init", message: "expected \"kaiming\" or \"pissa\", got \"\(initName)\"")
         }
-        self.init(rank: rank, alpha: v.number("lora.alpha") ?? Double(2 * rank), dropout: v.number("lora.dropout") ?? 0,
+        self.init(rank: rank, alpha: v.number("lora.alpha") ?? LoRASpec.defaultAlpha(rank: rank), dropout: v.number("lora.dropout") ?? 0,
                   targets: targets, layers: v.selection("lora"), initialization: ini)
     }
 }
