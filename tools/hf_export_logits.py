@@ -1,5 +1,7 @@
-"""Logits of an autopeft export as Hugging Face computes them: BertForSequenceClassification with the
-export loaded by PEFT (adapter_config.json with "peft_type") or by AdapterHub `adapters` ("model_class").
+"""Logits of an autopeft export as Hugging Face computes them: the model's sequence classifier
+(AutoModelForSequenceClassification: BertForSequenceClassification, RobertaForSequenceClassification) with the
+export loaded by PEFT (adapter_config.json with "peft_type") or by AdapterHub `adapters` ("model_class"). A model
+folder with only a tokenizer.json (the tiny test models) gets PreTrainedTokenizerFast over it.
 
 As a script: python tools/hf_export_logits.py MODEL_DIR EXPORT_DIR ROWS.tsv MAX_LENGTH
   ROWS.tsv  GLUE SST-2 rows (header `sentence<TAB>label`)
@@ -11,11 +13,14 @@ import json, os, sys
 def hf_logits(model_dir, export, texts, max_length, labels):
     """texts: a list of tuples (one text, or a pair). Returns (logits as lists, the packages' versions)."""
     import torch, transformers
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerFast
     cfg = json.load(open(os.path.join(export, "adapter_config.json")))
     torch.set_num_threads(2)
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    base = BertForSequenceClassification.from_pretrained(model_dir, num_labels=labels)
+    if os.path.exists(os.path.join(model_dir, "tokenizer_config.json")):
+        tok = AutoTokenizer.from_pretrained(model_dir)
+    else:
+        tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(model_dir, "tokenizer.json"), pad_token="<pad>")
+    base = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=labels)
     versions = {"torch": torch.__version__, "transformers": transformers.__version__}
     if "peft_type" in cfg:
         import peft

@@ -192,7 +192,7 @@ public struct StudySpec: Sendable {
         case .peftMock(let dims, _), .training(let dims, _):
             var sp = try SearchSpace(reading: r.required("space"), constraints: r.optional("constraints"), layers: dims.layers)
             try PEFTSpace.check(sp, file: file)
-            let counter = StudySpec.parameterCounter(space: sp, problem: problem)
+            let counter = StudySpec.parameterCounter(space: sp, problem: problem, denseHead: StudySpec.trainsDenseHead(r.value))
             sp.parameterCount = { c in counter(c) }
             return sp
         }
@@ -290,13 +290,20 @@ public struct StudySpec: Sendable {
         return 2
     }
 
+    /// Whether the space file's head trains its own dense layer (`"head": "dense"`), which the
+    /// trainable parameters count.
+    static func trainsDenseHead(_ document: JSONValue) -> Bool {
+        if case .string("dense")? = document["head"] { return true }
+        return false
+    }
+
     /// Trainable parameters of a PEFT configuration: its modules plus the head.
-    static func parameterCounter(space: SearchSpace, problem: Problem) -> @Sendable (Config) -> Double? {
+    static func parameterCounter(space: SearchSpace, problem: Problem, denseHead: Bool) -> @Sendable (Config) -> Double? {
         switch problem {
         case .peftMock(let dims, let labels), .training(let dims, let labels):
             return { c in
                 guard let plan = try? PEFTSpace.plan(c, in: space, layers: dims.layers) else { return nil }
-                return Double(plan.trainableParameters(dims: dims, labels: labels))
+                return Double(plan.trainableParameters(dims: dims, labels: labels, denseHead: denseHead))
             }
         case .synthetic: return { _ in nil }
         }
@@ -330,7 +337,7 @@ public struct StudySpec: Sendable {
         case .plan(let plan):
             guard let dims = problem.dimensions else { return objectives.map { _ in .nan } }
             return objectives.map { o in o.name == Objective.Name.trainableParameters ? Double(plan.trainableParameters(dims: dims,
-                labels: problem.labels)) : .nan }
+                labels: problem.labels, denseHead: StudySpec.trainsDenseHead(document))) : .nan }
         }
     }
 

@@ -33,8 +33,18 @@ public enum AdapterHubExport {
         plan.serialAdapter != nil || plan.parallelAdapter != nil || (plan.methods.count == 1 && plan.prefix?.positions == .zero)
     }
 
+    /// AdapterHub exports write BERT's module names and `BertForSequenceClassification`'s head,
+    /// and are checked for BERT only: another family is refused until they follow it.
+    static func refuseOtherFamilies(_ model: BertClassifier) throws {
+        guard model.config.family == .bert else {
+            throw PEFTExport.Unsupported(reason: "AdapterHub exports are written and checked for BERT only; this model is "
+                + "\(model.config.family.rawValue) (export a LoRA or (IA)³ candidate to HF PEFT, or keep it with --save and use "
+                + "autopeft predict)")
+        }
+    }
+
     public static func export(_ model: BertClassifier, config: RunConfig, to dir: String) throws -> [String] {
-        try PEFTExport.refuseOtherFamilies(model)
+        try refuseOtherFamilies(model)
         let plan = model.plan
         let adapter: Adapter
         if plan.methods.count == 1, let spec = plan.prefix {

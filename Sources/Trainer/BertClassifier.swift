@@ -18,6 +18,8 @@ public final class BertClassifier {
     /// The lowest layer whose input gradient chain is needed; `config.layers` when only the head trains.
     public internal(set) var lowestTrainableLayer: Int
     let classifierW: Int, classifierB: Int
+    /// The `dense` head's own layer (offsets of its weight [H, H] and bias [H]); nil for the others.
+    let denseW: Int?, denseB: Int?
 
     // Activations: hidden[l] is the input of layer l; hidden[L] the last hidden state [B·T, H].
     var hidden: [GrowableBuffer]
@@ -26,6 +28,8 @@ public final class BertClassifier {
     var features = GrowableBuffer()    // head input after pooling/pooler, before dropout [B, H]
     var featuresD = GrowableBuffer()   // after dropout [B, H]
     let featMask = MaskBuffer()
+    var denseIn = GrowableBuffer()     // the dense head's input: the first token after dropout [B, H]
+    let denseInMask = MaskBuffer()
     public private(set) var logits = GrowableBuffer()  // [B, labels]
     var valid = GrowableBuffer()
     var dHidden = GrowableBuffer(), dHiddenNext = GrowableBuffer()
@@ -56,6 +60,8 @@ public final class BertClassifier {
         modules = TrainerMethods.attach(plan, to: layers, dims: c.dimensions, block: block)
         classifierW = block.declare("classifier.weight", shape: [labels, c.hiddenSize])
         classifierB = block.declare("classifier.bias", shape: [labels])
+        denseW = head.trainsDenseLayer ? block.declare("classifier.dense.weight", shape: [c.hiddenSize, c.hiddenSize]) : nil
+        denseB = head.trainsDenseLayer ? block.declare("classifier.dense.bias", shape: [c.hiddenSize]) : nil
         block.seal()
         for m in modules { m.bind(to: layers, block: block) }
         lowestTrainableLayer = plan.lowestAdaptedLayer(layers: c.layers) ?? c.layers
@@ -74,6 +80,11 @@ public final class BertClassifier {
         let w = block.value(classifierW)
         for j in 0..<(labels * config.hiddenSize) { w[j] = Float(0.02 * rng.nextGaussian()) }
         block.value(classifierB).update(repeating: 0, count: labels)
+        if let denseW, let denseB {   // as HF initialises a Linear: N(0, 0.02²), zero bias
+            let d = block.value(denseW)
+            for j in 0..<(config.hiddenSize * config.hiddenSize) { d[j] = Float(0.02 * rng.nextGaussian()) }
+            block.value(denseB).update(repeating: 0, count: config.hiddenSize)
+        }
         var rest = RandomSource(seed: seed, stream: "init-modules")
         for m in ordered where m.initSlot.stream == .modules { try m.initialize(block: block, rng: &rest, weights: weights(m)) }
     }
@@ -177,12 +188,21 @@ public final class BertClassifier {
         let last = hidden[c.layers].pointer
         let f = features.ensure(B * H)
         switch head {
-        case .cls, .pooler:
+        case .cls, .pooler, .dense:
             for b in 0..<B { (f + b * H).update(from: last + b * T * H, count: H) }
             if head == .pooler, let p = weights.pooler {
                 let pre = featuresD.ensure(B * H)
                 Linear.forward(out: pre, inp: f, weight: p.weight.pointer, bias: p.bias.pointer, rows: B, inFeatures: H, outFeatures: H)
                 for j in 0..<(B * H) { f[j] = tanhf(pre[j]) }
+            }
+            if let denseW, let denseB {
+                let pDense = training ? (c.classifierDropout ?? c.hiddenDropout) : 0
+                let x = denseIn.ensure(B * H)
+                if pDense > 0 { Dropout.forward(out: x, inp: f, mask: denseInMask.ensure(B * H), count: B * H, p: pDense, rng: &rng) }
+                else { x.update(from: f, count: B * H) }
+                Linear.forward(out: f, inp: x, weight: block.value(denseW), bias: block.value(denseB), rows: B, inFeatures: H,
+                               outFeatures: H)
+                for j in 0..<(B * H) { f[j] = tanhf(f[j]) }
             }
         case .mean:
             for b in 0..<B {
@@ -210,12 +230,24 @@ public final class BertClassifier {
         let pCls = lastTraining ? (c.classifierDropout ?? c.hiddenDropout) : 0
         Linear.backwardWeight(dweight: block.grad(classifierW), dbias: block.grad(classifierB), dout: dlogits,
                               inp: featuresD.pointer, rows: B, inFeatures: H, outFeatures: labels)
-        guard lowestTrainableLayer < L else { return }
+        guard lowestTrainableLayer < L || head.trainsDenseLayer else { return }
         // d(features) = dlogits · W, through dropout and the pooler/pooling into the last hidden state.
         let df = scratch.c.ensure(B * H)
         Linear.backwardInput(dinp: df, dout: dlogits, weight: block.value(classifierW), rows: B, inFeatures: H,
                              outFeatures: labels, accumulate: false)
         if pCls > 0 { Dropout.backward(dinp: df, dout: df, mask: featMask.pointer, count: B * H, p: pCls) }
+        if let denseW, let denseB {   // f = tanh(dense(x)), x = dropout(h[first])
+            let f = features.pointer
+            for j in 0..<(B * H) { df[j] *= 1 - f[j] * f[j] }
+            Linear.backwardWeight(dweight: block.grad(denseW), dbias: block.grad(denseB), dout: df, inp: denseIn.pointer,
+                                  rows: B, inFeatures: H, outFeatures: H)
+            guard lowestTrainableLayer < L else { return }
+            let dx = scratch.a.ensure(B * H)
+            Linear.backwardInput(dinp: dx, dout: df, weight: block.value(denseW), rows: B, inFeatures: H, outFeatures: H,
+                                 accumulate: false)
+            if pCls > 0 { Dropout.backward(dinp: dx, dout: dx, mask: denseInMask.pointer, count: B * H, p: pCls) }
+            df.update(from: dx, count: B * H)
+        }
         var dh = dHidden.ensure(N * H)
         dh.update(repeating: 0, count: N * H)
         switch head {
@@ -226,7 +258,7 @@ public final class BertClassifier {
             Linear.backwardInput(dinp: dcls, dout: df, weight: weights.pooler!.weight.pointer, rows: B, inFeatures: H,
                                  outFeatures: H, accumulate: false)
             for b in 0..<B { (dh + b * T * H).update(from: dcls + b * H, count: H) }
-        case .cls:
+        case .cls, .dense:
             for b in 0..<B { (dh + b * T * H).update(from: df + b * H, count: H) }
         case .mean:
             for b in 0..<B {

@@ -6,6 +6,18 @@ import Space
 /// by `config.json`'s `model_type`.
 public enum EncoderFamily: String, CaseIterable, Sendable {
     case bert, roberta
+
+    /// The family's sequence-classification class in `transformers`, which exports load into.
+    public var sequenceClassifierClass: String {
+        switch self {
+        case .bert: return "BertForSequenceClassification"
+        case .roberta: return "RobertaForSequenceClassification"
+        }
+    }
+
+    /// The head that class computes: BERT's pooler and a linear classifier, RoBERTa's
+    /// classification head (a dense layer and tanh on the first token, then `out_proj`).
+    public var classifierHead: HeadInput { self == .roberta ? .dense : .pooler }
 }
 
 /// The fields of a Hugging Face BERT-family `config.json` that the encoder needs.

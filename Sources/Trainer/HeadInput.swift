@@ -6,4 +6,10 @@ public enum HeadInput: String, CaseIterable, Sendable {
     case cls
     /// The mean of the hidden states of the real (non-padding) tokens: how all-MiniLM-L6-v2 was trained.
     case mean
+    /// HF's `RobertaClassificationHead`: on the first token, dropout, a trained dense layer H → H and
+    /// tanh, dropout, then the classifier (`out_proj`). The dense layer is trained with the classifier.
+    case dense
+
+    /// Whether the head trains its own dense layer (H·H + H parameters besides the classifier).
+    public var trainsDenseLayer: Bool { self == .dense }
 }

@@ -2,33 +2,27 @@ import JSONKit
 import Foundation
 import Space
 
-/// Writes a trained candidate as a Hugging Face PEFT adapter directory for
-/// `BertForSequenceClassification` (`adapter_config.json` + `adapter_model.safetensors`,
-/// tensor names exactly as PEFT 0.21 saves them, the classifier under `modules_to_save`).
+/// Writes a trained candidate as a Hugging Face PEFT adapter directory for the family's
+/// sequence classifier, `BertForSequenceClassification` or `RobertaForSequenceClassification`
+/// (`adapter_config.json` + `adapter_model.safetensors`, tensor names exactly as PEFT 0.21 saves
+/// them, the classifier under `modules_to_save`).
 ///
 /// Expressible: LoRA alone (PiSSA converted to plain LoRA of rank 2r against the original
 /// weights, as PEFT does: A′ = [A; A₀], B′ = [B, −B₀], alpha doubled so the scale is unchanged),
 /// (IA)³ alone, and prefix tuning alone in every layer (the MLP, if any, evaluated into the
-/// prefixes). Exact only with the `pooler` head: `BertForSequenceClassification` always reads the
-/// pooler. Anything else is refused with the reason, or exported with a README saying what differs.
+/// prefixes; BERT only). Exact only with the family's head (`EncoderFamily.classifierHead`): BERT's
+/// reads the pooler. Anything else is refused with the reason, or exported with a README saying what differs.
 public enum PEFTExport {
     public struct Unsupported: Error, CustomStringConvertible {
         public let reason: String
         public var description: String { "cannot export to HF PEFT: \(reason)" }
     }
 
-    /// The exports write BERT's module names and `BertForSequenceClassification`'s head; for another
-    /// family they would load into the wrong modules, so they are refused until they follow it.
-    static func refuseOtherFamilies(_ model: BertClassifier) throws {
-        guard model.config.family == .bert else {
-            throw Unsupported(reason: "exports are written for the BERT family; this model is \(model.config.family.rawValue), whose "
-                + "module names and classification head they do not write yet (save the candidate with --save and use autopeft predict)")
-        }
-    }
-
     public static func export(_ model: BertClassifier, config: RunConfig, to dir: String) throws -> [String] {
-        try refuseOtherFamilies(model)
-        let plan = model.plan
+        let family = model.config.family, plan = model.plan
+        if family != .bert && plan.prefix != nil {
+            throw Unsupported(reason: "prefix exports are written and checked for BERT only; this model is \(family.rawValue)")
+        }
         let kinds = plan.methods.count
         guard kinds == 1 else {
             throw Unsupported(reason: kinds == 0 ? "the candidate trains only the head" :
@@ -40,12 +34,7 @@ public enum PEFTExport {
         else if plan.ia3 != nil { (tensors, cfg) = try ia3(model, config: config) }
         else if plan.prefix != nil { (tensors, cfg) = try prefix(model, config: config) }
         else { throw Unsupported(reason: "HF PEFT has no serial/parallel bottleneck adapter or BitFit method") }
-        if model.head != .pooler {
-            notes.append("The candidate's head reads the \(model.head == .mean ? "mean of the last hidden states" : "[CLS] hidden state"); "
-                         + "BertForSequenceClassification always applies the pooler first, so logits from this export differ from "
-                             + "autopeft's. "
-                         + "Train with \"head\": \"pooler\" for an exact export.")
-        }
+        try notes += headNotes(model)
         try OutputFiles.createFolder(dir)
         try OutputFiles.write(SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]), to: dir + "/adapter_model.safetensors")
         try OutputFiles.write(cfg.serialized() + "\n", to: dir + "/adapter_config.json")
@@ -54,9 +43,9 @@ public enum PEFTExport {
 
         Load with:
 
-            from transformers import BertForSequenceClassification
+            from transformers import \(family.sequenceClassifierClass)
             from peft import PeftModel
-            base = BertForSequenceClassification.from_pretrained("\(config.model)", num_labels=\(model.labels))
+            base = \(family.sequenceClassifierClass).from_pretrained("\(config.model)", num_labels=\(model.labels))
             model = PeftModel.from_pretrained(base, "<this folder>")
 
         \(exportNotes(notes))
@@ -70,8 +59,31 @@ public enum PEFTExport {
         return (v.shape, Array(UnsafeBufferPointer(start: model.block.value(v.offset), count: v.count)))
     }
 
+    /// The head's trained tensors under the family class's names: `classifier.*` (BERT), or
+    /// `classifier.dense.*` and `classifier.out_proj.*` (RoBERTa's classification head).
     static func classifier(_ model: BertClassifier, prefix: String) -> [(name: String, shape: [Int], values: [Float])] {
-        ["weight", "bias"].map { p in let t = tensor(model, "classifier." + p); return (prefix + "classifier." + p, t.shape, t.values) }
+        let dense = model.head.trainsDenseLayer
+        return (dense ? ["dense.weight", "dense.bias"] : []).map { p in
+            let t = tensor(model, "classifier." + p); return (prefix + "classifier." + p, t.shape, t.values)
+        } + ["weight", "bias"].map { p in
+            let t = tensor(model, "classifier." + p); return (prefix + "classifier." + (dense ? "out_proj." : "") + p, t.shape, t.values)
+        }
+    }
+
+    /// What the export says of the head: nothing when it is the family class's; a note when the
+    /// class computes another function with the same tensors (BERT's pooler over a `cls` or `mean`
+    /// candidate); refused when the class has other tensors (a dense head on BERT, a linear one on RoBERTa).
+    static func headNotes(_ model: BertClassifier) throws -> [String] {
+        let family = model.config.family, expected = family.classifierHead
+        guard model.head != expected else { return [] }
+        guard model.head.trainsDenseLayer == expected.trainsDenseLayer else {
+            throw Unsupported(reason: "\(family.sequenceClassifierClass)'s head \(expected.trainsDenseLayer ? "has a" : "has no") dense layer "
+                + "before the classifier, and this candidate's \"\(model.head.rawValue)\" head \(model.head.trainsDenseLayer ? "has one" : "has none")"
+                + "; train with \"head\": \"\(expected.rawValue)\" for an export")
+        }
+        return ["The candidate's head reads the \(model.head == .mean ? "mean of the last hidden states" : "[CLS] hidden state"); "
+            + "\(family.sequenceClassifierClass) always applies the pooler first, so logits from this export differ from autopeft's. "
+            + "Train with \"head\": \"\(expected.rawValue)\" for an exact export."]
     }
 
     static func regex(layers: [Int], paths: [String]) -> String {
@@ -114,8 +126,8 @@ public enum PEFTExport {
                     }
                     b = ([m.outFeatures, 2 * m.rank], bb)
                 }
-                out.append(("base_model.model.bert.\(base).lora_A.weight", a.shape, a.values))
-                out.append(("base_model.model.bert.\(base).lora_B.weight", b.shape, b.values))
+                out.append(("base_model.model.\(model.config.family.rawValue).\(base).lora_A.weight", a.shape, a.values))
+                out.append(("base_model.model.\(model.config.family.rawValue).\(base).lora_B.weight", b.shape, b.values))
             }
         }
         out += classifier(model, prefix: "base_model.model.")
@@ -151,7 +163,7 @@ public enum PEFTExport {
                 let path = s.modulePath
                 let t = tensor(model, "encoder.layer.\(l).\(path).ia3_l")
                 // PEFT: [out, 1] on key/value outputs, [1, in] on the feed-forward input.
-                out.append(("base_model.model.bert.encoder.layer.\(l).\(path).ia3_l",
+                out.append(("base_model.model.\(model.config.family.rawValue).encoder.layer.\(l).\(path).ia3_l",
                             s == .feedforward ? [1, t.values.count] : [t.values.count, 1], t.values))
             }
         }

@@ -152,4 +152,39 @@ final class ExportTests: XCTestCase {
             }
         }
     }
+
+    /// An HF PEFT export loads into the family's sequence classifier: RoBERTa's names and its
+    /// classification head (dense, out_proj); a head that class does not have is refused with why.
+    func testRoBERTaExportsItsModuleNamesAndClassificationHead() throws {
+        var cfg = BertConfig(vocabSize: 30, hiddenSize: 12, layers: 3, heads: 2, intermediateSize: 20, maxPositions: 34)
+        cfg.family = .roberta
+        cfg.positionBase = 2
+        cfg.typeVocabSize = 1
+        func model(_ head: HeadInput, _ config: BertConfig) throws -> (BertClassifier, RunConfig) {
+            let plan = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.query]))
+            let m = try BertClassifier(weights: BertWeights.random(config: config, seed: 1), plan: plan, labels: 2, head: head)
+            try m.initialize(seed: 0)
+            return (m, RunConfig(model: "/models/x", task: TaskSource(spec: TaskSpec.glue("sst2")!, train: "t", dev: "d", maxLength: 16),
+                                 plan: plan, head: head, training: TrainingSettings()))
+        }
+        let (m, run) = try model(.dense, cfg)
+        let dir = scratchDirectory("trainer")
+        XCTAssertEqual(try PEFTExport.export(m, config: run, to: dir), [])
+        let (st, _) = try files(dir, "adapter_model.safetensors")
+        XCTAssertEqual(st.tensors["base_model.model.roberta.encoder.layer.0.attention.self.query.lora_A.weight"]?.shape, [2, 12])
+        XCTAssertEqual(st.tensors["base_model.model.classifier.dense.weight"]?.shape, [12, 12])
+        XCTAssertEqual(st.tensors["base_model.model.classifier.out_proj.weight"]?.shape, [2, 12])
+        XCTAssertTrue(try String(contentsOfFile: dir + "/README.md", encoding: .utf8).contains("RobertaForSequenceClassification"))
+        let (mean, meanRun) = try model(.mean, cfg)
+        XCTAssertThrowsError(try PEFTExport.export(mean, config: meanRun, to: scratchDirectory("trainer"))) {
+            XCTAssertTrue("\($0)".contains("RobertaForSequenceClassification's head has a dense layer") && "\($0)".contains("\"dense\""), "\($0)")
+        }
+        cfg.family = .bert
+        cfg.positionBase = 0
+        let (bert, bertRun) = try model(.dense, cfg)
+        XCTAssertThrowsError(try PEFTExport.export(bert, config: bertRun, to: scratchDirectory("trainer"))) {
+            XCTAssertTrue("\($0)".contains("BertForSequenceClassification's head has no dense layer") && "\($0)".contains("\"pooler\""),
+                          "\($0)")
+        }
+    }
 }

@@ -84,6 +84,7 @@ final class ModelGradientTests: XCTestCase {
 
     func testRegressionGradientsWithEachHeadWithAndWithoutLoRA() throws {
         try check(plan: PEFTPlan(), head: .mean, labels: 1)
+        try check(plan: PEFTPlan(), head: .dense, labels: 1)   // only the head trains: backward stops at its dense layer
         try check(plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.query, .value])), head: .pooler, labels: 1)
         try check(plan: PEFTPlan(lora: LoRASpec(rank: 2, alpha: 2, targets: [.value], layers: .only([2]))), head: .cls, labels: 1,
                   dropout: false)
@@ -121,7 +122,7 @@ final class ModelGradientTests: XCTestCase {
                      PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.value]), serialAdapter: AdapterSpec(size: 2),
                               prefix: PrefixSpec(length: 2), ia3: IA3Spec(sites: [.key]), bitfit: BitFitSpec(biases: [.value]))]
         for plan in plans {
-            for head in [HeadInput.cls, .mean] { try check(plan: plan, head: head, labels: 2, config: Self.tinyRoberta) }
+            for head in [HeadInput.cls, .mean, .dense] { try check(plan: plan, head: head, labels: 2, config: Self.tinyRoberta) }
         }
     }
 
@@ -192,6 +193,9 @@ final class ModelGradientTests: XCTestCase {
             let model = try BertClassifier(weights: weights, plan: plan, labels: labels, head: .cls)
             XCTAssertEqual(model.trainableParameters, plan.trainableParameters(dims: Self.tiny.dimensions, labels: labels),
                            "plan \(trial): \(plan)")
+            let dense = try BertClassifier(weights: weights, plan: plan, labels: labels, head: .dense)
+            XCTAssertEqual(dense.trainableParameters, plan.trainableParameters(dims: Self.tiny.dimensions, labels: labels, denseHead: true),
+                           "plan \(trial) with the dense head: \(plan)")
             // The coverage that priors and DiffoRA read charges every module parameter to a weight
             // matrix, except the LayerNorm shifts BitFit may train (no matrix of their own).
             let norms = (plan.bitfit?.biases ?? []).filter { $0 == .attentionNorm || $0 == .outputNorm }.count

@@ -61,9 +61,15 @@ public struct PEFTPlan: Equatable, Sendable {
         methods.reduce(into: Set<Int>()) { $0.formUnion($1.adaptedLayers(count: count)) }
     }
 
-    /// Trainable scalars of the whole candidate: modules plus the head (`labels × hidden + labels`).
-    public func trainableParameters(dims: ModelDimensions, labels: Int) -> Int {
-        moduleParameters(dims: dims) + labels * dims.hiddenSize + labels
+    /// Trainable scalars of the whole candidate: modules plus the head (`headParameters`).
+    public func trainableParameters(dims: ModelDimensions, labels: Int, denseHead: Bool = false) -> Int {
+        moduleParameters(dims: dims) + PEFTPlan.headParameters(dims: dims, labels: labels, denseHead: denseHead)
+    }
+
+    /// The head's trainable scalars: the classifier (`labels × hidden + labels`) and, for a head
+    /// with its own dense layer (RoBERTa's classification head, `"head": "dense"`), `hidden² + hidden`.
+    public static func headParameters(dims: ModelDimensions, labels: Int, denseHead: Bool) -> Int {
+        labels * dims.hiddenSize + labels + (denseHead ? dims.hiddenSize * dims.hiddenSize + dims.hiddenSize : 0)
     }
 
     /// The lowest layer holding a trainable module; nil when only the head trains.
