@@ -67,4 +67,26 @@ final class RobertaSearchTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, 1e-4, "max |autopeft − HF PEFT| over 8 rows (HF: \(hf["versions"] ?? ""))")
         print("RoBERTa end to end: trial \(trial) exported, max |autopeft − HF PEFT| = \(worst)")
     }
+
+    /// The sensitivity priors score a RoBERTa as they score BERT: SPT's gradients and DiffoRA's
+    /// gated supernet run on its layers, and both charge every layer something.
+    func testSensitivityScoresOnRoBERTa() throws {
+        try RepositoryData.requireGLUE()
+        for method in ["spt", "diffora"] {
+            let out = scratchDirectory("roberta-score")
+            let r = try runAutopeft(["score", Self.fixture + "/space.json", "--method", method, "--out", out, "--threads", "1"])
+            XCTAssertEqual(r.code, 0, "\(method): \(r.err)")
+            let saved = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/sensitivity-\(method).json")))
+                                      as? [String: Any], method)
+            XCTAssertFalse(saved.isEmpty, method)
+            // stdout's table: a row per layer (2), each with a positive total.
+            var totals: [String: Double] = [:]
+            for line in r.out.split(separator: "\n") {
+                let cells: [String] = line.split(separator: " ").map(String.init)
+                if let first = cells.first, first == "0" || first == "1", let last = cells.last { totals[first] = Double(last) }
+            }
+            XCTAssertEqual(totals.count, 2, "\(method): \(r.out)")
+            for (layer, total) in totals { XCTAssertGreaterThan(total, 0, "\(method): layer \(layer)") }
+        }
+    }
 }
