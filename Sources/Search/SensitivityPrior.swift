@@ -82,38 +82,37 @@ public struct SensitivityPrior: ConfigurationPrior {
             return .values(w.map { $0 / total })
         }
 
-        /// The parameters `decision(for:)` centres by SPT's rule (per layer as `name[l]`).
-        static let sizeParameters = ["serial_adapter.size", "parallel_adapter.size", "prefix.length", "lora.rank"]
-
-        func decision(for p: Parameter) -> Decision {
-            var base = p.name, layer: Int?
-            if let open = p.name.firstIndex(of: "["), let l = Int(p.name[p.name.index(after: open)...].dropLast()) {
-                base = String(p.name[..<open])
-                layer = l
+        /// Whether `decision(for:)` centres this parameter by SPT's rule: a method's size or rank.
+        static func isSize(_ name: String) -> Bool {
+            guard let (kind, parameter) = PEFTMethodKind.owner(of: name) else { return false }
+            switch kind.priorHints[parameter] {
+            case .size?, .bestTarget?: return true
+            default: return false
             }
-            switch (p.domain, base) {
-            case (.layerMask(let n, _), _):
+        }
+
+        /// Each method says what its parameters serve (`PEFTMethodKind.priorHints`); the rules
+        /// are the type's.
+        func decision(for p: Parameter) -> Decision {
+            if case .layerMask(let n, _) = p.domain {
                 let perLayer = scores.perLayer
                 return .bits((0..<n).map { l in
                     layers == .neutral ? 0.5 : bitProbability(l < perLayer.count ? perLayer[l] : 0, mean: meanLayer)
                 })
-            case (.subset(let items, _), "lora.targets"), (.subset(let items, _), "bitfit.biases"):
-                return .bits(items.map { targetProbability(LinearTarget(name: $0)) })
-            case (.subset(let items, _), "ia3.sites"):
-                return .bits(items.map { targetProbability(IA3Spec.Site(rawValue: $0)?.chargedTarget ?? .intermediate) })
-            case (.ordinal(let values, _), "serial_adapter.size"):
-                return centred(values, cost: { dims.bottleneckParameters(size: $0) }, benefit: benefit(layer: layer, [.output]))
-            case (.ordinal(let values, _), "parallel_adapter.size"):
-                return centred(values, cost: { dims.bottleneckParameters(size: $0) },
-                               benefit: benefit(layer: layer, [.intermediate, .output]))
-            case (.ordinal(let values, _), "prefix.length"):
-                return centred(values, cost: { dims.prefixParameters(length: $0) }, benefit: benefit(layer: nil, [.key, .value]))
-            case (.ordinal(let values, _), "lora.rank"):
-                // The best single H×H target per layer, on average: cost r·(H + H).
+            }
+            guard let (kind, parameter) = PEFTMethodKind.owner(of: p.name), let hint = kind.priorHints[parameter] else { return .uniform }
+            var layer: Int?
+            if let open = p.name.firstIndex(of: "["), let l = Int(p.name[p.name.index(after: open)...].dropLast()) { layer = l }
+            switch (p.domain, hint) {
+            case (.subset(let items, _), .items(let target)):
+                return .bits(items.map { targetProbability(target($0)) })
+            case (.ordinal(let values, _), .size(let cost, let targets, let perLayer)):
+                return centred(values, cost: { cost($0, dims) }, benefit: benefit(layer: perLayer ? layer : nil, targets))
+            case (.ordinal(let values, _), .bestTarget(let cost, let among)):
                 let best = (0..<scores.layers).reduce(0.0) { acc, l in
-                    acc + [LinearTarget.query, .key, .value, .attentionOutput].map { scores.score(layer: l, target: $0) }.max()!
+                    acc + among.map { scores.score(layer: l, target: $0) }.max()!
                 } / Double(max(scores.layers, 1))
-                return centred(values, cost: { dims.loraParameters(rank: $0, target: .query) }, benefit: best)
+                return centred(values, cost: { cost($0, dims) }, benefit: best)
             default:
                 return .uniform
             }
@@ -138,7 +137,7 @@ public struct SensitivityPrior: ConfigurationPrior {
     /// the decisions the space has (a space without a layer mask has no layer bits at ½).
     var neutralDecisions: (layerBits: Bool, sizes: Bool) {
         (space.parameters.contains { if case .layerMask = $0.domain { return true } else { return false } },
-         space.parameters.contains { p in Belief.sizeParameters.contains { p.name == $0 || p.name.hasPrefix($0 + "[") } })
+         space.parameters.contains { Belief.isSize($0.name) })
     }
 
     public func logProbability(_ config: Config) -> Double {

@@ -9,10 +9,7 @@
 extension PEFTSpace {
     /// The modules, each with its switch: the size, rank or length that turns it off at 0, or the
     /// subset that turns it off when empty. Per-layer sizes (`….size[l]`) carry their own layers.
-    static let switches: [(module: String, parameter: String)] = [
-        ("lora", "lora.rank"), ("serial_adapter", "serial_adapter.size"), ("parallel_adapter", "parallel_adapter.size"),
-        ("prefix", "prefix.length"), ("ia3", "ia3.sites"), ("bitfit", "bitfit.biases"),
-    ]
+    static let switches: [(module: String, parameter: String)] = PEFTMethodKind.all.map { ($0.key, $0.switchParameter) }
 
     /// `space` with its shared layer mask active only while a module that uses it is on: any of
     /// the switches of the modules without a `<module>.layers` of their own. Unchanged when the

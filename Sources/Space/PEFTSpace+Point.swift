@@ -40,13 +40,9 @@ extension PEFTSpace {
     /// switches of absent modules at off, and the learning rate when given.
     static func planValues(_ plan: PEFTPlan, learningRate: Double?, space: SearchSpace, layers count: Int) -> [String: PlanValue] {
         var v: [String: PlanValue] = [:]
-        for (_, name) in switches { v[name] = name.hasSuffix("sites") || name.hasSuffix("biases") ? .items([]) : .number(0) }
-        let parts: [[String: PlanValue]?] = [
-            plan.lora?.searchedValues(layers: count), plan.serialAdapter?.searchedValues(layers: count, placement: .serial),
-            plan.parallelAdapter?.searchedValues(layers: count, placement: .parallel), plan.prefix?.searchedValues(layers: count),
-            plan.ia3?.searchedValues(layers: count), plan.bitfit?.searchedValues(layers: count),
-        ]
-        for part in parts.compactMap({ $0 }) { v.merge(part) { $1 } }
+        // A switch off: an empty list for a list switch ((IA)³ sites, BitFit biases), else 0.
+        for kind in PEFTMethodKind.all { v[kind.switchParameter] = kind.items[kind.parameters[0]] != nil ? .items([]) : .number(0) }
+        for m in plan.methods { v.merge(m.searchedValues(layers: count)) { $1 } }
         if space.parameter("layers") != nil {
             // The shared mask: the union of the layers of the modules on that have no layers of their own.
             var union = Set<Int>(), sets = Set<[Int]>()
@@ -62,16 +58,7 @@ extension PEFTSpace {
         return v
     }
 
-    static func moduleIsOn(_ module: String, _ plan: PEFTPlan) -> Bool {
-        switch module {
-        case "lora": return plan.lora != nil
-        case "serial_adapter": return plan.serialAdapter != nil
-        case "parallel_adapter": return plan.parallelAdapter != nil
-        case "prefix": return plan.prefix != nil
-        case "ia3": return plan.ia3 != nil
-        default: return plan.bitfit != nil
-        }
-    }
+    static func moduleIsOn(_ module: String, _ plan: PEFTPlan) -> Bool { plan.method(module) != nil }
 
     /// The point of `plan` in `space` (see the type's comment), or nil where the space cannot hold it.
     public static func point(of plan: PEFTPlan, learningRate: Double?, in space: SearchSpace, layers count: Int) -> PlanPoint? {

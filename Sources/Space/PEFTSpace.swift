@@ -13,12 +13,10 @@ import JSONKit
 /// - `ia3.sites`, `bitfit.biases` (subsets; on when non-empty).
 /// - `training.learning_rate`: searched or fixed training settings, returned by `overrides`.
 public enum PEFTSpace {
-    static let fixedNames: [String] = [
-        "layers", "lora.rank", "lora.targets", "lora.alpha", "lora.dropout", "lora.init", "lora.layers",
-        "serial_adapter.size", "serial_adapter.layers", "parallel_adapter.size", "parallel_adapter.layers", "parallel_adapter.scale",
-        "prefix.length", "prefix.projection", "prefix.layers", "prefix.positions", "ia3.sites", "ia3.layers", "bitfit.biases", "bitfit.layers",
-        "training.learning_rate",
-    ]
+    /// Every parameter name a PEFT space may use: the shared mask, each method's own
+    /// (`PEFTMethodKind.parameters`), the learning rate.
+    static let fixedNames: [String] = ["layers"]
+        + PEFTMethodKind.all.flatMap { kind in kind.parameters.map { "\(kind.key).\($0)" } } + ["training.learning_rate"]
 
     /// Throws for a parameter name the mapping does not know (with a did-you-mean), so a typo in a
     /// space file is caught before any training.
@@ -35,11 +33,10 @@ public enum PEFTSpace {
         }
     }
 
-    /// The items a LoRA target, (IA)³ site or BitFit bias list may hold, by parameter name.
-    static let itemNames: [String: [String]] = [
-        "lora.targets": LinearTarget.allCases.map(\.rawValue), "ia3.sites": IA3Spec.Site.allCases.map(\.rawValue),
-        "bitfit.biases": BitFitSpec.Bias.allCases.map(\.rawValue),
-    ]
+    /// The items a list parameter may hold (LoRA targets, (IA)³ sites, BitFit biases), by parameter name.
+    static let itemNames: [String: [String]] = Dictionary(uniqueKeysWithValues: PEFTMethodKind.all.flatMap { kind in
+        kind.items.map { ("\(kind.key).\($0.key)", $0.value) }
+    })
 
     /// Every item a subset or fixed list offers must be one the method knows, so that a misspelt
     /// site fails the space file, not every trial that draws it.
@@ -53,7 +50,8 @@ public enum PEFTSpace {
         case .categorical(let c): items = c
         default: return
         }
-        for item in items where !known.contains(item) && !(p.name == "lora.targets" && LinearTarget(name: item) != nil) {
+        // A linear target may also be given by its full HF name (`attention.self.query`).
+        for item in items where !known.contains(item) && !(known == LinearTarget.allCases.map(\.rawValue) && LinearTarget(name: item) != nil) {
             var msg = "unknown item \"\(item)\"; expected one of \(known.joined(separator: ", "))"
             if let m = didYouMean(item, among: known) { msg += " (did you mean \"\(m)\"?)" }
             throw ConfigError(file: file, path: path, message: msg)
@@ -61,13 +59,13 @@ public enum PEFTSpace {
     }
 
     /// The plan a configuration describes: each method reads its own parameters
-    /// (`<Method>Spec.init?(searched:)` in `PEFT/`).
+    /// (`PEFTMethodKind.searched`, in each method's file in `PEFT/`).
     public static func plan(_ c: Config, in space: SearchSpace, layers count: Int) throws(ConfigError) -> PEFTPlan {
         let v = ConfigView(config: c, space: space, layers: count)
         if let shared = v.shared, !shared.contains(true) { return PEFTPlan() }
-        return PEFTPlan(lora: try LoRASpec(searched: v), serialAdapter: AdapterSpec(searched: v, placement: .serial),
-                        parallelAdapter: AdapterSpec(searched: v, placement: .parallel), prefix: PrefixSpec(searched: v),
-                        ia3: try IA3Spec(searched: v), bitfit: try BitFitSpec(searched: v))
+        var methods: [any PEFTMethodSpec] = []
+        for kind in PEFTMethodKind.all { if let m = try kind.searched(v) { methods.append(m) } }
+        return PEFTPlan(methods: methods)
     }
 
     /// A configuration as the PEFT methods read it: numbers, layer selections and chosen lists.

@@ -73,9 +73,17 @@ extension BitFitSpec {
     }
 }
 
+extension PEFTMethodKind {
+    /// BitFit (`bitfit`): `biases` (the switch: on when not empty), `layers`.
+    public static let bitfit = PEFTMethodKind(
+        key: "bitfit", parameters: ["biases", "layers"], items: ["biases": BitFitSpec.Bias.allCases.map(\.rawValue)],
+        priorHints: ["biases": .items(target: { LinearTarget(name: $0) })],
+        read: { r in try BitFitSpec(reading: r) }, searched: { v in try BitFitSpec(searched: v) })
+}
+
 extension BitFitSpec {
     /// The inverse of `init?(searched:)`.
-    func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
+    public func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
         ["bitfit.biases": .items(biases.map(\.rawValue)), "bitfit.layers": .layers(layers.resolve(count: count))]
     }
 }

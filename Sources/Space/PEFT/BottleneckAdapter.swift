@@ -139,7 +139,7 @@ extension AdapterSpec {
 extension AdapterSpec {
     /// The inverse of `init?(searched:placement:)`: one size (the largest where layers differ, so
     /// the point is not exact), or per-layer sizes, and the layers that hold an adapter.
-    func searchedValues(layers count: Int, placement: Placement) -> [String: PEFTSpace.PlanValue] {
+    public func searchedValues(layers count: Int, placement: Placement) -> [String: PEFTSpace.PlanValue] {
         let key = placement.key
         let resolved = resolve(count: count)
         let sizes = Set(resolved.map(\.size))

@@ -69,9 +69,17 @@ extension IA3Spec {
     }
 }
 
+extension PEFTMethodKind {
+    /// (IA)³ (`ia3`): `sites` (the switch: on when not empty), `layers`.
+    public static let ia3 = PEFTMethodKind(
+        key: "ia3", parameters: ["sites", "layers"], items: ["sites": IA3Spec.Site.allCases.map(\.rawValue)],
+        priorHints: ["sites": .items(target: { IA3Spec.Site(rawValue: $0)?.chargedTarget ?? .intermediate })],
+        read: { r in try IA3Spec(reading: r) }, searched: { v in try IA3Spec(searched: v) })
+}
+
 extension IA3Spec {
     /// The inverse of `init?(searched:)`.
-    func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
+    public func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
         ["ia3.sites": .items(sites.map(\.rawValue)), "ia3.layers": .layers(layers.resolve(count: count))]
     }
 }

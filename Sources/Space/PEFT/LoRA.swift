@@ -119,10 +119,21 @@ extension LoRASpec {
     }
 }
 
+extension PEFTMethodKind {
+    /// LoRA (`lora`): `rank` (the switch), `targets`, `alpha`, `dropout`, `init`, `layers`.
+    public static let lora = PEFTMethodKind(
+        key: "lora", parameters: ["rank", "targets", "alpha", "dropout", "init", "layers"],
+        items: ["targets": LinearTarget.allCases.map(\.rawValue)],
+        priorHints: ["rank": .bestTarget(cost: { r, dims in dims.loraParameters(rank: r, target: .query) },
+                                         among: [.query, .key, .value, .attentionOutput]),
+                     "targets": .items(target: { LinearTarget(name: $0) })],
+        read: { r in try LoRASpec(reading: r) }, searched: { v in try LoRASpec(searched: v) })
+}
+
 extension LoRASpec {
     /// The inverse of `init?(searched:)`: the values a space's `lora.*` parameters take for this
     /// spec (`PEFTSpace.point(of:)`).
-    func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
+    public func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
         ["lora.rank": .number(Double(rank)), "lora.targets": .items(targets.map(\.rawValue)), "lora.alpha": .number(alpha),
          "lora.dropout": .number(dropout), "lora.init": .items([initialization.rawValue]), "lora.layers": .layers(layers.resolve(count: count))]
     }

@@ -6,6 +6,8 @@ import JSONKit
 /// `BitFit.swift`. The plan only composes them. The classification/regression head is always
 /// trained in full and is counted separately by `trainableParameters(dims:labels:)`.
 public struct PEFTPlan: Equatable, Sendable {
+    // One stored field per method. (Storage as `[any PEFTMethodSpec]` was tried: Swift 6.3.1
+    // miscompiled `(try? PEFTSpace.plan(…)).map { … }` over it, a crash in debug builds.)
     public var lora: LoRASpec?
     public var serialAdapter: AdapterSpec?
     public var parallelAdapter: AdapterSpec?
@@ -23,13 +25,34 @@ public struct PEFTPlan: Equatable, Sendable {
         self.bitfit = bitfit
     }
 
+    /// A plan of these methods (the last of each key).
+    public init(methods given: [any PEFTMethodSpec]) {
+        for m in given { set(m) }
+    }
+
+    /// Puts `spec` in as its method (replacing one there).
+    public mutating func set(_ spec: any PEFTMethodSpec) {
+        switch spec {
+        case let s as LoRASpec: lora = s
+        case let a as PlacedAdapter where a.placement == .serial: serialAdapter = a.spec
+        case let a as PlacedAdapter: parallelAdapter = a.spec
+        case let s as PrefixSpec: prefix = s
+        case let s as IA3Spec: ia3 = s
+        case let s as BitFitSpec: bitfit = s
+        default: preconditionFailure("a method PEFTPlan has no field for: \(spec.key)")
+        }
+    }
+
+    /// The method with this key, if present.
+    public func method(_ key: String) -> (any PEFTMethodSpec)? { methods.first { $0.key == key } }
+
     /// The adapters present, with their placement, serial first.
     public var adapters: [(placement: AdapterSpec.Placement, spec: AdapterSpec)] {
         [(AdapterSpec.Placement.serial, serialAdapter), (.parallel, parallelAdapter)].compactMap { p, a in a.map { (p, $0) } }
     }
 
-    /// The methods present, in the plan's one order: LoRA, serial, parallel, prefix, (IA)³, BitFit.
-    /// Every sum, list and JSON over methods follows it, so it must not change.
+    /// The methods present, in the plan's one order (`PEFTMethodKind.all`): LoRA, serial, parallel,
+    /// prefix, (IA)³, BitFit. Every sum, list and JSON over methods follows it.
     public var methods: [any PEFTMethodSpec] {
         var out: [any PEFTMethodSpec] = []
         if let lora { out.append(lora) }
@@ -83,14 +106,9 @@ extension PEFTPlan {
     /// `ia3` and `bitfit` (see each method's file). An empty object trains the head alone.
     public init(reading r: JSONReader) throws(ConfigError) {
         var plan = PEFTPlan()
-        if let l = try r.optional("lora") { plan.lora = try LoRASpec(reading: l) }
-        if let a = try r.optional(AdapterSpec.Placement.serial.key) { plan.serialAdapter = try AdapterSpec(reading: a, placement: .serial) }
-        if let a = try r.optional(AdapterSpec.Placement.parallel.key) {
-            plan.parallelAdapter = try AdapterSpec(reading: a, placement: .parallel)
+        for kind in PEFTMethodKind.all {
+            if let m = try r.optional(kind.key) { plan.set(try kind.read(m)) }
         }
-        if let p = try r.optional("prefix") { plan.prefix = try PrefixSpec(reading: p) }
-        if let i = try r.optional("ia3") { plan.ia3 = try IA3Spec(reading: i) }
-        if let b = try r.optional("bitfit") { plan.bitfit = try BitFitSpec(reading: b) }
         try r.finish()
         self = plan
     }

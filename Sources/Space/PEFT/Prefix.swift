@@ -95,9 +95,17 @@ extension PrefixSpec {
     }
 }
 
+extension PEFTMethodKind {
+    /// Prefix tuning (`prefix`): `length` (the switch), `projection`, `layers`, `positions`.
+    public static let prefix = PEFTMethodKind(
+        key: "prefix", parameters: ["length", "projection", "layers", "positions"],
+        priorHints: ["length": .size(cost: { p, dims in dims.prefixParameters(length: p) }, targets: [.key, .value], perLayer: false)],
+        read: { r in try PrefixSpec(reading: r) }, searched: { v in PrefixSpec(searched: v) })
+}
+
 extension PrefixSpec {
     /// The inverse of `init?(searched:)` (no projection is 0).
-    func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
+    public func searchedValues(layers count: Int) -> [String: PEFTSpace.PlanValue] {
         ["prefix.length": .number(Double(length)), "prefix.projection": .number(Double(projection ?? 0)),
          "prefix.layers": .layers(layers.resolve(count: count)), "prefix.positions": .items([positions.rawValue])]
     }
