@@ -80,18 +80,7 @@ public enum DiffoRAScorer {
     /// One gated module of the supernet alone, in one layer: what its parameters and charges are
     /// read from. `module` is `lora:<target>`, `serial`, `parallel` or `prefix`.
     static func modulePlan(_ module: String, layer: Int, supernet: PEFTPlan, dims: ModelDimensions) -> PEFTPlan {
-        let only = LayerSelection.only([layer])
-        func size(_ a: AdapterSpec?) -> Int { a?.resolve(count: dims.layers).first?.size ?? 0 }
-        switch module {
-        case "serial": return PEFTPlan(serialAdapter: AdapterSpec(size: size(supernet.serialAdapter), layers: only))
-        case "parallel":
-            let scale = supernet.parallelAdapter?.scale ?? 4
-            return PEFTPlan(parallelAdapter: AdapterSpec(size: size(supernet.parallelAdapter), layers: only, scale: scale))
-        case "prefix": return PEFTPlan(prefix: supernet.prefix.map { PrefixSpec(length: $0.length, layers: only) })
-        default:
-            guard let lora = supernet.lora, let t = LinearTarget(name: String(module.dropFirst(5))) else { return PEFTPlan() }
-            return PEFTPlan(lora: LoRASpec(rank: lora.rank, alpha: lora.alpha, targets: [t], layers: only))
-        }
+        TrainerMethods.all.lazy.compactMap { $0.gatedPlan(module, layer: layer, supernet: supernet, dims: dims) }.first ?? PEFTPlan()
     }
 }
 
@@ -150,18 +139,8 @@ final class GatedSupernet {
         for v in block.views {
             let parts = v.name.split(separator: ".")
             guard parts.count > 2, parts[0] == "encoder", parts[1] == "layer", let l = Int(parts[2]) else { continue }
-            let module: String
-            if v.name.hasSuffix(".lora_B"), let t = LinearTarget(name: parts[3..<(parts.count - 1)].joined(separator: ".")) {
-                module = "lora:\(t.rawValue)"
-            } else if v.name.contains("serial_adapter.up.") {
-                module = "serial"
-            } else if v.name.contains("parallel_adapter.up.") {
-                module = "parallel"
-            } else if v.name.hasSuffix("attention.prefix_key") || v.name.hasSuffix("attention.prefix_value") {
-                module = "prefix"
-            } else {
-                continue
-            }
+            let rest = parts[3...].joined(separator: ".")
+            guard let module = TrainerMethods.all.lazy.compactMap({ $0.gatedModule(parameter: rest) }).first else { continue }
             if let i = groups.firstIndex(where: { $0.layer == l && $0.module == module }) {
                 groups[i].ranges.append((v.offset, v.count))
             } else {

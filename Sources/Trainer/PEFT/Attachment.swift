@@ -127,6 +127,18 @@ protocol TrainerMethod {
     /// them to `layers`; returns them (none when the plan does not use the method).
     static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
                        block: ParameterBlock) -> [any PEFTModule]
+    /// DiffoRA's supernet: the gated module (`lora:<target>`, `serial`, …) a parameter belongs to,
+    /// given its name after `encoder.layer.<l>.`; nil when it is not this method's, or not gated.
+    static func gatedModule(parameter: String) -> String?
+    /// DiffoRA's supernet: one gated module of this method alone in `layer`, as a plan (what its
+    /// parameters and charges are read from); nil when `module` is not this method's.
+    static func gatedPlan(_ module: String, layer: Int, supernet: PEFTPlan, dims: ModelDimensions) -> PEFTPlan?
+}
+
+extension TrainerMethod {
+    /// Not in DiffoRA's supernet.
+    static func gatedModule(parameter: String) -> String? { nil }
+    static func gatedPlan(_ module: String, layer: Int, supernet: PEFTPlan, dims: ModelDimensions) -> PEFTPlan? { nil }
 }
 
 /// The methods the trainer knows, in the order their parameters are declared: the block's layout

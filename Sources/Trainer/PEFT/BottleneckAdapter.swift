@@ -109,4 +109,23 @@ enum BottleneckAdapterMethod: TrainerMethod {
         }
         return modules
     }
+
+    /// Gated: the up-projection and its bias (the module's last linear map).
+    static func gatedModule(parameter: String) -> String? {
+        for placement in [AdapterSpec.Placement.serial, .parallel] where parameter.contains("\(placement.key).up.") {
+            return placement.rawValue
+        }
+        return nil
+    }
+
+    static func gatedPlan(_ module: String, layer: Int, supernet: PEFTPlan, dims: ModelDimensions) -> PEFTPlan? {
+        func size(_ a: AdapterSpec?) -> Int { a?.resolve(count: dims.layers).first?.size ?? 0 }
+        switch module {
+        case "serial": return PEFTPlan(serialAdapter: AdapterSpec(size: size(supernet.serialAdapter), layers: .only([layer])))
+        case "parallel":
+            let scale = supernet.parallelAdapter?.scale ?? 4
+            return PEFTPlan(parallelAdapter: AdapterSpec(size: size(supernet.parallelAdapter), layers: .only([layer]), scale: scale))
+        default: return nil
+        }
+    }
 }

@@ -144,6 +144,18 @@ enum LoRAMethod: TrainerMethod {
         }
         return modules
     }
+
+    /// Gated: each target's B (the module's last linear map).
+    static func gatedModule(parameter: String) -> String? {
+        guard parameter.hasSuffix(".lora_B"), let t = LinearTarget(name: String(parameter.dropLast(".lora_B".count))) else { return nil }
+        return "lora:\(t.rawValue)"
+    }
+
+    static func gatedPlan(_ module: String, layer: Int, supernet: PEFTPlan, dims: ModelDimensions) -> PEFTPlan? {
+        guard module.hasPrefix("lora:") else { return nil }
+        guard let lora = supernet.lora, let t = LinearTarget(name: String(module.dropFirst(5))) else { return PEFTPlan() }
+        return PEFTPlan(lora: LoRASpec(rank: lora.rank, alpha: lora.alpha, targets: [t], layers: .only([layer])))
+    }
 }
 
 extension EncoderLayer {

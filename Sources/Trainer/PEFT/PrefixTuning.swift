@@ -138,6 +138,15 @@ enum PrefixMethod: TrainerMethod {
         guard let spec = plan.prefix else { return [] }
         return [PrefixTuning(spec: spec, dims: dims, block: block)]
     }
+
+    /// Gated: a layer's prefix keys and values (flat prefixes; an MLP's are not per layer).
+    static func gatedModule(parameter: String) -> String? {
+        parameter == "attention.prefix_key" || parameter == "attention.prefix_value" ? "prefix" : nil
+    }
+
+    static func gatedPlan(_ module: String, layer: Int, supernet: PEFTPlan, dims: ModelDimensions) -> PEFTPlan? {
+        module == "prefix" ? PEFTPlan(prefix: supernet.prefix.map { PrefixSpec(length: $0.length, layers: .only([layer])) }) : nil
+    }
 }
 
 /// One layer's prefix: keys and values [P, H] and where their gradients accumulate, plus the
