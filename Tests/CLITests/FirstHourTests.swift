@@ -64,7 +64,7 @@ final class FirstHourTests: XCTestCase {
         let maker = try String(contentsOfFile: Self.root + "/tools/hf_export_logits.py", encoding: .utf8)
         for call in ["PeftModel.from_pretrained(base, ", "adapters.init(base)", ".load_adapter(", "use_safetensors=True)",
                      "base.set_active_adapters(", "base.classifier.load_state_dict(load_file(", "classifier.safetensors",
-                     "BertForSequenceClassification.from_pretrained("] {
+                     "AutoModelForSequenceClassification.from_pretrained("] {
             XCTAssertTrue(readme.contains(call), "README.md lacks \(call)")
             XCTAssertTrue(maker.contains(call), "tools/hf_export_logits.py lacks \(call)")
         }
