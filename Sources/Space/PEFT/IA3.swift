@@ -2,7 +2,7 @@ import JSONKit
 /// (IA)³: learned scaling vectors (initialised to 1) on keys, values and the FFN's inner activation.
 ///
 /// Run-file JSON (`peft.ia3`): `sites` (all three), `layers` (all). Charges: each vector, as wide
-/// as what it scales, to the matrix whose output it scales. Trainer: `Sources/Trainer/PEFT/IA3Vectors.swift`.
+/// as what it scales, to the matrix whose output it scales. Trainer: `Sources/Trainer/PEFT/IA3Vector.swift`.
 public struct IA3Spec: Equatable, Sendable {
     public enum Site: String, CaseIterable, Comparable, Sendable {
         case key, value, feedforward
