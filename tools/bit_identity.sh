@@ -3,12 +3,19 @@
 # stack with LoRA dropout, an MLP prefix, (IA)³ and BitFit in chosen layers; PiSSA with a shifted prefix and BitFit on
 # the LayerNorm shifts, regression) is trained by both and the saved trainable tensors are compared byte for byte; the
 # space search.json (a DiffoRA prior) is searched by both and the journals compared, timings and memory aside.
-#   tools/bit_identity.sh OLD_AUTOPEFT NEW_AUTOPEFT      (e.g. a worktree's build of the commit before a refactor)
+#   tools/bit_identity.sh OLD_AUTOPEFT NEW_AUTOPEFT [RUN.json ...] [--search SPACE.json ...]
+#   (OLD: e.g. a worktree's build of the commit before a refactor; further run files and spaces are compared too,
+#   e.g. examples/sst2-protocol-p-mean.json for protocol P and spaces/quickstart.json for a committed study)
 # Prints one line per run file; exits 1 when any differs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 old=$1 new=$2 out=$(mktemp -d) status=0
-for f in tools/bit-identity/stack.json tools/bit-identity/pissa.json; do
+shift 2
+runs=(tools/bit-identity/stack.json tools/bit-identity/pissa.json) spaces=(tools/bit-identity/search.json)
+while [ $# -gt 0 ]; do
+  if [ "$1" = --search ]; then spaces+=("$2"); shift 2; else runs+=("$1"); shift; fi
+done
+for f in "${runs[@]}"; do
   n=$(basename "$f" .json)
   "$old" train "$f" --threads 2 --save "$out/old-$n" > /dev/null 2>&1 || { echo "$n: the old build failed"; status=1; continue; }
   "$new" train "$f" --threads 2 --save "$out/new-$n" > /dev/null 2>&1 || { echo "$n: the new build failed"; status=1; continue; }
@@ -18,11 +25,13 @@ for f in tools/bit-identity/stack.json tools/bit-identity/pissa.json; do
     echo "$n: DIFFERS"; status=1
   fi
 done
-for b in old new; do
-  bin=$old; [ $b = new ] && bin=$new
-  "$bin" search tools/bit-identity/search.json --out "$out/search-$b" --threads 2 > /dev/null 2>&1 || { echo "search: the $b build failed"; status=1; }
-done
-python3 - "$out" <<'PY' || status=1
+for space in "${spaces[@]}"; do
+  n=$(basename "$space" .json)
+  for b in old new; do
+    bin=$old; [ $b = new ] && bin=$new
+    "$bin" search "$space" --out "$out/search-$n-$b" --threads 2 > /dev/null 2>&1 || { echo "search $n: the $b build failed"; status=1; }
+  done
+  python3 - "$out/search-$n" "$n" <<'PY' || status=1
 import json, sys
 def records(d):
     out = []
@@ -32,9 +41,10 @@ def records(d):
         for k in ("peak_rss_mib", "train_seconds", "eval_seconds", "train_examples_per_s"): r.get("metrics", {}).pop(k, None)
         out.append(json.dumps(r, sort_keys=True))
     return out
-a, b = records(sys.argv[1] + "/search-old"), records(sys.argv[1] + "/search-new")
+a, b = records(sys.argv[1] + "-old"), records(sys.argv[1] + "-new")
 same = len(a) == len(b) and all(x == y for x, y in zip(a, b))
-print(f"search: {'identical' if same else 'DIFFERS'} ({len(b)} journal records)")
+print(f"search {sys.argv[2]}: {'identical' if same else 'DIFFERS'} ({len(b)} journal records, timings and memory aside)")
 sys.exit(0 if same else 1)
 PY
+done
 exit $status

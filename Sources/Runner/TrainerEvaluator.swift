@@ -222,20 +222,6 @@ public final class TrainerEvaluator: Evaluator {
             let pos = values.filter { $0 > 0 }.sorted()
             return pos.isEmpty ? nil : Int(pos[pos.count / 2])
         }
-        var plan = PEFTPlan()
-        if let r = middle("lora.rank") {
-            var targets: [LinearTarget] = [.query, .value]
-            switch space.parameter("lora.targets")?.domain {
-            case .subset(let items, _)?: targets = items.compactMap(LinearTarget.init(name:))
-            case .fixed(.strings(let s))?: targets = s.compactMap(LinearTarget.init(name:))
-            case .categorical(let c)?: targets = c.compactMap(LinearTarget.init(name:))
-            default: break
-            }
-            plan.lora = LoRASpec(rank: r, alpha: LoRASpec.defaultAlpha(rank: r), targets: targets)
-        }
-        if let m = middle("serial_adapter.size") { plan.serialAdapter = AdapterSpec(size: m) }
-        if let m = middle("parallel_adapter.size") { plan.parallelAdapter = AdapterSpec(size: m, scale: 4) }
-        if let p = middle("prefix.length") { plan.prefix = PrefixSpec(length: p) }
-        return plan
+        return PEFTPlan(methods: PEFTMethodKind.all.compactMap { $0.supernet?(middle, space) })
     }
 }

@@ -55,6 +55,7 @@ public enum AdapterHubExport {
             throw PEFTExport.Unsupported(reason: "the AdapterHub export takes one serial or one parallel bottleneck adapter alone, "
                 + "or one prefix alone")
         }
+        let notes = try PEFTExport.headNotes(model)
         let c = model.config
         let cfg: JSONValue = .object([("config", .object(adapter.config)),
                                       ("hidden_size", .number(c.hiddenSize)), ("model_class", .string("BertForSequenceClassification")),
@@ -68,11 +69,6 @@ public enum AdapterHubExport {
         }
         try OutputFiles.write(SafetensorsWriter.encode(head, metadata: ["format": "pt"]), to: dir + "/classifier.safetensors")
         try OutputFiles.write(cfg.serialized() + "\n", to: dir + "/adapter_config.json")
-        var notes: [String] = []
-        if model.head != .pooler {
-            notes.append("The candidate's head is \"\(model.head.rawValue)\"; BertForSequenceClassification applies the pooler, "
-                + "so logits differ. Train with \"head\": \"pooler\" for an exact export.")
-        }
         try OutputFiles.write(readme(config: config, labels: model.labels, notes: notes) + "\n", to: dir + "/README.md")
         return notes
     }

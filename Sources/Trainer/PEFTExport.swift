@@ -29,11 +29,11 @@ public enum PEFTExport {
                 "a PEFT adapter holds one method; this candidate combines \(kinds) (save it with --save and use autopeft predict)")
         }
         var notes: [String] = []
-        let (tensors, cfg): ([(name: String, shape: [Int], values: [Float])], JSONValue)
-        if plan.lora != nil { (tensors, cfg) = try lora(model, config: config, notes: &notes) }
-        else if plan.ia3 != nil { (tensors, cfg) = try ia3(model, config: config) }
-        else if plan.prefix != nil { (tensors, cfg) = try prefix(model, config: config) }
-        else { throw Unsupported(reason: "HF PEFT has no serial/parallel bottleneck adapter or BitFit method") }
+        var adapter: Adapter?
+        for method in TrainerMethods.all where adapter == nil { adapter = try method.hfPEFTExport(model, config: config, notes: &notes) }
+        guard let (tensors, cfg) = adapter else {
+            throw Unsupported(reason: "HF PEFT has no serial/parallel bottleneck adapter or BitFit method")
+        }
         try notes += headNotes(model)
         try OutputFiles.createFolder(dir)
         try OutputFiles.write(SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]), to: dir + "/adapter_model.safetensors")
@@ -53,6 +53,9 @@ public enum PEFTExport {
         try OutputFiles.write(readme + "\n", to: dir + "/README.md")
         return notes
     }
+
+    /// What a method's export case gives: the tensors under PEFT's names, and `adapter_config.json`.
+    typealias Adapter = (tensors: [(name: String, shape: [Int], values: [Float])], config: JSONValue)
 
     static func tensor(_ model: BertClassifier, _ name: String) -> (shape: [Int], values: [Float]) {
         let v = model.block.view(named: name)!
@@ -97,103 +100,10 @@ public enum PEFTExport {
          ("inference_mode", .bool(true)), ("modules_to_save", .array([.string("classifier")])), ("revision", .null)]
     }
 
-    static func lora(_ model: BertClassifier, config: RunConfig, notes: inout [String]) throws -> ([(name: String, shape: [Int],
-        values: [Float])], JSONValue) {
-        let spec = model.plan.lora!
-        let layers = spec.layers.resolve(count: model.config.layers)
-        let pissa = spec.initialization == .pissa
-        var out: [(name: String, shape: [Int], values: [Float])] = []
-        for l in layers {
-            for t in spec.targets {
-                guard let m = model.layers[l].lora(t) else { continue }
-                let base = "encoder.layer.\(l).\(t.modulePath)"
-                var a = tensor(model, base + ".lora_A"), b = tensor(model, base + ".lora_B")
-                if pissa {
-                    // The initial factors, recomputed from the frozen W exactly as at init.
-                    let scratch = ParameterBlock()
-                    let probe = LoRALinear(target: t, layer: l, spec: spec, dims: model.config.dimensions, block: scratch)
-                    scratch.seal()
-                    try probe.initializePiSSA(block: scratch, weight: model.layers[l].weights(t))
-                    let a0 = Array(UnsafeBufferPointer(start: scratch.value(probe.offsetA), count: m.rank * m.inFeatures))
-                    let b0 = Array(UnsafeBufferPointer(start: scratch.value(probe.offsetB), count: m.outFeatures * m.rank))
-                    a = ([2 * m.rank, m.inFeatures], a.values + a0)
-                    var bb = [Float](repeating: 0, count: m.outFeatures * 2 * m.rank)
-                    for o in 0..<m.outFeatures {
-                        for i in 0..<m.rank {
-                            bb[o * 2 * m.rank + i] = b.values[o * m.rank + i]
-                            bb[o * 2 * m.rank + m.rank + i] = -b0[o * m.rank + i]
-                        }
-                    }
-                    b = ([m.outFeatures, 2 * m.rank], bb)
-                }
-                out.append(("base_model.model.\(model.config.family.rawValue).\(base).lora_A.weight", a.shape, a.values))
-                out.append(("base_model.model.\(model.config.family.rawValue).\(base).lora_B.weight", b.shape, b.values))
-            }
-        }
-        out += classifier(model, prefix: "base_model.model.")
-        let rank = pissa ? 2 * spec.rank : spec.rank
-        if pissa {
-            notes.append("PiSSA converted to plain LoRA of rank \(rank) (A′ = [A; A₀], B′ = [B, −B₀]) "
-                         + "so it applies to the original weights.")
-        }
-        // A list of names would let "output.dense" also match attention.output.dense: use a full-match regex.
-        var cfg = base(config, "LORA")
-        cfg += [("r", .number(rank)), ("lora_alpha", .number(pissa ? 2 * spec.alpha : spec.alpha)), ("lora_dropout", .number(spec.dropout)),
-                ("target_modules", .string(regex(layers: layers, paths: spec.targets.map(\.modulePath)))),
-                ("layers_to_transform", .null), ("rank_pattern", .object([])), ("alpha_pattern", .object([])),
-                ("bias", .string("none")), ("fan_in_fan_out", .bool(false)), ("init_lora_weights", .bool(true)),
-                ("use_rslora", .bool(false)), ("use_dora", .bool(false)), ("layers_pattern", .null)]
-        return (out, .object(cfg))
-    }
-
     /// The README's last paragraph: what the export cannot carry over, or that it is exact.
     static func exportNotes(_ notes: [String]) -> String {
         notes.isEmpty ? "The export computes the same logits as autopeft (checked by tools/verify_export.py)."
             : notes.map { "- " + $0 }.joined(separator: "\n")
-    }
-
-    static func ia3(_ model: BertClassifier, config: RunConfig) throws -> ([(name: String, shape: [Int], values: [Float])], JSONValue) {
-        let spec = model.plan.ia3!
-        let layers = spec.layers.resolve(count: model.config.layers)
-        var out: [(name: String, shape: [Int], values: [Float])] = []
-        var paths: [String] = []
-        for s in spec.sites { paths.append(s.modulePath) }
-        for l in layers {
-            for s in spec.sites {
-                let path = s.modulePath
-                let t = tensor(model, "encoder.layer.\(l).\(path).ia3_l")
-                // PEFT: [out, 1] on key/value outputs, [1, in] on the feed-forward input.
-                out.append(("base_model.model.\(model.config.family.rawValue).encoder.layer.\(l).\(path).ia3_l",
-                            s == .feedforward ? [1, t.values.count] : [t.values.count, 1], t.values))
-            }
-        }
-        out += classifier(model, prefix: "base_model.model.")
-        var cfg = base(config, "IA3")
-        cfg += [("target_modules", .string(regex(layers: layers, paths: paths))),
-                ("feedforward_modules",
-                 .string(spec.sites.contains(.feedforward) ? regex(layers: layers, paths: [IA3Spec.Site.feedforward.modulePath]) : "^$")),
-                ("fan_in_fan_out", .bool(false)), ("init_ia3_weights", .bool(true))]
-        return (out, .object(cfg))
-    }
-
-    static func prefix(_ model: BertClassifier, config: RunConfig) throws -> ([(name: String, shape: [Int], values: [Float])], JSONValue) {
-        let spec = model.plan.prefix!, c = model.config, H = c.hiddenSize, P = spec.length
-        guard spec.positions == .shifted else {
-            throw Unsupported(reason: "this prefix was trained with the real tokens' positions from 0, and HF PEFT shifts them by the "
-                + "prefix length (it ignores position_ids for prefixes), so its logits would differ; export it to AdapterHub (as "
-                + "autopeft export does), or train with \"positions\": \"shifted\" for an HF PEFT prefix")
-        }
-        guard spec.layers.resolve(count: c.layers).count == c.layers else {
-            throw Unsupported(reason: "HF PEFT prefix tuning covers every layer; this prefix is in layers "
-                + "\(spec.layers.resolve(count: c.layers))")
-        }
-        let emb = prefixTable(model, layers: Array(0..<c.layers))
-        let out = [("prompt_embeddings", [P, c.layers * 2 * H], emb)] + classifier(model, prefix: "base_model.")
-        var cfg = base(config, "PREFIX_TUNING")
-        cfg += [("num_virtual_tokens", .number(P)), ("num_layers", .number(c.layers)), ("token_dim", .number(H)),
-                ("num_attention_heads", .number(c.heads)), ("encoder_hidden_size", .number(H)), ("num_transformer_submodules", .number(1)),
-                ("prefix_projection", .bool(false))]
-        return (out, .object(cfg))
     }
 
     /// The prefixes of `layers` as one [P, layers·2·H] table, row t holding each layer's key then

@@ -127,6 +127,18 @@ extension PEFTMethodKind {
         priorHints: ["rank": .bestTarget(cost: { r, dims in dims.loraParameters(rank: r, target: .query) },
                                          among: [.query, .key, .value, .attentionOutput]),
                      "targets": .items(target: { LinearTarget(name: $0) })],
+        supernet: { middle, space in
+            // On every target the space offers (query and value when it names none).
+            guard let r = middle("lora.rank") else { return nil }
+            var targets: [LinearTarget] = [.query, .value]
+            switch space.parameter("lora.targets")?.domain {
+            case .subset(let items, _)?: targets = items.compactMap(LinearTarget.init(name:))
+            case .fixed(.strings(let s))?: targets = s.compactMap(LinearTarget.init(name:))
+            case .categorical(let c)?: targets = c.compactMap(LinearTarget.init(name:))
+            default: break
+            }
+            return LoRASpec(rank: r, alpha: LoRASpec.defaultAlpha(rank: r), targets: targets)
+        },
         read: { r in try LoRASpec(reading: r) }, searched: { v in try LoRASpec(searched: v) })
 }
 

@@ -34,18 +34,23 @@ public struct PEFTMethodKind: Sendable {
     public let items: [String: [String]]
     /// What a sensitivity prior may believe of its parameters, by the name after `<key>.`.
     public let priorHints: [String: PriorHint]
+    /// DiffoRA's supernet: the method in every layer at the middle of the space's non-zero sizes,
+    /// given `middle` (of a parameter name) and the space; nil for a method the supernet leaves out.
+    public let supernet: (@Sendable (_ middle: (String) -> Int?, _ space: SearchSpace) -> (any PEFTMethodSpec)?)?
     // Closures with untyped throws: stored closures with typed throws crashed (Swift 6.3.1); the
     // methods below give the typed error back.
     private let reader: @Sendable (JSONReader) throws -> any PEFTMethodSpec
     private let searcher: @Sendable (PEFTSpace.ConfigView) throws -> (any PEFTMethodSpec)?
 
     init(key: String, parameters: [String], items: [String: [String]] = [:], priorHints: [String: PriorHint] = [:],
+         supernet: (@Sendable (_ middle: (String) -> Int?, _ space: SearchSpace) -> (any PEFTMethodSpec)?)? = nil,
          read: @escaping @Sendable (JSONReader) throws -> any PEFTMethodSpec,
          searched: @escaping @Sendable (PEFTSpace.ConfigView) throws -> (any PEFTMethodSpec)?) {
         self.key = key
         self.parameters = parameters
         self.items = items
         self.priorHints = priorHints
+        self.supernet = supernet
         self.reader = read
         self.searcher = searched
     }
@@ -120,6 +125,11 @@ extension PEFTMethodKind {
                                   targets: placement == .serial ? [.output] : [.intermediate, .output], perLayer: true)
         return PEFTMethodKind(key: placement.key, parameters: placement == .serial ? ["size", "layers"] : ["size", "layers", "scale"],
                        priorHints: ["size": size],
+                       supernet: { middle, _ in
+                           middle("\(placement.key).size").map {
+                               PlacedAdapter(placement: placement, spec: placement == .serial ? AdapterSpec(size: $0) : AdapterSpec(size: $0, scale: 4))
+                           }
+                       },
                        read: { r in PlacedAdapter(placement: placement, spec: try AdapterSpec(reading: r, placement: placement)) },
                        searched: { v in AdapterSpec(searched: v, placement: placement).map { PlacedAdapter(placement: placement, spec: $0) } })
     }

@@ -100,6 +100,7 @@ extension PEFTMethodKind {
     public static let prefix = PEFTMethodKind(
         key: "prefix", parameters: ["length", "projection", "layers", "positions"],
         priorHints: ["length": .size(cost: { p, dims in dims.prefixParameters(length: p) }, targets: [.key, .value], perLayer: false)],
+        supernet: { middle, _ in middle("prefix.length").map { PrefixSpec(length: $0) } },
         read: { r in try PrefixSpec(reading: r) }, searched: { v in PrefixSpec(searched: v) })
 }
 

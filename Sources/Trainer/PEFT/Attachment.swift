@@ -133,12 +133,17 @@ protocol TrainerMethod {
     /// DiffoRA's supernet: one gated module of this method alone in `layer`, as a plan (what its
     /// parameters and charges are read from); nil when `module` is not this method's.
     static func gatedPlan(_ module: String, layer: Int, supernet: PEFTPlan, dims: ModelDimensions) -> PEFTPlan?
+    /// Its HF PEFT export when the plan holds this method (alone); nil when it does not, or when
+    /// HF PEFT has no such method. Throws what HF PEFT cannot load faithfully, with the reason.
+    static func hfPEFTExport(_ model: BertClassifier, config: RunConfig, notes: inout [String]) throws -> PEFTExport.Adapter?
 }
 
 extension TrainerMethod {
     /// Not in DiffoRA's supernet.
     static func gatedModule(parameter: String) -> String? { nil }
     static func gatedPlan(_ module: String, layer: Int, supernet: PEFTPlan, dims: ModelDimensions) -> PEFTPlan? { nil }
+    /// No HF PEFT method (bottleneck adapters, BitFit).
+    static func hfPEFTExport(_ model: BertClassifier, config: RunConfig, notes: inout [String]) throws -> PEFTExport.Adapter? { nil }
 }
 
 /// The methods the trainer knows, in the order their parameters are declared: the block's layout

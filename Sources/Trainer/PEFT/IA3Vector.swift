@@ -1,3 +1,4 @@
+import JSONKit
 import Space
 
 /// One (IA)³ vector: a learned vector that scales an activation (keys, values or the FFN's inner
@@ -57,5 +58,32 @@ enum IA3Method: TrainerMethod {
             }
         }
         return modules
+    }
+}
+
+extension IA3Method {
+    /// Its HF PEFT export, when the plan holds it (alone: `PEFTExport.export` checks); nil otherwise.
+    static func hfPEFTExport(_ model: BertClassifier, config: RunConfig, notes: inout [String]) throws -> PEFTExport.Adapter? {
+        guard let spec = model.plan.ia3 else { return nil }
+        let layers = spec.layers.resolve(count: model.config.layers)
+        var out: [(name: String, shape: [Int], values: [Float])] = []
+        var paths: [String] = []
+        for s in spec.sites { paths.append(s.modulePath) }
+        for l in layers {
+            for s in spec.sites {
+                let path = s.modulePath
+                let t = PEFTExport.tensor(model, "encoder.layer.\(l).\(path).ia3_l")
+                // PEFT: [out, 1] on key/value outputs, [1, in] on the feed-forward input.
+                out.append(("base_model.model.\(model.config.family.rawValue).encoder.layer.\(l).\(path).ia3_l",
+                            s == .feedforward ? [1, t.values.count] : [t.values.count, 1], t.values))
+            }
+        }
+        out += PEFTExport.classifier(model, prefix: "base_model.model.")
+        var cfg = PEFTExport.base(config, "IA3")
+        cfg += [("target_modules", .string(PEFTExport.regex(layers: layers, paths: paths))),
+                ("feedforward_modules",
+                 .string(spec.sites.contains(.feedforward) ? PEFTExport.regex(layers: layers, paths: [IA3Spec.Site.feedforward.modulePath]) : "^$")),
+                ("fan_in_fan_out", .bool(false)), ("init_ia3_weights", .bool(true))]
+        return (out, .object(cfg))
     }
 }

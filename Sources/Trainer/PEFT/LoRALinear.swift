@@ -1,3 +1,4 @@
+import JSONKit
 import Foundation
 import Space
 
@@ -162,5 +163,56 @@ extension EncoderLayer {
     /// The LoRA module beside `target`, if any.
     func lora(_ target: LinearTarget) -> LoRALinear? {
         attachments.linear[target]?.lazy.compactMap { $0 as? LoRALinear }.first
+    }
+}
+
+extension LoRAMethod {
+    /// Its HF PEFT export, when the plan holds it (alone: `PEFTExport.export` checks); nil otherwise.
+    static func hfPEFTExport(_ model: BertClassifier, config: RunConfig, notes: inout [String]) throws -> PEFTExport.Adapter? {
+        guard let spec = model.plan.lora else { return nil }
+        let layers = spec.layers.resolve(count: model.config.layers)
+        let pissa = spec.initialization == .pissa
+        var out: [(name: String, shape: [Int], values: [Float])] = []
+        for l in layers {
+            for t in spec.targets {
+                guard let m = model.layers[l].lora(t) else { continue }
+                let base = "encoder.layer.\(l).\(t.modulePath)"
+                var a = PEFTExport.tensor(model, base + ".lora_A"), b = PEFTExport.tensor(model, base + ".lora_B")
+                if pissa {
+                    // The initial factors, recomputed from the frozen W exactly as at init.
+                    let scratch = ParameterBlock()
+                    let probe = LoRALinear(target: t, layer: l, spec: spec, dims: model.config.dimensions, block: scratch)
+                    scratch.seal()
+                    try probe.initializePiSSA(block: scratch, weight: model.layers[l].weights(t))
+                    let a0 = Array(UnsafeBufferPointer(start: scratch.value(probe.offsetA), count: m.rank * m.inFeatures))
+                    let b0 = Array(UnsafeBufferPointer(start: scratch.value(probe.offsetB), count: m.outFeatures * m.rank))
+                    a = ([2 * m.rank, m.inFeatures], a.values + a0)
+                    var bb = [Float](repeating: 0, count: m.outFeatures * 2 * m.rank)
+                    for o in 0..<m.outFeatures {
+                        for i in 0..<m.rank {
+                            bb[o * 2 * m.rank + i] = b.values[o * m.rank + i]
+                            bb[o * 2 * m.rank + m.rank + i] = -b0[o * m.rank + i]
+                        }
+                    }
+                    b = ([m.outFeatures, 2 * m.rank], bb)
+                }
+                out.append(("base_model.model.\(model.config.family.rawValue).\(base).lora_A.weight", a.shape, a.values))
+                out.append(("base_model.model.\(model.config.family.rawValue).\(base).lora_B.weight", b.shape, b.values))
+            }
+        }
+        out += PEFTExport.classifier(model, prefix: "base_model.model.")
+        let rank = pissa ? 2 * spec.rank : spec.rank
+        if pissa {
+            notes.append("PiSSA converted to plain LoRA of rank \(rank) (A′ = [A; A₀], B′ = [B, −B₀]) "
+                         + "so it applies to the original weights.")
+        }
+        // A list of names would let "output.dense" also match attention.output.dense: use a full-match regex.
+        var cfg = PEFTExport.base(config, "LORA")
+        cfg += [("r", .number(rank)), ("lora_alpha", .number(pissa ? 2 * spec.alpha : spec.alpha)), ("lora_dropout", .number(spec.dropout)),
+                ("target_modules", .string(PEFTExport.regex(layers: layers, paths: spec.targets.map(\.modulePath)))),
+                ("layers_to_transform", .null), ("rank_pattern", .object([])), ("alpha_pattern", .object([])),
+                ("bias", .string("none")), ("fan_in_fan_out", .bool(false)), ("init_lora_weights", .bool(true)),
+                ("use_rslora", .bool(false)), ("use_dora", .bool(false)), ("layers_pattern", .null)]
+        return (out, .object(cfg))
     }
 }

@@ -1,3 +1,4 @@
+import JSONKit
 import Foundation
 import Space
 
@@ -189,5 +190,29 @@ struct LayerPrefix {
             (dkRows + b * T * H).update(from: kb + P * H, count: T * H)
             (dvRows + b * T * H).update(from: vb + P * H, count: T * H)
         }
+    }
+}
+
+extension PrefixMethod {
+    /// Its HF PEFT export, when the plan holds it (alone: `PEFTExport.export` checks); nil otherwise.
+    static func hfPEFTExport(_ model: BertClassifier, config: RunConfig, notes: inout [String]) throws -> PEFTExport.Adapter? {
+        guard let spec = model.plan.prefix else { return nil }
+        let c = model.config, H = c.hiddenSize, P = spec.length
+        guard spec.positions == .shifted else {
+            throw PEFTExport.Unsupported(reason: "this prefix was trained with the real tokens' positions from 0, and HF PEFT shifts them by the "
+                + "prefix length (it ignores position_ids for prefixes), so its logits would differ; export it to AdapterHub (as "
+                + "autopeft export does), or train with \"positions\": \"shifted\" for an HF PEFT prefix")
+        }
+        guard spec.layers.resolve(count: c.layers).count == c.layers else {
+            throw PEFTExport.Unsupported(reason: "HF PEFT prefix tuning covers every layer; this prefix is in layers "
+                + "\(spec.layers.resolve(count: c.layers))")
+        }
+        let emb = PEFTExport.prefixTable(model, layers: Array(0..<c.layers))
+        let out = [("prompt_embeddings", [P, c.layers * 2 * H], emb)] + PEFTExport.classifier(model, prefix: "base_model.")
+        var cfg = PEFTExport.base(config, "PREFIX_TUNING")
+        cfg += [("num_virtual_tokens", .number(P)), ("num_layers", .number(c.layers)), ("token_dim", .number(H)),
+                ("num_attention_heads", .number(c.heads)), ("encoder_hidden_size", .number(H)), ("num_transformer_submodules", .number(1)),
+                ("prefix_projection", .bool(false))]
+        return (out, .object(cfg))
     }
 }
