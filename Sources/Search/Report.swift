@@ -346,8 +346,7 @@ public enum Report {
         let a = study.fidelityAgreement
         var agreement = a.pairs.isEmpty ? "no pairs yet" : String(format: "Kendall τ %.2f on %d paired configurations", a.tau,
                                                                   a.pairs.count)
-        if study.cheapFidelitiesMislead { agreement += String(format: " (below min_tau %.2f: later trials trained at the target "
-            + "only)", f.minimumTau) }
+        if let reason = study.cheapFidelityDropReason { agreement += " (\(reason): later trials trained at the target only)" }
         return [
             ("fidelities", "target \(f.targetRows) rows × \(f.targetEpochs) epochs (\(f.target.examples) examples); cheaper: "
                 + (f.cheaper.isEmpty ? "none" : f.cheaper.map(f.cheapRunDescription).joined(separator: ", ") + (f.cheapRuns == .annealed ? " (annealed runs of their own, promoted from scratch)" : ""))

@@ -24,16 +24,16 @@ extension Study {
         return request
     }
 
-    /// Journals Kendall's τ between the cheapest fidelity and the target when a new pair finished,
-    /// and says when cheap fidelities are dropped for misleading.
-    func recordAgreement(ifMoreThan before: Int, progress: (String) -> Void) throws {
+    /// Journals Kendall's τ between the cheapest fidelity and the target when a new pair finished
+    /// or the cheap fidelities were just dropped, and says when and why they were.
+    func recordAgreement(ifMoreThan before: Int, wasDropped: Bool, progress: (String) -> Void) throws {
         let a = fidelityAgreement
-        guard a.pairs.count > before else { return }
-        let dropped = cheapFidelitiesMislead
+        let reason = cheapFidelityDropReason
+        guard a.pairs.count > before || (reason != nil) != wasDropped else { return }
         try journal.append(.fidelityAgreement, [("pairs", .number(a.pairs.count)), ("tau", .number(a.tau)),
-                                                ("target_only", .bool(dropped))])
+                                                ("target_only", .bool(reason != nil))])
         progress(String(format: "fidelity agreement: Kendall τ %.2f on %d pairs (cheapest vs target)", a.tau, a.pairs.count)
-            + (dropped ? "; below min_tau: every further trial trains at the target" : ""))
+            + (reason.map { "; \($0): every further trial trains at the target" } ?? ""))
     }
 
     /// Journals a cluster job submitted (or re-attached to) for trial `id`; safe from any thread.
@@ -92,11 +92,12 @@ extension Study {
                 ("seconds", .number(seconds)),
             ])
             let pairsBefore = spec.fidelity == nil ? 0 : fidelityAgreement.pairs.count
+            let droppedBefore = spec.fidelity != nil && cheapFidelitiesMislead
             trials[id].values = values
             trials[id].metrics = outcome.metrics
             trials[id].seconds = seconds
             trials[id].status = .finished
-            if spec.fidelity != nil { try recordAgreement(ifMoreThan: pairsBefore, progress: progress) }
+            if spec.fidelity != nil { try recordAgreement(ifMoreThan: pairsBefore, wasDropped: droppedBefore, progress: progress) }
             let shown = namedValues(values)
             let front = frontIDs
             var tag = t.baseline.map { " [baseline \($0)]" } ?? (t.origin == .method ? " [\(spec.priors.methodName) choice]" : "")

@@ -82,12 +82,34 @@ extension Study {
         return (pairs, tau)
     }
 
-    /// With 4 pairs or more and τ below the space file's `min_tau`, cheap fidelities no longer
-    /// rank configurations as the target does: every further trial trains at the target.
+    /// Cheap fidelities no longer rank configurations as the target does, so every further trial
+    /// trains at the target: with 4 pairs or more and τ below the space file's `min_tau`, or, from
+    /// proposal rules 5 on, when the cheapest fidelity's scores are flat (`cheapestScoresAreFlat`).
     var cheapFidelitiesMislead: Bool {
         guard let settings = spec.fidelity else { return false }
         let a = fidelityAgreement
-        return a.pairs.count >= 4 && a.tau < settings.minimumTau
+        return (a.pairs.count >= 4 && a.tau < settings.minimumTau) || (Study.proposalRules(journal) >= 5 && cheapestScoresAreFlat)
+    }
+
+    /// True when most trials finished at the cheapest fidelity (5 or more) score what learning
+    /// nothing scores (`Study.flatScoreWarning`). τ cannot see this: over scores tied at the
+    /// one-class F1 (MRPC at 1000 rows), τ-b counts only the few untied pairs, and when those
+    /// agree it comes out high (0.60 on `results/baselines/earlier/mrpc-s0-rules4`) for a fidelity that
+    /// ranks nothing.
+    var cheapestScoresAreFlat: Bool {
+        guard let settings = spec.fidelity, settings.cheapest != settings.target,
+              let j = spec.objectives.firstIndex(where: { $0.name == Objective.Name.score }) else { return false }
+        let scores = finished.filter { $0.fidelity == settings.cheapest }.map { $0.values[j] }
+        return Study.flatScoreWarning(scores: scores, constant: constantPredictionScore) != nil
+    }
+
+    /// Why the cheaper fidelities were dropped (`cheapFidelitiesMislead`), for progress lines and
+    /// the report; nil while they are kept.
+    var cheapFidelityDropReason: String? {
+        guard cheapFidelitiesMislead, let settings = spec.fidelity else { return nil }
+        let a = fidelityAgreement
+        if a.pairs.count >= 4 && a.tau < settings.minimumTau { return String(format: "below min_tau %.2f", settings.minimumTau) }
+        return "the cheapest fidelity's scores are flat: nothing learns there"
     }
 
     /// The fidelity the initial design and the baselines start at: the cheapest.

@@ -107,7 +107,10 @@ extension Study {
     /// spent its trials on the smallest modules.
     ///
     /// Rules 4: every third optimiser trial aims at a baseline not yet matched (`baselineGoal`).
-    public static let currentProposalRules = 4
+    ///
+    /// Rules 5: a cheapest fidelity whose scores are flat is dropped whatever τ says
+    /// (`cheapestScoresAreFlat`).
+    public static let currentProposalRules = 5
 
     public static func proposalRules(_ journal: Journal) -> Int {
         guard case .number(let n, _) = recorded("proposal_rules", journal, new: .number(Double(currentProposalRules)),

@@ -149,4 +149,54 @@ final class MultiFidelityStudyTests: XCTestCase {
         print(String(format: "no signal below the target, 3 seeds: multi-fidelity %.3f, target only %.3f", mean(multi), mean(target)))
         XCTAssertGreaterThan(mean(multi), mean(target) - 0.05)
     }
+
+    /// The mock with flat cheap scores (every run below the target scores 0.5, as MRPC's runs at
+    /// 1000 rows score the one-class F1) and `min_tau` −1, so τ never drops the cheap fidelity,
+    /// searched for 16 simulated seconds; its journal then says proposal rules `rules`, resumed
+    /// from its folder and run to its end. Returns the study and its progress lines.
+    func flatCheapStudy(rules: Int, seed: Int) throws -> (study: Study, progress: [String]) {
+        let fidelity = #", "fidelity": {"target": {"train_examples": 1200, "epochs": 1}, "cheaper": [300], "min_tau": -1}"#
+        let d = folder()
+        try arms.mockSpace(problem: #", "cheap_noise": 0"#, fidelity: fidelity, budget: 16, seed: seed)
+            .write(toFile: d + "/s.json", atomically: true, encoding: .utf8)
+        let spec = try StudySpec(file: d + "/s.json")
+        _ = try Study(spec: spec, directory: d + "/study")
+        let journal = d + "/study/journal.jsonl"
+        let text = try String(contentsOfFile: journal, encoding: .utf8)
+        let current = #""proposal_rules":\#(Study.currentProposalRules)"#
+        XCTAssertTrue(text.contains(current))
+        try text.replacingOccurrences(of: current, with: #""proposal_rules":\#(rules)"#)
+            .write(toFile: journal, atomically: true, encoding: .utf8)
+        let study = try Study(spec: spec, directory: d + "/study")
+        XCTAssertEqual(Study.proposalRules(study.journal), rules)
+        var lines: [String] = []
+        try study.run(evaluator: SyntheticEvaluator(spec: spec)) { lines.append($0) }
+        return (study, lines)
+    }
+
+    /// Flat cheap scores are dropped whatever τ says (rules 5): the optimiser trains at the target
+    /// only, after a design there. Under rules 4, τ (held above `min_tau` here) keeps the cheap
+    /// fidelity, so the optimiser starts from the two paired design points at the target.
+    func testFlatCheapScoresDropTheCheapFidelityWhateverTauSays() throws {
+        for seed in 0..<2 {
+            let (study, progress) = try flatCheapStudy(rules: 5, seed: seed)
+            XCTAssertTrue(progress.contains { $0.contains("the cheapest fidelity's scores are flat") }, "seed \(seed): says why")
+            XCTAssertTrue(study.cheapestScoresAreFlat, "seed \(seed)")
+            XCTAssertTrue(study.cheapFidelitiesMislead, "seed \(seed)")
+            let optimiser = study.trials.filter { $0.origin == .optimizer }
+            XCTAssertGreaterThan(optimiser.count, 0, "seed \(seed)")
+            XCTAssertTrue(optimiser.allSatisfy { study.isAtTarget($0) }, "seed \(seed): an optimiser trial below the target")
+            let first = try XCTUnwrap(optimiser.first)
+            let before = Set(study.trials.prefix(first.id).filter { study.isAtTarget($0) }.map { study.identity($0) })
+            XCTAssertGreaterThanOrEqual(before.count, study.spec.initial, "seed \(seed): the target's design comes first")
+            print("flat cheap scores, seed \(seed): " + study.trials.map { "\($0.origin)@\($0.fidelity?.examples ?? 0)" }.joined(separator: " "))
+
+            let old = try flatCheapStudy(rules: 4, seed: seed).study
+            XCTAssertTrue(old.cheapestScoresAreFlat, "seed \(seed)")
+            XCTAssertFalse(old.cheapFidelitiesMislead, "seed \(seed): rules 4 replays as it ran")
+            let firstOld = try XCTUnwrap(old.trials.first { $0.origin == .optimizer })
+            XCTAssertEqual(old.trials.prefix(firstOld.id).filter { old.isAtTarget($0) }.count, old.spec.fidelity?.paired,
+                           "seed \(seed)")
+        }
+    }
 }

@@ -46,13 +46,23 @@ public struct SearchArms {
     /// the study returns, and the study.
     public func mock(problem extra: String = "", fidelity: String = "", budget: Double, seed: Int) throws
         -> (hypervolume: Double, study: Study) {
-        let study = try study(#"{"name": "mock", "problem": {"name": "peft_mock", "cost_seconds": 1, "noise": 0.005\#(extra)}\#(fidelity), "#
+        try hypervolume(of: try study(mockSpace(problem: extra, fidelity: fidelity, budget: budget, seed: seed)))
+    }
+
+    /// The space file `mock` searches.
+    public func mockSpace(problem extra: String = "", fidelity: String = "", budget: Double, seed: Int) -> String {
+        #"{"name": "mock", "problem": {"name": "peft_mock", "cost_seconds": 1, "noise": 0.005\#(extra)}\#(fidelity), "#
             + #""objectives": [{"name": "score", "goal": "maximize"}, {"name": "trainable_params", "goal": "minimize"}], "#
             + #""space": {"layers": {"type": "layer_mask", "min_on": 1}, "serial_adapter": {"size": [0, 1, 4, 16, 64]}, "#
             + #""parallel_adapter": {"size": [0, 1, 4, 16, 64]}, "prefix": {"length": [0, 1, 4, 16]}}, "#
             + #""constraints": [{"type": "at_least_one", "of": ["serial_adapter.size", "parallel_adapter.size", "prefix.length"]}], "#
             + #""search": {"trials": 200, "initial": 8, "seed": \#(seed), "budget_seconds": \#(budget), "#
-            + #""reference_point": {"score": 0.5, "trainable_params": 3000000}}}"#)
+            + #""reference_point": {"score": 0.5, "trainable_params": 3000000}}}"#
+    }
+
+    /// The hypervolume at the target (noiseless, log10 parameters) of the configurations a study of
+    /// the mock returns, and the study.
+    public func hypervolume(of study: Study) throws -> (hypervolume: Double, study: Study) {
         let spec = study.spec
         guard let dims = spec.problem.dimensions else { return (0, study) }
         let points = try study.frontIDs.map { id -> [Double] in
