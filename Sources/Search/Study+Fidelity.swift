@@ -118,10 +118,10 @@ extension Study {
     /// Paired evaluations: the baselines and the first `paired` design configurations, once
     /// finished at the cheapest fidelity, continue to the target, so the cheap fidelity's bias
     /// is learnt from configurations of both kinds (all layers and few) early.
-    func pairProposals(count: Int, design: [(Config, TrialRecord.Origin)]) -> [Proposed] {
+    func pairProposals(count: Int, design: [(Config, TrialRecord.Origin)], pending: [Proposed] = []) -> [Proposed] {
         guard let settings = spec.fidelity, settings.cheapest != settings.target else { return [] }
         let designKeys = Set(design.prefix(settings.paired).map { spec.space.key($0.0) })
-        var reached = Set(trials.filter { isAtTarget($0) }.map(identity))
+        var reached = Set(trials.filter { isAtTarget($0) }.map(identity)).union(targetIdentities(pending: pending))
         var out: [Proposed] = []
         for t in trials where out.count < count && t.status == .finished && t.fidelity == settings.cheapest && t.continues == nil {
             let isPair = t.baseline != nil || t.origin == .start || t.config.map { designKeys.contains(spec.space.key($0)) } == true
@@ -145,9 +145,9 @@ extension Study {
     func targetDesignProposals(count: Int, design: [(Config, TrialRecord.Origin)], pending: [Proposed]) -> [Proposed] {
         guard count > 0, let settings = spec.fidelity, settings.cheapest != settings.target, cheapFidelitiesMislead,
               Study.proposalRules(journal) >= 2 else { return [] }
-        var reached = Set(trials.filter { isAtTarget($0) && $0.status != .failed }.map(identity))
-        for p in pending where p.fidelity == settings.target { reached.insert(p.baseline.map { "baseline:" + $0 } ?? identity(p.candidate)) }
-        guard reached.count < spec.initial else { return [] }
+        var reached = targetIdentities(pending: pending)
+        let size = targetDesignSize
+        guard reached.count < size else { return [] }
         let designKeys = design.map { spec.space.key($0.0) }
         let measured = spec.objectives.firstIndex { !$0.known } ?? 0
         func rank(_ t: TrialRecord) -> (Int, Double) {
@@ -156,7 +156,7 @@ extension Study {
         }
         let candidates = finished.filter { !isAtTarget($0) }.sorted { rank($0) < rank($1) }
         var out: [Proposed] = []
-        for t in candidates where out.count < count && reached.count < spec.initial {
+        for t in candidates where out.count < count && reached.count < size {
             guard reached.insert(identity(t)).inserted else { continue }
             let promotes = finished.filter { !isAtTarget($0) && identity($0) == identity(t) }
                 .max { ($0.fidelity?.examples ?? 0) < ($1.fidelity?.examples ?? 0) } ?? t
@@ -164,6 +164,39 @@ extension Study {
                                 fidelity: settings.target, promotes: promotes.id, cheapRuns: settings.cheapRuns))
         }
         return out
+    }
+
+    /// The configurations (and baselines) finished, running or `pending` at the target.
+    func targetIdentities(pending: [Proposed]) -> Set<String> {
+        var reached = Set(trials.filter { isAtTarget($0) && $0.status != .failed }.map(identity))
+        for p in pending where p.fidelity == spec.fidelity?.target { reached.insert(p.baseline.map { "baseline:" + $0 } ?? identity(p.candidate)) }
+        return reached
+    }
+
+    func targetConfigurations(pending: [Proposed]) -> Int { targetIdentities(pending: pending).count }
+
+    /// How many configurations the target design holds, baselines counted: the initial design's
+    /// size (`search.initial`). From proposal rules 6, when the study has a budget of seconds, no
+    /// more than half the target trials the whole budget pays for (at least 4), so the optimiser
+    /// keeps the other half. On MRPC a target trial costs about 270 s of a 2700-s budget: under
+    /// rules 5 the 8 design rows and the 4 baselines at the target took the whole budget and the
+    /// optimiser never ran (`results/baselines/earlier/mrpc-s0-rules5`).
+    var targetDesignSize: Int {
+        guard Study.proposalRules(journal) >= 6, let budget = spec.budgetSeconds, let perTrial = targetTrialSeconds,
+              perTrial > 0 else { return spec.initial }
+        return min(spec.initial, max(4, Int(budget / perTrial / 2)))
+    }
+
+    /// What a target trial costs in seconds: the finished trials' seconds per example they trained
+    /// themselves, times the target's examples. Per example, because a promotion pays only for the
+    /// examples its cheap run had not trained; an overestimate where a trial's fixed part (loading,
+    /// evaluation) weighs, since that is scaled too. Nil before any trial finished.
+    var targetTrialSeconds: Double? {
+        guard let settings = spec.fidelity else { return nil }
+        let ended = finished.filter { $0.seconds > 0 }
+        let examples = ended.reduce(0) { $0 + trainedExamples($1) }
+        guard examples > 0 else { return nil }
+        return ended.reduce(0) { $0 + $1.seconds } / examples * Double(settings.target.examples)
     }
 
     /// The fidelity at which an optimiser pick trains, and the cheaper trial of it that it promotes

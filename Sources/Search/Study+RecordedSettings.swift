@@ -110,7 +110,12 @@ extension Study {
     ///
     /// Rules 5: a cheapest fidelity whose scores are flat is dropped whatever τ says
     /// (`cheapestScoresAreFlat`).
-    public static let currentProposalRules = 5
+    ///
+    /// Rules 6: when the cheaper fidelities are dropped during the initial design, the baselines go
+    /// to the target first and the design's other rows run there only while the target holds fewer
+    /// than `targetDesignSize` configurations, which a budget of seconds caps at half the target
+    /// trials it pays for (`Study.propose`).
+    public static let currentProposalRules = 6
 
     public static func proposalRules(_ journal: Journal) -> Int {
         guard case .number(let n, _) = recorded("proposal_rules", journal, new: .number(Double(currentProposalRules)),

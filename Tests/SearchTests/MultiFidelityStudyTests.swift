@@ -199,4 +199,49 @@ final class MultiFidelityStudyTests: XCTestCase {
                            "seed \(seed)")
         }
     }
+
+    /// Rules 6, on the AutoPEFT mock space (its 4 baselines, a design of 10) with flat cheap scores
+    /// and a budget that pays for 12 target trials (each costs 1 s): once the cheap fidelity is
+    /// dropped, the baselines reach the target before any other design row does, and the target
+    /// design stops at 6 configurations (half of 12), baselines counted, so the optimiser gets the
+    /// rest of the budget. Under rules 5 the design's 10 rows and the 4 baselines take 14 target
+    /// trials: the whole budget.
+    func testADroppedCheapFidelityLeavesTheOptimiserHalfTheBudget() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        var text = try String(contentsOfFile: root + "/spaces/autopeft-mock.json", encoding: .utf8)
+        text = text.replacingOccurrences(of: #""name": "peft_mock""#, with: #""name": "peft_mock", "cost_seconds": 1, "cheap_noise": 0"#)
+            .replacingOccurrences(of: #""trials": 40,"#, with: #""trials": 40, "budget_seconds": 12,"#)
+            .replacingOccurrences(of: #""objectives""#, with: #""fidelity": {"target": {"train_examples": 1200, "epochs": 1}, "cheaper": [300], "min_tau": -1}, "objectives""#)
+            .replacingOccurrences(of: #""sensitivity": "spt""#, with: #""sensitivity": "none""#)
+        for rules in [6, 5] {
+            let d = folder()
+            try text.write(toFile: d + "/s.json", atomically: true, encoding: .utf8)
+            let spec = try StudySpec(file: d + "/s.json")
+            XCTAssertEqual(spec.baselines.count, 4)
+            _ = try Study(spec: spec, directory: d + "/study")
+            let journal = d + "/study/journal.jsonl"
+            try (try String(contentsOfFile: journal, encoding: .utf8))
+                .replacingOccurrences(of: #""proposal_rules":\#(Study.currentProposalRules)"#, with: #""proposal_rules":\#(rules)"#)
+                .write(toFile: journal, atomically: true, encoding: .utf8)
+            let study = try Study(spec: spec, directory: d + "/study")
+            try study.run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
+            XCTAssertTrue(study.cheapFidelitiesMislead)
+            let atTarget = study.trials.filter { study.isAtTarget($0) }
+            let firstOptimiser = study.trials.firstIndex { $0.origin == .optimizer }
+            let beforeOptimiser = atTarget.filter { firstOptimiser == nil || $0.id < firstOptimiser! }
+            print("rules \(rules): " + study.trials.map { "\($0.baseline == nil ? "\($0.origin)" : "baseline")@\($0.fidelity?.examples ?? 0)" }
+                .joined(separator: " "))
+            if rules == 6 {
+                XCTAssertEqual(study.targetDesignSize, 6)
+                let baselines = atTarget.filter { $0.baseline != nil }.map(\.id)
+                let designRows = atTarget.filter { $0.origin == .design }.map(\.id)
+                XCTAssertEqual(baselines.count, 4)
+                XCTAssertLessThan(baselines.max() ?? 0, designRows.min() ?? .max, "the baselines reach the target first")
+                XCTAssertEqual(Set(beforeOptimiser.map { study.identity($0) }).count, 6, "the target design: 6, baselines counted")
+                XCTAssertGreaterThanOrEqual(study.trials.filter { $0.origin == .optimizer }.count, 4)
+            } else {
+                XCTAssertNil(firstOptimiser, "under rules 5 the design takes the whole budget")
+            }
+        }
+    }
 }
