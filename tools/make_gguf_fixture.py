@@ -8,6 +8,9 @@ writes Tests/TrainerTests/Fixtures/gguf/:
                          takes: F32, F16, BF16, Q8_0, Q4_0, Q4_1 (random values, quantized by gguf.quants)
   expected.safetensors   each tensor as gguf.quants.dequantize gives it, F32, in PyTorch's shape
   expected.json          the metadata as the gguf package reads it back
+  smollm-tokenizer.gguf  the SmolLM-shaped byte-level BPE of Fixtures/bpe/smollm/tokenizer.json (make_bpe_fixtures.py)
+                         as llama.cpp's converter stores a tokenizer: tokens by id, merges "a b", token types (added
+                         tokens control), pre-tokenizer "smollm", and EOS appended as that file's template does
 """
 import json, os
 import numpy as np
@@ -70,5 +73,29 @@ def main():
     print(f"{len(expected)} tensors, {len(meta)} metadata keys, written to {OUT}")
 
 
+def smollm_tokenizer():
+    tok = json.load(open("Tests/TrainerTests/Fixtures/bpe/smollm/tokenizer.json", encoding="utf-8"))
+    vocab = tok["model"]["vocab"]
+    tokens = [None] * len(vocab)
+    for t, i in vocab.items():
+        tokens[i] = t
+    added = {a["id"] for a in tok["added_tokens"]}
+    merges = [m if isinstance(m, str) else " ".join(m) for m in tok["model"]["merges"]]
+    w = gguf.GGUFWriter(f"{OUT}/smollm-tokenizer.gguf", arch="llama")
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre("smollm")
+    w.add_token_list(tokens)
+    w.add_token_types([3 if i in added else 1 for i in range(len(tokens))])
+    w.add_token_merges(merges)
+    w.add_eos_token_id(vocab["<|endoftext|>"])
+    w.add_add_bos_token(False)
+    w.add_add_eos_token(True)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 if __name__ == "__main__":
     main()
+    smollm_tokenizer()

@@ -43,6 +43,15 @@ public enum BLAS {
         }
     }
 
+    /// `gemm` as one single-threaded OpenBLAS call, for work already split among the workers
+    /// (`QuantizedMatrix`'s tiles); k > 0.
+    static func gemmOneCall(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                            b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, n > 0, k > 0 else { return }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                    1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
     /// How many blocks a GEMM's `extent` (its rows m, or its columns n when rows are few) is cut
     /// into: 1 below 2M multiply-adds or under 64 rows/columns, otherwise `maxGEMMBlocks` blocks of
     /// at least 32. A function of the shape only, never of the worker count (see `Parallel`).

@@ -1,18 +1,52 @@
 import Foundation
 
-/// One frozen linear map: `y = x Wᵀ + b`, weight [out, in] row-major as HF stores it.
+/// One frozen linear map: `y = x Wᵀ + b`, weight [out, in] row-major as HF stores it, in Float32
+/// or kept in a GGUF block format (`quantized`; decoders only, whose `weight` is then empty).
 public final class LinearWeights {
-    public let weight: FloatBuffer  // [outFeatures, inFeatures]
+    public let weight: FloatBuffer  // [outFeatures, inFeatures]; empty when `quantized`
     public let bias: FloatBuffer    // [outFeatures]
+    public let quantized: QuantizedMatrix?
     public let inFeatures: Int
     public let outFeatures: Int
 
+    /// `bias` is empty for a map without one (Llama's).
     public init(weight: [Float], bias: [Float], inFeatures: Int, outFeatures: Int) {
         self.weight = FloatBuffer(weight)
         self.bias = FloatBuffer(bias)
+        quantized = nil
         self.inFeatures = inFeatures
         self.outFeatures = outFeatures
     }
+
+    /// A map whose weight stays in its blocks, dequantized a tile at a time where it is used.
+    public init(quantized: QuantizedMatrix, bias: [Float]) {
+        weight = FloatBuffer(count: 0)
+        self.bias = FloatBuffer(bias)
+        self.quantized = quantized
+        inFeatures = quantized.columns
+        outFeatures = quantized.rows
+    }
+
+    /// out[n, out] = inp[n, in] · Wᵀ + b, whichever way W is held; `scratch` holds dequantized tiles.
+    func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows n: Int, scratch: inout GrowableBuffer) {
+        if let quantized { quantized.forward(out: out, inp: inp, bias: biasPointer, rows: n, scratch: &scratch) }
+        else { Linear.forward(out: out, inp: inp, weight: weight.pointer, bias: biasPointer, rows: n, inFeatures: inFeatures,
+                              outFeatures: outFeatures) }
+    }
+
+    /// dinp (+)= dout · W, whichever way W is held.
+    func backwardInput(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, rows n: Int, accumulate: Bool,
+                       scratch: inout GrowableBuffer) {
+        if let quantized { quantized.backwardInput(dinp: dinp, dout: dout, rows: n, accumulate: accumulate, scratch: &scratch) }
+        else { Linear.backwardInput(dinp: dinp, dout: dout, weight: weight.pointer, rows: n, inFeatures: inFeatures,
+                                    outFeatures: outFeatures, accumulate: accumulate) }
+    }
+
+    /// Bytes the frozen weight and bias take.
+    public var byteCount: Int { (quantized?.byteCount ?? 4 * weight.count) + 4 * bias.count }
+
+    /// The bias, or nil for a map without one.
+    public var biasPointer: UnsafePointer<Float>? { bias.count == outFeatures ? UnsafePointer(bias.pointer) : nil }
 }
 
 /// A LayerNorm's affine parameters, both [hidden].

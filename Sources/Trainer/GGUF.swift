@@ -155,13 +155,15 @@ public struct GGUFFile {
     public func floats(_ name: String) throws(TrainerError) -> [Float] {
         guard let t = tensors[name] else { throw .file(path: path, message: "missing tensor \"\(name)\"") }
         var out = [Float](repeating: 0, count: t.elementCount)
-        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            let base = raw.baseAddress!.advanced(by: dataStart + t.range.lowerBound)
-            out.withUnsafeMutableBufferPointer { o in
-                GGUFFile.dequantize(t.type, from: base, into: o.baseAddress!, count: o.count)
-            }
+        withTensorBytes(t) { base in
+            out.withUnsafeMutableBufferPointer { o in GGUFFile.dequantize(t.type, from: base, into: o.baseAddress!, count: o.count) }
         }
         return out
+    }
+
+    /// Runs `body` on the first byte of tensor `t`'s data.
+    func withTensorBytes<R>(_ t: TensorInfo, _ body: (UnsafeRawPointer) -> R) -> R {
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in body(raw.baseAddress!.advanced(by: dataStart + t.range.lowerBound)) }
     }
 
     /// Dequantizes `count` values of `type` from `src` (whole blocks) into `dst`.

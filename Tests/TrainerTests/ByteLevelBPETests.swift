@@ -69,6 +69,34 @@ final class ByteLevelBPETests: XCTestCase {
         try refused(["model", "merges"], .array([.string("no-such-token x")]), mentions: "model.merges[0]")
     }
 
+    /// The same SmolLM-shaped tokenizer read from GGUF metadata (tools/make_gguf_fixture.py) gives
+    /// HF's ids on every SmolLM case whose text NFC leaves unchanged (GGUF carries no normaliser;
+    /// the fixture's tokenizer.json has NFC).
+    func testTheGGUFTokenizerMatchesHuggingFace() throws {
+        let tok = try ByteLevelBPETokenizer(gguf: GGUFFile(path: Repo.fixtures + "/gguf/smollm-tokenizer.gguf"))
+        let root = try JSONParser.parse(String(contentsOfFile: Self.folder + "/cases.json", encoding: .utf8))
+        guard case .array(let cases)? = root["cases"] else { return XCTFail("the fixture has no cases") }
+        func unchangedByNFC(_ s: String) -> Bool { Array(s.precomposedStringWithCanonicalMapping.unicodeScalars) == Array(s.unicodeScalars) }
+        var checked = 0
+        for (n, c) in cases.enumerated() {
+            guard case .string("smollm")? = c["tokenizer"], case .string(let a)? = c["a"], case .number(let ml, _)? = c["max_length"],
+                  case .array(let ids)? = c["ids"] else { continue }
+            var b: String?
+            if case .string(let s)? = c["b"] { b = s }
+            guard unchangedByNFC(a), b.map(unchangedByNFC) ?? true else { continue }
+            let want = ids.compactMap { if case .number(let d, _) = $0 { return Int32(d) }; return nil }
+            XCTAssertEqual(tok.encode(a, b, maxLength: Int(ml)).ids, want, "case \(n)")
+            checked += 1
+        }
+        XCTAssertGreaterThanOrEqual(checked, 500)
+    }
+
+    /// A GGUF tokenizer autopeft does not implement is refused by name.
+    func testAnUnknownGGUFTokenizerIsRefusedByName() throws {
+        let file = try GGUFFile(path: Repo.fixtures + "/gguf/tiny.gguf")   // model "gpt2", no merges
+        XCTAssertThrowsError(try ByteLevelBPETokenizer(gguf: file)) { XCTAssertTrue("\($0)".contains("tokenizer.ggml.merges"), "\($0)") }
+    }
+
     /// `root` with the member at `path` set to `value`.
     static func replacing(_ root: JSONValue, at path: [String], with value: JSONValue) -> JSONValue {
         guard let key = path.first else { return value }

@@ -9,7 +9,7 @@ extension ByteLevelBPETokenizer {
 
     private init(reading r: JSONReader) throws(ConfigError) {
         let model = try r.required("model")
-        let (vocab, vocabReader) = try Self.readVocab(model.required("vocab"))
+        let (vocab, _) = try Self.readVocab(model.required("vocab"))
         if try model.optional("byte_fallback")?.bool() == true {
             throw model.error("byte_fallback is SentencePiece-style BPE, not byte-level; autopeft does not read it", at: "model.byte_fallback")
         }
@@ -18,15 +18,13 @@ extension ByteLevelBPETokenizer {
                 throw v.error("a subword prefix or suffix is not byte-level BPE; autopeft does not read it")
             }
         }
-        var byteIds: [Int32] = []
-        for (b, c) in Self.byteCharacters.enumerated() {
-            guard let id = vocab[String(c)] else {
-                throw vocabReader.error("no token for byte \(b) (\"\(c)\"): a byte-level vocabulary has one for every byte")
-            }
-            byteIds.append(id)
+        byteIds = Self.byteIds(vocab)
+        unknownId = try model.optional("unk_token").map { r throws(ConfigError) in
+            let token = try r.string()
+            guard let id = vocab[token] else { throw r.error("unk_token \"\(token)\" is not in the vocabulary") }
+            return id
         }
         self.vocab = vocab
-        self.byteIds = byteIds
         merges = try Self.readMerges(model.required("merges"), vocab: vocab)
         ignoreMerges = try model.optional("ignore_merges")?.bool() ?? false
         normalizeNFC = try Self.readNormalizer(r.optional("normalizer"))
@@ -59,14 +57,26 @@ extension ByteLevelBPETokenizer {
             case .array(let a): parts = a.compactMap { if case .string(let s) = $0 { return s }; return nil }
             default: parts = []
             }
-            guard parts.count == 2, let a = vocab[parts[0]], let b = vocab[parts[1]], let merged = vocab[parts[0] + parts[1]] else {
+            guard addMerge(parts, rank: rank, vocab: vocab, into: &merges) else {
                 throw item.error("expected a merge of two vocabulary tokens whose concatenation is one too (\"a b\" or [\"a\", \"b\"])")
             }
-            // The first listing of a pair is its rank, as in `tokenizers`.
-            if merges[pairKey(a, b)] == nil { merges[pairKey(a, b)] = (Int32(rank), merged) }
         }
         return merges
     }
+
+    /// Adds the merge of `parts` (two tokens) at `rank`; false when they are not two vocabulary
+    /// tokens whose concatenation is one too. The first listing of a pair is its rank, as in `tokenizers`.
+    static func addMerge(_ parts: [String], rank: Int, vocab: [String: Int32],
+                         into merges: inout [UInt64: (rank: Int32, id: Int32)]) -> Bool {
+        guard parts.count == 2, let a = vocab[parts[0]], let b = vocab[parts[1]], let merged = vocab[parts[0] + parts[1]] else {
+            return false
+        }
+        if merges[pairKey(a, b)] == nil { merges[pairKey(a, b)] = (Int32(rank), merged) }
+        return true
+    }
+
+    /// Each byte's id (its printable stand-in's), −1 where the vocabulary has no such token.
+    static func byteIds(_ vocab: [String: Int32]) -> [Int32] { byteCharacters.map { vocab[String($0)] ?? -1 } }
 
     /// null, `NFC`, or a `Sequence` of those: whether to apply NFC.
     static func readNormalizer(_ r: JSONReader?) throws(ConfigError) -> Bool {

@@ -69,8 +69,12 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     public let vocab: [String: Int32]
     /// (left id, right id) packed in 64 bits → (rank, merged id).
     let merges: [UInt64: (rank: Int32, id: Int32)]
-    /// Each byte's id: the id of its printable stand-in character.
+    /// Each byte's id: the id of its printable stand-in character; −1 when the vocabulary has no
+    /// such token (SmolLM2's lacks 21, bytes no UTF-8 text holds and rare control characters).
     let byteIds: [Int32]
+    /// What a byte without a token becomes: the unknown token when the tokenizer has one, as in
+    /// `tokenizers`' BPE; without one the byte is dropped, as there.
+    let unknownId: Int32?
     let normalizeNFC: Bool
     let steps: [PreTokenizerStep]
     /// Llama 3: a piece already in the vocabulary is taken whole, before any merge.
@@ -185,7 +189,7 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
             out.append(whole)
             return
         }
-        var symbols = bytes.map { byteIds[Int($0)] }
+        var symbols = bytes.compactMap { b -> Int32? in byteIds[Int(b)] >= 0 ? byteIds[Int(b)] : unknownId }
         while symbols.count > 1 {
             var best: (rank: Int32, at: Int, id: Int32)?
             for i in 0..<(symbols.count - 1) {

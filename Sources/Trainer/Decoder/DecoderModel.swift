@@ -1,0 +1,89 @@
+/// A frozen Llama-family decoder: token embeddings, its blocks, the final RMSNorm, and the
+/// output head (tied to the embeddings or its own), with backward through the blocks.
+///
+/// Sequences are right-padded (`TokenBatch`): token t of each row sits at position t, and the
+/// causal mask with the padding mask leaves every real token's view as it would be alone.
+public final class DecoderModel {
+    public let weights: DecoderWeights
+    public var config: DecoderConfig { weights.config }
+    let layers: [DecoderLayer]
+    /// hidden[l] is the input of block l; hidden[L] the last block's output [B·T, H].
+    var hidden: [GrowableBuffer]
+    var normed = GrowableBuffer(), finalRstd = GrowableBuffer(), valid = GrowableBuffer()
+    var dHidden = GrowableBuffer(), dHiddenNext = GrowableBuffer()
+    var scratch = DecoderScratch()
+    var lastBatch = 0, lastLength = 0
+
+    public init(weights: DecoderWeights) {
+        let c = weights.config
+        self.weights = weights
+        let rotary = RotaryEmbedding(headDim: c.headDim, base: c.ropeTheta, positions: c.maxPositions)
+        let tiles = SharedBuffer()
+        layers = weights.layers.enumerated().map {
+            DecoderLayer(index: $0.offset, weights: $0.element, config: c, rotary: rotary, tiles: tiles)
+        }
+        hidden = (0...c.layers).map { _ in GrowableBuffer() }
+    }
+
+    /// Runs the blocks and the final norm; returns the normed last hidden states [B·T, H].
+    @discardableResult
+    public func forward(_ batch: TokenBatch) throws(TrainerError) -> UnsafeMutablePointer<Float> {
+        let c = config, H = c.hiddenSize, B = batch.batch, T = batch.length, N = B * T
+        guard T <= c.maxPositions else { throw .model("a sequence of \(T) tokens exceeds the model's \(c.maxPositions) positions") }
+        lastBatch = B; lastLength = T
+        let vp = valid.ensure(N)
+        batch.valid.withUnsafeBufferPointer { vp.update(from: $0.baseAddress!, count: N) }
+        let h0 = hidden[0].ensure(N * H)
+        for r in 0..<N {
+            let id = Int(batch.ids[r])
+            guard id >= 0 && id < c.vocabSize else { throw .model("token id \(id) is outside the vocabulary of \(c.vocabSize)") }
+            (h0 + r * H).update(from: weights.embeddings.pointer + id * H, count: H)
+        }
+        for l in 0..<c.layers {
+            layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: vp, batch: B, length: T, first: 0)
+        }
+        let out = normed.ensure(N * H)
+        RMSNorm.forward(out: out, rstd: finalRstd.ensure(N), inp: hidden[c.layers].pointer, gamma: weights.finalNorm.pointer,
+                        rows: N, channels: H, eps: c.rmsNormEps)
+        return out
+    }
+
+    /// The output head's logits [rows, vocab] for `rows` rows of normed hidden states.
+    public func logits(_ h: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+        Linear.forward(out: out, inp: h, weight: weights.outputWeight, bias: nil, rows: rows, inFeatures: config.hiddenSize,
+                       outFeatures: config.vocabSize)
+    }
+
+    /// Backward from the gradient of the normed last hidden states [B·T, H] down to block
+    /// `lowest`'s input; returns that gradient (valid until the next call).
+    public func backward(dNormed: UnsafePointer<Float>, downTo lowest: Int = 0) -> UnsafeMutablePointer<Float> {
+        let c = config, H = c.hiddenSize, B = lastBatch, T = lastLength, N = B * T
+        var dh = dHidden.ensure(N * H)
+        RMSNorm.backward(dinp: dh, dgamma: nil, dout: dNormed, inp: hidden[c.layers].pointer, rstd: finalRstd.pointer,
+                         gamma: weights.finalNorm.pointer, rows: N, channels: H)
+        var dnext = dHiddenNext.ensure(N * H)
+        for l in stride(from: c.layers - 1, through: lowest, by: -1) {
+            layers[l].backward(dout: dh, x: hidden[l].pointer, dx: dnext, batch: B, length: T, scratch: &scratch)
+            swap(&dh, &dnext)
+        }
+        return dh
+    }
+
+    /// Greedy decoding: up to `steps` tokens after `prompt`, stopping after `stop` when given. Each
+    /// step runs the whole sequence again (no key/value cache: short answers and labels only).
+    public func greedy(_ prompt: [Int32], steps: Int, stop: Int32? = nil) throws(TrainerError) -> [Int32] {
+        var ids = prompt, out: [Int32] = []
+        let logits = FloatBuffer(count: config.vocabSize)
+        for _ in 0..<steps {
+            let batch = TokenBatch([TokenEncoding(ids: ids, typeIds: [Int32](repeating: 0, count: ids.count))], padId: 0)
+            let h = try forward(batch)
+            self.logits(h + (ids.count - 1) * config.hiddenSize, rows: 1, into: logits.pointer)
+            var best = 0
+            for j in 1..<config.vocabSize where logits[j] > logits[best] { best = j }
+            out.append(Int32(best))
+            ids.append(Int32(best))
+            if Int32(best) == stop { break }
+        }
+        return out
+    }
+}
