@@ -14,6 +14,8 @@ each with
   reference.safetensors            the model (eval) on that batch, every real token's row concatenated:
                                    "logits" [tokens, vocab] and "hidden" (the last hidden state, after the
                                    final norm) [tokens, hidden]
+and, for llama-tiny, classifier.safetensors: LlamaForSequenceClassification (3 labels, pad_token_id 0) on the same
+base with a random `score.weight`, and its "logits" [2, 3] on the batch (pooled at each row's last real token);
 and llama-tiny/llama-tiny.gguf: the same Llama as llama.cpp's converter writes it (query and key rows
 permuted for its rotary layout; attention maps in Q4_1, Q4_0 and Q8_0, the embedding in Q8_0, the rest F32
 or F16), with gguf-reference.safetensors: its "logits" as transformers computes them after loading the
@@ -26,7 +28,7 @@ import gguf
 from gguf.constants import GGMLQuantizationType as Q
 from transformers import AutoModelForCausalLM
 from safetensors.torch import save_file
-from transformers import LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+from transformers import LlamaConfig, LlamaForCausalLM, LlamaForSequenceClassification, Qwen2Config, Qwen2ForCausalLM
 
 FIX = "Tests/TrainerTests/Fixtures"
 IDS = [[5, 17, 33, 2, 60, 41, 9], [12, 3, 3, 50]]
@@ -57,6 +59,28 @@ def build(name, model):
               f"{out}/reference.safetensors")
     json.dump({"ids": [r + [0] * (T - len(r)) for r in IDS], "lengths": [len(r) for r in IDS]},
               open(f"{out}/cases.json", "w"))
+
+
+def classifier(name, model):
+    """The causal LM's base under LlamaForSequenceClassification, 3 labels, a random score head."""
+    out = f"{FIX}/{name}"
+    config = model.config.__class__.from_dict(model.config.to_dict())
+    config.num_labels = 3
+    config.pad_token_id = 0
+    cls = LlamaForSequenceClassification(config).eval()
+    missing = cls.load_state_dict({k: v for k, v in model.state_dict().items() if k.startswith("model.")}, strict=False)
+    assert missing.missing_keys == ["score.weight"], missing
+    with torch.no_grad():
+        cls.score.weight.copy_(0.5 * torch.randn_like(cls.score.weight))
+    T = max(len(r) for r in IDS)
+    ids = torch.zeros((len(IDS), T), dtype=torch.long)
+    mask = torch.zeros((len(IDS), T), dtype=torch.long)
+    for i, r in enumerate(IDS):
+        ids[i, :len(r)] = torch.tensor(r)
+        mask[i, :len(r)] = 1
+    with torch.no_grad():
+        logits = cls(input_ids=ids, attention_mask=mask).logits
+    save_file({"score.weight": cls.score.weight.detach().contiguous(), "logits": logits.contiguous()}, f"{out}/classifier.safetensors")
 
 
 def permute(w, heads):
@@ -133,6 +157,8 @@ def main():
         tie_word_embeddings=False, initializer_range=0.2, pad_token_id=0, bos_token_id=1, eos_token_id=2))
     build("llama-tiny", llama)
     write_gguf("llama-tiny", llama)
+    torch.manual_seed(2)
+    classifier("llama-tiny", llama)
     torch.manual_seed(1)
     build("qwen2-tiny", Qwen2ForCausalLM(Qwen2Config(
         vocab_size=64, hidden_size=32, intermediate_size=40, num_hidden_layers=2, num_attention_heads=4,

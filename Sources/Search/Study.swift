@@ -97,10 +97,13 @@ public final class Study {
         if !created {
             var extra: [(key: String, value: JSONValue)] = []
             if let d = spec.problem.dimensions {
+                // Grouped-query sizes only where they differ from an encoder's, so encoder journals stay as they were.
+                let grouped: [(key: String, value: JSONValue)] = d.kvHeads == d.heads && d.headDim == d.hiddenSize / d.heads ? []
+                    : [("num_key_value_heads", .number(d.kvHeads)), ("head_dim", .number(d.headDim))]
                 extra.append(("model_dimensions", .object([("hidden_size", .number(d.hiddenSize)),
                                                            ("intermediate_size", .number(d.intermediateSize)),
                                                             ("num_hidden_layers", .number(d.layers)), ("num_attention_heads",
-                                                                .number(d.heads))])))
+                                                                .number(d.heads))] + grouped)))
             }
             try journal.append(.studyCreated, extra + [("format", .number(1)), ("name", .string(spec.name)),
                                                        ("space_hash", .string(spec.spaceHash)),
@@ -139,7 +142,9 @@ public final class Study {
             recorded = ModelDimensions(hiddenSize: try r.required("hidden_size").int(),
                                        intermediateSize: try r.required("intermediate_size").int(),
                                        layers: try r.required("num_hidden_layers").int(),
-                                       heads: try r.required("num_attention_heads").int())
+                                       heads: try r.required("num_attention_heads").int(),
+                                       kvHeads: try r.optional("num_key_value_heads")?.int(),
+                                       headDim: try r.optional("head_dim")?.int())
         }
         spec = Study.recordedSpec(try StudySpec(document: doc, file: file, dimensions: recorded), journal: journal, constant: nil)
         self.directory = directory

@@ -74,9 +74,9 @@ public final class BertClassifier {
     public func initialize(seed: UInt64) throws(TrainerError) {
         // The modules' order of random draws (`InitSlot`); ties keep declaration order.
         let ordered = modules.indices.sorted { (modules[$0].initSlot, $0) < (modules[$1].initSlot, $1) }.map { modules[$0] }
-        func weights(_ m: any PEFTModule) -> LayerWeights? { layers.indices.contains(m.initSlot.layer) ? layers[m.initSlot.layer].w : nil }
+        func host(_ m: any PEFTModule) -> (any AdapterHost)? { layers.indices.contains(m.initSlot.layer) ? layers[m.initSlot.layer] : nil }
         var rng = RandomSource(seed: seed, stream: "init")
-        for m in ordered where m.initSlot.stream == .base { try m.initialize(block: block, rng: &rng, weights: weights(m)) }
+        for m in ordered where m.initSlot.stream == .base { try m.initialize(block: block, rng: &rng, host: host(m)) }
         let w = block.value(classifierW)
         for j in 0..<(labels * config.hiddenSize) { w[j] = Float(0.02 * rng.nextGaussian()) }
         block.value(classifierB).update(repeating: 0, count: labels)
@@ -86,7 +86,7 @@ public final class BertClassifier {
             block.value(denseB).update(repeating: 0, count: config.hiddenSize)
         }
         var rest = RandomSource(seed: seed, stream: "init-modules")
-        for m in ordered where m.initSlot.stream == .modules { try m.initialize(block: block, rng: &rest, weights: weights(m)) }
+        for m in ordered where m.initSlot.stream == .modules { try m.initialize(block: block, rng: &rest, host: host(m)) }
     }
 
     /// Which ReLU units of the adapters were active in the last forward (see `BottleneckAdapter`).

@@ -27,10 +27,12 @@ public final class LinearWeights {
         outFeatures = quantized.rows
     }
 
-    /// out[n, out] = inp[n, in] · Wᵀ + b, whichever way W is held; `scratch` holds dequantized tiles.
-    func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows n: Int, scratch: inout GrowableBuffer) {
-        if let quantized { quantized.forward(out: out, inp: inp, bias: biasPointer, rows: n, scratch: &scratch) }
-        else { Linear.forward(out: out, inp: inp, weight: weight.pointer, bias: biasPointer, rows: n, inFeatures: inFeatures,
+    /// out[n, out] = inp[n, in] · Wᵀ + b, whichever way W is held, with `bias` (the frozen one, a
+    /// trainable one in its place, or none); `scratch` holds dequantized tiles.
+    func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, bias: UnsafePointer<Float>?, rows n: Int,
+                 scratch: inout GrowableBuffer) {
+        if let quantized { quantized.forward(out: out, inp: inp, bias: bias, rows: n, scratch: &scratch) }
+        else { Linear.forward(out: out, inp: inp, weight: weight.pointer, bias: bias, rows: n, inFeatures: inFeatures,
                               outFeatures: outFeatures) }
     }
 

@@ -11,7 +11,7 @@ import Space
 ///   res2 = fo + h1 → out = LN2(res2) [N, H]
 /// Beside each of the six linear maps, attached modules add to its output; any bias and LayerNorm
 /// shift may be replaced by a trainable one (`LayerAttachments`).
-public final class EncoderLayer {
+public final class EncoderLayer: AdapterHost {
     public let index: Int
     let w: LayerWeights
     let config: BertConfig
@@ -43,6 +43,8 @@ public final class EncoderLayer {
     }
 
     func weights(_ t: LinearTarget) -> LinearWeights { w.linear(t) }
+    func frozenLinear(_ target: LinearTarget) -> LinearWeights { w.linear(target) }
+    func frozenBias(_ site: BiasSite) -> FloatBuffer? { w.bias(site) }
 
     private func linear(_ target: LinearTarget, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                         n: Int, block: ParameterBlock, training: Bool, rng: inout RandomSource) {

@@ -20,7 +20,7 @@ final class SmolLM2Tests: XCTestCase {
                        [30, 576, 9, 3, 1536, 49152])
         XCTAssertTrue(config.tiedEmbeddings)
         let tok = try ByteLevelBPETokenizer(gguf: file)
-        let model = DecoderModel(weights: try DecoderWeights(config: config, gguf: file))
+        let model = try DecoderModel(weights: try DecoderWeights(config: config, gguf: file))
         let reference = try SafetensorsFile(path: Self.folder + "/reference.safetensors")
         let root = try JSONParser.parse(String(contentsOfFile: Self.folder + "/cases.json", encoding: .utf8))
         guard case .array(let cases)? = root["cases"] else { return XCTFail("the fixture has no cases") }

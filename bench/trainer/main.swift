@@ -18,7 +18,9 @@ func fail(_ s: String) -> Never {
 }
 
 var args = Array(CommandLine.arguments.dropFirst())
-guard args.first == "step" else { fail("usage: bench-trainer step --seq N [--batch 32] [--steps 10] [--warmup 3] [--threads 2] [--model DIR]") }
+let usage = "usage: bench-trainer step --seq N [--batch 32] [--steps 10] [--warmup 3] [--threads 2] [--model DIR]\n"
+    + "       bench-trainer decoder-step --seq N [--batch 8] [--steps 10] [--warmup 3] [--threads 2] [--gguf FILE] [--base q4_1|fp32]"
+guard let command = args.first, ["step", "decoder-step"].contains(command) else { fail(usage) }
 args.removeFirst()
 var opts: [String: String] = [:]
 while args.count >= 2, args[0].hasPrefix("--") { opts[String(args[0].dropFirst(2))] = args[1]; args.removeFirst(2) }
@@ -27,9 +29,15 @@ while args.count >= 2, args[0].hasPrefix("--") { opts[String(args[0].dropFirst(2
     guard let n = Int(v), n > 0 else { fail("--\(k) expects a positive integer, got \"\(v)\"") }
     return n
 }
-let seq = int("seq", 64), batchSize = int("batch", 32), steps = int("steps", 10), warmup = int("warmup", 3), threads = int("threads", 2)
+let seq = int("seq", 64), batchSize = int("batch", command == "step" ? 32 : 8), steps = int("steps", 10), warmup = int("warmup", 3)
+let threads = int("threads", 2)
 let modelDir = opts["model"] ?? "models/all-MiniLM-L6-v2"
 BLAS.setThreads(threads)
+if command == "decoder-step" {
+    do { print(try decoderStep(opts, seq: seq, batchSize: batchSize, steps: steps, warmup: warmup, threads: threads).serialized()) }
+    catch { fail("\(error)") }
+    exit(0)
+}
 
 do {
     let cfg = try BertConfig(contentsOf: modelDir + "/config.json")

@@ -36,7 +36,8 @@ extension BitFitSpec.Bias {
 
 extension ModelDimensions {
     /// One BitFit bias: as wide as the output it shifts.
-    public func bitfitParameters(_ bias: BitFitSpec.Bias) -> Int { bias == .intermediate ? intermediateSize : hiddenSize }
+    /// A bias's width: its linear map's outputs (`shape(of:)`), or the hidden size for a LayerNorm shift.
+    public func bitfitParameters(_ bias: BitFitSpec.Bias) -> Int { bias.linearTarget.map { shape(of: $0).outFeatures } ?? hiddenSize }
 }
 
 extension BitFitSpec {

@@ -34,7 +34,14 @@ extension IA3Spec.Site {
 
 extension ModelDimensions {
     /// One (IA)³ scaling vector: as wide as what it scales.
-    public func ia3Parameters(_ site: IA3Spec.Site) -> Int { site == .feedforward ? intermediateSize : hiddenSize }
+    /// The scaled activation's width: the FFN's inner size, or the keys' and values' (kvHeads · head dimension).
+    public func ia3Parameters(_ site: IA3Spec.Site) -> Int {
+        switch site {
+        case .feedforward: return intermediateSize
+        case .key: return shape(of: .key).outFeatures
+        case .value: return shape(of: .value).outFeatures
+        }
+    }
 }
 
 extension IA3Spec {

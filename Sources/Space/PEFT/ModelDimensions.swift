@@ -7,18 +7,27 @@ public struct ModelDimensions: Equatable, Sendable {
     public var intermediateSize: Int
     public var layers: Int
     public var heads: Int
+    /// Key/value heads: fewer than `heads` in grouped-query attention (Llama-family decoders).
+    public var kvHeads: Int
+    /// Columns per head: `hiddenSize / heads` unless the config says otherwise (`head_dim`).
+    public var headDim: Int
 
-    public init(hiddenSize: Int, intermediateSize: Int, layers: Int, heads: Int) {
+    public init(hiddenSize: Int, intermediateSize: Int, layers: Int, heads: Int, kvHeads: Int? = nil, headDim: Int? = nil) {
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
         self.layers = layers
         self.heads = heads
+        self.kvHeads = kvHeads ?? heads
+        self.headDim = headDim ?? hiddenSize / max(heads, 1)
     }
 
-    /// (input features, output features) of a linear target.
+    /// (input features, output features) of a linear target: queries take heads · head dimension
+    /// columns, keys and values kvHeads · head dimension (the hidden size in an encoder).
     public func shape(of target: LinearTarget) -> (inFeatures: Int, outFeatures: Int) {
         switch target {
-        case .query, .key, .value, .attentionOutput: return (hiddenSize, hiddenSize)
+        case .query: return (hiddenSize, heads * headDim)
+        case .key, .value: return (hiddenSize, kvHeads * headDim)
+        case .attentionOutput: return (heads * headDim, hiddenSize)
         case .intermediate: return (hiddenSize, intermediateSize)
         case .output: return (intermediateSize, hiddenSize)
         }
@@ -39,6 +48,8 @@ extension ModelDimensions {
         self.init(hiddenSize: try r.required("hidden_size").int(in: 1...1_000_000, what: "a hidden size"),
                   intermediateSize: try r.required("intermediate_size").int(in: 1...10_000_000, what: "an intermediate size"),
                   layers: try r.required("num_hidden_layers").int(in: 1...4096, what: "a layer count"),
-                  heads: try r.required("num_attention_heads").int(in: 1...4096, what: "a head count"))
+                  heads: try r.required("num_attention_heads").int(in: 1...4096, what: "a head count"),
+                  kvHeads: try r.optional("num_key_value_heads")?.int(in: 1...4096, what: "a head count"),
+                  headDim: try r.optional("head_dim")?.int(in: 1...65536, what: "a head dimension"))
     }
 }

@@ -56,7 +56,8 @@ public struct DecoderConfig: Equatable, Sendable {
     public var kvWidth: Int { kvHeads * headDim }
 
     public var dimensions: ModelDimensions {
-        ModelDimensions(hiddenSize: hiddenSize, intermediateSize: intermediateSize, layers: layers, heads: heads)
+        ModelDimensions(hiddenSize: hiddenSize, intermediateSize: intermediateSize, layers: layers, heads: heads, kvHeads: kvHeads,
+                        headDim: headDim)
     }
 
     /// Reads `config.json`. Unknown keys are ignored (HF configs carry many); the ones that would

@@ -1,3 +1,5 @@
+import Space
+
 /// One Llama-family block (pre-RMSNorm) with its saved activations.
 ///
 /// Shapes, N = B·T tokens, H hidden, Q = heads·D query columns, K = kvHeads·D key/value columns,
@@ -6,11 +8,17 @@
 ///   → ctx [N, Q] = causal grouped-query attention → ao [N, H] (o_proj) → r1 = x + ao
 ///   → n2 = RMSNorm(r1) → gate, up [N, I] → s = silu(gate) ⊙ up → d [N, H] (down_proj) → out = r1 + d
 /// No dropout: Llama-family configs train with none.
-public final class DecoderLayer {
+///
+/// PEFT modules attach at the sites Llama has (`AdapterHost`): beside q, k, v, o, up and down
+/// (`LinearTarget` query, key, value, attentionOutput, intermediate, output), trainable biases
+/// where the family has biases (Qwen2's q, k, v), (IA)³ on k, v and the input of down. Prefixes
+/// and bottleneck adapters are not attached to decoders yet (`DecoderModel` refuses them).
+public final class DecoderLayer: AdapterHost {
     public let index: Int
     let w: DecoderLayerWeights
     let config: DecoderConfig
     let rotary: RotaryEmbedding
+    var attachments = LayerAttachments()
 
     var n1 = GrowableBuffer(), rstd1 = GrowableBuffer(), q = GrowableBuffer(), k = GrowableBuffer(), v = GrowableBuffer()
     var probs = GrowableBuffer(), ctx = GrowableBuffer(), r1 = GrowableBuffer()
@@ -33,19 +41,60 @@ public final class DecoderLayer {
                        causal: true)
     }
 
-    private func linear(_ lw: LinearWeights, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows n: Int) {
-        lw.forward(out: out, inp: inp, rows: n, scratch: &tiles.buffer)
+    /// Llama's maps by the encoder's target names: up is `intermediate`, down is `output`; gate has none yet.
+    func frozenLinear(_ target: LinearTarget) -> LinearWeights {
+        switch target {
+        case .query: return w.query
+        case .key: return w.key
+        case .value: return w.value
+        case .attentionOutput: return w.attentionOutput
+        case .intermediate: return w.up
+        case .output: return w.down
+        }
     }
 
-    private func linearBackward(_ lw: LinearWeights, dout: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>, rows n: Int,
-                                accumulate: Bool) {
-        lw.backwardInput(dinp: dx, dout: dout, rows: n, accumulate: accumulate, scratch: &tiles.buffer)
+    /// A linear map's bias where the family has one; RMSNorm has no shift.
+    func frozenBias(_ site: BiasSite) -> FloatBuffer? {
+        guard let t = site.linearTarget else { return nil }
+        let lw = frozenLinear(t)
+        return lw.biasPointer == nil ? nil : lw.bias
+    }
+
+    /// y = x Wᵀ + b at `target` (nil: the gate), then what is attached beside it adds its output.
+    private func linear(_ target: LinearTarget?, _ lw: LinearWeights, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                        rows n: Int, block: ParameterBlock, training: Bool, rng: inout RandomSource) {
+        let bias = target.flatMap { attachments.biases[BiasSite($0)] }.map { UnsafePointer(block.value($0)) } ?? lw.biasPointer
+        if let t = target, let replaced = attachments.linear[t]?.lazy.compactMap(\.replacementWeight).first {
+            Linear.forward(out: out, inp: inp, weight: replaced, bias: bias, rows: n, inFeatures: lw.inFeatures, outFeatures: lw.outFeatures)
+        } else {
+            lw.forward(out: out, inp: inp, bias: bias, rows: n, scratch: &tiles.buffer)
+        }
+        guard let t = target else { return }
+        for m in attachments.linear[t] ?? [] { m.forward(y: out, x: inp, rows: n, block: block, training: training, rng: &rng) }
+    }
+
+    /// The input gradient of a map at `target` (written, or added when `accumulate`), and the
+    /// gradients of what is attached there and of a trainable bias.
+    private func linearBackward(_ target: LinearTarget?, _ lw: LinearWeights, dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                dx: UnsafeMutablePointer<Float>, rows n: Int, accumulate: Bool, block: ParameterBlock) {
+        if let t = target {
+            attachments.linearBiasBackward(t, dout: dout, rows: n, columns: lw.outFeatures, block: block)
+            if let replaced = attachments.linear[t]?.lazy.compactMap(\.replacementWeight).first {
+                Linear.backwardInput(dinp: dx, dout: dout, weight: replaced, rows: n, inFeatures: lw.inFeatures, outFeatures: lw.outFeatures,
+                                     accumulate: accumulate)
+            } else {
+                lw.backwardInput(dinp: dx, dout: dout, rows: n, accumulate: accumulate, scratch: &tiles.buffer)
+            }
+            for m in attachments.linear[t] ?? [] { m.backward(dy: dout, x: x, dx: dx, rows: n, block: block) }
+        } else {
+            lw.backwardInput(dinp: dx, dout: dout, rows: n, accumulate: accumulate, scratch: &tiles.buffer)
+        }
     }
 
     /// Runs the block on x [B·T, H], writing out [B·T, H]; token t of each row sits at position
     /// `first + t`, and `keyValid` [B·T] marks real tokens (right padding).
     func forward(x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, keyValid: UnsafePointer<Float>,
-                 batch B: Int, length T: Int, first: Int) {
+                 batch B: Int, length T: Int, first: Int, block: ParameterBlock, training: Bool, rng: inout RandomSource) {
         let c = config, H = c.hiddenSize, I = c.intermediateSize, N = B * T
         let shape = shape(batch: B, length: T)
         self.first = first
@@ -53,9 +102,11 @@ public final class DecoderLayer {
         RMSNorm.forward(out: n1p, rstd: rstd1.ensure(N), inp: x, gamma: w.attentionNorm.pointer, rows: N, channels: H,
                         eps: c.rmsNormEps)
         let qp = q.ensure(N * c.queryWidth), kp = k.ensure(N * c.kvWidth), vp = v.ensure(N * c.kvWidth)
-        linear(w.query, out: qp, inp: n1p, rows: N)
-        linear(w.key, out: kp, inp: n1p, rows: N)
-        linear(w.value, out: vp, inp: n1p, rows: N)
+        linear(.query, w.query, out: qp, inp: n1p, rows: N, block: block, training: training, rng: &rng)
+        linear(.key, w.key, out: kp, inp: n1p, rows: N, block: block, training: training, rng: &rng)
+        linear(.value, w.value, out: vp, inp: n1p, rows: N, block: block, training: training, rng: &rng)
+        attachments.scales[.key]?.forward(kp, rows: N, block: block)
+        attachments.scales[.value]?.forward(vp, rows: N, block: block)
         rotary.forward(qp, batch: B, length: T, heads: c.heads, first: first)
         rotary.forward(kp, batch: B, length: T, heads: c.kvHeads, first: first)
         let cp = ctx.ensure(N * c.queryWidth)
@@ -63,48 +114,52 @@ public final class DecoderLayer {
         Attention.forward(ctx: cp, probs: probs.ensure(shape.probsCount), dropped: probs.pointer, mask: nil, q: qp, k: kp, v: vp,
                           keyValid: keyValid, shape: shape, dropout: 0, rng: &unused)
         let r1p = r1.ensure(N * H)
-        linear(w.attentionOutput, out: r1p, inp: cp, rows: N)
+        linear(.attentionOutput, w.attentionOutput, out: r1p, inp: cp, rows: N, block: block, training: training, rng: &rng)
         for j in 0..<(N * H) { r1p[j] += x[j] }
         let n2p = n2.ensure(N * H)
         RMSNorm.forward(out: n2p, rstd: rstd2.ensure(N), inp: r1p, gamma: w.mlpNorm.pointer, rows: N, channels: H, eps: c.rmsNormEps)
         let gp = gate.ensure(N * I), up_ = up.ensure(N * I), sp = s.ensure(N * I)
-        linear(w.gate, out: gp, inp: n2p, rows: N)
-        linear(w.up, out: up_, inp: n2p, rows: N)
+        linear(nil, w.gate, out: gp, inp: n2p, rows: N, block: block, training: training, rng: &rng)
+        linear(.intermediate, w.up, out: up_, inp: n2p, rows: N, block: block, training: training, rng: &rng)
         SwiGLU.forward(out: sp, gate: gp, up: up_, count: N * I)
-        linear(w.down, out: out, inp: sp, rows: N)
+        attachments.scales[.feedforward]?.forward(sp, rows: N, block: block)
+        linear(.output, w.down, out: out, inp: sp, rows: N, block: block, training: training, rng: &rng)
         for j in 0..<(N * H) { out[j] += r1p[j] }
     }
 
     /// The gradient of the block's input x from `dout` [N, H], written into `dx`.
     func backward(dout: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
-                  batch B: Int, length T: Int, scratch sc: inout DecoderScratch) {
+                  batch B: Int, length T: Int, block: ParameterBlock, scratch sc: inout DecoderScratch) {
         let c = config, H = c.hiddenSize, I = c.intermediateSize, N = B * T
         let shape = shape(batch: B, length: T)
         // out = r1 + down(s): dr1 = dout + RMSNorm'(gate' + up')
         let ds = sc.wide.ensure(N * I)
-        linearBackward(w.down, dout: dout, dx: ds, rows: N, accumulate: false)
+        linearBackward(.output, w.down, dout: dout, x: s.pointer, dx: ds, rows: N, accumulate: false, block: block)
+        attachments.scales[.feedforward]?.backward(ds, rows: N, block: block)
         let dgate = sc.gate.ensure(N * I), dup = sc.up.ensure(N * I)
         SwiGLU.backward(dgate: dgate, dup: dup, dout: ds, gate: gate.pointer, up: up.pointer, count: N * I)
         let dn2 = sc.a.ensure(N * H)
-        linearBackward(w.gate, dout: dgate, dx: dn2, rows: N, accumulate: false)
-        linearBackward(w.up, dout: dup, dx: dn2, rows: N, accumulate: true)
+        linearBackward(nil, w.gate, dout: dgate, x: n2.pointer, dx: dn2, rows: N, accumulate: false, block: block)
+        linearBackward(.intermediate, w.up, dout: dup, x: n2.pointer, dx: dn2, rows: N, accumulate: true, block: block)
         let dr1 = sc.b.ensure(N * H)
         RMSNorm.backward(dinp: dr1, dgamma: nil, dout: dn2, inp: r1.pointer, rstd: rstd2.pointer, gamma: w.mlpNorm.pointer,
                          rows: N, channels: H)
         for j in 0..<(N * H) { dr1[j] += dout[j] }
         // r1 = x + o_proj(ctx)
         let dctx = sc.q.ensure(N * c.queryWidth)
-        linearBackward(w.attentionOutput, dout: dr1, dx: dctx, rows: N, accumulate: false)
+        linearBackward(.attentionOutput, w.attentionOutput, dout: dr1, x: ctx.pointer, dx: dctx, rows: N, accumulate: false, block: block)
         let dq = sc.dq.ensure(N * c.queryWidth), dk = sc.k.ensure(N * c.kvWidth), dv = sc.v.ensure(N * c.kvWidth)
         Attention.backward(dq: dq, dk: dk, dv: dv, dctx: dctx, probs: probs.pointer, dropped: probs.pointer, mask: nil,
                            q: q.pointer, k: k.pointer, v: v.pointer, shape: shape, dropout: 0,
                            scratch: sc.attention.ensure(Attention.scratchCount(shape)))
         rotary.backward(dq, batch: B, length: T, heads: c.heads, first: first)
         rotary.backward(dk, batch: B, length: T, heads: c.kvHeads, first: first)
+        attachments.scales[.key]?.backward(dk, rows: N, block: block)
+        attachments.scales[.value]?.backward(dv, rows: N, block: block)
         let dn1 = sc.a.pointer
-        linearBackward(w.query, dout: dq, dx: dn1, rows: N, accumulate: false)
-        linearBackward(w.key, dout: dk, dx: dn1, rows: N, accumulate: true)
-        linearBackward(w.value, dout: dv, dx: dn1, rows: N, accumulate: true)
+        linearBackward(.query, w.query, dout: dq, x: n1.pointer, dx: dn1, rows: N, accumulate: false, block: block)
+        linearBackward(.key, w.key, dout: dk, x: n1.pointer, dx: dn1, rows: N, accumulate: true, block: block)
+        linearBackward(.value, w.value, dout: dv, x: n1.pointer, dx: dn1, rows: N, accumulate: true, block: block)
         RMSNorm.backward(dinp: dx, dgamma: nil, dout: dn1, inp: x, rstd: rstd1.pointer, gamma: w.attentionNorm.pointer,
                          rows: N, channels: H)
         for j in 0..<(N * H) { dx[j] += dr1[j] }

@@ -1,12 +1,20 @@
-/// A frozen Llama-family decoder: token embeddings, its blocks, the final RMSNorm, and the
-/// output head (tied to the embeddings or its own), with backward through the blocks.
+import JSONKit
+import Space
+
+/// A frozen Llama-family decoder with the PEFT modules of a plan attached to its blocks: token
+/// embeddings, the blocks, the final RMSNorm, and the output head (tied to the embeddings or its
+/// own), with backward through the blocks into the modules' gradients (`block`).
 ///
 /// Sequences are right-padded (`TokenBatch`): token t of each row sits at position t, and the
 /// causal mask with the padding mask leaves every real token's view as it would be alone.
 public final class DecoderModel {
     public let weights: DecoderWeights
     public var config: DecoderConfig { weights.config }
+    public let plan: PEFTPlan
+    /// The trainable parameters: the plan's modules (and whatever a head declares after them).
+    public let block = ParameterBlock()
     let layers: [DecoderLayer]
+    let modules: [any PEFTModule]
     /// hidden[l] is the input of block l; hidden[L] the last block's output [B·T, H].
     var hidden: [GrowableBuffer]
     var normed = GrowableBuffer(), finalRstd = GrowableBuffer(), valid = GrowableBuffer()
@@ -14,20 +22,47 @@ public final class DecoderModel {
     var scratch = DecoderScratch()
     var lastBatch = 0, lastLength = 0
 
-    public init(weights: DecoderWeights) {
+    /// `plan`'s methods attached to the blocks; a head, when there is one, declares its parameters
+    /// through `declareHead` before the block is sealed. Prefixes and bottleneck adapters are
+    /// refused: decoders do not take them yet.
+    public init(weights: DecoderWeights, plan: PEFTPlan = PEFTPlan(),
+                declareHead: (ParameterBlock) -> Void = { _ in }) throws(TrainerError) {
         let c = weights.config
+        if plan.prefix != nil || plan.serialAdapter != nil || plan.parallelAdapter != nil {
+            throw .config(ConfigError(path: "peft", message: "prefix tuning and bottleneck adapters are not supported on "
+                + "\(c.family.rawValue) decoders yet; LoRA, (IA)³ and BitFit (where the family has biases) are"))
+        }
+        do { try plan.validate(for: c.dimensions) } catch { throw .config(error) }
         self.weights = weights
+        self.plan = plan
         let rotary = RotaryEmbedding(headDim: c.headDim, base: c.ropeTheta, positions: c.maxPositions)
         let tiles = SharedBuffer()
         layers = weights.layers.enumerated().map {
             DecoderLayer(index: $0.offset, weights: $0.element, config: c, rotary: rotary, tiles: tiles)
         }
         hidden = (0...c.layers).map { _ in GrowableBuffer() }
+        modules = TrainerMethods.attach(plan, to: layers, dims: c.dimensions, block: block)
+        declareHead(block)
+        block.seal()
+        for m in modules { m.bind(to: layers, block: block) }
     }
+
+    /// Initialises the modules as `BertClassifier.initialize` does (the same streams and order).
+    public func initialize(seed: UInt64) throws(TrainerError) {
+        let ordered = modules.indices.sorted { (modules[$0].initSlot, $0) < (modules[$1].initSlot, $1) }.map { modules[$0] }
+        func host(_ m: any PEFTModule) -> (any AdapterHost)? { layers.indices.contains(m.initSlot.layer) ? layers[m.initSlot.layer] : nil }
+        var rng = RandomSource(seed: seed, stream: "init")
+        for m in ordered where m.initSlot.stream == .base { try m.initialize(block: block, rng: &rng, host: host(m)) }
+        var rest = RandomSource(seed: seed, stream: "init-modules")
+        for m in ordered where m.initSlot.stream == .modules { try m.initialize(block: block, rng: &rest, host: host(m)) }
+    }
+
+    /// The lowest block holding a module: backward stops there.
+    public var lowestTrainableLayer: Int { plan.lowestAdaptedLayer(layers: config.layers) ?? config.layers }
 
     /// Runs the blocks and the final norm; returns the normed last hidden states [B·T, H].
     @discardableResult
-    public func forward(_ batch: TokenBatch) throws(TrainerError) -> UnsafeMutablePointer<Float> {
+    public func forward(_ batch: TokenBatch, training: Bool = false) throws(TrainerError) -> UnsafeMutablePointer<Float> {
         let c = config, H = c.hiddenSize, B = batch.batch, T = batch.length, N = B * T
         guard T <= c.maxPositions else { throw .model("a sequence of \(T) tokens exceeds the model's \(c.maxPositions) positions") }
         lastBatch = B; lastLength = T
@@ -39,8 +74,11 @@ public final class DecoderModel {
             guard id >= 0 && id < c.vocabSize else { throw .model("token id \(id) is outside the vocabulary of \(c.vocabSize)") }
             (h0 + r * H).update(from: weights.embeddings.pointer + id * H, count: H)
         }
+        var rng = RandomSource(seed: 0)   // no dropout in these blocks; LoRA's dropout draws from it
+        for m in modules { m.forward(block: block) }
         for l in 0..<c.layers {
-            layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: vp, batch: B, length: T, first: 0)
+            layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: vp, batch: B, length: T, first: 0,
+                              block: block, training: training, rng: &rng)
         }
         let out = normed.ensure(N * H)
         RMSNorm.forward(out: out, rstd: finalRstd.ensure(N), inp: hidden[c.layers].pointer, gamma: weights.finalNorm.pointer,
@@ -55,7 +93,9 @@ public final class DecoderModel {
     }
 
     /// Backward from the gradient of the normed last hidden states [B·T, H] down to block
-    /// `lowest`'s input; returns that gradient (valid until the next call).
+    /// `lowest`'s input, accumulating the modules' gradients into `block`; returns that input's
+    /// gradient (valid until the next call).
+    @discardableResult
     public func backward(dNormed: UnsafePointer<Float>, downTo lowest: Int = 0) -> UnsafeMutablePointer<Float> {
         let c = config, H = c.hiddenSize, B = lastBatch, T = lastLength, N = B * T
         var dh = dHidden.ensure(N * H)
@@ -63,9 +103,10 @@ public final class DecoderModel {
                          gamma: weights.finalNorm.pointer, rows: N, channels: H)
         var dnext = dHiddenNext.ensure(N * H)
         for l in stride(from: c.layers - 1, through: lowest, by: -1) {
-            layers[l].backward(dout: dh, x: hidden[l].pointer, dx: dnext, batch: B, length: T, scratch: &scratch)
+            layers[l].backward(dout: dh, x: hidden[l].pointer, dx: dnext, batch: B, length: T, block: block, scratch: &scratch)
             swap(&dh, &dnext)
         }
+        for m in modules { m.backward(block: block) }
         return dh
     }
 

@@ -15,6 +15,17 @@ import Space
 public typealias BiasSite = BitFitSpec.Bias
 public typealias ScaleSite = IA3Spec.Site
 
+/// A block PEFT modules attach to (`EncoderLayer`, `DecoderLayer`): its sites, and what a method
+/// reads of its frozen weights (PiSSA's factors, BitFit's starting biases).
+protocol AdapterHost: AnyObject {
+    var index: Int { get }
+    var attachments: LayerAttachments { get set }
+    /// The frozen map at `target`.
+    func frozenLinear(_ target: LinearTarget) -> LinearWeights
+    /// The pretrained value at a bias site; nil where the architecture has none (Llama has no biases).
+    func frozenBias(_ site: BiasSite) -> FloatBuffer?
+}
+
 /// A module beside a linear map y = x Wᵀ + b.
 protocol LinearAttachment: AnyObject {
     /// A weight to use in place of the frozen W (PiSSA's residual), or nil.
@@ -106,17 +117,17 @@ struct InitSlot: Comparable {
 /// layers' forward and after their backward.
 protocol PEFTModule: AnyObject {
     var initSlot: InitSlot { get }
-    /// Sets the module's parameters; `weights` are the frozen weights of its layer (nil for a
-    /// model-level module).
-    func initialize(block: ParameterBlock, rng: inout RandomSource, weights: LayerWeights?) throws(TrainerError)
+    /// Sets the module's parameters; `host` is its layer, whose frozen weights it may read (nil for
+    /// a model-level module).
+    func initialize(block: ParameterBlock, rng: inout RandomSource, host: (any AdapterHost)?) throws(TrainerError)
     /// Once the block is sealed (its buffers exist): attaches what points into it.
-    func bind(to layers: [EncoderLayer], block: ParameterBlock)
+    func bind(to layers: [any AdapterHost], block: ParameterBlock)
     func forward(block: ParameterBlock)
     func backward(block: ParameterBlock)
 }
 
 extension PEFTModule {
-    func bind(to layers: [EncoderLayer], block: ParameterBlock) {}
+    func bind(to layers: [any AdapterHost], block: ParameterBlock) {}
     func forward(block: ParameterBlock) {}
     func backward(block: ParameterBlock) {}
 }
@@ -125,7 +136,7 @@ extension PEFTModule {
 protocol TrainerMethod {
     /// Declares the modules `plan` asks of this method in `block` (not yet sealed) and attaches
     /// them to `layers`; returns them (none when the plan does not use the method).
-    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+    static func attach(_ plan: PEFTPlan, to layers: [any AdapterHost], dims: ModelDimensions,
                        block: ParameterBlock) -> [any PEFTModule]
     /// DiffoRA's supernet: the gated module (`lora:<target>`, `serial`, …) a parameter belongs to,
     /// given its name after `encoder.layer.<l>.`; nil when it is not this method's, or not gated.
@@ -154,7 +165,7 @@ enum TrainerMethods {
     }
 
     /// Attaches every method of `plan` to `layers`; returns the modules in declaration order.
-    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+    static func attach(_ plan: PEFTPlan, to layers: [any AdapterHost], dims: ModelDimensions,
                        block: ParameterBlock) -> [any PEFTModule] {
         all.flatMap { $0.attach(plan, to: layers, dims: dims, block: block) }
     }

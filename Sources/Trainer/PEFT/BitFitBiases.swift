@@ -22,10 +22,12 @@ final class BitFitBiases: PEFTModule {
     /// No random draws: after the layer's adapters and (IA)³ vectors.
     var initSlot: InitSlot { InitSlot(stream: .modules, layer: layer, rank: 3) }
 
-    /// Copies the pretrained values in.
-    func initialize(block: ParameterBlock, rng: inout RandomSource, weights: LayerWeights?) {
+    /// Copies the pretrained values in; an architecture without the bias is refused.
+    func initialize(block: ParameterBlock, rng: inout RandomSource, host: (any AdapterHost)?) throws(TrainerError) {
         for (b, off) in offsets {
-            let src = weights!.bias(b)
+            guard let src = host?.frozenBias(b) else {
+                throw .model("BitFit on \(b.rawValue) in layer \(layer): this model has no such bias")
+            }
             block.value(off).update(from: src.pointer, count: src.count)
         }
     }
@@ -33,7 +35,7 @@ final class BitFitBiases: PEFTModule {
 
 /// BitFit's trainer side: each chosen layer's chosen biases become trainable.
 enum BitFitMethod: TrainerMethod {
-    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+    static func attach(_ plan: PEFTPlan, to layers: [any AdapterHost], dims: ModelDimensions,
                        block: ParameterBlock) -> [any PEFTModule] {
         guard let spec = plan.bitfit else { return [] }
         return spec.layers.resolve(count: layers.count).map { l in

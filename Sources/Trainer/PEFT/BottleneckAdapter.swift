@@ -45,7 +45,7 @@ public final class BottleneckAdapter: SublayerAdapter, PEFTModule {
     /// Adapters draw from the stream "init-modules", layer by layer, the serial one first.
     var initSlot: InitSlot { InitSlot(stream: .modules, layer: layer, rank: placement == .serial ? 0 : 1) }
 
-    func initialize(block: ParameterBlock, rng: inout RandomSource, weights: LayerWeights?) {
+    func initialize(block: ParameterBlock, rng: inout RandomSource, host: (any AdapterHost)?) {
         initialize(block: block, rng: &rng)
     }
 
@@ -96,7 +96,7 @@ public final class BottleneckAdapter: SublayerAdapter, PEFTModule {
 /// ones its input (scaled by `scale`); both add to the output. In a layer with both, the serial
 /// adapter runs first.
 enum BottleneckAdapterMethod: TrainerMethod {
-    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+    static func attach(_ plan: PEFTPlan, to layers: [any AdapterHost], dims: ModelDimensions,
                        block: ParameterBlock) -> [any PEFTModule] {
         var modules: [any PEFTModule] = []
         for (placement, a) in plan.adapters {

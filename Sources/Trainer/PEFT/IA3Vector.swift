@@ -22,7 +22,7 @@ final class IA3Vector: ActivationScale, PEFTModule {
     /// No random draws: after the layer's adapters.
     var initSlot: InitSlot { InitSlot(stream: .modules, layer: layer, rank: 2) }
 
-    func initialize(block: ParameterBlock, rng: inout RandomSource, weights: LayerWeights?) {
+    func initialize(block: ParameterBlock, rng: inout RandomSource, host: (any AdapterHost)?) {
         block.value(offset).update(repeating: 1, count: width)
     }
 
@@ -46,7 +46,7 @@ final class IA3Vector: ActivationScale, PEFTModule {
 
 /// (IA)³'s trainer side: a vector at each chosen site of each chosen layer.
 enum IA3Method: TrainerMethod {
-    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+    static func attach(_ plan: PEFTPlan, to layers: [any AdapterHost], dims: ModelDimensions,
                        block: ParameterBlock) -> [any PEFTModule] {
         guard let spec = plan.ia3 else { return [] }
         var modules: [any PEFTModule] = []

@@ -46,8 +46,9 @@ public final class LoRALinear: LinearAttachment, PEFTModule {
     /// LoRA draws from the stream "init", layer by layer, in target order (before the classifier).
     var initSlot: InitSlot { InitSlot(stream: .base, layer: layer, rank: LinearTarget.allCases.firstIndex(of: target)!) }
 
-    func initialize(block: ParameterBlock, rng: inout RandomSource, weights: LayerWeights?) throws(TrainerError) {
-        try initialize(block: block, rng: &rng, weight: weights!.linear(target))
+    func initialize(block: ParameterBlock, rng: inout RandomSource, host: (any AdapterHost)?) throws(TrainerError) {
+        guard let host else { throw .model("LoRA on \(target.rawValue) in layer \(layer): no such layer") }
+        try initialize(block: block, rng: &rng, weight: host.frozenLinear(target))
     }
 
     /// PEFT's default init: A ~ U(−1/√in, 1/√in) (kaiming_uniform with a = √5), B = 0.
@@ -132,7 +133,7 @@ public final class LoRALinear: LinearAttachment, PEFTModule {
 
 /// LoRA's trainer side: a `LoRALinear` beside each target map of each chosen layer.
 enum LoRAMethod: TrainerMethod {
-    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+    static func attach(_ plan: PEFTPlan, to layers: [any AdapterHost], dims: ModelDimensions,
                        block: ParameterBlock) -> [any PEFTModule] {
         guard let spec = plan.lora else { return [] }
         var modules: [any PEFTModule] = []
@@ -159,7 +160,7 @@ enum LoRAMethod: TrainerMethod {
     }
 }
 
-extension EncoderLayer {
+extension AdapterHost {
     /// The LoRA module beside `target`, if any.
     func lora(_ target: LinearTarget) -> LoRALinear? {
         attachments.linear[target]?.lazy.compactMap { $0 as? LoRALinear }.first

@@ -49,7 +49,7 @@ final class PrefixTuning: PEFTModule {
     }
 
     /// Points each chosen layer at its prefix rows and their gradients (after the block is sealed).
-    func bind(to model: [EncoderLayer], block: ParameterBlock) {
+    func bind(to model: [any AdapterHost], block: ParameterBlock) {
         for (l, k, v) in flat {
             model[l].attachments.prefix = LayerPrefix(length: length, k: block.value(k), v: block.value(v), dk: block.grad(k), dv: block.grad(v))
         }
@@ -63,7 +63,7 @@ final class PrefixTuning: PEFTModule {
     /// The prefixes draw from the stream "init-modules" after every layer's modules.
     var initSlot: InitSlot { InitSlot(stream: .modules, layer: Int.max, rank: 0) }
 
-    func initialize(block: ParameterBlock, rng: inout RandomSource, weights: LayerWeights?) {
+    func initialize(block: ParameterBlock, rng: inout RandomSource, host: (any AdapterHost)?) {
         initialize(block: block, hidden: hidden, rng: &rng)
     }
 
@@ -134,7 +134,7 @@ final class PrefixTuning: PEFTModule {
 /// Prefix tuning's trainer side: the prefixes (and their MLP) for the whole model, bound to each
 /// chosen layer's attention once the block is sealed.
 enum PrefixMethod: TrainerMethod {
-    static func attach(_ plan: PEFTPlan, to layers: [EncoderLayer], dims: ModelDimensions,
+    static func attach(_ plan: PEFTPlan, to layers: [any AdapterHost], dims: ModelDimensions,
                        block: ParameterBlock) -> [any PEFTModule] {
         guard let spec = plan.prefix else { return [] }
         return [PrefixTuning(spec: spec, dims: dims, block: block)]
