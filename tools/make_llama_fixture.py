@@ -34,6 +34,17 @@ FIX = "Tests/TrainerTests/Fixtures"
 IDS = [[5, 17, 33, 2, 60, 41, 9], [12, 3, 3, 50]]
 
 
+def padded_batch():
+    """IDS right-padded with id 0, and the attention mask."""
+    T = max(len(r) for r in IDS)
+    ids = torch.zeros((len(IDS), T), dtype=torch.long)
+    mask = torch.zeros((len(IDS), T), dtype=torch.long)
+    for i, r in enumerate(IDS):
+        ids[i, :len(r)] = torch.tensor(r)
+        mask[i, :len(r)] = 1
+    return ids, mask
+
+
 def build(name, model):
     out = f"{FIX}/{name}"
     os.makedirs(out, exist_ok=True)
@@ -45,19 +56,14 @@ def build(name, model):
                 p.copy_(0.2 * torch.randn_like(p))
     model = model.eval()
     model.save_pretrained(out, safe_serialization=True)
-    T = max(len(r) for r in IDS)
-    ids = torch.zeros((len(IDS), T), dtype=torch.long)
-    mask = torch.zeros((len(IDS), T), dtype=torch.long)
-    for i, r in enumerate(IDS):
-        ids[i, :len(r)] = torch.tensor(r)
-        mask[i, :len(r)] = 1
+    ids, mask = padded_batch()
     with torch.no_grad():
         logits = model(input_ids=ids, attention_mask=mask).logits
         hidden = model.model(input_ids=ids, attention_mask=mask).last_hidden_state
     keep = mask.bool()
     save_file({"logits": logits[keep].contiguous(), "hidden": hidden[keep].contiguous()},
               f"{out}/reference.safetensors")
-    json.dump({"ids": [r + [0] * (T - len(r)) for r in IDS], "lengths": [len(r) for r in IDS]},
+    json.dump({"ids": [r + [0] * (ids.shape[1] - len(r)) for r in IDS], "lengths": [len(r) for r in IDS]},
               open(f"{out}/cases.json", "w"))
 
 
@@ -72,12 +78,7 @@ def classifier(name, model):
     assert missing.missing_keys == ["score.weight"], missing
     with torch.no_grad():
         cls.score.weight.copy_(0.5 * torch.randn_like(cls.score.weight))
-    T = max(len(r) for r in IDS)
-    ids = torch.zeros((len(IDS), T), dtype=torch.long)
-    mask = torch.zeros((len(IDS), T), dtype=torch.long)
-    for i, r in enumerate(IDS):
-        ids[i, :len(r)] = torch.tensor(r)
-        mask[i, :len(r)] = 1
+    ids, mask = padded_batch()
     with torch.no_grad():
         logits = cls(input_ids=ids, attention_mask=mask).logits
     save_file({"score.weight": cls.score.weight.detach().contiguous(), "logits": logits.contiguous()}, f"{out}/classifier.safetensors")
@@ -138,12 +139,7 @@ def write_gguf(name, model):
     w.write_tensors_to_file()
     w.close()
     loaded = AutoModelForCausalLM.from_pretrained(out, gguf_file=f"{name}.gguf", dtype=torch.float32).eval()
-    T = max(len(r) for r in IDS)
-    ids = torch.zeros((len(IDS), T), dtype=torch.long)
-    mask = torch.zeros((len(IDS), T), dtype=torch.long)
-    for i, r in enumerate(IDS):
-        ids[i, :len(r)] = torch.tensor(r)
-        mask[i, :len(r)] = 1
+    ids, mask = padded_batch()
     with torch.no_grad():
         logits = loaded(input_ids=ids, attention_mask=mask).logits
     save_file({"logits": logits[mask.bool()].contiguous()}, f"{out}/gguf-reference.safetensors")
