@@ -173,8 +173,6 @@ extension Study {
         return reached
     }
 
-    func targetConfigurations(pending: [Proposed]) -> Int { targetIdentities(pending: pending).count }
-
     /// How many configurations the target design holds, baselines counted: the initial design's
     /// size (`search.initial`). From proposal rules 6, when the study has a budget of seconds, no
     /// more than half the target trials the whole budget pays for (at least 4), so the optimiser

@@ -375,26 +375,20 @@ public final class Study {
         if design == nil { design = try initialDesign() }
         let design = self.design ?? []
         var k = designTrialCount
-        let cutDesign = Study.proposalRules(journal) >= 6 && spec.fidelity != nil && cheapFidelitiesMislead
-        if cutDesign && k < design.count {
-            // Rules 6: baselines to the target first, then design rows only while the target design is short.
-            proposals += pairProposals(count: count - proposals.count, design: design)
-            var reached = targetConfigurations(pending: proposals)
-            while proposals.count < count && k < design.count && reached < targetDesignSize {
-                if taken.insert(spec.space.key(design[k].0)).inserted {
-                    proposals.append(Proposed(candidate: .config(design[k].0), origin: design[k].1, fidelity: start))
-                    reached += 1
-                }
-                k += 1
-            }
-            if reached >= targetDesignSize { k = design.count }
-        }
-        while proposals.count < count && k < design.count {
+        // Rules 6: once the cheap fidelity is dropped, baselines to the target first, then design rows
+        // only while the target design is short of `targetDesignSize`.
+        let cutDesign = k < design.count && Study.proposalRules(journal) >= 6 && spec.fidelity != nil && cheapFidelitiesMislead
+        if cutDesign { proposals += pairProposals(count: count - proposals.count, design: design) }
+        let cap = cutDesign ? targetDesignSize : Int.max
+        var reached = cutDesign ? targetIdentities(pending: proposals).count : 0
+        while proposals.count < count && k < design.count && reached < cap {
             if taken.insert(spec.space.key(design[k].0)).inserted {
                 proposals.append(Proposed(candidate: .config(design[k].0), origin: design[k].1, fidelity: start))
+                reached += 1
             }
             k += 1
         }
+        if reached >= cap { k = design.count }
         if k >= design.count { proposals += pairProposals(count: count - proposals.count, design: design, pending: proposals) }
         if k >= design.count { proposals += targetDesignProposals(count: count - proposals.count, design: design, pending: proposals) }
         guard proposals.count < count && k >= design.count else { return (proposals, []) }

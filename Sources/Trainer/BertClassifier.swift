@@ -72,21 +72,17 @@ public final class BertClassifier {
     /// (IA)³ vectors at 1, BitFit biases at their pretrained values, prefixes N(0, 1) as PEFT's
     /// embedding, the classifier N(0, 0.02²) with zero bias as HF does.
     public func initialize(seed: UInt64) throws(TrainerError) {
-        // The modules' order of random draws (`InitSlot`); ties keep declaration order.
-        let ordered = modules.indices.sorted { (modules[$0].initSlot, $0) < (modules[$1].initSlot, $1) }.map { modules[$0] }
-        func host(_ m: any PEFTModule) -> (any AdapterHost)? { layers.indices.contains(m.initSlot.layer) ? layers[m.initSlot.layer] : nil }
-        var rng = RandomSource(seed: seed, stream: "init")
-        for m in ordered where m.initSlot.stream == .base { try m.initialize(block: block, rng: &rng, host: host(m)) }
-        let w = block.value(classifierW)
-        for j in 0..<(labels * config.hiddenSize) { w[j] = Float(0.02 * rng.nextGaussian()) }
-        block.value(classifierB).update(repeating: 0, count: labels)
-        if let denseW, let denseB {   // as HF initialises a Linear: N(0, 0.02²), zero bias
-            let d = block.value(denseW)
-            for j in 0..<(config.hiddenSize * config.hiddenSize) { d[j] = Float(0.02 * rng.nextGaussian()) }
-            block.value(denseB).update(repeating: 0, count: config.hiddenSize)
+        let H = config.hiddenSize
+        try initializeModules(modules, hosts: layers, block: block, seed: seed) { rng in
+            let w = block.value(classifierW)
+            for j in 0..<(labels * H) { w[j] = Float(0.02 * rng.nextGaussian()) }
+            block.value(classifierB).update(repeating: 0, count: labels)
+            if let denseW, let denseB {   // as HF initialises a Linear: N(0, 0.02²), zero bias
+                let d = block.value(denseW)
+                for j in 0..<(H * H) { d[j] = Float(0.02 * rng.nextGaussian()) }
+                block.value(denseB).update(repeating: 0, count: H)
+            }
         }
-        var rest = RandomSource(seed: seed, stream: "init-modules")
-        for m in ordered where m.initSlot.stream == .modules { try m.initialize(block: block, rng: &rest, host: host(m)) }
     }
 
     /// Which ReLU units of the adapters were active in the last forward (see `BottleneckAdapter`).

@@ -27,6 +27,13 @@ public enum RepositoryData {
         return model
     }
 
+    /// SmolLM2-135M-Instruct's GGUF file (scripts/setup fetches it).
+    @discardableResult public static func requireSmolLM2() throws -> String {
+        let path = root + "/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
+        guard FileManager.default.fileExists(atPath: path) else { try missing("SmolLM2 not found at \(path); run scripts/setup --no-run") }
+        return path
+    }
+
     @discardableResult public static func requireGLUE() throws -> String {
         guard FileManager.default.fileExists(atPath: glue + "/SST-2/dev.tsv") else {
             try missing("GLUE data not found at \(glue); run scripts/setup --no-run")

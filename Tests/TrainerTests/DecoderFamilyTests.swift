@@ -178,7 +178,10 @@ final class DecoderFamilyTests: XCTestCase {
             // Float32 forward's roundoff (about 2e-5 in L) is as large as the differences measure.
             var w = randomFloats(N * H, seed: 45)
             for b in 0..<batch.batch { for t in 0..<batch.length where t != batch.lengths[b] - 1 { for j in 0..<H { w[(b * batch.length + t) * H + j] = 0 } } }
-            func loss() -> Double { dot(try! model.forward(batch, training: true), w) }
+            func loss() -> Double {
+                var rng = RandomSource(seed: 11)
+                return dot(try! model.forward(batch, training: true, rng: &rng), w)
+            }
             model.block.zeroGrads()
             _ = loss()
             w.withUnsafeBufferPointer { _ = model.backward(dNormed: $0.baseAddress!) }
@@ -206,7 +209,8 @@ final class DecoderFamilyTests: XCTestCase {
         let score = try reference.floats("score.weight")
         XCTAssertEqual(frozen.block.count, score.count, "only the score head trains")
         frozen.block.values.pointer.update(from: score, count: score.count)
-        let logits = try frozen.forward(batch, training: false)
+        var rng = RandomSource(seed: 11)
+        let logits = try frozen.forward(batch, training: false, rng: &rng)
         let want = try reference.floats("logits")
         let d = maxDifference(Array(UnsafeBufferPointer(start: logits, count: 6)), want)
         print("llama-tiny sequence classification parity: logits max |diff| \(d)")
@@ -220,7 +224,9 @@ final class DecoderFamilyTests: XCTestCase {
         let targets = [2, 0]
         let dlogits = FloatBuffer(count: 2 * 3)
         func loss(_ dl: UnsafeMutablePointer<Float>?) -> Double {
-            Loss.crossEntropy(logits: try! model.forward(batch, training: true), targets: targets, classes: 3, dlogits: dl)
+            var rng = RandomSource(seed: 11)
+            return Loss.crossEntropy(logits: try! model.forward(batch, training: true, rng: &rng), targets: targets, classes: 3,
+                                     dlogits: dl)
         }
         model.block.zeroGrads()
         _ = loss(dlogits.pointer)
@@ -229,6 +235,20 @@ final class DecoderFamilyTests: XCTestCase {
         for view in model.block.views {
             checkGradient("classifier.\(view.name)", param: model.block.value(view.offset), count: view.count,
                           analytic: Array(analytic[view.offset..<(view.offset + view.count)]), atol: 2e-4, samples: 24) { loss(nil) }
+        }
+    }
+
+    /// What a decoder block does not run is refused by name, and greedy decoding without a prompt
+    /// is an error, not a read before the buffer.
+    func testUnrunSitesAndAnEmptyPromptAreRefused() throws {
+        let folder = Repo.fixtures + "/llama-tiny"
+        let config = try DecoderConfig(contentsOf: folder + "/config.json")
+        let weights = try DecoderWeights(config: config, safetensors: SafetensorsFile(path: folder + "/model.safetensors"))
+        XCTAssertThrowsError(try DecoderModel(weights: weights, plan: PEFTPlan(prefix: PrefixSpec(length: 4)))) {
+            XCTAssertTrue("\($0)".contains("prefix tuning cannot attach to a llama decoder block"), "\($0)")
+        }
+        XCTAssertThrowsError(try DecoderModel(weights: weights).greedy([], steps: 3)) {
+            XCTAssertTrue("\($0)".contains("at least one token"), "\($0)")
         }
     }
 }

@@ -7,14 +7,10 @@ import TestSupport
 /// computes after its own GGUF load (tools/make_smollm2_fixture.py): the tokenizer from the GGUF
 /// metadata, the logits of two prompts, and the greedy answer to a chat-templated question.
 final class SmolLM2Tests: XCTestCase {
-    static let gguf = Repo.root + "/models/SmolLM2-135M-Instruct/SmolLM2-135M-Instruct.Q4_1.gguf"
     static let folder = Repo.fixtures + "/smollm2"
 
     func testSmolLM2MatchesTransformersGGUFLoad() throws {
-        guard FileManager.default.fileExists(atPath: Self.gguf) else {
-            throw XCTSkip("SmolLM2 is not in models/ (scripts/setup fetches it)")
-        }
-        let file = try GGUFFile(path: Self.gguf)
+        let file = try GGUFFile(path: try RepositoryData.requireSmolLM2())
         let config = try DecoderConfig(gguf: file)
         XCTAssertEqual([config.layers, config.hiddenSize, config.heads, config.kvHeads, config.intermediateSize, config.vocabSize],
                        [30, 576, 9, 3, 1536, 49152])

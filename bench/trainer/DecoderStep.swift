@@ -33,7 +33,7 @@ func decoderStep(_ opts: [String: String], seq: Int, batchSize: Int, steps: Int,
     for i in 0..<(warmup + steps) {
         let t0 = Date()
         model.block.zeroGrads()
-        let logits = try model.forward(batch, training: true)
+        let logits = try model.forward(batch, training: true, rng: &rng)
         losses.append(Loss.crossEntropy(logits: logits, targets: labels, classes: 2, dlogits: dlogits.pointer))
         model.backward(dlogits: dlogits.pointer)
         adam.update(model.block, learningRate: 5e-4)

@@ -34,11 +34,12 @@ public final class DecoderClassifier {
         for j in 0..<(labels * model.config.hiddenSize) { w[j] = Float(0.02 * rng.nextGaussian()) }
     }
 
-    /// Logits [B, labels] (valid until the next call).
+    /// Logits [B, labels] (valid until the next call); in training, the modules' dropout draws from `rng`.
     @discardableResult
-    public func forward(_ batch: TokenBatch, training: Bool) throws(TrainerError) -> UnsafeMutablePointer<Float> {
+    public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource) throws(TrainerError)
+        -> UnsafeMutablePointer<Float> {
         let H = model.config.hiddenSize, B = batch.batch, T = batch.length
-        let h = try model.forward(batch, training: training)
+        let h = try model.forward(batch, training: training, rng: &rng)
         lastLengths = batch.lengths
         lastLength = T
         let p = pooled.ensure(B * H)

@@ -12,7 +12,7 @@ import Space
 /// PEFT modules attach at the sites Llama has (`AdapterHost`): beside q, k, v, o, up and down
 /// (`LinearTarget` query, key, value, attentionOutput, intermediate, output), trainable biases
 /// where the family has biases (Qwen2's q, k, v), (IA)³ on k, v and the input of down. Prefixes
-/// and bottleneck adapters are not attached to decoders yet (`DecoderModel` refuses them).
+/// and bottleneck adapters are not run here yet (`unrunSites`; `DecoderModel` refuses them).
 public final class DecoderLayer: AdapterHost {
     public let index: Int
     let w: DecoderLayerWeights
@@ -51,6 +51,11 @@ public final class DecoderLayer: AdapterHost {
         case .intermediate: return w.up
         case .output: return w.down
         }
+    }
+
+    /// What is attached at sites this block does not run (prefixes, bottleneck adapters), by name.
+    var unrunSites: [String] {
+        (attachments.prefix == nil ? [] : ["prefix tuning"]) + (attachments.sublayerAdapters.isEmpty ? [] : ["bottleneck adapters"])
     }
 
     /// A linear map's bias where the family has one; RMSNorm has no shift.

@@ -23,15 +23,11 @@ public final class DecoderModel {
     var lastBatch = 0, lastLength = 0
 
     /// `plan`'s methods attached to the blocks; a head, when there is one, declares its parameters
-    /// through `declareHead` before the block is sealed. Prefixes and bottleneck adapters are
-    /// refused: decoders do not take them yet.
+    /// through `declareHead` before the block is sealed. A method that attaches at a site the
+    /// decoder block does not run (`DecoderLayer.unrunSites`) is refused by name.
     public init(weights: DecoderWeights, plan: PEFTPlan = PEFTPlan(),
                 declareHead: (ParameterBlock) -> Void = { _ in }) throws(TrainerError) {
         let c = weights.config
-        if plan.prefix != nil || plan.serialAdapter != nil || plan.parallelAdapter != nil {
-            throw .config(ConfigError(path: "peft", message: "prefix tuning and bottleneck adapters are not supported on "
-                + "\(c.family.rawValue) decoders yet; LoRA, (IA)³ and BitFit (where the family has biases) are"))
-        }
         do { try plan.validate(for: c.dimensions) } catch { throw .config(error) }
         self.weights = weights
         self.plan = plan
@@ -45,24 +41,33 @@ public final class DecoderModel {
         declareHead(block)
         block.seal()
         for m in modules { m.bind(to: layers, block: block) }
+        // Checked once bound: a prefix reaches its layers only then.
+        if let sites = layers.lazy.map(\.unrunSites).first(where: { !$0.isEmpty }) {
+            throw .config(ConfigError(path: "peft", message: "\(sites.joined(separator: " and ")) cannot attach to a "
+                + "\(c.family.rawValue) decoder block yet"))
+        }
     }
 
-    /// Initialises the modules as `BertClassifier.initialize` does (the same streams and order).
+    /// Initialises the modules as every model does (`initializeModules`).
     public func initialize(seed: UInt64) throws(TrainerError) {
-        let ordered = modules.indices.sorted { (modules[$0].initSlot, $0) < (modules[$1].initSlot, $1) }.map { modules[$0] }
-        func host(_ m: any PEFTModule) -> (any AdapterHost)? { layers.indices.contains(m.initSlot.layer) ? layers[m.initSlot.layer] : nil }
-        var rng = RandomSource(seed: seed, stream: "init")
-        for m in ordered where m.initSlot.stream == .base { try m.initialize(block: block, rng: &rng, host: host(m)) }
-        var rest = RandomSource(seed: seed, stream: "init-modules")
-        for m in ordered where m.initSlot.stream == .modules { try m.initialize(block: block, rng: &rest, host: host(m)) }
+        try initializeModules(modules, hosts: layers, block: block, seed: seed)
     }
 
     /// The lowest block holding a module: backward stops there.
     public var lowestTrainableLayer: Int { plan.lowestAdaptedLayer(layers: config.layers) ?? config.layers }
 
-    /// Runs the blocks and the final norm; returns the normed last hidden states [B·T, H].
+    /// Runs the blocks and the final norm in eval mode (nothing draws); returns the normed last hidden states.
     @discardableResult
-    public func forward(_ batch: TokenBatch, training: Bool = false) throws(TrainerError) -> UnsafeMutablePointer<Float> {
+    public func forward(_ batch: TokenBatch) throws(TrainerError) -> UnsafeMutablePointer<Float> {
+        var unused = RandomSource(seed: 0)
+        return try forward(batch, training: false, rng: &unused)
+    }
+
+    /// Runs the blocks and the final norm; returns the normed last hidden states [B·T, H]. In
+    /// training, the modules' dropout draws from `rng`.
+    @discardableResult
+    public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource) throws(TrainerError)
+        -> UnsafeMutablePointer<Float> {
         let c = config, H = c.hiddenSize, B = batch.batch, T = batch.length, N = B * T
         guard T <= c.maxPositions else { throw .model("a sequence of \(T) tokens exceeds the model's \(c.maxPositions) positions") }
         lastBatch = B; lastLength = T
@@ -74,7 +79,6 @@ public final class DecoderModel {
             guard id >= 0 && id < c.vocabSize else { throw .model("token id \(id) is outside the vocabulary of \(c.vocabSize)") }
             (h0 + r * H).update(from: weights.embeddings.pointer + id * H, count: H)
         }
-        var rng = RandomSource(seed: 0)   // no dropout in these blocks; LoRA's dropout draws from it
         for m in modules { m.forward(block: block) }
         for l in 0..<c.layers {
             layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: vp, batch: B, length: T, first: 0,
@@ -113,6 +117,7 @@ public final class DecoderModel {
     /// Greedy decoding: up to `steps` tokens after `prompt`, stopping after `stop` when given. Each
     /// step runs the whole sequence again (no key/value cache: short answers and labels only).
     public func greedy(_ prompt: [Int32], steps: Int, stop: Int32? = nil) throws(TrainerError) -> [Int32] {
+        guard !prompt.isEmpty else { throw .model("greedy decoding needs a prompt of at least one token") }
         var ids = prompt, out: [Int32] = []
         let logits = FloatBuffer(count: config.vocabSize)
         for _ in 0..<steps {

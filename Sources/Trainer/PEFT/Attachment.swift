@@ -113,6 +113,20 @@ struct InitSlot: Comparable {
     }
 }
 
+/// Initialises `modules` in their order of random draws (`InitSlot`; ties keep declaration order):
+/// the stream "init" first, then `afterBase` (a model's head) on the same stream, then the stream
+/// "init-modules". Each module reads its layer's frozen weights from `hosts`.
+func initializeModules(_ modules: [any PEFTModule], hosts: [any AdapterHost], block: ParameterBlock, seed: UInt64,
+                       afterBase: (inout RandomSource) -> Void = { _ in }) throws(TrainerError) {
+    let ordered = modules.indices.sorted { (modules[$0].initSlot, $0) < (modules[$1].initSlot, $1) }.map { modules[$0] }
+    func host(_ m: any PEFTModule) -> (any AdapterHost)? { hosts.indices.contains(m.initSlot.layer) ? hosts[m.initSlot.layer] : nil }
+    var rng = RandomSource(seed: seed, stream: "init")
+    for m in ordered where m.initSlot.stream == .base { try m.initialize(block: block, rng: &rng, host: host(m)) }
+    afterBase(&rng)
+    var rest = RandomSource(seed: seed, stream: "init-modules")
+    for m in ordered where m.initSlot.stream == .modules { try m.initialize(block: block, rng: &rest, host: host(m)) }
+}
+
 /// A PEFT module as the model holds it: initialised, and (model-level modules) run before the
 /// layers' forward and after their backward.
 protocol PEFTModule: AnyObject {

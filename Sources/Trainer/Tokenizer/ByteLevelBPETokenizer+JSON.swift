@@ -9,7 +9,7 @@ extension ByteLevelBPETokenizer {
 
     private init(reading r: JSONReader) throws(ConfigError) {
         let model = try r.required("model")
-        let (vocab, _) = try Self.readVocab(model.required("vocab"))
+        let vocab = try Self.readVocab(model.required("vocab"))
         if try model.optional("byte_fallback")?.bool() == true {
             throw model.error("byte_fallback is SentencePiece-style BPE, not byte-level; autopeft does not read it", at: "model.byte_fallback")
         }
@@ -34,7 +34,7 @@ extension ByteLevelBPETokenizer {
         padId = try Self.readPadId(r, vocab: vocab)
     }
 
-    static func readVocab(_ r: JSONReader) throws(ConfigError) -> ([String: Int32], JSONReader) {
+    static func readVocab(_ r: JSONReader) throws(ConfigError) -> [String: Int32] {
         guard case .object(let members) = r.value else { throw r.error("expected an object of token → id") }
         var vocab: [String: Int32] = [:]
         vocab.reserveCapacity(members.count)
@@ -44,7 +44,7 @@ extension ByteLevelBPETokenizer {
             }
             vocab[token] = id
         }
-        return (vocab, r)
+        return vocab
     }
 
     /// `["a b", …]` (older files) or `[["a", "b"], …]`; rank is the position.
