@@ -22,7 +22,8 @@ public final class TrainerEvaluator: Evaluator {
     public var usesTheFilesSeed: Bool
     /// The final stage's settings when re-evaluating (they override searched learning rates too).
     let final: FinalStage?
-    let weights: BertWeights
+    let model: BaseModel
+    let source: ModelSource
     let tokenizer: any TextTokenizer
     let dims: ModelDimensions
     let progress: (String) -> Void
@@ -45,9 +46,7 @@ public final class TrainerEvaluator: Evaluator {
         }
         base = run
         self.final = final
-        let c = try BertConfig(contentsOf: base.model + "/config.json")
-        weights = try BertWeights(config: c, safetensors: SafetensorsFile(path: base.model + "/model.safetensors"))
-        tokenizer = try Tokenizers.load(directory: base.model)
+        (model, tokenizer, source) = try BaseModel.load(base.model)
     }
 
     /// True when search trial `t` trained exactly the run this (final-stage) evaluator trains for it
@@ -114,7 +113,7 @@ public final class TrainerEvaluator: Evaluator {
     /// `saveTo/adapter` when one of those formats holds its modules.
     public func evaluate(_ request: TrialRequest, saveTo: String?) throws -> TrialOutcome {
         let (run, segment) = try runSettings(request)
-        let tuner = FineTuner(config: run, weights: weights, tokenizer: tokenizer)
+        let tuner = FineTuner(config: run, base: model, tokenizer: tokenizer, source: source)
         // The tuner holds its progress sink weakly: this local keeps it alive through the run.
         let sink = TrialProgress(prefix: "  trial \(request.trial + 1): ", sink: progress)
         tuner.progress = sink
@@ -164,8 +163,12 @@ public final class TrainerEvaluator: Evaluator {
 
     /// Keeps a trained candidate in `dir` and exports its adapter into `dir/adapter` where a single
     /// format holds its modules. An export that fails is reported, not thrown: the candidate is kept.
-    func keep(_ model: BertClassifier, config run: RunConfig, result: TrainResult, in dir: String, trial: Int) throws {
-        try CandidateArchive.save(model, config: run, result: result, to: dir)
+    func keep(_ trained: any SequenceClassifier, config run: RunConfig, result: TrainResult, in dir: String, trial: Int) throws {
+        try CandidateArchive.save(trained, config: run, result: result, to: dir)
+        guard let model = trained as? BertClassifier else {
+            progress("  trial \(trial + 1): HF PEFT export of decoders comes later; kept as an autopeft candidate in \(dir)")
+            return
+        }
         let p = run.plan
         let adapters = AdapterHubExport.isFormat(for: p)
         let mixed = p.methods.count > 1
@@ -185,7 +188,7 @@ public final class TrainerEvaluator: Evaluator {
 
     /// Sensitivity scores of the space file's model and task (SPT now; DiffoRA by `DiffoRAScorer`).
     public func sensitivity(method: SensitivityScores.Method) throws -> (SensitivityScores, [(key: String, value: JSONValue)]) {
-        let tuner = FineTuner(config: base, weights: weights, tokenizer: tokenizer)
+        let tuner = FineTuner(config: base, base: model, tokenizer: tokenizer, source: source)
         let p = spec.priors
         switch method {
         case .spt:

@@ -100,10 +100,11 @@ public final class Study {
                 // Grouped-query sizes only where they differ from an encoder's, so encoder journals stay as they were.
                 let grouped: [(key: String, value: JSONValue)] = d.kvHeads == d.heads && d.headDim == d.hiddenSize / d.heads ? []
                     : [("num_key_value_heads", .number(d.kvHeads)), ("head_dim", .number(d.headDim))]
+                let bias: [(key: String, value: JSONValue)] = d.classifierBias ? [] : [("classifier_bias", .bool(false))]
                 extra.append(("model_dimensions", .object([("hidden_size", .number(d.hiddenSize)),
                                                            ("intermediate_size", .number(d.intermediateSize)),
                                                             ("num_hidden_layers", .number(d.layers)), ("num_attention_heads",
-                                                                .number(d.heads))] + grouped)))
+                                                                .number(d.heads))] + grouped + bias)))
             }
             try journal.append(.studyCreated, extra + [("format", .number(1)), ("name", .string(spec.name)),
                                                        ("space_hash", .string(spec.spaceHash)),
@@ -144,7 +145,8 @@ public final class Study {
                                        layers: try r.required("num_hidden_layers").int(),
                                        heads: try r.required("num_attention_heads").int(),
                                        kvHeads: try r.optional("num_key_value_heads")?.int(),
-                                       headDim: try r.optional("head_dim")?.int())
+                                       headDim: try r.optional("head_dim")?.int(),
+                                       classifierBias: try r.optional("classifier_bias")?.bool() ?? true)
         }
         spec = Study.recordedSpec(try StudySpec(document: doc, file: file, dimensions: recorded), journal: journal, constant: nil)
         self.directory = directory

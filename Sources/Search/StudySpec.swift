@@ -73,20 +73,25 @@ public struct StudySpec: Sendable {
     /// crashed worker fails its trial only. Ignored in-process.
     public var crashTrials: [Int]
 
-    /// Parses and validates a space file.
-    public init(file: String) throws(ConfigError) {
+    /// Reads a model's sizes from its path (a directory or a file, as the space file names it).
+    public typealias ModelReader = (String) throws(ConfigError) -> ModelDimensions
+
+    /// Parses and validates a space file. `modelReader` reads the model's sizes (by default from
+    /// its directory's `config.json`; the runner's reads GGUF files too).
+    public init(file: String, modelReader: ModelReader? = nil) throws(ConfigError) {
         let data: Data
         do { data = try SystemErrors.readFile(file) } catch { throw ConfigError(file: file, path: "", message: "cannot read the space file: " + error.reason) }
         let doc: JSONValue
         do { doc = try JSONParser.parse(bytes: [UInt8](data)) } catch {
             throw ConfigError(file: file, path: "", message: "\(error)")
         }
-        try self.init(document: doc, file: file)
+        try self.init(document: doc, file: file, modelReader: modelReader)
     }
 
     /// - Parameter dimensions: the model's sizes when its `config.json` cannot be read (a study
     ///   folder opened on another machine; the journal records them).
-    public init(document doc: JSONValue, file: String, dimensions: ModelDimensions? = nil) throws(ConfigError) {
+    public init(document doc: JSONValue, file: String, dimensions: ModelDimensions? = nil,
+                modelReader: ModelReader? = nil) throws(ConfigError) {
         let r = JSONReader(doc, file: file)
         self.file = file
         directory = (file as NSString).deletingLastPathComponent
@@ -94,7 +99,7 @@ public struct StudySpec: Sendable {
         _ = try r.optional("description")
         name = try r.optional("name")?.string() ?? ((file as NSString).lastPathComponent as NSString).deletingPathExtension
         if name.isEmpty || name.contains("/") { throw r.error("expected a name without \"/\"", at: "name") }
-        let evaluated = try Self.readProblem(r, directory: directory, dimensions: dimensions)
+        let evaluated = try Self.readProblem(r, directory: directory, dimensions: dimensions, modelReader: modelReader)
         problem = evaluated.problem
         noise = evaluated.noise
         delaySeconds = evaluated.delaySeconds
@@ -132,7 +137,8 @@ public struct StudySpec: Sendable {
 
     /// What is evaluated: a synthetic `problem` (with its noise, delay and crash settings), or
     /// `model` with `task` and `training`. Model paths resolve against the space file's folder.
-    static func readProblem(_ r: JSONReader, directory dir: String, dimensions: ModelDimensions?) throws(ConfigError)
+    static func readProblem(_ r: JSONReader, directory dir: String, dimensions: ModelDimensions?,
+                            modelReader: ModelReader?) throws(ConfigError)
         -> (problem: Problem, noise: Double, delaySeconds: Double, costSeconds: Double, share: Double, crashTrials: [Int],
             cheapNoise: Double?, loraBonus: PEFTMock.LoRABonus?) {
         let model = try r.optional("model")
@@ -140,7 +146,7 @@ public struct StudySpec: Sendable {
         guard let p = try r.optional("problem") else {
             guard let m = model else { throw r.error("expected \"model\" (with \"task\" and \"training\") or a synthetic "
                 + "\"problem\"", at: "model") }
-            let dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions)
+            let dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions, reader: modelReader)
             let task = try r.required("task")
             _ = try r.required("training"); _ = try r.optional("head")
             return (.training(dims, labels: StudySpec.labelCount(task: task.value)), 0, 0, 0, 1, [], nil, nil)
@@ -162,7 +168,7 @@ public struct StudySpec: Sendable {
             problem = .synthetic(s, dimensions: d)
         } else {
             let dims: ModelDimensions
-            if let m = model { dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions) }
+            if let m = model { dims = try StudySpec.dimensions(resolve(try m.string()), fallback: dimensions, reader: modelReader) }
             else {
                 // all-MiniLM-L6-v2's sizes, so that the mock runs without a downloaded model.
                 dims = ModelDimensions(hiddenSize: try p.optional("hidden_size")?.int(in: 1...100_000) ?? 384,
@@ -274,9 +280,13 @@ public struct StudySpec: Sendable {
         return out
     }
 
-    static func dimensions(_ modelDirectory: String, fallback: ModelDimensions?) throws(ConfigError) -> ModelDimensions {
-        if let fallback, !FileManager.default.fileExists(atPath: modelDirectory + "/config.json") { return fallback }
-        return try ModelDimensions(configFile: modelDirectory + "/config.json")
+    /// The model's sizes: from `reader` (or its `config.json`), else `fallback` when the model is
+    /// not on this machine (a study folder opened elsewhere).
+    static func dimensions(_ model: String, fallback: ModelDimensions?, reader: ModelReader?) throws(ConfigError) -> ModelDimensions {
+        if let fallback, !FileManager.default.fileExists(atPath: model) { return fallback }
+        if let reader { return try reader(model) }
+        if let fallback, !FileManager.default.fileExists(atPath: model + "/config.json") { return fallback }
+        return try ModelDimensions(configFile: model + "/config.json")
     }
 
     /// The head's outputs for a task object: its `classes`, 1 for regression (`"regression": true`

@@ -200,6 +200,8 @@ public final class BertClassifier {
                                outFeatures: H)
                 for j in 0..<(B * H) { f[j] = tanhf(f[j]) }
             }
+        case .last:
+            for b in 0..<B { (f + b * H).update(from: last + (b * T + max(batch.lengths[b], 1) - 1) * H, count: H) }
         case .mean:
             for b in 0..<B {
                 let fr = f + b * H
@@ -256,6 +258,8 @@ public final class BertClassifier {
             for b in 0..<B { (dh + b * T * H).update(from: dcls + b * H, count: H) }
         case .cls, .dense:
             for b in 0..<B { (dh + b * T * H).update(from: df + b * H, count: H) }
+        case .last:
+            for b in 0..<B { (dh + (b * T + max(lastLengths[b], 1) - 1) * H).update(from: df + b * H, count: H) }
         case .mean:
             for b in 0..<B {
                 let n = lastLengths[b], inv = 1 / Float(max(n, 1))

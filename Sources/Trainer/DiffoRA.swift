@@ -41,7 +41,7 @@ public enum DiffoRAScorer {
                                  formatTimeLeft(elapsed: elapsed, done: step + 1, left: steps - step - 1)))
             }
         }
-        let dims = tuner.weights.config.dimensions
+        let dims = tuner.base.dimensions
         let gates = net.groups.enumerated().map { g, grp in
             Gate(layer: grp.layer, module: grp.module, value: Double(GatedSupernet.sigmoid(net.logits[g])),
                  parameters: modulePlan(grp.module, layer: grp.layer, supernet: supernet, dims: dims).moduleParameters(dims: dims))
@@ -107,7 +107,7 @@ final class GatedSupernet {
 
     init(tuner: FineTuner, plan: PEFTPlan, steps: Int, gateLearningRate: Float) throws(TrainerError) {
         let cfg = tuner.config, t = cfg.training, spec = cfg.task.spec
-        model = try BertClassifier(weights: tuner.weights, plan: plan, labels: spec.labelCount, head: cfg.head)
+        model = try BertClassifier(weights: tuner.base.encoderWeights(for: "the DiffoRA supernet"), plan: plan, labels: spec.labelCount, head: cfg.head)
         try model.initialize(seed: t.seed)
         groups = Self.gateGroups(model.block)
         guard !groups.isEmpty else { throw .training("the DiffoRA supernet has no gateable module") }

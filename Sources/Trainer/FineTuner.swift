@@ -48,36 +48,42 @@ public protocol ProgressSink: AnyObject {
 /// `autopeft train`, every search trial and every re-evaluation.
 public final class FineTuner {
     public let config: RunConfig
-    public let weights: BertWeights
+    /// The frozen model, an encoder or a decoder.
+    public let base: BaseModel
     public let tokenizer: any TextTokenizer
+    /// Where the weights came from (a frozen-prefix cache file's key); nil for weights built in memory.
+    public let source: ModelSource?
     public weak var progress: ProgressSink?
     /// Polled before each step: true asks the run to stop, save its state (`TrainingSegment.preemptTo`)
     /// and throw `.interrupted` (a cluster's preemption signal).
     public var stopRequested: (() -> Bool)?
 
-    public init(config: RunConfig, weights: BertWeights, tokenizer: any TextTokenizer) {
+    public init(config: RunConfig, base: BaseModel, tokenizer: any TextTokenizer, source: ModelSource? = nil) {
         self.config = config
-        self.weights = weights
+        self.base = base
         self.tokenizer = tokenizer
+        self.source = source
     }
 
-    /// Loads model weights and tokenizer from the run's model directory.
+    /// An encoder's run (weights built in memory, or loaded by the caller).
+    public convenience init(config: RunConfig, weights: BertWeights, tokenizer: any TextTokenizer) {
+        self.init(config: config, base: .encoder(weights), tokenizer: tokenizer)
+    }
+
+    /// Loads the model and its tokenizer from the run's model path (`BaseModel.load`).
     public convenience init(config: RunConfig) throws(TrainerError) {
-        let dir = config.model
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else {
-            throw .file(path: dir,
-                        message: "model directory not found (run scripts/setup to fetch all-MiniLM-L6-v2, or give a Hugging Face "
-                        + "model directory)")
-        }
-        let c = try BertConfig(contentsOf: dir + "/config.json")
-        let w = try BertWeights(config: c, safetensors: SafetensorsFile(path: dir + "/model.safetensors"))
-        try self.init(config: config, weights: w, tokenizer: Tokenizers.load(directory: dir))
+        let (model, tokenizer, source) = try BaseModel.load(config.model)
+        self.init(config: config, base: model, tokenizer: tokenizer, source: source)
+    }
+
+    /// The classifier of the run's plan and head on the frozen model, not yet initialised.
+    public func makeClassifier() throws(TrainerError) -> any SequenceClassifier {
+        try base.classifier(plan: config.plan, labels: config.task.spec.labelCount, head: config.head)
     }
 
     /// Encodes examples at the task's max length, capped by the model's positions (less a shifted prefix).
     public func encode(_ examples: [Example]) -> [WordPieceTokenizer.Encoding] {
-        let maxLen = min(config.task.maxLength, weights.config.usablePositions - (config.plan.prefix?.positionOffset ?? 0))
+        let maxLen = min(config.task.maxLength, base.textPositions - (config.plan.prefix?.positionOffset ?? 0))
         return examples.map { tokenizer.encode($0.textA, $0.textB, maxLength: maxLen) }
     }
 
@@ -135,10 +141,10 @@ public final class FineTuner {
 
     /// Builds the model for the run's plan, trains it (the whole run, or the segment asked for)
     /// and evaluates on dev.
-    public func run(_ segment: TrainingSegment = .whole) throws(TrainerError) -> (TrainResult, BertClassifier) {
+    public func run(_ segment: TrainingSegment = .whole) throws(TrainerError) -> (TrainResult, any SequenceClassifier) {
         let t = config.training
         let spec = config.task.spec
-        let model = try BertClassifier(weights: weights, plan: config.plan, labels: spec.labelCount, head: config.head)
+        let model = try makeClassifier()
         try model.initialize(seed: t.seed)
         let train = try trainingExamples()
         let dev = try devExamples()
@@ -199,11 +205,11 @@ public final class FineTuner {
 
     /// The frozen-prefix cache for a model's lowest adapted layer, when it applies and fits the limit:
     /// a file in `cache_dir` when one is set (reused by any run or process with the same key), else memory.
-    func prefixCache(model: BertClassifier, encodings: [WordPieceTokenizer.Encoding]) throws(TrainerError) -> FrozenPrefixCache? {
+    func prefixCache(model: any SequenceClassifier, encodings: [WordPieceTokenizer.Encoding]) throws(TrainerError) -> FrozenPrefixCache? {
         let t = config.training
         let L = model.lowestTrainableLayer
         guard t.frozenPrefixCache, L > 0 else { return nil }
-        let bytes = FrozenPrefixCache.bytes(lengths: encodings.map(\.ids.count), hiddenSize: model.config.hiddenSize,
+        let bytes = FrozenPrefixCache.bytes(lengths: encodings.map(\.ids.count), hiddenSize: model.hiddenSize,
                                             precision: t.cachePrecision)
         guard bytes <= t.cacheLimitMiB << 20 else {
             progress?.report("frozen-prefix cache skipped: \(bytes >> 20) MiB exceeds cache_limit_mib \(t.cacheLimitMiB)")
@@ -211,7 +217,7 @@ public final class FineTuner {
         }
         guard let dir = t.cacheDirectory else {
             progress?.report("frozen-prefix cache: layers 0-\(L - 1) once for \(encodings.count) rows (\(bytes >> 20) MiB in memory)")
-            return FrozenPrefixCache(model: model, encodings: encodings, layer: L, padId: tokenizer.padId, precision: t.cachePrecision)
+            return try FrozenPrefixCache(model: model, encodings: encodings, layer: L, padId: tokenizer.padId, precision: t.cachePrecision)
         }
         try OutputFiles.createFolder(dir)
         let path = dir + "/prefix-L\(L)-\(cacheKey(encodings: encodings, layer: L)).\(t.cachePrecision.rawValue)"
@@ -226,7 +232,7 @@ public final class FineTuner {
     func cacheKey(encodings: [WordPieceTokenizer.Encoding], layer: Int) -> String {
         var fnv = FNV1a()
         func mix(_ v: UInt64) { fnv.mix(v) }
-        let weights = config.model + "/model.safetensors"
+        let weights = source?.weightsFile ?? config.model + "/model.safetensors"
         for b in (URL(fileURLWithPath: weights).standardizedFileURL.path).utf8 { mix(UInt64(b)) }
         if let a = try? FileManager.default.attributesOfItem(atPath: weights) {
             mix(UInt64((a[.size] as? Int) ?? 0))
@@ -244,7 +250,7 @@ public final class FineTuner {
     /// Runs the model without dropout on `examples` (sorted by length into batches) and scores it.
     /// Returns the metrics and the raw outputs [rows × labels] in the examples' order. With
     /// `useCache` the frozen layers run once for all rows (eval has no dropout, so it is exact).
-    public func evaluate(model: BertClassifier, examples: [Example],
+    public func evaluate(model: any SequenceClassifier, examples: [Example],
                          useCache: Bool = false) throws(TrainerError) -> ([String: Double], [[Float]]) {
         let outputs = try predict(model: model, examples: examples, useCache: useCache)
         return (FineTuner.score(outputs: outputs, examples: examples, task: config.task.spec), outputs)
@@ -253,7 +259,7 @@ public final class FineTuner {
     /// The model's outputs [rows × labels] (logits, or the regression value) in the examples' order.
     /// With `progress`, the rows done, their rate and the time left every 2 seconds and at the end
     /// (for `autopeft predict` on a large file; a trial's dev evaluation stays quiet).
-    public func predict(model: BertClassifier, examples: [Example], useCache: Bool = false,
+    public func predict(model: any SequenceClassifier, examples: [Example], useCache: Bool = false,
                         progress: ProgressSink? = nil) throws(TrainerError) -> [[Float]] {
         let enc = encode(examples)
         let cache = useCache ? try prefixCache(model: model, encodings: enc) : nil
@@ -265,8 +271,8 @@ public final class FineTuner {
         var lastReport = start
         for s in stride(from: 0, to: order.count, by: config.training.evalBatchSize) {
             let idx = Array(order[s..<min(s + config.training.evalBatchSize, order.count)])
-            let logits = model.forward(TokenBatch(idx.map { enc[$0] }, padId: tokenizer.padId), training: false, rng: &rng,
-                                       cache: cache, rows: idx)
+            let logits = try model.forward(TokenBatch(idx.map { enc[$0] }, padId: tokenizer.padId), training: false, rng: &rng,
+                                           cache: cache, rows: idx)
             for (r, i) in idx.enumerated() { outputs[i] = Array(UnsafeBufferPointer(start: logits + r * C, count: C)) }
             let done = s + idx.count, now = Date()
             if let progress, now.timeIntervalSince(lastReport) >= 2 || done == order.count {

@@ -34,26 +34,26 @@ public final class FrozenPrefixCache {
     }
 
     /// Computes the cache in memory.
-    public convenience init(model: BertClassifier, encodings: [WordPieceTokenizer.Encoding], layer: Int, padId: Int32,
-                            precision: Precision = .fp32, batchSize: Int = 64) {
+    public convenience init(model: any SequenceClassifier, encodings: [WordPieceTokenizer.Encoding], layer: Int, padId: Int32,
+                            precision: Precision = .fp32, batchSize: Int = 64) throws(TrainerError) {
         let lengths = encodings.map(\.ids.count)
-        let bytes = Self.bytes(lengths: lengths, hiddenSize: model.config.hiddenSize, precision: precision)
+        let bytes = Self.bytes(lengths: lengths, hiddenSize: model.hiddenSize, precision: precision)
         let mem = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 1), alignment: 64)
-        self.init(layer: layer, hiddenSize: model.config.hiddenSize, lengths: lengths, precision: precision,
+        self.init(layer: layer, hiddenSize: model.hiddenSize, lengths: lengths, precision: precision,
                   base: mem, byteCount: bytes, owner: .memory(mem), path: nil)
-        fill(model: model, encodings: encodings, padId: padId, batchSize: batchSize)
+        try fill(model: model, encodings: encodings, padId: padId, batchSize: batchSize)
     }
 
     /// Maps the cache file at `path` when it exists and matches these rows; otherwise computes
     /// the cache, writes it there atomically and maps it.
-    public convenience init(model: BertClassifier, encodings: [WordPieceTokenizer.Encoding], layer: Int, padId: Int32,
+    public convenience init(model: any SequenceClassifier, encodings: [WordPieceTokenizer.Encoding], layer: Int, padId: Int32,
                             precision: Precision = .fp32, file path: String, batchSize: Int = 64) throws(TrainerError) {
         let lengths = encodings.map(\.ids.count)
-        let H = model.config.hiddenSize
+        let H = model.hiddenSize
         let header = Self.header(layer: layer, hiddenSize: H, lengths: lengths, precision: precision)
         let bytes = Self.bytes(lengths: lengths, hiddenSize: H, precision: precision)
         if !FileManager.default.fileExists(atPath: path) {
-            let tmp = FrozenPrefixCache(model: model, encodings: encodings, layer: layer, padId: padId,
+            let tmp = try FrozenPrefixCache(model: model, encodings: encodings, layer: layer, padId: padId,
                                         precision: precision, batchSize: batchSize)
             var data = Data(header)
             data.append(Data(bytesNoCopy: tmp.base, count: bytes, deallocator: .none))
@@ -128,14 +128,14 @@ public final class FrozenPrefixCache {
     }
 
     /// Runs the embeddings and layers 0..<layer on every encoding (length-sorted batches, no dropout).
-    private func fill(model: BertClassifier, encodings: [WordPieceTokenizer.Encoding], padId: Int32, batchSize: Int) {
+    private func fill(model: any SequenceClassifier, encodings: [WordPieceTokenizer.Encoding], padId: Int32,
+                      batchSize: Int) throws(TrainerError) {
         let H = hiddenSize
         let order = encodings.indices.sorted { lengths[$0] < lengths[$1] }
-        var rng = RandomSource(seed: 0)
         for s in stride(from: 0, to: order.count, by: batchSize) {
             let idx = Array(order[s..<min(s + batchSize, order.count)])
             let batch = TokenBatch(idx.map { encodings[$0] }, padId: padId)
-            let states = model.forwardPrefix(batch, upTo: layer, rng: &rng)
+            let states = try model.forwardPrefix(batch, upTo: layer)
             for (r, i) in idx.enumerated() {
                 let src = states + r * batch.length * H, n = lengths[i] * H
                 switch precision {

@@ -1,4 +1,4 @@
-/// What the classification/regression head reads from the encoder's last hidden state.
+/// What the classification/regression head reads from the model's last hidden state.
 public enum HeadInput: String, CaseIterable, Sendable {
     /// HF's `BertForSequenceClassification`: tanh(W·h[CLS] + b) with the checkpoint's (frozen) pooler.
     case pooler
@@ -9,6 +9,9 @@ public enum HeadInput: String, CaseIterable, Sendable {
     /// HF's `RobertaClassificationHead`: on the first token, dropout, a trained dense layer H → H and
     /// tanh, dropout, then the classifier (`out_proj`). The dense layer is trained with the classifier.
     case dense
+    /// A decoder's: the normed hidden state of each row's last real token, then `score` (no bias),
+    /// as HF's `LlamaForSequenceClassification` computes it (`DecoderClassifier`).
+    case last
 
     /// Whether the head trains its own dense layer (H·H + H parameters besides the classifier).
     public var trainsDenseLayer: Bool { self == .dense }

@@ -68,7 +68,9 @@ public struct RunConfig: Equatable, Sendable {
         model = resolve(try r.required("model").string())
         task = try RunConfig.readTask(try r.required("task"), resolve: resolve)
         plan = try PEFTPlan(reading: try r.optional("peft") ?? JSONReader(.object([]), path: "peft", file: r.file))
-        head = HeadInput(rawValue: try r.optional("head")?.choice(HeadInput.allCases.map(\.rawValue)) ?? "pooler")!
+        // Without a head, the model's own (`BaseModel.defaultHead`): the pooler on an encoder, the last token on a decoder.
+        if let h = try r.optional("head") { head = HeadInput(rawValue: try h.choice(HeadInput.allCases.map(\.rawValue)))! }
+        else { head = BaseModel.defaultHead(model: model) }
         training = TrainingSettings()
         if let t = try r.optional("training") {
             if let v = try t.optional("epochs") { training.epochs = try v.int(in: 1...10_000, what: "a number of epochs") }

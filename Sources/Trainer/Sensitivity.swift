@@ -70,9 +70,10 @@ public enum SPTScorer {
     public static func score(tuner: FineTuner, batches: Int = 16, batchSize: Int = 32, tau: Double = 0.01,
                              progress: ((String) -> Void)? = nil) throws(TrainerError) -> SensitivityScores {
         let spec = tuner.config.task.spec
-        let model = try BertClassifier(weights: tuner.weights, plan: PEFTPlan(), labels: spec.labelCount, head: tuner.config.head)
+        let weights = try tuner.base.encoderWeights(for: "SPT sensitivity scoring")
+        let model = try BertClassifier(weights: weights, plan: PEFTPlan(), labels: spec.labelCount, head: tuner.config.head)
         try model.initialize(seed: tuner.config.training.seed)
-        let acc = SensitivityAccumulator(config: tuner.weights.config)
+        let acc = SensitivityAccumulator(config: weights.config)
         model.collectSensitivity(acc)
         var rows = try tuner.trainingExamples()
         var rng = RandomSource(seed: tuner.config.training.seed, stream: "spt")

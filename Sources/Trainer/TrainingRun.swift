@@ -6,7 +6,7 @@ import Space
 /// and a run trained to step s, saved and restored, continues exactly as an uninterrupted one.
 final class TrainingRun {
     let tuner: FineTuner
-    let model: BertClassifier
+    let model: any SequenceClassifier
     let examples: [Example], encodings: [WordPieceTokenizer.Encoding], lengths: [Int]
     let cache: FrozenPrefixCache?
     let adam: AdamW
@@ -18,7 +18,7 @@ final class TrainingRun {
     private var batches: [[Int]]?
     private let dlogits: FloatBuffer
 
-    init(tuner: FineTuner, model: BertClassifier, examples: [Example], encodings: [WordPieceTokenizer.Encoding],
+    init(tuner: FineTuner, model: any SequenceClassifier, examples: [Example], encodings: [WordPieceTokenizer.Encoding],
          cache: FrozenPrefixCache?) {
         let t = tuner.config.training
         self.tuner = tuner
@@ -53,7 +53,7 @@ final class TrainingRun {
             let idx = batches![batchInEpoch]
             let batch = TokenBatch(idx.map { encodings[$0] }, padId: tuner.tokenizer.padId)
             model.block.zeroGrads()
-            let logits = model.forward(batch, training: true, rng: &dropRNG, cache: cache, rows: idx)
+            let logits = try model.forward(batch, training: true, rng: &dropRNG, cache: cache, rows: idx)
             let loss = Loss.batch(logits: logits, indices: idx, examples: examples, task: spec, dlogits: dlogits.pointer)
             guard loss.isFinite else {
                 throw .training("loss is \(loss) at epoch \(epoch + 1), step \(step + 1): lower the learning rate (now \(t.learningRate))")

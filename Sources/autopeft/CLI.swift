@@ -140,7 +140,11 @@ enum CLI {
         let parsed = Commands.export.parse(args)
         guard case let .arguments(pos, opts) = parsed, let out = opts["out"] else { return parsed.exitCode }
         do {
-            let (config, _, model) = try CandidateArchive.load(pos[0])
+            let (config, _, trained) = try CandidateArchive.load(pos[0])
+            guard let model = trained as? BertClassifier else {
+                throw TrainerError.model("HF PEFT and AdapterHub exports of decoders come later; the candidate in \(pos[0]) is "
+                    + "autopeft's own format, which autopeft predict reads")
+            }
             let adapters = AdapterHubExport.isFormat(for: model.plan)
             let notes = adapters ? try AdapterHubExport.export(model, config: config, to: out) : try PEFTExport.export(model,
                 config: config, to: out)

@@ -24,7 +24,7 @@ extension CLI {
             var final = study.spec.final
             // The final stage may be set or changed in the space file after the search (it is not
             // part of the study's identity): prefer the file's, when it is still the same study.
-            if let current = try? StudySpec(file: study.spec.file), current.spaceHash == study.spec.spaceHash {
+            if let current = try? StudySpec(file: study.spec.file, modelReader: ModelSource.dimensions), current.spaceHash == study.spec.spaceHash {
                 final = current.final
             }
             if let n = opts.integer("rows") { final.trainExamples = n }

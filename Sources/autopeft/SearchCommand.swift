@@ -16,7 +16,7 @@ extension CLI {
         var onSlurm = opts["executor"] == "slurm"
         let study: Study, evaluator: any Evaluator, dir: String
         do {
-            var spec = try StudySpec(file: pos[0])
+            var spec = try StudySpec(file: pos[0], modelReader: ModelSource.dimensions)
             if let n = opts.integer("trials") { spec.trials = n }
             if let s = opts.number("budget-seconds") { spec.budgetSeconds = s }
             dir = opts["out"] ?? "results/\(spec.name)"
@@ -175,7 +175,7 @@ extension CLI {
         BLAS.setThreads(nThreads)
         let method = SensitivityScores.Method(rawValue: opts["method"] ?? "spt") ?? .spt
         do {
-            var spec = try StudySpec(file: pos[0])
+            var spec = try StudySpec(file: pos[0], modelReader: ModelSource.dimensions)
             spec.priors.method = method
             let dir = opts["out"] ?? "results/\(spec.name)"
             var trainer: TrainerEvaluator?

@@ -20,7 +20,7 @@ extension CLI {
         let trainingSeed = opts.seed("training-seed")
         let seed = trainingSeed ?? opts.seed("seed") ?? 0, id = Int(opts.seed("trial") ?? 0)
         do {
-            let spec = try StudySpec(file: pos[0])
+            let spec = try StudySpec(file: pos[0], modelReader: ModelSource.dimensions)
             let candidate = try readCandidate(text, space: spec.space)
             let evaluator: any Evaluator
             if case .training = spec.problem {

@@ -75,7 +75,8 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(FileManager.default.createFile(atPath: p, contents: Data(#"{"model": "nope", "task": {"name": "sst2", "train": "t", "dev": "d"}}"#.utf8)))
         let r = try run(["train", p, "--threads", "1"])
         XCTAssertEqual(r.code, 2)
-        XCTAssertTrue(r.err.contains("model directory not found"), r.err)
+        XCTAssertTrue(r.err.contains("/nope: model not found"), r.err)
+        XCTAssertTrue(r.err.contains("a Hugging Face model directory or a GGUF file"), "says what a model is: \(r.err)")
     }
 
     func testDoctorPrintsJSONWithTheKernel() throws {

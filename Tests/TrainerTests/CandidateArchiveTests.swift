@@ -45,7 +45,7 @@ final class CandidateArchiveTests: XCTestCase {
     func testSaveLoadPredictGivesTheSameOutputs() throws {
         let base = try syntheticTuner(epochs: 2)
         let modelDir = scratchDirectory("trainer")
-        try writeHFModel(base.weights, vocab: try XCTUnwrap(base.tokenizer as? WordPieceTokenizer).vocab, to: modelDir)
+        try writeHFModel(base.base.encoderWeights(for: "the test"), vocab: try XCTUnwrap(base.tokenizer as? WordPieceTokenizer).vocab, to: modelDir)
         var cfg = base.config
         cfg.model = modelDir
         cfg.plan = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0.1, targets: [.query, .output], layers: .only([1]),

@@ -59,8 +59,8 @@ final class FineTunerTests: XCTestCase {
     func testPrefixPositionsStartAtZeroUnlessShifted() throws {
         let (_, zero) = try tuner(epochs: 1, plan: PEFTPlan(prefix: PrefixSpec(length: 4))).run()
         let (_, shifted) = try tuner(epochs: 1, plan: PEFTPlan(prefix: PrefixSpec(length: 4, positions: .shifted))).run()
-        XCTAssertEqual(zero.positionOffset, 0)
-        XCTAssertEqual(shifted.positionOffset, 4)
+        XCTAssertEqual(try XCTUnwrap(zero as? BertClassifier).positionOffset, 0)
+        XCTAssertEqual(try XCTUnwrap(shifted as? BertClassifier).positionOffset, 4)
         XCTAssertNotEqual(zero.block.values.array, shifted.block.values.array, "other positions, other training")
     }
 

@@ -22,7 +22,7 @@ final class FrozenPrefixCacheTests: XCTestCase {
         }
         // The cache holds the rows in another order and batch size than they are used in.
         let stored = [encs[2], encs[0], encs[1]]
-        let cache = FrozenPrefixCache(model: model, encodings: stored, layer: 2, padId: 0, batchSize: 2)
+        let cache = try FrozenPrefixCache(model: model, encodings: stored, layer: 2, padId: 0, batchSize: 2)
         var rng = RandomSource(seed: 1)
         let d = FloatBuffer(count: 6)
         model.block.zeroGrads()
@@ -51,7 +51,7 @@ final class FrozenPrefixCacheFileTests: XCTestCase {
         cfg.training.cacheDirectory = cacheDir
         cfg.training.cachePrecision = precision
         cfg.training.frozenPrefixCache = cache
-        return FineTuner(config: cfg, weights: base.weights, tokenizer: base.tokenizer)
+        return FineTuner(config: cfg, base: base.base, tokenizer: base.tokenizer)
     }
 
     func testFileIsWrittenOnceThenReusedWithIdenticalResults() throws {
@@ -102,7 +102,7 @@ final class FrozenPrefixCacheFileTests: XCTestCase {
         var cfg = base.config
         cfg.training.epochs = 2
         cfg.training.cacheLimitMiB = 0
-        let limited = FineTuner(config: cfg, weights: base.weights, tokenizer: base.tokenizer)
+        let limited = FineTuner(config: cfg, base: base.base, tokenizer: base.tokenizer)
         let sink = Lines()
         limited.progress = sink
         let (b, mb) = try limited.run()

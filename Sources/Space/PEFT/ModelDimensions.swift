@@ -1,7 +1,7 @@
 import JSONKit
 import Foundation
 
-/// The sizes of a BERT-family encoder that parameter counts depend on.
+/// The sizes of a model (an encoder or a decoder) that parameter counts depend on.
 public struct ModelDimensions: Equatable, Sendable {
     public var hiddenSize: Int
     public var intermediateSize: Int
@@ -11,15 +11,23 @@ public struct ModelDimensions: Equatable, Sendable {
     public var kvHeads: Int
     /// Columns per head: `hiddenSize / heads` unless the config says otherwise (`head_dim`).
     public var headDim: Int
+    /// Whether the classification head has a bias: an encoder's classifier does, a decoder's
+    /// `score` does not (HF's `LlamaForSequenceClassification`).
+    public var classifierBias: Bool
 
-    public init(hiddenSize: Int, intermediateSize: Int, layers: Int, heads: Int, kvHeads: Int? = nil, headDim: Int? = nil) {
+    public init(hiddenSize: Int, intermediateSize: Int, layers: Int, heads: Int, kvHeads: Int? = nil, headDim: Int? = nil,
+                classifierBias: Bool = true) {
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
         self.layers = layers
         self.heads = heads
         self.kvHeads = kvHeads ?? heads
         self.headDim = headDim ?? hiddenSize / max(heads, 1)
+        self.classifierBias = classifierBias
     }
+
+    /// `model_type`s of the decoder families (`DecoderFamily` in the trainer), whose `score` head has no bias.
+    public static let decoderModelTypes: Set<String> = ["llama", "mistral", "qwen2"]
 
     /// (input features, output features) of a linear target: queries take heads · head dimension
     /// columns, keys and values kvHeads · head dimension (the hidden size in an encoder).
@@ -50,6 +58,7 @@ extension ModelDimensions {
                   layers: try r.required("num_hidden_layers").int(in: 1...4096, what: "a layer count"),
                   heads: try r.required("num_attention_heads").int(in: 1...4096, what: "a head count"),
                   kvHeads: try r.optional("num_key_value_heads")?.int(in: 1...4096, what: "a head count"),
-                  headDim: try r.optional("head_dim")?.int(in: 1...65536, what: "a head dimension"))
+                  headDim: try r.optional("head_dim")?.int(in: 1...65536, what: "a head dimension"),
+                  classifierBias: !Self.decoderModelTypes.contains(try r.optional("model_type")?.string() ?? "bert"))
     }
 }

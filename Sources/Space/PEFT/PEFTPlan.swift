@@ -89,10 +89,10 @@ public struct PEFTPlan: Equatable, Sendable {
         moduleParameters(dims: dims) + PEFTPlan.headParameters(dims: dims, labels: labels, denseHead: denseHead)
     }
 
-    /// The head's trainable scalars: the classifier (`labels × hidden + labels`) and, for a head
+    /// The head's trainable scalars: the classifier (`labels × hidden`, `+ labels` with a bias) and, for a head
     /// with its own dense layer (RoBERTa's classification head, `"head": "dense"`), `hidden² + hidden`.
     public static func headParameters(dims: ModelDimensions, labels: Int, denseHead: Bool) -> Int {
-        labels * dims.hiddenSize + labels + (denseHead ? dims.hiddenSize * dims.hiddenSize + dims.hiddenSize : 0)
+        labels * dims.hiddenSize + (dims.classifierBias ? labels : 0) + (denseHead ? dims.hiddenSize * dims.hiddenSize + dims.hiddenSize : 0)
     }
 
     /// The lowest layer holding a trainable module; nil when only the head trains.

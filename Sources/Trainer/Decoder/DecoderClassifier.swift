@@ -7,7 +7,7 @@ import Space
 ///
 /// Backward: dW += dlogitsᵀ · pooled; d(pooled) = dlogits · W goes to each row's last real token,
 /// then back through the blocks down to the lowest one holding a module.
-public final class DecoderClassifier {
+public final class DecoderClassifier: SequenceClassifier {
     public let model: DecoderModel
     public let labels: Int
     let scoreWeight: Int
@@ -25,6 +25,9 @@ public final class DecoderClassifier {
 
     public var block: ParameterBlock { model.block }
     public var trainableParameters: Int { block.count }
+    public var totalParameters: Int { model.totalParameters }
+    public var hiddenSize: Int { model.config.hiddenSize }
+    public var lowestTrainableLayer: Int { model.lowestTrainableLayer }
 
     /// The modules as `DecoderModel.initialize` sets them, and `score` N(0, 0.02²) as HF initialises a Linear.
     public func initialize(seed: UInt64) throws(TrainerError) {
@@ -34,12 +37,13 @@ public final class DecoderClassifier {
         for j in 0..<(labels * model.config.hiddenSize) { w[j] = Float(0.02 * rng.nextGaussian()) }
     }
 
-    /// Logits [B, labels] (valid until the next call); in training, the modules' dropout draws from `rng`.
+    /// Logits [B, labels] (valid until the next call); in training, the modules' dropout draws from
+    /// `rng`. With `cache`, the blocks below `cache.layer` are skipped (`DecoderModel.forward`).
     @discardableResult
-    public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource) throws(TrainerError)
-        -> UnsafeMutablePointer<Float> {
+    public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource, cache: FrozenPrefixCache? = nil,
+                        rows: [Int] = []) throws(TrainerError) -> UnsafeMutablePointer<Float> {
         let H = model.config.hiddenSize, B = batch.batch, T = batch.length
-        let h = try model.forward(batch, training: training, rng: &rng)
+        let h = try model.forward(batch, training: training, rng: &rng, cache: cache, rows: rows)
         lastLengths = batch.lengths
         lastLength = T
         let p = pooled.ensure(B * H)
@@ -47,6 +51,10 @@ public final class DecoderClassifier {
         let out = logitBuffer.ensure(B * labels)
         Linear.forward(out: out, inp: p, weight: block.value(scoreWeight), bias: nil, rows: B, inFeatures: H, outFeatures: labels)
         return out
+    }
+
+    public func forwardPrefix(_ batch: TokenBatch, upTo layer: Int) throws(TrainerError) -> UnsafeMutablePointer<Float> {
+        try model.forwardPrefix(batch, upTo: layer)
     }
 
     /// Backward from dlogits [B, labels]; accumulates into `block.grads` (zero them per step).

@@ -64,30 +64,78 @@ public final class DecoderModel {
     }
 
     /// Runs the blocks and the final norm; returns the normed last hidden states [B·T, H]. In
-    /// training, the modules' dropout draws from `rng`.
+    /// training, the modules' dropout draws from `rng`. With `cache` (and `rows`, the batch's row
+    /// indices into it), the embeddings and the blocks below `cache.layer` are skipped: their
+    /// output comes from the cache (exact: the frozen blocks have no dropout).
     @discardableResult
-    public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource) throws(TrainerError)
-        -> UnsafeMutablePointer<Float> {
-        let c = config, H = c.hiddenSize, B = batch.batch, T = batch.length, N = B * T
-        guard T <= c.maxPositions else { throw .model("a sequence of \(T) tokens exceeds the model's \(c.maxPositions) positions") }
-        lastBatch = B; lastLength = T
-        let vp = valid.ensure(N)
-        batch.valid.withUnsafeBufferPointer { vp.update(from: $0.baseAddress!, count: N) }
-        let h0 = hidden[0].ensure(N * H)
-        for r in 0..<N {
-            let id = Int(batch.ids[r])
-            guard id >= 0 && id < c.vocabSize else { throw .model("token id \(id) is outside the vocabulary of \(c.vocabSize)") }
-            (h0 + r * H).update(from: weights.embeddings.pointer + id * H, count: H)
+    public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource, cache: FrozenPrefixCache? = nil,
+                        rows: [Int] = []) throws(TrainerError) -> UnsafeMutablePointer<Float> {
+        let c = config, H = c.hiddenSize, N = batch.batch * batch.length
+        precondition(cache.map { $0.layer <= lowestTrainableLayer } ?? true, "a cache above the lowest trainable block")
+        let start: Int
+        if let cache {
+            try begin(batch)
+            cache.gather(rows: rows, length: batch.length, into: hidden[cache.layer].ensure(N * H))
+            start = cache.layer
+        } else {
+            try embed(batch)
+            start = 0
         }
         for m in modules { m.forward(block: block) }
-        for l in 0..<c.layers {
-            layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: vp, batch: B, length: T, first: 0,
-                              block: block, training: training, rng: &rng)
-        }
+        runBlocks(start..<c.layers, batch: batch, training: training, rng: &rng)
         let out = normed.ensure(N * H)
         RMSNorm.forward(out: out, rstd: finalRstd.ensure(N), inp: hidden[c.layers].pointer, gamma: weights.finalNorm.pointer,
                         rows: N, channels: H, eps: c.rmsNormEps)
         return out
+    }
+
+    /// The hidden states entering block `layer` [B·T, H]: what a frozen-prefix cache holds. The
+    /// blocks below the lowest trainable one run their frozen maps only.
+    public func forwardPrefix(_ batch: TokenBatch, upTo layer: Int) throws(TrainerError) -> UnsafeMutablePointer<Float> {
+        precondition(layer <= lowestTrainableLayer, "a prefix above the lowest trainable block")
+        try embed(batch)
+        var unused = RandomSource(seed: 0)
+        runBlocks(0..<layer, batch: batch, training: false, rng: &unused)
+        return hidden[layer].pointer
+    }
+
+    /// Checks the batch and keeps its shape and padding mask for the blocks (and backward).
+    func begin(_ batch: TokenBatch) throws(TrainerError) {
+        let N = batch.batch * batch.length
+        guard batch.length <= config.maxPositions else {
+            throw .model("a sequence of \(batch.length) tokens exceeds the model's \(config.maxPositions) positions")
+        }
+        lastBatch = batch.batch; lastLength = batch.length
+        let vp = valid.ensure(N)
+        batch.valid.withUnsafeBufferPointer { vp.update(from: $0.baseAddress!, count: N) }
+    }
+
+    /// The token embeddings into hidden[0]; ids outside the vocabulary are refused.
+    func embed(_ batch: TokenBatch) throws(TrainerError) {
+        try begin(batch)
+        let c = config, H = c.hiddenSize
+        let h0 = hidden[0].ensure(batch.batch * batch.length * H)
+        for r in 0..<(batch.batch * batch.length) {
+            let id = Int(batch.ids[r])
+            guard id >= 0 && id < c.vocabSize else { throw .model("token id \(id) is outside the vocabulary of \(c.vocabSize)") }
+            (h0 + r * H).update(from: weights.embeddings.pointer + id * H, count: H)
+        }
+    }
+
+    func runBlocks(_ range: Range<Int>, batch: TokenBatch, training: Bool, rng: inout RandomSource) {
+        let H = config.hiddenSize, N = batch.batch * batch.length
+        for l in range {
+            layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: valid.pointer, batch: batch.batch,
+                              length: batch.length, first: 0, block: block, training: training, rng: &rng)
+        }
+    }
+
+    /// All parameters: the frozen base (embeddings, blocks, norms, an untied head) and the trainable block.
+    public var totalParameters: Int {
+        let c = config, H = c.hiddenSize, I = c.intermediateSize, q = c.queryWidth, kv = c.kvWidth
+        let biases = (c.qkvBias ? q + 2 * kv : 0) + (c.outputBias ? H : 0)
+        let perBlock = H * q + 2 * H * kv + q * H + 3 * H * I + 2 * H + biases
+        return c.vocabSize * H * (c.tiedEmbeddings ? 1 : 2) + c.layers * perBlock + H + block.count
     }
 
     /// The output head's logits [rows, vocab] for `rows` rows of normed hidden states.
