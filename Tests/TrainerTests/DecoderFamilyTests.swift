@@ -251,4 +251,36 @@ final class DecoderFamilyTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("at least one token"), "\($0)")
         }
     }
+
+    /// Where a model is and what it is: a Hugging Face folder of a decoder family, a GGUF file, a
+    /// folder of one GGUF file; a folder of two is refused by name, as is an encoder head on a decoder.
+    func testModelSourcesAndTheDecoderHead() throws {
+        let folder = Repo.fixtures + "/llama-tiny"
+        XCTAssertEqual(try ModelSource.locate(folder), .huggingFace(directory: folder))
+        XCTAssertEqual(try ModelSource.locate(folder + "/llama-tiny.gguf"), .gguf(file: folder + "/llama-tiny.gguf"))
+        XCTAssertTrue(ModelSource.isDecoder(folder))
+        XCTAssertFalse(ModelSource.isDecoder(Repo.fixtures + "/roberta-tiny"))
+        XCTAssertEqual(BaseModel.defaultHead(model: folder), .last)
+        XCTAssertEqual(BaseModel.defaultHead(model: Repo.fixtures + "/roberta-tiny"), .pooler)
+        // The space's count of a head and the trainer's agree on which families have a bias.
+        XCTAssertEqual(ModelDimensions.decoderModelTypes, Set(DecoderFamily.allCases.map(\.rawValue)))
+        XCTAssertFalse(try ModelDimensions(configFile: folder + "/config.json").classifierBias)
+        XCTAssertEqual(try ModelSource.dimensions(folder + "/llama-tiny.gguf"), try ModelDimensions(configFile: folder + "/config.json"))
+
+        let two = scratchDirectory("model-source")
+        let gguf = try Data(contentsOf: URL(fileURLWithPath: folder + "/llama-tiny.gguf"))
+        for name in ["a.gguf", "b.gguf"] { try gguf.write(to: URL(fileURLWithPath: two + "/" + name)) }
+        XCTAssertThrowsError(try ModelSource.locate(two)) { XCTAssertTrue("\($0)".contains("2 .gguf files (a.gguf, b.gguf)"), "\($0)") }
+        try FileManager.default.removeItem(atPath: two + "/b.gguf")
+        XCTAssertEqual(try ModelSource.locate(two), .gguf(file: two + "/a.gguf"))
+
+        let weights = try DecoderWeights(config: try DecoderConfig(contentsOf: folder + "/config.json"),
+                                         safetensors: SafetensorsFile(path: folder + "/model.safetensors"))
+        XCTAssertThrowsError(try BaseModel.decoder(weights).classifier(plan: PEFTPlan(), labels: 2, head: .cls)) {
+            XCTAssertTrue("\($0)".contains("expected \"last\""), "\($0)")
+        }
+        let classifier = try BaseModel.decoder(weights).classifier(plan: PEFTPlan(), labels: 2, head: .last)
+        XCTAssertEqual(classifier.trainableParameters, PEFTPlan().trainableParameters(dims: weights.config.dimensions, labels: 2))
+        XCTAssertEqual(classifier.trainableParameters, 2 * 32, "score.weight only")
+    }
 }

@@ -1,0 +1,126 @@
+import XCTest
+import Foundation
+import JSONKit
+import Space
+import Trainer
+import TestSupport
+
+/// Issue 40's end-to-end check on a decoder: a tiny random Llama in one GGUF file, its base in Q4_1
+/// and Q8_0 blocks and its tokenizer in the metadata (Fixtures/decoder-search, made by
+/// tools/make_decoder_search_fixture.py), goes from the space file through search, report,
+/// reevaluate and predict, as a user's SmolLM2 would.
+final class DecoderSearchTests: XCTestCase {
+    static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/decoder-search").path
+
+    func testSpaceToSearchToReportToReevaluateToPredictOnAQuantizedDecoder() throws {
+        let glue = try RepositoryData.requireGLUE()
+        let d = Self.fixture, study = scratchDirectory("decoder-search") + "/study"
+        let s = try runAutopeft(["search", d + "/space.json", "--out", study, "--threads", "1"])
+        XCTAssertEqual(s.code, 0, s.err)
+        for f in ["report.md", "report.html", "trials.csv", "pareto.svg", "journal.jsonl"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: study + "/" + f), "search wrote no \(f)")
+        }
+        let records = try journal(study)
+        // The sizes come from the GGUF metadata; a decoder's score head has no bias.
+        let dims = try XCTUnwrap(records.first?["model_dimensions"] as? [String: Any])
+        XCTAssertEqual(dims["num_key_value_heads"] as? Int, 2)
+        XCTAssertEqual(dims["classifier_bias"] as? Bool, false)
+        // LoRA r2 on q (64 → 64) and v (64 → 2 KV heads × 16) in 2 blocks, and score (2 × 64, no bias):
+        // 2 · (2·(64+64) + 2·(64+32)) + 128 = 1024, counted by hand here.
+        let finished = records.filter { $0["op"] as? String == "trial_finished" }
+        XCTAssertEqual(finished.count, 6)
+        let baseline = try XCTUnwrap(finished.first { $0["id"] as? Int == 0 }?["values"] as? [String: Any])
+        XCTAssertEqual(baseline["trainable_params"] as? Double, 1024)
+
+        let r = try runAutopeft(["reevaluate", study, "--seeds", "2", "--threads", "1"])
+        XCTAssertEqual(r.code, 0, r.err)
+        XCTAssertTrue(r.err.contains("HF PEFT export of decoders comes later"), r.err)
+        // Every kept candidate: the trainer allocated what the search counted, and predict, from the
+        // archive alone, scores the dev rows as the run did.
+        let exports = try FileManager.default.contentsOfDirectory(atPath: study + "/exports").filter { $0.hasPrefix("trial-") }
+        XCTAssertFalse(exports.isEmpty)
+        let devRows = try String(contentsOfFile: glue + "/SST-2/dev.tsv", encoding: .utf8).split(separator: "\n").prefix(65)
+        let dev = scratchDirectory("decoder-search") + "/dev64.tsv"
+        try (devRows.joined(separator: "\n") + "\n").write(toFile: dev, atomically: true, encoding: .utf8)
+        for name in exports {
+            let candidate = study + "/exports/" + name
+            let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: candidate + "/result.json")))
+                                       as? [String: Any])
+            let trial = Int(name.dropFirst("trial-".count))! - 1
+            let values = try XCTUnwrap(finished.first { $0["id"] as? Int == trial }?["values"] as? [String: Any])
+            XCTAssertEqual(values["trainable_params"] as? Double, result["trainable_params"] as? Double, name)
+            let p = try runAutopeft(["predict", candidate, "--data", dev, "--threads", "1"])
+            XCTAssertEqual(p.code, 0, p.err)
+            XCTAssertEqual(p.out.split(separator: "\n").count, 64)
+            let accuracy = try XCTUnwrap(p.err.range(of: #"accuracy [0-9.]+"#, options: .regularExpression).map { Double(p.err[$0].dropFirst(9)) } ?? nil)
+            XCTAssertEqual(accuracy, try XCTUnwrap(result["score"] as? Double), accuracy: 1e-4, "\(name): predict against the run's dev score")
+        }
+    }
+
+    /// The GGUF file read as transformers reads it: its tokenizer gives the same ids for SST-2
+    /// sentences, and the quantized base the same normed last hidden state at the last token
+    /// (reference.json, from transformers' dequantizing GGUF loader).
+    func testTheGGUFTokenizerAndQuantizedBaseMatchTransformers() throws {
+        let (model, tokenizer, _) = try BaseModel.load(Self.fixture + "/decoder-tiny.gguf")
+        guard case .decoder(let weights) = model else { return XCTFail("a GGUF file loads as a decoder") }
+        let reference = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixture + "/reference.json")))
+                                      as? [String: Any])
+        let texts = try XCTUnwrap(reference["texts"] as? [String]), ids = try XCTUnwrap(reference["ids"] as? [[Int]])
+        let hidden = try XCTUnwrap(reference["last_hidden"] as? [[Double]])
+        let encodings = texts.map { tokenizer.encode($0, nil, maxLength: 128) }
+        XCTAssertEqual(encodings.map { $0.ids.map(Int.init) }, ids)
+        let decoder = try DecoderModel(weights: weights)
+        let batch = TokenBatch(encodings, padId: tokenizer.padId)
+        let h = try decoder.forward(batch)
+        var worst = 0.0
+        for (b, row) in hidden.enumerated() {
+            let last = h + (b * batch.length + batch.lengths[b] - 1) * weights.config.hiddenSize
+            for (j, x) in row.enumerated() { worst = max(worst, abs(Double(last[j]) - x)) }
+        }
+        XCTAssertLessThanOrEqual(worst, 1e-4, "max |autopeft − transformers| (\(reference["versions"] ?? ""))")
+        print("decoder-tiny.gguf: max |autopeft − transformers| over the last hidden states = \(worst)")
+    }
+
+    /// A decoder's frozen blocks have no dropout, so the frozen-prefix cache changes nothing: the run
+    /// with LoRA in block 1 only trains to the same weights and score with the states entering block
+    /// 1 cached as without.
+    func testTheFrozenPrefixCacheOnADecoderTrainsAsWithout() throws {
+        let glue = try RepositoryData.requireGLUE()
+        func run(cache: Bool) throws -> (TrainResult, [Float]) {
+            let text = """
+                {"model": "\(Self.fixture)/decoder-tiny.gguf",
+                 "task": {"format": "glue", "name": "sst2", "train": "\(glue)/SST-2/train.tsv", "dev": "\(glue)/SST-2/dev.tsv", "max_length": 32},
+                 "peft": {"lora": {"rank": 4, "targets": ["query", "value"], "layers": [1]}},
+                 "training": {"epochs": 2, "batch_size": 16, "learning_rate": 0.01, "train_examples": 128, "dev_examples": 64,
+                              "frozen_prefix_cache": \(cache)}}
+                """
+            let doc = try JSONParser.parse(text)
+            let config = try RunConfig(reading: JSONReader(doc, file: "decoder-run.json"), baseDirectory: "")
+            XCTAssertEqual(config.head, .last, "a decoder's default head")
+            let tuner = try FineTuner(config: config)
+            let lines = Lines()
+            tuner.progress = lines
+            let (result, model) = try tuner.run()
+            XCTAssertEqual(lines.text.contains("frozen-prefix cache: layers 0-0"), cache, lines.text)
+            XCTAssertEqual(model.lowestTrainableLayer, 1)
+            return (result, model.block.values.array)
+        }
+        let (a, wa) = try run(cache: true), (b, wb) = try run(cache: false)
+        let diff = zip(wa, wb).map { abs($0 - $1) }.max() ?? 1
+        print("decoder frozen-prefix cache: max |weights with − without| = \(diff), scores \(a.score) and \(b.score)")
+        XCTAssertEqual(a.score, b.score)
+        XCTAssertEqual(a.finalLoss, b.finalLoss, accuracy: 1e-5)
+        XCTAssertLessThanOrEqual(diff, 1e-5, "trained weights with and without the cache")
+    }
+
+    func journal(_ study: String) throws -> [[String: Any]] {
+        try String(contentsOfFile: study + "/journal.jsonl", encoding: .utf8).split(separator: "\n").compactMap {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+}
+
+private final class Lines: ProgressSink {
+    var text = ""
+    func report(_ line: String) { text += line + "\n" }
+}

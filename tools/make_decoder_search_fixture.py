@@ -1,0 +1,119 @@
+"""A tiny quantized Llama in one GGUF file, tokenizer included: the model of issue 40's end-to-end check
+(DecoderSearchTests: space file, search, report, reevaluate, predict on a decoder).
+
+    ~/peers-venv/bin/python tools/make_decoder_search_fixture.py      (torch, transformers, gguf, numpy)
+
+writes Tests/CLITests/Fixtures/decoder-search/:
+  decoder-tiny.gguf   LlamaForCausalLM with random weights (seed 0): 2 blocks, hidden 64, 4 heads over 2 key/value
+                      heads, FFN 128, tied embeddings, laid out as SmolLM2-135M-Instruct's file is: every linear map in
+                      Q4_1 (query and key rows permuted as llama.cpp's converter does), the embedding in Q8_0, norms
+                      F32; its tokenizer is the SmolLM-shaped byte-level BPE of Fixtures/gguf/smollm-tokenizer.gguf
+                      (1500 tokens, pre-tokenizer "smollm"), without BOS/EOS as SmolLM2's
+  reference.json      transformers' reading of that file (`from_pretrained(dir, gguf_file=...)`, dequantized): the
+                      ids its tokenizer gives 4 SST-2 dev sentences, and the normed last hidden state at each one's
+                      last token (what a sequence classifier's `score` reads), with the versions used
+"""
+import csv, json, os
+import numpy as np
+import torch
+import gguf
+from gguf.constants import GGMLQuantizationType as Q
+import transformers
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+OUT = "Tests/CLITests/Fixtures/decoder-search"
+TOKENIZER = "Tests/TrainerTests/Fixtures/gguf/smollm-tokenizer.gguf"
+SST2_DEV = "data/glue/SST-2/dev.tsv"
+
+
+def permute(w, heads):
+    """llama.cpp's convert_hf_to_gguf.py reorders each head's rows: pairs of adjacent rows for its rotary layout."""
+    return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def tokenizer_fields():
+    r = gguf.GGUFReader(TOKENIZER)
+    def strings(key):
+        f = r.fields[key]
+        return [bytes(f.parts[i]).decode("utf-8") for i in f.data]
+    types = [int(r.fields["tokenizer.ggml.token_type"].parts[i][0]) for i in r.fields["tokenizer.ggml.token_type"].data]
+    pre = bytes(r.fields["tokenizer.ggml.pre"].parts[-1]).decode()
+    eos = int(r.fields["tokenizer.ggml.eos_token_id"].parts[-1][0])
+    return strings("tokenizer.ggml.tokens"), types, strings("tokenizer.ggml.merges"), pre, eos
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    tokens, types, merges, pre, eos = tokenizer_fields()
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(tokens), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, max_position_embeddings=128, rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=True,
+        initializer_range=0.1, pad_token_id=eos, bos_token_id=eos, eos_token_id=eos))
+    c = model.config
+    path = f"{OUT}/decoder-tiny.gguf"
+    w = gguf.GGUFWriter(path, arch="llama")
+    w.add_name("decoder-tiny")
+    w.add_block_count(c.num_hidden_layers)
+    w.add_context_length(c.max_position_embeddings)
+    w.add_embedding_length(c.hidden_size)
+    w.add_feed_forward_length(c.intermediate_size)
+    w.add_head_count(c.num_attention_heads)
+    w.add_head_count_kv(c.num_key_value_heads)
+    w.add_layer_norm_rms_eps(c.rms_norm_eps)
+    w.add_rope_freq_base(10000.0)
+    w.add_rope_dimension_count(c.hidden_size // c.num_attention_heads)
+    w.add_vocab_size(c.vocab_size)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    w.add_eos_token_id(eos)
+    w.add_pad_token_id(eos)
+    w.add_add_bos_token(False)
+    w.add_add_eos_token(False)
+    sd = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
+    hf = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+          "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+
+    def quantized(name, x, qtype):
+        w.add_tensor(name, gguf.quants.quantize(np.ascontiguousarray(x), qtype), raw_dtype=qtype)
+
+    quantized("token_embd.weight", sd["model.embed_tokens.weight"], Q.Q8_0)
+    for l in range(c.num_hidden_layers):
+        for g, h in hf.items():
+            x = sd[f"model.layers.{l}.{h}.weight"]
+            if g == "attn_q":
+                x = permute(x, c.num_attention_heads)
+            if g == "attn_k":
+                x = permute(x, c.num_key_value_heads)
+            quantized(f"blk.{l}.{g}.weight", x, Q.Q4_1)
+        w.add_tensor(f"blk.{l}.attn_norm.weight", sd[f"model.layers.{l}.input_layernorm.weight"])
+        w.add_tensor(f"blk.{l}.ffn_norm.weight", sd[f"model.layers.{l}.post_attention_layernorm.weight"])
+    w.add_tensor("output_norm.weight", sd["model.norm.weight"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+    with open(SST2_DEV, newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:5]
+    texts = [r[0] for r in rows]
+    tok = AutoTokenizer.from_pretrained(OUT, gguf_file="decoder-tiny.gguf")
+    loaded = AutoModelForCausalLM.from_pretrained(OUT, gguf_file="decoder-tiny.gguf", dtype=torch.float32).eval()
+    ids, last = [], []
+    for t in texts:
+        x = tok(t, add_special_tokens=True)["input_ids"]
+        with torch.no_grad():
+            h = loaded.model(input_ids=torch.tensor([x])).last_hidden_state[0, -1]
+        ids.append(x)
+        last.append([float(v) for v in h])
+    versions = {"torch": torch.__version__, "transformers": transformers.__version__, "gguf": "0.19"}
+    with open(f"{OUT}/reference.json", "w") as f:
+        json.dump({"texts": texts, "ids": ids, "last_hidden": last, "versions": versions}, f)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
