@@ -1,7 +1,9 @@
 """Logits of an autopeft export as Hugging Face computes them: the model's sequence classifier
-(AutoModelForSequenceClassification: BertForSequenceClassification, RobertaForSequenceClassification) with the
-export loaded by PEFT (adapter_config.json with "peft_type") or by AdapterHub `adapters` ("model_class"). A model
-folder with only a tokenizer.json (the tiny test models) gets PreTrainedTokenizerFast over it.
+(AutoModelForSequenceClassification: BertForSequenceClassification, RobertaForSequenceClassification,
+LlamaForSequenceClassification) with the export loaded by PEFT (adapter_config.json with "peft_type") or by
+AdapterHub `adapters` ("model_class"). A model folder with only a tokenizer.json (the tiny test models) gets
+PreTrainedTokenizerFast over it; a GGUF file (MODEL_DIR ending in .gguf) loads with transformers' GGUF loader,
+dequantized, its tokenizer from the same file, and the pad id set for the score's last-token pooling.
 
 As a script: python tools/hf_export_logits.py MODEL_DIR EXPORT_DIR ROWS.tsv MAX_LENGTH
   ROWS.tsv  GLUE SST-2 rows (header `sentence<TAB>label`)
@@ -16,11 +18,20 @@ def hf_logits(model_dir, export, texts, max_length, labels):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedTokenizerFast
     cfg = json.load(open(os.path.join(export, "adapter_config.json")))
     torch.set_num_threads(2)
-    if os.path.exists(os.path.join(model_dir, "tokenizer_config.json")):
+    if model_dir.endswith(".gguf"):
+        folder, name = os.path.split(model_dir)
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        base = AutoModelForSequenceClassification.from_pretrained(folder, gguf_file=name, num_labels=labels, dtype=torch.float32)
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        base.config.pad_token_id = tok.pad_token_id
+        tok.padding_side = "right"
+    elif os.path.exists(os.path.join(model_dir, "tokenizer_config.json")):
         tok = AutoTokenizer.from_pretrained(model_dir)
+        base = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=labels)
     else:
         tok = PreTrainedTokenizerFast(tokenizer_file=os.path.join(model_dir, "tokenizer.json"), pad_token="<pad>")
-    base = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=labels)
+        base = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=labels)
     versions = {"torch": torch.__version__, "transformers": transformers.__version__}
     if "peft_type" in cfg:
         import peft

@@ -165,12 +165,7 @@ public final class TrainerEvaluator: Evaluator {
     /// format holds its modules. An export that fails is reported, not thrown: the candidate is kept.
     func keep(_ trained: any SequenceClassifier, config run: RunConfig, result: TrainResult, in dir: String, trial: Int) throws {
         try CandidateArchive.save(trained, config: run, result: result, to: dir)
-        guard let model = trained as? BertClassifier else {
-            progress("  trial \(trial + 1): HF PEFT export of decoders comes later; kept as an autopeft candidate in \(dir)")
-            return
-        }
         let p = run.plan
-        let adapters = AdapterHubExport.isFormat(for: p)
         let mixed = p.methods.count > 1
         if mixed {
             progress("  trial \(trial + 1): no single HF PEFT / AdapterHub format holds this mix of modules; kept as an "
@@ -178,8 +173,7 @@ public final class TrainerEvaluator: Evaluator {
             return
         }
         do {
-            let notes = adapters ? try AdapterHubExport.export(model, config: run, to: dir + "/adapter")
-                : try PEFTExport.export(model, config: run, to: dir + "/adapter")
+            let (_, notes) = try CandidateExport.write(trained, config: run, to: dir + "/adapter")
             for n in notes { progress("  trial \(trial + 1): export note: \(n)") }
         } catch {
             progress("  trial \(trial + 1): export failed: \(error)")

@@ -18,6 +18,16 @@ public enum PEFTExport {
         public var description: String { "cannot export to HF PEFT: \(reason)" }
     }
 
+    /// Exports an encoder's or a decoder's candidate (`export(decoder:config:to:)`); returns the
+    /// notes on what the export does not carry over.
+    public static func export(_ model: any SequenceClassifier, config: RunConfig, to dir: String) throws -> [String] {
+        switch model {
+        case let encoder as BertClassifier: return try export(encoder, config: config, to: dir)
+        case let decoder as DecoderClassifier: return try export(decoder: decoder, config: config, to: dir)
+        default: throw Unsupported(reason: "no export for \(type(of: model))")
+        }
+    }
+
     public static func export(_ model: BertClassifier, config: RunConfig, to dir: String) throws -> [String] {
         let family = model.config.family, plan = model.plan
         if family != .bert && plan.prefix != nil {
@@ -57,10 +67,7 @@ public enum PEFTExport {
     /// What a method's export case gives: the tensors under PEFT's names, and `adapter_config.json`.
     typealias Adapter = (tensors: [(name: String, shape: [Int], values: [Float])], config: JSONValue)
 
-    static func tensor(_ model: BertClassifier, _ name: String) -> (shape: [Int], values: [Float]) {
-        let v = model.block.view(named: name)!
-        return (v.shape, Array(UnsafeBufferPointer(start: model.block.value(v.offset), count: v.count)))
-    }
+    static func tensor(_ model: BertClassifier, _ name: String) -> (shape: [Int], values: [Float]) { tensor(model.block, name) }
 
     /// The head's trained tensors under the family class's names: `classifier.*` (BERT), or
     /// `classifier.dense.*` and `classifier.out_proj.*` (RoBERTa's classification head).
@@ -89,15 +96,17 @@ public enum PEFTExport {
             + "Train with \"head\": \"\(expected.rawValue)\" for an exact export."]
     }
 
-    static func regex(layers: [Int], paths: [String]) -> String {
+    /// A full-match regex over the module names of `paths` in `layers` (`<container>.<l>.<path>`:
+    /// BERT's `encoder.layer`, Llama's `model.layers`).
+    static func regex(layers: [Int], paths: [String], container: String = "layer") -> String {
         let l = layers.map(String.init).joined(separator: "|")
         let p = paths.map { $0.replacingOccurrences(of: ".", with: "\\.") }.joined(separator: "|")
-        return ".*\\.layer\\.(\(l))\\.(\(p))"
+        return ".*\\.\(container)\\.(\(l))\\.(\(p))"
     }
 
-    static func base(_ config: RunConfig, _ type: String) -> [(key: String, value: JSONValue)] {
+    static func base(_ config: RunConfig, _ type: String, modulesToSave: String = "classifier") -> [(key: String, value: JSONValue)] {
         [("peft_type", .string(type)), ("task_type", .string("SEQ_CLS")), ("base_model_name_or_path", .string(config.model)),
-         ("inference_mode", .bool(true)), ("modules_to_save", .array([.string("classifier")])), ("revision", .null)]
+         ("inference_mode", .bool(true)), ("modules_to_save", .array([.string(modulesToSave)])), ("revision", .null)]
     }
 
     /// The README's last paragraph: what the export cannot carry over, or that it is exact.
@@ -123,5 +132,18 @@ public enum PEFTExport {
             }
         }
         return table
+    }
+}
+
+/// The one export a trained candidate has: AdapterHub for an encoder's bottleneck adapters or
+/// prefix (`AdapterHubExport.isFormat`), HF PEFT otherwise (encoders and decoders).
+public enum CandidateExport {
+    /// Writes the export into `dir`; returns its format ("adapterhub" or "hf-peft") and the notes
+    /// on what it does not carry over.
+    public static func write(_ model: any SequenceClassifier, config: RunConfig, to dir: String) throws -> (format: String, notes: [String]) {
+        if let encoder = model as? BertClassifier, AdapterHubExport.isFormat(for: config.plan) {
+            return ("adapterhub", try AdapterHubExport.export(encoder, config: config, to: dir))
+        }
+        return ("hf-peft", try PEFTExport.export(model, config: config, to: dir))
     }
 }

@@ -140,16 +140,10 @@ enum CLI {
         let parsed = Commands.export.parse(args)
         guard case let .arguments(pos, opts) = parsed, let out = opts["out"] else { return parsed.exitCode }
         do {
-            let (config, _, trained) = try CandidateArchive.load(pos[0])
-            guard let model = trained as? BertClassifier else {
-                throw TrainerError.model("HF PEFT and AdapterHub exports of decoders come later; the candidate in \(pos[0]) is "
-                    + "autopeft's own format, which autopeft predict reads")
-            }
-            let adapters = AdapterHubExport.isFormat(for: model.plan)
-            let notes = adapters ? try AdapterHubExport.export(model, config: config, to: out) : try PEFTExport.export(model,
-                config: config, to: out)
+            let (config, _, model) = try CandidateArchive.load(pos[0])
+            let (format, notes) = try CandidateExport.write(model, config: config, to: out)
             for n in notes { printErr("autopeft export: note: \(n)") }
-            print(JSONValue.object([("export", .string(out)), ("format", .string(adapters ? "adapterhub" : "hf-peft")),
+            print(JSONValue.object([("export", .string(out)), ("format", .string(format)),
                                     ("exact", .bool(notes.allSatisfy { $0.hasPrefix("PiSSA") }))]).serialized())
             return ExitCode.success
         } catch {

@@ -8,11 +8,12 @@ import TestSupport
 /// Issue 40's end-to-end check on a decoder: a tiny random Llama in one GGUF file, its base in Q4_1
 /// and Q8_0 blocks and its tokenizer in the metadata (Fixtures/decoder-search, made by
 /// tools/make_decoder_search_fixture.py), goes from the space file through search, report,
-/// reevaluate and predict, as a user's SmolLM2 would.
+/// reevaluate, export and predict, as a user's SmolLM2 would, and the export gives what HF PEFT
+/// computed when it loaded it (tools/make_decoder_search_export.sh).
 final class DecoderSearchTests: XCTestCase {
     static let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/decoder-search").path
 
-    func testSpaceToSearchToReportToReevaluateToPredictOnAQuantizedDecoder() throws {
+    func testSpaceToSearchToReportToReevaluateToExportToHFPEFTLogitsOnAQuantizedDecoder() throws {
         let glue = try RepositoryData.requireGLUE()
         let d = Self.fixture, study = scratchDirectory("decoder-search") + "/study"
         let s = try runAutopeft(["search", d + "/space.json", "--out", study, "--threads", "1"])
@@ -34,7 +35,40 @@ final class DecoderSearchTests: XCTestCase {
 
         let r = try runAutopeft(["reevaluate", study, "--seeds", "2", "--threads", "1"])
         XCTAssertEqual(r.code, 0, r.err)
-        XCTAssertTrue(r.err.contains("HF PEFT export of decoders comes later"), r.err)
+        // The trial the fixture exported was exported here too, for HF PEFT, with Llama's module names.
+        let exported = try String(contentsOfFile: d + "/export/trial.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let adapter = study + "/exports/trial-\(exported)/adapter"
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: adapter + "/adapter_config.json")))
+                                   as? [String: Any])
+        let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/export/adapter_config.json")))
+                                     as? [String: Any])
+        for key in ["peft_type", "task_type", "r", "lora_alpha", "target_modules", "modules_to_save"] {
+            XCTAssertEqual("\(config[key] ?? "")", "\(expected[key] ?? "")", key)
+        }
+        let ours = try SafetensorsFile(path: adapter + "/adapter_model.safetensors")
+        let theirs = try SafetensorsFile(path: d + "/export/adapter_model.safetensors")
+        XCTAssertEqual(Set(ours.tensors.keys), Set(theirs.tensors.keys))
+        XCTAssertTrue(ours.tensors.keys.contains("base_model.model.score.weight"), "\(ours.tensors.keys.sorted())")
+        XCTAssertTrue(ours.tensors.keys.contains { $0.hasPrefix("base_model.model.model.layers.0.self_attn.") }, "\(ours.tensors.keys.sorted())")
+        for name in theirs.tensors.keys.sorted() where ours.tensors[name] != nil {
+            let u = try ours.floats(name), v = try theirs.floats(name)
+            XCTAssertLessThanOrEqual(zip(u, v).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1, 1e-4, name)
+        }
+        // autopeft's logits for that candidate against HF PEFT's (LlamaForSequenceClassification on
+        // transformers' dequantized load of the same GGUF file, the export loaded by PEFT).
+        let predicted = try runAutopeft(["predict", study + "/exports/trial-\(exported)", "--data", d + "/rows.tsv", "--threads", "1"])
+        XCTAssertEqual(predicted.code, 0, predicted.err)
+        let logits = try predicted.out.split(separator: "\n").map { line -> [Double] in
+            try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["logits"] as? [Double])
+        }
+        let hf = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/hf.json"))) as? [String: Any])
+        let reference = try XCTUnwrap(hf["logits"] as? [[Double]])
+        XCTAssertEqual(logits.count, 8)
+        XCTAssertEqual(reference.count, logits.count)
+        var worst = 0.0
+        for (x, y) in zip(logits, reference) { for (a, b) in zip(x, y) { worst = max(worst, abs(a - b)) } }
+        XCTAssertLessThanOrEqual(worst, 1e-4, "max |autopeft − HF PEFT| over 8 rows (HF: \(hf["versions"] ?? ""))")
+        print("decoder end to end: trial \(exported) exported, max |autopeft − HF PEFT| = \(worst)")
         // Every kept candidate: the trainer allocated what the search counted, and predict, from the
         // archive alone, scores the dev rows as the run did.
         let exports = try FileManager.default.contentsOfDirectory(atPath: study + "/exports").filter { $0.hasPrefix("trial-") }

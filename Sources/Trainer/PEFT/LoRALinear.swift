@@ -207,13 +207,22 @@ extension LoRAMethod {
             notes.append("PiSSA converted to plain LoRA of rank \(rank) (A′ = [A; A₀], B′ = [B, −B₀]) "
                          + "so it applies to the original weights.")
         }
-        // A list of names would let "output.dense" also match attention.output.dense: use a full-match regex.
-        var cfg = PEFTExport.base(config, "LORA")
-        cfg += [("r", .number(rank)), ("lora_alpha", .number(pissa ? 2 * spec.alpha : spec.alpha)), ("lora_dropout", .number(spec.dropout)),
-                ("target_modules", .string(PEFTExport.regex(layers: layers, paths: spec.targets.map(\.modulePath)))),
+        let cfg = hfPEFTConfig(spec, rank: rank, alpha: pissa ? 2 * spec.alpha : spec.alpha, layers: layers,
+                               paths: spec.targets.map(\.modulePath), config: config, modulesToSave: "classifier")
+        return (out, cfg)
+    }
+
+    /// `adapter_config.json` of a LoRA export: rank, alpha and dropout, and the targets as a
+    /// full-match regex over the layers' module paths (a list of names would let BERT's
+    /// "output.dense" also match attention.output.dense).
+    static func hfPEFTConfig(_ spec: LoRASpec, rank: Int, alpha: Double, layers: [Int], paths: [String], container: String = "layer",
+                             config: RunConfig, modulesToSave: String) -> JSONValue {
+        var cfg = PEFTExport.base(config, "LORA", modulesToSave: modulesToSave)
+        cfg += [("r", .number(rank)), ("lora_alpha", .number(alpha)), ("lora_dropout", .number(spec.dropout)),
+                ("target_modules", .string(PEFTExport.regex(layers: layers, paths: paths, container: container))),
                 ("layers_to_transform", .null), ("rank_pattern", .object([])), ("alpha_pattern", .object([])),
                 ("bias", .string("none")), ("fan_in_fan_out", .bool(false)), ("init_lora_weights", .bool(true)),
                 ("use_rslora", .bool(false)), ("use_dora", .bool(false)), ("layers_pattern", .null)]
-        return (out, .object(cfg))
+        return .object(cfg)
     }
 }

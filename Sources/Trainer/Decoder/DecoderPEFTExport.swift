@@ -1,0 +1,92 @@
+import JSONKit
+import Foundation
+import Space
+
+extension DecoderLayer {
+    /// A linear target's module path inside a Llama-family block, with Hugging Face's names.
+    static func hfModulePath(_ target: LinearTarget) -> String {
+        switch target {
+        case .query: return "self_attn.q_proj"
+        case .key: return "self_attn.k_proj"
+        case .value: return "self_attn.v_proj"
+        case .attentionOutput: return "self_attn.o_proj"
+        case .intermediate: return "mlp.up_proj"
+        case .output: return "mlp.down_proj"
+        }
+    }
+}
+
+extension DecoderFamily {
+    /// The family's sequence-classification class in `transformers`, which exports load into.
+    public var sequenceClassifierClass: String {
+        switch self {
+        case .llama: return "LlamaForSequenceClassification"
+        case .mistral: return "MistralForSequenceClassification"
+        case .qwen2: return "Qwen2ForSequenceClassification"
+        }
+    }
+}
+
+extension PEFTExport {
+    /// A decoder's candidate as an HF PEFT adapter for the family's `…ForSequenceClassification`
+    /// (tensor names as PEFT 0.21 saves them: `base_model.model.model.layers.<l>.self_attn.q_proj.lora_A.weight`,
+    /// `score` under `modules_to_save`). LoRA alone, initialised as PEFT does (not PiSSA: its
+    /// residual is taken from the base autopeft holds, which a quantized file gives only dequantized).
+    public static func export(decoder model: DecoderClassifier, config: RunConfig, to dir: String) throws -> [String] {
+        let plan = model.model.plan
+        guard plan.methods.count == 1, let spec = plan.lora else {
+            throw Unsupported(reason: plan.methods.isEmpty ? "the candidate trains only the head"
+                : "decoders export LoRA alone so far; this candidate has " + plan.methods.map(\.key).joined(separator: ", "))
+        }
+        guard spec.initialization != .pissa else { throw Unsupported(reason: "PiSSA exports are written for encoders only so far") }
+        let layers = spec.layers.resolve(count: model.model.config.layers)
+        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        for l in layers {
+            for t in spec.targets where model.model.layers[l].lora(t) != nil {
+                let ours = "encoder.layer.\(l).\(t.modulePath)", theirs = "base_model.model.model.layers.\(l).\(DecoderLayer.hfModulePath(t))"
+                for part in ["lora_A", "lora_B"] {
+                    let v = tensor(model.block, ours + "." + part)
+                    tensors.append(("\(theirs).\(part).weight", v.shape, v.values))
+                }
+            }
+        }
+        let score = tensor(model.block, "score.weight")
+        tensors.append(("base_model.model.score.weight", score.shape, score.values))
+        let cfg = LoRAMethod.hfPEFTConfig(spec, rank: spec.rank, alpha: spec.alpha, layers: layers,
+                                          paths: spec.targets.map(DecoderLayer.hfModulePath), container: "layers", config: config,
+                                          modulesToSave: "score")
+        try OutputFiles.createFolder(dir)
+        try OutputFiles.write(SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]), to: dir + "/adapter_model.safetensors")
+        try OutputFiles.write(cfg.serialized() + "\n", to: dir + "/adapter_config.json")
+        let cls = model.model.config.family.sequenceClassifierClass
+        let load: String
+        switch try? ModelSource.locate(config.model) {
+        case .gguf(let file)?:
+            let folder = (file as NSString).deletingLastPathComponent, name = (file as NSString).lastPathComponent
+            load = "\(cls).from_pretrained(\"\(folder)\", gguf_file=\"\(name)\", num_labels=\(model.labels))"
+        default: load = "\(cls).from_pretrained(\"\(config.model)\", num_labels=\(model.labels))"
+        }
+        let readme = """
+        # autopeft export (HF PEFT)
+
+        Load with:
+
+            from transformers import \(cls)
+            from peft import PeftModel
+            base = \(load)
+            base.config.pad_token_id = <the tokenizer's pad id>   # the score reads each row's last non-pad token
+            model = PeftModel.from_pretrained(base, "<this folder>")
+
+        A GGUF base loads dequantized (transformers' GGUF loader): the same numbers autopeft computed with
+        from its quantized blocks, so the logits agree to float rounding.
+        """
+        try OutputFiles.write(readme + "\n", to: dir + "/README.md")
+        return []
+    }
+
+    /// A trainable tensor by its name in the parameter block.
+    static func tensor(_ block: ParameterBlock, _ name: String) -> (shape: [Int], values: [Float]) {
+        let v = block.view(named: name)!
+        return (v.shape, Array(UnsafeBufferPointer(start: block.value(v.offset), count: v.count)))
+    }
+}
