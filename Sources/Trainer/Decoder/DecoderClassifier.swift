@@ -43,7 +43,9 @@ public final class DecoderClassifier: SequenceClassifier {
     public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource, cache: FrozenPrefixCache? = nil,
                         rows: [Int] = []) throws(TrainerError) -> UnsafeMutablePointer<Float> {
         let H = model.config.hiddenSize, B = batch.batch, T = batch.length
-        let h = try model.forward(batch, training: training, rng: &rng, cache: cache, rows: rows)
+        // Backward follows a training forward only, down to the lowest block holding a module.
+        let h = try model.forward(batch, training: training, rng: &rng, cache: cache, rows: rows,
+                                  keepActivationsFrom: training ? model.lowestTrainableLayer : model.config.layers)
         lastLengths = batch.lengths
         lastLength = T
         let p = pooled.ensure(B * H)

@@ -20,9 +20,9 @@ public final class DecoderLayer: AdapterHost {
     let rotary: RotaryEmbedding
     var attachments = LayerAttachments()
 
-    var n1 = GrowableBuffer(), rstd1 = GrowableBuffer(), q = GrowableBuffer(), k = GrowableBuffer(), v = GrowableBuffer()
-    var probs = GrowableBuffer(), ctx = GrowableBuffer(), r1 = GrowableBuffer()
-    var n2 = GrowableBuffer(), rstd2 = GrowableBuffer(), gate = GrowableBuffer(), up = GrowableBuffer(), s = GrowableBuffer()
+    /// The block's own activations, kept for backward; `saved` is what the last forward wrote into.
+    private let own = DecoderActivations()
+    private var saved: DecoderActivations
     private var first = 0
 
     /// Dequantized tiles of a quantized base, shared by the model's blocks.
@@ -34,6 +34,7 @@ public final class DecoderLayer: AdapterHost {
         self.config = config
         self.rotary = rotary
         self.tiles = tiles
+        saved = own
     }
 
     func shape(batch B: Int, length T: Int) -> AttentionShape {
@@ -97,16 +98,21 @@ public final class DecoderLayer: AdapterHost {
     }
 
     /// Runs the block on x [B·T, H], writing out [B·T, H]; token t of each row sits at position
-    /// `first + t`, and `keyValid` [B·T] marks real tokens (right padding).
+    /// `first + t`, and `keyValid` [B·T] marks real tokens (right padding). The activations go to
+    /// `scratch` when given (a block backward will not reach, sharing one set with the others),
+    /// else to the block's own, which `backward` reads.
     func forward(x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, keyValid: UnsafePointer<Float>,
-                 batch B: Int, length T: Int, first: Int, block: ParameterBlock, training: Bool, rng: inout RandomSource) {
+                 batch B: Int, length T: Int, first: Int, block: ParameterBlock, training: Bool, rng: inout RandomSource,
+                 scratch: DecoderActivations? = nil) {
         let c = config, H = c.hiddenSize, I = c.intermediateSize, N = B * T
         let shape = shape(batch: B, length: T)
         self.first = first
-        let n1p = n1.ensure(N * H)
-        RMSNorm.forward(out: n1p, rstd: rstd1.ensure(N), inp: x, gamma: w.attentionNorm.pointer, rows: N, channels: H,
+        let a = scratch ?? own
+        saved = a
+        let n1p = a.n1.ensure(N * H)
+        RMSNorm.forward(out: n1p, rstd: a.rstd1.ensure(N), inp: x, gamma: w.attentionNorm.pointer, rows: N, channels: H,
                         eps: c.rmsNormEps)
-        let qp = q.ensure(N * c.queryWidth), kp = k.ensure(N * c.kvWidth), vp = v.ensure(N * c.kvWidth)
+        let qp = a.q.ensure(N * c.queryWidth), kp = a.k.ensure(N * c.kvWidth), vp = a.v.ensure(N * c.kvWidth)
         linear(.query, w.query, out: qp, inp: n1p, rows: N, block: block, training: training, rng: &rng)
         linear(.key, w.key, out: kp, inp: n1p, rows: N, block: block, training: training, rng: &rng)
         linear(.value, w.value, out: vp, inp: n1p, rows: N, block: block, training: training, rng: &rng)
@@ -114,16 +120,16 @@ public final class DecoderLayer: AdapterHost {
         attachments.scales[.value]?.forward(vp, rows: N, block: block)
         rotary.forward(qp, batch: B, length: T, heads: c.heads, first: first)
         rotary.forward(kp, batch: B, length: T, heads: c.kvHeads, first: first)
-        let cp = ctx.ensure(N * c.queryWidth)
+        let cp = a.ctx.ensure(N * c.queryWidth)
         var unused = RandomSource(seed: 0)
-        Attention.forward(ctx: cp, probs: probs.ensure(shape.probsCount), dropped: probs.pointer, mask: nil, q: qp, k: kp, v: vp,
+        Attention.forward(ctx: cp, probs: a.probs.ensure(shape.probsCount), dropped: a.probs.pointer, mask: nil, q: qp, k: kp, v: vp,
                           keyValid: keyValid, shape: shape, dropout: 0, rng: &unused)
-        let r1p = r1.ensure(N * H)
+        let r1p = a.r1.ensure(N * H)
         linear(.attentionOutput, w.attentionOutput, out: r1p, inp: cp, rows: N, block: block, training: training, rng: &rng)
         for j in 0..<(N * H) { r1p[j] += x[j] }
-        let n2p = n2.ensure(N * H)
-        RMSNorm.forward(out: n2p, rstd: rstd2.ensure(N), inp: r1p, gamma: w.mlpNorm.pointer, rows: N, channels: H, eps: c.rmsNormEps)
-        let gp = gate.ensure(N * I), up_ = up.ensure(N * I), sp = s.ensure(N * I)
+        let n2p = a.n2.ensure(N * H)
+        RMSNorm.forward(out: n2p, rstd: a.rstd2.ensure(N), inp: r1p, gamma: w.mlpNorm.pointer, rows: N, channels: H, eps: c.rmsNormEps)
+        let gp = a.gate.ensure(N * I), up_ = a.up.ensure(N * I), sp = a.s.ensure(N * I)
         linear(nil, w.gate, out: gp, inp: n2p, rows: N, block: block, training: training, rng: &rng)
         linear(.intermediate, w.up, out: up_, inp: n2p, rows: N, block: block, training: training, rng: &rng)
         SwiGLU.forward(out: sp, gate: gp, up: up_, count: N * I)
@@ -137,38 +143,48 @@ public final class DecoderLayer: AdapterHost {
                   batch B: Int, length T: Int, block: ParameterBlock, scratch sc: inout DecoderScratch) {
         let c = config, H = c.hiddenSize, I = c.intermediateSize, N = B * T
         let shape = shape(batch: B, length: T)
+        precondition(saved === own, "backward after a forward into shared activations")
+        let a = own
         // out = r1 + down(s): dr1 = dout + RMSNorm'(gate' + up')
         let ds = sc.wide.ensure(N * I)
-        linearBackward(.output, w.down, dout: dout, x: s.pointer, dx: ds, rows: N, accumulate: false, block: block)
+        linearBackward(.output, w.down, dout: dout, x: a.s.pointer, dx: ds, rows: N, accumulate: false, block: block)
         attachments.scales[.feedforward]?.backward(ds, rows: N, block: block)
         let dgate = sc.gate.ensure(N * I), dup = sc.up.ensure(N * I)
-        SwiGLU.backward(dgate: dgate, dup: dup, dout: ds, gate: gate.pointer, up: up.pointer, count: N * I)
+        SwiGLU.backward(dgate: dgate, dup: dup, dout: ds, gate: a.gate.pointer, up: a.up.pointer, count: N * I)
         let dn2 = sc.a.ensure(N * H)
-        linearBackward(nil, w.gate, dout: dgate, x: n2.pointer, dx: dn2, rows: N, accumulate: false, block: block)
-        linearBackward(.intermediate, w.up, dout: dup, x: n2.pointer, dx: dn2, rows: N, accumulate: true, block: block)
+        linearBackward(nil, w.gate, dout: dgate, x: a.n2.pointer, dx: dn2, rows: N, accumulate: false, block: block)
+        linearBackward(.intermediate, w.up, dout: dup, x: a.n2.pointer, dx: dn2, rows: N, accumulate: true, block: block)
         let dr1 = sc.b.ensure(N * H)
-        RMSNorm.backward(dinp: dr1, dgamma: nil, dout: dn2, inp: r1.pointer, rstd: rstd2.pointer, gamma: w.mlpNorm.pointer,
+        RMSNorm.backward(dinp: dr1, dgamma: nil, dout: dn2, inp: a.r1.pointer, rstd: a.rstd2.pointer, gamma: w.mlpNorm.pointer,
                          rows: N, channels: H)
         for j in 0..<(N * H) { dr1[j] += dout[j] }
         // r1 = x + o_proj(ctx)
         let dctx = sc.q.ensure(N * c.queryWidth)
-        linearBackward(.attentionOutput, w.attentionOutput, dout: dr1, x: ctx.pointer, dx: dctx, rows: N, accumulate: false, block: block)
+        linearBackward(.attentionOutput, w.attentionOutput, dout: dr1, x: a.ctx.pointer, dx: dctx, rows: N, accumulate: false, block: block)
         let dq = sc.dq.ensure(N * c.queryWidth), dk = sc.k.ensure(N * c.kvWidth), dv = sc.v.ensure(N * c.kvWidth)
-        Attention.backward(dq: dq, dk: dk, dv: dv, dctx: dctx, probs: probs.pointer, dropped: probs.pointer, mask: nil,
-                           q: q.pointer, k: k.pointer, v: v.pointer, shape: shape, dropout: 0,
+        Attention.backward(dq: dq, dk: dk, dv: dv, dctx: dctx, probs: a.probs.pointer, dropped: a.probs.pointer, mask: nil,
+                           q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, shape: shape, dropout: 0,
                            scratch: sc.attention.ensure(Attention.scratchCount(shape)))
         rotary.backward(dq, batch: B, length: T, heads: c.heads, first: first)
         rotary.backward(dk, batch: B, length: T, heads: c.kvHeads, first: first)
         attachments.scales[.key]?.backward(dk, rows: N, block: block)
         attachments.scales[.value]?.backward(dv, rows: N, block: block)
         let dn1 = sc.a.pointer
-        linearBackward(.query, w.query, dout: dq, x: n1.pointer, dx: dn1, rows: N, accumulate: false, block: block)
-        linearBackward(.key, w.key, dout: dk, x: n1.pointer, dx: dn1, rows: N, accumulate: true, block: block)
-        linearBackward(.value, w.value, dout: dv, x: n1.pointer, dx: dn1, rows: N, accumulate: true, block: block)
-        RMSNorm.backward(dinp: dx, dgamma: nil, dout: dn1, inp: x, rstd: rstd1.pointer, gamma: w.attentionNorm.pointer,
+        linearBackward(.query, w.query, dout: dq, x: a.n1.pointer, dx: dn1, rows: N, accumulate: false, block: block)
+        linearBackward(.key, w.key, dout: dk, x: a.n1.pointer, dx: dn1, rows: N, accumulate: true, block: block)
+        linearBackward(.value, w.value, dout: dv, x: a.n1.pointer, dx: dn1, rows: N, accumulate: true, block: block)
+        RMSNorm.backward(dinp: dx, dgamma: nil, dout: dn1, inp: x, rstd: a.rstd1.pointer, gamma: w.attentionNorm.pointer,
                          rows: N, channels: H)
         for j in 0..<(N * H) { dx[j] += dr1[j] }
     }
+}
+
+/// A block's forward activations: its own (kept for backward), or one set the blocks backward will
+/// not reach share (eval, and the frozen blocks below the lowest trainable one).
+final class DecoderActivations {
+    var n1 = GrowableBuffer(), rstd1 = GrowableBuffer(), q = GrowableBuffer(), k = GrowableBuffer(), v = GrowableBuffer()
+    var probs = GrowableBuffer(), ctx = GrowableBuffer(), r1 = GrowableBuffer()
+    var n2 = GrowableBuffer(), rstd2 = GrowableBuffer(), gate = GrowableBuffer(), up = GrowableBuffer(), s = GrowableBuffer()
 }
 
 /// A scratch buffer several objects share (one runs at a time).

@@ -20,6 +20,8 @@ public final class DecoderModel {
     var normed = GrowableBuffer(), finalRstd = GrowableBuffer(), valid = GrowableBuffer()
     var dHidden = GrowableBuffer(), dHiddenNext = GrowableBuffer()
     var scratch = DecoderScratch()
+    /// The activations the blocks backward will not reach share (see `forward`'s `keepActivationsFrom`).
+    let sharedActivations = DecoderActivations()
     var lastBatch = 0, lastLength = 0
 
     /// `plan`'s methods attached to the blocks; a head, when there is one, declares its parameters
@@ -66,10 +68,12 @@ public final class DecoderModel {
     /// Runs the blocks and the final norm; returns the normed last hidden states [B·T, H]. In
     /// training, the modules' dropout draws from `rng`. With `cache` (and `rows`, the batch's row
     /// indices into it), the embeddings and the blocks below `cache.layer` are skipped: their
-    /// output comes from the cache (exact: the frozen blocks have no dropout).
+    /// output comes from the cache (exact: the frozen blocks have no dropout). Blocks from
+    /// `keepActivationsFrom` up keep their activations for a backward down to there; the ones below
+    /// share one set (at 256 tokens, a block's activations are about 60 MB a row of 8).
     @discardableResult
     public func forward(_ batch: TokenBatch, training: Bool, rng: inout RandomSource, cache: FrozenPrefixCache? = nil,
-                        rows: [Int] = []) throws(TrainerError) -> UnsafeMutablePointer<Float> {
+                        rows: [Int] = [], keepActivationsFrom: Int = 0) throws(TrainerError) -> UnsafeMutablePointer<Float> {
         let c = config, H = c.hiddenSize, N = batch.batch * batch.length
         precondition(cache.map { $0.layer <= lowestTrainableLayer } ?? true, "a cache above the lowest trainable block")
         let start: Int
@@ -82,7 +86,7 @@ public final class DecoderModel {
             start = 0
         }
         for m in modules { m.forward(block: block) }
-        runBlocks(start..<c.layers, batch: batch, training: training, rng: &rng)
+        runBlocks(start..<c.layers, batch: batch, training: training, rng: &rng, keepFrom: keepActivationsFrom)
         let out = normed.ensure(N * H)
         RMSNorm.forward(out: out, rstd: finalRstd.ensure(N), inp: hidden[c.layers].pointer, gamma: weights.finalNorm.pointer,
                         rows: N, channels: H, eps: c.rmsNormEps)
@@ -95,7 +99,7 @@ public final class DecoderModel {
         precondition(layer <= lowestTrainableLayer, "a prefix above the lowest trainable block")
         try embed(batch)
         var unused = RandomSource(seed: 0)
-        runBlocks(0..<layer, batch: batch, training: false, rng: &unused)
+        runBlocks(0..<layer, batch: batch, training: false, rng: &unused, keepFrom: layer)
         return hidden[layer].pointer
     }
 
@@ -122,11 +126,13 @@ public final class DecoderModel {
         }
     }
 
-    func runBlocks(_ range: Range<Int>, batch: TokenBatch, training: Bool, rng: inout RandomSource) {
+    /// Runs blocks `range`; those below `keepFrom` write their activations into the shared set.
+    func runBlocks(_ range: Range<Int>, batch: TokenBatch, training: Bool, rng: inout RandomSource, keepFrom: Int) {
         let H = config.hiddenSize, N = batch.batch * batch.length
         for l in range {
             layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: valid.pointer, batch: batch.batch,
-                              length: batch.length, first: 0, block: block, training: training, rng: &rng)
+                              length: batch.length, first: 0, block: block, training: training, rng: &rng,
+                              scratch: l < keepFrom ? sharedActivations : nil)
         }
     }
 
@@ -170,7 +176,8 @@ public final class DecoderModel {
         let logits = FloatBuffer(count: config.vocabSize)
         for _ in 0..<steps {
             let batch = TokenBatch([TokenEncoding(ids: ids, typeIds: [Int32](repeating: 0, count: ids.count))], padId: 0)
-            let h = try forward(batch)
+            var unused = RandomSource(seed: 0)
+            let h = try forward(batch, training: false, rng: &unused, keepActivationsFrom: config.layers)
             self.logits(h + (ids.count - 1) * config.hiddenSize, rows: 1, into: logits.pointer)
             var best = 0
             for j in 1..<config.vocabSize where logits[j] > logits[best] { best = j }
