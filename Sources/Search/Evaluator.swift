@@ -191,7 +191,7 @@ public enum PEFTMock {
         let L = dims.layers
         func weight(_ l: Int) -> Double { 0.35 + 0.65 * pow(Double(l) / Double(max(L - 1, 1)), 1.5) }
         let factor: [LinearTarget: Double] = [.query: 1.0, .key: 0.6, .value: 1.2, .attentionOutput: 0.8, .intermediate: 1.5, .output: 1.3]
-        return SensitivityScores(method: .mock, layers: L, targets: LinearTarget.allCases,
-                                 scores: (0..<L).map { l in LinearTarget.allCases.map { (4000 * weight(l) * factor[$0]!).rounded() } })
+        return SensitivityScores(method: .mock, layers: L, targets: LinearTarget.ungated,
+                                 scores: (0..<L).map { l in LinearTarget.ungated.map { (4000 * weight(l) * factor[$0]!).rounded() } })
     }
 }

@@ -100,7 +100,8 @@ public final class Study {
                 // Grouped-query sizes only where they differ from an encoder's, so encoder journals stay as they were.
                 let grouped: [(key: String, value: JSONValue)] = d.kvHeads == d.heads && d.headDim == d.hiddenSize / d.heads ? []
                     : [("num_key_value_heads", .number(d.kvHeads)), ("head_dim", .number(d.headDim))]
-                let bias: [(key: String, value: JSONValue)] = d.classifierBias ? [] : [("classifier_bias", .bool(false))]
+                let bias: [(key: String, value: JSONValue)] = (d.classifierBias ? [] : [("classifier_bias", .bool(false))])
+                    + (d.gatedFeedForward ? [("gated_feed_forward", .bool(true))] : [])
                 extra.append(("model_dimensions", .object([("hidden_size", .number(d.hiddenSize)),
                                                            ("intermediate_size", .number(d.intermediateSize)),
                                                             ("num_hidden_layers", .number(d.layers)), ("num_attention_heads",
@@ -146,7 +147,8 @@ public final class Study {
                                        heads: try r.required("num_attention_heads").int(),
                                        kvHeads: try r.optional("num_key_value_heads")?.int(),
                                        headDim: try r.optional("head_dim")?.int(),
-                                       classifierBias: try r.optional("classifier_bias")?.bool() ?? true)
+                                       classifierBias: try r.optional("classifier_bias")?.bool() ?? true,
+                                       gatedFeedForward: try r.optional("gated_feed_forward")?.bool() ?? false)
         }
         spec = Study.recordedSpec(try StudySpec(document: doc, file: file, dimensions: recorded), journal: journal, constant: nil)
         self.directory = directory

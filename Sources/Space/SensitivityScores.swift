@@ -17,7 +17,7 @@ public struct SensitivityScores: Sendable, Equatable {
     }
     public var method: Method
     public var layers: Int
-    /// Targets in column order (`LinearTarget.allCases`).
+    /// Targets in column order (`LinearTarget.ungated` for an encoder).
     public var targets: [LinearTarget]
     /// [layer][target] benefit counts.
     public var scores: [[Double]]

@@ -57,7 +57,7 @@ public enum DiffoRAScorer {
     /// (γ = 0.5, the untrained value, is "exactly at its size"), charged to the matrices the module
     /// covers in the proportions its own charges give (`PEFTPlan.charges`).
     static func sensitivity(_ gates: [Gate], supernet: PEFTPlan, dims: ModelDimensions, settings: [String: Double]) -> SensitivityScores {
-        let targets = LinearTarget.allCases
+        let targets = dims.linearTargets
         var scores = [[Double]](repeating: [Double](repeating: 0, count: targets.count), count: dims.layers)
         for g in gates {
             let benefit = 2 * g.value * Double(g.parameters) / 10

@@ -37,7 +37,7 @@ public enum KernelProbe {
         BLAS.setThreads(workers)
         defer { BLAS.setThreads(before) }
         let cfg = BertConfig(vocabSize: 300, hiddenSize: 128, layers: 2, heads: 4, intermediateSize: 512, maxPositions: 128)
-        let plan = PEFTPlan(lora: LoRASpec(rank: 16, alpha: 32, dropout: 0.1, targets: LinearTarget.allCases))
+        let plan = PEFTPlan(lora: LoRASpec(rank: 16, alpha: 32, dropout: 0.1, targets: LinearTarget.ungated))
         let model = try BertClassifier(weights: BertWeights.random(config: cfg, seed: 3), plan: plan, labels: 2, head: .pooler)
         try model.initialize(seed: 0)
         var r = RandomSource(seed: 2)

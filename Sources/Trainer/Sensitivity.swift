@@ -13,7 +13,7 @@ public final class SensitivityAccumulator {
     public init(config: BertConfig) {
         layers = config.layers
         let dims = config.dimensions
-        sums = (0..<config.layers).map { _ in LinearTarget.allCases.map { t in
+        sums = (0..<config.layers).map { _ in LinearTarget.ungated.map { t in
             let (i, o) = dims.shape(of: t)
             return FloatBuffer(count: i * o)
         } }
@@ -26,7 +26,7 @@ public final class SensitivityAccumulator {
         let g = scratch.pointer
         g.update(repeating: 0, count: count)
         Linear.backwardWeight(dweight: g, dbias: nil, dout: dout, inp: x, rows: n, inFeatures: inFeatures, outFeatures: outFeatures)
-        let s = sums[layer][LinearTarget.allCases.firstIndex(of: target)!].pointer
+        let s = sums[layer][LinearTarget.ungated.firstIndex(of: target)!].pointer
         for j in 0..<count { s[j] += g[j] * g[j] }
     }
 
@@ -101,7 +101,7 @@ public enum SPTScorer {
                              formatTimeLeft(elapsed: elapsed, done: b + 1, left: batchesRun - b - 1)))
         }
         let counts = acc.topCounts(tau: tau)
-        return SensitivityScores(method: .spt, layers: acc.layers, targets: LinearTarget.allCases,
+        return SensitivityScores(method: .spt, layers: acc.layers, targets: LinearTarget.ungated,
                                  scores: counts.map { $0.map(Double.init) },
                                  settings: ["tau": tau, "batches": Double(batchesRun), "batch_size": Double(batchSize),
                                             "seconds": Date().timeIntervalSince(start)])

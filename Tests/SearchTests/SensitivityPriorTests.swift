@@ -22,8 +22,8 @@ final class SensitivityPriorTests: XCTestCase {
 
     /// Scores concentrated on layers 4-5 and on value/output.
     func scores() -> SensitivityScores {
-        SensitivityScores(method: .spt, layers: 6, targets: LinearTarget.allCases, scores: (0..<6).map { l in
-            LinearTarget.allCases.map { t in (l >= 4 ? 1.0 : 0.05) * ([.value, .output].contains(t) ? 3000 : 200) }
+        SensitivityScores(method: .spt, layers: 6, targets: LinearTarget.ungated, scores: (0..<6).map { l in
+            LinearTarget.ungated.map { t in (l >= 4 ? 1.0 : 0.05) * ([.value, .output].contains(t) ? 3000 : 200) }
         })
     }
 

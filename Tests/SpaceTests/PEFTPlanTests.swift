@@ -34,7 +34,7 @@ final class PEFTPlanTests: XCTestCase {
 
     func testErrorsNamePaths() throws {
         XCTAssertThrowsError(try plan(#"{"lora": {"rank": 8, "targets": ["qeury"]}}"#)) { e in
-            XCTAssertEqual("\(e)", #"peft.lora.targets[0]: unknown LoRA target "qeury"; expected one of query, key, value, attention.output, intermediate, output (did you mean "query"?)"#)
+            XCTAssertEqual("\(e)", #"peft.lora.targets[0]: unknown LoRA target "qeury"; expected one of query, key, value, attention.output, intermediate, output, gate (did you mean "query"?)"#)
         }
         XCTAssertThrowsError(try plan(#"{"lora": {"rank": 0, "targets": ["query"]}}"#)) { e in
             XCTAssertTrue("\(e)".hasPrefix("peft.lora.rank: expected a positive rank"), "\(e)")

@@ -159,7 +159,7 @@ final class DecoderFamilyTests: XCTestCase {
     /// 4e-4 at ε = 1e-2, where the estimates scattered on both sides of the analytic values (each
     /// module alone passes at 1e-2 too).
     func testPEFTModulesOnDecoderBlocksMatchFiniteDifferences() throws {
-        let all: [LinearTarget] = [.query, .key, .value, .attentionOutput, .intermediate, .output]
+        let all = LinearTarget.allCases   // the gate too: a decoder's feed-forward is gated
         for name in ["llama-tiny", "qwen2-tiny"] {
             let folder = Repo.fixtures + "/" + name
             let config = try DecoderConfig(contentsOf: folder + "/config.json")
@@ -279,6 +279,13 @@ final class DecoderFamilyTests: XCTestCase {
         XCTAssertThrowsError(try BaseModel.decoder(weights).classifier(plan: PEFTPlan(), labels: 2, head: .cls)) {
             XCTAssertTrue("\($0)".contains("expected \"last\""), "\($0)")
         }
+        // Llama's module names name the same targets; the gate only where the feed-forward is gated.
+        XCTAssertEqual(["q_proj", "self_attn.k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "mlp.down_proj"].map(LinearTarget.init(name:)),
+                       [.query, .key, .value, .attentionOutput, .gate, .intermediate, .output])
+        let gate = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.gate]))
+        XCTAssertNoThrow(try gate.validate(for: weights.config.dimensions))
+        let encoder = ModelDimensions(hiddenSize: 32, intermediateSize: 48, layers: 2, heads: 4)
+        XCTAssertThrowsError(try gate.validate(for: encoder)) { XCTAssertTrue("\($0)".contains("has none"), "\($0)") }
         let classifier = try BaseModel.decoder(weights).classifier(plan: PEFTPlan(), labels: 2, head: .last)
         XCTAssertEqual(classifier.trainableParameters, PEFTPlan().trainableParameters(dims: weights.config.dimensions, labels: 2))
         XCTAssertEqual(classifier.trainableParameters, 2 * 32, "score.weight only")

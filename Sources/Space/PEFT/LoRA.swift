@@ -76,6 +76,10 @@ extension LoRASpec {
         if rank < 1 { throw ConfigError(path: path + ".rank", message: "expected a positive rank, got \(rank)") }
         if targets.isEmpty { throw ConfigError(path: path + ".targets", message: "expected at least one target") }
         for t in targets {
+            if t == .gate && !dims.gatedFeedForward {
+                throw ConfigError(path: path + ".targets", message: "target \"gate\" is the gate map of a gated feed-forward "
+                    + "(Llama-family decoders); this model's feed-forward has none")
+            }
             let (i, o) = dims.shape(of: t)
             if rank > min(i, o) {
                 throw ConfigError(path: path + ".rank", message: "rank \(rank) exceeds min(\(i), \(o)) of \(t.rawValue)")

@@ -14,9 +14,11 @@ public struct ModelDimensions: Equatable, Sendable {
     /// Whether the classification head has a bias: an encoder's classifier does, a decoder's
     /// `score` does not (HF's `LlamaForSequenceClassification`).
     public var classifierBias: Bool
+    /// Whether the feed-forward is gated (SwiGLU: a `gate` map beside `up`), as in decoders.
+    public var gatedFeedForward: Bool
 
     public init(hiddenSize: Int, intermediateSize: Int, layers: Int, heads: Int, kvHeads: Int? = nil, headDim: Int? = nil,
-                classifierBias: Bool = true) {
+                classifierBias: Bool = true, gatedFeedForward: Bool = false) {
         self.hiddenSize = hiddenSize
         self.intermediateSize = intermediateSize
         self.layers = layers
@@ -24,9 +26,14 @@ public struct ModelDimensions: Equatable, Sendable {
         self.kvHeads = kvHeads ?? heads
         self.headDim = headDim ?? hiddenSize / max(heads, 1)
         self.classifierBias = classifierBias
+        self.gatedFeedForward = gatedFeedForward
     }
 
-    /// `model_type`s of the decoder families (`DecoderFamily` in the trainer), whose `score` head has no bias.
+    /// The linear maps of one block: the gate too when the feed-forward is gated.
+    public var linearTargets: [LinearTarget] { gatedFeedForward ? LinearTarget.allCases : LinearTarget.ungated }
+
+    /// `model_type`s of the decoder families (`DecoderFamily` in the trainer): their `score` head has
+    /// no bias, and their feed-forward is gated.
     public static let decoderModelTypes: Set<String> = ["llama", "mistral", "qwen2"]
 
     /// (input features, output features) of a linear target: queries take heads · head dimension
@@ -36,7 +43,7 @@ public struct ModelDimensions: Equatable, Sendable {
         case .query: return (hiddenSize, heads * headDim)
         case .key, .value: return (hiddenSize, kvHeads * headDim)
         case .attentionOutput: return (heads * headDim, hiddenSize)
-        case .intermediate: return (hiddenSize, intermediateSize)
+        case .intermediate, .gate: return (hiddenSize, intermediateSize)
         case .output: return (intermediateSize, hiddenSize)
         }
     }
@@ -53,12 +60,13 @@ extension ModelDimensions {
             throw ConfigError(file: path, path: "", message: "not valid JSON: \(error)")
         }
         let r = JSONReader(value, file: path)
+        let decoder = Self.decoderModelTypes.contains(try r.optional("model_type")?.string() ?? "bert")
         self.init(hiddenSize: try r.required("hidden_size").int(in: 1...1_000_000, what: "a hidden size"),
                   intermediateSize: try r.required("intermediate_size").int(in: 1...10_000_000, what: "an intermediate size"),
                   layers: try r.required("num_hidden_layers").int(in: 1...4096, what: "a layer count"),
                   heads: try r.required("num_attention_heads").int(in: 1...4096, what: "a head count"),
                   kvHeads: try r.optional("num_key_value_heads")?.int(in: 1...4096, what: "a head count"),
                   headDim: try r.optional("head_dim")?.int(in: 1...65536, what: "a head dimension"),
-                  classifierBias: !Self.decoderModelTypes.contains(try r.optional("model_type")?.string() ?? "bert"))
+                  classifierBias: !decoder, gatedFeedForward: decoder)
     }
 }

@@ -57,7 +57,7 @@ public struct DecoderConfig: Equatable, Sendable {
 
     public var dimensions: ModelDimensions {
         ModelDimensions(hiddenSize: hiddenSize, intermediateSize: intermediateSize, layers: layers, heads: heads, kvHeads: kvHeads,
-                        headDim: headDim, classifierBias: false)
+                        headDim: headDim, classifierBias: false, gatedFeedForward: true)
     }
 
     /// Reads `config.json`. Unknown keys are ignored (HF configs carry many); the ones that would

@@ -9,8 +9,8 @@ import Space
 ///   → n2 = RMSNorm(r1) → gate, up [N, I] → s = silu(gate) ⊙ up → d [N, H] (down_proj) → out = r1 + d
 /// No dropout: Llama-family configs train with none.
 ///
-/// PEFT modules attach at the sites Llama has (`AdapterHost`): beside q, k, v, o, up and down
-/// (`LinearTarget` query, key, value, attentionOutput, intermediate, output), trainable biases
+/// PEFT modules attach at the sites Llama has (`AdapterHost`): beside q, k, v, o, gate, up and down
+/// (`LinearTarget` query, key, value, attentionOutput, gate, intermediate, output), trainable biases
 /// where the family has biases (Qwen2's q, k, v), (IA)³ on k, v and the input of down. Prefixes
 /// and bottleneck adapters are not run here yet (`unrunSites`; `DecoderModel` refuses them).
 public final class DecoderLayer: AdapterHost {
@@ -42,9 +42,10 @@ public final class DecoderLayer: AdapterHost {
                        causal: true)
     }
 
-    /// Llama's maps by the encoder's target names: up is `intermediate`, down is `output`; gate has none yet.
+    /// Llama's maps by the target names: up is `intermediate`, down is `output`.
     func frozenLinear(_ target: LinearTarget) -> LinearWeights {
         switch target {
+        case .gate: return w.gate
         case .query: return w.query
         case .key: return w.key
         case .value: return w.value
@@ -66,35 +67,30 @@ public final class DecoderLayer: AdapterHost {
         return lw.biasPointer == nil ? nil : lw.bias
     }
 
-    /// y = x Wᵀ + b at `target` (nil: the gate), then what is attached beside it adds its output.
-    private func linear(_ target: LinearTarget?, _ lw: LinearWeights, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+    /// y = x Wᵀ + b at `target`, then what is attached beside it adds its output.
+    private func linear(_ target: LinearTarget, _ lw: LinearWeights, out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                         rows n: Int, block: ParameterBlock, training: Bool, rng: inout RandomSource) {
-        let bias = target.flatMap { attachments.biases[BiasSite($0)] }.map { UnsafePointer(block.value($0)) } ?? lw.biasPointer
-        if let t = target, let replaced = attachments.linear[t]?.lazy.compactMap(\.replacementWeight).first {
+        let bias = BiasSite(target).flatMap { attachments.biases[$0] }.map { UnsafePointer(block.value($0)) } ?? lw.biasPointer
+        if let replaced = attachments.linear[target]?.lazy.compactMap(\.replacementWeight).first {
             Linear.forward(out: out, inp: inp, weight: replaced, bias: bias, rows: n, inFeatures: lw.inFeatures, outFeatures: lw.outFeatures)
         } else {
             lw.forward(out: out, inp: inp, bias: bias, rows: n, scratch: &tiles.buffer)
         }
-        guard let t = target else { return }
-        for m in attachments.linear[t] ?? [] { m.forward(y: out, x: inp, rows: n, block: block, training: training, rng: &rng) }
+        for m in attachments.linear[target] ?? [] { m.forward(y: out, x: inp, rows: n, block: block, training: training, rng: &rng) }
     }
 
     /// The input gradient of a map at `target` (written, or added when `accumulate`), and the
     /// gradients of what is attached there and of a trainable bias.
-    private func linearBackward(_ target: LinearTarget?, _ lw: LinearWeights, dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
+    private func linearBackward(_ target: LinearTarget, _ lw: LinearWeights, dout: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>, rows n: Int, accumulate: Bool, block: ParameterBlock) {
-        if let t = target {
-            attachments.linearBiasBackward(t, dout: dout, rows: n, columns: lw.outFeatures, block: block)
-            if let replaced = attachments.linear[t]?.lazy.compactMap(\.replacementWeight).first {
-                Linear.backwardInput(dinp: dx, dout: dout, weight: replaced, rows: n, inFeatures: lw.inFeatures, outFeatures: lw.outFeatures,
-                                     accumulate: accumulate)
-            } else {
-                lw.backwardInput(dinp: dx, dout: dout, rows: n, accumulate: accumulate, scratch: &tiles.buffer)
-            }
-            for m in attachments.linear[t] ?? [] { m.backward(dy: dout, x: x, dx: dx, rows: n, block: block) }
+        attachments.linearBiasBackward(target, dout: dout, rows: n, columns: lw.outFeatures, block: block)
+        if let replaced = attachments.linear[target]?.lazy.compactMap(\.replacementWeight).first {
+            Linear.backwardInput(dinp: dx, dout: dout, weight: replaced, rows: n, inFeatures: lw.inFeatures, outFeatures: lw.outFeatures,
+                                 accumulate: accumulate)
         } else {
             lw.backwardInput(dinp: dx, dout: dout, rows: n, accumulate: accumulate, scratch: &tiles.buffer)
         }
+        for m in attachments.linear[target] ?? [] { m.backward(dy: dout, x: x, dx: dx, rows: n, block: block) }
     }
 
     /// Runs the block on x [B·T, H], writing out [B·T, H]; token t of each row sits at position
@@ -130,7 +126,7 @@ public final class DecoderLayer: AdapterHost {
         let n2p = a.n2.ensure(N * H)
         RMSNorm.forward(out: n2p, rstd: a.rstd2.ensure(N), inp: r1p, gamma: w.mlpNorm.pointer, rows: N, channels: H, eps: c.rmsNormEps)
         let gp = a.gate.ensure(N * I), up_ = a.up.ensure(N * I), sp = a.s.ensure(N * I)
-        linear(nil, w.gate, out: gp, inp: n2p, rows: N, block: block, training: training, rng: &rng)
+        linear(.gate, w.gate, out: gp, inp: n2p, rows: N, block: block, training: training, rng: &rng)
         linear(.intermediate, w.up, out: up_, inp: n2p, rows: N, block: block, training: training, rng: &rng)
         SwiGLU.forward(out: sp, gate: gp, up: up_, count: N * I)
         attachments.scales[.feedforward]?.forward(sp, rows: N, block: block)
@@ -152,7 +148,7 @@ public final class DecoderLayer: AdapterHost {
         let dgate = sc.gate.ensure(N * I), dup = sc.up.ensure(N * I)
         SwiGLU.backward(dgate: dgate, dup: dup, dout: ds, gate: a.gate.pointer, up: a.up.pointer, count: N * I)
         let dn2 = sc.a.ensure(N * H)
-        linearBackward(nil, w.gate, dout: dgate, x: a.n2.pointer, dx: dn2, rows: N, accumulate: false, block: block)
+        linearBackward(.gate, w.gate, dout: dgate, x: a.n2.pointer, dx: dn2, rows: N, accumulate: false, block: block)
         linearBackward(.intermediate, w.up, dout: dup, x: a.n2.pointer, dx: dn2, rows: N, accumulate: true, block: block)
         let dr1 = sc.b.ensure(N * H)
         RMSNorm.backward(dinp: dr1, dgamma: nil, dout: dn2, inp: a.r1.pointer, rstd: a.rstd2.pointer, gamma: w.mlpNorm.pointer,

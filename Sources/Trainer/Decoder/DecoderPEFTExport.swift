@@ -12,6 +12,7 @@ extension DecoderLayer {
         case .attentionOutput: return "self_attn.o_proj"
         case .intermediate: return "mlp.up_proj"
         case .output: return "mlp.down_proj"
+        case .gate: return "mlp.gate_proj"
         }
     }
 }

@@ -74,9 +74,10 @@ struct LayerAttachments {
         linear[target]?.lazy.compactMap(\.replacementWeight).first ?? frozen
     }
 
-    /// The bias to use at `site`: the trainable one when there is one, else `frozen`.
-    func bias(_ site: BiasSite, frozen: FloatBuffer, block: ParameterBlock) -> UnsafePointer<Float> {
-        biases[site].map { UnsafePointer(block.value($0)) } ?? UnsafePointer(frozen.pointer)
+    /// The bias to use at `site`: the trainable one when there is one, else `frozen` (always for a
+    /// map without a bias site).
+    func bias(_ site: BiasSite?, frozen: FloatBuffer, block: ParameterBlock) -> UnsafePointer<Float> {
+        site.flatMap { biases[$0] }.map { UnsafePointer(block.value($0)) } ?? UnsafePointer(frozen.pointer)
     }
 
     /// Where the bias at `site` accumulates its gradient; nil when it is frozen.
@@ -87,14 +88,14 @@ struct LayerAttachments {
     /// db += Σ_rows dout for a linear map's trainable bias (nothing when it is frozen).
     func linearBiasBackward(_ target: LinearTarget, dout: UnsafePointer<Float>, rows n: Int, columns c: Int,
                             block: ParameterBlock) {
-        guard let db = biasGradient(BiasSite(target), block: block) else { return }
+        guard let site = BiasSite(target), let db = biasGradient(site, block: block) else { return }
         for i in 0..<n { let r = dout + i * c; for j in 0..<c { db[j] += r[j] } }
     }
 }
 
 extension BiasSite {
-    /// The bias of a linear map.
-    init(_ target: LinearTarget) { self.init(rawValue: target.rawValue)! }
+    /// The bias of a linear map; nil for a map that has no bias site (the gate: no family has its bias).
+    init?(_ target: LinearTarget) { self.init(rawValue: target.rawValue) }
 }
 
 /// A module's initialisation. The order in which modules draw random numbers is part of the

@@ -56,6 +56,7 @@ extension LayerWeights {
         case .attentionOutput: return attentionOutput
         case .intermediate: return intermediate
         case .output: return output
+        case .gate: preconditionFailure("an encoder has no gate map; ModelDimensions.gatedFeedForward refuses the target")
         }
     }
 
