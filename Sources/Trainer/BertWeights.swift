@@ -27,6 +27,10 @@ public final class LinearWeights {
         outFeatures = quantized.rows
     }
 
+    /// W [out, in] in fp32, whichever way it is held (a quantized map dequantized whole: PiSSA's
+    /// factors and residual are taken from it).
+    public func denseWeight() -> [Float] { quantized?.dequantized() ?? weight.array }
+
     /// out[n, out] = inp[n, in] · Wᵀ + b, whichever way W is held, with `bias` (the frozen one, a
     /// trainable one in its place, or none); `scratch` holds dequantized tiles.
     func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, bias: UnsafePointer<Float>?, rows n: Int,

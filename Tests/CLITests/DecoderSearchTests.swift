@@ -115,6 +115,23 @@ final class DecoderSearchTests: XCTestCase {
         print("decoder-tiny.gguf: max |autopeft − transformers| over the last hidden states = \(worst)")
     }
 
+    /// PiSSA on a quantized base: its factors come from the dequantized map and the residual takes
+    /// the map's place, so the model at initialisation computes what the frozen base computes.
+    func testPiSSAOnAQuantizedBaseStartsAtTheBase() throws {
+        let (model, tokenizer, _) = try BaseModel.load(Self.fixture + "/decoder-tiny.gguf")
+        guard case .decoder(let weights) = model else { return XCTFail("a GGUF file loads as a decoder") }
+        let batch = TokenBatch(["a gripping, funny film", "dull"].map { tokenizer.encode($0, nil, maxLength: 32) }, padId: tokenizer.padId)
+        let base = try DecoderModel(weights: weights)
+        let frozen = Array(UnsafeBufferPointer(start: try base.forward(batch), count: batch.batch * batch.length * 64))
+        let plan = PEFTPlan(lora: LoRASpec(rank: 4, alpha: 8, targets: [.query, .gate, .output], initialization: .pissa))
+        let pissa = try DecoderModel(weights: weights, plan: plan)
+        try pissa.initialize(seed: 0)
+        XCTAssertGreaterThan(pissa.block.values.array.map(abs).max() ?? 0, 0.01, "PiSSA's factors are not zero")
+        let started = Array(UnsafeBufferPointer(start: try pissa.forward(batch), count: frozen.count))
+        let worst = zip(frozen, started).map { abs($0 - $1) }.max() ?? 1
+        XCTAssertLessThanOrEqual(worst, 1e-4, "PiSSA at initialisation against the frozen quantized base")
+    }
+
     /// A decoder's frozen blocks have no dropout, so the frozen-prefix cache changes nothing: the run
     /// with LoRA in block 1 only trains to the same weights and score with the states entering block
     /// 1 cached as without.

@@ -67,7 +67,8 @@ public final class LoRALinear: LinearAttachment, PEFTModule {
 
     func initializePiSSA(block: ParameterBlock, weight lw: LinearWeights) throws(TrainerError) {
         let m = outFeatures, n = inFeatures, k = min(m, n), r = rank
-        var a = (0..<(m * n)).map { Double(lw.weight[$0]) }
+        let w = lw.denseWeight()
+        var a = w.map(Double.init)
         var s = [Double](repeating: 0, count: k), u = [Double](repeating: 0, count: m * k), vt = [Double](repeating: 0, count: k * n)
         let info = LAPACK.gesdd(rows: m, columns: n, a: &a, s: &s, u: &u, vt: &vt)
         guard info == 0 else { throw .model("PiSSA: SVD of layer \(layer) \(target.rawValue) failed (LAPACK info \(info))") }
@@ -83,7 +84,7 @@ public final class LoRALinear: LinearAttachment, PEFTModule {
             for j in 0..<n {
                 var acc = 0.0
                 for i in 0..<r { acc += Double(B[o * r + i]) * Double(A[i * n + j]) }
-                res[o * n + j] = Float(Double(lw.weight[o * n + j]) - sc * acc)
+                res[o * n + j] = Float(Double(w[o * n + j]) - sc * acc)
             }
         }
         residual = res
