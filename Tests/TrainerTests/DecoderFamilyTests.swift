@@ -195,6 +195,43 @@ final class DecoderFamilyTests: XCTestCase {
         }
     }
 
+    /// Serial and parallel bottleneck adapters on a decoder's feed-forward (a serial one reads its
+    /// output, a parallel one its normed input), with LoRA beside: gradients against central
+    /// differences at the step the block check above uses (a smaller one drowns in the Float32
+    /// forward's roundoff, about 2e-3 of the gradient at 2e-3), skipping perturbations that cross
+    /// an adapter's ReLU kink.
+    func testBottleneckAdaptersOnDecoderBlocksMatchFiniteDifferences() throws {
+        let folder = Repo.fixtures + "/llama-tiny"
+        let config = try DecoderConfig(contentsOf: folder + "/config.json")
+        let weights = try DecoderWeights(config: config, safetensors: SafetensorsFile(path: folder + "/model.safetensors"))
+        var plan = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.query, .gate]))
+        plan.serialAdapter = AdapterSpec(size: 4)
+        plan.parallelAdapter = AdapterSpec(size: 3, layers: .only([1]))
+        let model = try DecoderModel(weights: weights, plan: plan)
+        try model.initialize(seed: 1)
+        XCTAssertEqual(model.block.count, plan.moduleParameters(dims: config.dimensions), "the trainer allocates what the plan counts")
+        var r = RandomSource(seed: 3)
+        for i in 0..<model.block.count { model.block.values[i] += Float(r.nextGaussian()) * 0.2 }
+        let (_, batch, _, _) = try load("llama-tiny")
+        let H = config.hiddenSize, N = batch.batch * batch.length
+        var w = randomFloats(N * H, seed: 46)
+        for b in 0..<batch.batch { for t in 0..<batch.length where t != batch.lengths[b] - 1 { for j in 0..<H { w[(b * batch.length + t) * H + j] = 0 } } }
+        func loss() -> Double {
+            var rng = RandomSource(seed: 11)
+            return dot(try! model.forward(batch, training: true, rng: &rng), w)
+        }
+        model.block.zeroGrads()
+        _ = loss()
+        w.withUnsafeBufferPointer { _ = model.backward(dNormed: $0.baseAddress!) }
+        let analytic = model.block.grads.array
+        XCTAssertTrue(model.block.views.contains { $0.name.contains("adapter") }, "\(model.block.views.map(\.name))")
+        for view in model.block.views {
+            checkGradient("llama-tiny.\(view.name)", param: model.block.value(view.offset), count: view.count,
+                          analytic: Array(analytic[view.offset..<(view.offset + view.count)]), eps: 4e-2, atol: 2e-4, samples: 24,
+                          pattern: { model.activationSignature }) { loss() }
+        }
+    }
+
     /// Classification on a decoder as HF's LlamaForSequenceClassification computes it (the last
     /// real token's normed state through `score`): logits against transformers with the fixture's
     /// score weight, then every trainable tensor's cross-entropy gradient (LoRA on q and v, the

@@ -11,8 +11,9 @@ import Space
 ///
 /// PEFT modules attach at the sites Llama has (`AdapterHost`): beside q, k, v, o, gate, up and down
 /// (`LinearTarget` query, key, value, attentionOutput, gate, intermediate, output), trainable biases
-/// where the family has biases (Qwen2's q, k, v), (IA)³ on k, v and the input of down. Prefixes
-/// and bottleneck adapters are not run here yet (`unrunSites`; `DecoderModel` refuses them).
+/// where the family has biases (Qwen2's q, k, v), (IA)³ on k, v and the input of down, bottleneck
+/// adapters on the feed-forward's output. Prefixes are not run here yet (`unrunSites`; `DecoderModel`
+/// refuses them).
 public final class DecoderLayer: AdapterHost {
     public let index: Int
     let w: DecoderLayerWeights
@@ -55,10 +56,8 @@ public final class DecoderLayer: AdapterHost {
         }
     }
 
-    /// What is attached at sites this block does not run (prefixes, bottleneck adapters), by name.
-    var unrunSites: [String] {
-        (attachments.prefix == nil ? [] : ["prefix tuning"]) + (attachments.sublayerAdapters.isEmpty ? [] : ["bottleneck adapters"])
-    }
+    /// What is attached at sites this block does not run (prefixes), by name.
+    var unrunSites: [String] { attachments.prefix == nil ? [] : ["prefix tuning"] }
 
     /// A linear map's bias where the family has one; RMSNorm has no shift.
     func frozenBias(_ site: BiasSite) -> FloatBuffer? {
@@ -131,6 +130,9 @@ public final class DecoderLayer: AdapterHost {
         SwiGLU.forward(out: sp, gate: gp, up: up_, count: N * I)
         attachments.scales[.feedforward]?.forward(sp, rows: N, block: block)
         linear(.output, w.down, out: out, inp: sp, rows: N, block: block, training: training, rng: &rng)
+        // Bottleneck adapters add to the feed-forward's output: a serial one reads that output, a
+        // parallel one the feed-forward's input (the normed n2), before the residual.
+        for m in attachments.sublayerAdapters { m.forward(x: m.readsSublayerInput ? n2p : out, y: out, rows: N, block: block) }
         for j in 0..<(N * H) { out[j] += r1p[j] }
     }
 
@@ -141,15 +143,26 @@ public final class DecoderLayer: AdapterHost {
         let shape = shape(batch: B, length: T)
         precondition(saved === own, "backward after a forward into shared activations")
         let a = own
-        // out = r1 + down(s): dr1 = dout + RMSNorm'(gate' + up')
+        // out = r1 + y, y = down(s) and the adapters on it: dr1 = dout + RMSNorm'(gate' + up' + parallel adapters')
+        var dy = dout
+        let adapters = attachments.sublayerAdapters
+        let dn2Adapters = adapters.contains { $0.readsSublayerInput } ? sc.adapterInput.ensure(N * H) : nil
+        if !adapters.isEmpty {
+            let d = sc.ffnOutput.ensure(N * H)
+            d.update(from: dout, count: N * H)
+            dn2Adapters?.update(repeating: 0, count: N * H)
+            for m in adapters.reversed() { m.backward(dy: d, dx: m.readsSublayerInput ? dn2Adapters : d, rows: N, block: block) }
+            dy = UnsafePointer(d)
+        }
         let ds = sc.wide.ensure(N * I)
-        linearBackward(.output, w.down, dout: dout, x: a.s.pointer, dx: ds, rows: N, accumulate: false, block: block)
+        linearBackward(.output, w.down, dout: dy, x: a.s.pointer, dx: ds, rows: N, accumulate: false, block: block)
         attachments.scales[.feedforward]?.backward(ds, rows: N, block: block)
         let dgate = sc.gate.ensure(N * I), dup = sc.up.ensure(N * I)
         SwiGLU.backward(dgate: dgate, dup: dup, dout: ds, gate: a.gate.pointer, up: a.up.pointer, count: N * I)
         let dn2 = sc.a.ensure(N * H)
         linearBackward(.gate, w.gate, dout: dgate, x: a.n2.pointer, dx: dn2, rows: N, accumulate: false, block: block)
         linearBackward(.intermediate, w.up, dout: dup, x: a.n2.pointer, dx: dn2, rows: N, accumulate: true, block: block)
+        if let e = dn2Adapters { for j in 0..<(N * H) { dn2[j] += e[j] } }
         let dr1 = sc.b.ensure(N * H)
         RMSNorm.backward(dinp: dr1, dgamma: nil, dout: dn2, inp: a.r1.pointer, rstd: a.rstd2.pointer, gamma: w.mlpNorm.pointer,
                          rows: N, channels: H)
@@ -192,4 +205,5 @@ final class SharedBuffer {
 struct DecoderScratch {
     var a = GrowableBuffer(), b = GrowableBuffer(), wide = GrowableBuffer(), gate = GrowableBuffer(), up = GrowableBuffer()
     var q = GrowableBuffer(), dq = GrowableBuffer(), k = GrowableBuffer(), v = GrowableBuffer(), attention = GrowableBuffer()
+    var ffnOutput = GrowableBuffer(), adapterInput = GrowableBuffer()
 }

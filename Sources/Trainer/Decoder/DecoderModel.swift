@@ -55,6 +55,12 @@ public final class DecoderModel {
         try initializeModules(modules, hosts: layers, block: block, seed: seed)
     }
 
+    /// Which ReLU units of the bottleneck adapters were active in the last forward (finite-difference
+    /// checks are valid only when a perturbation crosses no kink).
+    public var activationSignature: UInt64 {
+        layers.reduce(0) { h, l in l.attachments.sublayerAdapters.reduce(h) { ($0 &* 31) ^ $1.activationSignature } }
+    }
+
     /// The lowest block holding a module: backward stops there.
     public var lowestTrainableLayer: Int { plan.lowestAdaptedLayer(layers: config.layers) ?? config.layers }
 
