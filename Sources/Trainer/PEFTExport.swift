@@ -120,7 +120,7 @@ public enum PEFTExport {
     /// AdapterHub's flat `control_trans`.
     static func prefixTable(_ model: BertClassifier, layers: [Int]) -> [Float] {
         let H = model.config.hiddenSize, P = model.plan.prefix?.length ?? 0, width = layers.count * 2 * H
-        model.prefixTuning?.forward(block: model.block, hidden: H)
+        model.prefixTuning?.forward(block: model.block)
         var table = [Float](repeating: 0, count: P * width)
         for (i, l) in layers.enumerated() {
             let k = model.layers[l].prefix!.k, v = model.layers[l].prefix!.v

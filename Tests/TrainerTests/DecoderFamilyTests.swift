@@ -277,16 +277,78 @@ final class DecoderFamilyTests: XCTestCase {
 
     /// What a decoder block does not run is refused by name, and greedy decoding without a prompt
     /// is an error, not a read before the buffer.
-    func testUnrunSitesAndAnEmptyPromptAreRefused() throws {
+    func testAnEmptyPromptIsRefused() throws {
         let folder = Repo.fixtures + "/llama-tiny"
         let config = try DecoderConfig(contentsOf: folder + "/config.json")
         let weights = try DecoderWeights(config: config, safetensors: SafetensorsFile(path: folder + "/model.safetensors"))
-        XCTAssertThrowsError(try DecoderModel(weights: weights, plan: PEFTPlan(prefix: PrefixSpec(length: 4)))) {
-            XCTAssertTrue("\($0)".contains("prefix tuning cannot attach to a llama decoder block"), "\($0)")
-        }
         XCTAssertThrowsError(try DecoderModel(weights: weights).greedy([], steps: 3)) {
             XCTAssertTrue("\($0)".contains("at least one token"), "\($0)")
         }
+    }
+
+    /// Prefix tuning on decoder blocks: keys and values as wide as the KV heads (2 of 4 heads here),
+    /// flat or through the MLP, positions from 0 or shifted: gradients against central differences.
+    func testPrefixesOnDecoderBlocksMatchFiniteDifferences() throws {
+        let folder = Repo.fixtures + "/llama-tiny"
+        let config = try DecoderConfig(contentsOf: folder + "/config.json")
+        let weights = try DecoderWeights(config: config, safetensors: SafetensorsFile(path: folder + "/model.safetensors"))
+        let (_, batch, _, _) = try load("llama-tiny")
+        let H = config.hiddenSize, N = batch.batch * batch.length
+        var w = randomFloats(N * H, seed: 47)
+        for b in 0..<batch.batch { for t in 0..<batch.length where t != batch.lengths[b] - 1 { for j in 0..<H { w[(b * batch.length + t) * H + j] = 0 } } }
+        for (name, prefix) in [("flat", PrefixSpec(length: 3)), ("mlp shifted", PrefixSpec(length: 2, layers: .only([1]), projection: 5,
+                                                                                                 positions: .shifted))] {
+            let plan = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.value]), prefix: prefix)
+            let model = try DecoderModel(weights: weights, plan: plan)
+            try model.initialize(seed: 1)
+            XCTAssertEqual(model.block.count, plan.moduleParameters(dims: config.dimensions), "\(name): the trainer allocates what the plan counts")
+            var r = RandomSource(seed: 3)
+            for i in 0..<model.block.count { model.block.values[i] += Float(r.nextGaussian()) * 0.2 }
+            func loss() -> Double {
+                var rng = RandomSource(seed: 11)
+                return dot(try! model.forward(batch, training: true, rng: &rng), w)
+            }
+            model.block.zeroGrads()
+            _ = loss()
+            w.withUnsafeBufferPointer { _ = model.backward(dNormed: $0.baseAddress!) }
+            let analytic = model.block.grads.array
+            XCTAssertTrue(model.block.views.contains { $0.name.contains("prefix") }, "\(model.block.views.map(\.name))")
+            for view in model.block.views {
+                checkGradient("\(name).\(view.name)", param: model.block.value(view.offset), count: view.count,
+                              analytic: Array(analytic[view.offset..<(view.offset + view.count)]), eps: 4e-2, atol: 2e-4, samples: 24) { loss() }
+            }
+        }
+    }
+
+    /// A shifted prefix on a GQA decoder computes what HF computes with PEFT's prefix tuning: past keys
+    /// and values (as wide as the 2 KV heads) before the real tokens, whose positions start at P
+    /// (Fixtures/llama-tiny/prefix.safetensors, tools/make_decoder_prefix_fixture.py).
+    func testAShiftedPrefixOnADecoderMatchesHFPEFT() throws {
+        let folder = Repo.fixtures + "/llama-tiny"
+        let config = try DecoderConfig(contentsOf: folder + "/config.json")
+        let weights = try DecoderWeights(config: config, safetensors: SafetensorsFile(path: folder + "/model.safetensors"))
+        let reference = try SafetensorsFile(path: folder + "/prefix.safetensors")
+        let table = try reference.floats("table"), K = config.kvWidth, P = 3
+        let model = try DecoderClassifier(weights: weights, plan: PEFTPlan(prefix: PrefixSpec(length: P, positions: .shifted)), labels: 3)
+        let score = try SafetensorsFile(path: folder + "/classifier.safetensors").floats("score.weight")
+        model.block.value(model.block.view(named: "score.weight")!.offset).update(from: score, count: score.count)
+        for l in 0..<config.layers {
+            for (part, shift) in [("prefix_key", 0), ("prefix_value", K)] {
+                let dst = model.block.value(model.block.view(named: "encoder.layer.\(l).attention.\(part)")!.offset)
+                for t in 0..<P { for j in 0..<K { dst[t * K + j] = table[t * config.layers * 2 * K + l * 2 * K + shift + j] } }
+            }
+        }
+        let (_, batch, _, _) = try load("llama-tiny")
+        var rng = RandomSource(seed: 0)
+        let logits = try model.forward(batch, training: false, rng: &rng)
+        let d = maxDifference(Array(UnsafeBufferPointer(start: logits, count: 6)), try reference.floats("logits"))
+        print("llama-tiny prefix (shifted) against HF PEFT's prefix cache: logits max |diff| \(d)")
+        XCTAssertLessThanOrEqual(d, 1e-5)
+        // From position 0 the same prefix computes something else: the rotations differ.
+        let zero = try DecoderClassifier(weights: weights, plan: PEFTPlan(prefix: PrefixSpec(length: P)), labels: 3)
+        zero.block.values.pointer.update(from: model.block.values.pointer, count: model.block.count)
+        let z = try zero.forward(batch, training: false, rng: &rng)
+        XCTAssertGreaterThan(maxDifference(Array(UnsafeBufferPointer(start: z, count: 6)), try reference.floats("logits")), 1e-3)
     }
 
     /// Where a model is and what it is: a Hugging Face folder of a decoder family, a GGUF file, a

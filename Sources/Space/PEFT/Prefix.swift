@@ -39,14 +39,15 @@ public struct PrefixSpec: Equatable, Sendable {
 }
 
 extension ModelDimensions {
-    /// Prefix tuning without a projection, per layer: a key and a value vector per prefix token.
-    public func prefixParameters<T: Numeric>(length p: T) -> T { 2 * p * T(exactly: hiddenSize)! }
+    /// Prefix tuning without a projection, per layer: a key and a value vector per prefix token, as
+    /// wide as the keys (`kvHeads · headDim`: the hidden size in an encoder).
+    public func prefixParameters<T: Numeric>(length p: T) -> T { 2 * p * T(exactly: kvHeads * headDim)! }
 
-    /// Prefix tuning with the MLP reparameterisation (embedding [P, H] → p → tanh → 2·H per layer),
-    /// in all `layers` at once: every MLP weight trains.
+    /// Prefix tuning with the MLP reparameterisation (embedding [P, H] → p → tanh → 2·K per layer,
+    /// K the key/value width), in all `layers` at once: every MLP weight trains.
     public func projectedPrefixParameters(length p: Int, projection q: Int, layers: Int) -> Int {
-        let h = hiddenSize
-        return p * h + h * q + q + q * 2 * h * layers + 2 * h * layers
+        let h = hiddenSize, k = kvHeads * headDim
+        return p * h + h * q + q + q * 2 * k * layers + 2 * k * layers
     }
 }
 

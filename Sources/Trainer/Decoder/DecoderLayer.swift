@@ -12,8 +12,8 @@ import Space
 /// PEFT modules attach at the sites Llama has (`AdapterHost`): beside q, k, v, o, gate, up and down
 /// (`LinearTarget` query, key, value, attentionOutput, gate, intermediate, output), trainable biases
 /// where the family has biases (Qwen2's q, k, v), (IA)³ on k, v and the input of down, bottleneck
-/// adapters on the feed-forward's output. Prefixes are not run here yet (`unrunSites`; `DecoderModel`
-/// refuses them).
+/// adapters on the feed-forward's output, and a prefix's keys and values before the attention's own
+/// (the KV heads' width; positions from 0, or from P when shifted, as HF counts past keys).
 public final class DecoderLayer: AdapterHost {
     public let index: Int
     let w: DecoderLayerWeights
@@ -38,9 +38,10 @@ public final class DecoderLayer: AdapterHost {
         saved = own
     }
 
+    /// The attention's shape: T queries over a prefix's P keys (all seen) and the T causal ones.
     func shape(batch B: Int, length T: Int) -> AttentionShape {
-        AttentionShape(batch: B, queries: T, keys: T, heads: config.heads, headDim: config.headDim, kvHeads: config.kvHeads,
-                       causal: true)
+        AttentionShape(batch: B, queries: T, keys: (attachments.prefix?.length ?? 0) + T, heads: config.heads, headDim: config.headDim,
+                       kvHeads: config.kvHeads, causal: true)
     }
 
     /// Llama's maps by the target names: up is `intermediate`, down is `output`.
@@ -56,8 +57,6 @@ public final class DecoderLayer: AdapterHost {
         }
     }
 
-    /// What is attached at sites this block does not run (prefixes), by name.
-    var unrunSites: [String] { attachments.prefix == nil ? [] : ["prefix tuning"] }
 
     /// A linear map's bias where the family has one; RMSNorm has no shift.
     func frozenBias(_ site: BiasSite) -> FloatBuffer? {
@@ -115,10 +114,18 @@ public final class DecoderLayer: AdapterHost {
         attachments.scales[.value]?.forward(vp, rows: N, block: block)
         rotary.forward(qp, batch: B, length: T, heads: c.heads, first: first)
         rotary.forward(kp, batch: B, length: T, heads: c.kvHeads, first: first)
+        // A prefix's keys and values go before the rotated rows as they are (HF's past keys: already
+        // in the rotated space), visible to every query.
+        var keys = UnsafePointer(kp), values = UnsafePointer(vp), valid = keyValid
+        if attachments.prefix != nil {
+            attachments.prefix!.forward(k: kp, v: vp, keyValid: keyValid, batch: B, length: T, hidden: c.kvWidth)
+            let p = attachments.prefix!
+            keys = UnsafePointer(p.keys.pointer); values = UnsafePointer(p.values.pointer); valid = UnsafePointer(p.valid.pointer)
+        }
         let cp = a.ctx.ensure(N * c.queryWidth)
         var unused = RandomSource(seed: 0)
-        Attention.forward(ctx: cp, probs: a.probs.ensure(shape.probsCount), dropped: a.probs.pointer, mask: nil, q: qp, k: kp, v: vp,
-                          keyValid: keyValid, shape: shape, dropout: 0, rng: &unused)
+        Attention.forward(ctx: cp, probs: a.probs.ensure(shape.probsCount), dropped: a.probs.pointer, mask: nil, q: qp, k: keys,
+                          v: values, keyValid: valid, shape: shape, dropout: 0, rng: &unused)
         let r1p = a.r1.ensure(N * H)
         linear(.attentionOutput, w.attentionOutput, out: r1p, inp: cp, rows: N, block: block, training: training, rng: &rng)
         for j in 0..<(N * H) { r1p[j] += x[j] }
@@ -171,9 +178,14 @@ public final class DecoderLayer: AdapterHost {
         let dctx = sc.q.ensure(N * c.queryWidth)
         linearBackward(.attentionOutput, w.attentionOutput, dout: dr1, x: a.ctx.pointer, dx: dctx, rows: N, accumulate: false, block: block)
         let dq = sc.dq.ensure(N * c.queryWidth), dk = sc.k.ensure(N * c.kvWidth), dv = sc.v.ensure(N * c.kvWidth)
-        Attention.backward(dq: dq, dk: dk, dv: dv, dctx: dctx, probs: a.probs.pointer, dropped: a.probs.pointer, mask: nil,
-                           q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, shape: shape, dropout: 0,
-                           scratch: sc.attention.ensure(Attention.scratchCount(shape)))
+        // With a prefix, keys and values have P more rows a batch row: their gradients split after.
+        let prefix = attachments.prefix, P = prefix?.length ?? 0
+        let dkf = prefix == nil ? dk : sc.kFull.ensure(B * (P + T) * c.kvWidth)
+        let dvf = prefix == nil ? dv : sc.vFull.ensure(B * (P + T) * c.kvWidth)
+        Attention.backward(dq: dq, dk: dkf, dv: dvf, dctx: dctx, probs: a.probs.pointer, dropped: a.probs.pointer, mask: nil,
+                           q: a.q.pointer, k: prefix?.keys.pointer ?? a.k.pointer, v: prefix?.values.pointer ?? a.v.pointer,
+                           shape: shape, dropout: 0, scratch: sc.attention.ensure(Attention.scratchCount(shape)))
+        prefix?.backward(dKeys: dkf, dValues: dvf, dkRows: dk, dvRows: dv, batch: B, length: T, hidden: c.kvWidth)
         rotary.backward(dq, batch: B, length: T, heads: c.heads, first: first)
         rotary.backward(dk, batch: B, length: T, heads: c.kvHeads, first: first)
         attachments.scales[.key]?.backward(dk, rows: N, block: block)
@@ -205,5 +217,5 @@ final class SharedBuffer {
 struct DecoderScratch {
     var a = GrowableBuffer(), b = GrowableBuffer(), wide = GrowableBuffer(), gate = GrowableBuffer(), up = GrowableBuffer()
     var q = GrowableBuffer(), dq = GrowableBuffer(), k = GrowableBuffer(), v = GrowableBuffer(), attention = GrowableBuffer()
-    var ffnOutput = GrowableBuffer(), adapterInput = GrowableBuffer()
+    var ffnOutput = GrowableBuffer(), adapterInput = GrowableBuffer(), kFull = GrowableBuffer(), vFull = GrowableBuffer()
 }

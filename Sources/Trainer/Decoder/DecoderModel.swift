@@ -25,8 +25,7 @@ public final class DecoderModel {
     var lastBatch = 0, lastLength = 0
 
     /// `plan`'s methods attached to the blocks; a head, when there is one, declares its parameters
-    /// through `declareHead` before the block is sealed. A method that attaches at a site the
-    /// decoder block does not run (`DecoderLayer.unrunSites`) is refused by name.
+    /// through `declareHead` before the block is sealed.
     public init(weights: DecoderWeights, plan: PEFTPlan = PEFTPlan(),
                 declareHead: (ParameterBlock) -> Void = { _ in }) throws(TrainerError) {
         let c = weights.config
@@ -43,11 +42,6 @@ public final class DecoderModel {
         declareHead(block)
         block.seal()
         for m in modules { m.bind(to: layers, block: block) }
-        // Checked once bound: a prefix reaches its layers only then.
-        if let sites = layers.lazy.map(\.unrunSites).first(where: { !$0.isEmpty }) {
-            throw .config(ConfigError(path: "peft", message: "\(sites.joined(separator: " and ")) cannot attach to a "
-                + "\(c.family.rawValue) decoder block yet"))
-        }
     }
 
     /// Initialises the modules as every model does (`initializeModules`).
@@ -112,8 +106,10 @@ public final class DecoderModel {
     /// Checks the batch and keeps its shape and padding mask for the blocks (and backward).
     func begin(_ batch: TokenBatch) throws(TrainerError) {
         let N = batch.batch * batch.length
-        guard batch.length <= config.maxPositions else {
-            throw .model("a sequence of \(batch.length) tokens exceeds the model's \(config.maxPositions) positions")
+        let offset = plan.prefix?.positionOffset ?? 0
+        guard batch.length + offset <= config.maxPositions else {
+            throw .model("a sequence of \(batch.length) tokens\(offset > 0 ? " after a shifted prefix of \(offset)" : "") exceeds the "
+                + "model's \(config.maxPositions) positions")
         }
         lastBatch = batch.batch; lastLength = batch.length
         let vp = valid.ensure(N)
@@ -137,7 +133,7 @@ public final class DecoderModel {
         let H = config.hiddenSize, N = batch.batch * batch.length
         for l in range {
             layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(N * H), keyValid: valid.pointer, batch: batch.batch,
-                              length: batch.length, first: 0, block: block, training: training, rng: &rng,
+                              length: batch.length, first: plan.prefix?.positionOffset ?? 0, block: block, training: training, rng: &rng,
                               scratch: l < keepFrom ? sharedActivations : nil)
         }
     }

@@ -4,13 +4,15 @@ import Space
 
 /// Prefix tuning: P trainable key and value rows prepended to every chosen layer's attention.
 ///
-/// Model level (this class): the prefixes themselves, either flat per layer ([P, H] keys and
-/// values, init N(0, 1) as PEFT's embedding) or reparameterised by an MLP shared by all chosen
-/// layers: E [P, H] → Linear(H, p) → tanh → Linear(p, 2·H·nL), sliced per layer (init: E N(0, 1),
+/// Model level (this class): the prefixes themselves, either flat per layer ([P, K] keys and
+/// values, K = key/value heads · head dimension: H in an encoder, narrower under grouped-query
+/// attention; init N(0, 1) as PEFT's embedding) or reparameterised by an MLP shared by all chosen
+/// layers: E [P, H] → Linear(H, p) → tanh → Linear(p, 2·K·nL), sliced per layer (init: E N(0, 1),
 /// the linears nn.Linear's U(−1/√fan_in, 1/√fan_in)). Layer level (`LayerPrefix`): the
 /// concatenation [prefix; k] per batch row in forward and its split in backward.
 final class PrefixTuning: PEFTModule {
-    let length: Int, layers: [Int], hidden: Int
+    /// The prefix length P, the model's hidden size H (the MLP's input) and the key/value width K.
+    let length: Int, layers: [Int], hidden: Int, width: Int
     private var flat: [(layer: Int, k: Int, v: Int)] = []
     private var projection: Projection?
 
@@ -18,25 +20,26 @@ final class PrefixTuning: PEFTModule {
     private struct Projection {
         let embedding: Int, w1: Int, b1: Int, w2: Int, b2: Int, hiddenP: Int
         let k: [FloatBuffer], v: [FloatBuffer], dk: [FloatBuffer], dv: [FloatBuffer]
-        let hidden: FloatBuffer, out: FloatBuffer  // tanh(W1 E + b1) [P, p], MLP output [P, 2H·nL]
+        let hidden: FloatBuffer, out: FloatBuffer  // tanh(W1 E + b1) [P, p], MLP output [P, 2K·nL]
         let dHidden: FloatBuffer, dOut: FloatBuffer  // their gradients (backward runs every step)
     }
 
     /// Declares the prefixes of `spec` in `block` (before it is sealed), named as PEFT names them.
     init(spec: PrefixSpec, dims: ModelDimensions, block: ParameterBlock) {
-        let H = dims.hiddenSize, P = spec.length
+        let H = dims.hiddenSize, K = dims.kvHeads * dims.headDim, P = spec.length
         length = P
         hidden = H
+        width = K
         layers = spec.layers.resolve(count: dims.layers)
         guard let p = spec.projection else {
             flat = layers.map { l in
-                (l, block.declare("encoder.layer.\(l).attention.prefix_key", shape: [P, H]),
-                 block.declare("encoder.layer.\(l).attention.prefix_value", shape: [P, H]))
+                (l, block.declare("encoder.layer.\(l).attention.prefix_key", shape: [P, K]),
+                 block.declare("encoder.layer.\(l).attention.prefix_value", shape: [P, K]))
             }
             return
         }
-        let O = 2 * H * layers.count
-        let buffers = { [FloatBuffer](self.layers.map { _ in FloatBuffer(count: P * H) }) }
+        let O = 2 * K * layers.count
+        let buffers = { [FloatBuffer](self.layers.map { _ in FloatBuffer(count: P * K) }) }
         projection = Projection(
             embedding: block.declare("prefix_encoder.embedding.weight", shape: [P, H]),
             w1: block.declare("prefix_encoder.transform.0.weight", shape: [p, H]),
@@ -64,23 +67,18 @@ final class PrefixTuning: PEFTModule {
     var initSlot: InitSlot { InitSlot(stream: .modules, layer: Int.max, rank: 0) }
 
     func initialize(block: ParameterBlock, rng: inout RandomSource, host: (any AdapterHost)?) {
-        initialize(block: block, hidden: hidden, rng: &rng)
+        initialize(block: block, rng: &rng)
     }
 
-    /// Runs the MLP before the layers' forward (see `forward(block:hidden:)`).
-    func forward(block: ParameterBlock) { forward(block: block, hidden: hidden) }
-
-    /// Runs the MLP's backward after the layers' (see `backward(block:hidden:)`).
-    func backward(block: ParameterBlock) { backward(block: block, hidden: hidden) }
-
-    func initialize(block: ParameterBlock, hidden H: Int, rng: inout RandomSource) {
+    func initialize(block: ParameterBlock, rng: inout RandomSource) {
+        let H = hidden, K = width
         for (_, k, v) in flat {
-            for off in [k, v] { let p = block.value(off); for j in 0..<(length * H) { p[j] = Float(rng.nextGaussian()) } }
+            for off in [k, v] { let p = block.value(off); for j in 0..<(length * K) { p[j] = Float(rng.nextGaussian()) } }
         }
         guard let pp = projection else { return }
         let e = block.value(pp.embedding)
         for j in 0..<(length * H) { e[j] = Float(rng.nextGaussian()) }
-        let O = 2 * H * layers.count
+        let O = 2 * K * layers.count
         for (off, n, fanIn) in [(pp.w1, pp.hiddenP * H, H), (pp.b1, pp.hiddenP, H), (pp.w2, O * pp.hiddenP, pp.hiddenP),
                                 (pp.b2, O, pp.hiddenP)] {
             let p = block.value(off), bound = 1 / Float(fanIn).squareRoot()
@@ -88,11 +86,11 @@ final class PrefixTuning: PEFTModule {
         }
     }
 
-    /// The MLP's forward (nothing for flat prefixes): fills every layer's K and V [P, H] and
-    /// zeroes their gradients.
-    func forward(block: ParameterBlock, hidden H: Int) {
+    /// The MLP's forward (nothing for flat prefixes), before the layers' forward: fills every
+    /// layer's keys and values [P, K] and zeroes their gradients.
+    func forward(block: ParameterBlock) {
         guard let pp = projection else { return }
-        let P = length, p = pp.hiddenP, O = 2 * H * layers.count
+        let H = hidden, K = width, P = length, p = pp.hiddenP, O = 2 * K * layers.count
         let hid = pp.hidden.pointer, out = pp.out.pointer
         Linear.forward(out: hid, inp: block.value(pp.embedding), weight: block.value(pp.w1), bias: block.value(pp.b1),
                        rows: P, inFeatures: H, outFeatures: p)
@@ -100,23 +98,23 @@ final class PrefixTuning: PEFTModule {
         Linear.forward(out: out, inp: hid, weight: block.value(pp.w2), bias: block.value(pp.b2), rows: P, inFeatures: p, outFeatures: O)
         for i in layers.indices {
             for t in 0..<P {
-                (pp.k[i].pointer + t * H).update(from: out + t * O + i * 2 * H, count: H)
-                (pp.v[i].pointer + t * H).update(from: out + t * O + i * 2 * H + H, count: H)
+                (pp.k[i].pointer + t * K).update(from: out + t * O + i * 2 * K, count: K)
+                (pp.v[i].pointer + t * K).update(from: out + t * O + i * 2 * K + K, count: K)
             }
             pp.dk[i].zero(); pp.dv[i].zero()
         }
     }
 
-    /// The MLP's backward from the per-layer prefix gradients (nothing for flat prefixes, whose
-    /// gradients the layers accumulate in the block directly).
-    func backward(block: ParameterBlock, hidden H: Int) {
+    /// The MLP's backward from the per-layer prefix gradients, after the layers' (nothing for flat
+    /// prefixes, whose gradients the layers accumulate in the block directly).
+    func backward(block: ParameterBlock) {
         guard let pp = projection else { return }
-        let P = length, p = pp.hiddenP, O = 2 * H * layers.count
+        let H = hidden, K = width, P = length, p = pp.hiddenP, O = 2 * K * layers.count
         let dout = pp.dOut.pointer
         for i in layers.indices {
             for t in 0..<P {
-                (dout + t * O + i * 2 * H).update(from: pp.dk[i].pointer + t * H, count: H)
-                (dout + t * O + i * 2 * H + H).update(from: pp.dv[i].pointer + t * H, count: H)
+                (dout + t * O + i * 2 * K).update(from: pp.dk[i].pointer + t * K, count: K)
+                (dout + t * O + i * 2 * K + K).update(from: pp.dv[i].pointer + t * K, count: K)
             }
         }
         let hid = pp.hidden.pointer, dh = pp.dHidden.pointer
@@ -150,7 +148,7 @@ enum PrefixMethod: TrainerMethod {
     }
 }
 
-/// One layer's prefix: keys and values [P, H] and where their gradients accumulate, plus the
+/// One layer's prefix: keys and values [P, K] and where their gradients accumulate, plus the
 /// concatenated keys, values and key mask [B·(P+T), …] the attention reads.
 struct LayerPrefix {
     let length: Int
@@ -164,7 +162,8 @@ struct LayerPrefix {
         self.k = k; self.v = v; self.dk = dk; self.dv = dv
     }
 
-    /// Per batch row, [prefix; rows of k] (and v; the prefix is always a valid key).
+    /// Per batch row, [prefix; rows of k] (and v; the prefix is always a valid key); `H` is the
+    /// key/value width.
     mutating func forward(k kp: UnsafePointer<Float>, v vp: UnsafePointer<Float>, keyValid: UnsafePointer<Float>,
                           batch B: Int, length T: Int, hidden H: Int) {
         let P = length
