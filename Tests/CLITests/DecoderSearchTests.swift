@@ -2,6 +2,7 @@ import XCTest
 import Foundation
 import JSONKit
 import Space
+import Search
 import Trainer
 import TestSupport
 
@@ -174,4 +175,27 @@ final class DecoderSearchTests: XCTestCase {
 private final class Lines: ProgressSink {
     var text = ""
     func report(_ line: String) { text += line + "\n" }
+}
+
+/// The SmolLM2 study's space file reads with the model's sizes from its GGUF metadata, and counts
+/// the baselines' trainable parameters as computed by hand here (30 blocks, hidden 576, 3 KV heads
+/// of 64, FFN 1536; the score head 2 × 576 without a bias), which is also what the trainer
+/// allocated in results/decoder (461,952 for LoRA r8 q,v).
+final class SmolLM2SpaceTests: XCTestCase {
+    func testTheSmolLM2SpaceCountsItsBaselinesByHand() throws {
+        try RepositoryData.requireSmolLM2()
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../spaces/smollm2-sst2.json")
+            .standardizedFileURL.path
+        let spec = try StudySpec(file: file, modelReader: ModelSource.dimensions)
+        let dims = try XCTUnwrap(spec.problem.dimensions)
+        XCTAssertEqual([dims.layers, dims.hiddenSize, dims.kvHeads * dims.headDim, dims.intermediateSize], [30, 576, 192, 1536])
+        XCTAssertTrue(dims.gatedFeedForward)
+        XCTAssertFalse(dims.classifierBias)
+        let qv = 30 * 8 * ((576 + 576) + (576 + 192)) + 2 * 576
+        let all = 30 * 16 * ((576 + 576) + 2 * (576 + 192) + (576 + 576) + 2 * (576 + 1536) + (1536 + 576)) + 2 * 576
+        XCTAssertEqual(qv, 461_952)
+        let counted = spec.baselines.map { spec.knownValues($0.candidate)[1] }
+        XCTAssertEqual(spec.objectives.map(\.name), ["score", "trainable_params"])
+        XCTAssertEqual(counted, [Double(qv), Double(all)])
+    }
 }
