@@ -23,12 +23,13 @@ public final class BertClassifier {
 
     // Activations: hidden[l] is the input of layer l; hidden[L] the last hidden state [B·T, H].
     var hidden: [GrowableBuffer]
-    var embSum = GrowableBuffer(), embMean = GrowableBuffer(), embRstd = GrowableBuffer()
+    var embSum = GrowableBuffer(), embMean = GrowableBuffer(), embRstd = GrowableBuffer(), embNormed = GrowableBuffer()
     let embMask = MaskBuffer()
     var features = GrowableBuffer()    // head input after pooling/pooler, before dropout [B, H]
     var featuresD = GrowableBuffer()   // after dropout [B, H]
     let featMask = MaskBuffer()
     var denseIn = GrowableBuffer()     // the dense head's input: the first token after dropout [B, H]
+    var densePre = GrowableBuffer()    // the dense layer's output before GELU (ELECTRA's head) [B, H]
     let denseInMask = MaskBuffer()
     public private(set) var logits = GrowableBuffer()  // [B, labels]
     var valid = GrowableBuffer()
@@ -101,9 +102,9 @@ public final class BertClassifier {
 
     /// All parameters: frozen base plus trainable block.
     public var totalParameters: Int {
-        let c = config, H = c.hiddenSize, I = c.intermediateSize
+        let c = config, H = c.hiddenSize, I = c.intermediateSize, E = c.embeddingSize
         let perLayer = 4 * (H * H + H) + (H * I + I) + (I * H + H) + 4 * H
-        let base = (c.vocabSize + c.maxPositions + c.typeVocabSize) * H + 2 * H + c.layers * perLayer
+        let base = (c.vocabSize + c.maxPositions + c.typeVocabSize) * E + 2 * E + (E == H ? 0 : E * H + H) + c.layers * perLayer
         return base + (weights.pooler != nil ? H * H + H : 0) + block.count
     }
 
@@ -156,26 +157,31 @@ public final class BertClassifier {
         return hidden[layer].pointer
     }
 
-    /// Embeddings: LN(word + position + type), then dropout in training; writes hidden[0].
+    /// Embeddings: LN(word + position + type), then dropout in training, then (narrower
+    /// embeddings) the projection to the hidden size; writes hidden[0].
     func embed(_ batch: TokenBatch, training: Bool, rng: inout RandomSource) {
-        let c = config, H = c.hiddenSize, B = batch.batch, T = batch.length, N = B * T
+        let c = config, H = c.hiddenSize, E = c.embeddingSize, B = batch.batch, T = batch.length, N = B * T
         let pHidden = training ? c.hiddenDropout : 0
-        // Embeddings: LN(word + position + type), then dropout.
-        let sum = embSum.ensure(N * H)
+        let sum = embSum.ensure(N * E)
         for b in 0..<B {
             for t in 0..<T {
-                let row = sum + (b * T + t) * H
-                let we = weights.wordEmbeddings.pointer + Int(batch.ids[b * T + t]) * H
-                let pe = weights.positionEmbeddings.pointer + (t + positionOffset) * H
-                let te = weights.typeEmbeddings.pointer + Int(batch.typeIds[b * T + t]) * H
-                for j in 0..<H { row[j] = we[j] + pe[j] + te[j] }
+                let row = sum + (b * T + t) * E
+                let we = weights.wordEmbeddings.pointer + Int(batch.ids[b * T + t]) * E
+                let pe = weights.positionEmbeddings.pointer + (t + positionOffset) * E
+                let te = weights.typeEmbeddings.pointer + Int(batch.typeIds[b * T + t]) * E
+                for j in 0..<E { row[j] = we[j] + pe[j] + te[j] }
             }
         }
-        let h0 = hidden[0].ensure(N * H)
-        LayerNorm.forward(out: h0, mean: embMean.ensure(N), rstd: embRstd.ensure(N), inp: sum,
+        let projection = weights.embeddingProjection
+        let normed = projection == nil ? hidden[0].ensure(N * H) : embNormed.ensure(N * E)
+        LayerNorm.forward(out: normed, mean: embMean.ensure(N), rstd: embRstd.ensure(N), inp: sum,
                           gamma: weights.embeddingNorm.gamma.pointer, beta: weights.embeddingNorm.beta.pointer,
-                          rows: N, channels: H, eps: c.layerNormEps)
-        if pHidden > 0 { Dropout.forward(out: h0, inp: h0, mask: embMask.ensure(N * H), count: N * H, p: pHidden, rng: &rng) }
+                          rows: N, channels: E, eps: c.layerNormEps)
+        if pHidden > 0 { Dropout.forward(out: normed, inp: normed, mask: embMask.ensure(N * E), count: N * E, p: pHidden, rng: &rng) }
+        if let projection {
+            Linear.forward(out: hidden[0].ensure(N * H), inp: normed, weight: projection.weight.pointer, bias: projection.bias.pointer,
+                           rows: N, inFeatures: E, outFeatures: H)
+        }
     }
 
     /// Pooling (or the pooler), dropout and the classifier on the last hidden state.
@@ -196,9 +202,16 @@ public final class BertClassifier {
                 let x = denseIn.ensure(B * H)
                 if pDense > 0 { Dropout.forward(out: x, inp: f, mask: denseInMask.ensure(B * H), count: B * H, p: pDense, rng: &rng) }
                 else { x.update(from: f, count: B * H) }
-                Linear.forward(out: f, inp: x, weight: block.value(denseW), bias: block.value(denseB), rows: B, inFeatures: H,
-                               outFeatures: H)
-                for j in 0..<(B * H) { f[j] = tanhf(f[j]) }
+                if c.family.denseHeadUsesGELU {
+                    let pre = densePre.ensure(B * H)
+                    Linear.forward(out: pre, inp: x, weight: block.value(denseW), bias: block.value(denseB), rows: B, inFeatures: H,
+                                   outFeatures: H)
+                    GELU.forward(out: f, inp: pre, count: B * H)
+                } else {
+                    Linear.forward(out: f, inp: x, weight: block.value(denseW), bias: block.value(denseB), rows: B, inFeatures: H,
+                                   outFeatures: H)
+                    for j in 0..<(B * H) { f[j] = tanhf(f[j]) }
+                }
             }
         case .last:
             for b in 0..<B { (f + b * H).update(from: last + (b * T + max(batch.lengths[b], 1) - 1) * H, count: H) }
@@ -234,9 +247,10 @@ public final class BertClassifier {
         Linear.backwardInput(dinp: df, dout: dlogits, weight: block.value(classifierW), rows: B, inFeatures: H,
                              outFeatures: labels, accumulate: false)
         if pCls > 0 { Dropout.backward(dinp: df, dout: df, mask: featMask.pointer, count: B * H, p: pCls) }
-        if let denseW, let denseB {   // f = tanh(dense(x)), x = dropout(h[first])
+        if let denseW, let denseB {   // f = tanh(dense(x)) (or GELU), x = dropout(h[first])
             let f = features.pointer
-            for j in 0..<(B * H) { df[j] *= 1 - f[j] * f[j] }
+            if c.family.denseHeadUsesGELU { GELU.backward(dinp: df, inp: densePre.pointer, dout: df, count: B * H) }
+            else { for j in 0..<(B * H) { df[j] *= 1 - f[j] * f[j] } }
             Linear.backwardWeight(dweight: block.grad(denseW), dbias: block.grad(denseB), dout: df, inp: denseIn.pointer,
                                   rows: B, inFeatures: H, outFeatures: H)
             guard lowestTrainableLayer < L else { return }

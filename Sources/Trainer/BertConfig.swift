@@ -3,21 +3,27 @@ import Foundation
 import Space
 
 /// The encoder families that share BERT's block (post-LayerNorm, exact GELU, absolute positions),
-/// by `config.json`'s `model_type`.
+/// by `config.json`'s `model_type`. ELECTRA (its discriminator) is BERT's encoder under narrower
+/// embeddings projected to the hidden size (`embedding_size`, `embeddings_project`), with a
+/// classification head whose dense layer is followed by GELU.
 public enum EncoderFamily: String, CaseIterable, Sendable {
-    case bert, roberta
+    case bert, roberta, electra
 
     /// The family's sequence-classification class in `transformers`, which exports load into.
     public var sequenceClassifierClass: String {
         switch self {
         case .bert: return "BertForSequenceClassification"
         case .roberta: return "RobertaForSequenceClassification"
+        case .electra: return "ElectraForSequenceClassification"
         }
     }
 
-    /// The head that class computes: BERT's pooler and a linear classifier, RoBERTa's
-    /// classification head (a dense layer and tanh on the first token, then `out_proj`).
-    public var classifierHead: HeadInput { self == .roberta ? .dense : .pooler }
+    /// The head that class computes: BERT's pooler and a linear classifier, RoBERTa's and
+    /// ELECTRA's classification head (a dense layer and tanh, or GELU, on the first token, then `out_proj`).
+    public var classifierHead: HeadInput { self == .bert ? .pooler : .dense }
+
+    /// The activation after a `dense` head's layer: tanh (RoBERTa's), GELU (ELECTRA's).
+    public var denseHeadUsesGELU: Bool { self == .electra }
 }
 
 /// The fields of a Hugging Face BERT-family `config.json` that the encoder needs.
@@ -30,6 +36,8 @@ public struct BertConfig: Equatable, Sendable {
     public var usablePositions: Int { maxPositions - positionBase }
     public var vocabSize: Int
     public var hiddenSize: Int
+    /// The embeddings' width: the hidden size, or narrower (ELECTRA's `embedding_size`, projected up).
+    public var embeddingSize: Int
     public var layers: Int
     public var heads: Int
     public var intermediateSize: Int
@@ -45,6 +53,7 @@ public struct BertConfig: Equatable, Sendable {
                 hiddenDropout: Float = 0.1, attentionDropout: Float = 0.1, classifierDropout: Float? = nil) {
         self.vocabSize = vocabSize
         self.hiddenSize = hiddenSize
+        self.embeddingSize = hiddenSize
         self.layers = layers
         self.heads = heads
         self.intermediateSize = intermediateSize
@@ -88,6 +97,7 @@ public struct BertConfig: Equatable, Sendable {
                 classifierDropout: (try r.optional("classifier_dropout")?.double(in: 0...0.99)).map { Float($0) }
             )
             self.family = family
+            embeddingSize = try r.optional("embedding_size")?.int(in: 1...65536) ?? hiddenSize
             if family == .roberta { positionBase = try (r.optional("pad_token_id")?.int(in: 0...10_000_000) ?? 1) + 1 }
             if usablePositions < 3 {
                 throw r.error("max_position_embeddings \(maxPositions) leaves fewer than 3 positions for text", at: "max_position_embeddings")
@@ -103,7 +113,8 @@ public struct BertConfig: Equatable, Sendable {
     static func readFamily(_ r: JSONReader) throws(ConfigError) -> EncoderFamily {
         guard let mt = try r.optional("model_type")?.string() else { return .bert }
         if let f = EncoderFamily(rawValue: mt) { return f }
-        let supported = EncoderFamily.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")
+        // Decoders load before this (`BaseModel.load`), but a user reads one list.
+        let supported = BaseModel.supportedFamilies.map { "\"\($0)\"" }.joined(separator: ", ")
         if mt == "xlm-roberta" {
             throw r.error("model_type \"xlm-roberta\" needs a SentencePiece Unigram tokenizer, which autopeft does not implement; "
                 + "supported: \(supported)", at: "model_type")

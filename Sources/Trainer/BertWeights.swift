@@ -86,36 +86,40 @@ public final class BertWeights {
     public let positionEmbeddings: FloatBuffer  // [maxPositions, H]
     public let typeEmbeddings: FloatBuffer      // [typeVocab, H]
     public let embeddingNorm: LayerNormWeights
+    /// Narrower embeddings' map to the hidden size [H, E] (ELECTRA's `embeddings_project`); nil when E = H.
+    public let embeddingProjection: LinearWeights?
     public let layers: [LayerWeights]
     public let pooler: LinearWeights?           // [H, H]
 
     public init(config: BertConfig, wordEmbeddings: [Float], positionEmbeddings: [Float], typeEmbeddings: [Float],
-                embeddingNorm: LayerNormWeights, layers: [LayerWeights], pooler: LinearWeights?) {
+                embeddingNorm: LayerNormWeights, embeddingProjection: LinearWeights? = nil, layers: [LayerWeights],
+                pooler: LinearWeights?) {
         self.config = config
         self.wordEmbeddings = FloatBuffer(wordEmbeddings)
         self.positionEmbeddings = FloatBuffer(positionEmbeddings)
         self.typeEmbeddings = FloatBuffer(typeEmbeddings)
         self.embeddingNorm = embeddingNorm
+        self.embeddingProjection = embeddingProjection
         self.layers = layers
         self.pooler = pooler
     }
 
     /// Loads `model.safetensors` with tensor names as HF writes them, with or without the family's
-    /// prefix (`bert.`, `roberta.`).
+    /// prefix (`bert.`, `roberta.`, `electra.`).
     public convenience init(config c: BertConfig, safetensors file: SafetensorsFile) throws(TrainerError) {
         let family = c.family.rawValue + "."
         let prefix = file.tensors[family + "embeddings.word_embeddings.weight"] != nil ? family : ""
-        let H = c.hiddenSize, I = c.intermediateSize
+        let H = c.hiddenSize, I = c.intermediateSize, E = c.embeddingSize
         func lin(_ name: String, _ inF: Int, _ outF: Int) throws(TrainerError) -> LinearWeights {
             LinearWeights(weight: try file.floats(prefix + name + ".weight", shape: [outF, inF]),
                           bias: try file.floats(prefix + name + ".bias", shape: [outF]), inFeatures: inF, outFeatures: outF)
         }
-        func norm(_ name: String) throws(TrainerError) -> LayerNormWeights {
+        func norm(_ name: String, width: Int? = nil) throws(TrainerError) -> LayerNormWeights {
             // Old BERT checkpoints name LayerNorm parameters gamma/beta.
             let w = file.tensors[prefix + name + ".weight"] != nil ? ".weight" : ".gamma"
             let b = file.tensors[prefix + name + ".bias"] != nil ? ".bias" : ".beta"
-            return LayerNormWeights(gamma: try file.floats(prefix + name + w, shape: [H]),
-                                    beta: try file.floats(prefix + name + b, shape: [H]))
+            return LayerNormWeights(gamma: try file.floats(prefix + name + w, shape: [width ?? H]),
+                                    beta: try file.floats(prefix + name + b, shape: [width ?? H]))
         }
         var layers: [LayerWeights] = []
         for l in 0..<c.layers {
@@ -132,10 +136,11 @@ public final class BertWeights {
         }
         let pooler = file.tensors[prefix + "pooler.dense.weight"] != nil ? try lin("pooler.dense", H, H) : nil
         self.init(config: c,
-                  wordEmbeddings: try file.floats(prefix + "embeddings.word_embeddings.weight", shape: [c.vocabSize, H]),
-                  positionEmbeddings: try file.floats(prefix + "embeddings.position_embeddings.weight", shape: [c.maxPositions, H]),
-                  typeEmbeddings: try file.floats(prefix + "embeddings.token_type_embeddings.weight", shape: [c.typeVocabSize, H]),
-                  embeddingNorm: try norm("embeddings.LayerNorm"), layers: layers, pooler: pooler)
+                  wordEmbeddings: try file.floats(prefix + "embeddings.word_embeddings.weight", shape: [c.vocabSize, E]),
+                  positionEmbeddings: try file.floats(prefix + "embeddings.position_embeddings.weight", shape: [c.maxPositions, E]),
+                  typeEmbeddings: try file.floats(prefix + "embeddings.token_type_embeddings.weight", shape: [c.typeVocabSize, E]),
+                  embeddingNorm: try norm("embeddings.LayerNorm", width: E),
+                  embeddingProjection: E == H ? nil : try lin("embeddings_project", E, H), layers: layers, pooler: pooler)
     }
 
     /// A model with random weights (normal, std 0.02; LayerNorm γ near 1), for gradient checks.
@@ -144,16 +149,21 @@ public final class BertWeights {
         func v(_ n: Int, _ std: Double = 0.02, _ mean: Double = 0) -> [Float] {
             (0..<n).map { _ in Float(mean + std * rng.nextGaussian()) }
         }
-        let H = c.hiddenSize, I = c.intermediateSize
+        let H = c.hiddenSize, I = c.intermediateSize, E = c.embeddingSize
         func lin(_ i: Int, _ o: Int) -> LinearWeights { LinearWeights(weight: v(o * i, 0.3), bias: v(o, 0.1), inFeatures: i,
                                                                       outFeatures: o) }
-        func norm() -> LayerNormWeights { LayerNormWeights(gamma: v(H, 0.1, 1), beta: v(H, 0.1)) }
+        func norm(_ width: Int? = nil) -> LayerNormWeights {
+            LayerNormWeights(gamma: v(width ?? H, 0.1, 1), beta: v(width ?? H, 0.1))
+        }
         let layers = (0..<c.layers).map { _ in
             LayerWeights(query: lin(H, H), key: lin(H, H), value: lin(H, H), attentionOutput: lin(H, H),
                          intermediate: lin(H, I), output: lin(I, H), attentionNorm: norm(), outputNorm: norm())
         }
-        return BertWeights(config: c, wordEmbeddings: v(c.vocabSize * H, 0.5), positionEmbeddings: v(c.maxPositions * H, 0.5),
-                           typeEmbeddings: v(c.typeVocabSize * H, 0.5), embeddingNorm: norm(), layers: layers,
-                           pooler: withPooler ? lin(H, H) : nil)
+        // Drawn after the layers, so that a model without a projection draws as it always did.
+        let word = v(c.vocabSize * E, 0.5), position = v(c.maxPositions * E, 0.5), type = v(c.typeVocabSize * E, 0.5)
+        let embeddingNorm = norm(E), pooler = withPooler ? lin(H, H) : nil
+        return BertWeights(config: c, wordEmbeddings: word, positionEmbeddings: position, typeEmbeddings: type,
+                           embeddingNorm: embeddingNorm, embeddingProjection: E == H ? nil : lin(E, H), layers: layers,
+                           pooler: pooler)
     }
 }

@@ -126,6 +126,27 @@ final class ModelGradientTests: XCTestCase {
         }
     }
 
+    /// The tiny model as ELECTRA: embeddings narrower than the hidden size (6 against 8) and
+    /// projected up, its head's dense layer followed by GELU.
+    static var tinyElectra: BertConfig {
+        var c = tiny
+        c.family = .electra
+        c.embeddingSize = 6
+        return c
+    }
+
+    /// ELECTRA's projected embeddings and GELU head: LoRA, a prefix and BitFit through them, with each head.
+    func testEachModuleOnELECTRA() throws {
+        let plans = [PEFTPlan(), PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, dropout: 0.1, targets: LinearTarget.ungated)),
+                     // The prefix below the last layer: there, through the first token alone, its keys' gradients
+                     // are all below what a central difference resolves.
+                     PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.value]), prefix: PrefixSpec(length: 2, layers: .only([0, 1])),
+                              bitfit: BitFitSpec(biases: [.value]))]
+        for plan in plans {
+            for head in [HeadInput.cls, .dense, .last] { try check(plan: plan, head: head, labels: 2, config: Self.tinyElectra) }
+        }
+    }
+
     /// PiSSA: at init the model computes what the pretrained one does (residual + s·B·A = W).
     func testPiSSAStartsAtTheOriginalFunction() throws {
         var cfg = Self.tiny
