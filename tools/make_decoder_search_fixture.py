@@ -20,15 +20,11 @@ import gguf
 from gguf.constants import GGMLQuantizationType as Q
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from make_llama_fixture import HF_MAPS, add_llama  # tools/ is the script's folder, so on its path
 
 OUT = "Tests/CLITests/Fixtures/decoder-search"
 TOKENIZER = "Tests/TrainerTests/Fixtures/gguf/smollm-tokenizer.gguf"
 SST2_DEV = "data/glue/SST-2/dev.tsv"
-
-
-def permute(w, heads):
-    """llama.cpp's convert_hf_to_gguf.py reorders each head's rows: pairs of adjacent rows for its rotary layout."""
-    return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
 def tokenizer_fields():
@@ -54,16 +50,7 @@ def main():
     path = f"{OUT}/decoder-tiny.gguf"
     w = gguf.GGUFWriter(path, arch="llama")
     w.add_name("decoder-tiny")
-    w.add_block_count(c.num_hidden_layers)
-    w.add_context_length(c.max_position_embeddings)
-    w.add_embedding_length(c.hidden_size)
-    w.add_feed_forward_length(c.intermediate_size)
-    w.add_head_count(c.num_attention_heads)
-    w.add_head_count_kv(c.num_key_value_heads)
-    w.add_layer_norm_rms_eps(c.rms_norm_eps)
-    w.add_rope_freq_base(10000.0)
-    w.add_rope_dimension_count(c.hidden_size // c.num_attention_heads)
-    w.add_vocab_size(c.vocab_size)
+    add_llama(w, model, {g: Q.Q4_1 for g in HF_MAPS}, embedding=Q.Q8_0, output=None)
     w.add_tokenizer_model("gpt2")
     w.add_tokenizer_pre(pre)
     w.add_token_list(tokens)
@@ -73,25 +60,6 @@ def main():
     w.add_pad_token_id(eos)
     w.add_add_bos_token(False)
     w.add_add_eos_token(False)
-    sd = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-    hf = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
-          "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
-
-    def quantized(name, x, qtype):
-        w.add_tensor(name, gguf.quants.quantize(np.ascontiguousarray(x), qtype), raw_dtype=qtype)
-
-    quantized("token_embd.weight", sd["model.embed_tokens.weight"], Q.Q8_0)
-    for l in range(c.num_hidden_layers):
-        for g, h in hf.items():
-            x = sd[f"model.layers.{l}.{h}.weight"]
-            if g == "attn_q":
-                x = permute(x, c.num_attention_heads)
-            if g == "attn_k":
-                x = permute(x, c.num_key_value_heads)
-            quantized(f"blk.{l}.{g}.weight", x, Q.Q4_1)
-        w.add_tensor(f"blk.{l}.attn_norm.weight", sd[f"model.layers.{l}.input_layernorm.weight"])
-        w.add_tensor(f"blk.{l}.ffn_norm.weight", sd[f"model.layers.{l}.post_attention_layernorm.weight"])
-    w.add_tensor("output_norm.weight", sd["model.norm.weight"])
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

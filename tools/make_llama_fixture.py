@@ -89,12 +89,25 @@ def permute(w, heads):
     return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def write_gguf(name, model):
-    """The model as a GGUF file, as llama.cpp's converter would write it; transformers' logits after loading it."""
-    out = f"{FIX}/{name}"
+HF_MAPS = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
+           "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
+
+
+def add_tensor(w, name, x, qtype):
+    """x as `qtype`: F32, F16, or a block type quantized by gguf.quants."""
+    if qtype == Q.F32:
+        w.add_tensor(name, np.ascontiguousarray(x))
+    elif qtype == Q.F16:
+        w.add_tensor(name, np.ascontiguousarray(x).astype(np.float16))
+    else:
+        w.add_tensor(name, gguf.quants.quantize(np.ascontiguousarray(x), qtype), raw_dtype=qtype)
+
+
+def add_llama(w, model, types, embedding, output):
+    """A Llama's hyperparameters and tensors as llama.cpp's converter writes them: query and key rows permuted, each
+    block's maps in `types` (by GGUF name), the embedding in `embedding`, norms F32, the head in `output` (None: tied,
+    no output.weight)."""
     c = model.config
-    path = f"{out}/{name}.gguf"
-    w = gguf.GGUFWriter(path, arch="llama")
     w.add_block_count(c.num_hidden_layers)
     w.add_context_length(c.max_position_embeddings)
     w.add_embedding_length(c.hidden_size)
@@ -105,35 +118,34 @@ def write_gguf(name, model):
     w.add_rope_freq_base(c.rope_theta if hasattr(c, "rope_theta") else c.rope_parameters["rope_theta"])
     w.add_rope_dimension_count(c.hidden_size // c.num_attention_heads)
     w.add_vocab_size(c.vocab_size)
-    w.add_tokenizer_model("gpt2")
-    w.add_token_list([f"t{i}" for i in range(c.vocab_size)])
     sd = {k: v.detach().numpy().astype(np.float32) for k, v in model.state_dict().items()}
-    types = {"attn_q": Q.Q4_1, "attn_k": Q.Q4_0, "attn_v": Q.Q8_0, "attn_output": Q.Q4_1, "ffn_gate": Q.F16, "ffn_up": Q.F32,
-             "ffn_down": Q.F16}
-    hf = {"attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
-          "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj", "ffn_down": "mlp.down_proj"}
-
-    def add(tensor_name, x, qtype):
-        if qtype == Q.F32:
-            w.add_tensor(tensor_name, x)
-        elif qtype == Q.F16:
-            w.add_tensor(tensor_name, x.astype(np.float16))
-        else:
-            w.add_tensor(tensor_name, gguf.quants.quantize(x, qtype), raw_dtype=qtype)
-
-    add("token_embd.weight", sd["model.embed_tokens.weight"], Q.Q8_0)
+    add_tensor(w, "token_embd.weight", sd["model.embed_tokens.weight"], embedding)
     for l in range(c.num_hidden_layers):
-        for g, h in hf.items():
+        for g, h in HF_MAPS.items():
             x = sd[f"model.layers.{l}.{h}.weight"]
             if g == "attn_q":
                 x = permute(x, c.num_attention_heads)
             if g == "attn_k":
                 x = permute(x, c.num_key_value_heads)
-            add(f"blk.{l}.{g}.weight", np.ascontiguousarray(x), types[g])
-        add(f"blk.{l}.attn_norm.weight", sd[f"model.layers.{l}.input_layernorm.weight"], Q.F32)
-        add(f"blk.{l}.ffn_norm.weight", sd[f"model.layers.{l}.post_attention_layernorm.weight"], Q.F32)
-    add("output_norm.weight", sd["model.norm.weight"], Q.F32)
-    add("output.weight", sd["lm_head.weight"], Q.Q8_0)
+            add_tensor(w, f"blk.{l}.{g}.weight", x, types[g])
+        add_tensor(w, f"blk.{l}.attn_norm.weight", sd[f"model.layers.{l}.input_layernorm.weight"], Q.F32)
+        add_tensor(w, f"blk.{l}.ffn_norm.weight", sd[f"model.layers.{l}.post_attention_layernorm.weight"], Q.F32)
+    add_tensor(w, "output_norm.weight", sd["model.norm.weight"], Q.F32)
+    if output is not None:
+        add_tensor(w, "output.weight", sd["lm_head.weight"], output)
+
+
+def write_gguf(name, model):
+    """The model as a GGUF file, as llama.cpp's converter would write it; transformers' logits after loading it."""
+    out = f"{FIX}/{name}"
+    c = model.config
+    path = f"{out}/{name}.gguf"
+    w = gguf.GGUFWriter(path, arch="llama")
+    types = {"attn_q": Q.Q4_1, "attn_k": Q.Q4_0, "attn_v": Q.Q8_0, "attn_output": Q.Q4_1, "ffn_gate": Q.F16, "ffn_up": Q.F32,
+             "ffn_down": Q.F16}
+    add_llama(w, model, types, embedding=Q.Q8_0, output=Q.Q8_0)
+    w.add_tokenizer_model("gpt2")
+    w.add_token_list([f"t{i}" for i in range(c.vocab_size)])
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()

@@ -36,39 +36,14 @@ final class DecoderSearchTests: XCTestCase {
 
         let r = try runAutopeft(["reevaluate", study, "--seeds", "2", "--threads", "1"])
         XCTAssertEqual(r.code, 0, r.err)
-        // The trial the fixture exported was exported here too, for HF PEFT, with Llama's module names.
-        let exported = try String(contentsOfFile: d + "/export/trial.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let adapter = study + "/exports/trial-\(exported)/adapter"
-        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: adapter + "/adapter_config.json")))
-                                   as? [String: Any])
-        let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/export/adapter_config.json")))
-                                     as? [String: Any])
-        for key in ["peft_type", "task_type", "r", "lora_alpha", "target_modules", "modules_to_save"] {
-            XCTAssertEqual("\(config[key] ?? "")", "\(expected[key] ?? "")", key)
-        }
-        let ours = try SafetensorsFile(path: adapter + "/adapter_model.safetensors")
-        let theirs = try SafetensorsFile(path: d + "/export/adapter_model.safetensors")
-        XCTAssertEqual(Set(ours.tensors.keys), Set(theirs.tensors.keys))
-        XCTAssertTrue(ours.tensors.keys.contains("base_model.model.score.weight"), "\(ours.tensors.keys.sorted())")
-        XCTAssertTrue(ours.tensors.keys.contains { $0.hasPrefix("base_model.model.model.layers.0.self_attn.") }, "\(ours.tensors.keys.sorted())")
-        for name in theirs.tensors.keys.sorted() where ours.tensors[name] != nil {
-            let u = try ours.floats(name), v = try theirs.floats(name)
-            XCTAssertLessThanOrEqual(zip(u, v).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1, 1e-4, name)
-        }
-        // autopeft's logits for that candidate against HF PEFT's (LlamaForSequenceClassification on
-        // transformers' dequantized load of the same GGUF file, the export loaded by PEFT).
-        let predicted = try runAutopeft(["predict", study + "/exports/trial-\(exported)", "--data", d + "/rows.tsv", "--threads", "1"])
-        XCTAssertEqual(predicted.code, 0, predicted.err)
-        let logits = try predicted.out.split(separator: "\n").map { line -> [Double] in
-            try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["logits"] as? [Double])
-        }
-        let hf = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/hf.json"))) as? [String: Any])
-        let reference = try XCTUnwrap(hf["logits"] as? [[Double]])
-        XCTAssertEqual(logits.count, 8)
-        XCTAssertEqual(reference.count, logits.count)
-        var worst = 0.0
-        for (x, y) in zip(logits, reference) { for (a, b) in zip(x, y) { worst = max(worst, abs(a - b)) } }
-        XCTAssertLessThanOrEqual(worst, 1e-4, "max |autopeft − HF PEFT| over 8 rows (HF: \(hf["versions"] ?? ""))")
+        // The trial the fixture exported was exported here too, for HF PEFT, with Llama's module names;
+        // autopeft's logits against HF PEFT's (LlamaForSequenceClassification on transformers'
+        // dequantized load of the same GGUF file, the export loaded by PEFT).
+        let (candidate, tensors, worst) = try checkExportAgainstFixture(
+            study: study, fixture: d, keys: ["peft_type", "task_type", "r", "lora_alpha", "target_modules", "modules_to_save"])
+        let exported = String(candidate.split(separator: "-").last!)
+        XCTAssertTrue(tensors.contains("base_model.model.score.weight"), "\(tensors.sorted())")
+        XCTAssertTrue(tensors.contains { $0.hasPrefix("base_model.model.model.layers.0.self_attn.") }, "\(tensors.sorted())")
         print("decoder end to end: trial \(exported) exported, max |autopeft − HF PEFT| = \(worst)")
         // Every kept candidate: the trainer allocated what the search counted, and predict, from the
         // archive alone, scores the dev rows as the run did.

@@ -20,29 +20,13 @@ final class RobertaSearchTests: XCTestCase {
         }
         let r = try runAutopeft(["reevaluate", study, "--seeds", "2", "--threads", "1"])
         XCTAssertEqual(r.code, 0, r.err)
-        // The trial the fixture exported is on the front and was exported here too, for HF PEFT.
-        let trial = try String(contentsOfFile: d + "/export/trial.txt", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-        let candidate = study + "/exports/trial-\(trial)", adapter = candidate + "/adapter"
-        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: adapter + "/adapter_config.json")))
-                                   as? [String: Any])
-        let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/export/adapter_config.json")))
-                                     as? [String: Any])
-        XCTAssertEqual(config["peft_type"] as? String, "LORA")
-        for key in ["r", "lora_alpha", "target_modules", "modules_to_save"] {
-            XCTAssertEqual("\(config[key] ?? "")", "\(expected[key] ?? "")", key)
-        }
-        // The same tensors under the same names (RoBERTa's module names, the classification head's
-        // dense and out_proj); values equal up to what another BLAS kernel changes in training.
-        let ours = try SafetensorsFile(path: adapter + "/adapter_model.safetensors")
-        let theirs = try SafetensorsFile(path: d + "/export/adapter_model.safetensors")
-        XCTAssertEqual(Set(ours.tensors.keys), Set(theirs.tensors.keys))
-        XCTAssertTrue(ours.tensors.keys.contains("base_model.model.classifier.out_proj.weight"), "\(ours.tensors.keys.sorted())")
-        XCTAssertTrue(ours.tensors.keys.contains { $0.hasPrefix("base_model.model.roberta.encoder.layer.0.attention.self.query.lora_A") })
-        for name in theirs.tensors.keys.sorted() where ours.tensors[name] != nil {
-            let u = try ours.floats(name), v = try theirs.floats(name)
-            XCTAssertEqual(u.count, v.count, name)
-            XCTAssertLessThanOrEqual(zip(u, v).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 0, 1e-4, name)
-        }
+        // The trial the fixture exported is on the front and was exported here too, for HF PEFT, with
+        // RoBERTa's module names and the classification head's dense and out_proj.
+        let (candidate, tensors, worst) = try checkExportAgainstFixture(study: study, fixture: d,
+                                                                         keys: ["peft_type", "r", "lora_alpha", "target_modules", "modules_to_save"])
+        let trial = String(candidate.split(separator: "-").last!)
+        XCTAssertTrue(tensors.contains("base_model.model.classifier.out_proj.weight"), "\(tensors.sorted())")
+        XCTAssertTrue(tensors.contains { $0.hasPrefix("base_model.model.roberta.encoder.layer.0.attention.self.query.lora_A") })
         // The search counted the head's dense layer as the trainer allocated it.
         let result = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: candidate + "/result.json")))
                                    as? [String: Any])
@@ -51,20 +35,6 @@ final class RobertaSearchTests: XCTestCase {
         }.first { $0["op"] as? String == "trial_finished" && $0["id"] as? Int == Int(trial)! - 1 }
         let values = try XCTUnwrap(finished?["values"] as? [String: Any])
         XCTAssertEqual(values["trainable_params"] as? Double, result["trainable_params"] as? Double, "trial \(trial)'s trainable parameters")
-        // autopeft's logits for the exported candidate against HF PEFT's on the same rows.
-        let p = try runAutopeft(["predict", candidate, "--data", d + "/rows.tsv", "--threads", "1"])
-        XCTAssertEqual(p.code, 0, p.err)
-        let logits = try p.out.split(separator: "\n").map { line -> [Double] in
-            let o = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            return try XCTUnwrap(o["logits"] as? [Double])
-        }
-        let hf = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/hf.json"))) as? [String: Any])
-        let reference = try XCTUnwrap(hf["logits"] as? [[Double]])
-        XCTAssertEqual(logits.count, 8)
-        XCTAssertEqual(reference.count, logits.count)
-        var worst = 0.0
-        for (x, y) in zip(logits, reference) { for (a, b) in zip(x, y) { worst = max(worst, abs(a - b)) } }
-        XCTAssertLessThanOrEqual(worst, 1e-4, "max |autopeft − HF PEFT| over 8 rows (HF: \(hf["versions"] ?? ""))")
         print("RoBERTa end to end: trial \(trial) exported, max |autopeft − HF PEFT| = \(worst)")
     }
 

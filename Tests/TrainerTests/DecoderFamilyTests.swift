@@ -39,6 +39,35 @@ final class DecoderFamilyTests: XCTestCase {
         return out
     }
 
+    /// Every trainable tensor of `model` (its values perturbed from their initialisation, as at
+    /// initialisation some gradients vanish) against central differences of L = Σ normed·w over each
+    /// row's last real token (what a classifier reads: over all 11 tokens the Float32 forward's
+    /// roundoff, about 2e-5 in L, is as large as the differences measure); ε 4e-2, as the roundoff
+    /// divided by 2ε reaches 4e-4 at ε = 1e-2. `pattern` skips perturbations that cross a ReLU kink.
+    func checkLastTokenGradients(_ model: DecoderModel, batch: TokenBatch, seed: UInt64, name: String,
+                                 pattern: (() -> UInt64)? = nil, allowZero: (String) -> Bool = { _ in false },
+                                 file: StaticString = #filePath, line: UInt = #line) {
+        var r = RandomSource(seed: 3)
+        for i in 0..<model.block.count { model.block.values[i] += Float(r.nextGaussian()) * 0.2 }
+        let H = model.config.hiddenSize, N = batch.batch * batch.length
+        var w = randomFloats(N * H, seed: seed)
+        for b in 0..<batch.batch { for t in 0..<batch.length where t != batch.lengths[b] - 1 { for j in 0..<H { w[(b * batch.length + t) * H + j] = 0 } } }
+        func loss() -> Double {
+            var rng = RandomSource(seed: 11)
+            return dot(try! model.forward(batch, training: true, rng: &rng), w)
+        }
+        model.block.zeroGrads()
+        _ = loss()
+        w.withUnsafeBufferPointer { _ = model.backward(dNormed: $0.baseAddress!) }
+        let analytic = model.block.grads.array
+        XCTAssertGreaterThan(model.block.views.count, 0, file: file, line: line)
+        for view in model.block.views {
+            checkGradient("\(name).\(view.name)", param: model.block.value(view.offset), count: view.count,
+                          analytic: Array(analytic[view.offset..<(view.offset + view.count)]), eps: 4e-2, atol: 2e-4, samples: 24,
+                          allowZero: allowZero(view.name), pattern: pattern, file: file, line: line) { loss() }
+        }
+    }
+
     func maxDifference(_ a: [Float], _ b: [Float]) -> Float {
         XCTAssertEqual(a.count, b.count)
         return zip(a, b).map { abs($0 - $1) }.max() ?? .infinity
@@ -170,28 +199,8 @@ final class DecoderFamilyTests: XCTestCase {
             try model.initialize(seed: 1)
             XCTAssertEqual(model.block.count, plan.moduleParameters(dims: config.dimensions),
                            "\(name): the trainer allocates what the plan counts")
-            var r = RandomSource(seed: 3)
-            for i in 0..<model.block.count { model.block.values[i] += Float(r.nextGaussian()) * 0.2 }
             let (_, batch, _, _) = try load(name)
-            let H = config.hiddenSize, N = batch.batch * batch.length
-            // L = Σ normed·w over each row's last real token (what a classifier reads): over all 11 tokens the
-            // Float32 forward's roundoff (about 2e-5 in L) is as large as the differences measure.
-            var w = randomFloats(N * H, seed: 45)
-            for b in 0..<batch.batch { for t in 0..<batch.length where t != batch.lengths[b] - 1 { for j in 0..<H { w[(b * batch.length + t) * H + j] = 0 } } }
-            func loss() -> Double {
-                var rng = RandomSource(seed: 11)
-                return dot(try! model.forward(batch, training: true, rng: &rng), w)
-            }
-            model.block.zeroGrads()
-            _ = loss()
-            w.withUnsafeBufferPointer { _ = model.backward(dNormed: $0.baseAddress!) }
-            let analytic = model.block.grads.array
-            XCTAssertGreaterThan(model.block.views.count, 0)
-            for view in model.block.views {
-                checkGradient("\(name).\(view.name)", param: model.block.value(view.offset), count: view.count,
-                              analytic: Array(analytic[view.offset..<(view.offset + view.count)]), eps: 4e-2, atol: 2e-4, samples: 24,
-                              allowZero: view.name.contains("key.bias")) { loss() }
-            }
+            checkLastTokenGradients(model, batch: batch, seed: 45, name: name, allowZero: { $0.contains("key.bias") })
         }
     }
 
@@ -210,26 +219,9 @@ final class DecoderFamilyTests: XCTestCase {
         let model = try DecoderModel(weights: weights, plan: plan)
         try model.initialize(seed: 1)
         XCTAssertEqual(model.block.count, plan.moduleParameters(dims: config.dimensions), "the trainer allocates what the plan counts")
-        var r = RandomSource(seed: 3)
-        for i in 0..<model.block.count { model.block.values[i] += Float(r.nextGaussian()) * 0.2 }
         let (_, batch, _, _) = try load("llama-tiny")
-        let H = config.hiddenSize, N = batch.batch * batch.length
-        var w = randomFloats(N * H, seed: 46)
-        for b in 0..<batch.batch { for t in 0..<batch.length where t != batch.lengths[b] - 1 { for j in 0..<H { w[(b * batch.length + t) * H + j] = 0 } } }
-        func loss() -> Double {
-            var rng = RandomSource(seed: 11)
-            return dot(try! model.forward(batch, training: true, rng: &rng), w)
-        }
-        model.block.zeroGrads()
-        _ = loss()
-        w.withUnsafeBufferPointer { _ = model.backward(dNormed: $0.baseAddress!) }
-        let analytic = model.block.grads.array
         XCTAssertTrue(model.block.views.contains { $0.name.contains("adapter") }, "\(model.block.views.map(\.name))")
-        for view in model.block.views {
-            checkGradient("llama-tiny.\(view.name)", param: model.block.value(view.offset), count: view.count,
-                          analytic: Array(analytic[view.offset..<(view.offset + view.count)]), eps: 4e-2, atol: 2e-4, samples: 24,
-                          pattern: { model.activationSignature }) { loss() }
-        }
+        checkLastTokenGradients(model, batch: batch, seed: 46, name: "llama-tiny", pattern: { model.activationSignature })
     }
 
     /// Classification on a decoder as HF's LlamaForSequenceClassification computes it (the last
@@ -293,30 +285,14 @@ final class DecoderFamilyTests: XCTestCase {
         let config = try DecoderConfig(contentsOf: folder + "/config.json")
         let weights = try DecoderWeights(config: config, safetensors: SafetensorsFile(path: folder + "/model.safetensors"))
         let (_, batch, _, _) = try load("llama-tiny")
-        let H = config.hiddenSize, N = batch.batch * batch.length
-        var w = randomFloats(N * H, seed: 47)
-        for b in 0..<batch.batch { for t in 0..<batch.length where t != batch.lengths[b] - 1 { for j in 0..<H { w[(b * batch.length + t) * H + j] = 0 } } }
         for (name, prefix) in [("flat", PrefixSpec(length: 3)), ("mlp shifted", PrefixSpec(length: 2, layers: .only([1]), projection: 5,
                                                                                                  positions: .shifted))] {
             let plan = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.value]), prefix: prefix)
             let model = try DecoderModel(weights: weights, plan: plan)
             try model.initialize(seed: 1)
             XCTAssertEqual(model.block.count, plan.moduleParameters(dims: config.dimensions), "\(name): the trainer allocates what the plan counts")
-            var r = RandomSource(seed: 3)
-            for i in 0..<model.block.count { model.block.values[i] += Float(r.nextGaussian()) * 0.2 }
-            func loss() -> Double {
-                var rng = RandomSource(seed: 11)
-                return dot(try! model.forward(batch, training: true, rng: &rng), w)
-            }
-            model.block.zeroGrads()
-            _ = loss()
-            w.withUnsafeBufferPointer { _ = model.backward(dNormed: $0.baseAddress!) }
-            let analytic = model.block.grads.array
             XCTAssertTrue(model.block.views.contains { $0.name.contains("prefix") }, "\(model.block.views.map(\.name))")
-            for view in model.block.views {
-                checkGradient("\(name).\(view.name)", param: model.block.value(view.offset), count: view.count,
-                              analytic: Array(analytic[view.offset..<(view.offset + view.count)]), eps: 4e-2, atol: 2e-4, samples: 24) { loss() }
-            }
+            checkLastTokenGradients(model, batch: batch, seed: 47, name: name)
         }
     }
 
