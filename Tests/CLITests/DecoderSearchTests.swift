@@ -67,6 +67,57 @@ final class DecoderSearchTests: XCTestCase {
         }
     }
 
+    /// (IA)³ on a decoder trains, exports to HF PEFT (k_proj and v_proj outputs, down_proj's input)
+    /// and gives what HF PEFT computes with that export (Fixtures/decoder-ia3, made by
+    /// tools/make_decoder_ia3_fixture.sh); with the vectors back at 1 the logits are others, so the
+    /// match is the adapter's.
+    func testIA3OnADecoderExportsToHFPEFT() throws {
+        try RepositoryData.requireGLUE()
+        let d = URL(fileURLWithPath: Self.fixture).deletingLastPathComponent().appendingPathComponent("decoder-ia3").path
+        let dir = scratchDirectory("decoder-ia3")
+        let t = try runAutopeft(["train", d + "/run.json", "--save", dir + "/candidate", "--threads", "1"])
+        XCTAssertEqual(t.code, 0, t.err)
+        let e = try runAutopeft(["export", dir + "/candidate", "--out", dir + "/export"])
+        XCTAssertEqual(e.code, 0, e.err)
+        let config = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/export/adapter_config.json")))
+                                   as? [String: Any])
+        let expected = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/export/adapter_config.json")))
+                                     as? [String: Any])
+        for key in ["peft_type", "task_type", "target_modules", "feedforward_modules", "modules_to_save"] {
+            XCTAssertEqual("\(config[key] ?? "")", "\(expected[key] ?? "")", key)
+        }
+        let ours = try SafetensorsFile(path: dir + "/export/adapter_model.safetensors")
+        let theirs = try SafetensorsFile(path: d + "/export/adapter_model.safetensors")
+        XCTAssertEqual(Set(ours.tensors.keys), Set(theirs.tensors.keys))
+        XCTAssertTrue(ours.tensors.keys.contains("base_model.model.model.layers.1.mlp.down_proj.ia3_l"), "\(ours.tensors.keys.sorted())")
+        for name in theirs.tensors.keys.sorted() {
+            XCTAssertEqual(ours.tensors[name]?.shape, theirs.tensors[name]?.shape, name)
+            let u = try ours.floats(name), v = try theirs.floats(name)
+            XCTAssertLessThanOrEqual(zip(u, v).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? 1, 1e-4, name)
+        }
+        func logits(_ candidate: String) throws -> [[Double]] {
+            let p = try runAutopeft(["predict", candidate, "--data", Self.fixture + "/rows.tsv", "--threads", "1"])
+            XCTAssertEqual(p.code, 0, p.err)
+            return try p.out.split(separator: "\n").map { row in
+                try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(row.utf8)) as? [String: Any])?["logits"] as? [Double])
+            }
+        }
+        func worst(_ a: [[Double]], _ b: [[Double]]) -> Double { zip(a, b).flatMap { zip($0, $1).map { abs($0 - $1) } }.max() ?? .infinity }
+        let hf = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: d + "/hf.json"))) as? [String: Any])
+        let reference = try XCTUnwrap(hf["logits"] as? [[Double]])
+        let trained = try logits(dir + "/candidate")
+        XCTAssertEqual(trained.count, 8)
+        XCTAssertLessThanOrEqual(worst(trained, reference), 1e-4, "max |autopeft − HF PEFT| over 8 rows (HF: \(hf["versions"] ?? ""))")
+        // The same candidate with every (IA)³ vector at 1: the frozen base and the trained score.
+        let (_, _, model) = try CandidateArchive.load(dir + "/candidate")
+        for view in model.block.views where view.name.hasSuffix("ia3_l") {
+            model.block.value(view.offset).update(repeating: 1, count: view.count)
+        }
+        try CandidateArchive.save(model, config: try RunConfig(contentsOf: dir + "/candidate/run.json"), result: nil, to: dir + "/ones")
+        XCTAssertGreaterThan(worst(try logits(dir + "/ones"), reference), 1e-3, "the match is the trained vectors'")
+        print("decoder (IA)³ export: max |autopeft − HF PEFT| = \(worst(trained, reference))")
+    }
+
     /// The GGUF file read as transformers reads it: its tokenizer gives the same ids for SST-2
     /// sentences, and the quantized base the same normed last hidden state at the last token
     /// (reference.json, from transformers' dequantizing GGUF loader).

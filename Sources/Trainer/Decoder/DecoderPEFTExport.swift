@@ -31,31 +31,26 @@ extension DecoderFamily {
 extension PEFTExport {
     /// A decoder's candidate as an HF PEFT adapter for the family's `…ForSequenceClassification`
     /// (tensor names as PEFT 0.21 saves them: `base_model.model.model.layers.<l>.self_attn.q_proj.lora_A.weight`,
-    /// `score` under `modules_to_save`). LoRA alone, initialised as PEFT does (not PiSSA: its
-    /// residual is taken from the base autopeft holds, which a quantized file gives only dequantized).
+    /// `score` under `modules_to_save`): LoRA alone, initialised as PEFT does (not PiSSA: its
+    /// residual is taken from the base autopeft holds, which a quantized file gives only
+    /// dequantized), or (IA)³ alone (on k_proj, v_proj and down_proj's input).
     public static func export(decoder model: DecoderClassifier, config: RunConfig, to dir: String) throws -> [String] {
         let plan = model.model.plan
-        guard plan.methods.count == 1, let spec = plan.lora else {
+        guard plan.methods.count == 1 else {
             throw Unsupported(reason: plan.methods.isEmpty ? "the candidate trains only the head"
-                : "decoders export LoRA alone so far; this candidate has " + plan.methods.map(\.key).joined(separator: ", "))
-        }
-        guard spec.initialization != .pissa else { throw Unsupported(reason: "PiSSA exports are written for encoders only so far") }
-        let layers = spec.layers.resolve(count: model.model.config.layers)
-        var tensors: [(name: String, shape: [Int], values: [Float])] = []
-        for l in layers {
-            for t in spec.targets where model.model.layers[l].lora(t) != nil {
-                let ours = "encoder.layer.\(l).\(t.modulePath)", theirs = "base_model.model.model.layers.\(l).\(DecoderLayer.hfModulePath(t))"
-                for part in ["lora_A", "lora_B"] {
-                    let v = tensor(model.block, ours + "." + part)
-                    tensors.append(("\(theirs).\(part).weight", v.shape, v.values))
-                }
-            }
+                : "a PEFT adapter holds one method; this candidate combines \(plan.methods.count)")
         }
         let score = tensor(model.block, "score.weight")
+        var (tensors, cfg): ([(name: String, shape: [Int], values: [Float])], JSONValue)
+        if let spec = plan.lora {
+            guard spec.initialization != .pissa else { throw Unsupported(reason: "PiSSA exports are written for encoders only so far") }
+            (tensors, cfg) = loraTensors(model, spec: spec, config: config)
+        } else if let spec = plan.ia3 {
+            (tensors, cfg) = ia3Tensors(model, spec: spec, config: config)
+        } else {
+            throw Unsupported(reason: "decoders export LoRA or (IA)³ alone so far; this candidate has \(plan.methods[0].key)")
+        }
         tensors.append(("base_model.model.score.weight", score.shape, score.values))
-        let cfg = LoRAMethod.hfPEFTConfig(spec, rank: spec.rank, alpha: spec.alpha, layers: layers,
-                                          paths: spec.targets.map(DecoderLayer.hfModulePath), container: "layers", config: config,
-                                          modulesToSave: "score")
         try OutputFiles.createFolder(dir)
         try OutputFiles.write(SafetensorsWriter.encode(tensors, metadata: ["format": "pt"]), to: dir + "/adapter_model.safetensors")
         try OutputFiles.write(cfg.serialized() + "\n", to: dir + "/adapter_config.json")
@@ -83,6 +78,46 @@ extension PEFTExport {
         """
         try OutputFiles.write(readme + "\n", to: dir + "/README.md")
         return []
+    }
+
+    static func loraTensors(_ model: DecoderClassifier, spec: LoRASpec, config: RunConfig)
+        -> ([(name: String, shape: [Int], values: [Float])], JSONValue) {
+        let layers = spec.layers.resolve(count: model.model.config.layers)
+        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        for l in layers {
+            for t in spec.targets where model.model.layers[l].lora(t) != nil {
+                let ours = "encoder.layer.\(l).\(t.modulePath)", theirs = "base_model.model.model.layers.\(l).\(DecoderLayer.hfModulePath(t))"
+                for part in ["lora_A", "lora_B"] {
+                    let v = tensor(model.block, ours + "." + part)
+                    tensors.append(("\(theirs).\(part).weight", v.shape, v.values))
+                }
+            }
+        }
+        return (tensors, LoRAMethod.hfPEFTConfig(spec, rank: spec.rank, alpha: spec.alpha, layers: layers,
+                                                 paths: spec.targets.map(DecoderLayer.hfModulePath), container: "layers", config: config,
+                                                 modulesToSave: "score"))
+    }
+
+    /// (IA)³ as PEFT lays it on a Llama: [out, 1] on k_proj's and v_proj's outputs, [1, in] on
+    /// down_proj's input (a feed-forward module).
+    static func ia3Tensors(_ model: DecoderClassifier, spec: IA3Spec, config: RunConfig)
+        -> ([(name: String, shape: [Int], values: [Float])], JSONValue) {
+        let layers = spec.layers.resolve(count: model.model.config.layers)
+        func path(_ s: IA3Spec.Site) -> String { DecoderLayer.hfModulePath(s == .feedforward ? .output : s.chargedTarget) }
+        var tensors: [(name: String, shape: [Int], values: [Float])] = []
+        for l in layers {
+            for s in spec.sites {
+                let t = tensor(model.block, "encoder.layer.\(l).\(s.modulePath).ia3_l")
+                tensors.append(("base_model.model.model.layers.\(l).\(path(s)).ia3_l",
+                                s == .feedforward ? [1, t.values.count] : [t.values.count, 1], t.values))
+            }
+        }
+        var cfg = base(config, "IA3", modulesToSave: "score")
+        cfg += [("target_modules", .string(regex(layers: layers, paths: spec.sites.map(path), container: "layers"))),
+                ("feedforward_modules", .string(spec.sites.contains(.feedforward)
+                    ? regex(layers: layers, paths: [path(.feedforward)], container: "layers") : "^$")),
+                ("fan_in_fan_out", .bool(false)), ("init_ia3_weights", .bool(true))]
+        return (tensors, .object(cfg))
     }
 
     /// A trainable tensor by its name in the parameter block.
