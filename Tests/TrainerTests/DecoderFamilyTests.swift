@@ -115,9 +115,9 @@ final class DecoderFamilyTests: XCTestCase {
             // Only the rows of tokens the batch holds carry a gradient: check those.
             let used = Array(Set((0..<N).filter { batch.valid[$0] != 0 }.map { Int(batch.ids[$0]) })).sorted()
             let rows = FloatBuffer(count: used.count * H)
-            for (k, id) in used.enumerated() { (rows.pointer + k * H).update(from: model.weights.embeddings.pointer + id * H, count: H) }
+            for (k, id) in used.enumerated() { (rows.pointer + k * H).update(from: model.weights.embeddings.weight.pointer + id * H, count: H) }
             func rowsLoss() -> Double {
-                for (k, id) in used.enumerated() { (model.weights.embeddings.pointer + id * H).update(from: rows.pointer + k * H, count: H) }
+                for (k, id) in used.enumerated() { (model.weights.embeddings.weight.pointer + id * H).update(from: rows.pointer + k * H, count: H) }
                 return loss()
             }
             checkGradient("\(name).embeddings", param: rows.pointer, count: rows.count,

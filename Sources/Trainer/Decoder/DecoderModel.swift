@@ -20,6 +20,8 @@ public final class DecoderModel {
     var normed = GrowableBuffer(), finalRstd = GrowableBuffer(), valid = GrowableBuffer()
     var dHidden = GrowableBuffer(), dHiddenNext = GrowableBuffer()
     var scratch = DecoderScratch()
+    /// Dequantized tiles of a quantized base, shared by the blocks and the output head.
+    let tiles: SharedBuffer
     /// The activations the blocks backward will not reach share (see `forward`'s `keepActivationsFrom`).
     let sharedActivations = DecoderActivations()
     var lastBatch = 0, lastLength = 0
@@ -34,6 +36,7 @@ public final class DecoderModel {
         self.plan = plan
         let rotary = RotaryEmbedding(headDim: c.headDim, base: c.ropeTheta, positions: c.maxPositions)
         let tiles = SharedBuffer()
+        self.tiles = tiles
         layers = weights.layers.enumerated().map {
             DecoderLayer(index: $0.offset, weights: $0.element, config: c, rotary: rotary, tiles: tiles)
         }
@@ -124,7 +127,7 @@ public final class DecoderModel {
         for r in 0..<(batch.batch * batch.length) {
             let id = Int(batch.ids[r])
             guard id >= 0 && id < c.vocabSize else { throw .model("token id \(id) is outside the vocabulary of \(c.vocabSize)") }
-            (h0 + r * H).update(from: weights.embeddings.pointer + id * H, count: H)
+            weights.embedding(id, into: h0 + r * H)
         }
     }
 
@@ -148,8 +151,7 @@ public final class DecoderModel {
 
     /// The output head's logits [rows, vocab] for `rows` rows of normed hidden states.
     public func logits(_ h: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
-        Linear.forward(out: out, inp: h, weight: weights.outputWeight, bias: nil, rows: rows, inFeatures: config.hiddenSize,
-                       outFeatures: config.vocabSize)
+        weights.outputHead.forward(out: out, inp: h, bias: nil, rows: rows, scratch: &tiles.buffer)
     }
 
     /// Backward from the gradient of the normed last hidden states [B·T, H] down to block

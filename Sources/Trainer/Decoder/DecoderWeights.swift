@@ -18,22 +18,31 @@ public final class DecoderLayerWeights {
 /// All frozen weights of a Llama-family decoder.
 public final class DecoderWeights {
     public let config: DecoderConfig
-    public let embeddings: FloatBuffer   // [vocab, H]
+    /// The token embeddings [vocab, H], a row per token: Float32, or kept in its GGUF blocks.
+    public let embeddings: LinearWeights
     public let layers: [DecoderLayerWeights]
     public let finalNorm: FloatBuffer    // [H]
     /// The output head [vocab, H] when it is not the embedding (`tiedEmbeddings`).
-    public let lmHead: FloatBuffer?
+    public let lmHead: LinearWeights?
 
-    public init(config: DecoderConfig, embeddings: [Float], layers: [DecoderLayerWeights], finalNorm: [Float], lmHead: [Float]?) {
+    public init(config: DecoderConfig, embeddings: LinearWeights, layers: [DecoderLayerWeights], finalNorm: [Float],
+                lmHead: LinearWeights?) {
         self.config = config
-        self.embeddings = FloatBuffer(embeddings)
+        self.embeddings = embeddings
         self.layers = layers
         self.finalNorm = FloatBuffer(finalNorm)
-        self.lmHead = lmHead.map(FloatBuffer.init)
+        self.lmHead = lmHead
     }
 
-    /// The output head's weight [vocab, H].
-    public var outputWeight: UnsafePointer<Float> { UnsafePointer(lmHead?.pointer ?? embeddings.pointer) }
+    /// The output head's map h [n, H] → logits [n, vocab]: its own, or the embedding's.
+    public var outputHead: LinearWeights { lmHead ?? embeddings }
+
+    /// Writes token `id`'s embedding row [H] into `dst`.
+    func embedding(_ id: Int, into dst: UnsafeMutablePointer<Float>) {
+        let H = config.hiddenSize
+        if let q = embeddings.quantized { q.dequantize(rows: id..<(id + 1), columns: 0..<H, into: dst) }
+        else { dst.update(from: embeddings.weight.pointer + id * H, count: H) }
+    }
 
     /// Loads `model.safetensors` with HF's names (`model.layers.<i>.self_attn.q_proj.weight`, …).
     public convenience init(config c: DecoderConfig, safetensors file: SafetensorsFile) throws(TrainerError) {
@@ -55,10 +64,11 @@ public final class DecoderWeights {
                 attentionNorm: try file.floats(p + "input_layernorm.weight", shape: [H]),
                 mlpNorm: try file.floats(p + "post_attention_layernorm.weight", shape: [H])))
         }
-        let embeddings = try file.floats("model.embed_tokens.weight", shape: [c.vocabSize, H])
-        let head = c.tiedEmbeddings ? nil : try file.floats("lm_head.weight", shape: [c.vocabSize, H])
-        self.init(config: c, embeddings: embeddings, layers: layers, finalNorm: try file.floats("model.norm.weight", shape: [H]),
-                  lmHead: head)
+        func table(_ name: String) throws(TrainerError) -> LinearWeights {
+            LinearWeights(weight: try file.floats(name, shape: [c.vocabSize, H]), bias: [], inFeatures: H, outFeatures: c.vocabSize)
+        }
+        self.init(config: c, embeddings: try table("model.embed_tokens.weight"), layers: layers,
+                  finalNorm: try file.floats("model.norm.weight", shape: [H]), lmHead: c.tiedEmbeddings ? nil : try table("lm_head.weight"))
     }
 
     /// Loads a GGUF file's tensors (`blk.<i>.attn_q.weight`, …). llama.cpp's converter reorders the
@@ -98,9 +108,15 @@ public final class DecoderWeights {
                 down: try lin(p + "ffn_down", I, H, bias: false),
                 attentionNorm: try tensor(p + "attn_norm.weight", shape: [H]), mlpNorm: try tensor(p + "ffn_norm.weight", shape: [H])))
         }
-        let head = c.tiedEmbeddings ? nil : try tensor("output.weight", shape: [c.vocabSize, H])
-        self.init(config: c, embeddings: try tensor("token_embd.weight", shape: [c.vocabSize, H]), layers: layers,
-                  finalNorm: try tensor("output_norm.weight", shape: [H]), lmHead: head)
+        // The embedding and the head are [vocab, H] tables read (or multiplied) a row at a time: kept quantized as the maps.
+        func table(_ name: String) throws(TrainerError) -> LinearWeights {
+            if keepQuantized, file.tensors[name]?.shape == [c.vocabSize, H], let q = try file.quantized(name) {
+                return LinearWeights(quantized: q, bias: [])
+            }
+            return LinearWeights(weight: try tensor(name, shape: [c.vocabSize, H]), bias: [], inFeatures: H, outFeatures: c.vocabSize)
+        }
+        self.init(config: c, embeddings: try table("token_embd.weight"), layers: layers,
+                  finalNorm: try tensor("output_norm.weight", shape: [H]), lmHead: c.tiedEmbeddings ? nil : try table("output.weight"))
     }
 
     /// Undoes llama.cpp's row order of a query or key map: within each head of R rows, GGUF row
