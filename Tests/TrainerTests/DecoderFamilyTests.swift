@@ -360,7 +360,10 @@ final class DecoderFamilyTests: XCTestCase {
         let gate = PEFTPlan(lora: LoRASpec(rank: 2, alpha: 4, targets: [.gate]))
         XCTAssertNoThrow(try gate.validate(for: weights.config.dimensions))
         let encoder = ModelDimensions(hiddenSize: 32, intermediateSize: 48, layers: 2, heads: 4)
-        XCTAssertThrowsError(try gate.validate(for: encoder)) { XCTAssertTrue("\($0)".contains("has none"), "\($0)") }
+        XCTAssertThrowsError(try gate.validate(for: encoder)) {
+            XCTAssertTrue("\($0)".contains("which this model has not; expected one of query, key, value, attention.output, "
+                + "intermediate, output"), "\($0)")
+        }
         let classifier = try BaseModel.decoder(weights).classifier(plan: PEFTPlan(), labels: 2, head: .last)
         XCTAssertEqual(classifier.trainableParameters, PEFTPlan().trainableParameters(dims: weights.config.dimensions, labels: 2))
         XCTAssertEqual(classifier.trainableParameters, 2 * 32, "score.weight only")

@@ -77,8 +77,8 @@ extension LoRASpec {
         if targets.isEmpty { throw ConfigError(path: path + ".targets", message: "expected at least one target") }
         for t in targets {
             if t == .gate && !dims.gatedFeedForward {
-                throw ConfigError(path: path + ".targets", message: "target \"gate\" is the gate map of a gated feed-forward "
-                    + "(Llama-family decoders); this model's feed-forward has none")
+                throw ConfigError(path: path + ".targets", message: "target \"gate\" needs a gated feed-forward (Llama-family "
+                    + "decoders), which this model has not; expected one of " + dims.linearTargets.map(\.rawValue).joined(separator: ", "))
             }
             let (i, o) = dims.shape(of: t)
             if rank > min(i, o) {
