@@ -119,7 +119,7 @@ public enum BaseModel {
 
     /// The encoder's weights, for what only encoders do yet (`what` says what, in the refusal).
     public func encoderWeights(for what: String) throws(TrainerError) -> BertWeights {
-        guard case .encoder(let w) = self else { throw .model("\(what) works on encoders (BERT, RoBERTa) only so far") }
+        guard case .encoder(let w) = self else { throw .model("\(what) works on encoders (BERT, RoBERTa, ELECTRA) only so far") }
         return w
     }
 

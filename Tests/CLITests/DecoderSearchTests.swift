@@ -118,6 +118,17 @@ final class DecoderSearchTests: XCTestCase {
         print("decoder (IA)³ export: max |autopeft − HF PEFT| = \(worst(trained, reference))")
     }
 
+    /// The sensitivity priors score encoders only so far: on a decoder each method is refused by name.
+    func testSensitivityScoringOnADecoderIsRefusedByName() throws {
+        try RepositoryData.requireGLUE()
+        for (method, name) in [("spt", "SPT sensitivity scoring"), ("diffora", "the DiffoRA supernet")] {
+            let r = try runAutopeft(["score", Self.fixture + "/space.json", "--method", method, "--out", scratchDirectory("decoder-score"),
+                                     "--threads", "1"])
+            XCTAssertEqual(r.code, 2, "\(method): a model the method does not take is bad input")
+            XCTAssertTrue(r.err.contains("\(name) works on encoders (BERT, RoBERTa, ELECTRA) only so far"), "\(method): \(r.err)")
+        }
+    }
+
     /// The GGUF file read as transformers reads it: its tokenizer gives the same ids for SST-2
     /// sentences, and the quantized base the same normed last hidden state at the last token
     /// (reference.json, from transformers' dequantizing GGUF loader).
