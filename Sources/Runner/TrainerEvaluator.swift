@@ -163,7 +163,7 @@ public final class TrainerEvaluator: Evaluator {
 
     /// Keeps a trained candidate in `dir` and exports its adapter into `dir/adapter` where a single
     /// format holds its modules. An export that fails is reported, not thrown: the candidate is kept.
-    func keep(_ trained: any SequenceClassifier, config run: RunConfig, result: TrainResult, in dir: String, trial: Int) throws {
+    func keep(_ trained: any TrainableModel, config run: RunConfig, result: TrainResult, in dir: String, trial: Int) throws {
         try CandidateArchive.save(trained, config: run, result: result, to: dir)
         let p = run.plan
         let mixed = p.methods.count > 1

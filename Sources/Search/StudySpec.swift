@@ -109,7 +109,8 @@ public struct StudySpec: Sendable {
         loraBonus = evaluated.loraBonus
         crashTrials = evaluated.crashTrials
         space = try Self.readSpace(r, problem: problem, file: file)
-        objectives = try Self.readObjectives(r.optional("objectives"), problem: problem)
+        objectives = try Self.readObjectives(r.optional("objectives"), problem: problem,
+                                             scoreGoal: Self.scoreGoal(task: r.value["task"]))
 
         let s = try r.optional("search")
         trials = try s?.optional("trials")?.int(in: 1...100_000, what: "a trial count") ?? 40
@@ -205,12 +206,15 @@ public struct StudySpec: Sendable {
     }
 
     /// `objectives`: at least two of the problem's, each once; the first two when absent.
-    static func readObjectives(_ o: JSONReader?, problem: Problem) throws(ConfigError) -> [Objective] {
+    /// `scoreGoal`: the score's direction unless the file says otherwise (a causal-LM task scored by
+    /// loss or perplexity minimises it).
+    static func readObjectives(_ o: JSONReader?, problem: Problem, scoreGoal: Objective.Goal = .maximize) throws(ConfigError)
+        -> [Objective] {
         let available: [Objective]
         switch problem {
         case .synthetic: available = [Objective(name: "f1", goal: .minimize), Objective(name: "f2", goal: .minimize)]
         default:
-            available = [Objective(name: Objective.Name.score, goal: .maximize),
+            available = [Objective(name: Objective.Name.score, goal: scoreGoal),
                          Objective(name: Objective.Name.trainableParameters, goal: .minimize, known: true),
                          Objective(name: "seconds", goal: .minimize)]
         }
@@ -238,7 +242,7 @@ public struct StudySpec: Sendable {
             switch (problem, o.name) {
             case (.synthetic(let p, _), "f1"): reference.append(p.reference[0])
             case (.synthetic(let p, _), "f2"): reference.append(p.reference[1])
-            case (_, Objective.Name.score): reference.append(0)
+            case (_, Objective.Name.score) where o.goal == .maximize: reference.append(0)
             case (_, Objective.Name.trainableParameters): reference.append(StudySpec.largestParameterCount(space: space, seed: seed) * 1.1)
             default: throw (refReader ?? r).error("give a reference value for objective \"\(o.name)\"",
                                                   at: "search.reference_point.\(o.name)")
@@ -292,12 +296,20 @@ public struct StudySpec: Sendable {
     /// The head's outputs for a task object: its `classes`, 1 for regression (`"regression": true`
     /// or GLUE STS-B), 3 for MNLI, otherwise 2. The trainer validates the task itself.
     static func labelCount(task: JSONValue) -> Int {
+        if case .string("causal_lm")? = task["type"] { return 0 }  // the frozen output head scores; nothing is added
         if case .array(let c)? = task["classes"] { return c.count }
         if case .bool(true)? = task["regression"] { return 1 }
         if case .string(let n)? = task["name"] {
             switch n.lowercased() { case "stsb", "sts-b": return 1; case "mnli": return 3; default: return 2 }
         }
         return 2
+    }
+
+    /// A causal-LM task scored by `loss` or `perplexity` minimises its score; everything else maximises it.
+    static func scoreGoal(task: JSONValue?) -> Objective.Goal {
+        guard case .string("causal_lm")? = task?["type"], case .string(let metric)? = task?["metric"],
+              LanguageModelingMetrics.lowerIsBetter.contains(metric) else { return .maximize }
+        return .minimize
     }
 
     /// Whether the space file's head trains its own dense layer (`"head": "dense"`), which the

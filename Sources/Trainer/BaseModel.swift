@@ -123,6 +123,15 @@ public enum BaseModel {
         return w
     }
 
+    /// A causal-LM task's model: a decoder with the plan's modules, scored by its own output head.
+    public func languageModel(plan: PEFTPlan) throws(TrainerError) -> DecoderLanguageModel {
+        guard case .decoder(let w) = self else {
+            throw .model("a causal_lm task needs a decoder (" + DecoderFamily.allCases.map(\.rawValue).joined(separator: ", ")
+                + "); this model is an encoder")
+        }
+        return try DecoderLanguageModel(weights: w, plan: plan)
+    }
+
     /// The classifier of a plan on this model: the plan's modules attached, the head declared.
     public func classifier(plan: PEFTPlan, labels: Int, head: HeadInput) throws(TrainerError) -> any SequenceClassifier {
         switch self {

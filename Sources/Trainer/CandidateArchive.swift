@@ -12,7 +12,7 @@ import Space
 /// `load` rebuilds the classifier on the same frozen model and restores the tensors. Version 2
 /// writes a prefix's `positions`; a version 1 candidate's prefix was trained shifted.
 public enum CandidateArchive {
-    public static func save(_ model: any SequenceClassifier, config: RunConfig, result: TrainResult?, to dir: String) throws(TrainerError) {
+    public static func save(_ model: any TrainableModel, config: RunConfig, result: TrainResult?, to dir: String) throws(TrainerError) {
         try OutputFiles.createFolder(dir)
         var tensors: [(name: String, shape: [Int], values: [Float])] = model.block.views.map { v in
             (v.name, v.shape, Array(UnsafeBufferPointer(start: model.block.value(v.offset), count: v.count)))
@@ -30,7 +30,7 @@ public enum CandidateArchive {
     }
 
     /// Rebuilds a saved candidate: its run configuration, the frozen model and the trained tensors.
-    public static func load(_ dir: String) throws(TrainerError) -> (RunConfig, FineTuner, any SequenceClassifier) {
+    public static func load(_ dir: String) throws(TrainerError) -> (RunConfig, FineTuner, any TrainableModel) {
         // A folder without the two files is most likely a study folder or a typo: say what is expected.
         for name in ["run.json", "adapter.safetensors"] where !FileManager.default.fileExists(atPath: dir + "/" + name) {
             throw .file(path: dir, message: "not a saved candidate: no \(name) in it (save one with autopeft train --save DIR; "
@@ -43,7 +43,7 @@ public enum CandidateArchive {
             config.plan.prefix?.positions = .shifted
         }
         let tuner = try FineTuner(config: config)
-        let model = try tuner.makeClassifier()
+        let model = try tuner.makeModel()
         let file = try SafetensorsFile(path: dir + "/adapter.safetensors")
         for v in model.block.views {
             let values = try file.floats(v.name, shape: v.shape)

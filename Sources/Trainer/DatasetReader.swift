@@ -15,6 +15,7 @@ public enum DatasetReader {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw .file(path: path, message: "not valid UTF-8")
         }
+        if task.isLanguageModeling { return try languageModelingRows(text, path: path, requireResponses: requireLabels) }
         switch task.format {
         case .tsv: return try table(rows: tsvRows(text), path: path, task: task, requireLabels: requireLabels)
         case .csv: return try table(rows: csvRows(text, path: path), path: path, task: task, requireLabels: requireLabels)

@@ -6,6 +6,8 @@ public struct Example: Equatable, Sendable {
     public enum Label: Equatable, Sendable {
         case classIndex(Int)
         case value(Double)
+        /// A causal-LM row: what the loss counts is in it.
+        case sequence(LanguageModelingRow)
     }
     public init(textA: String, textB: String? = nil, label: Label) {
         self.textA = textA

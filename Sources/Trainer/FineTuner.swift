@@ -81,6 +81,13 @@ public final class FineTuner {
         try base.classifier(plan: config.plan, labels: config.task.spec.labelCount, head: config.head)
     }
 
+    /// What the run's task trains: the classifier, or for a causal-LM task the decoder with the
+    /// plan's modules and its own output head.
+    public func makeModel() throws(TrainerError) -> any TrainableModel {
+        guard config.task.spec.isLanguageModeling else { return try makeClassifier() }
+        return try base.languageModel(plan: config.plan)
+    }
+
     /// Encodes examples at the task's max length, capped by the model's positions (less a shifted prefix).
     public func encode(_ examples: [Example]) -> [WordPieceTokenizer.Encoding] {
         let maxLen = min(config.task.maxLength, base.textPositions - (config.plan.prefix?.positionOffset ?? 0))
@@ -141,18 +148,18 @@ public final class FineTuner {
 
     /// Builds the model for the run's plan, trains it (the whole run, or the segment asked for)
     /// and evaluates on dev.
-    public func run(_ segment: TrainingSegment = .whole) throws(TrainerError) -> (TrainResult, any SequenceClassifier) {
+    public func run(_ segment: TrainingSegment = .whole) throws(TrainerError) -> (TrainResult, any TrainableModel) {
         let t = config.training
         let spec = config.task.spec
-        let model = try makeClassifier()
+        let model = try makeModel()
         try model.initialize(seed: t.seed)
         let train = try trainingExamples()
         let dev = try devExamples()
-        let trainEnc = encode(train)
+        let (trainEnc, objective) = try trainingData(model: model, examples: train)
         let cacheStart = Date()
         let trainCache = try prefixCache(model: model, encodings: trainEnc)
         let cacheSeconds = Date().timeIntervalSince(cacheStart)
-        let run = TrainingRun(tuner: self, model: model, examples: train, encodings: trainEnc, cache: trainCache)
+        let run = TrainingRun(tuner: self, model: model, objective: objective, examples: train, encodings: trainEnc, cache: trainCache)
         for dir in [segment.preemptTo, segment.resumeFrom].compactMap({ $0 }) where run.step == 0 {
             guard FileManager.default.fileExists(atPath: dir + "/state.json") || dir == segment.resumeFrom else { continue }
             let (checkpoint, reason) = TrainingCheckpoint.read(dir, fingerprint: fingerprint)
@@ -168,7 +175,7 @@ public final class FineTuner {
         let seen = try trainSegment(run, segment: segment, stop: stop)
         let trainSeconds = Date().timeIntervalSince(start) + cacheSeconds
         let evalStart = Date()
-        let (metrics, _) = try evaluate(model: model, examples: dev, useCache: trainCache != nil)
+        let metrics = try self.metrics(model: model, examples: dev, useCache: trainCache != nil)
         let evalSeconds = Date().timeIntervalSince(evalStart)
         let result = TrainResult(
             task: spec.name, metric: spec.primaryMetric, score: metrics[spec.primaryMetric] ?? .nan, metrics: metrics,
@@ -178,6 +185,23 @@ public final class FineTuner {
             trainExamplesPerSecond: Double(seen) / max(trainSeconds, 1e-9), peakRSSMiB: peakRSSMiB(), seed: t.seed,
             resumedFromStep: resumedFrom)
         return (result, model)
+    }
+
+    /// The training rows' tokens and what a step computes on them, for the model's task.
+    func trainingData(model: any TrainableModel, examples: [Example]) throws(TrainerError) -> ([TokenEncoding], any TrainingObjective) {
+        if let lm = model as? DecoderLanguageModel {
+            let enc = try languageModelingEncodings(examples)
+            return (enc.map(\.tokens), LanguageModelingObjective(model: lm, encodings: enc))
+        }
+        guard let classifier = model as? any SequenceClassifier else { throw .model("no training objective for \(type(of: model))") }
+        return (encode(examples), ClassificationObjective(model: classifier, examples: examples, task: config.task.spec,
+                                                          batchSize: config.training.batchSize))
+    }
+
+    /// The dev metrics of a trained model, whatever its task.
+    public func metrics(model: any TrainableModel, examples: [Example], useCache: Bool = false) throws(TrainerError) -> [String: Double] {
+        if let lm = model as? DecoderLanguageModel { return try evaluate(languageModel: lm, examples: examples, useCache: useCache) }
+        return try evaluate(model: model, examples: examples, useCache: useCache).0
     }
 
     /// Trains `run` to `stop`, keeps the segment's checkpoint there and, when the segment asks for
@@ -205,7 +229,7 @@ public final class FineTuner {
 
     /// The frozen-prefix cache for a model's lowest adapted layer, when it applies and fits the limit:
     /// a file in `cache_dir` when one is set (reused by any run or process with the same key), else memory.
-    func prefixCache(model: any SequenceClassifier, encodings: [WordPieceTokenizer.Encoding]) throws(TrainerError) -> FrozenPrefixCache? {
+    func prefixCache(model: any TrainableModel, encodings: [TokenEncoding]) throws(TrainerError) -> FrozenPrefixCache? {
         let t = config.training
         let L = model.lowestTrainableLayer
         guard t.frozenPrefixCache, L > 0 else { return nil }
@@ -250,7 +274,7 @@ public final class FineTuner {
     /// Runs the model without dropout on `examples` (sorted by length into batches) and scores it.
     /// Returns the metrics and the raw outputs [rows × labels] in the examples' order. With
     /// `useCache` the frozen layers run once for all rows (eval has no dropout, so it is exact).
-    public func evaluate(model: any SequenceClassifier, examples: [Example],
+    public func evaluate(model: any TrainableModel, examples: [Example],
                          useCache: Bool = false) throws(TrainerError) -> ([String: Double], [[Float]]) {
         let outputs = try predict(model: model, examples: examples, useCache: useCache)
         return (FineTuner.score(outputs: outputs, examples: examples, task: config.task.spec), outputs)
@@ -259,8 +283,11 @@ public final class FineTuner {
     /// The model's outputs [rows × labels] (logits, or the regression value) in the examples' order.
     /// With `progress`, the rows done, their rate and the time left every 2 seconds and at the end
     /// (for `autopeft predict` on a large file; a trial's dev evaluation stays quiet).
-    public func predict(model: any SequenceClassifier, examples: [Example], useCache: Bool = false,
+    public func predict(model trained: any TrainableModel, examples: [Example], useCache: Bool = false,
                         progress: ProgressSink? = nil) throws(TrainerError) -> [[Float]] {
+        guard let model = trained as? any SequenceClassifier else {
+            throw .model("a causal-LM model's outputs are generations (FineTuner.generate), not logits")
+        }
         let enc = encode(examples)
         let cache = useCache ? try prefixCache(model: model, encodings: enc) : nil
         let order = enc.indices.sorted { enc[$0].ids.count < enc[$1].ids.count }
@@ -302,9 +329,9 @@ public final class FineTuner {
 extension FineTuner {
     /// The task's score when one class is predicted for every example, the best class: what a run
     /// that learned nothing scores (the majority class's accuracy; for MRPC's F1, predicting
-    /// "paraphrase" everywhere). Nil for regression, where a constant has no correlation.
+    /// "paraphrase" everywhere). Nil for regression, where a constant has no correlation, and for causal-LM tasks.
     public static func constantPredictionScore(examples: [Example], task: TaskSpec) -> Double? {
-        guard !task.isRegression, !examples.isEmpty else { return nil }
+        guard !task.isRegression, !task.isLanguageModeling, !examples.isEmpty else { return nil }
         return (0..<task.labelCount).compactMap { c -> Double? in
             let oneHot = (0..<task.labelCount).map { Float($0 == c ? 1 : 0) }
             return score(outputs: Array(repeating: oneHot, count: examples.count), examples: examples, task: task)[task.primaryMetric]

@@ -34,7 +34,7 @@ public final class FrozenPrefixCache {
     }
 
     /// Computes the cache in memory.
-    public convenience init(model: any SequenceClassifier, encodings: [WordPieceTokenizer.Encoding], layer: Int, padId: Int32,
+    public convenience init(model: any TrainableModel, encodings: [WordPieceTokenizer.Encoding], layer: Int, padId: Int32,
                             precision: Precision = .fp32, batchSize: Int = 64) throws(TrainerError) {
         let lengths = encodings.map(\.ids.count)
         let bytes = Self.bytes(lengths: lengths, hiddenSize: model.hiddenSize, precision: precision)
@@ -46,7 +46,7 @@ public final class FrozenPrefixCache {
 
     /// Maps the cache file at `path` when it exists and matches these rows; otherwise computes
     /// the cache, writes it there atomically and maps it.
-    public convenience init(model: any SequenceClassifier, encodings: [WordPieceTokenizer.Encoding], layer: Int, padId: Int32,
+    public convenience init(model: any TrainableModel, encodings: [WordPieceTokenizer.Encoding], layer: Int, padId: Int32,
                             precision: Precision = .fp32, file path: String, batchSize: Int = 64) throws(TrainerError) {
         let lengths = encodings.map(\.ids.count)
         let H = model.hiddenSize
@@ -128,7 +128,7 @@ public final class FrozenPrefixCache {
     }
 
     /// Runs the embeddings and layers 0..<layer on every encoding (length-sorted batches, no dropout).
-    private func fill(model: any SequenceClassifier, encodings: [WordPieceTokenizer.Encoding], padId: Int32,
+    private func fill(model: any TrainableModel, encodings: [WordPieceTokenizer.Encoding], padId: Int32,
                       batchSize: Int) throws(TrainerError) {
         let H = hiddenSize
         let order = encodings.indices.sorted { lengths[$0] < lengths[$1] }

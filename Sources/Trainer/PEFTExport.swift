@@ -20,10 +20,11 @@ public enum PEFTExport {
 
     /// Exports an encoder's or a decoder's candidate (`export(decoder:config:to:)`); returns the
     /// notes on what the export does not carry over.
-    public static func export(_ model: any SequenceClassifier, config: RunConfig, to dir: String) throws -> [String] {
+    public static func export(_ model: any TrainableModel, config: RunConfig, to dir: String) throws -> [String] {
         switch model {
         case let encoder as BertClassifier: return try export(encoder, config: config, to: dir)
-        case let decoder as DecoderClassifier: return try export(decoder: decoder, config: config, to: dir)
+        case let decoder as DecoderClassifier: return try export(decoder: decoder.model, labels: decoder.labels, config: config, to: dir)
+        case let decoder as DecoderLanguageModel: return try export(decoder: decoder.model, labels: nil, config: config, to: dir)
         default: throw Unsupported(reason: "no export for \(type(of: model))")
         }
     }
@@ -104,9 +105,11 @@ public enum PEFTExport {
         return ".*\\.\(container)\\.(\(l))\\.(\(p))"
     }
 
-    static func base(_ config: RunConfig, _ type: String, modulesToSave: String = "classifier") -> [(key: String, value: JSONValue)] {
-        [("peft_type", .string(type)), ("task_type", .string("SEQ_CLS")), ("base_model_name_or_path", .string(config.model)),
-         ("inference_mode", .bool(true)), ("modules_to_save", .array([.string(modulesToSave)])), ("revision", .null)]
+    /// The fields every adapter config has; `modulesToSave` nil is a causal LM's (no head trains).
+    static func base(_ config: RunConfig, _ type: String, modulesToSave: String? = "classifier") -> [(key: String, value: JSONValue)] {
+        [("peft_type", .string(type)), ("task_type", .string(modulesToSave == nil ? "CAUSAL_LM" : "SEQ_CLS")),
+         ("base_model_name_or_path", .string(config.model)), ("inference_mode", .bool(true)),
+         ("modules_to_save", modulesToSave.map { .array([.string($0)]) } ?? .null), ("revision", .null)]
     }
 
     /// The README's last paragraph: what the export cannot carry over, or that it is exact.
@@ -140,7 +143,7 @@ public enum PEFTExport {
 public enum CandidateExport {
     /// Writes the export into `dir`; returns its format ("adapterhub" or "hf-peft") and the notes
     /// on what it does not carry over.
-    public static func write(_ model: any SequenceClassifier, config: RunConfig, to dir: String) throws -> (format: String, notes: [String]) {
+    public static func write(_ model: any TrainableModel, config: RunConfig, to dir: String) throws -> (format: String, notes: [String]) {
         if let encoder = model as? BertClassifier, AdapterHubExport.isFormat(for: config.plan) {
             return ("adapterhub", try AdapterHubExport.export(encoder, config: config, to: dir))
         }

@@ -15,7 +15,10 @@ extension RunConfig {
     public var json: JSONValue {
         let s = task.spec
         var taskMembers: [(key: String, value: JSONValue)]
-        if TaskSpec.glue(s.name) == s {
+        if let lm = s.languageModeling {
+            taskMembers = [("format", .string("jsonl")), ("type", .string("causal_lm")), ("name", .string(s.name)),
+                           ("max_new_tokens", .number(lm.maxNewTokens))]
+        } else if TaskSpec.glue(s.name) == s {
             taskMembers = [("format", .string("glue")), ("name", .string(s.name))]
         } else {
             taskMembers = [("format", .string(s.format.rawValue)), ("name", .string(s.name)), ("header", .bool(s.hasHeader)),

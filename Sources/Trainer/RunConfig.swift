@@ -99,6 +99,9 @@ public struct RunConfig: Equatable, Sendable {
 
     static func readTask(_ t: JSONReader, resolve: (String) -> String) throws(ConfigError) -> TaskSource {
         let format = try t.optional("format")?.choice(["glue", "tsv", "csv", "jsonl"]) ?? "glue"
+        if try t.optional("type")?.choice(["classification", "causal_lm"]) == "causal_lm" {
+            return try readLanguageModelingTask(t, format: format, resolve: resolve)
+        }
         var spec: TaskSpec
         if format == "glue" {
             let nameR = try t.required("name")
@@ -141,6 +144,30 @@ public struct RunConfig: Equatable, Sendable {
         let train = resolve(try t.required("train").string())
         let dev = resolve(try t.required("dev").string())
         let maxLength = try t.optional("max_length")?.int(in: 3...100_000, what: "a maximum length") ?? 128
+        try t.finish()
+        return TaskSource(spec: spec, train: train, dev: dev, maxLength: maxLength)
+    }
+
+    /// `"type": "causal_lm"`: JSONL rows of `prompt`/`response` or `messages`, scored by `metric`
+    /// (`LanguageModelingMetrics.all`; default `exact_match` when `max_new_tokens` > 0, else
+    /// `loss`), with `max_new_tokens` (default 0) for greedy generation.
+    static func readLanguageModelingTask(_ t: JSONReader, format: String, resolve: (String) -> String) throws(ConfigError) -> TaskSource {
+        guard format == "jsonl" else {
+            throw t.error("a causal_lm task reads JSONL rows ({\"prompt\", \"response\"} or {\"messages\"}): expected \"format\": "
+                + "\"jsonl\", not \"\(format)\"", at: "task.format")
+        }
+        let maxNew = try t.optional("max_new_tokens")?.int(in: 0...4096, what: "a token count") ?? 0
+        let metricReader = try t.optional("metric")
+        let metric = try metricReader?.choice(LanguageModelingMetrics.all) ?? (maxNew > 0 ? "exact_match" : "loss")
+        if metric == "exact_match" && maxNew == 0 {
+            throw (metricReader ?? t).error("exact_match compares greedy generations: give \"max_new_tokens\" > 0 (the tokens an "
+                + "answer may take)", at: "task.max_new_tokens")
+        }
+        let spec = TaskSpec.languageModeling(name: try t.optional("name")?.string() ?? "custom", metric: metric,
+                                             settings: LanguageModelingSettings(maxNewTokens: maxNew))
+        let train = resolve(try t.required("train").string())
+        let dev = resolve(try t.required("dev").string())
+        let maxLength = try t.optional("max_length")?.int(in: 3...100_000, what: "a maximum length") ?? 256
         try t.finish()
         return TaskSource(spec: spec, train: train, dev: dev, maxLength: maxLength)
     }

@@ -30,7 +30,11 @@ public struct TaskSpec: Equatable, Sendable {
         public var textB: Column?
     }
 
-    public var isRegression: Bool { classes == nil }
+    /// A causal-LM task's settings; nil for classification and regression.
+    public var languageModeling: LanguageModelingSettings?
+
+    public var isRegression: Bool { classes == nil && languageModeling == nil }
+    public var isLanguageModeling: Bool { languageModeling != nil }
     public var labelCount: Int { classes?.count ?? 1 }
 
     public init(name: String, format: Format, hasHeader: Bool, textA: Column, textB: Column?, label: Column,
@@ -66,6 +70,14 @@ public struct TaskSpec: Equatable, Sendable {
         case "mnli": return pair("mnli", "sentence1", "sentence2", "gold_label", ["entailment", "neutral", "contradiction"], "accuracy")
         default: return nil
         }
+    }
+
+    /// A causal-LM task on JSONL rows `{"prompt", "response"}` or `{"messages"}`.
+    public static func languageModeling(name: String, metric: String, settings: LanguageModelingSettings) -> TaskSpec {
+        var spec = TaskSpec(name: name, format: .jsonl, hasHeader: false, textA: .name("prompt"), textB: nil, label: .name("response"),
+                            classes: nil, primaryMetric: metric)
+        spec.languageModeling = settings
+        return spec
     }
 
     public static let glueNames = ["sst2", "cola", "mrpc", "stsb", "rte", "qnli", "wnli", "qqp", "mnli"]

@@ -6,8 +6,9 @@ import Space
 /// and a run trained to step s, saved and restored, continues exactly as an uninterrupted one.
 final class TrainingRun {
     let tuner: FineTuner
-    let model: any SequenceClassifier
-    let examples: [Example], encodings: [WordPieceTokenizer.Encoding], lengths: [Int]
+    let model: any TrainableModel
+    let objective: any TrainingObjective
+    let examples: [Example], encodings: [TokenEncoding], lengths: [Int]
     let cache: FrozenPrefixCache?
     let adam: AdamW
     let schedule: LinearSchedule
@@ -16,13 +17,13 @@ final class TrainingRun {
     private(set) var runningLoss = 0.0, lastLoss = Double.nan
     private var dataRNG: RandomSource, epochStartRNG: RandomSource, dropRNG: RandomSource
     private var batches: [[Int]]?
-    private let dlogits: FloatBuffer
 
-    init(tuner: FineTuner, model: any SequenceClassifier, examples: [Example], encodings: [WordPieceTokenizer.Encoding],
-         cache: FrozenPrefixCache?) {
+    init(tuner: FineTuner, model: any TrainableModel, objective: any TrainingObjective, examples: [Example],
+         encodings: [TokenEncoding], cache: FrozenPrefixCache?) {
         let t = tuner.config.training
         self.tuner = tuner
         self.model = model
+        self.objective = objective
         self.examples = examples
         self.encodings = encodings
         lengths = encodings.map(\.ids.count)
@@ -33,14 +34,13 @@ final class TrainingRun {
         dataRNG = RandomSource(seed: t.seed, stream: "data")
         epochStartRNG = dataRNG
         dropRNG = RandomSource(seed: t.seed, stream: "dropout")
-        dlogits = FloatBuffer(count: max(t.batchSize, 1) * tuner.config.task.spec.labelCount)
     }
 
     /// Trains until `stop` optimiser steps have been taken in all, at the run's schedule unless
     /// `learningRate` (of the step) is given; returns the examples this call saw.
     @discardableResult
     func train(until stop: Int, learningRate: ((Int) -> Double)? = nil) throws(TrainerError) -> Int {
-        let t = tuner.config.training, spec = tuner.config.task.spec
+        let t = tuner.config.training
         let start = Date(), startStep = step, startSeen = seen
         var lastReport = Date.distantPast
         while step < stop {
@@ -53,12 +53,10 @@ final class TrainingRun {
             let idx = batches![batchInEpoch]
             let batch = TokenBatch(idx.map { encodings[$0] }, padId: tuner.tokenizer.padId)
             model.block.zeroGrads()
-            let logits = try model.forward(batch, training: true, rng: &dropRNG, cache: cache, rows: idx)
-            let loss = Loss.batch(logits: logits, indices: idx, examples: examples, task: spec, dlogits: dlogits.pointer)
+            let loss = try objective.trainingStep(batch, rows: idx, rng: &dropRNG, cache: cache)
             guard loss.isFinite else {
                 throw .training("loss is \(loss) at epoch \(epoch + 1), step \(step + 1): lower the learning rate (now \(t.learningRate))")
             }
-            model.backward(dlogits: dlogits.pointer)
             if t.maxGradNorm > 0 { clipGradientNorm(model.block, maxNorm: Float(t.maxGradNorm)) }
             adam.update(model.block, learningRate: Float(learningRate?(step) ?? schedule.learningRate(step: step)))
             step += 1
@@ -117,5 +115,54 @@ final class TrainingRun {
             batchInEpoch = 0
         }
         return true
+    }
+}
+
+/// What one optimiser step asks of the task: the batch's loss, and its gradients accumulated into
+/// the model's block.
+protocol TrainingObjective {
+    func trainingStep(_ batch: TokenBatch, rows: [Int], rng: inout RandomSource, cache: FrozenPrefixCache?) throws(TrainerError) -> Double
+}
+
+/// Classification and regression: the classifier's logits, `Loss.batch`, backward from dlogits.
+final class ClassificationObjective: TrainingObjective {
+    let model: any SequenceClassifier
+    let examples: [Example]
+    let task: TaskSpec
+    private let dlogits: FloatBuffer
+
+    init(model: any SequenceClassifier, examples: [Example], task: TaskSpec, batchSize: Int) {
+        self.model = model
+        self.examples = examples
+        self.task = task
+        dlogits = FloatBuffer(count: max(batchSize, 1) * task.labelCount)
+    }
+
+    func trainingStep(_ batch: TokenBatch, rows: [Int], rng: inout RandomSource, cache: FrozenPrefixCache?) throws(TrainerError) -> Double {
+        let logits = try model.forward(batch, training: true, rng: &rng, cache: cache, rows: rows)
+        let loss = Loss.batch(logits: logits, indices: rows, examples: examples, task: task, dlogits: dlogits.pointer)
+        if loss.isFinite { model.backward(dlogits: dlogits.pointer) }
+        return loss
+    }
+}
+
+/// Causal-LM tasks: the mean negative log-likelihood of the counted tokens (`DecoderLanguageModel.loss`).
+final class LanguageModelingObjective: TrainingObjective {
+    let model: DecoderLanguageModel
+    let counted: [[Bool]]
+
+    init(model: DecoderLanguageModel, encodings: [LanguageModelingEncoding]) {
+        self.model = model
+        counted = encodings.map(\.counted)
+    }
+
+    func trainingStep(_ batch: TokenBatch, rows: [Int], rng: inout RandomSource, cache: FrozenPrefixCache?) throws(TrainerError) -> Double {
+        try model.loss(batch, counted: Self.mask(rows.map { counted[$0] }, length: batch.length), backward: true, rng: &rng,
+                       cache: cache, rows: rows).mean
+    }
+
+    /// The rows' counted flags padded to the batch's length, row-major [B·T].
+    static func mask(_ rows: [[Bool]], length: Int) -> [Bool] {
+        rows.flatMap { $0 + [Bool](repeating: false, count: length - $0.count) }
     }
 }

@@ -102,9 +102,11 @@ enum CLI {
         let nThreads = threads(opts)
         BLAS.setThreads(nThreads)
         do throws(TrainerError) {
-            let (config, tuner, model) = try CandidateArchive.load(pos[0])
+            let (config, tuner, trained) = try CandidateArchive.load(pos[0])
             let spec = config.task.spec
             let rows = try DatasetReader.read(data, task: spec, requireLabels: false)
+            if let lm = trained as? DecoderLanguageModel { return try generate(lm, tuner: tuner, rows: rows) }
+            guard let model = trained as? any SequenceClassifier else { throw TrainerError.model("nothing to predict with") }
             let outputs = try tuner.predict(model: model, examples: rows, progress: StderrProgress(prefix: "autopeft predict: "))
             var out = ""
             for (i, o) in outputs.enumerated() {
@@ -122,6 +124,7 @@ enum CLI {
                 switch row.label {
                 case .classIndex(let c): return c >= 0
                 case .value(let v): return v.isFinite
+                case .sequence: return false
                 }
             }
             if labelled {
@@ -134,6 +137,28 @@ enum CLI {
             printErr("autopeft predict: \(error)")
             return ExitCode.of(error)
         }
+    }
+
+    /// `predict` on a causal-LM candidate: one JSON line a row with its greedy generation (the
+    /// task's `max_new_tokens`, at least 1), and the dev metrics on stderr when every row has a reference.
+    static func generate(_ model: DecoderLanguageModel, tuner: FineTuner, rows: [Example]) throws(TrainerError) -> Int32 {
+        guard (tuner.config.task.spec.languageModeling?.maxNewTokens ?? 0) > 0 else {
+            throw TrainerError.config(ConfigError(path: "task.max_new_tokens",
+                                                  message: "the candidate's task sets no max_new_tokens: there is nothing to generate"))
+        }
+        let generated = try tuner.generate(model: model, examples: rows, progress: StderrProgress(prefix: "autopeft predict: "))
+        var out = ""
+        for (i, g) in generated.enumerated() {
+            out += JSONValue.object([("row", .number(i)), ("generation", .string(g))]).serialized() + "\n"
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
+        let references = rows.allSatisfy { if case .sequence(let r) = $0.label { return r.reference != nil }; return false }
+        if references {
+            let metrics = try tuner.evaluate(languageModel: model, examples: rows)
+            printErr("autopeft predict: \(rows.count) rows; "
+                + metrics.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.4f", $0.value))" }.joined(separator: ", "))
+        }
+        return ExitCode.success
     }
 
     static func export(_ args: [String]) -> Int32 {

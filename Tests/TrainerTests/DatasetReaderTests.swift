@@ -49,9 +49,11 @@ final class DatasetReaderTests: XCTestCase {
             XCTAssertEqual(l.map(\.textA), texts.map(\.0), layout.task)
             XCTAssertFalse(l.contains { $0.label == .classIndex(-1) || $0.label == .value(.nan) }, layout.task)
             for e in u {
-                switch e.label { case .classIndex(let c): XCTAssertEqual(c, -1,
-                                                                         layout.task); case .value(let v): XCTAssertTrue(v.isNaN,
-                                                                         layout.task) }
+                switch e.label {
+                case .classIndex(let c): XCTAssertEqual(c, -1, layout.task)
+                case .value(let v): XCTAssertTrue(v.isNaN, layout.task)
+                case .sequence: XCTFail("a GLUE row read as a causal-LM row")
+                }
             }
             XCTAssertThrowsError(try DatasetReader.read(unlabeled, task: spec), layout.task) { e in
                 XCTAssertTrue("\(e)".contains("need labelled rows") || "\(e)".contains("missing label")

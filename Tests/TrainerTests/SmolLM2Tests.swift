@@ -5,7 +5,8 @@ import TestSupport
 
 /// The real SmolLM2-135M-Instruct (GGUF Q4_1, fetched by scripts/setup) against what transformers
 /// computes after its own GGUF load (tools/make_smollm2_fixture.py): the tokenizer from the GGUF
-/// metadata, the logits of two prompts, and the greedy answer to a chat-templated question.
+/// metadata, the logits of two prompts, and the greedy answer to a chat-templated question (the
+/// question rendered by the file's own chat template, the answer decoded with the key/value cache).
 final class SmolLM2Tests: XCTestCase {
     static let folder = Repo.fixtures + "/smollm2"
 
@@ -45,6 +46,14 @@ final class SmolLM2Tests: XCTestCase {
             if c["greedy_ids"] != nil {
                 let want = ints(c["greedy_ids"])
                 XCTAssertEqual(try model.greedy(ids, steps: want.count), want, "the greedy continuation")
+                // The same with the key/value cache, stopping at EOS, and read back as transformers decodes it.
+                let g = tok.generation
+                XCTAssertEqual(try model.generate([ids], maxNewTokens: 20, stop: [try XCTUnwrap(g.eosId)]), [want])
+                XCTAssertEqual(TokenDecoder(tok).decode(want, skip: [2]), c["greedy_text"]?.plainText)
+                // The question rendered with the file's own chat template is the text transformers' gave.
+                let chat = try XCTUnwrap(g.chatTemplate).render([ChatMessage(role: "user", content: "What is the capital of France?")],
+                                                                 addGenerationPrompt: true, bosToken: g.bosToken, eosToken: g.eosToken)
+                XCTAssertEqual(chat, text)
             }
         }
     }

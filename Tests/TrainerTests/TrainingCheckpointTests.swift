@@ -11,7 +11,7 @@ final class TrainingCheckpointTests: XCTestCase {
                                 ia3: IA3Spec(sites: [.value]), bitfit: BitFitSpec(biases: [.outputNorm]))
 
     func segments(_ stops: [Int], plan: PEFTPlan, dir: String) throws -> (TrainResult, [Float]) {
-        var last: (TrainResult, any SequenceClassifier)?
+        var last: (TrainResult, any TrainableModel)?
         for (k, stop) in stops.enumerated() {
             let segment = TrainingSegment(stopAfterSteps: stop, resumeFrom: k == 0 ? nil : dir + "/c\(k - 1)", checkpointTo: dir + "/c\(k)")
             last = try syntheticTuner(seed: 7, epochs: 3, plan: plan, in: dir).run(segment)

@@ -95,11 +95,16 @@ public final class DecoderLayer: AdapterHost {
     /// `first + t`, and `keyValid` [B·T] marks real tokens (right padding). The activations go to
     /// `scratch` when given (a block backward will not reach, sharing one set with the others),
     /// else to the block's own, which `backward` reads.
+    ///
+    /// Generation passes `kv`: an empty cache takes the keys and values this call attends to (a
+    /// prompt's, after a prefix's); a filled one puts its own before this call's tokens, which sit
+    /// at each row's `positions[b]` (one row's slots past its length are marked invalid), and keeps
+    /// the lot for the next call.
     func forward(x: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, keyValid: UnsafePointer<Float>,
                  batch B: Int, length T: Int, first: Int, block: ParameterBlock, training: Bool, rng: inout RandomSource,
-                 scratch: DecoderActivations? = nil) {
+                 scratch: DecoderActivations? = nil, kv: KeyValueCache? = nil, positions: [Int]? = nil) {
         let c = config, H = c.hiddenSize, I = c.intermediateSize, N = B * T
-        let shape = shape(batch: B, length: T)
+        var shape = shape(batch: B, length: T)
         self.first = first
         let a = scratch ?? own
         saved = a
@@ -112,15 +117,29 @@ public final class DecoderLayer: AdapterHost {
         linear(.value, w.value, out: vp, inp: n1p, rows: N, block: block, training: training, rng: &rng)
         attachments.scales[.key]?.forward(kp, rows: N, block: block)
         attachments.scales[.value]?.forward(vp, rows: N, block: block)
-        rotary.forward(qp, batch: B, length: T, heads: c.heads, first: first)
-        rotary.forward(kp, batch: B, length: T, heads: c.kvHeads, first: first)
+        if let positions {
+            for b in 0..<B {
+                rotary.forward(qp + b * T * c.queryWidth, batch: 1, length: T, heads: c.heads, first: positions[b])
+                rotary.forward(kp + b * T * c.kvWidth, batch: 1, length: T, heads: c.kvHeads, first: positions[b])
+            }
+        } else {
+            rotary.forward(qp, batch: B, length: T, heads: c.heads, first: first)
+            rotary.forward(kp, batch: B, length: T, heads: c.kvHeads, first: first)
+        }
         // A prefix's keys and values go before the rotated rows as they are (HF's past keys: already
         // in the rotated space), visible to every query.
         var keys = UnsafePointer(kp), values = UnsafePointer(vp), valid = keyValid
-        if attachments.prefix != nil {
-            attachments.prefix!.forward(k: kp, v: vp, keyValid: keyValid, batch: B, length: T, hidden: c.kvWidth)
-            let p = attachments.prefix!
-            keys = UnsafePointer(p.keys.pointer); values = UnsafePointer(p.values.pointer); valid = UnsafePointer(p.valid.pointer)
+        if let cache = kv, cache.slots > 0 {
+            cache.append(keys: kp, values: vp, valid: keyValid, batch: B, length: T, width: c.kvWidth)
+            shape.keys = cache.slots
+            keys = UnsafePointer(cache.keys.pointer); values = UnsafePointer(cache.values.pointer); valid = UnsafePointer(cache.valid.pointer)
+        } else {
+            if attachments.prefix != nil {
+                attachments.prefix!.forward(k: kp, v: vp, keyValid: keyValid, batch: B, length: T, hidden: c.kvWidth)
+                let p = attachments.prefix!
+                keys = UnsafePointer(p.keys.pointer); values = UnsafePointer(p.values.pointer); valid = UnsafePointer(p.valid.pointer)
+            }
+            kv?.fill(keys: keys, values: values, valid: valid, batch: B, length: shape.keys, width: c.kvWidth)
         }
         let cp = a.ctx.ensure(N * c.queryWidth)
         var unused = RandomSource(seed: 0)
@@ -206,6 +225,40 @@ final class DecoderActivations {
     var n1 = GrowableBuffer(), rstd1 = GrowableBuffer(), q = GrowableBuffer(), k = GrowableBuffer(), v = GrowableBuffer()
     var probs = GrowableBuffer(), ctx = GrowableBuffer(), r1 = GrowableBuffer()
     var n2 = GrowableBuffer(), rstd2 = GrowableBuffer(), gate = GrowableBuffer(), up = GrowableBuffer(), s = GrowableBuffer()
+}
+
+/// One block's keys and values of the tokens generated from so far, [B, slots, K] each and
+/// `valid` [B, slots]: a prompt's (with a prefix's before it) and then each step's token.
+final class KeyValueCache {
+    var keys = GrowableBuffer(), values = GrowableBuffer(), valid = GrowableBuffer()
+    private var nextKeys = GrowableBuffer(), nextValues = GrowableBuffer(), nextValid = GrowableBuffer()
+    private(set) var slots = 0
+
+    /// Takes `length` keys and values a row as the cache.
+    func fill(keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, valid m: UnsafePointer<Float>, batch B: Int, length: Int,
+              width: Int) {
+        keys.ensure(B * length * width).update(from: k, count: B * length * width)
+        values.ensure(B * length * width).update(from: v, count: B * length * width)
+        valid.ensure(B * length).update(from: m, count: B * length)
+        slots = length
+    }
+
+    /// Puts `length` more keys and values a row after the cached ones.
+    func append(keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>, valid m: UnsafePointer<Float>, batch B: Int, length: Int,
+                width: Int) {
+        let S = slots, next = S + length
+        let nk = nextKeys.ensure(B * next * width), nv = nextValues.ensure(B * next * width), nm = nextValid.ensure(B * next)
+        for b in 0..<B {
+            (nk + b * next * width).update(from: keys.pointer + b * S * width, count: S * width)
+            (nk + (b * next + S) * width).update(from: k + b * length * width, count: length * width)
+            (nv + b * next * width).update(from: values.pointer + b * S * width, count: S * width)
+            (nv + (b * next + S) * width).update(from: v + b * length * width, count: length * width)
+            (nm + b * next).update(from: valid.pointer + b * S, count: S)
+            (nm + b * next + S).update(from: m + b * length, count: length)
+        }
+        swap(&keys, &nextKeys); swap(&values, &nextValues); swap(&valid, &nextValid)
+        slots = next
+    }
 }
 
 /// A scratch buffer several objects share (one runs at a time).

@@ -217,7 +217,7 @@ extension LoRAMethod {
     /// full-match regex over the layers' module paths (a list of names would let BERT's
     /// "output.dense" also match attention.output.dense).
     static func hfPEFTConfig(_ spec: LoRASpec, rank: Int, alpha: Double, layers: [Int], paths: [String], container: String = "layer",
-                             config: RunConfig, modulesToSave: String) -> JSONValue {
+                             config: RunConfig, modulesToSave: String?) -> JSONValue {
         var cfg = PEFTExport.base(config, "LORA", modulesToSave: modulesToSave)
         cfg += [("r", .number(rank)), ("lora_alpha", .number(alpha)), ("lora_dropout", .number(spec.dropout)),
                 ("target_modules", .string(PEFTExport.regex(layers: layers, paths: paths, container: container))),

@@ -5,7 +5,8 @@ extension ByteLevelBPETokenizer {
     /// BPE): `tokens` (an id's token is its index), `merges` ("a b", rank by position), the
     /// pre-tokenizer `tokenizer.ggml.pre` (llama.cpp's name for it), control and user-defined
     /// tokens (`token_type` 3 and 4) matched verbatim first as HF's added tokens are, BOS/EOS as
-    /// `add_bos_token`/`add_eos_token` ask, and the padding id. Pre-tokenizers and models it does
+    /// `add_bos_token`/`add_eos_token` ask, the padding id, and for causal-LM tasks the EOS id and
+    /// the chat template (`tokenizer.chat_template`). Pre-tokenizers and models it does
     /// not implement are refused by name.
     public init(gguf file: GGUFFile) throws(TrainerError) {
         func fail(_ message: String) -> TrainerError { .file(path: file.path, message: message) }
@@ -67,6 +68,13 @@ extension ByteLevelBPETokenizer {
         self.init(vocab: vocab, merges: merges, byteIds: ids, unknownId: nil, normalizeNFC: false, steps: steps, ignoreMerges: false,
                   addedTokens: added, template: Template(single: around(0, type: 0), pair: around(0, type: 0) + around(1, type: 1)),
                   padId: pad ?? eosId ?? 0)
+        generation.bosIds = bos.map { [$0] } ?? []
+        generation.eosId = eosId
+        if let b = try special("bos_token_id") { generation.bosToken = tokens[Int(b)] }
+        if let eosId { generation.eosToken = tokens[Int(eosId)] }
+        if let source = m["tokenizer.chat_template"]?.string {
+            do { generation.chatTemplate = try ChatTemplate(source) } catch { throw fail("tokenizer.chat_template: \(error.message)") }
+        }
     }
 
     /// llama.cpp's pre-tokenizer names (`tokenizer.ggml.pre`) this reader implements, as the steps

@@ -82,6 +82,7 @@ public struct ByteLevelBPETokenizer: TextTokenizer {
     let addedTokens: [AddedToken]
     let template: Template
     public let padId: Int32
+    public var generation = GenerationTokens()
 
     // MARK: Encoding
 

@@ -20,6 +20,25 @@ public protocol TextTokenizer: Sendable {
     /// The ids of a text without special tokens.
     func tokenize(_ text: String) -> [Int32]
     var padId: Int32 { get }
+    /// What causal-LM tasks need: the end-of-sequence token, BOS, the chat template.
+    var generation: GenerationTokens { get }
+}
+
+extension TextTokenizer {
+    public var generation: GenerationTokens { GenerationTokens() }
+}
+
+/// A decoder tokenizer's tokens for causal-LM tasks: what starts a text, what ends a response,
+/// and the chat template that renders conversations (with `bos_token` and `eos_token` as its
+/// variables).
+public struct GenerationTokens: Sendable {
+    /// Ids put before a text as the tokenizer's own template does for one segment (Llama 3's BOS; none for SmolLM2).
+    public var bosIds: [Int32] = []
+    /// The id that ends a response: appended to a completion's response, and where generation stops.
+    public var eosId: Int32?
+    public var bosToken = "", eosToken = ""
+    public var chatTemplate: ChatTemplate?
+    public init() {}
 }
 
 /// The tokenizer of a model directory, by what `tokenizer.json`'s `model.type` says (or BERT's
@@ -33,11 +52,53 @@ public enum Tokenizers {
         let root = try readJSONFile(path, what: "tokenizer.json")
         switch root["model"]?["type"] {
         case .string("WordPiece")?: return try WordPieceTokenizer(tokenizerJSON: path)
-        case .string("BPE")?: return try ByteLevelBPETokenizer(tokenizerJSON: root, path: path)
+        case .string("BPE")?:
+            var tokenizer = try ByteLevelBPETokenizer(tokenizerJSON: root, path: path)
+            tokenizer.generation = try generationTokens(directory: directory, tokenizer: tokenizer)
+            return tokenizer
         case let other:
             throw .file(path: path, message: "model.type \(other?.serialized() ?? "(missing)") is not a tokenizer autopeft reads; "
                 + "it reads " + supported.joined(separator: " and "))
         }
+    }
+
+    /// BOS, EOS and the chat template of a model folder: `tokenizer_config.json`'s `bos_token`,
+    /// `eos_token` and `chat_template` (a string, or a list of named templates whose "default" is
+    /// taken), or `chat_template.jinja` beside it, as transformers saves them.
+    static func generationTokens(directory: String, tokenizer: ByteLevelBPETokenizer) throws(TrainerError) -> GenerationTokens {
+        var g = GenerationTokens()
+        g.bosIds = tokenizer.template.single.prefix { if case .special = $0 { return true }; return false }.flatMap { item -> [Int32] in
+            if case .special(let ids, _) = item { return ids }
+            return []
+        }
+        let configPath = directory + "/tokenizer_config.json"
+        var source: String?
+        if FileManager.default.fileExists(atPath: configPath) {
+            let config = try readJSONFile(configPath, what: "tokenizer_config.json")
+            func token(_ key: String) -> String? {
+                switch config[key] {
+                case .string(let s)?: return s
+                case let v?: return v["content"]?.plainText
+                case nil: return nil
+                }
+            }
+            g.bosToken = token("bos_token") ?? ""
+            g.eosToken = token("eos_token") ?? ""
+            g.eosId = tokenizer.vocab[g.eosToken]
+            switch config["chat_template"] {
+            case .string(let s)?: source = s
+            case .array(let named)?: source = named.first { $0["name"]?.plainText == "default" }?["template"]?.plainText
+            default: break
+            }
+        }
+        let jinja = directory + "/chat_template.jinja"
+        if source == nil, let text = try? String(contentsOfFile: jinja, encoding: .utf8) { source = text }
+        if let source {
+            do { g.chatTemplate = try ChatTemplate(source) } catch {
+                throw .file(path: FileManager.default.fileExists(atPath: jinja) ? jinja : configPath, message: error.description)
+            }
+        }
+        return g
     }
 
     /// How many tokens of each segment `LongestFirst` truncation keeps within `budget` (what HF
