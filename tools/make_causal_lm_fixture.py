@@ -20,12 +20,9 @@ it; what the second adds is counted. Each piece is tokenized alone (add_special_
 """
 import json, os
 import torch
-import gguf
-from gguf.constants import GGMLQuantizationType as Q
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
-from make_llama_fixture import HF_MAPS, add_llama
-from make_decoder_search_fixture import tokenizer_fields
+from make_decoder_search_fixture import tokenizer_fields, write_tiny_gguf
 
 OUT = "Tests/CLITests/Fixtures/causal-lm"
 NAME = "chat-tiny.gguf"
@@ -48,30 +45,13 @@ CHAT = [
 
 
 def write_model():
-    tokens, types, merges, pre, _ = tokenizer_fields()
+    tokens = tokenizer_fields()[0]
     torch.manual_seed(1)
     model = LlamaForCausalLM(LlamaConfig(
         vocab_size=len(tokens), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=256, rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=True,
         initializer_range=0.1, pad_token_id=None, bos_token_id=1, eos_token_id=2))  # no padding_idx: its embedding row would be 0, an EOS the tied head could never predict
-    w = gguf.GGUFWriter(f"{OUT}/{NAME}", arch="llama")
-    w.add_name("chat-tiny")
-    add_llama(w, model, {g: Q.Q4_1 for g in HF_MAPS}, embedding=Q.Q8_0, output=None)
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre(pre)
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    w.add_bos_token_id(1)
-    w.add_eos_token_id(2)
-    w.add_pad_token_id(2)
-    w.add_add_bos_token(False)
-    w.add_add_eos_token(False)
-    w.add_chat_template(TEMPLATE)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_tiny_gguf(f"{OUT}/{NAME}", "chat-tiny", model, bos=1, eos=2, pad=2, chat_template=TEMPLATE)
 
 
 def encode(tok, row):

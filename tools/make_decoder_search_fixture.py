@@ -38,6 +38,32 @@ def tokenizer_fields():
     return strings("tokenizer.ggml.tokens"), types, strings("tokenizer.ggml.merges"), pre, eos
 
 
+def write_tiny_gguf(path, name, model, eos, pad, bos=None, chat_template=None):
+    """`model` as SmolLM2-135M's file lays itself out (every linear map Q4_1, the embedding Q8_0, tied), with the
+    SmolLM-shaped tokenizer, its special ids, and no BOS or EOS added to a text."""
+    tokens, types, merges, pre, _ = tokenizer_fields()
+    w = gguf.GGUFWriter(path, arch="llama")
+    w.add_name(name)
+    add_llama(w, model, {g: Q.Q4_1 for g in HF_MAPS}, embedding=Q.Q8_0, output=None)
+    w.add_tokenizer_model("gpt2")
+    w.add_tokenizer_pre(pre)
+    w.add_token_list(tokens)
+    w.add_token_types(types)
+    w.add_token_merges(merges)
+    if bos is not None:
+        w.add_bos_token_id(bos)
+    w.add_eos_token_id(eos)
+    w.add_pad_token_id(pad)
+    w.add_add_bos_token(False)
+    w.add_add_eos_token(False)
+    if chat_template is not None:
+        w.add_chat_template(chat_template)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     tokens, types, merges, pre, eos = tokenizer_fields()
@@ -46,24 +72,7 @@ def main():
         vocab_size=len(tokens), hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
         num_key_value_heads=2, max_position_embeddings=128, rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=True,
         initializer_range=0.1, pad_token_id=eos, bos_token_id=eos, eos_token_id=eos))
-    c = model.config
-    path = f"{OUT}/decoder-tiny.gguf"
-    w = gguf.GGUFWriter(path, arch="llama")
-    w.add_name("decoder-tiny")
-    add_llama(w, model, {g: Q.Q4_1 for g in HF_MAPS}, embedding=Q.Q8_0, output=None)
-    w.add_tokenizer_model("gpt2")
-    w.add_tokenizer_pre(pre)
-    w.add_token_list(tokens)
-    w.add_token_types(types)
-    w.add_token_merges(merges)
-    w.add_eos_token_id(eos)
-    w.add_pad_token_id(eos)
-    w.add_add_bos_token(False)
-    w.add_add_eos_token(False)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    write_tiny_gguf(f"{OUT}/decoder-tiny.gguf", "decoder-tiny", model, eos=eos, pad=eos)
 
     with open(SST2_DEV, newline="") as f:
         rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))[1:5]
