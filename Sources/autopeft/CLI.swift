@@ -33,6 +33,13 @@ final class StderrProgress: ProgressSink {
 
 func printErr(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
+/// A path as a log shows it: relative to the working folder when it lies below it, so that a log
+/// kept with results names no folder of the machine that made it.
+func displayPath(_ path: String) -> String {
+    let here = FileManager.default.currentDirectoryPath + "/"
+    return path.hasPrefix(here) ? String(path.dropFirst(here.count)) : path
+}
+
 enum CLI {
     static func main(_ args: [String]) -> Int32 {
         guard let cmd = args.first else { printErr(Commands.usage); return ExitCode.usage }
@@ -71,7 +78,7 @@ enum CLI {
         do throws(TrainerError) {
             var config = try RunConfig(contentsOf: pos[0])
             if let seed { config.training.seed = seed }
-            printErr("autopeft: loading \(config.model) (BLAS kernel \(BLAS.coreName), \(nThreads) threads)")
+            printErr("autopeft: loading \(displayPath(config.model)) (BLAS kernel \(BLAS.coreName), \(nThreads) threads)")
             // Fail before training, not after, when the candidate could not be kept.
             if let dir = opts["save"] {
                 do { try FileSystem.createDirectory(dir) } catch {
