@@ -18,10 +18,8 @@ extension DecoderModel {
         try embed(batch)
         for m in modules { m.forward(block: block) }
         let T = batch.length
-        for l in 0..<c.layers {
-            layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(B * T * H), keyValid: valid.pointer, batch: B, length: T,
-                              first: offset, block: block, training: false, rng: &unused, scratch: sharedActivations, kv: caches[l])
-        }
+        runBlocks(0..<c.layers, batch: B, length: T, keyValid: valid.pointer, first: offset, training: false, rng: &unused,
+                  keepFrom: c.layers, kv: caches)
         let last = FloatBuffer(count: B * H)
         for b in 0..<B { (last.pointer + b * H).update(from: hidden[c.layers].pointer + (b * T + prompts[b].count - 1) * H, count: H) }
         let logits = FloatBuffer(count: B * V), stepValid = FloatBuffer([Float](repeating: 1, count: B))
@@ -39,11 +37,8 @@ extension DecoderModel {
                 guard next[b] >= 0 && Int(next[b]) < V else { throw .model("token id \(next[b]) is outside the vocabulary of \(V)") }
                 weights.embedding(Int(next[b]), into: h0 + b * H)
             }
-            for l in 0..<c.layers {
-                layers[l].forward(x: hidden[l].pointer, out: hidden[l + 1].ensure(B * H), keyValid: stepValid.pointer, batch: B, length: 1,
-                                  first: 0, block: block, training: false, rng: &unused, scratch: sharedActivations, kv: caches[l],
-                                  positions: positions)
-            }
+            runBlocks(0..<c.layers, batch: B, length: 1, keyValid: stepValid.pointer, first: 0, training: false, rng: &unused,
+                      keepFrom: c.layers, kv: caches, positions: positions)
             next = nextTokens(hidden[c.layers].pointer, rows: B, logits: logits.pointer)
             for b in 0..<B { positions[b] += 1 }
         }
