@@ -173,7 +173,8 @@ enum CLI {
         guard case let .arguments(pos, opts) = parsed, let out = opts["out"] else { return parsed.exitCode }
         do {
             let (config, _, model) = try CandidateArchive.load(pos[0])
-            let (format, notes) = try CandidateExport.write(model, config: config, to: out)
+            let (format, notes) = opts.flag("merged") ? ("merged", try MergedExport.write(model, config: config, to: out))
+                : try CandidateExport.write(model, config: config, to: out)
             for n in notes { printErr("autopeft export: note: \(n)") }
             print(JSONValue.object([("export", .string(out)), ("format", .string(format)),
                                     ("exact", .bool(notes.allSatisfy { $0.hasPrefix("PiSSA") }))]).serialized())

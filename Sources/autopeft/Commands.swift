@@ -65,9 +65,11 @@ enum Commands {
         name: "export", arguments: ["DIR"],
         summary: """
         Write a saved candidate as an HF PEFT adapter (LoRA, PiSSA, (IA)³, prefix) or in the AdapterHub
-        layout (one serial or parallel bottleneck adapter).
+        layout (one serial or parallel bottleneck adapter); with --merged, a decoder's LoRA and (IA)³ folded
+        into its weights as a whole model folder.
         """,
-        options: [.value("out", "OUT", "the export folder", required: true)],
+        options: [.value("out", "OUT", "the export folder", required: true),
+                  .flag("merged", "write the base with the modules folded in (decoders; LoRA, PiSSA, (IA)³), loadable without PEFT")],
         example: "autopeft export runs/sst2 --out exports/sst2")
     static let trial = CommandSpec(
         name: "trial", arguments: ["SPACE.json"],

@@ -150,6 +150,50 @@ final class CausalLMTests: XCTestCase {
         for a in points { for b in points where b.1 <= a.1 && b.0 < a.0 { XCTFail("\(a) is dominated by \(b) when the loss is minimised") } }
     }
 
+    /// `export --merged` folds LoRA (on PiSSA's residual too) and (IA)³ into the weights: the merged
+    /// folder, read as a plain model with no module, gives the candidate's logits; what does not
+    /// fold (a prefix) is refused with the reason.
+    func testAMergedExportGivesTheCandidatesLogitsWithoutModules() throws {
+        let dir = scratchDirectory("causal-lm-merged")
+        let plans = [("lora-ia3", #"{"lora": {"rank": 4, "targets": ["q_proj", "v_proj", "down_proj"]}, "ia3": {"sites": ["key", "value", "feedforward"]}}"#),
+                     ("pissa", #"{"lora": {"rank": 2, "targets": ["q_proj", "gate_proj"], "init": "pissa"}}"#)]
+        for (name, plan) in plans {
+            let config = try runConfig(Self.fixture + "/qa.jsonl", plan: plan)
+            let tuner = try FineTuner(config: config)
+            let model = try XCTUnwrap(try tuner.makeModel() as? DecoderLanguageModel)
+            try model.initialize(seed: 1)
+            var r = RandomSource(seed: 4)
+            for i in 0..<model.block.count { model.block.values[i] += Float(r.nextGaussian()) * 0.1 }
+            try CandidateArchive.save(model, config: config, result: nil, to: dir + "/" + name)
+            let e = try runAutopeft(["export", dir + "/" + name, "--out", dir + "/" + name + "-merged", "--merged"])
+            XCTAssertEqual(e.code, 0, e.err)
+            let folder = dir + "/" + name + "-merged"
+            let mergedConfig = try DecoderConfig(contentsOf: folder + "/config.json")
+            XCTAssertEqual(mergedConfig, model.model.config, name)
+            let merged = try DecoderModel(weights: try DecoderWeights(config: mergedConfig, safetensors: SafetensorsFile(path: folder + "/model.safetensors")))
+            let encodings = try tuner.languageModelingEncodings(try tuner.trainingExamples()).prefix(4).map(\.tokens)
+            let batch = TokenBatch(Array(encodings), padId: 2)
+            let V = mergedConfig.vocabSize, N = batch.batch * batch.length
+            let ours = FloatBuffer(count: N * V), theirs = FloatBuffer(count: N * V)
+            model.model.logits(try model.model.forward(batch), rows: N, into: ours.pointer)
+            merged.logits(try merged.forward(batch), rows: N, into: theirs.pointer)
+            var worst: Float = 0
+            for b in 0..<batch.batch { for t in 0..<batch.lengths[b] { for j in 0..<V {
+                worst = max(worst, abs(ours[(b * batch.length + t) * V + j] - theirs[(b * batch.length + t) * V + j]))
+            } } }
+            print("merged export (\(name)): max |Δlogit| against the candidate \(worst)")
+            // Float32 sums of W + s·B·A in another order than the modules' own products: measured 2.2e-6.
+            XCTAssertLessThan(worst, 2e-5, name)
+        }
+        let prefix = try runConfig(Self.fixture + "/qa.jsonl", plan: #"{"prefix": {"length": 2}}"#)
+        let model = try FineTuner(config: prefix).makeModel()
+        try model.initialize(seed: 0)
+        try CandidateArchive.save(model, config: prefix, result: nil, to: dir + "/prefix")
+        let e = try runAutopeft(["export", dir + "/prefix", "--out", dir + "/prefix-merged", "--merged"])
+        XCTAssertNotEqual(e.code, 0)
+        XCTAssertTrue(e.err.contains("folds into its weights") && e.err.contains("prefix"), e.err)
+    }
+
     /// What a causal-LM task cannot be is refused before training, naming the file, line or field.
     func testBadCausalLMInputIsRefusedByName() throws {
         let dir = scratchDirectory("causal-lm-errors")
