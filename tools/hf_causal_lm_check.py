@@ -3,6 +3,8 @@ GGUF file, the adapter loaded by PeftModel, greedy generations and the loss on t
 counted tokens found as tools/make_causal_lm_fixture.py documents). Compare with `autopeft predict` on the candidate.
 
     ~/peers-venv/bin/python tools/hf_causal_lm_check.py GGUF ADAPTER_DIR ROWS.jsonl MAX_NEW_TOKENS
+        ADAPTER_DIR may also be an `autopeft export --merged` folder (it has a config.json): that model is loaded as it
+        is, with no PEFT, and the tokenizer still comes from GGUF
 
 prints one JSON line a row, {"row", "generation", "loss_sum", "tokens"}, then {"mean_loss", "exact_match"}.
 """
@@ -18,8 +20,11 @@ def main():
     folder, name = os.path.dirname(os.path.abspath(gguf_path)), os.path.basename(gguf_path)
     torch.set_num_threads(2)
     tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    base = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
-    model = PeftModel.from_pretrained(base, adapter).eval()
+    if os.path.exists(os.path.join(adapter, "config.json")):
+        model = AutoModelForCausalLM.from_pretrained(adapter, dtype=torch.float32).eval()
+    else:
+        base = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+        model = PeftModel.from_pretrained(base, adapter).eval()
     rows = [json.loads(l) for l in open(rows_path) if l.strip()]
     total, count, matches = 0.0, 0, 0
     for i, row in enumerate(rows):
