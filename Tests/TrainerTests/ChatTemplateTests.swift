@@ -55,10 +55,14 @@ final class ChatTemplateTests: XCTestCase {
             try FileManager.default.copyItem(atPath: Repo.fixtures + "/bpe/\(family)/tokenizer.json", toPath: dir + "/tokenizer.json")
             try config.replacingOccurrences(of: "TEMPLATE", with: template.replacingOccurrences(of: "\"", with: "\\\""))
                 .write(toFile: dir + "/tokenizer_config.json", atomically: true, encoding: .utf8)
-            if family == "llama3" { try template.write(toFile: dir + "/chat_template.jinja", atomically: true, encoding: .utf8) }
+            if family == "llama3" {
+                try template.write(toFile: dir + "/chat_template.jinja", atomically: true, encoding: .utf8)
+                try #"{"eos_token_id": [1, 5]}"#.write(toFile: dir + "/generation_config.json", atomically: true, encoding: .utf8)
+            }
             let g = try Tokenizers.load(directory: dir).generation
             XCTAssertEqual(g.bosIds, bos, family)
             XCTAssertEqual(g.eosId, family == "smollm" ? 2 : 1, family)
+            XCTAssertEqual(g.stopIds, family == "smollm" ? [2] : [1, 5], family)
             let text = try XCTUnwrap(g.chatTemplate, family).render([ChatMessage(role: "user", content: "hi")], addGenerationPrompt: true,
                                                                     bosToken: g.bosToken, eosToken: g.eosToken)
             XCTAssertEqual(text, family == "smollm" ? "<|im_start|><user>hi<|im_end|>" : "<|begin_of_text|><user>hi<|end_of_text|>")

@@ -49,7 +49,7 @@ extension FineTuner {
     /// What exact match compares: the text with surrounding whitespace trimmed.
     static func exactMatchForm(_ text: String) -> String { text.trimmingCharacters(in: .whitespacesAndNewlines) }
 
-    /// Greedy generations (the task's `max_new_tokens`, stopping at EOS, which is left out), in
+    /// Greedy generations (the task's `max_new_tokens`, stopping at a stop id, which is left out), in
     /// the examples' order; prompts of like length are decoded together. With `progress`, rows
     /// done and the time left.
     public func generate(model: DecoderLanguageModel, examples: [Example], progress: ProgressSink? = nil) throws(TrainerError) -> [String] {
@@ -59,7 +59,7 @@ extension FineTuner {
         var prompts: [[Int32]] = []
         for (i, e) in examples.enumerated() { prompts.append(try encoder.prompt(e, row: i + 1)) }
         let steps = config.task.spec.languageModeling?.maxNewTokens ?? 0
-        let stop: Set<Int32> = tokenizer.generation.eosId.map { [$0] } ?? []
+        let stop = tokenizer.generation.stopIds
         let order = prompts.indices.sorted { prompts[$0].count < prompts[$1].count }
         var out = [String](repeating: "", count: examples.count)
         let start = Date()

@@ -70,6 +70,7 @@ extension ByteLevelBPETokenizer {
                   padId: pad ?? eosId ?? 0)
         generation.bosIds = bos.map { [$0] } ?? []
         generation.eosId = eosId
+        for key in ["eot_token_id", "eom_token_id"] { if let id = try special(key) { generation.otherStopIds.insert(id) } }
         if let b = try special("bos_token_id") { generation.bosToken = tokens[Int(b)] }
         if let eosId { generation.eosToken = tokens[Int(eosId)] }
         if let source = m["tokenizer.chat_template"]?.string {

@@ -36,6 +36,11 @@ public struct GenerationTokens: Sendable {
     public var bosIds: [Int32] = []
     /// The id that ends a response: appended to a completion's response, and where generation stops.
     public var eosId: Int32?
+    /// Other ids generation stops at (Llama 3's `<|eot_id|>` beside `<|end_of_text|>`): a GGUF file's
+    /// `eot`/`eom` tokens, a folder's `generation_config.json` `eos_token_id` list.
+    public var otherStopIds: Set<Int32> = []
+    /// Where generation stops.
+    public var stopIds: Set<Int32> { otherStopIds.union(eosId.map { [$0] } ?? []) }
     public var bosToken = "", eosToken = ""
     public var chatTemplate: ChatTemplate?
     public init() {}
@@ -64,7 +69,8 @@ public enum Tokenizers {
 
     /// BOS, EOS and the chat template of a model folder: `tokenizer_config.json`'s `bos_token`,
     /// `eos_token` and `chat_template` (a string, or a list of named templates whose "default" is
-    /// taken), or `chat_template.jinja` beside it, as transformers saves them.
+    /// taken), or `chat_template.jinja` beside it, as transformers saves them; the stop ids of
+    /// `generation_config.json`.
     static func generationTokens(directory: String, tokenizer: ByteLevelBPETokenizer) throws(TrainerError) -> GenerationTokens {
         var g = GenerationTokens()
         g.bosIds = tokenizer.template.single.prefix { if case .special = $0 { return true }; return false }.flatMap { item -> [Int32] in
@@ -88,6 +94,14 @@ public enum Tokenizers {
             switch config["chat_template"] {
             case .string(let s)?: source = s
             case .array(let named)?: source = named.first { $0["name"]?.plainText == "default" }?["template"]?.plainText
+            default: break
+            }
+        }
+        let generationConfig = directory + "/generation_config.json"
+        if FileManager.default.fileExists(atPath: generationConfig) {
+            switch try readJSONFile(generationConfig, what: "generation_config.json")["eos_token_id"] {
+            case .number(let d, _)?: g.otherStopIds = [Int32(d)]
+            case .array(let ids)?: g.otherStopIds = Set(ids.compactMap { if case .number(let d, _) = $0 { return Int32(d) }; return nil })
             default: break
             }
         }
