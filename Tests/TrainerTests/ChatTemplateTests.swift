@@ -67,13 +67,19 @@ final class ChatTemplateTests: XCTestCase {
                                                                     bosToken: g.bosToken, eosToken: g.eosToken)
             XCTAssertEqual(text, family == "smollm" ? "<|im_start|><user>hi<|im_end|>" : "<|begin_of_text|><user>hi<|end_of_text|>")
         }
-        // A template that cannot be read is refused with its file.
+        // A template that cannot be read does not stop the model from loading (classification needs none);
+        // rendering a conversation then says why, with the file.
         let dir = scratchDirectory("chat-folder-bad")
         try FileManager.default.copyItem(atPath: Repo.fixtures + "/bpe/smollm/tokenizer.json", toPath: dir + "/tokenizer.json")
         try #"{"chat_template": "{% macro x() %}{% endmacro %}"}"#.write(toFile: dir + "/tokenizer_config.json", atomically: true,
                                                                        encoding: .utf8)
-        XCTAssertThrowsError(try Tokenizers.load(directory: dir)) {
-            XCTAssertTrue("\($0)".contains("tokenizer_config.json") && "\($0)".contains("macro"), "\($0)")
+        let tokenizer = try Tokenizers.load(directory: dir)
+        XCTAssertNil(tokenizer.generation.chatTemplate)
+        let conversation = Example(textA: "", label: .sequence(.conversation([ChatMessage(role: "user", content: "hi"),
+                                                                             ChatMessage(role: "assistant", content: "yo")])))
+        XCTAssertThrowsError(try LanguageModelingEncoder(tokenizer: tokenizer, maxLength: 64).encode(conversation, row: 3)) {
+            let text = "\($0)"
+            XCTAssertTrue(text.contains("row 3") && text.contains("tokenizer_config.json") && text.contains("macro"), text)
         }
     }
 

@@ -74,7 +74,8 @@ public struct LanguageModelingEncoder: Sendable {
 
     func render(_ messages: [ChatMessage], generationPrompt: Bool, row: Int) throws(TrainerError) -> String {
         guard let template = generation.chatTemplate else {
-            throw .model("row \(row) is a conversation, but the model's tokenizer has no chat template to render it")
+            throw .model("row \(row) is a conversation, but " + (generation.chatTemplateProblem.map { "the model's chat template cannot be "
+                + "rendered: " + $0 } ?? "the model's tokenizer has no chat template to render it"))
         }
         do {
             return try template.render(messages, addGenerationPrompt: generationPrompt, bosToken: generation.bosToken,

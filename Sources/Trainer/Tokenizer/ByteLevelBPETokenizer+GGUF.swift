@@ -74,7 +74,9 @@ extension ByteLevelBPETokenizer {
         if let b = try special("bos_token_id") { generation.bosToken = tokens[Int(b)] }
         if let eosId { generation.eosToken = tokens[Int(eosId)] }
         if let source = m["tokenizer.chat_template"]?.string {
-            do { generation.chatTemplate = try ChatTemplate(source) } catch { throw fail("tokenizer.chat_template: \(error.message)") }
+            do { generation.chatTemplate = try ChatTemplate(source) } catch {
+                generation.chatTemplateProblem = "\(file.path): tokenizer.chat_template: \(error.message)"
+            }
         }
     }
 

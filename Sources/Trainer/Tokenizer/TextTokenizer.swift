@@ -43,6 +43,9 @@ public struct GenerationTokens: Sendable {
     public var stopIds: Set<Int32> { otherStopIds.union(eosId.map { [$0] } ?? []) }
     public var bosToken = "", eosToken = ""
     public var chatTemplate: ChatTemplate?
+    /// Why the model's chat template could not be read, when it could not: only conversations need
+    /// it, so the model still loads and the error comes when a conversation is rendered.
+    public var chatTemplateProblem: String?
     public init() {}
 }
 
@@ -109,7 +112,7 @@ public enum Tokenizers {
         if source == nil, let text = try? String(contentsOfFile: jinja, encoding: .utf8) { source = text }
         if let source {
             do { g.chatTemplate = try ChatTemplate(source) } catch {
-                throw .file(path: FileManager.default.fileExists(atPath: jinja) ? jinja : configPath, message: error.description)
+                g.chatTemplateProblem = (FileManager.default.fileExists(atPath: jinja) ? jinja : configPath) + ": " + error.description
             }
         }
         return g
