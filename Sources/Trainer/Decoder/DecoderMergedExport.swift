@@ -2,11 +2,11 @@ import JSONKit
 import Foundation
 import Space
 
-/// `autopeft export --merged`: a decoder candidate's LoRA (on PiSSA's residual when it has one)
-/// and (IA)³ folded into its weights, written as a Hugging Face model folder that `transformers`
-/// loads without PEFT (`config.json`, `model.safetensors` in fp32, as PEFT's `merge_and_unload`
-/// leaves a model): W′ = W + s·B·A beside each map; rows of k_proj and v_proj scaled by their
-/// (IA)³ vectors, columns of down_proj by the feed-forward's. A GGUF base is written dequantized.
+/// `autopeft export --merged`: a decoder candidate's modules folded into its weights, written as a
+/// Hugging Face model folder that `transformers` loads without PEFT (`config.json`,
+/// `model.safetensors` in fp32, as PEFT's `merge_and_unload` leaves a model). Each module beside a
+/// map folds itself in (`LinearAttachment.fold`, on a replacement weight when it has one), then a
+/// scale on the map's output or input (`ActivationScale.fold`). A GGUF base is written dequantized.
 /// What does not fold into weights (prefixes, bottleneck adapters, trained biases) is refused.
 public enum MergedExport {
     /// Writes the folder; returns notes for the user.
@@ -18,10 +18,10 @@ public enum MergedExport {
         default: throw PEFTExport.Unsupported(reason: "merged exports are written for decoders (llama, mistral, qwen2) so far")
         }
         let plan = decoder.plan
-        let unfoldable = plan.methods.map(\.key).filter { !["lora", "ia3"].contains($0) }
+        let unfoldable = ([plan.prefix, plan.bitfit] as [(any PEFTMethodSpec)?]).compactMap { $0?.key } + plan.adapters.map(\.placement.key)
         guard unfoldable.isEmpty else {
-            throw PEFTExport.Unsupported(reason: "a merged model holds what folds into its weights (LoRA, PiSSA, (IA)³); this candidate "
-                + "also has " + unfoldable.joined(separator: ", "))
+            throw PEFTExport.Unsupported(reason: "a merged model holds what folds into its weights; this candidate also has "
+                + unfoldable.sorted().joined(separator: ", "))
         }
         let c = decoder.config, H = c.hiddenSize, block = decoder.block
         var tensors: [(name: String, shape: [Int], values: [Float])] = [
@@ -62,27 +62,19 @@ public enum MergedExport {
         return []
     }
 
-    /// The map at `t` with what is attached there folded in: PiSSA's residual or the frozen W, plus
-    /// s·B·A of each LoRA; then the (IA)³ scale on its rows (k, v) or columns (down).
+    /// The map at `t` with what is attached there folded in: the replacement weight or the frozen W,
+    /// each attached module's change, then a scale on the map's output (k, v) or input (down).
     static func merged(_ layer: DecoderLayer, _ t: LinearTarget, block: ParameterBlock) -> [Float] {
         let lw = layer.frozenLinear(t), rows = lw.outFeatures, columns = lw.inFeatures
         let attached = layer.attachments.linear[t] ?? []
         var w = attached.lazy.compactMap(\.replacementWeight).first.map { Array(UnsafeBufferPointer(start: $0, count: rows * columns)) }
             ?? lw.denseWeight()
-        for case let lora as LoRALinear in attached {
-            let a = block.value(lora.offsetA), b = block.value(lora.offsetB), r = lora.rank
-            for o in 0..<rows {
-                for i in 0..<columns {
-                    var s: Float = 0
-                    for k in 0..<r { s += b[o * r + k] * a[k * columns + i] }
-                    w[o * columns + i] += lora.scaling * s
-                }
+        w.withUnsafeMutableBufferPointer { p in
+            for module in attached { module.fold(into: p.baseAddress!, block: block) }
+            let site: ScaleSite? = t == .key ? .key : t == .value ? .value : t == .output ? .feedforward : nil
+            if let site, let scale = layer.attachments.scales[site] {
+                scale.fold(into: p.baseAddress!, rows: rows, columns: columns, scalesInput: site == .feedforward, block: block)
             }
-        }
-        let site: ScaleSite? = t == .key ? .key : t == .value ? .value : t == .output ? .feedforward : nil
-        if let site, let scale = layer.attachments.scales[site] as? IA3Vector {
-            let l = block.value(scale.offset)
-            for o in 0..<rows { for i in 0..<columns { w[o * columns + i] *= site == .feedforward ? l[i] : l[o] } }
         }
         return w
     }

@@ -36,6 +36,8 @@ protocol LinearAttachment: AnyObject {
     /// Accumulates its parameters' gradients from `dy`, and its input gradient into `dx` when given.
     func backward(dy: UnsafePointer<Float>, x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?, rows n: Int,
                   block: ParameterBlock)
+    /// Adds to `weight` [out, in] what the module adds to x Wᵀ (a merged export folds it in).
+    func fold(into weight: UnsafeMutablePointer<Float>, block: ParameterBlock)
 }
 
 /// A trainable vector that scales an activation [rows, width] column-wise.
@@ -43,6 +45,9 @@ protocol ActivationScale: AnyObject {
     func forward(_ x: UnsafeMutablePointer<Float>, rows n: Int, block: ParameterBlock)
     /// Accumulates the vector's gradient and scales `d` in place to the input's gradient.
     func backward(_ d: UnsafeMutablePointer<Float>, rows n: Int, block: ParameterBlock)
+    /// Folds the scale into `weight` [rows, columns]: into its rows when it scales the map's output,
+    /// its columns when it scales the map's input (a merged export).
+    func fold(into weight: UnsafeMutablePointer<Float>, rows: Int, columns: Int, scalesInput: Bool, block: ParameterBlock)
 }
 
 /// A module that adds to the feed-forward sublayer's output.

@@ -34,6 +34,11 @@ final class IA3Vector: ActivationScale, PEFTModule {
         for i in 0..<n { let r = x + i * c; for j in 0..<c { r[j] *= l[j] } }
     }
 
+    func fold(into weight: UnsafeMutablePointer<Float>, rows: Int, columns: Int, scalesInput: Bool, block: ParameterBlock) {
+        let l = block.value(offset)
+        for o in 0..<rows { for i in 0..<columns { weight[o * columns + i] *= scalesInput ? l[i] : l[o] } }
+    }
+
     func backward(_ d: UnsafeMutablePointer<Float>, rows n: Int, block: ParameterBlock) {
         let c = width
         let l = block.value(offset), dl = block.grad(offset), x0 = raw.pointer

@@ -90,6 +90,18 @@ public final class LoRALinear: LinearAttachment, PEFTModule {
         residual = res
     }
 
+    /// W += s·B·A.
+    func fold(into weight: UnsafeMutablePointer<Float>, block: ParameterBlock) {
+        let a = block.value(offsetA), b = block.value(offsetB)
+        for o in 0..<outFeatures {
+            for i in 0..<inFeatures {
+                var s: Float = 0
+                for k in 0..<rank { s += b[o * rank + k] * a[k * inFeatures + i] }
+                weight[o * inFeatures + i] += scaling * s
+            }
+        }
+    }
+
     public func forward(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows n: Int, block: ParameterBlock,
                         training: Bool, rng: inout RandomSource) {
         var input = x
