@@ -48,11 +48,14 @@ extension FinalStage {
 
         /// The settings every run of reevaluation.jsonl shares (one fidelity per file).
         var settings: JSONValue {
-            .object([
+            var members: [(key: String, value: JSONValue)] = [
                 ("train_examples", evaluator.base.training.trainExamples.map { .number($0) } ?? .string("all")),
                 ("epochs", .number(evaluator.base.training.epochs)), ("learning_rate", .number(evaluator.base.training.learningRate)),
                 ("max_length", .number(evaluator.base.task.maxLength)),
-            ])
+            ]
+            // A study that selected on validation rows: its final stage scores on dev (older files say nothing).
+            if study.selection.kind == .validation { members.append(("scored_on", .string("dev"))) }
+            return .object(members)
         }
 
         /// Opens reevaluation.jsonl: the runs it already holds (finished or failed), as

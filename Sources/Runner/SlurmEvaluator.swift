@@ -138,7 +138,7 @@ public final class SlurmEvaluator: Evaluator, @unchecked Sendable {
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
         let candidate = JSONValue.object(request.candidate.jsonMembers(in: spec.space)).serialized()
         let space = URL(fileURLWithPath: spec.file).standardizedFileURL.path
-        let trialArgs = [exe, "trial", space, "--candidate", candidate, "--seed", "\(request.seed)", "--trial", "\(k)",
+        let trialArgs = [exe, "trial", space, "--candidate", candidate, request.ownSeed ? "--training-seed" : "--seed", "\(request.seed)", "--trial", "\(k)",
                          "--threads", "\(settings.cpusPerTask)", "--result", path(k, "result.json"),
                          "--preempt-checkpoint", path(k, "state")]
             + WorkerEvaluator.fidelityArguments(request)

@@ -39,6 +39,8 @@ public final class TrainerEvaluator: Evaluator {
         searchRun = run
         usesTheFilesSeed = Self.fixesTheSeed(spec) && final == nil
         if let final {
+            // The final stage reports on dev, which a search with a validation split never saw.
+            run.task.scoring = .dev
             run.training.trainExamples = final.trainExamples
             if let e = final.epochs { run.training.epochs = e }
             if let lr = final.learningRate { run.training.learningRate = lr }
@@ -70,7 +72,7 @@ public final class TrainerEvaluator: Evaluator {
         // The search trained every trial with the file's training.seed when it gives one.
         let searchSeed = Self.fixesTheSeed(spec) ? searchRun.training.seed : t.seed
         return searchSeed == UInt64(seed) && rows == base.training.trainExamples && epochs == base.training.epochs
-            && searchRate == finalRate && searchRun.task.maxLength == base.task.maxLength
+            && searchRate == finalRate && searchRun.task.maxLength == base.task.maxLength && searchRun.task.scoring == base.task.scoring
     }
 
     /// Whether the space file's `training.seed` fixes every search trial's training seed.
@@ -88,13 +90,30 @@ public final class TrainerEvaluator: Evaluator {
         return try RunConfig(reading: JSONReader(.object(members), file: spec.file), baseDirectory: dir)
     }
 
-    /// What predicting one class for every dev example scores in a training space file
-    /// (`FineTuner.constantPredictionScore`); nil for regression, or when the dev data cannot be
-    /// read (a study folder moved without them). Reads the dev file only, no weights.
+    /// What predicting one class for every row trials are scored on (validation or dev) scores in a
+    /// training space file (`FineTuner.constantPredictionScore`); nil for regression, or when the
+    /// data cannot be read (a study folder moved without them). Reads the data only, no weights.
     public static func constantPredictionScore(_ spec: StudySpec) -> Double? {
         guard case .training = spec.problem, let run = try? runConfig(spec),
-              let dev = try? FineTuner.devExamples(run) else { return nil }
-        return FineTuner.constantPredictionScore(examples: dev, task: run.task.spec)
+              let rows = try? FineTuner.evaluationExamples(run) else { return nil }
+        return FineTuner.constantPredictionScore(examples: rows, task: run.task.spec)
+    }
+
+    /// The rows a space file's trials are scored on, as a study's journal records them: the
+    /// validation split's indices (or file) and fingerprint; dev without a split.
+    public static func selection(_ spec: StudySpec) throws -> SelectionSplit {
+        guard case .training = spec.problem else { return .dev }
+        let run = try runConfig(spec)
+        guard let split = run.task.validation, run.task.scoring == .validation else { return .dev }
+        let rows = try FineTuner.evaluationExamples(run)
+        let fingerprint = ValidationSplit.fingerprint(rows)
+        if case .file = split.source {
+            let given = spec.document["task"]?["validation"]?["file"]?.plainText ?? "?"
+            return .file(given, rows: rows.count, fingerprint: fingerprint)
+        }
+        let all = try DatasetReader.read(run.task.train, task: run.task.spec)
+        let indices = try FineTuner.carvedIndices(split, rows: all, config: run) ?? []
+        return .carved(indices: indices, seed: Int(split.seed ?? 0), fingerprint: fingerprint)
     }
 
     final class TrialProgress: ProgressSink {
@@ -143,7 +162,7 @@ public final class TrainerEvaluator: Evaluator {
             default: break
             }
         }
-        if !usesTheFilesSeed { run.training.seed = request.seed }
+        if !usesTheFilesSeed || request.ownSeed { run.training.seed = request.seed }
         var segment = TrainingSegment.whole
         if let settings = spec.fidelity, let f = request.fidelity, request.cheapRuns == .annealed, f < settings.target {
             // An annealed cheap run: a run of its own, its schedule decaying over its own examples.

@@ -26,7 +26,7 @@ public final class WorkerEvaluator: Evaluator, @unchecked Sendable {
             p.executableURL = URL(fileURLWithPath: exe)
         }
         let candidateJSON = JSONValue.object(request.candidate.jsonMembers(in: spec.space))
-        p.arguments = ["trial", spec.file, "--candidate", candidateJSON.serialized(), "--seed", "\(request.seed)", "--trial", "\(trial)",
+        p.arguments = ["trial", spec.file, "--candidate", candidateJSON.serialized(), request.ownSeed ? "--training-seed" : "--seed", "\(request.seed)", "--trial", "\(trial)",
                        "--threads", "\(threadsPerWorker)", "--lifeline"] + Self.fidelityArguments(request)
         let out = Pipe(), err = Pipe(), lifeline = Pipe()
         p.standardOutput = out

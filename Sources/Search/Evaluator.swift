@@ -44,6 +44,9 @@ public struct TrialRequest: Sendable {
     /// Where a trial asked to stop early (a cluster's preemption) saves its state, and where the
     /// next attempt continues from.
     public var preemptTo: String?
+    /// Train with `seed` even where the space file's `training.seed` fixes every trial's seed: a
+    /// replicate, another training seed of a configuration already evaluated.
+    public var ownSeed = false
 
     public init(candidate: Candidate, seed: UInt64, trial: Int, fidelity: Fidelity? = nil, resume: (trial: Int, fidelity: Fidelity)? = nil,
                 checkpoints: String? = nil) {

@@ -128,6 +128,34 @@ public struct GaussianProcess: Sendable {
                               priorVariance: exp(hyperparameters.logSignalVariance), points: m)
     }
 
+    /// Posterior mean and the latent covariance between the points [m, m] (row-major).
+    public func jointPredict(_ points: [[Double]]) -> (mean: [Double], covariance: [Double]) {
+        let ks = GaussianProcess.covariance(inputs, points, hyperparameters, kernel)
+        return Self.jointPosterior(crossCovariance: ks, priorCovariance: GaussianProcess.covariance(points, points, hyperparameters, kernel),
+                                   factor: factor, alpha: alpha, mean: hyperparameters.mean, points: points.count)
+    }
+
+    /// m = μ + k(x, X) α and C = k(x, x′) − (L⁻¹ k(X, x))ᵀ (L⁻¹ k(X, x′)), from the cross-covariance
+    /// k(X, x) [n, m], the prior covariance k(x, x′) [m, m], the Cholesky factor L and α.
+    static func jointPosterior(crossCovariance ks: [Double], priorCovariance: [Double], factor: [Double], alpha: [Double],
+                               mean mu: Double, points m: Int) -> (mean: [Double], covariance: [Double]) {
+        let n = alpha.count
+        var mean = [Double](repeating: mu, count: m)
+        for j in 0..<m { for i in 0..<n { mean[j] += ks[i * m + j] * alpha[i] } }
+        var v = ks
+        LinearAlgebra.lowerSolve(factor, n: n, &v, columns: m)
+        var c = priorCovariance
+        for a in 0..<m {
+            for b in 0..<m {
+                var q = 0.0
+                for i in 0..<n { q += v[i * m + a] * v[i * m + b] }
+                c[a * m + b] -= q
+            }
+            c[a * m + a] = max(c[a * m + a], 1e-12 * priorCovariance[a * m + a])
+        }
+        return (mean, c)
+    }
+
     /// m(x) = μ + k(x, X) α and v(x) = k(x, x) − ‖L⁻¹ k(X, x)‖² (floored at 1e-12 k(x, x)), from the
     /// cross-covariance k(X, x) [n, m], the Cholesky factor L and α = K⁻¹(y − μ).
     static func posterior(crossCovariance ks: [Double], factor: [Double], alpha: [Double], mean mu: Double, priorVariance: Double,

@@ -14,6 +14,11 @@ import Space
 ///   ∂K/∂log β = σ² k̃ β (z z′)^q,   ∂K/∂log q = σ² k̃ β (z z′)^q · q · log(z z′)
 /// At z = 0 everywhere the modulation is exactly 1 and this is the single-fidelity GP, bit for bit.
 /// Predictions are of g, at the target (z = 0), unless asked for another fidelity.
+///
+/// The noise may depend on the fidelity (proposal rules 7): σₙ²(z) = σₙ² (1 + ρ z), so that a
+/// cheap run, trained on fewer rows, may scatter more than a target run; with two fidelities that
+/// is one noise per fidelity. Without ρ (older studies) every observation has σₙ².
+///   ∂K/∂log σₙ² = diag(σₙ²(zᵢ)),   ∂K/∂log ρ = diag(σₙ² ρ zᵢ)
 public struct MultiFidelityGP: Sendable {
     /// The configuration kernel's hyperparameters, then log β (bias variance relative to σ²) and
     /// log q (how fast the bias fades towards the target).
@@ -21,20 +26,31 @@ public struct MultiFidelityGP: Sendable {
         public var base: GaussianProcess.Hyperparameters
         public var logBiasRatio: Double
         public var logPower: Double
+        /// log ρ, how much more a cheap run's noise is (nil: one noise for every fidelity).
+        public var logCheapNoiseRatio: Double?
 
-        public init(base: GaussianProcess.Hyperparameters, biasRatio: Double = 0.3, power: Double = 2) {
+        public init(base: GaussianProcess.Hyperparameters, biasRatio: Double = 0.3, power: Double = 2, cheapNoiseRatio: Double? = nil) {
             self.base = base
             logBiasRatio = log(biasRatio)
             logPower = log(power)
+            logCheapNoiseRatio = cheapNoiseRatio.map { log($0) }
         }
 
-        /// Flattened [log ℓ₁…log ℓ_d, log σ², log σₙ², μ, log β, log q].
-        public var vector: [Double] { base.vector + [logBiasRatio, logPower] }
+        /// Flattened [log ℓ₁…log ℓ_d, log σ², log σₙ², μ, log β, log q] (then log ρ when there is one).
+        public var vector: [Double] { base.vector + [logBiasRatio, logPower] + (logCheapNoiseRatio.map { [$0] } ?? []) }
 
-        public init(vector v: [Double]) {
-            base = GaussianProcess.Hyperparameters(vector: Array(v.dropLast(2)))
-            logBiasRatio = v[v.count - 2]
-            logPower = v[v.count - 1]
+        /// From `vector`'s form; `cheapNoise` says whether it ends with log ρ.
+        public init(vector v: [Double], cheapNoise: Bool = false) {
+            let tail = cheapNoise ? 1 : 0
+            base = GaussianProcess.Hyperparameters(vector: Array(v.dropLast(2 + tail)))
+            logBiasRatio = v[v.count - 2 - tail]
+            logPower = v[v.count - 1 - tail]
+            logCheapNoiseRatio = cheapNoise ? v[v.count - 1] : nil
+        }
+
+        /// σₙ²(z): the noise variance of an observation at fidelity distance z.
+        public func noiseVariance(atDistance z: Double) -> Double {
+            exp(base.logNoiseVariance) * (1 + (logCheapNoiseRatio.map { exp($0) } ?? 0) * z)
         }
     }
 
@@ -50,9 +66,12 @@ public struct MultiFidelityGP: Sendable {
     /// Conditions on data; nil when K cannot be factorised (non-finite data).
     public init?(inputs: [[Double]], distances: [Double], targets: [Double], hyperparameters h: Hyperparameters,
                  kernel: GaussianProcess.Kernel = .matern52) {
-        guard let (l, a, _) = LinearAlgebra.condition(
-            covariance: Self.covariance(inputs, distances, inputs, distances, h, kernel), n: inputs.count,
-            noise: exp(h.base.logNoiseVariance), targets: targets, mean: h.base.mean) else { return nil }
+        var k = Self.covariance(inputs, distances, inputs, distances, h, kernel)
+        let n = inputs.count
+        for i in 0..<n { k[i * n + i] += h.noiseVariance(atDistance: distances[i]) }
+        guard let (l, a, _) = LinearAlgebra.condition(covariance: k, n: n, noise: 0, targets: targets, mean: h.base.mean) else {
+            return nil
+        }
         self.kernel = kernel
         self.inputs = inputs
         self.distances = distances
@@ -89,6 +108,15 @@ public struct MultiFidelityGP: Sendable {
                                          priorVariance: prior, points: m)
     }
 
+    /// Posterior mean and latent covariance [m, m] of the score at the target (z = 0).
+    public func jointPredict(_ points: [[Double]]) -> (mean: [Double], covariance: [Double]) {
+        let zs = [Double](repeating: 0, count: points.count)
+        let ks = Self.covariance(inputs, distances, points, zs, hyperparameters, kernel)
+        return GaussianProcess.jointPosterior(crossCovariance: ks, priorCovariance: Self.covariance(points, zs, points, zs, hyperparameters,
+                                                                                                   kernel),
+                                              factor: factor, alpha: alpha, mean: hyperparameters.base.mean, points: points.count)
+    }
+
     /// The posterior covariance of the latent f at (x, z₁) and (x, z₂).
     public func posteriorCovariance(_ x: [Double], _ z1: Double, _ z2: Double) -> Double {
         let n = inputs.count
@@ -103,7 +131,7 @@ public struct MultiFidelityGP: Sendable {
     /// What a noisy observation of x at distance z is worth to its target score g(x), as `measure` counts.
     public func worth(at x: [Double], distance z: Double, as measure: FidelityWorth) -> Double {
         measure.value(targetVariance: posteriorCovariance(x, 0, 0), observedVariance: posteriorCovariance(x, z, z),
-                      covariance: posteriorCovariance(x, 0, z), noise: exp(hyperparameters.base.logNoiseVariance))
+                      covariance: posteriorCovariance(x, 0, z), noise: hyperparameters.noiseVariance(atDistance: z))
     }
 
     /// The log marginal likelihood and its gradient with respect to `Hyperparameters.vector`
@@ -118,8 +146,9 @@ public struct MultiFidelityGP: Sendable {
         for i in 0..<n { fit += (targets[i] - h.base.mean) * gp.alpha[i]; logDet += log(gp.factor[i * n + i]) }
         let value = -0.5 * fit - logDet - 0.5 * Double(n) * log(2 * Double.pi)
         let kinv = LinearAlgebra.inverseFromCholesky(gp.factor, n: n)
-        var grad = [Double](repeating: 0, count: d + 5)
+        var grad = [Double](repeating: 0, count: h.vector.count)
         let noise = exp(h.base.logNoiseVariance), beta = exp(h.logBiasRatio), q = exp(h.logPower)
+        let rho = h.logCheapNoiseRatio.map { exp($0) } ?? 0
         var lengthscaleGradient = [Double](repeating: 0, count: d)
         for i in 0..<n {
             for j in 0...i {
@@ -129,7 +158,10 @@ public struct MultiFidelityGP: Sendable {
                 let bias = zz > 0 ? beta * pow(zz, q) : 0
                 for t in 0..<d { grad[t] += hw * lengthscaleGradient[t] * (1 + bias) }
                 grad[d] += hw * base * (1 + bias)                        // ∂K/∂log σ² = K
-                if i == j { grad[d + 1] += hw * noise }                  // ∂K/∂log σₙ² = σₙ² I
+                if i == j {
+                    grad[d + 1] += hw * noise * (1 + rho * distances[i])      // ∂K/∂log σₙ² = diag σₙ²(zᵢ)
+                    if h.logCheapNoiseRatio != nil { grad[d + 5] += hw * noise * rho * distances[i] }  // ∂K/∂log ρ
+                }
                 grad[d + 3] += hw * base * bias                          // ∂K/∂log β
                 if zz > 0 { grad[d + 4] += hw * base * bias * q * log(zz) }  // ∂K/∂log q
             }
@@ -146,16 +178,26 @@ extension MultiFidelityGP {
     ///   (the measured sst2-autopeft rankings disagree across fidelities).
     /// - log q ~ N(log 2, 0.5²): the bias fades faster than linearly towards the target, as
     ///   BoTorch's downsampling kernel assumes with its power 1 + δ, δ ≥ 0.
-    /// Bounds: β ∈ [1e-4, 10], q ∈ [0.5, 8].
-    static func logPrior(_ v: [Double]) -> (value: Double, gradient: [Double]) {
-        let (baseValue, baseGradient) = GPFit.logPrior(Array(v.dropLast(2)))
-        let zb = (v[v.count - 2] - log(0.25)) / 1, zq = (v[v.count - 1] - log(2.0)) / 0.5
-        return (baseValue - 0.5 * zb * zb - 0.5 * zq * zq, baseGradient + [-zb / 1, -zq / 0.5])
+    /// - log ρ ~ N(0, 1.5²) (with a noise per fidelity): a cheap run is expected to scatter about
+    ///   twice as much as a target run (ρ = 1 at the cheapest: half the rows, a noisier estimate of
+    ///   the same dev score), and the width lets the data say anything from 1.05 to 20 times.
+    /// Bounds: β ∈ [1e-4, 10], q ∈ [0.5, 8], ρ ∈ [1e-3, 1e3].
+    static func logPrior(_ v: [Double], cheapNoise: Bool = false) -> (value: Double, gradient: [Double]) {
+        let tail = cheapNoise ? 1 : 0
+        let (baseValue, baseGradient) = GPFit.logPrior(Array(v.dropLast(2 + tail)))
+        let zb = (v[v.count - 2 - tail] - log(0.25)) / 1, zq = (v[v.count - 1 - tail] - log(2.0)) / 0.5
+        var value = baseValue - 0.5 * zb * zb - 0.5 * zq * zq, gradient = baseGradient + [-zb / 1, -zq / 0.5]
+        if cheapNoise {
+            let zr = v[v.count - 1] / 1.5
+            value -= 0.5 * zr * zr
+            gradient.append(-zr / 1.5)
+        }
+        return (value, gradient)
     }
 
-    static func bounds(dimensions d: Int) -> (lower: [Double], upper: [Double]) {
+    static func bounds(dimensions d: Int, cheapNoise: Bool = false) -> (lower: [Double], upper: [Double]) {
         let (lo, hi) = GPFit.bounds(dimensions: d)
-        return (lo + [log(1e-4), log(0.5)], hi + [log(10.0), log(8.0)])
+        return (lo + [log(1e-4), log(0.5)] + (cheapNoise ? [log(1e-3)] : []), hi + [log(10.0), log(8.0)] + (cheapNoise ? [log(1e3)] : []))
     }
 
     /// The maximum a posteriori hyperparameters (log marginal likelihood + log prior) by L-BFGS
@@ -163,18 +205,20 @@ extension MultiFidelityGP {
     /// `GPFit.fit` does for the single-fidelity GP.
     public static func fit(inputs: [[Double]], distances: [Double], targets: [Double], kernel: GaussianProcess.Kernel = .matern52,
                            restarts: Int = 3, seed: UInt64 = 0, maxIterations: Int = 60, extraStarts: [[Double]] = [],
-                           polished: Int = 2) -> (Hyperparameters, Double) {
+                           polished: Int = 2, cheapNoise: Bool = false) -> (Hyperparameters, Double) {
         let d = inputs.first?.count ?? 0
-        let (lo, hi) = bounds(dimensions: d)
+        let (lo, hi) = bounds(dimensions: d, cheapNoise: cheapNoise)
         func objective(_ v: [Double]) -> (Double, [Double])? {
             guard let (l, g) = logMarginalLikelihood(inputs: inputs, distances: distances, targets: targets,
-                                                     hyperparameters: .init(vector: v), kernel: kernel) else { return nil }
-            let p = logPrior(v)
+                                                     hyperparameters: .init(vector: v, cheapNoise: cheapNoise), kernel: kernel) else { return nil }
+            let p = logPrior(v, cheapNoise: cheapNoise)
             return (-(l + p.value), zip(g, p.gradient).map { -($0 + $1) })
         }
-        let start = Hyperparameters(base: .init(dimensions: d, lengthscale: 0.5, noiseVariance: 1e-3)).vector
-        let (best, value) = GPFit.minimise(objective, lower: lo, upper: hi, starts: [start] + extraStarts.filter { $0.count == d + 5 },
+        let start = Hyperparameters(base: .init(dimensions: d, lengthscale: 0.5, noiseVariance: 1e-3),
+                                    cheapNoiseRatio: cheapNoise ? 1 : nil).vector
+        let (best, value) = GPFit.minimise(objective, lower: lo, upper: hi,
+                                           starts: [start] + extraStarts.filter { $0.count == start.count },
                                            randomStarts: 3 * restarts, seed: seed, maxIterations: maxIterations, polished: polished)
-        return (.init(vector: best), -value)
+        return (.init(vector: best, cheapNoise: cheapNoise), -value)
     }
 }

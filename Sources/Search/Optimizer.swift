@@ -37,6 +37,8 @@ public struct Optimizer: Sendable {
         /// follows most, so a corner of the space no trial has visited is predicted from trials of
         /// its size rather than from the mean of all (proposal rules 3).
         public var parameterFeature = false
+        /// The multi-fidelity GP learns a cheap run's noise apart from a target run's (proposal rules 7).
+        public var noisePerFidelity = false
         public init() {}
     }
 
@@ -221,11 +223,11 @@ public struct Optimizer: Sendable {
             let sd = max((y.reduce(0) { $0 + ($1 - mu) * ($1 - mu) } / Double(max(y.count - 1, 1))).squareRoot(), 1e-9)
             return (y.map { ($0 - mu) / sd }, mu, sd)
         }
-        let kernel = settings.kernel, restarts = settings.restarts
+        let kernel = settings.kernel, restarts = settings.restarts, perFidelity = settings.noisePerFidelity
         DispatchQueue.concurrentPerform(iterations: measured.count) { k in
             let warm = k < warmStarts.count ? warmStarts[k] : nil
             slots.fits[k] = Surrogate.fit(inputs: inputs, distances: distances, targets: standardised[k].z, kernel: kernel,
-                                          restarts: restarts, seed: seed &+ UInt64(k), warmStart: warm)
+                                          restarts: restarts, seed: seed &+ UInt64(k), warmStart: warm, noisePerFidelity: perFidelity)
         }
         var models: [ObjectiveModel] = []
         for (k, j) in measured.enumerated() {

@@ -158,6 +158,7 @@ public enum Report {
         for t in done where t.baseline != nil && study.isAtTarget(t) {
             plot.marker((t.values[xi], t.values[yi]), label: t.baseline!, color: "#1f77b4")
         }
+        plotPosterior(study, front: frontTrials, x: xi, y: yi, on: &plot)
         if let re = extras?.reevaluation, spec.objectives[yi].name == Objective.Name.score {
             plotReevaluation(re, of: study, x: xi, on: &plot)
         }
@@ -165,6 +166,18 @@ public enum Report {
         let inside = (xs + [r.0]).min()! >= plot.x.lower && r.0 <= plot.x.upper && r.1 >= plot.y.lower && r.1 <= plot.y.upper
         if inside { plot.marker(r, label: "reference point", color: "#555", shape: "cross") }
         return plot.render()
+    }
+
+    /// The front's posterior means with their 95% intervals (studies that answer by posterior mean).
+    static func plotPosterior(_ study: Study, front: [TrialRecord], x xi: Int, y yi: Int, on plot: inout SVGPlot) {
+        guard !study.spec.objectives[yi].known else { return }
+        var pts: [(Double, Double)] = []
+        for t in front {
+            guard let b = study.posteriorBelief(t.id, yi) else { continue }
+            plot.errorBar(x: t.values[xi], low: b.mean - b.halfWidth, high: b.mean + b.halfWidth, color: "#ff7f0e")
+            pts.append((t.values[xi], b.mean))
+        }
+        if !pts.isEmpty { plot.points(pts, color: "#ff7f0e", radius: 3, legend: "posterior mean, 95% interval (the answer)") }
     }
 
     /// The final stage's scores (mean ± sd over seeds) over the search's trials they re-evaluate.
@@ -226,7 +239,11 @@ public enum Report {
         let fidelityColumns = spec.fidelity == nil ? [] : ["fidelity_examples", "continues", "trained_examples"]
         // A prior without opinion (log π constant) steers nothing, whatever its weight: no columns.
         let priorWeights = extras.priorSteering.flatMap { $0.prior.hasOpinion ? $0.weights : nil }
-        var rows = [(["trial", "status", "baseline", "origin", "aims_at"] + fidelityColumns + spec.objectives.map(\.name)
+        let posterior = study.answerPosterior
+        let measured = posterior == nil ? [] : spec.objectives.indices.filter { !spec.objectives[$0].known }
+        let posteriorColumns = measured.flatMap { j in ["posterior_mean", "interval_low", "interval_high"].map { "\(spec.objectives[j].name).\($0)" } }
+        let replicated = study.trials.contains { $0.replicates != nil }
+        var rows = [(["trial", "status", "baseline", "origin", "aims_at"] + (replicated ? ["replicates"] : []) + fidelityColumns + spec.objectives.map(\.name) + posteriorColumns
             + ["on_front", "hypervolume"] + (cheapestVolumes == nil ? [] : ["cheapest_fidelity_hypervolume"])
             + (priorWeights == nil ? [] : ["prior_trust", "prior_exponent"])
             + ["seconds", "proposal_seconds", "seed"]
@@ -236,12 +253,18 @@ public enum Report {
             var active = Set<String>()
             if let c = t.config, case .object(let members) = spec.space.json(c) { cfg = members; active = Set(spec.space.activeNames(c)) }
             var f = ["\(t.id + 1)", t.status.rawValue, t.baseline ?? "", t.origin.rawValue, t.aim ?? ""]
+            if replicated { f.append(t.replicates.map { "\($0 + 1)" } ?? "") }
             if spec.fidelity != nil {
                 // Trained examples: a cost that does not depend on how busy the machine was.
                 f += [t.fidelity.map { "\($0.examples)" } ?? "", t.continues.map { "\($0 + 1)" } ?? "",
                       t.fidelity == nil ? "" : "\(Int(study.trainedExamples(t)))"]
             }
             f += spec.objectives.indices.map { t.status == .finished ? "\(t.values[$0])" : "" }
+            for j in measured {
+                // The model's belief about the configuration's true value (answers at the target only).
+                let b = t.status == .finished && study.isAtTarget(t) ? study.posteriorBelief(t.id, j) : nil
+                f += b.map { ["\($0.mean)", "\($0.mean - $0.halfWidth)", "\($0.mean + $0.halfWidth)"] } ?? ["", "", ""]
+            }
             // What a benchmark reads at 10, 20 or 30 trials without computing a volume itself.
             f += [front.contains(t.id) ? "1" : "0", "\(volumes[t.id])"] + (cheapestVolumes.map { ["\($0[t.id])"] } ?? [])
             if let priorWeights {
@@ -305,6 +328,14 @@ public enum Report {
                 ?? "none: at every fidelity, no score holds most trials (the majority-rate check)"
             rows.append(("flat scores", flat.isEmpty ? none : "WARNING: " + flat.joined(separator: "; WARNING: ")))
         }
+        if let v = study.posteriorHypervolume {
+            rows.append(("answer", "the front by posterior mean (a GP over every run, its noise learnt), hypervolume "
+                + "\(Study.format(v)) by the posterior means\(study.countsParameters ? " against log10 parameters" : "")"))
+        } else {
+            rows.append(("answer", "the front of the runs' own scores" + (study.runsAreExact && study.answerMode == .posteriorMean
+                ? " (the problem declares no noise, so there is none to average)" : "")))
+        }
+        if case .training = spec.problem { rows.append(("selected on", study.selection.description)) }
         if let re = extras.reevaluation {
             rows.append(("final stage", (re.settingsDescription.map { $0 + "; " } ?? "") + "\(re.runs.count) runs (autopeft reevaluate)"))
         }
@@ -430,6 +461,24 @@ public enum Report {
         return doc
     }
 
+    /// The measured objectives whose posterior the front shows (none in a study that answers by its runs).
+    static func posteriorObjectives(_ study: Study) -> [Int] {
+        study.answerPosterior == nil ? [] : study.spec.objectives.indices.filter { !study.spec.objectives[$0].known }
+    }
+
+    /// The objectives' column headers: the score named by the rows it was measured on when the
+    /// study selected on a validation split ("score (validation)").
+    static func objectiveHeaders(_ study: Study) -> [String] {
+        study.spec.objectives.map {
+            $0.name == Objective.Name.score && study.selection.kind == .validation ? "\($0.name) (validation)" : $0.name
+        }
+    }
+
+    /// The final stage's column: "dev score" when the search selected apart from dev.
+    static func finalScoreHeader(_ study: Study) -> String {
+        study.selection.kind == .validation ? "final dev score" : "final score"
+    }
+
     /// A trial's final-stage score, mean ± sd (seeds), when `autopeft reevaluate` has run it.
     static func finalScore(_ extras: Extras, _ id: Int) -> ReportDocument.Cell {
         guard let st = extras.reevaluation?.stats(trial: id) else { return [] }
@@ -438,11 +487,14 @@ public enum Report {
 
     static func frontTable(_ study: Study, _ extras: Extras) -> ReportDocument.Block {
         let spec = study.spec, reevaluated = extras.reevaluation != nil
-        let header = ["trial"] + spec.objectives.map(\.name) + (reevaluated ? ["final score, mean ± sd (seeds)"] : [])
+        let believed = posteriorObjectives(study)
+        let header = ["trial"] + objectiveHeaders(study) + believed.map { "\(spec.objectives[$0].name), posterior mean [95% interval]" }
+            + (reevaluated ? [finalScoreHeader(study) + ", mean ± sd (seeds)"] : [])
             + ["configuration", "export"]
         let rows = frontRows(study).map { t -> [ReportDocument.Cell] in
             var row: [ReportDocument.Cell] = [[.text("\(t.id + 1)\(t.baseline.map { " (baseline \($0))" } ?? "")")]]
             row += t.values.map { [.text(Study.format($0))] }
+            row += believed.map { [.text(study.posteriorText(t.id, $0) ?? "")] }
             if reevaluated { row.append(finalScore(extras, t.id)) }
             row.append([.code(describe(study, t))])
             row.append(extras.exports[t.id].map { [.link($0, href: $0)] } ?? [])
@@ -463,14 +515,17 @@ public enum Report {
     static func baselineTable(_ study: Study, _ extras: Extras) -> ReportDocument.Block? {
         let verdicts = study.baselineVerdicts
         guard !verdicts.isEmpty else { return nil }
-        let spec = study.spec, reevaluated = extras.reevaluation != nil
-        let header = ["baseline"] + spec.objectives.map(\.name) + (reevaluated ? ["final score"] : []) + ["verdict"]
-        let rows = verdicts.map { v -> [ReportDocument.Cell] in
+        let reevaluated = extras.reevaluation != nil
+        let noise = study.noiseVerdicts
+        let header = ["baseline"] + objectiveHeaders(study) + (reevaluated ? [finalScoreHeader(study)] : []) + ["verdict"]
+            + (noise == nil ? [] : ["verdict by the posterior"])
+        let rows = verdicts.enumerated().map { k, v -> [ReportDocument.Cell] in
             let b = v.baseline
             var row: [ReportDocument.Cell] = [[.text("\(b.baseline ?? "") (trial \(b.id + 1))")]]
             row += b.values.map { [.text(Study.format($0))] }
             if reevaluated { row.append(finalScore(extras, b.id)) }
             row.append(v.isMatched ? [.text(study.describe(v))] : [.strong(study.describe(v))])
+            if let noise { row.append([.text(study.describe(noise[k]))]) }
             return row
         }
         return .table(header: header, rows: rows, rowHeaders: false)
@@ -485,17 +540,22 @@ extension Report {
         let spec = study.spec
         let width = max(10, spec.objectives.map(\.name.count).max() ?? 0)
         func pad(_ s: String) -> String { String(repeating: " ", count: max(0, width - s.count)) + s }
-        var lines = ["Pareto front (\(study.frontIDs.count) points)\(beyondReferenceNote(study).map { "; \($0)" } ?? ""):",
+        let scoredOn = study.selection.kind == .validation ? ", scored on the validation split" : ""
+        var lines = ["Pareto front (\(study.frontIDs.count) points\(scoredOn))\(beyondReferenceNote(study).map { "; \($0)" } ?? ""):",
                      "  trial " + spec.objectives.map { pad($0.name) }.joined(separator: " ") + "  configuration"]
         for t in frontRows(study) {
             let id = String(t.id + 1)
+            let believed = posteriorObjectives(study).compactMap { study.posteriorText(t.id, $0) }
             lines.append("  " + String(repeating: " ", count: max(0, 5 - id.count)) + id + " "
                          + t.values.map { pad(Study.format($0)) }.joined(separator: " ") + "  "
+                         + (believed.isEmpty ? "" : "posterior " + believed.joined(separator: ", ") + "  ")
                          + (t.baseline.map { "[baseline \($0)] " } ?? "") + describe(study, t))
         }
-        for v in study.baselineVerdicts {
+        let noise = study.noiseVerdicts
+        for (k, v) in study.baselineVerdicts.enumerated() {
             lines.append("baseline \(v.baseline.baseline ?? ""): \(study.namedValues(v.baseline.values))")
             lines.append("  " + study.describe(v))
+            if let noise { lines.append("  by the posterior: " + study.describe(noise[k])) }
         }
         return lines
     }

@@ -21,6 +21,7 @@ extension Study {
         var request = TrialRequest(candidate: t.candidate, seed: t.seed, trial: id, fidelity: t.fidelity, resume: resume,
                                    checkpoints: spec.fidelity == nil ? nil : directory + "/checkpoints")
         request.cheapRuns = spec.fidelity?.cheapRuns ?? .prefix
+        request.ownSeed = t.replicates != nil
         return request
     }
 
@@ -99,7 +100,7 @@ extension Study {
             trials[id].status = .finished
             if spec.fidelity != nil { try recordAgreement(ifMoreThan: pairsBefore, wasDropped: droppedBefore, progress: progress) }
             let shown = namedValues(values)
-            let front = frontIDs
+            let front = observedFrontIDs   // a posterior fit per trial would slow fast evaluators; the end reports the posterior's
             var tag = t.baseline.map { " [baseline \($0)]" } ?? (t.origin == .method ? " [\(spec.priors.methodName) choice]" : "")
             if let f = t.fidelity { tag += isAtTarget(t) ? " @target" : " @\(f.examples) examples" }
             if let k = t.continues { tag += " (continues trial \(k + 1))" }

@@ -236,10 +236,13 @@ struct Proposed {
     var continues: Int?
     /// The baseline an optimiser proposal aims to beat (`Study.baselineAim`).
     var aim: String?
+    /// The trial a replicate re-runs (`Study.replicateProposal`).
+    var replicates: Int?
 
     init(candidate: Candidate, baseline: String? = nil, origin: TrialRecord.Origin, fidelity: Fidelity? = nil,
-         promotes: Int? = nil, cheapRuns: CheapRuns = .prefix, aim: String? = nil) {
+         promotes: Int? = nil, cheapRuns: CheapRuns = .prefix, aim: String? = nil, replicates: Int? = nil) {
         self.candidate = candidate
+        self.replicates = replicates
         self.aim = aim
         self.baseline = baseline
         self.origin = origin

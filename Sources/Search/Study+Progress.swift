@@ -113,7 +113,14 @@ extension Study {
         let modelled = endedHere.reduce(0) { $0 + model.seconds(.init(examples: trainedExamples($1), depth: 0)) }
         let wall = elapsed / max(modelled, 1e-9)
         func seconds(_ e: Double) -> Double { wall * trialsLeft * model.seconds(.init(examples: e / trialsLeft, depth: 0)) }
-        let low = seconds(examples.lowerBound), high = seconds(examples.upperBound)
+        var low = seconds(examples.lowerBound), high = seconds(examples.upperBound)
+        // Trials that all trained as many examples (the design, at one fidelity) cannot split their
+        // seconds into a fixed part and a part per example: the range then spans both splits.
+        if Set(finished.map { trainedExamples($0) }).count < 2 {
+            let rate = elapsed / max(endedHere.reduce(0) { $0 + trainedExamples($1) }, 1e-9)
+            low = min(low, rate * examples.lowerBound)
+            high = max(high, rate * examples.upperBound)
+        }
         // The model is monotone (`trialSeconds`) and the clock finite; the checks keep a progress
         // line from ever trapping a search.
         guard low.isFinite, high.isFinite else { return nil }
@@ -155,14 +162,18 @@ extension Study {
             && !trials.contains { $0.origin == .method } ? 1 : 0
         let designLeft = designRows - designTrialCount
         var known = trials.filter { $0.status == .running }.reduce(0) { $0 + trainedExamples($1) }
-        known += take(baselinesLeft + methodLeft + designLeft) * settings.trainedExamples(at: start, from: 0)
+        let scheduled = take(baselinesLeft + methodLeft + designLeft)
+        known += scheduled * settings.trainedExamples(at: start, from: 0)
+        // Once the cheaper fidelities are dropped (rules 6), those rows train at the target instead.
+        let droppedExtra = scheduled * (settings.trainedExamples(at: settings.target, from: 0) - settings.trainedExamples(at: start, from: 0))
         if start != settings.target {
             let promoted = trials.filter { $0.origin == .pair || ($0.baseline != nil && isAtTarget($0)) }.count
             known += take(spec.baselines.count + min(settings.paired, designRows) - promoted)
                 * settings.trainedExamples(at: settings.target, from: start.examples)
         }
         let optimiserLeft = Double(notBegun)
-        let ended = trials.filter { $0.origin == .optimizer && $0.status != .running }
+        // Replicates (fresh target runs) are part of what follows the design too.
+        let ended = trials.filter { ($0.origin == .optimizer || $0.origin == .replicate) && $0.status != .running }
         if ended.count >= 4 {
             let e = known + optimiserLeft * ended.reduce(0) { $0 + trainedExamples($1) } / Double(ended.count)
             return e...e
@@ -172,7 +183,7 @@ extension Study {
         let cycle = cheapFidelitiesMislead ? fresh : settings.cheapStreak.map {
             (Double($0) * cheap + settings.trainedExamples(at: settings.target, from: settings.cheapest.examples)) / Double($0 + 1)
         } ?? cheap
-        return known + optimiserLeft * min(cycle, fresh)...known + optimiserLeft * fresh
+        return known + optimiserLeft * min(cycle, fresh)...known + max(droppedExtra, 0) + optimiserLeft * fresh
     }
 
     /// Seconds as progress lines print them: "95 s", "12.5 min", "3.2 h".

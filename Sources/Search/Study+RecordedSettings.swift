@@ -115,7 +115,11 @@ extension Study {
     /// to the target first and the design's other rows run there only while the target holds fewer
     /// than `targetDesignSize` configurations, which a budget of seconds caps at half the target
     /// trials it pays for (`Study.propose`).
-    public static let currentProposalRules = 6
+    ///
+    /// Rules 7: in a study that answers by posterior mean, up to a fifth of the trials after the
+    /// design re-run configurations whose place on the front is uncertain (`replicateProposal`); the
+    /// multi-fidelity GP learns a cheap run's noise apart (`Optimizer.Settings.noisePerFidelity`).
+    public static let currentProposalRules = 7
 
     public static func proposalRules(_ journal: Journal) -> Int {
         guard case .number(let n, _) = recorded("proposal_rules", journal, new: .number(Double(currentProposalRules)),
@@ -162,9 +166,16 @@ extension Study {
         return created[key] ?? legacy
     }
 
+    /// How the returned front is chosen (`AnswerMode`), as the journal recorded at creation; by the
+    /// observed scores for a journal written before the setting existed.
+    public static func answerMode(_ journal: Journal, spec: StudySpec) -> AnswerMode {
+        AnswerMode(rawValue: recorded("answer", journal, new: .string(spec.answer.rawValue),
+                                      legacy: .string(AnswerMode.observed.rawValue)).plainText) ?? .observed
+    }
+
     /// The settings that `recorded` reads back, as a new study's `study_created` record keeps them.
     var recordedSettings: [(key: String, value: JSONValue)] {
-        [("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
+        [("answer", .string(spec.answer.rawValue)), ("parameter_axis", .string(spec.parameterAxis.rawValue)), ("prior_weight_from_data", .bool(spec.priors.weightFromData)),
          ("prior_sizes", .string(Study.newPriorSizes(spec).rawValue)), ("prior_layers", .string(spec.priors.layers.rawValue)),
          ("prior_design", .string(spec.priors.initialDesign.rawValue)), ("method_trial", .string(MethodTrial.design.rawValue)),
          ("reference_point", .array(spec.reference.map { .number($0) })), ("proposal_rules", .number(Double(Study.currentProposalRules)))]
@@ -178,6 +189,7 @@ extension Study {
         optimizer.settings.priorWeightFromData = Study.priorWeightFromData(journal, spec: spec)
         optimizer.settings.incumbentStarts = Study.proposalRules(journal) >= 2
         optimizer.settings.parameterFeature = Study.proposalRules(journal) >= 3
+        optimizer.settings.noisePerFidelity = Study.proposalRules(journal) >= 7
         if let runs = Study.cheapRuns(journal, spec: spec) { spec.fidelity?.cheapRuns = runs }
         if let policy = Study.fidelityPolicy(journal, spec: spec) {
             spec.fidelity?.cost = policy.cost

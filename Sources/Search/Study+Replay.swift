@@ -62,6 +62,7 @@ extension Study {
         t.fidelity = try r.optional("fidelity").map { f throws(ConfigError) in try Fidelity(reading: f) }
         t.continues = try r.optional("continues")?.int(in: 0...max(0, id - 1), what: "an earlier trial's id")
         t.aim = try r.optional("aims_at")?.string()
+        t.replicates = try r.optional("replicates")?.int(in: 0...max(0, id - 1), what: "an earlier trial's id")
         if let gp = try r.optional("gp") {
             t.hyperparameters = try gp.array().map { row throws(ConfigError) in
                 try row.array().map { x throws(ConfigError) in try x.double() }

@@ -30,6 +30,9 @@ public final class Study {
     /// What predicting one class for every dev example scores, when the caller knows it (the CLI
     /// reads the space file's dev data): the majority-rate warning then counts trials near it.
     public var constantPredictionScore: Double?
+    /// The rows the trials are scored on, as the journal records them (dev for journals written
+    /// before validation splits).
+    public private(set) var selection: SelectionSplit = .dev
     let journal: Journal
     var optimizer: Optimizer
     /// The sensitivity prior and its method's own choice, when the space file asks for priors.
@@ -46,8 +49,13 @@ public final class Study {
     /// Whether every third optimiser trial aims at an unmatched baseline (`baselineGoal`, proposal
     /// rules 4); tests turn it off to measure what it is worth.
     lazy var baselineTurns = Study.proposalRules(journal) >= 4
+    /// Whether replicates re-run uncertain front configurations (`replicateProposal`, proposal rules
+    /// 7); tests of other rules turn it off to measure them alone.
+    lazy var replicatesOn = Study.replicatesOn(journal, spec: spec)
     /// Whether the design keeps some rows to one method (`hypercubeRow`); tests turn it off.
     var singleMethodRows = true
+    /// The answers' posterior, fitted once per finished trial count (`answerPosterior`).
+    var posteriorCache: (finished: Int, value: AnswerPosterior?)?
     /// The initial design, drawn once (it depends only on the space file and the prior).
     private(set) var design: [(Config, TrialRecord.Origin)]?
 
@@ -57,10 +65,13 @@ public final class Study {
     ///     case the old journal is kept beside the new one as `journal.<time>.jsonl`.
     ///   - sensitivity: the scores behind a `"priors"` setting (computed by the caller, saved in the
     ///     study folder so that a resumed study uses the same ones).
-    ///   - constantPredictionScore: what predicting one class everywhere scores on the dev set, when
-    ///     the caller knows it: a new study's default score reference (`referencePoint`).
+    ///   - constantPredictionScore: what predicting one class everywhere scores on the rows trials are
+    ///     scored on, when the caller knows it: a new study's default score reference (`referencePoint`).
+    ///   - selection: the rows trials are scored on, as the caller read them from the data (nil:
+    ///     dev). A new study records them; a resumed one must find the rows it recorded.
     public init(spec: StudySpec, directory: String, fresh: Bool = false, force: Bool = false,
-                sensitivity: SensitivityScores? = nil, constantPredictionScore: Double? = nil) throws {
+                sensitivity: SensitivityScores? = nil, constantPredictionScore: Double? = nil,
+                selection: SelectionSplit? = nil) throws {
         var spec = spec
         self.constantPredictionScore = constantPredictionScore
         self.directory = directory
@@ -78,6 +89,7 @@ public final class Study {
         }
         journal = try Journal(path: path)
         warnings = journal.warnings
+        self.selection = selection ?? .dev
         spec = Study.recordedSpec(spec, journal: journal, constant: constantPredictionScore)
         self.spec = spec
         optimizer = Study.optimizer(spec)
@@ -94,6 +106,11 @@ public final class Study {
         var created = false
         (trials, created) = try Study.replay(journal, spec: spec)
         resumed = created
+        // The same space file, so the same split settings: other rows mean other data under the same names.
+        if let record = journal.records.first(where: { $0.op == .studyCreated })?.record,
+           let why = SelectionSplit(created: record["selection"]).mismatch(self.selection) {
+            throw Failure(message: "\(path): this study cannot resume: \(why). Start a new study (--out DIR) for other rows.")
+        }
         if !created {
             var extra: [(key: String, value: JSONValue)] = []
             if let d = spec.problem.dimensions {
@@ -107,6 +124,7 @@ public final class Study {
                                                             ("num_hidden_layers", .number(d.layers)), ("num_attention_heads",
                                                                 .number(d.heads))] + grouped + bias)))
             }
+            if self.selection.kind == .validation { extra.append(("selection", self.selection.record)) }
             try journal.append(.studyCreated, extra + [("format", .number(1)), ("name", .string(spec.name)),
                                                        ("space_hash", .string(spec.spaceHash)),
                                                ("file", .string(spaceFileFromStudy)), ("trials", .number(spec.trials)),
@@ -126,6 +144,7 @@ public final class Study {
         guard let created = journal.records.first(where: { $0.op == .studyCreated })?.record, let doc = created["spec"] else {
             throw Failure(message: "\(path): no study_created record")
         }
+        selection = SelectionSplit(created: created["selection"])
         var recordedFile = "journal.jsonl"
         if case .string(let f)? = created["file"] { recordedFile = f }
         spaceFileFromStudy = recordedFile
@@ -260,10 +279,18 @@ public final class Study {
     /// objective (on MRPC, an F1 below calling every pair a paraphrase) is no answer even when
     /// nothing dominates it; as Ax's objective thresholds, it adds no hypervolume either. Such
     /// trials stay in the journal and trials.csv (`paretoBeyondReferenceIDs`).
-    public var frontIDs: [Int] { paretoIDs.filter(isInsideReference) }
+    /// With `AnswerMode.posteriorMean` (new studies), Pareto-optimality and the reference are judged
+    /// on the surrogate's posterior means (`answerPosterior`), not on the single runs.
+    public var frontIDs: [Int] { answerPosterior.map { posteriorFrontIDs($0).inside } ?? observedFrontIDs }
+
+    /// The front of the answers' recorded values (what `frontIDs` is in a study that returns its
+    /// observed front, and what the progress lines follow during a search).
+    public var observedFrontIDs: [Int] { paretoIDs.filter(isInsideReference) }
 
     /// Pareto-optimal answers left out of the front because they reach or pass the reference point.
-    public var paretoBeyondReferenceIDs: [Int] { paretoIDs.filter { !isInsideReference($0) } }
+    public var paretoBeyondReferenceIDs: [Int] {
+        answerPosterior.map { posteriorFrontIDs($0).beyond } ?? paretoIDs.filter { !isInsideReference($0) }
+    }
 
     private var paretoIDs: [Int] {
         let f = answers
@@ -336,12 +363,14 @@ public final class Study {
             t.fidelity = prop.fidelity
             t.continues = prop.continues
             t.aim = prop.aim
+            t.replicates = prop.replicates
             var fields: [(key: String, value: JSONValue)] = [("id", .number(id))] + prop.candidate.jsonMembers(in: spec.space)
             fields += [("seed", .number(Int(t.seed))), ("origin", .string(prop.origin.rawValue))]
             if let name = prop.baseline { fields.append(("baseline", .string(name))) }
             if let f = prop.fidelity { fields.append(("fidelity", f.json)) }
             if let k = prop.continues { fields.append(("continues", .number(k))) }
             if let name = prop.aim { fields.append(("aims_at", .string(name))) }
+            if let k = prop.replicates { fields.append(("replicates", .number(k))) }
             fields.append(("proposal_seconds", .number(seconds)))
             if !t.hyperparameters.isEmpty { fields.append(("gp", .array(hyper.map { .array($0.map { .number($0) }) }))) }
             try journal.append(.trialStarted, fields)
@@ -396,6 +425,10 @@ public final class Study {
         if k >= design.count { proposals += pairProposals(count: count - proposals.count, design: design, pending: proposals) }
         if k >= design.count { proposals += targetDesignProposals(count: count - proposals.count, design: design, pending: proposals) }
         guard proposals.count < count && k >= design.count else { return (proposals, []) }
+        if let replicate = replicateProposal(pending: proposals) {
+            proposals.append(replicate)
+            guard proposals.count < count else { return (proposals, []) }
+        }
         let history = observations
         let pending = trials.filter { $0.status != .finished }.compactMap(\.config) + proposals.compactMap(\.candidate.config)
         let warm = trials.last(where: { !$0.hyperparameters.isEmpty })?.hyperparameters ?? []
@@ -419,14 +452,7 @@ public final class Study {
     /// The finished trials as the optimiser sees them: their configurations, and, in studies that
     /// keep baselines in the model (`baselinesInModel`), the baselines given as PEFT plans at their
     /// points of the space (`PEFTSpace.point(of:)`); a plan the space cannot hold is left out.
-    var observations: [Observation] {
-        let plans = baselinesInModel
-        return finished.compactMap { t in
-            if let c = t.config { return Observation(config: c, values: t.values, distance: distance(t)) }
-            guard plans, let p = planPoint(t.candidate) else { return nil }
-            return Observation(config: p.nearest, values: t.values, distance: distance(t), point: p.encoding, exact: p.exact)
-        }
-    }
+    var observations: [Observation] { finished.compactMap(observation) }
 
     /// Where a candidate given as a plan sits in the space, when it does.
     func planPoint(_ candidate: Candidate) -> PEFTSpace.PlanPoint? {

@@ -35,6 +35,10 @@ public struct StudySpec: Sendable {
     /// `search.parameter_axis`: how the acquisition measures trainable parameters (log10 by
     /// default; a study whose journal predates the setting keeps its linear axis).
     public var parameterAxis: ParameterAxis
+    /// `search.answer`: how the returned front is chosen among the evaluated configurations (by
+    /// the surrogate's posterior mean by default; a study whose journal predates the setting keeps
+    /// its observed front).
+    public var answer: AnswerMode
     public var space: SearchSpace
     /// Candidates evaluated first, by name (hand-picked baselines): configurations of the space,
     /// or PEFT plans (`"peft"`) for baselines the space cannot express.
@@ -119,6 +123,7 @@ public struct StudySpec: Sendable {
         seed = UInt64(try s?.optional("seed")?.int(in: 0...Int(Int32.max), what: "a seed") ?? 0)
         kernel = try s?.optional("kernel")?.enumValue(of: GaussianProcess.Kernel.self) ?? .matern52
         parameterAxis = try s?.optional("parameter_axis")?.enumValue(of: ParameterAxis.self) ?? .log10
+        answer = try s?.optional("answer")?.enumValue(of: AnswerMode.self) ?? .posteriorMean
         budgetSeconds = try s?.optional("budget_seconds")?.double(in: 1...1e9, what: "seconds")
         let referenceReader = try s?.optional("reference_point")
         scoreReferenceGiven = try referenceReader?.optional(Objective.Name.score) != nil
@@ -410,6 +415,15 @@ public struct StudySpec: Sendable {
 /// expected hypervolume improvement values 2k against 20k parameters as 200k against 2M: the
 /// axis the project reports hypervolume on. On a linear axis bounded at millions, every module
 /// far below the reference looks alike, and the search neglects the small-module end.
+/// How a study's returned front is chosen among its evaluated configurations (issue 41).
+/// - `posteriorMean`: by the surrogate's posterior mean of each configuration's true score, which
+///   pools its replicates and its neighbours, so one lucky run does not make the front.
+/// - `observed`: by the scores the trials recorded (journals written before the setting existed).
+public enum AnswerMode: String, Sendable, CaseIterable {
+    case posteriorMean = "posterior_mean"
+    case observed
+}
+
 public enum ParameterAxis: String, Sendable, CaseIterable {
     case log10, linear
     public var isLog: Bool { self == .log10 }

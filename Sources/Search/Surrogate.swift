@@ -10,17 +10,18 @@ enum Surrogate: Sendable {
     case multiFidelity(MultiFidelityGP)
 
     /// Fits and conditions the model for standardised targets `z` observed at `distances`.
+    /// - Parameter noisePerFidelity: the multi-fidelity GP learns a cheap run's noise apart (`MultiFidelityGP`).
     static func fit(inputs: [[Double]], distances: [Double], targets z: [Double], kernel: GaussianProcess.Kernel,
-                    restarts: Int, seed: UInt64, warmStart: [Double]?) -> Surrogate? {
+                    restarts: Int, seed: UInt64, warmStart: [Double]?, noisePerFidelity: Bool = false) -> Surrogate? {
         let d = inputs.first?.count ?? 0
         if distances.allSatisfy({ $0 == 0 }) {
             let warm = warmStart.map { $0.count == d + 3 ? [$0] : [] } ?? []
             let h = GPFit.fit(inputs: inputs, targets: z, kernel: kernel, restarts: restarts, seed: seed, extraStarts: warm).0
             return GaussianProcess(inputs: inputs, targets: z, hyperparameters: h, kernel: kernel).map { .single($0) }
         }
-        let warm = warmStart.map { $0.count == d + 5 ? [$0] : [] } ?? []
+        let warm = warmStart.map { $0.count == d + 5 + (noisePerFidelity ? 1 : 0) ? [$0] : [] } ?? []
         let h = MultiFidelityGP.fit(inputs: inputs, distances: distances, targets: z, kernel: kernel, restarts: restarts,
-                                    seed: seed, extraStarts: warm).0
+                                    seed: seed, extraStarts: warm, cheapNoise: noisePerFidelity).0
         return MultiFidelityGP(inputs: inputs, distances: distances, targets: z, hyperparameters: h,
                                kernel: kernel).map { .multiFidelity($0) }
     }
@@ -30,6 +31,22 @@ enum Surrogate: Sendable {
         switch self {
         case .single(let gp): return gp.predict(points)
         case .multiFidelity(let gp): return gp.predict(points, distance: 0)
+        }
+    }
+
+    /// Posterior mean and latent covariance [m, m] at the target fidelity.
+    func jointPredict(_ points: [[Double]]) -> (mean: [Double], covariance: [Double]) {
+        switch self {
+        case .single(let gp): return gp.jointPredict(points)
+        case .multiFidelity(let gp): return gp.jointPredict(points)
+        }
+    }
+
+    /// The noise variance the model learnt for a run at the target (standardised units).
+    var noiseVariance: Double {
+        switch self {
+        case .single(let gp): return exp(gp.hyperparameters.logNoiseVariance)
+        case .multiFidelity(let gp): return gp.hyperparameters.noiseVariance(atDistance: 0)
         }
     }
 

@@ -30,6 +30,8 @@ public struct TrialRecord: Sendable {
         case optimizer
         /// A design configuration run again at the target, paired with its cheap trial.
         case pair
+        /// Another training seed of a configuration whose place on the front is uncertain (`replicates`).
+        case replicate
     }
     public var origin: Origin = .optimizer
     /// The fidelity the trial trained at; nil in a study without fidelities (its one setting is the target).
@@ -38,6 +40,8 @@ public struct TrialRecord: Sendable {
     public var continues: Int?
     /// The baseline this optimiser trial aimed to beat (`aims_at`; proposal rules 4), if any.
     public var aim: String?
+    /// The trial whose configuration this one re-runs with another training seed, at the target.
+    public var replicates: Int?
     /// Cluster jobs submitted for the trial, in order (a resubmission after a lost job adds one).
     public var jobs: [String] = []
 

@@ -11,7 +11,9 @@ public struct TrainResult: Sendable {
     public var trainableParameters: Int
     public var totalParameters: Int
     public var trainExamples: Int
+    /// The rows scored: dev's, or (`scoredOn` validation) the validation split's.
     public var devExamples: Int
+    public var scoredOn: ValidationSplit.Scoring = .dev
     public var epochs: Int
     public var steps: Int
     public var finalLoss: Double
@@ -30,7 +32,8 @@ public struct TrainResult: Sendable {
             ("task", .string(task)), ("metric", .string(metric)), ("score", r(score)),
             ("metrics", .object(metrics.sorted { $0.key < $1.key }.map { ($0.key, r($0.value)) })),
             ("trainable_params", .number(trainableParameters)), ("total_params", .number(totalParameters)),
-            ("train_examples", .number(trainExamples)), ("dev_examples", .number(devExamples)),
+            ("train_examples", .number(trainExamples)), ("\(scoredOn.rawValue)_examples", .number(devExamples)),
+            ("scored_on", .string(scoredOn.rawValue)),
             ("epochs", .number(epochs)), ("steps", .number(steps)), ("final_loss", r(finalLoss)),
             ("train_seconds", r(trainSeconds, 100)), ("eval_seconds", r(evalSeconds, 100)),
             ("train_examples_per_s", r(trainExamplesPerSecond, 100)), ("peak_rss_mib", r(peakRSSMiB, 10)),
@@ -94,9 +97,10 @@ public final class FineTuner {
         return examples.map { tokenizer.encode($0.textA, $0.textB, maxLength: maxLen) }
     }
 
-    /// Reads the training rows the settings select (first N, or a seeded random N).
+    /// Reads the training rows the settings select (first N, or a seeded random N) among those a
+    /// carved validation split leaves (`ValidationSplit`).
     public func trainingExamples() throws(TrainerError) -> [Example] {
-        var rows = try DatasetReader.read(config.task.train, task: config.task.spec)
+        var rows = try Self.trainingPool(config)
         guard !rows.isEmpty else { throw .file(path: config.task.train, message: "no training rows") }
         if let n = config.training.trainExamples, n < rows.count {
             if config.training.sample == "random" {
@@ -109,6 +113,41 @@ public final class FineTuner {
     }
 
     public func devExamples() throws(TrainerError) -> [Example] { try Self.devExamples(config) }
+
+    /// The rows a run is scored on: the validation split's when the task scores there
+    /// (`TaskSource.scoring`), else dev.
+    public static func evaluationExamples(_ config: RunConfig) throws(TrainerError) -> [Example] {
+        guard config.task.scoring == .validation, let split = config.task.validation else { return try devExamples(config) }
+        let (rows, path) = try validationRows(config, split)
+        guard !rows.isEmpty else { throw .file(path: path, message: "no validation rows") }
+        return rows
+    }
+
+    /// The training file's rows less those a carved split holds out (all of them otherwise).
+    public static func trainingPool(_ config: RunConfig) throws(TrainerError) -> [Example] {
+        let rows = try DatasetReader.read(config.task.train, task: config.task.spec)
+        guard let split = config.task.validation, let held = try carvedIndices(split, rows: rows, config: config) else { return rows }
+        let out = Set(held)
+        return rows.indices.filter { !out.contains($0) }.map { rows[$0] }
+    }
+
+    /// A split's rows and the file they come from.
+    static func validationRows(_ config: RunConfig, _ split: ValidationSplit) throws(TrainerError) -> ([Example], String) {
+        if case .file(let path) = split.source { return (try DatasetReader.read(path, task: config.task.spec), path) }
+        let rows = try DatasetReader.read(config.task.train, task: config.task.spec)
+        return ((try carvedIndices(split, rows: rows, config: config) ?? []).map { rows[$0] }, config.task.train)
+    }
+
+    /// The training-file indices a carved split holds out (nil for a split of its own file), and
+    /// what identifies them: for a study's journal, so that a changed file is noticed on resume.
+    public static func carvedIndices(_ split: ValidationSplit, rows: [Example], config: RunConfig) throws(TrainerError) -> [Int]? {
+        guard let count = split.carvedCount(total: rows.count), let seed = split.seed else { return nil }
+        guard count >= 1, count < rows.count else {
+            throw .file(path: config.task.train, message: "task.validation: \(count) validation rows of \(rows.count) training rows "
+                + "leave \(count < 1 ? "no validation rows" : "no training rows"); hold out fewer (at most \(rows.count - 1))")
+        }
+        return ValidationSplit.carve(rows, count: count, seed: seed)
+    }
 
     /// The dev rows a run is scored on (the first `training.dev_examples`, or all).
     public static func devExamples(_ config: RunConfig) throws(TrainerError) -> [Example] {
@@ -154,7 +193,7 @@ public final class FineTuner {
         let model = try makeModel()
         try model.initialize(seed: t.seed)
         let train = try trainingExamples()
-        let dev = try devExamples()
+        let dev = try Self.evaluationExamples(config)
         let (trainEnc, objective) = try trainingData(model: model, examples: train)
         let cacheStart = Date()
         let trainCache = try prefixCache(model: model, encodings: trainEnc)
@@ -180,7 +219,7 @@ public final class FineTuner {
         let result = TrainResult(
             task: spec.name, metric: spec.primaryMetric, score: metrics[spec.primaryMetric] ?? .nan, metrics: metrics,
             trainableParameters: model.trainableParameters, totalParameters: model.totalParameters,
-            trainExamples: train.count, devExamples: dev.count, epochs: t.epochs, steps: run.step, finalLoss: run.lastLoss,
+            trainExamples: train.count, devExamples: dev.count, scoredOn: config.task.scoring, epochs: t.epochs, steps: run.step, finalLoss: run.lastLoss,
             trainSeconds: trainSeconds, evalSeconds: evalSeconds,
             trainExamplesPerSecond: Double(seen) / max(trainSeconds, 1e-9), peakRSSMiB: peakRSSMiB(), seed: t.seed,
             resumedFromStep: resumedFrom)

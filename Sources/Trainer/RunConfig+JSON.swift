@@ -31,6 +31,9 @@ extension RunConfig {
         }
         taskMembers += [("metric", .string(s.primaryMetric)), ("train", .string(task.train)), ("dev", .string(task.dev)),
                         ("max_length", .number(task.maxLength))]
+        if let v = task.validation {
+            taskMembers += [("validation", v.json()), ("score_on", .string(task.scoring.rawValue))]
+        }
         let t = training
         var tm: [(key: String, value: JSONValue)] = [
             ("epochs", .number(t.epochs)), ("batch_size", .number(t.batchSize)), ("eval_batch_size", .number(t.evalBatchSize)),

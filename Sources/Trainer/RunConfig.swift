@@ -38,6 +38,11 @@ public struct TaskSource: Equatable, Sendable {
     public var train: String
     public var dev: String
     public var maxLength: Int
+    /// Rows held apart from dev to score a search's trials (`task.validation`); nil: none.
+    public var validation: ValidationSplit? = nil
+    /// Which rows score a run: `.validation` when the task has a split (a search's trials, `train`),
+    /// `.dev` otherwise and in the final stage (`task.score_on`).
+    public var scoring: ValidationSplit.Scoring = .dev
 }
 
 /// Everything `autopeft train` needs: model directory, task, PEFT plan, head and training settings.
@@ -144,8 +149,22 @@ public struct RunConfig: Equatable, Sendable {
         let train = resolve(try t.required("train").string())
         let dev = resolve(try t.required("dev").string())
         let maxLength = try t.optional("max_length")?.int(in: 3...100_000, what: "a maximum length") ?? 128
+        var source = TaskSource(spec: spec, train: train, dev: dev, maxLength: maxLength)
+        try readValidation(t, into: &source, resolve: resolve)
         try t.finish()
-        return TaskSource(spec: spec, train: train, dev: dev, maxLength: maxLength)
+        return source
+    }
+
+    /// `task.validation` and `task.score_on` (default: the validation rows when there are any).
+    static func readValidation(_ t: JSONReader, into source: inout TaskSource, resolve: (String) -> String) throws(ConfigError) {
+        source.validation = try t.optional("validation").map { r throws(ConfigError) in try ValidationSplit(reading: r, resolve: resolve) }
+        source.scoring = source.validation == nil ? .dev : .validation
+        if let s = try t.optional("score_on") {
+            source.scoring = ValidationSplit.Scoring(rawValue: try s.choice(ValidationSplit.Scoring.allCases.map(\.rawValue)))!
+            if source.scoring == .validation && source.validation == nil {
+                throw s.error("\"score_on\": \"validation\" needs a \"validation\" split (rows, fraction or file)")
+            }
+        }
     }
 
     /// `"type": "causal_lm"`: JSONL rows of `prompt`/`response` or `messages`, scored by `metric`
@@ -168,7 +187,9 @@ public struct RunConfig: Equatable, Sendable {
         let train = resolve(try t.required("train").string())
         let dev = resolve(try t.required("dev").string())
         let maxLength = try t.optional("max_length")?.int(in: 3...100_000, what: "a maximum length") ?? 256
+        var source = TaskSource(spec: spec, train: train, dev: dev, maxLength: maxLength)
+        try readValidation(t, into: &source, resolve: resolve)
         try t.finish()
-        return TaskSource(spec: spec, train: train, dev: dev, maxLength: maxLength)
+        return source
     }
 }

@@ -27,7 +27,8 @@ extension CLI {
                                             progress: printErr)
             }
             study = try Study(spec: spec, directory: dir, fresh: opts.flag("fresh"), force: opts.flag("force"), sensitivity: scores,
-                              constantPredictionScore: TrainerEvaluator.constantPredictionScore(spec))
+                              constantPredictionScore: TrainerEvaluator.constantPredictionScore(spec),
+                              selection: TrainerEvaluator.selection(spec))
             if opts["executor"] == nil, (try? spec.executor?.optional("kind")?.string()) == "slurm" { onSlurm = true }
             (evaluator, workers) = try searchEvaluator(study, directory: dir, onSlurm: onSlurm, workers: workers, threads: nThreads,
                                                        trainer: trainer)
@@ -129,6 +130,21 @@ extension CLI {
                                                        ("values", .object(zip(spec.objectives,
                                                                               t.values).map { (key: $0.name, value: .number($1)) }))]
             if let b = t.baseline { m.append(("baseline", .string(b))) }
+            let believed: [(key: String, value: JSONValue)] = spec.objectives.indices.filter { !spec.objectives[$0].known }.compactMap { j in
+                study.posteriorBelief(id, j).map { b in (key: spec.objectives[j].name, value: .object([
+                    ("mean", .number(b.mean)), ("low", .number(b.mean - b.halfWidth)), ("high", .number(b.mean + b.halfWidth))])) }
+            }
+            if !believed.isEmpty { m.append(("posterior", .object(believed))) }
+            return .object(m)
+        }
+        let noise = study.noiseVerdicts
+        let baselines = study.baselineVerdicts.enumerated().map { k, v -> JSONValue in
+            var m: [(key: String, value: JSONValue)] = [("name", .string(v.baseline.baseline ?? "")), ("id", .number(v.baseline.id)),
+                                                        ("matched", .bool(v.isMatched))]
+            if let n = noise?[k] {
+                m.append(("posterior", .object([("verdict", .string(n.kind.rawValue)), ("probability", .number(n.probability)),
+                                                ("against", n.against.map { .number($0) } ?? .null)])))
+            }
             return .object(m)
         }
         return .object([
@@ -137,9 +153,12 @@ extension CLI {
             ("failed", .number(study.trials.filter { $0.status == .failed }.count)),
             ("objectives", .array(spec.objectives.map { .string($0.name) })),
             ("reference_point", .array(spec.reference.map { .number($0) })),
+            ("selected_on", .string(study.selection.kind.rawValue)), ("answer", .string(study.answerMode.rawValue)),
             ("hypervolume", .number(study.hypervolume)),
             ("hypervolume_log10_params", study.countsParameters ? .number(study.reportedHypervolume) : .null),
+            ("hypervolume_posterior", study.posteriorHypervolume.map { .number($0) } ?? .null),
             ("seconds", .number(seconds)), ("trial_seconds", .number(study.secondsSpent)), ("front", .array(front)),
+            ("baselines", .array(baselines)),
         ])
     }
 }

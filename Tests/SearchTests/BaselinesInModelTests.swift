@@ -94,6 +94,8 @@ final class BaselinesInModelTests: XCTestCase {
         study.baselinesInModel = baselinesInModel
         study.optimizer.settings.parameterFeature = feature
         study.baselineTurns = turns
+        // Replicates (rules 7) take a fifth of the trials after the design; these tests measure the model and the turns alone.
+        study.replicatesOn = false
         try study.run(evaluator: SyntheticEvaluator(spec: spec)) { _ in }
         let verdict = try XCTUnwrap(study.baselineVerdicts.first { $0.baseline.baseline == baseline })
         for id in verdict.matchedBy where bonus > 0 && baseline == "LoRA r8 q,v" {

@@ -24,7 +24,12 @@ final class JournalFormatTests: XCTestCase {
         XCTAssertEqual(study.hypervolume, 1438080.9467610256, accuracy: 1e-9 * 1438080.9467610256)
         XCTAssertEqual(study.frontIDs.sorted(), [1, 2, 3, 4, 7, 8, 9, 10])
         XCTAssertEqual(study.trials.filter { $0.baseline != nil }.count, 4, "the space's four baselines")
+        // Written before issue 41: selected on dev, and its answer is the front of its runs.
+        XCTAssertEqual(study.selection.kind, .dev)
+        XCTAssertEqual(study.answerMode, .observed)
+        XCTAssertNil(study.answerPosterior)
         let files = try Report.write(study, to: d)
+        XCTAssertTrue(try String(contentsOfFile: d + "/report.md", encoding: .utf8).contains("| answer | the front of the runs' own scores |"))
         XCTAssertTrue(files.contains { $0.hasSuffix("report.html") })
     }
 

@@ -41,6 +41,48 @@ final class MultiFidelityGPTests: XCTestCase {
         }
     }
 
+    /// With a noise per fidelity (log ρ last in the vector), every gradient entry, ρ's included,
+    /// matches finite differences; and the prior's gradient matches its own.
+    func testGradientWithANoisePerFidelityMatchesFiniteDifferences() throws {
+        let x = Self.points(14, seed: 2)
+        let z = x.indices.map { [0.0, 1.0, 0.4, 0.75][$0 % 4] }
+        let y = zip(x, z).map { Self.target($0) + $1 * $1 * Self.bias($0) }
+        var base = GaussianProcess.Hyperparameters(dimensions: 2, signalVariance: 0.8, noiseVariance: 0.02, mean: 0.1)
+        base.logLengthscales = [log(0.3), log(0.7)]
+        let h = MultiFidelityGP.Hyperparameters(base: base, biasRatio: 0.4, power: 1.7, cheapNoiseRatio: 3)
+        let (_, grad) = try XCTUnwrap(MultiFidelityGP.logMarginalLikelihood(inputs: x, distances: z, targets: y, hyperparameters: h))
+        let v = h.vector
+        XCTAssertEqual(v.count, 2 + 6)
+        for i in v.indices {
+            var p = v, m = v
+            p[i] += 1e-5
+            m[i] -= 1e-5
+            func value(_ w: [Double]) -> Double {
+                MultiFidelityGP.logMarginalLikelihood(inputs: x, distances: z, targets: y, hyperparameters: .init(vector: w, cheapNoise: true))!.value
+            }
+            let numeric = (value(p) - value(m)) / 2e-5
+            XCTAssertEqual(grad[i], numeric, accuracy: 1e-5 * max(1, abs(numeric)), "θ[\(i)]")
+            let prior = MultiFidelityGP.logPrior(v, cheapNoise: true).gradient[i]
+            let priorNumeric = (MultiFidelityGP.logPrior(p, cheapNoise: true).value - MultiFidelityGP.logPrior(m, cheapNoise: true).value) / 2e-5
+            XCTAssertEqual(prior, priorNumeric, accuracy: 1e-6, "prior θ[\(i)]")
+        }
+        // A cheap run's noise is σₙ²(1 + ρ z): at the cheapest four times the target's.
+        XCTAssertEqual(h.noiseVariance(atDistance: 1) / h.noiseVariance(atDistance: 0), 4, accuracy: 1e-12)
+    }
+
+    /// Fitted on cheap runs with four times the target runs' noise sd (0.4 against 0.1: 16 times the
+    /// variance), the GP with a noise per fidelity finds the cheap noise more than 4 times the target's.
+    func testANoisePerFidelityIsLearntFromTheData() throws {
+        var g = SplitMix64(seed: 9)
+        let x = Self.points(60, seed: 3)
+        let z = x.indices.map { $0 % 2 == 0 ? 0.0 : 1.0 }
+        let y = zip(x, z).map { Self.target($0) + 0.3 * $1 * Self.bias($0) + ($1 == 0 ? 0.1 : 0.4) * g.normal() }
+        let (h, _) = MultiFidelityGP.fit(inputs: x, distances: z, targets: y, seed: 1, cheapNoise: true)
+        let ratio = h.noiseVariance(atDistance: 1) / h.noiseVariance(atDistance: 0)
+        print(String(format: "noise per fidelity: cheap/target variance %.2f (data: 16)", ratio))
+        XCTAssertGreaterThan(ratio, 4)
+    }
+
     /// An observation's worth against the GP conditioned on it (hyperparameters kept; a posterior
     /// variance does not depend on the value observed): the variance measure is the target's
     /// posterior variance before less after, the information measure ½ log(before / after), the

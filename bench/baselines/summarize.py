@@ -50,7 +50,8 @@ def ours(study):
         r = json.loads(line)
         if r.get("op") == "trial_started":
             trials[r["id"]] = r
-            if "baseline" not in r:
+            # A replicate (issue 41) re-runs a configuration with another training seed on purpose.
+            if "baseline" not in r and r.get("origin") != "replicate":
                 repeats[(json.dumps(r.get("config"), sort_keys=True), json.dumps(r.get("fidelity"), sort_keys=True))] += 1
     scores, params = defaultdict(list), {}
     for line in open(os.path.join(study, "reevaluation.jsonl")):
