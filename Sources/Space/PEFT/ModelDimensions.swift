@@ -32,9 +32,9 @@ public struct ModelDimensions: Equatable, Sendable {
     /// The linear maps of one block: the gate too when the feed-forward is gated.
     public var linearTargets: [LinearTarget] { gatedFeedForward ? LinearTarget.allCases : LinearTarget.ungated }
 
-    /// `model_type`s of the decoder families (`DecoderFamily` in the trainer): their `score` head has
-    /// no bias, and their feed-forward is gated.
-    public static let decoderModelTypes: Set<String> = ["llama", "mistral", "qwen2"]
+    /// `model_type`s of the decoder families (`DecoderFamily`): their `score` head has no bias, and
+    /// their feed-forward is gated.
+    public static let decoderModelTypes = Set(DecoderFamily.allCases.map(\.rawValue))
 
     /// (input features, output features) of a linear target: queries take heads · head dimension
     /// columns, keys and values kvHeads · head dimension (the hidden size in an encoder).
@@ -69,4 +69,15 @@ extension ModelDimensions {
                   headDim: try r.optional("head_dim")?.int(in: 1...65536, what: "a head dimension"),
                   classifierBias: !decoder, gatedFeedForward: decoder)
     }
+}
+
+/// The decoder families that share Llama's block (pre-RMSNorm, rotary positions, grouped-query
+/// causal attention, SwiGLU feed-forward), by `config.json`'s `model_type` or GGUF's
+/// `general.architecture`. Their differences are options of one block:
+/// - `llama`: no biases (or all four attention biases with `attention_bias`);
+/// - `mistral`: Llama's block; its sliding window is refused when shorter than the positions;
+/// - `qwen2`: biases on the query, key and value maps.
+/// Here, beside the model sizes, because a space's parameter counts depend on the family too.
+public enum DecoderFamily: String, CaseIterable, Sendable {
+    case llama, mistral, qwen2
 }

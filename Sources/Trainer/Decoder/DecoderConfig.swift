@@ -2,16 +2,6 @@ import JSONKit
 import Foundation
 import Space
 
-/// The decoder families that share Llama's block (pre-RMSNorm, rotary positions, grouped-query
-/// causal attention, SwiGLU feed-forward), by `config.json`'s `model_type` or GGUF's
-/// `general.architecture`. Their differences are options of one block:
-/// - `llama`: no biases (or all four attention biases with `attention_bias`);
-/// - `mistral`: Llama's block; its sliding window is refused when shorter than the positions;
-/// - `qwen2`: biases on the query, key and value maps.
-public enum DecoderFamily: String, CaseIterable, Sendable {
-    case llama, mistral, qwen2
-}
-
 /// The fields of a decoder's `config.json` (or GGUF metadata) that the block needs.
 public struct DecoderConfig: Equatable, Sendable {
     public var family: DecoderFamily
