@@ -29,11 +29,14 @@ public struct AnswerPosterior: Sendable {
     /// P(point a's true value of objective j is better than point b's) under the joint posterior;
     /// for a known objective 1, ½ or 0.
     public func probability(_ a: Int, betterThan b: Int, in j: Int, goal: Objective.Goal) -> Double {
-        let sign = goal == .maximize ? 1.0 : -1.0
-        let d = sign * (means[a][j] - means[b][j])
-        guard let c = covariances[j] else { return d > 0 ? 1 : d < 0 ? 0 : 0.5 }
+        let d = (goal == .maximize ? 1.0 : -1.0) * (means[a][j] - means[b][j])
+        guard let c = covariances[j] else { return Self.probabilityPositive(d, variance: 0) }
         let m = ids.count
-        let v = max(c[a * m + a] + c[b * m + b] - 2 * c[a * m + b], 0)
+        return Self.probabilityPositive(d, variance: max(c[a * m + a] + c[b * m + b] - 2 * c[a * m + b], 0))
+    }
+
+    /// P(D > 0) for D ~ N(d, v): Φ(d / √v); 1, ½ or 0 when v is 0.
+    static func probabilityPositive(_ d: Double, variance v: Double) -> Double {
         guard v > 1e-300 else { return d > 0 ? 1 : d < 0 ? 0 : 0.5 }
         return 0.5 * erfc(-d / (2 * v).squareRoot())
     }

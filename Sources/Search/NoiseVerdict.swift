@@ -65,9 +65,7 @@ extension Study {
             return (trials[id].values[j], noise * noise)
         }
         let (ma, va) = belief(a, pa), (mb, vb) = belief(b, pb)
-        let d = (spec.objectives[j].goal == .maximize ? 1.0 : -1.0) * (ma - mb), v = va + vb
-        guard v > 1e-300 else { return d > 0 ? 1 : d < 0 ? 0 : 0.5 }
-        return 0.5 * erfc(-d / (2 * v).squareRoot())
+        return AnswerPosterior.probabilityPositive((spec.objectives[j].goal == .maximize ? 1.0 : -1.0) * (ma - mb), variance: va + vb)
     }
 
     /// The posterior verdict in words: "beaten by front trial 7 (P = 0.97)".

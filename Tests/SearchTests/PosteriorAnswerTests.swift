@@ -62,6 +62,28 @@ final class PosteriorAnswerTests: XCTestCase {
         XCTAssertLessThan(abs(mean(optimismPosterior)), 0.5 * mean(optimismObserved), "the posterior front claims less than half the excess")
     }
 
+    /// The posterior verdicts of a study on the union mock (noise 0.01) with the four usual
+    /// baselines: one per baseline; "beaten" names a searched front point no larger than the
+    /// baseline whose posterior mean is higher; every probability is the one the joint posterior gives.
+    func testAStudysVerdictsByThePosteriorAreConsistent() throws {
+        let s = try spec(EquivalenceTests.unionSpace(trials: 30, seed: 1, extra: BaselinesInModelTests.usualBaselines))
+        let study = try Study(spec: s, directory: scratchDirectory("posterior") + "/s")
+        try study.run(evaluator: SyntheticEvaluator(spec: s)) { _ in }
+        let verdicts = try XCTUnwrap(study.noiseVerdicts)
+        XCTAssertEqual(verdicts.count, 4)
+        let posterior = try XCTUnwrap(study.answerPosterior)
+        for (v, n) in zip(study.baselineVerdicts, verdicts) {
+            print("\(v.baseline.baseline!): \(study.describe(n))")
+            XCTAssert((0...1).contains(n.probability))
+            guard let id = n.against else { XCTAssertEqual(n.kind, .notMatched); continue }
+            XCTAssertTrue(study.frontIDs.contains(id))
+            XCTAssertNil(study.trials[id].baseline)
+            XCTAssertLessThanOrEqual(study.trials[id].values[1], v.baseline.values[1], "no larger than the baseline")
+            XCTAssertEqual(n.probabilityBetter, study.probabilityBetter(id, than: v.baseline.id, in: 0, posterior: posterior), accuracy: 1e-12)
+            if n.kind == .beaten { XCTAssertGreaterThan(study.estimatedValues(id)[0], study.estimatedValues(v.baseline.id)[0]) }
+        }
+    }
+
     /// The verdicts on a constructed posterior: two configurations with the same true score are
     /// tied within noise; a clearly better one beats; a clearly worse one does not match.
     func testVerdictsOnAConstructedPosterior() {
