@@ -324,7 +324,8 @@ public enum Report {
         if case .training = spec.problem {
             let flat = study.flatScoreWarnings
             let none = study.constantPredictionScore.map { String(format: "none: at every fidelity, most trials score more than 0.005 "
-                + "from %.4f, what predicting one class for every dev example scores (the majority-rate check)", $0) }
+                + "from %.4f, what predicting one class for every \(study.selection.kind.rawValue) example scores (the majority-rate "
+                + "check)", $0) }
                 ?? "none: at every fidelity, no score holds most trials (the majority-rate check)"
             rows.append(("flat scores", flat.isEmpty ? none : "WARNING: " + flat.joined(separator: "; WARNING: ")))
         }

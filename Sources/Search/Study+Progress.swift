@@ -48,8 +48,8 @@ extension Study {
         guard let c = constantPredictionScore, let j = spec.objectives.firstIndex(where: { $0.name == Objective.Name.score }),
               spec.objectives[j].goal == .maximize, spec.reference[j] < c else { return nil }
         let advised = Study.referenceAbove(c)
-        return String(format: "the reference point's score %.6g is below %.6g, what predicting one class for every dev example "
-            + "scores: configurations that learn nothing add hypervolume; set search.reference_point.score to %.4f", spec.reference[j], c,
+        return String(format: "the reference point's score %.6g is below %.6g, what predicting one class for every "
+            + selection.kind.rawValue + " example scores: configurations that learn nothing add hypervolume; set search.reference_point.score to %.4f", spec.reference[j], c,
                       advised)
     }
 
@@ -66,7 +66,7 @@ extension Study {
             let stuck = scores.filter { abs($0 - constant) <= 0.005 + 1e-12 }.count
             guard Double(stuck) > 0.5 * Double(scores.count) else { return nil }
             return "\(stuck) of \(scores.count) trials\(at) score within 0.005 of \(String(format: "%.4f", constant)), what "
-                + "predicting one class for every dev example scores: " + advice
+                + "predicting one class everywhere scores: " + advice
         }
         var counts: [Int: Int] = [:]
         // Scores are finite (a trial's values are checked when it ends); bounded too, so the bin fits an Int.

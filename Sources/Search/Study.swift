@@ -27,8 +27,9 @@ public final class Study {
     public let resumed: Bool
     /// Warnings from opening (a torn last line).
     public let warnings: [String]
-    /// What predicting one class for every dev example scores, when the caller knows it (the CLI
-    /// reads the space file's dev data): the majority-rate warning then counts trials near it.
+    /// What predicting one class everywhere scores on the rows the trials are scored on, when the
+    /// caller knows it (the CLI reads the space file's data): the majority-rate warning then counts
+    /// trials near it.
     public var constantPredictionScore: Double?
     /// The rows the trials are scored on, as the journal records them (dev for journals written
     /// before validation splits).

@@ -38,8 +38,9 @@ enum Commands {
         summary: """
         Retrain the Pareto configurations and baselines at the space file's "final" fidelity with several
         seeds (DIR/reevaluation.jsonl; resumable), keeping the first finished run's models and exports in
-        DIR/exports, then write the report again with the re-evaluated scores. A seed-0 run the search
-        already trained at these settings (a trial at the target fidelity) is taken from its journal.
+        DIR/exports, then write the report again with the re-evaluated scores. Runs are scored on dev. A
+        seed-0 run the search already trained and scored at these settings (a trial at the target fidelity,
+        in a study without a validation split) is taken from its journal.
         """,
         options: [.count("seeds", "seeds per configuration"), .count("rows", "training rows"), .count("epochs", "training epochs"),
                   .flag("front-only", "retrain the Pareto front only, not the baselines off it"),
