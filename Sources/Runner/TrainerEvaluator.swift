@@ -105,15 +105,15 @@ public final class TrainerEvaluator: Evaluator {
         guard case .training = spec.problem else { return .dev }
         let run = try runConfig(spec)
         guard let split = run.task.validation, run.task.scoring == .validation else { return .dev }
-        let rows = try FineTuner.evaluationExamples(run)
-        let fingerprint = ValidationSplit.fingerprint(rows)
-        if case .file = split.source {
+        guard split.seed != nil else {
+            let rows = try FineTuner.evaluationExamples(run)
             let given = spec.document["task"]?["validation"]?["file"]?.plainText ?? "?"
-            return .file(given, rows: rows.count, fingerprint: fingerprint)
+            return .file(given, rows: rows.count, fingerprint: ValidationSplit.fingerprint(rows))
         }
+        // One reading of the training file for the indices and the rows they name.
         let all = try DatasetReader.read(run.task.train, task: run.task.spec)
         let indices = try FineTuner.carvedIndices(split, rows: all, config: run) ?? []
-        return .carved(indices: indices, seed: Int(split.seed ?? 0), fingerprint: fingerprint)
+        return .carved(indices: indices, seed: Int(split.seed ?? 0), fingerprint: ValidationSplit.fingerprint(indices.map { all[$0] }))
     }
 
     final class TrialProgress: ProgressSink {

@@ -13,6 +13,8 @@ import Space
 public struct AnswerPosterior: Sendable {
     /// The trials the points stand for, in point order (one per distinct configuration).
     public let ids: [Int]
+    /// Every modelled answer's point: its own, or the one of the replicate first evaluated.
+    let pointOfTrial: [Int: Int]
     public let means: [[Double]]
     public let sds: [[Double]]
     /// Per measured objective index: the latent covariance between the points [m × m], row-major.
@@ -23,8 +25,8 @@ public struct AnswerPosterior: Sendable {
     /// The 95% interval's half-width of point i in objective j (1.96 sd).
     public func halfWidth(_ i: Int, _ j: Int) -> Double { 1.96 * sds[i][j] }
 
-    /// The point standing for trial `id`, if the posterior holds it.
-    public func point(of id: Int) -> Int? { ids.firstIndex(of: id) }
+    /// The point standing for trial `id` (a replicate's is its configuration's), if the posterior holds it.
+    public func point(of id: Int) -> Int? { pointOfTrial[id] }
 
     /// P(point a's true value of objective j is better than point b's) under the joint posterior;
     /// for a known objective 1, ½ or 0.
@@ -45,7 +47,7 @@ public struct AnswerPosterior: Sendable {
 extension Optimizer {
     /// The posterior at `points` (model inputs of evaluated configurations, with their known
     /// objective values) of models fitted on `history`, as `fitModels` fits them for a proposal.
-    func posterior(history: [Observation], points: [Observation], ids: [Int], seed: UInt64,
+    func posterior(history: [Observation], points: [Observation], ids: [Int], pointOfTrial: [Int: Int], seed: UInt64,
                    warmStarts: [[Double]]) throws(SamplingError) -> AnswerPosterior {
         let models = try fitModels(history, seed: seed, warmStarts: warmStarts)
         let inputs = points.map(modelInput)
@@ -61,7 +63,8 @@ extension Optimizer {
             covariances[j] = cov.map { $0 * model.sd * model.sd }
             noise[j] = model.surrogate.noiseVariance.squareRoot() * model.sd
         }
-        return AnswerPosterior(ids: ids, means: means, sds: sds, covariances: covariances, noiseSD: noise)
+        return AnswerPosterior(ids: ids, pointOfTrial: pointOfTrial, means: means, sds: sds, covariances: covariances,
+                               noiseSD: noise)
     }
 }
 
@@ -86,12 +89,14 @@ extension Study {
 
     func fitAnswerPosterior() -> AnswerPosterior? {
         let history = observations
-        var seen = Set<String>(), ids: [Int] = [], points: [Observation] = []
+        var seen: [String: Int] = [:], ids: [Int] = [], points: [Observation] = [], pointOfTrial: [Int: Int] = [:]
         for t in answers {
             guard let o = observation(t) else { continue }
             // One point per configuration: replicates of it share its posterior.
             let key = o.point.map { $0.map { String($0) }.joined(separator: ",") } ?? spec.space.key(o.config)
-            guard seen.insert(key).inserted else { continue }
+            if let i = seen[key] { pointOfTrial[t.id] = i; continue }
+            seen[key] = points.count
+            pointOfTrial[t.id] = points.count
             ids.append(t.id)
             points.append(o)
         }
@@ -103,7 +108,8 @@ extension Study {
         let warm = trials.last(where: { !$0.hyperparameters.isEmpty })?.hyperparameters ?? []
         var fitter = optimizer
         fitter.settings.restarts = 0
-        return try? fitter.posterior(history: history, points: points, ids: ids, seed: spec.seed &+ 0xA45E, warmStarts: warm)
+        return try? fitter.posterior(history: history, points: points, ids: ids, pointOfTrial: pointOfTrial, seed: spec.seed &+ 0xA45E,
+                                     warmStarts: warm)
     }
 
     /// The front by posterior mean: Pareto-optimal among the distinct evaluated configurations by
@@ -134,27 +140,19 @@ extension Study {
 
     /// The estimated values of trial `id`: its posterior mean, or what it recorded.
     public func estimatedValues(_ id: Int) -> [Double] {
-        guard let p = answerPosterior, let i = p.point(of: representative(id, in: p)) else { return trials[id].values }
+        guard let p = answerPosterior, let i = p.point(of: id) else { return trials[id].values }
         return p.means[i]
     }
 
     /// Trial `id`'s posterior mean and 95% half-width in objective j, when the posterior holds it.
     public func posteriorBelief(_ id: Int, _ j: Int) -> (mean: Double, halfWidth: Double)? {
-        guard let p = answerPosterior, let i = p.point(of: representative(id, in: p)) else { return nil }
+        guard let p = answerPosterior, let i = p.point(of: id) else { return nil }
         return (p.means[i][j], p.halfWidth(i, j))
     }
 
     /// "0.8412 [0.8350, 0.8474]": trial `id`'s posterior mean and 95% interval in objective j.
     public func posteriorText(_ id: Int, _ j: Int) -> String? {
         posteriorBelief(id, j).map { String(format: "%.4f [%.4f, %.4f]", $0.mean, $0.mean - $0.halfWidth, $0.mean + $0.halfWidth) }
-    }
-
-    /// The trial standing for `id`'s configuration in the posterior (itself, or the replicate first evaluated).
-    func representative(_ id: Int, in posterior: AnswerPosterior) -> Int {
-        if posterior.point(of: id) != nil { return id }
-        guard let o = observation(trials[id]) else { return id }
-        let key = spec.space.key(o.config)
-        return posterior.ids.first { observation(trials[$0]).map { spec.space.key($0.config) } == key } ?? id
     }
 
     /// A finished trial as the model sees it (nil for a plan no point of the space holds, or in a

@@ -57,7 +57,7 @@ extension Study {
     /// P(trial a's true value of objective j is better than trial b's): jointly where the posterior
     /// holds both; a trial it cannot place counts as its run, with the model's noise as its sd.
     func probabilityBetter(_ a: Int, than b: Int, in j: Int, posterior p: AnswerPosterior) -> Double {
-        let pa = p.point(of: representative(a, in: p)), pb = p.point(of: representative(b, in: p))
+        let pa = p.point(of: a), pb = p.point(of: b)
         if let pa, let pb { return p.probability(pa, betterThan: pb, in: j, goal: spec.objectives[j].goal) }
         func belief(_ id: Int, _ i: Int?) -> (mean: Double, variance: Double) {
             if let i { return (p.means[i][j], p.sds[i][j] * p.sds[i][j]) }

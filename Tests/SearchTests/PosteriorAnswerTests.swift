@@ -89,7 +89,7 @@ final class PosteriorAnswerTests: XCTestCase {
     func testVerdictsOnAConstructedPosterior() {
         func posterior(_ meanA: Double, _ meanB: Double, sd: Double, correlation: Double) -> AnswerPosterior {
             let v = sd * sd
-            return AnswerPosterior(ids: [0, 1], means: [[meanA, 100], [meanB, 100]], sds: [[sd, 0], [sd, 0]],
+            return AnswerPosterior(ids: [0, 1], pointOfTrial: [0: 0, 1: 1], means: [[meanA, 100], [meanB, 100]], sds: [[sd, 0], [sd, 0]],
                                    covariances: [0: [v, correlation * v, correlation * v, v]], noiseSD: [0: 0.005])
         }
         let tied = posterior(0.85, 0.85, sd: 0.004, correlation: 0.2)
